@@ -1,0 +1,63 @@
+# Everything a fresh clone needs is installed from here: the virtualenv and its
+# pinned packages, the CDK CLI from package-lock.json and the Lambda layer.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+ENV ?= dev
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
+
+.PHONY: setup test lint format demo synth deploy diff destroy bench clean
+
+setup: $(VENV)/.installed node_modules/.installed build/layer/.built
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt constraints.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt -r requirements-dev.txt
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e .
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+# The Lambda layer: the runtime's libraries for Lambda's Python 3.11 on x86_64.
+build/layer/.built: lambda/requirements.txt
+	rm -rf build/layer
+	$(BIN)/pip install --quiet --disable-pip-version-check --target build/layer/python \
+		--platform manylinux2014_x86_64 --implementation cp --python-version 3.11 \
+		--only-binary=:all: -r lambda/requirements.txt
+	touch $@
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: setup
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+test: setup lint
+	$(BIN)/pytest -n 2 --dist loadgroup
+
+demo: setup
+	$(BIN)/python -m iterft.demo
+
+synth: setup
+	npx cdk synth -c env=$(ENV) --quiet
+
+diff: setup
+	npx cdk diff -c env=$(ENV)
+
+deploy: setup
+	npx cdk deploy -c env=$(ENV)
+
+destroy: setup
+	npx cdk destroy -c env=$(ENV)
+
+bench: setup
+	$(BIN)/python -m benchmarks
+
+clean:
+	rm -rf $(VENV) node_modules build cdk.out out .pytest_cache

@@ -1,0 +1,14 @@
+#!/usr/bin/env python3
+"""CDK entry point: `npx cdk synth -c env=dev` builds the stack from config/dev.yaml."""
+
+import sys
+
+from stacks.app_builder import build_app
+from stacks.config import ConfigError
+
+if __name__ == "__main__":
+    try:
+        build_app().synth()
+    except ConfigError as error:
+        print(error, file=sys.stderr)
+        sys.exit(1)

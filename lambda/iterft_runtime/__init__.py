@@ -1,0 +1,1 @@
+"""The iterft runtime: the code shipped to Lambda (handlers, logic, data access)."""

@@ -1,0 +1,152 @@
+"""Model families: the data format and documented hyperparameter ranges per base model.
+
+One table serves the config check at synth, the Validate step and `iterft validate`.
+Ranges are the Bedrock user guide's (see ../shared/notes/bedrock-facts.md).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class DataFormat(StrEnum):
+    CONVERSATION = "bedrock-conversation-2024"
+    CLAUDE_MESSAGES = "claude-messages"
+    PROMPT_COMPLETION = "prompt-completion"
+
+
+@dataclass(frozen=True)
+class HyperparameterRange:
+    minimum: float
+    maximum: float
+    default: float
+    integer: bool = False
+
+
+@dataclass(frozen=True)
+class ModelFamily:
+    name: str
+    data_format: DataFormat
+    hyperparameters: dict[str, HyperparameterRange]
+    min_records: int
+    max_records: int
+    max_tokens_per_record: int
+    max_file_bytes: int
+
+
+_GB = 1024**3
+
+NOVA = ModelFamily(
+    name="nova",
+    data_format=DataFormat.CONVERSATION,
+    hyperparameters={
+        "epochCount": HyperparameterRange(1, 5, 2, integer=True),
+        "learningRate": HyperparameterRange(1e-6, 1e-4, 1e-5),
+        "learningRateWarmupSteps": HyperparameterRange(0, 100, 10, integer=True),
+    },
+    min_records=8,
+    max_records=20_000,
+    max_tokens_per_record=32_000,
+    max_file_bytes=10 * _GB,
+)
+CLAUDE_HAIKU = ModelFamily(
+    name="claude-haiku",
+    data_format=DataFormat.CLAUDE_MESSAGES,
+    hyperparameters={
+        "epochCount": HyperparameterRange(1, 10, 2, integer=True),
+        "batchSize": HyperparameterRange(4, 256, 32, integer=True),
+        "learningRateMultiplier": HyperparameterRange(0.1, 2, 1),
+        "earlyStoppingThreshold": HyperparameterRange(0, 0.1, 0.001),
+        "earlyStoppingPatience": HyperparameterRange(1, 10, 2, integer=True),
+    },
+    min_records=32,
+    max_records=10_000,
+    max_tokens_per_record=32_000,
+    max_file_bytes=10 * _GB,
+)
+LLAMA_CONVERSATION = ModelFamily(
+    name="llama-conversation",
+    data_format=DataFormat.CONVERSATION,
+    hyperparameters={
+        "epochCount": HyperparameterRange(1, 10, 5, integer=True),
+        "batchSize": HyperparameterRange(1, 1, 1, integer=True),
+        "learningRate": HyperparameterRange(5e-6, 0.1, 1e-4),
+    },
+    min_records=100,
+    max_records=10_000,
+    max_tokens_per_record=16_000,
+    max_file_bytes=10 * _GB,
+)
+PROMPT_COMPLETION = ModelFamily(
+    name="prompt-completion",
+    data_format=DataFormat.PROMPT_COMPLETION,
+    hyperparameters={
+        "epochCount": HyperparameterRange(1, 10, 5, integer=True),
+        "batchSize": HyperparameterRange(1, 64, 1, integer=True),
+        "learningRate": HyperparameterRange(0, 1, 1e-5),
+        "learningRateWarmupSteps": HyperparameterRange(0, 250, 5, integer=True),
+    },
+    min_records=1,
+    max_records=10_000,
+    max_tokens_per_record=4_096,
+    max_file_bytes=1 * _GB,
+)
+LLAMA_PROMPT_COMPLETION = ModelFamily(
+    name="llama-prompt-completion",
+    data_format=DataFormat.PROMPT_COMPLETION,
+    hyperparameters=LLAMA_CONVERSATION.hyperparameters,
+    min_records=100,
+    max_records=10_000,
+    max_tokens_per_record=16_000,
+    max_file_bytes=10 * _GB,
+)
+
+FAMILIES: dict[str, ModelFamily] = {
+    family.name: family
+    for family in (NOVA, CLAUDE_HAIKU, LLAMA_CONVERSATION, PROMPT_COMPLETION, LLAMA_PROMPT_COMPLETION)
+}
+
+# Foundation model id (context suffix allowed) -> family. First match wins.
+_MODEL_PATTERNS: list[tuple[re.Pattern[str], ModelFamily]] = [
+    (re.compile(r"^amazon\.nova-(micro|lite|pro)-v\d+:\d+"), NOVA),
+    (re.compile(r"^anthropic\.claude-3-haiku-"), CLAUDE_HAIKU),
+    (re.compile(r"^meta\.llama3-[2-9]"), LLAMA_CONVERSATION),
+    (re.compile(r"^meta\.llama3-1-"), LLAMA_PROMPT_COMPLETION),
+    (re.compile(r"^amazon\.titan-text-(express|lite)-v1"), PROMPT_COMPLETION),
+]
+
+CUSTOM_MODEL_ARN = re.compile(r"^arn:aws[a-z-]*:bedrock:[a-z0-9-]+:\d{12}:custom-model/\S+$")
+
+
+class UnknownModelError(ValueError):
+    """The model id matches no family this tool knows how to fine-tune."""
+
+
+def family_for_model(model_id: str) -> ModelFamily:
+    """The family of a fine-tunable foundation model id."""
+    for pattern, family in _MODEL_PATTERNS:
+        if pattern.match(model_id):
+            return family
+    known = ", ".join(sorted(FAMILIES))
+    raise UnknownModelError(
+        f"{model_id!r} is not a foundation model iterft can fine-tune; name its family ({known})"
+    )
+
+
+def family_named(name: str) -> ModelFamily:
+    try:
+        return FAMILIES[name]
+    except KeyError:
+        raise UnknownModelError(f"unknown model family {name!r}; known: {', '.join(sorted(FAMILIES))}") from None
+
+
+def is_custom_model_arn(model_id: str) -> bool:
+    return bool(CUSTOM_MODEL_ARN.match(model_id))
+
+
+def invocable_foundation_model_id(model_id: str) -> str:
+    """The on-demand id of a fine-tunable id: `amazon.nova-micro-v1:0:128k` -> `amazon.nova-micro-v1:0`."""
+    parts = model_id.split(":")
+    return ":".join(parts[:2]) if len(parts) > 2 else model_id

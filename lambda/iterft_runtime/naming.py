@@ -1,0 +1,126 @@
+"""Every derived name in one place: S3 prefixes, Bedrock resource names, registry keys.
+
+Stacks, handlers, the emulator and the CLI import these; nothing else builds a key by hand.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+INCOMING_PREFIX = "incoming/"
+VALIDATED_PREFIX = "validated/"
+QUARANTINE_PREFIX = "quarantine/"
+JOB_OUTPUT_PREFIX = "jobs/"
+REPORTS_PREFIX = "reports/"
+EVALUATION_SET_PREFIX = "evaluation-sets/"
+EVALUATION_RESULTS_PREFIX = "evaluations/"
+DATASET_SUFFIX = ".jsonl"
+
+STATE_SK = "STATE"
+ITERATION_SK_PREFIX = "ITER#"
+QUEUE_SK_PREFIX = "QUEUE#"
+UPLOAD_SK_PREFIX = "UPLOAD#"
+
+
+def lineage_pk(lineage: str) -> str:
+    return f"LINEAGE#{lineage}"
+
+
+def iteration_sk(iteration: int) -> str:
+    return f"{ITERATION_SK_PREFIX}{iteration:06d}"
+
+
+def queue_sk(uploaded_at: str, key: str, version_id: str) -> str:
+    """Sorts queued uploads by upload time, then key, so they run in upload order."""
+    return f"{QUEUE_SK_PREFIX}{uploaded_at}#{key}#{version_id}"
+
+
+def upload_sk(key: str, version_id: str) -> str:
+    return f"{UPLOAD_SK_PREFIX}{key}#{version_id}"
+
+
+def incoming_prefix(lineage: str) -> str:
+    return f"{INCOMING_PREFIX}{lineage}/"
+
+
+def lineage_of_incoming_key(key: str) -> str | None:
+    """`incoming/<lineage>/<file>` -> `<lineage>`; None for keys outside that shape."""
+    if not key.startswith(INCOMING_PREFIX):
+        return None
+    parts = key[len(INCOMING_PREFIX) :].split("/")
+    return parts[0] if len(parts) >= 2 and parts[0] and parts[-1] else None
+
+
+def _iteration_dir(prefix: str, lineage: str, iteration: int) -> str:
+    return f"{prefix}{lineage}/{iteration:06d}/"
+
+
+def validated_key(lineage: str, iteration: int) -> str:
+    return f"{_iteration_dir(VALIDATED_PREFIX, lineage, iteration)}train.jsonl"
+
+
+def quarantine_key(lineage: str, iteration: int, source_key: str) -> str:
+    return f"{_iteration_dir(QUARANTINE_PREFIX, lineage, iteration)}{source_key.rsplit('/', 1)[-1]}"
+
+
+def validation_report_key(lineage: str, iteration: int) -> str:
+    return f"{_iteration_dir(QUARANTINE_PREFIX, lineage, iteration)}validation-report.json"
+
+
+def job_output_prefix(lineage: str, iteration: int) -> str:
+    return _iteration_dir(JOB_OUTPUT_PREFIX, lineage, iteration)
+
+
+def evaluation_set_key(lineage: str) -> str:
+    return f"{EVALUATION_SET_PREFIX}{lineage}/eval.jsonl"
+
+
+def evaluation_results_key(lineage: str, iteration: int) -> str:
+    return f"{_iteration_dir(EVALUATION_RESULTS_PREFIX, lineage, iteration)}results.jsonl"
+
+
+def short_hash(text: str, length: int = 8) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:length]
+
+
+def dataset_fingerprint(key: str, version_id: str) -> str:
+    return short_hash(f"{key}#{version_id}")
+
+
+def job_name(lineage: str, iteration: int, fingerprint: str) -> str:
+    """Deterministic per upload, so a retried submission is recognised; <= 63 chars."""
+    return f"iterft-{lineage}-it{iteration:04d}-{fingerprint}"
+
+
+def custom_model_name(lineage: str, iteration: int, fingerprint: str) -> str:
+    return f"{lineage}-it{iteration:04d}-{fingerprint}"
+
+
+def evaluation_deployment_name(lineage: str, iteration: int, fingerprint: str) -> str:
+    return f"{lineage}-it{iteration:04d}-{fingerprint}-eval"
+
+
+def execution_name(lineage: str, iteration: int, fingerprint: str) -> str:
+    return f"{lineage}-it{iteration:04d}-{fingerprint}"
+
+
+def lineage_parameter_name(stack_name: str, lineage: str) -> str:
+    """SSM parameter holding a lineage's config as JSON, read by the trigger at dispatch."""
+    return f"/iterft/{stack_name}/lineages/{lineage}"
+
+
+def lineage_parameter_prefix(stack_name: str) -> str:
+    return f"/iterft/{stack_name}/lineages/"
+
+
+# Environment variables of the Lambda functions. A name has the same value in every
+# function of a stack (the embedded default sets them once for all in-process handlers).
+ENV_TABLE = "ITERFT_TABLE"
+ENV_BUCKET = "ITERFT_BUCKET"
+ENV_TOPIC_ARN = "ITERFT_TOPIC_ARN"
+ENV_STATE_MACHINE_ARN = "ITERFT_STATE_MACHINE_ARN"
+ENV_LINEAGE_PARAMETER_PREFIX = "ITERFT_LINEAGE_PARAMETER_PREFIX"
+POWERTOOLS_SERVICE = "iterft"
+HANDLER_MODULE = "iterft_runtime.handlers.{step}"
+"""Each function's handler is `iterft_runtime.handlers.<step>.handler`."""
+STEPS = ("trigger", "validate", "begin", "collect_metrics", "evaluate", "decide", "promote", "clean_up", "finish")

@@ -1,0 +1,1 @@
+"""Infrastructure: one construct per concern, composed by `iterft_stack.IterftStack`."""

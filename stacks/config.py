@@ -1,0 +1,92 @@
+"""Environment configs (`config/<env>.yaml`): parsed and validated once, at synth."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import yaml
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationError, model_validator
+
+from iterft_runtime.models.lineage import LineageConfig
+
+CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
+
+
+class ConfigError(ValueError):
+    """A config that cannot be deployed; the message names the file and the field."""
+
+
+class NotificationConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    emails: list[EmailStr] = Field(default_factory=list)
+
+
+class RetentionConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    log_days: Annotated[int, Field(ge=1, le=3653)] = 90
+    noncurrent_object_days: Annotated[int, Field(ge=1, le=3650)] = 90
+    destroy_data_on_delete: bool = False
+    """Only for throwaway environments: delete buckets and the registry with the stack."""
+
+
+class DeploymentConfig(BaseModel):
+    """Everything one environment's stack is built from."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    environment: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,15}$")]
+    account: Annotated[str | None, Field(pattern=r"^\d{12}$")] = None
+    """Unset: the account of the credentials `cdk deploy` runs with."""
+    region: Annotated[str | None, Field(pattern=r"^[a-z]{2}(-[a-z]+)+-\d$")] = None
+    notifications: NotificationConfig = Field(default_factory=NotificationConfig)
+    retention: RetentionConfig = Field(default_factory=RetentionConfig)
+    lineages: Annotated[list[LineageConfig], Field(min_length=1)]
+
+    @model_validator(mode="after")
+    def _unique_lineages(self) -> DeploymentConfig:
+        names = [lineage.name for lineage in self.lineages]
+        duplicates = sorted({name for name in names if names.count(name) > 1})
+        if duplicates:
+            raise ValueError(f"lineage names must be unique; repeated: {', '.join(duplicates)}")
+        return self
+
+    @property
+    def stack_name(self) -> str:
+        return f"iterft-{self.environment}"
+
+    def lineage(self, name: str) -> LineageConfig:
+        return next(lineage for lineage in self.lineages if lineage.name == name)
+
+
+def _describe(error: ValidationError, source: str) -> str:
+    lines = [f"{source}: invalid config"]
+    for problem in error.errors():
+        where = ".".join(str(part) for part in problem["loc"]) or "(top level)"
+        lines.append(f"  {where}: {problem['msg']}")
+    return "\n".join(lines)
+
+
+def parse_config(data: object, source: str) -> DeploymentConfig:
+    try:
+        return DeploymentConfig.model_validate(data)
+    except ValidationError as error:
+        raise ConfigError(_describe(error, source)) from None
+
+
+def load_config(environment: str, config_dir: Path = CONFIG_DIR) -> DeploymentConfig:
+    """Load `config/<environment>.yaml`; every problem is reported with its field path."""
+    path = config_dir / f"{environment}.yaml"
+    if not path.is_file():
+        available = ", ".join(sorted(p.stem for p in config_dir.glob("*.yaml"))) or "none"
+        raise ConfigError(f"no config for environment {environment!r} ({path}); available: {available}")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path}: not valid YAML: {error}") from None
+    config = parse_config(data, str(path))
+    if config.environment != environment:
+        raise ConfigError(f"{path}: environment: is {config.environment!r}, expected {environment!r}")
+    return config
