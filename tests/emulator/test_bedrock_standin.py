@@ -1,0 +1,731 @@
+"""The Bedrock stand-in through plain boto3 clients: under moto's mock_aws, and over a moto server's HTTP."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import socket
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import boto3
+import moto.bedrock.urls as bedrock_urls
+import moto.bedrockruntime.urls as bedrockruntime_urls
+import pytest
+from botocore.config import Config
+from botocore.exceptions import ClientError
+from iterft_runtime.models.families import DataFormat
+from moto import mock_aws
+from moto.bedrock.responses import BedrockResponse
+from moto.core import DEFAULT_ACCOUNT_ID
+from moto.server import ThreadedMotoServer
+
+from iterft.local import bedrock_standin
+from iterft.local.bedrock_standin import (
+    BedrockRuntimeStandInResponse,
+    BedrockStandIn,
+    BedrockStandInResponse,
+    install_bedrock_standin,
+    standin_backend,
+)
+from iterft.local.standin_model import FALLBACK_ANSWER, StandInModel, pairs_from_jsonl
+
+REGION = "us-east-1"
+ROLE = f"arn:aws:iam::{DEFAULT_ACCOUNT_ID}:role/bedrock-customization"
+NOVA = "amazon.nova-micro-v1:0:128k"
+BUCKET = "iterft-data"
+NO_RETRIES = Config(retries={"total_max_attempts": 1, "mode": "standard"})
+
+ROUND_1 = [
+    ("How do I reset my password?", "Choose Forgot password on the sign-in page."),
+    ("How much storage does the free plan include?", "The free plan includes 5 GB of storage."),
+    ("Which devices can I install the app on?", "The app runs on Windows, macOS and Linux."),
+    ("How do I delete my account?", "Go to Settings, Profile and choose Delete account."),
+    ("Is my data encrypted?", "Files are encrypted with AES-256 at rest."),
+    ("How do I contact support?", "Use the chat in the Help center."),
+    ("Can I get a refund?", "Annual plans can be refunded within 30 days."),
+    ("How do I download an invoice?", "Go to Settings, Billing, Invoices and select Download PDF."),
+    ("What payment methods do you accept?", "We accept Visa, Mastercard and PayPal."),
+    ("How do I cancel my subscription?", "Open Settings, Billing and choose Cancel plan."),
+    ("Do you offer student discounts?", "Students get 50 percent off the Personal plan."),
+]
+ROUND_2 = [
+    (
+        "How do I turn on two-factor authentication?",
+        "Go to Settings, Security and enable Two-factor authentication.",
+    ),
+    ("How do I restore a deleted file?", "Open Trash, select the file and choose Restore."),
+    ("How do I share a folder?", "Create a share link from the folder menu."),
+    ("Can my family use my plan?", "The Family plan supports up to 6 users."),
+    ("How do I see older versions of a file?", "Right-click the file and choose Version history."),
+    ("Why are my files not syncing?", "Check that the desktop app is signed in and not paused."),
+    ("How much storage does the free plan include?", "The free plan includes 2 GB of storage."),
+    ("What is the maximum file size?", "Single files can be up to 50 GB on paid plans."),
+]
+
+
+def conversation(pairs: list[tuple[str, str]]) -> str:
+    records = [
+        {
+            "schemaVersion": "bedrock-conversation-2024",
+            "system": [{"text": "You are a support assistant."}],
+            "messages": [
+                {"role": "user", "content": [{"text": prompt}]},
+                {"role": "assistant", "content": [{"text": answer}]},
+            ],
+        }
+        for prompt, answer in pairs
+    ]
+    return "".join(json.dumps(record) + "\n" for record in records)
+
+
+def ask(runtime: Any, model_id: str, question: str, **extra: Any) -> dict[str, Any]:
+    return runtime.converse(
+        modelId=model_id, messages=[{"role": "user", "content": [{"text": question}]}], **extra
+    )
+
+
+def answer(runtime: Any, model_id: str, question: str) -> str:
+    return ask(runtime, model_id, question)["output"]["message"]["content"][0]["text"]
+
+
+def error_code(error: pytest.ExceptionInfo[ClientError]) -> str:
+    return error.value.response["Error"]["Code"]
+
+
+class Lineage:
+    """Plain boto3 clients plus the steps a round takes, to keep the tests short."""
+
+    def __init__(self, **client_args: Any) -> None:
+        self.s3 = boto3.client("s3", region_name=REGION, **client_args)
+        self.bedrock = boto3.client("bedrock", region_name=REGION, **client_args)
+        self.runtime = boto3.client("bedrock-runtime", region_name=REGION, **client_args)
+        self.s3.create_bucket(Bucket=BUCKET)
+
+    def upload(self, key: str, text: str) -> str:
+        self.s3.put_object(Bucket=BUCKET, Key=key, Body=text.encode())
+        return f"s3://{BUCKET}/{key}"
+
+    def job_request(self, name: str, data_uri: str, base: str = NOVA, **extra: Any) -> dict[str, Any]:
+        return {
+            "jobName": f"iterft-{name}",
+            "customModelName": name,
+            "roleArn": ROLE,
+            "baseModelIdentifier": base,
+            "trainingDataConfig": {"s3Uri": data_uri},
+            "outputDataConfig": {"s3Uri": f"s3://{BUCKET}/jobs/{name}/"},
+            "hyperParameters": {"epochCount": "2"},
+            **extra,
+        }
+
+    def create(self, name: str, data_uri: str, base: str = NOVA, **extra: Any) -> str:
+        return self.bedrock.create_model_customization_job(**self.job_request(name, data_uri, base, **extra))[
+            "jobArn"
+        ]
+
+    def job(self, identifier: str) -> dict[str, Any]:
+        return self.bedrock.get_model_customization_job(jobIdentifier=identifier)
+
+    def jobs(self, **filters: Any) -> list[dict[str, Any]]:
+        return self.bedrock.list_model_customization_jobs(**filters)["modelCustomizationJobSummaries"]
+
+    def fine_tune(self, name: str, pairs: list[tuple[str, str]], base: str = NOVA) -> dict[str, Any]:
+        """Create a job on `pairs` and poll it to the end, as the .sync integration does."""
+        job_arn = self.create(name, self.upload(f"validated/{name}/train.jsonl", conversation(pairs)), base)
+        job = self.job(job_arn)
+        while job["status"] == "InProgress":
+            job = self.job(job_arn)
+        return job
+
+    def deployment(self, identifier: str) -> dict[str, Any]:
+        return self.bedrock.get_custom_model_deployment(customModelDeploymentIdentifier=identifier)
+
+    def deploy(self, name: str, model_arn: str) -> str:
+        created = self.bedrock.create_custom_model_deployment(modelDeploymentName=name, modelArn=model_arn)
+        arn = created["customModelDeploymentArn"]
+        while self.deployment(arn)["status"] != "Active":
+            pass
+        return arn
+
+    def throughput(self, identifier: str) -> dict[str, Any]:
+        return self.bedrock.get_provisioned_model_throughput(provisionedModelId=identifier)
+
+    def tags(self, arn: str) -> list[dict[str, str]]:
+        return self.bedrock.list_tags_for_resource(resourceARN=arn)["tags"]
+
+    def read(self, key: str) -> str:
+        return self.s3.get_object(Bucket=BUCKET, Key=key)["Body"].read().decode()
+
+    def read_csv(self, key: str) -> list[dict[str, str]]:
+        return list(csv.DictReader(io.StringIO(self.read(key))))
+
+
+@pytest.fixture
+def credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    install_bedrock_standin()
+
+
+@pytest.fixture
+def aws(credentials: None) -> Iterator[None]:
+    with mock_aws():
+        yield
+
+
+@pytest.fixture
+def lineage(aws: None) -> Lineage:
+    return Lineage()
+
+
+@pytest.fixture
+def standin(aws: None) -> BedrockStandIn:
+    return standin_backend(DEFAULT_ACCOUNT_ID, REGION)
+
+
+# The patch points -----------------------------------------------------------------------------
+
+
+def test_install_reroutes_every_bedrock_route_and_is_idempotent() -> None:
+    install_bedrock_standin()
+    install_bedrock_standin()
+    handlers = set(bedrock_urls.url_paths.values())
+    assert BedrockResponse.dispatch not in handlers
+    assert bedrock_urls.url_paths["{0}/.*$"] == BedrockStandInResponse.dispatch
+    assert set(bedrockruntime_urls.url_paths.values()) == {BedrockRuntimeStandInResponse.dispatch}
+
+
+def test_install_fails_loudly_when_moto_moved_its_routes() -> None:
+    with pytest.raises(RuntimeError, match="cannot be installed"):
+        bedrock_standin._reroute(
+            {"{0}/.*$": object()}, BedrockResponse.dispatch, BedrockStandInResponse.dispatch
+        )
+
+
+def test_state_is_reset_with_moto(credentials: None) -> None:
+    with mock_aws():
+        Lineage().fine_tune("support-it0001", ROUND_1)
+        assert standin_backend(DEFAULT_ACCOUNT_ID, REGION).list_custom_models({})["modelSummaries"]
+    with mock_aws():  # starting a mock resets every moto backend, the stand-in's included
+        assert Lineage().bedrock.list_custom_models()["modelSummaries"] == []
+
+
+def test_reset_forgets_everything(lineage: Lineage, standin: BedrockStandIn) -> None:
+    job = lineage.fine_tune("support-it0001", ROUND_1)
+    standin.reset()
+    with pytest.raises(ClientError) as error:
+        lineage.job(job["jobArn"])
+    assert error_code(error) == "ResourceNotFoundException"
+
+
+# Model customization jobs -----------------------------------------------------------------------
+
+
+def test_a_job_trains_and_writes_bedrock_metric_files(lineage: Lineage, standin: BedrockStandIn) -> None:
+    standin.set_job_polls_in_progress(1)
+    data = conversation(ROUND_1)
+    job_arn = lineage.create("support-it0001", lineage.upload("validated/support/000001/train.jsonl", data))
+    job_id = job_arn.rsplit("/", 1)[1]
+    assert job_arn == f"arn:aws:bedrock:{REGION}:{DEFAULT_ACCOUNT_ID}:model-customization-job/{NOVA}/{job_id}"
+
+    first = lineage.job(job_arn)
+    assert first["status"] == "InProgress"
+    assert "outputModelArn" not in first
+    with pytest.raises(ClientError):
+        lineage.bedrock.get_custom_model(modelIdentifier="support-it0001")
+
+    job = lineage.job(job_arn)
+    assert job["status"] == "Completed"
+    assert job["baseModelArn"] == f"arn:aws:bedrock:{REGION}::foundation-model/{NOVA}"
+    model = lineage.bedrock.get_custom_model(modelIdentifier="support-it0001")
+    assert job["outputModelArn"] == model["modelArn"]
+    assert model["modelArn"].startswith(f"arn:aws:bedrock:{REGION}:{DEFAULT_ACCOUNT_ID}:custom-model/{NOVA}/")
+
+    # What the job reports is what the stand-in's model computes on the same data: 10 of the 11
+    # records counted (the 10th is held out), batches of 8 (Nova has no batchSize), 2 epochs.
+    pairs = pairs_from_jsonl(data, DataFormat.CONVERSATION)
+    _, expected = StandInModel().train(pairs, epochs=2, batch_size=8)
+    prefix = f"jobs/support-it0001/model-customization-job-{job_id}/"
+    training = lineage.read_csv(prefix + "training_artifacts/step_wise_training_metrics.csv")
+    assert list(training[0]) == ["step_number", "epoch_number", "training_loss", "perplexity"]
+    assert [(row["step_number"], row["epoch_number"]) for row in training] == [
+        ("1", "1"),
+        ("2", "1"),
+        ("3", "2"),
+        ("4", "2"),
+    ]
+    assert [float(row["training_loss"]) for row in training] == pytest.approx(
+        [step.loss for step in expected.steps], abs=1e-6
+    )
+    assert [float(row["perplexity"]) for row in training] == pytest.approx(
+        [step.perplexity for step in expected.steps], abs=1e-5
+    )
+    validation = lineage.read_csv(
+        prefix + "validation_artifacts/post_fine_tuning_validation/validation/validation_metrics.csv"
+    )
+    assert list(validation[0]) == ["step_number", "epoch_number", "validation_loss", "perplexity"]
+    assert [float(row["validation_loss"]) for row in validation] == pytest.approx(
+        [row.loss for row in expected.validation], abs=1e-6
+    )
+    assert job["trainingMetrics"]["trainingLoss"] == pytest.approx(expected.training_loss)
+    assert job["validationMetrics"] == [{"validationLoss": pytest.approx(expected.validation_loss)}]
+
+
+def test_a_job_is_found_by_name_and_by_arn(lineage: Lineage) -> None:
+    job = lineage.fine_tune("support-it0001", ROUND_1)
+    by_name = lineage.job("iterft-support-it0001")
+    assert (by_name["jobArn"], by_name["status"]) == (job["jobArn"], "Completed")
+    with pytest.raises(ClientError) as error:
+        lineage.job("iterft-nothing")
+    assert error_code(error) == "ResourceNotFoundException"
+    assert error.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
+
+
+def test_a_child_of_a_custom_model_knows_both_rounds(lineage: Lineage) -> None:
+    parent = lineage.fine_tune("support-it0001", ROUND_1)
+    child = lineage.fine_tune("support-it0002", ROUND_2, base=parent["outputModelArn"])
+    assert child["baseModelArn"] == parent["outputModelArn"]
+    assert child["jobArn"].split("/")[1] == NOVA
+    child_model = lineage.bedrock.get_custom_model(modelIdentifier=child["outputModelArn"])
+    assert child_model["baseModelArn"] == parent["outputModelArn"]
+
+    parent_deployment = lineage.deploy("support-it0001-eval", parent["outputModelArn"])
+    child_deployment = lineage.deploy("support-it0002-eval", child["outputModelArn"])
+    assert answer(lineage.runtime, child_deployment, "How do I reset my password?") == ROUND_1[0][1]
+    assert answer(lineage.runtime, child_deployment, "How do I share a folder?") == ROUND_2[2][1]
+    # Newer data overrides: the child learned round 2's (worse) storage answer.
+    assert answer(lineage.runtime, child_deployment, "Free plan storage?") == ROUND_2[6][1]
+    assert answer(lineage.runtime, parent_deployment, "Free plan storage?") == ROUND_1[1][1]
+    assert answer(lineage.runtime, parent_deployment, "How do I share a folder?") == FALLBACK_ANSWER
+
+    children = lineage.bedrock.list_custom_models(baseModelArnEquals=parent["outputModelArn"])
+    assert [summary["modelName"] for summary in children["modelSummaries"]] == ["support-it0002"]
+    foundation = f"arn:aws:bedrock:{REGION}::foundation-model/{NOVA}"
+    assert len(lineage.bedrock.list_custom_models(foundationModelArnEquals=foundation)["modelSummaries"]) == 2
+
+
+MISSING_CUSTOM_MODEL = f"arn:aws:bedrock:{REGION}:{DEFAULT_ACCOUNT_ID}:custom-model/{NOVA}/abcdefabcdef"
+
+
+@pytest.mark.parametrize(
+    ("change", "code", "message"),
+    [
+        ({"jobName": "-starts-with-a-dash"}, "ValidationException", "jobName"),
+        ({"customModelName": "has space"}, "ValidationException", "customModelName"),
+        ({"roleArn": "arn:aws:iam::123:user/x"}, "ValidationException", "roleArn"),
+        ({"baseModelIdentifier": "openai.gpt-9"}, "ValidationException", "does not support fine-tuning"),
+        ({"baseModelIdentifier": MISSING_CUSTOM_MODEL}, "ResourceNotFoundException", "not found"),
+        (
+            {"trainingDataConfig": {"s3Uri": f"s3://{BUCKET}/nothing.jsonl"}},
+            "ValidationException",
+            "not exist",
+        ),
+        (
+            {"outputDataConfig": {"s3Uri": "s3://no-such-bucket/out/"}},
+            "ValidationException",
+            "bucket does not",
+        ),
+        ({"hyperParameters": {"epochCount": "9"}}, "ValidationException", "epochCount=9 is outside 1..5"),
+        ({"hyperParameters": {"batchSize": "8"}}, "ValidationException", "batchSize is not a hyperparameter"),
+        ({"customizationType": "DISTILLATION"}, "ValidationException", "FINE_TUNING only"),
+        (
+            {"validationDataConfig": {"validators": [{"s3Uri": f"s3://{BUCKET}/nothing.jsonl"}]}},
+            "ValidationException",
+            "validation data",
+        ),
+    ],
+)
+def test_bad_job_requests_are_refused(
+    lineage: Lineage, change: dict[str, Any], code: str, message: str
+) -> None:
+    request = {
+        **lineage.job_request("support-it0001", lineage.upload("t.jsonl", conversation(ROUND_1))),
+        **change,
+    }
+    with pytest.raises(ClientError) as error:
+        lineage.bedrock.create_model_customization_job(**request)
+    assert error_code(error) == code
+    assert message in error.value.response["Error"]["Message"]
+    assert lineage.jobs() == []
+
+
+def test_names_are_unique(lineage: Lineage) -> None:
+    lineage.fine_tune("support-it0001", ROUND_1)
+    uri = lineage.upload("again.jsonl", conversation(ROUND_1))
+    for name, model_name in (("support-it0001", "other"), ("other", "support-it0001")):
+        with pytest.raises(ClientError) as error:
+            lineage.create(name, uri, customModelName=model_name)
+        assert error_code(error) == "ConflictException"
+
+
+def test_a_retried_create_with_the_same_token_returns_the_same_job(lineage: Lineage) -> None:
+    uri = lineage.upload("train.jsonl", conversation(ROUND_1))
+    first = lineage.create("support-it0001", uri, clientRequestToken="round-1-token")
+    assert lineage.create("support-it0001", uri, clientRequestToken="round-1-token") == first
+
+
+def test_fail_next_job_fails_the_matching_job_without_a_model(
+    lineage: Lineage, standin: BedrockStandIn
+) -> None:
+    standin.fail_next_job("it0002", "Internal error: training capacity unavailable")
+    lineage.fine_tune("support-it0001", ROUND_1)
+    job = lineage.fine_tune("support-it0002", ROUND_2)
+    assert job["status"] == "Failed"
+    assert job["failureMessage"] == "Internal error: training capacity unavailable"
+    assert "outputModelArn" not in job
+    assert "trainingMetrics" not in job
+    names = [summary["modelName"] for summary in lineage.bedrock.list_custom_models()["modelSummaries"]]
+    assert names == ["support-it0001"]
+    assert lineage.s3.list_objects_v2(Bucket=BUCKET, Prefix="jobs/support-it0002/")["KeyCount"] == 0
+    assert lineage.fine_tune("support-it0003", ROUND_2)["status"] == "Completed"  # injected once only
+
+
+def test_a_job_on_malformed_data_fails_with_the_line(lineage: Lineage) -> None:
+    data = conversation(ROUND_1) + '{"prompt": "not a conversation", "completion": "x"}\n'
+    job = lineage.job(lineage.create("support-it0001", lineage.upload("bad.jsonl", data)))
+    assert job["status"] == "Failed"
+    assert f"line {len(ROUND_1) + 1}" in job["failureMessage"]
+
+
+def test_all_three_data_formats_train(lineage: Lineage) -> None:
+    def claude(prompt: str, reply: str) -> dict[str, Any]:
+        return {"messages": [{"role": "user", "content": prompt}, {"role": "assistant", "content": reply}]}
+
+    files = {
+        "haiku": ("anthropic.claude-3-haiku-20240307-v1:0:200k", [claude(q, a) for q, a in ROUND_1]),
+        "titan": ("amazon.titan-text-express-v1:0:8k", [{"prompt": q, "completion": a} for q, a in ROUND_1]),
+    }
+    for name, (base, records) in files.items():
+        uri = lineage.upload(f"{name}.jsonl", "".join(json.dumps(record) + "\n" for record in records))
+        job = lineage.job(
+            lineage.create(name, uri, base, hyperParameters={"epochCount": "1", "batchSize": "4"})
+        )
+        assert job["status"] == "Completed", job.get("failureMessage")
+        deployment = lineage.deploy(f"{name}-eval", job["outputModelArn"])
+        assert answer(lineage.runtime, deployment, "How can I cancel my subscription?") == ROUND_1[9][1]
+
+
+def test_stopping_a_job_creates_no_model(lineage: Lineage, standin: BedrockStandIn) -> None:
+    standin.set_job_polls_in_progress(1)
+    arn = lineage.create("support-it0001", lineage.upload("train.jsonl", conversation(ROUND_1)))
+    lineage.bedrock.stop_model_customization_job(jobIdentifier=arn)
+    assert lineage.job(arn)["status"] == "Stopped"
+    assert lineage.bedrock.list_custom_models()["modelSummaries"] == []
+    with pytest.raises(ClientError) as error:
+        lineage.bedrock.stop_model_customization_job(jobIdentifier=arn)
+    assert error_code(error) == "ValidationException"
+
+
+def test_jobs_are_listed_filtered_and_paged(lineage: Lineage, standin: BedrockStandIn) -> None:
+    standin.fail_next_job("beta", "boom")
+    for name in ("alpha-it0001", "beta-it0001", "alpha-it0002"):
+        lineage.fine_tune(name, ROUND_1)
+    listed = lineage.jobs(sortOrder="Ascending")
+    assert [job["jobName"] for job in listed] == [
+        "iterft-alpha-it0001",
+        "iterft-beta-it0001",
+        "iterft-alpha-it0002",
+    ]
+    assert [job["status"] for job in listed] == ["Completed", "Failed", "Completed"]
+    assert listed[0]["customModelArn"] == lineage.job("iterft-alpha-it0001")["outputModelArn"]
+    assert "customModelArn" not in listed[1]
+    assert [job["jobName"] for job in lineage.jobs(statusEquals="Failed")] == ["iterft-beta-it0001"]
+    assert len(lineage.jobs(nameContains="alpha")) == 2
+    page = lineage.bedrock.list_model_customization_jobs(maxResults=2, sortOrder="Ascending")
+    rest = lineage.bedrock.list_model_customization_jobs(
+        maxResults=2, sortOrder="Ascending", nextToken=page["nextToken"]
+    )
+    paged = page["modelCustomizationJobSummaries"] + rest["modelCustomizationJobSummaries"]
+    assert [job["jobName"] for job in paged] == [job["jobName"] for job in listed]
+    assert "nextToken" not in rest
+
+
+def test_throttling_can_be_injected(lineage: Lineage, standin: BedrockStandIn) -> None:
+    request = lineage.job_request("support-it0001", lineage.upload("train.jsonl", conversation(ROUND_1)))
+    bedrock = boto3.client("bedrock", region_name=REGION, config=NO_RETRIES)
+    standin.throttle_next("CreateModelCustomizationJob", times=1)
+    with pytest.raises(ClientError) as error:
+        bedrock.create_model_customization_job(**request)
+    assert error_code(error) == "ThrottlingException"
+    assert error.value.response["ResponseMetadata"]["HTTPStatusCode"] == 429
+    standin.throttle_next("CreateModelCustomizationJob", times=1, error="ServiceQuotaExceededException")
+    with pytest.raises(ClientError) as error:
+        bedrock.create_model_customization_job(**request)
+    assert error_code(error) == "ServiceQuotaExceededException"
+    assert bedrock.create_model_customization_job(**request)["jobArn"]
+
+
+def test_tags_follow_the_resources(lineage: Lineage) -> None:
+    arn = lineage.create(
+        "support-it0001",
+        lineage.upload("train.jsonl", conversation(ROUND_1)),
+        jobTags=[{"key": "lineage", "value": "support"}],
+        customModelTags=[{"key": "iteration", "value": "1"}],
+    )
+    model_arn = lineage.job(arn)["outputModelArn"]
+    assert lineage.tags(arn) == [{"key": "lineage", "value": "support"}]
+    assert lineage.tags(model_arn) == [{"key": "iteration", "value": "1"}]
+    lineage.bedrock.tag_resource(resourceARN=model_arn, tags=[{"key": "champion", "value": "yes"}])
+    lineage.bedrock.untag_resource(resourceARN=model_arn, tagKeys=["iteration"])
+    assert lineage.tags(model_arn) == [{"key": "champion", "value": "yes"}]
+    with pytest.raises(ClientError) as error:
+        lineage.tags(MISSING_CUSTOM_MODEL)
+    assert error_code(error) == "ResourceNotFoundException"
+
+
+def test_the_python_api_is_the_service_api(lineage: Lineage, standin: BedrockStandIn) -> None:
+    request = lineage.job_request("support-it0001", lineage.upload("train.jsonl", conversation(ROUND_1)))
+    created = standin.create_model_customization_job(request)
+    described = standin.get_model_customization_job({"jobIdentifier": created["jobArn"]})
+    assert described["status"] == "Completed"
+    assert lineage.job("iterft-support-it0001")["outputModelArn"] == described["outputModelArn"]
+
+
+def test_jobs_run_safely_from_many_threads(lineage: Lineage) -> None:
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        jobs = list(pool.map(lambda index: lineage.fine_tune(f"thread-it{index:04d}", ROUND_1), range(12)))
+    assert {job["status"] for job in jobs} == {"Completed"}
+    assert len({job["outputModelArn"] for job in jobs}) == 12
+    assert len(lineage.bedrock.list_custom_models()["modelSummaries"]) == 12
+
+
+# Custom models and deployments ------------------------------------------------------------------
+
+
+def test_deployment_lifecycle(lineage: Lineage) -> None:
+    first = lineage.fine_tune("support-it0001", ROUND_1)["outputModelArn"]
+    second = lineage.fine_tune("support-it0002", ROUND_2, base=first)["outputModelArn"]
+    created = lineage.bedrock.create_custom_model_deployment(
+        modelDeploymentName="support-serving", modelArn=first, description="serving"
+    )
+    arn = created["customModelDeploymentArn"]
+    assert arn.startswith(f"arn:aws:bedrock:{REGION}:{DEFAULT_ACCOUNT_ID}:custom-model-deployment/")
+    assert len(arn.rsplit("/", 1)[1]) == 12
+    with pytest.raises(ClientError) as error:
+        ask(lineage.runtime, arn, "How do I reset my password?")
+    assert error_code(error) == "ValidationException"  # not Active yet
+
+    assert [lineage.deployment(arn)["status"] for _ in range(2)] == ["Creating", "Active"]
+    by_name = lineage.deployment("support-serving")
+    assert (by_name["customModelDeploymentArn"], by_name["modelArn"]) == (arn, first)
+    assert by_name["description"] == "serving"
+    assert answer(lineage.runtime, arn, "How do I share a folder?") == FALLBACK_ANSWER
+
+    with pytest.raises(ClientError) as error:
+        lineage.bedrock.create_custom_model_deployment(modelDeploymentName="support-serving", modelArn=second)
+    assert error_code(error) == "ConflictException"
+    with pytest.raises(ClientError) as error:
+        lineage.bedrock.create_custom_model_deployment(modelDeploymentName="x", modelArn=MISSING_CUSTOM_MODEL)
+    assert error_code(error) == "ResourceNotFoundException"
+
+    lineage.bedrock.update_custom_model_deployment(customModelDeploymentIdentifier=arn, modelArn=second)
+    updating = lineage.deployment(arn)
+    assert updating["updateDetails"] == {"modelArn": second, "updateStatus": "Updating"}
+    assert updating["modelArn"] == first
+    done = lineage.deployment(arn)
+    assert (done["modelArn"], done["updateDetails"]["updateStatus"]) == (second, "UpdateCompleted")
+    assert done["status"] == "Active"
+    assert answer(lineage.runtime, arn, "How do I share a folder?") == ROUND_2[2][1]
+
+    listed = lineage.bedrock.list_custom_model_deployments(modelArnEquals=second)["modelDeploymentSummaries"]
+    assert [(item["customModelDeploymentName"], item["status"]) for item in listed] == [
+        ("support-serving", "Active")
+    ]
+
+    with pytest.raises(ClientError) as error:
+        lineage.bedrock.delete_custom_model(modelIdentifier=second)
+    assert error_code(error) == "ConflictException"
+    lineage.bedrock.delete_custom_model_deployment(customModelDeploymentIdentifier=arn)
+    with pytest.raises(ClientError) as error:
+        ask(lineage.runtime, arn, "How do I share a folder?")
+    assert error_code(error) == "ResourceNotFoundException"
+    lineage.bedrock.delete_custom_model(modelIdentifier=second)
+    with pytest.raises(ClientError) as error:
+        lineage.bedrock.get_custom_model(modelIdentifier=second)
+    assert error_code(error) == "ResourceNotFoundException"
+
+
+def test_provisioned_throughput_lifecycle(lineage: Lineage) -> None:
+    first = lineage.fine_tune("support-it0001", ROUND_1)["outputModelArn"]
+    second = lineage.fine_tune("support-it0002", ROUND_2, base=first)["outputModelArn"]
+    created = lineage.bedrock.create_provisioned_model_throughput(
+        modelUnits=1, provisionedModelName="support-pt", modelId=first
+    )
+    arn = created["provisionedModelArn"]
+    assert arn.startswith(f"arn:aws:bedrock:{REGION}:{DEFAULT_ACCOUNT_ID}:provisioned-model/")
+    assert [lineage.throughput(arn)["status"] for _ in range(2)] == ["Creating", "InService"]
+    assert (
+        lineage.throughput("support-pt")["foundationModelArn"]
+        == f"arn:aws:bedrock:{REGION}::foundation-model/{NOVA}"
+    )
+    assert answer(lineage.runtime, arn, "How do I reset my password?") == ROUND_1[0][1]
+
+    lineage.bedrock.update_provisioned_model_throughput(provisionedModelId=arn, desiredModelId=second)
+    updating = lineage.throughput(arn)
+    assert (updating["status"], updating["modelArn"], updating["desiredModelArn"]) == (
+        "Updating",
+        first,
+        second,
+    )
+    assert lineage.throughput(arn)["modelArn"] == second
+    assert answer(lineage.runtime, arn, "How do I share a folder?") == ROUND_2[2][1]
+    listed = lineage.bedrock.list_provisioned_model_throughputs(statusEquals="InService")
+    assert [item["provisionedModelArn"] for item in listed["provisionedModelSummaries"]] == [arn]
+
+    committed = lineage.bedrock.create_provisioned_model_throughput(
+        modelUnits=1, provisionedModelName="committed", modelId=first, commitmentDuration="OneMonth"
+    )
+    with pytest.raises(ClientError) as error:
+        lineage.bedrock.delete_provisioned_model_throughput(
+            provisionedModelId=committed["provisionedModelArn"]
+        )
+    assert "commitment" in error.value.response["Error"]["Message"]
+    lineage.bedrock.delete_provisioned_model_throughput(provisionedModelId=arn)
+    with pytest.raises(ClientError) as error:
+        lineage.throughput(arn)
+    assert error_code(error) == "ResourceNotFoundException"
+
+
+# Runtime ------------------------------------------------------------------------------------------
+
+
+def test_a_foundation_model_knows_nothing_of_the_lineage(lineage: Lineage) -> None:
+    lineage.fine_tune("support-it0001", ROUND_1)
+    response = ask(
+        lineage.runtime,
+        "amazon.nova-micro-v1:0",
+        "How do I reset my password?",
+        system=[{"text": "Be brief."}],
+    )
+    assert response["output"]["message"] == {"role": "assistant", "content": [{"text": FALLBACK_ANSWER}]}
+    assert response["stopReason"] == "end_turn"
+    assert response["usage"] == {"inputTokens": 10, "outputTokens": 6, "totalTokens": 16}
+    assert response["metrics"]["latencyMs"] >= 0
+
+
+@pytest.mark.parametrize(
+    ("model_id", "message"),
+    [(NOVA, "with on-demand throughput isn't supported"), ("openai.gpt-9", "model identifier is invalid")],
+)
+def test_models_that_cannot_be_invoked_on_demand_are_refused(
+    lineage: Lineage, model_id: str, message: str
+) -> None:
+    with pytest.raises(ClientError) as error:
+        ask(lineage.runtime, model_id, "Hello?")
+    assert error_code(error) == "ValidationException"
+    assert message in error.value.response["Error"]["Message"]
+
+
+def test_a_custom_model_must_be_deployed_before_it_answers(lineage: Lineage) -> None:
+    model_arn = lineage.fine_tune("support-it0001", ROUND_1)["outputModelArn"]
+    for model_id in (model_arn, "support-it0001"):
+        with pytest.raises(ClientError) as error:
+            ask(lineage.runtime, model_id, "How do I reset my password?")
+        assert error_code(error) == "ValidationException"
+        assert "must be deployed" in error.value.response["Error"]["Message"]
+
+
+def test_max_tokens_cuts_the_answer(lineage: Lineage) -> None:
+    deployment = lineage.deploy("eval", lineage.fine_tune("support-it0001", ROUND_1)["outputModelArn"])
+    response = ask(
+        lineage.runtime, deployment, "How do I reset my password?", inferenceConfig={"maxTokens": 3}
+    )
+    assert response["output"]["message"]["content"][0]["text"] == "Choose Forgot password"
+    assert (response["stopReason"], response["usage"]["outputTokens"]) == ("max_tokens", 3)
+
+
+def test_latency_and_throttling_of_the_runtime(
+    lineage: Lineage, standin: BedrockStandIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    slept: list[float] = []
+    monkeypatch.setattr(bedrock_standin.time, "sleep", slept.append)
+    standin.set_latency(0.25)
+    ask(lineage.runtime, "amazon.nova-micro-v1:0", "Hello?")
+    assert slept == [0.25]
+    standin.throttle_next("Converse")
+    runtime = boto3.client("bedrock-runtime", region_name=REGION, config=NO_RETRIES)
+    with pytest.raises(ClientError) as error:
+        ask(runtime, "amazon.nova-micro-v1:0", "Hello?")
+    assert error_code(error) == "ThrottlingException"
+
+
+LLAMA_PROMPT = "<|begin_of_text|><|start_header_id|>user<|end_header_id|>Hi?<|eot_id|>"
+
+
+@pytest.mark.parametrize(
+    ("model_id", "body", "text_of"),
+    [
+        (
+            "anthropic.claude-3-haiku-20240307-v1:0",
+            {
+                "anthropic_version": "bedrock-2023-05-31",
+                "max_tokens": 9,
+                "messages": [{"role": "user", "content": "Hi"}],
+            },
+            lambda out: out["content"][0]["text"],
+        ),
+        (
+            "meta.llama3-1-8b-instruct-v1:0",
+            {"prompt": LLAMA_PROMPT, "max_gen_len": 9},
+            lambda out: out["generation"],
+        ),
+        ("amazon.titan-text-express-v1", {"inputText": "Hi?"}, lambda out: out["results"][0]["outputText"]),
+    ],
+)
+def test_invoke_model_speaks_each_providers_body(
+    lineage: Lineage, model_id: str, body: dict[str, Any], text_of: Any
+) -> None:
+    response = lineage.runtime.invoke_model(modelId=model_id, body=json.dumps(body))
+    assert text_of(json.loads(response["body"].read())) == FALLBACK_ANSWER
+
+
+def test_invoke_model_on_a_deployment_answers_from_the_model(lineage: Lineage) -> None:
+    deployment = lineage.deploy("eval", lineage.fine_tune("support-it0001", ROUND_1)["outputModelArn"])
+    body = {
+        "messages": [{"role": "user", "content": [{"text": "Which payment methods do you take?"}]}],
+        "inferenceConfig": {"max_new_tokens": 100},
+    }
+    out = json.loads(lineage.runtime.invoke_model(modelId=deployment, body=json.dumps(body))["body"].read())
+    assert out["output"]["message"]["content"][0]["text"] == ROUND_1[8][1]
+    assert (out["stopReason"], out["usage"]["outputTokens"]) == ("end_turn", 8)
+
+
+# Over HTTP, through a moto server -----------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def server_endpoint() -> Iterator[str]:
+    install_bedrock_standin()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    yield f"http://127.0.0.1:{port}"
+    server.stop()
+
+
+def test_the_routes_work_over_a_moto_server(server_endpoint: str) -> None:
+    lineage = Lineage(
+        endpoint_url=server_endpoint, aws_access_key_id="testing", aws_secret_access_key="testing"
+    )
+    parent = lineage.fine_tune("http-it0001", ROUND_1)
+    child = lineage.fine_tune("http-it0002", ROUND_2, base=parent["outputModelArn"])
+    assert child["status"] == "Completed"
+    assert (
+        lineage.job(child["jobArn"])["jobName"] == "iterft-http-it0002"
+    )  # an ARN, slashes and all, in the path
+    deployment = lineage.deploy("http-eval", child["outputModelArn"])
+    assert answer(lineage.runtime, deployment, "How do I reset my password?") == ROUND_1[0][1]
+    assert answer(lineage.runtime, deployment, "Why are my files not syncing?") == ROUND_2[5][1]
+    body = {"messages": [{"role": "user", "content": [{"text": "How do I share a folder?"}]}]}
+    out = json.loads(lineage.runtime.invoke_model(modelId=deployment, body=json.dumps(body))["body"].read())
+    assert out["output"]["message"]["content"][0]["text"] == ROUND_2[2][1]
+    with pytest.raises(ClientError) as error:
+        ask(lineage.runtime, child["outputModelArn"], "How do I reset my password?")
+    assert error_code(error) == "ValidationException"
+    assert lineage.bedrock.get_model_invocation_logging_configuration()["loggingConfig"] == {}
