@@ -6,11 +6,17 @@ from pathlib import Path
 from typing import Annotated
 
 import yaml
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationError, model_validator
-
 from iterft_runtime.models.lineage import LineageConfig
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationError, field_validator
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
+
+# The retention periods CloudWatch Logs accepts; any other value would fail only at deploy time.
+# fmt: off
+LOG_RETENTION_DAYS = (
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
+)
+# fmt: on
 
 
 class ConfigError(ValueError):
@@ -26,10 +32,17 @@ class NotificationConfig(BaseModel):
 class RetentionConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    log_days: Annotated[int, Field(ge=1, le=3653)] = 90
+    log_days: int = 90
     noncurrent_object_days: Annotated[int, Field(ge=1, le=3650)] = 90
     destroy_data_on_delete: bool = False
     """Only for throwaway environments: delete buckets and the registry with the stack."""
+
+    @field_validator("log_days")
+    @classmethod
+    def _cloudwatch_retention(cls, value: int) -> int:
+        if value not in LOG_RETENTION_DAYS:
+            raise ValueError(f"{value} is not a CloudWatch Logs retention; use one of {LOG_RETENTION_DAYS}")
+        return value
 
 
 class DeploymentConfig(BaseModel):
@@ -45,13 +58,14 @@ class DeploymentConfig(BaseModel):
     retention: RetentionConfig = Field(default_factory=RetentionConfig)
     lineages: Annotated[list[LineageConfig], Field(min_length=1)]
 
-    @model_validator(mode="after")
-    def _unique_lineages(self) -> DeploymentConfig:
-        names = [lineage.name for lineage in self.lineages]
+    @field_validator("lineages")
+    @classmethod
+    def _unique_lineages(cls, lineages: list[LineageConfig]) -> list[LineageConfig]:
+        names = [lineage.name for lineage in lineages]
         duplicates = sorted({name for name in names if names.count(name) > 1})
         if duplicates:
             raise ValueError(f"lineage names must be unique; repeated: {', '.join(duplicates)}")
-        return self
+        return lineages
 
     @property
     def stack_name(self) -> str:
@@ -76,11 +90,16 @@ def parse_config(data: object, source: str) -> DeploymentConfig:
         raise ConfigError(_describe(error, source)) from None
 
 
+def available_environments(config_dir: Path = CONFIG_DIR) -> str:
+    """The environments that have a config file, for error messages."""
+    return ", ".join(sorted(p.stem for p in config_dir.glob("*.yaml"))) or "none"
+
+
 def load_config(environment: str, config_dir: Path = CONFIG_DIR) -> DeploymentConfig:
     """Load `config/<environment>.yaml`; every problem is reported with its field path."""
     path = config_dir / f"{environment}.yaml"
     if not path.is_file():
-        available = ", ".join(sorted(p.stem for p in config_dir.glob("*.yaml"))) or "none"
+        available = available_environments(config_dir)
         raise ConfigError(f"no config for environment {environment!r} ({path}); available: {available}")
     try:
         data = yaml.safe_load(path.read_text())

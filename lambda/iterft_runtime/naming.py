@@ -71,6 +71,21 @@ def job_output_prefix(lineage: str, iteration: int) -> str:
     return _iteration_dir(JOB_OUTPUT_PREFIX, lineage, iteration)
 
 
+def job_training_metrics_key(output_prefix: str, job_id: str) -> str:
+    """Where Bedrock writes a job's step-wise training metrics under its output location."""
+    return (
+        f"{output_prefix}model-customization-job-{job_id}/training_artifacts/step_wise_training_metrics.csv"
+    )
+
+
+def job_validation_metrics_key(output_prefix: str, job_id: str) -> str:
+    """Where Bedrock writes a job's validation metrics (only when validation data was given)."""
+    return (
+        f"{output_prefix}model-customization-job-{job_id}/validation_artifacts/"
+        "post_fine_tuning_validation/validation/validation_metrics.csv"
+    )
+
+
 def evaluation_set_key(lineage: str) -> str:
     return f"{EVALUATION_SET_PREFIX}{lineage}/eval.jsonl"
 

@@ -70,12 +70,16 @@ class LineageConfig(BaseModel):
 
     @model_validator(mode="after")
     def _family_resolves(self) -> LineageConfig:
-        if self.family is not None:
-            family_named(self.family)
-        elif is_custom_model_arn(self.base_model):
-            raise ValueError("family is required when base_model is a custom model ARN")
-        else:
-            family_for_model(self.base_model)
+        try:
+            if self.family is not None:
+                family_named(self.family)
+            elif is_custom_model_arn(self.base_model):
+                raise ValueError("family: required when base_model is a custom model ARN")
+            else:
+                family_for_model(self.base_model)
+        except UnknownModelError as error:
+            field_name = "family" if self.family is not None else "base_model"
+            raise ValueError(f"{field_name}: {error}") from None
         from iterft_runtime.logic.hyperparameters import check_hyperparameters
 
         problems = check_hyperparameters(self.model_family(), self.hyperparameters)

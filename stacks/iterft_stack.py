@@ -1,0 +1,81 @@
+"""The iterft stack: one construct per concern, composed in the order their references need."""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+from constructs import Construct
+from iterft_runtime import naming
+
+from stacks.bedrock_role import BedrockCustomizationRole
+from stacks.config import DeploymentConfig
+from stacks.functions import RuntimePackage
+from stacks.notifications import Notifications
+from stacks.registry import Registry
+from stacks.storage import Storage
+from stacks.trigger import Trigger, UploadQueue
+from stacks.workflow import Workflow
+
+METRICS_NAMESPACE = "iterft"
+
+
+class IterftStack(cdk.Stack):
+    """Everything one environment runs: storage, registry, topic, trigger and the round workflow."""
+
+    def __init__(
+        self, scope: Construct, construct_id: str, *, config: DeploymentConfig, **kwargs: object
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        self.config = config
+
+        self.storage = Storage(self, "Storage", stack_name=config.stack_name, retention=config.retention)
+        self.registry = Registry(self, "Registry", key=self.storage.key, retention=config.retention)
+        self.notifications = Notifications(
+            self, "Notifications", key=self.storage.key, config=config.notifications
+        )
+        self.bedrock_role = BedrockCustomizationRole(self, "BedrockCustomization", storage=self.storage)
+        self.upload_queue = UploadQueue(self, "UploadQueue", storage=self.storage)
+        self.runtime = RuntimePackage(
+            self,
+            "Runtime",
+            retention=config.retention,
+            environment={
+                naming.ENV_TABLE: self.registry.table.table_name,
+                naming.ENV_BUCKET: self.storage.data_bucket.bucket_name,
+                naming.ENV_TOPIC_ARN: self.notifications.topic.topic_arn,
+                "POWERTOOLS_SERVICE_NAME": naming.POWERTOOLS_SERVICE,
+                "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
+            },
+        )
+        self.workflow = Workflow(
+            self,
+            "Workflow",
+            config=config,
+            runtime=self.runtime,
+            storage=self.storage,
+            registry=self.registry,
+            notifications=self.notifications,
+            bedrock_role=self.bedrock_role,
+            upload_queue=self.upload_queue,
+        )
+        self.trigger = Trigger(
+            self,
+            "Trigger",
+            stack_name=config.stack_name,
+            lineages=config.lineages,
+            runtime=self.runtime,
+            upload_queue=self.upload_queue,
+            state_machine=self.workflow.state_machine,
+            registry=self.registry,
+            notifications=self.notifications,
+        )
+
+        outputs = {
+            "DataBucketName": self.storage.data_bucket.bucket_name,
+            "RegistryTableName": self.registry.table.table_name,
+            "StateMachineArn": self.workflow.state_machine.state_machine_arn,
+            "TopicArn": self.notifications.topic.topic_arn,
+            "TriggerQueueUrl": self.upload_queue.queue.queue_url,
+            "KmsKeyArn": self.storage.key.key_arn,
+        }
+        for name, value in outputs.items():
+            cdk.CfnOutput(self, name, value=value)

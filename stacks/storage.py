@@ -1,0 +1,122 @@
+"""Storage: the stack's KMS key, the data bucket and the bucket that receives its access logs.
+
+The one key encrypts every store of the stack (bucket, table, queues, topic, custom models), so
+access to data is granted here, prefix by prefix, together with the key use it needs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import aws_cdk as cdk
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from stacks.config import RetentionConfig
+
+ACCESS_LOG_PREFIX = "data-bucket/"
+
+
+def removal_policy(retention: RetentionConfig) -> cdk.RemovalPolicy:
+    """Stateful resources are kept when the stack is deleted unless the config opts out."""
+    return cdk.RemovalPolicy.DESTROY if retention.destroy_data_on_delete else cdk.RemovalPolicy.RETAIN
+
+
+def grant_key_use(key: kms.IKey, grantee: iam.IGrantable, actions: Iterable[str], *services: str) -> None:
+    """Let `grantee` use `key` only through the named AWS services (kms:ViaService), never directly."""
+    region = cdk.Stack.of(key).region
+    grantee.grant_principal.add_to_principal_policy(
+        iam.PolicyStatement(
+            actions=sorted(set(actions)),
+            resources=[key.key_arn],
+            conditions={
+                "StringEquals": {
+                    "kms:ViaService": [f"{service}.{region}.amazonaws.com" for service in sorted(services)]
+                }
+            },
+        )
+    )
+
+
+class Storage(Construct):
+    """The KMS key, the versioned and encrypted data bucket, and its access-log bucket."""
+
+    def __init__(
+        self, scope: Construct, construct_id: str, *, stack_name: str, retention: RetentionConfig
+    ) -> None:
+        super().__init__(scope, construct_id)
+        removal = removal_policy(retention)
+        expire_noncurrent = s3.LifecycleRule(
+            noncurrent_version_expiration=cdk.Duration.days(retention.noncurrent_object_days),
+            abort_incomplete_multipart_upload_after=cdk.Duration.days(7),
+        )
+
+        self.key = kms.Key(
+            self,
+            "Key",
+            alias=f"alias/{stack_name}",
+            description=f"Encrypts the data, registry, queues, topic and custom models of {stack_name}",
+            enable_key_rotation=True,
+            removal_policy=removal,
+        )
+        self.log_bucket = s3.Bucket(
+            self,
+            "AccessLogBucket",
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            versioned=True,
+            enforce_ssl=True,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            lifecycle_rules=[expire_noncurrent],
+            removal_policy=removal,
+        )
+        self.data_bucket = s3.Bucket(
+            self,
+            "DataBucket",
+            encryption=s3.BucketEncryption.KMS,
+            encryption_key=self.key,
+            bucket_key_enabled=True,
+            versioned=True,
+            enforce_ssl=True,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            server_access_logs_bucket=self.log_bucket,
+            server_access_logs_prefix=ACCESS_LOG_PREFIX,
+            event_bridge_enabled=True,
+            lifecycle_rules=[expire_noncurrent],
+            removal_policy=removal,
+        )
+
+    def grant_read(self, grantee: iam.IGrantable, *prefixes: str) -> None:
+        """Read (any version of) objects under `prefixes`.
+
+        Also s3:ListBucket on the bucket, unconditioned: S3 answers a missing key with 404 only to
+        callers allowed to list the bucket (an `s3:prefix` condition does not apply to GetObject or
+        HeadObject), and the handlers tell a missing object from a refused one.
+        """
+        self._grant_objects(grantee, ["s3:GetObject", "s3:GetObjectVersion"], prefixes)
+        grantee.grant_principal.add_to_principal_policy(
+            iam.PolicyStatement(actions=["s3:ListBucket"], resources=[self.data_bucket.bucket_arn])
+        )
+        grant_key_use(self.key, grantee, ["kms:Decrypt"], "s3")
+
+    def grant_write(self, grantee: iam.IGrantable, *prefixes: str) -> None:
+        """Write objects under `prefixes` (multipart uploads under SSE-KMS need Decrypt too)."""
+        self._grant_objects(grantee, ["s3:PutObject"], prefixes)
+        grant_key_use(self.key, grantee, ["kms:Decrypt", "kms:GenerateDataKey"], "s3")
+
+    def grant_copy(self, grantee: iam.IGrantable, source_prefix: str, *destination_prefixes: str) -> None:
+        """Copy objects from `source_prefix` to the destinations, tags included (CopyObject's default)."""
+        self.grant_read(grantee, source_prefix)
+        self.grant_write(grantee, *destination_prefixes)
+        self._grant_objects(grantee, ["s3:GetObjectTagging", "s3:GetObjectVersionTagging"], [source_prefix])
+        self._grant_objects(grantee, ["s3:PutObjectTagging"], destination_prefixes)
+
+    def _grant_objects(self, grantee: iam.IGrantable, actions: list[str], prefixes: Iterable[str]) -> None:
+        grantee.grant_principal.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=actions,
+                resources=[self.data_bucket.arn_for_objects(f"{prefix}*") for prefix in sorted(prefixes)],
+            )
+        )

@@ -1,0 +1,146 @@
+"""The trigger: S3 `Object Created` under incoming/ -> EventBridge -> SQS (+DLQ) -> trigger Lambda.
+
+The queue exists before the workflow (whose last step sends `dispatch` messages to it) and the
+trigger function after it (it starts the workflow's executions), hence two constructs.
+"""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda_event_sources as event_sources
+from aws_cdk import aws_sqs as sqs
+from aws_cdk import aws_ssm as ssm
+from aws_cdk import aws_stepfunctions as sfn
+from constructs import Construct
+from iterft_runtime import naming
+from iterft_runtime.models.lineage import LineageConfig
+
+from stacks.functions import RuntimePackage
+from stacks.notifications import Notifications
+from stacks.registry import Registry
+from stacks.storage import Storage
+
+TRIGGER_TIMEOUT_SECONDS = 60
+VISIBILITY_TIMEOUT = cdk.Duration.seconds(6 * TRIGGER_TIMEOUT_SECONDS)
+"""Lambda's guidance for SQS event sources: at least six times the function timeout."""
+MAX_RECEIVE_COUNT = 5
+BATCH_SIZE = 10
+
+
+class UploadQueue(Construct):
+    """The queue of upload events and dispatch requests, its dead-letter queue, and the S3 rule feeding it."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, storage: Storage) -> None:
+        super().__init__(scope, construct_id)
+        self.dead_letter_queue = sqs.Queue(
+            self,
+            "DeadLetterQueue",
+            encryption=sqs.QueueEncryption.KMS,
+            encryption_master_key=storage.key,
+            enforce_ssl=True,
+            retention_period=cdk.Duration.days(14),
+        )
+        self.queue = sqs.Queue(
+            self,
+            "Queue",
+            encryption=sqs.QueueEncryption.KMS,
+            encryption_master_key=storage.key,
+            enforce_ssl=True,
+            visibility_timeout=VISIBILITY_TIMEOUT,
+            dead_letter_queue=sqs.DeadLetterQueue(
+                queue=self.dead_letter_queue, max_receive_count=MAX_RECEIVE_COUNT
+            ),
+        )
+        self.rule = events.Rule(
+            self,
+            "UploadRule",
+            description="Uploads of training data under incoming/<lineage>/ start (or queue) a round",
+            event_pattern=events.EventPattern(
+                source=["aws.s3"],
+                detail_type=["Object Created"],
+                detail={
+                    "bucket": {"name": [storage.data_bucket.bucket_name]},
+                    "object": {"key": [{"prefix": naming.INCOMING_PREFIX}]},
+                },
+            ),
+            targets=[targets.SqsQueue(self.queue)],
+        )
+
+
+class Trigger(Construct):
+    """The trigger function, reading from the upload queue, and one SSM parameter per lineage it serves."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        stack_name: str,
+        lineages: list[LineageConfig],
+        runtime: RuntimePackage,
+        upload_queue: UploadQueue,
+        state_machine: sfn.IStateMachine,
+        registry: Registry,
+        notifications: Notifications,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        parameter_prefix = naming.lineage_parameter_prefix(stack_name)
+        for lineage in lineages:
+            ssm.StringParameter(
+                self,
+                f"Lineage-{lineage.name}",
+                parameter_name=naming.lineage_parameter_name(stack_name, lineage.name),
+                string_value=lineage.model_dump_json(),
+                description=f"iterft lineage {lineage.name}: its config, read by the trigger at dispatch",
+            )
+
+        self.function = runtime.function(
+            self,
+            "trigger",
+            timeout=cdk.Duration.seconds(TRIGGER_TIMEOUT_SECONDS),
+            extra_environment={
+                naming.ENV_STATE_MACHINE_ARN: state_machine.state_machine_arn,
+                naming.ENV_LINEAGE_PARAMETER_PREFIX: parameter_prefix,
+            },
+        )
+        self.function.add_event_source(
+            event_sources.SqsEventSource(
+                upload_queue.queue, batch_size=BATCH_SIZE, report_batch_item_failures=True
+            )
+        )
+        stack = cdk.Stack.of(self)
+        parameter_path = parameter_prefix.strip("/")
+        self.lineage_parameter_arns = stack.format_arn(
+            service="ssm", resource="parameter", resource_name=f"{parameter_path}/*"
+        )
+        """The prefix, not each parameter: an unknown lineage reads as ParameterNotFound, not AccessDenied."""
+        self.function.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["ssm:GetParameter", "ssm:GetParameters"], resources=[self.lineage_parameter_arns]
+            )
+        )
+        # Listing the configured lineages (to name them when an upload's lineage is unknown).
+        self.function.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["ssm:GetParametersByPath"],
+                resources=[
+                    stack.format_arn(service="ssm", resource="parameter", resource_name=parameter_path)
+                ],
+            )
+        )
+        state_machine.grant_start_execution(self.function)
+        self.execution_arns = stack.format_arn(
+            service="states",
+            resource="execution",
+            resource_name=f"{state_machine.state_machine_name}:*",
+            arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
+        )
+        """A redelivered dispatch finds its execution already started and compares its input."""
+        self.function.add_to_role_policy(
+            iam.PolicyStatement(actions=["states:DescribeExecution"], resources=[self.execution_arns])
+        )
+        registry.grant_read_write(self.function)
+        notifications.grant_publish(self.function)

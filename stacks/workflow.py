@@ -1,0 +1,397 @@
+"""The round workflow: the step Lambdas and the Standard state machine that runs one iteration.
+
+`_definition` reads top to bottom like the flow in DESIGN.md; docs/architecture.md lists each
+state's input and result path. Every task from Validate through Promote/Discard catches
+`States.ALL` into `$.error` and takes the failure path: clean up, then finish.
+"""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_stepfunctions as sfn
+from aws_cdk import aws_stepfunctions_tasks as tasks
+from constructs import Construct
+from iterft_runtime import naming
+from iterft_runtime.models.families import invocable_foundation_model_id, is_custom_model_arn
+
+from stacks.bedrock_role import BedrockCustomizationRole
+from stacks.config import DeploymentConfig
+from stacks.functions import RuntimePackage, log_group
+from stacks.notifications import Notifications
+from stacks.registry import Registry
+from stacks.storage import Storage, grant_key_use
+from stacks.trigger import UploadQueue
+
+SHORT_TIMEOUT = cdk.Duration.minutes(1)
+LONG_TIMEOUT = cdk.Duration.minutes(15)
+"""Validate reads a whole dataset, Evaluate calls the candidate once per evaluation record."""
+DEPLOYMENT_POLL_INTERVAL = cdk.Duration.seconds(30)
+
+BEDROCK_THROTTLING_ERRORS = [
+    "Bedrock.ThrottlingException",
+    "Bedrock.ServiceQuotaExceededException",
+    "Bedrock.TooManyRequestsException",
+]
+"""What Step Functions reports when Bedrock refuses for rate or quota (few jobs may run at once)."""
+
+
+_CANDIDATE_DEPLOYMENT = sfn.JsonPath.string_at("$.candidate_deployment.arn")
+
+
+def _deployment_status(status: str) -> sfn.Condition:
+    return sfn.Condition.string_equals("$.candidate_deployment.status", status)
+
+
+class Workflow(Construct):
+    """Step functions, their permissions, and the state machine that chains them."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: DeploymentConfig,
+        runtime: RuntimePackage,
+        storage: Storage,
+        registry: Registry,
+        notifications: Notifications,
+        bedrock_role: BedrockCustomizationRole,
+        upload_queue: UploadQueue,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self._config = config
+        self._storage = storage
+        self._bedrock_role = bedrock_role
+        self._upload_queue = upload_queue
+        stack = cdk.Stack.of(self)
+        self.job_arns = stack.format_arn(
+            service="bedrock", resource="model-customization-job", resource_name="*"
+        )
+        self.custom_model_arns = stack.format_arn(
+            service="bedrock", resource="custom-model", resource_name="*"
+        )
+        self.deployment_arns = stack.format_arn(
+            service="bedrock", resource="custom-model-deployment", resource_name="*"
+        )
+
+        functions_scope = Construct(self, "Functions")
+        self.functions: dict[str, lambda_.Function] = {
+            step: runtime.function(
+                functions_scope,
+                step,
+                timeout=LONG_TIMEOUT if step in ("validate", "evaluate") else SHORT_TIMEOUT,
+            )
+            for step in naming.STEPS
+            if step != "trigger"
+        }
+        self._grant_functions(registry, notifications)
+
+        self.state_machine = sfn.StateMachine(
+            self,
+            "StateMachine",
+            state_machine_type=sfn.StateMachineType.STANDARD,
+            definition_body=sfn.DefinitionBody.from_chainable(self._definition()),
+            logs=sfn.LogOptions(
+                destination=log_group(self, "StateMachineLogs", config.retention),
+                level=sfn.LogLevel.ALL,
+                include_execution_data=True,
+            ),
+            tracing_enabled=True,
+            comment="One iterft round: validate, fine-tune, evaluate, decide, promote or discard, finish",
+        )
+        self._grant_state_machine()
+
+    # The flow -------------------------------------------------------------------------------
+
+    def _definition(self) -> sfn.IChainable:
+        """The states in the order of DESIGN.md's flow (numbered as there), then how they connect."""
+        # 1. Validate the dataset; an invalid one goes straight to Finish with its reason.
+        validate = self._invoke("Validate dataset", "validate", "$.validation")
+        dataset_valid = sfn.Choice(self, "Dataset valid?")
+        mark_invalid = sfn.Pass(
+            self,
+            "Mark invalid",
+            parameters={"decision": "invalid_data", "reason": sfn.JsonPath.string_at("$.validation.reason")},
+            result_path="$.outcome",
+        )
+        # 2. Begin: parent, names and hyperparameters of this iteration.
+        begin = self._invoke("Begin iteration", "begin", "$.round")
+        # 3. Fine-tune (.sync: no transitions spent while the job trains).
+        fine_tune = self._fine_tune()
+        # 4. Collect training metrics.
+        collect_metrics = self._invoke("Collect training metrics", "collect_metrics", "$.training")
+        # 5. Deploy the candidate for evaluation and wait until the deployment is Active.
+        deploy = self._bedrock_call(
+            "Deploy candidate",
+            "createCustomModelDeployment",
+            parameters={
+                "ModelDeploymentName": sfn.JsonPath.string_at("$.round.deployment_name"),
+                "ModelArn": sfn.JsonPath.string_at("$.training.output_model_arn"),
+            },
+            resources=[self.custom_model_arns, self.deployment_arns],
+            result_selector={"arn": sfn.JsonPath.string_at("$.CustomModelDeploymentArn")},
+            result_path="$.candidate_deployment",
+        )
+        wait = sfn.Wait(self, "Wait", time=sfn.WaitTime.duration(DEPLOYMENT_POLL_INTERVAL))
+        get_deployment = self._bedrock_call(
+            "Get deployment",
+            "getCustomModelDeployment",
+            parameters={"CustomModelDeploymentIdentifier": _CANDIDATE_DEPLOYMENT},
+            resources=[self.deployment_arns],
+            result_selector={
+                "arn": sfn.JsonPath.string_at("$.CustomModelDeploymentArn"),
+                "status": sfn.JsonPath.string_at("$.Status"),
+            },
+            result_path="$.candidate_deployment",
+        )
+        deployment_ready = sfn.Choice(self, "Deployment ready?")
+        deployment_failed = sfn.Pass(
+            self,
+            "Deployment failed",
+            result=sfn.Result.from_object(
+                {"Error": "DeploymentFailed", "Cause": "the candidate's custom model deployment is Failed"}
+            ),
+            result_path="$.error",
+        )
+        # 6. Evaluate on the lineage's fixed evaluation set.
+        evaluate = self._invoke("Evaluate candidate", "evaluate", "$.evaluation")
+        # 7. Decide.
+        decide = self._invoke("Decide", "decide", "$.decision")
+        # 8. Promote, or discard what evaluation created.
+        promote_or_discard = sfn.Choice(self, "Promote?")
+        promote = self._invoke("Promote candidate", "promote", sfn.JsonPath.DISCARD)
+        discard = self._bedrock_call(
+            "Discard candidate",
+            "deleteCustomModelDeployment",
+            parameters={"CustomModelDeploymentIdentifier": _CANDIDATE_DEPLOYMENT},
+            resources=[self.deployment_arns],
+            result_path=sfn.JsonPath.DISCARD,
+        )
+        record_outcome = sfn.Pass(
+            self,
+            "Record outcome",
+            parameters={
+                "decision": sfn.JsonPath.string_at("$.decision.decision"),
+                "reason": sfn.JsonPath.string_at("$.decision.reason"),
+            },
+            result_path="$.outcome",
+        )
+        # Any failure: clean up what the round created, then finish like any other round.
+        clean_up = self._invoke("Clean up failed round", "clean_up", "$.outcome")
+        # 9. Finish: record, unlock, notify; then ask the trigger to start the next queued upload.
+        finish = self._invoke("Finish iteration", "finish", "$.finish")
+        start_next = tasks.SqsSendMessage(
+            self,
+            "Start next queued upload",
+            queue=self._upload_queue.queue,
+            message_body=sfn.TaskInput.from_object(
+                {"kind": "dispatch", "lineage": sfn.JsonPath.string_at("$.lineage.name")}
+            ),
+            result_path=sfn.JsonPath.DISCARD,
+        )
+        start_next.add_retry(
+            errors=[sfn.Errors.TASKS_FAILED], interval=cdk.Duration.seconds(2), max_attempts=3
+        )
+        round_failed = sfn.Choice(self, "Round failed?")
+        failed = sfn.Fail(self, "Round failed", error="RoundFailed", cause_path="$.outcome.reason")
+        succeeded = sfn.Succeed(self, "Round complete")
+
+        validate.next(dataset_valid)
+        dataset_valid.when(sfn.Condition.boolean_equals("$.validation.valid", False), mark_invalid)
+        dataset_valid.otherwise(begin)
+        mark_invalid.next(finish)
+        begin.next(fine_tune).next(collect_metrics).next(deploy).next(wait).next(get_deployment)
+        get_deployment.next(deployment_ready)
+        deployment_ready.when(_deployment_status("Active"), evaluate)
+        deployment_ready.when(_deployment_status("Failed"), deployment_failed)
+        deployment_ready.otherwise(wait)
+        deployment_failed.next(clean_up)
+        evaluate.next(decide).next(promote_or_discard)
+        promote_or_discard.when(sfn.Condition.boolean_equals("$.decision.promote", True), promote)
+        promote_or_discard.otherwise(discard)
+        promote.next(record_outcome)
+        discard.next(record_outcome)
+        record_outcome.next(finish)
+        clean_up.next(finish)
+        finish.next(start_next).next(round_failed)
+        round_failed.when(sfn.Condition.string_equals("$.outcome.decision", "failed"), failed)
+        round_failed.otherwise(succeeded)
+
+        failure_path_from: list[tasks.LambdaInvoke | tasks.CallAwsService | sfn.CustomState] = [
+            validate, begin, fine_tune, collect_metrics, deploy, get_deployment,
+            evaluate, decide, promote, discard,
+        ]  # fmt: skip
+        for step in failure_path_from:
+            step.add_catch(clean_up, errors=[sfn.Errors.ALL], result_path="$.error")
+        return validate
+
+    def _invoke(self, name: str, step: str, result_path: str) -> tasks.LambdaInvoke:
+        """A Lambda step returning its handler's result (CDK's retry on Lambda service errors kept)."""
+        return tasks.LambdaInvoke(
+            self,
+            name,
+            lambda_function=self.functions[step],
+            payload_response_only=True,
+            result_path=result_path,
+        )
+
+    def _fine_tune(self) -> sfn.CustomState:
+        """`createModelCustomizationJob.sync`: Step Functions waits for the job, no polling Lambda.
+
+        A CustomState, not tasks.BedrockCreateModelCustomizationJob, which drops `.sync` and needs the
+        base model at synth (here it is the champion, known only at run time).
+        """
+        state = sfn.CustomState(
+            self,
+            "Fine-tune candidate",
+            state_json={
+                "Type": "Task",
+                "Resource": f"arn:{cdk.Aws.PARTITION}:states:::bedrock:createModelCustomizationJob.sync",
+                "Parameters": {
+                    "BaseModelIdentifier.$": "$.round.base_model",
+                    "CustomModelName.$": "$.round.custom_model_name",
+                    "JobName.$": "$.round.job_name",
+                    "RoleArn": self._bedrock_role.role.role_arn,
+                    "HyperParameters.$": "$.round.hyperparameters",
+                    "TrainingDataConfig": {"S3Uri.$": "$.validation.training_data_uri"},
+                    "OutputDataConfig": {"S3Uri.$": "$.round.output_uri"},
+                    "CustomModelKmsKeyId": self._storage.key.key_arn,
+                },
+                "ResultPath": "$.job",
+            },
+        )
+        state.add_retry(
+            errors=BEDROCK_THROTTLING_ERRORS,
+            interval=cdk.Duration.seconds(60),
+            backoff_rate=2,
+            max_attempts=6,
+        )
+        return state
+
+    def _bedrock_call(
+        self,
+        name: str,
+        action: str,
+        *,
+        parameters: dict[str, str],
+        resources: list[str],
+        result_path: str,
+        result_selector: dict[str, str] | None = None,
+    ) -> tasks.CallAwsService:
+        """An `aws-sdk:bedrock:<action>` task with its IAM scoped to `resources`, retried when throttled."""
+        task = tasks.CallAwsService(
+            self,
+            name,
+            service="bedrock",
+            action=action,
+            iam_action=f"bedrock:{action[0].upper()}{action[1:]}",
+            iam_resources=resources,
+            parameters=parameters,
+            result_selector=result_selector,
+            result_path=result_path,
+        )
+        task.add_retry(
+            errors=["Bedrock.ThrottlingException"],
+            interval=cdk.Duration.seconds(5),
+            backoff_rate=2,
+            max_attempts=5,
+        )
+        return task
+
+    # Permissions ----------------------------------------------------------------------------
+
+    def _grant_functions(self, registry: Registry, notifications: Notifications) -> None:
+        storage, fns = self._storage, self.functions
+        # Decide is pure logic over its input; Clean up only reads the lineage's state.
+        for step in ("begin", "collect_metrics", "evaluate", "promote", "finish"):
+            registry.grant_read_write(fns[step])
+        registry.grant_read(fns["clean_up"])
+
+        storage.grant_copy(
+            fns["validate"], naming.INCOMING_PREFIX, naming.VALIDATED_PREFIX, naming.QUARANTINE_PREFIX
+        )
+
+        storage.grant_read(fns["collect_metrics"], naming.JOB_OUTPUT_PREFIX)
+        self._allow(fns["collect_metrics"], ["bedrock:GetModelCustomizationJob"], [self.job_arns])
+
+        storage.grant_read(fns["evaluate"], naming.EVALUATION_SET_PREFIX)
+        storage.grant_write(fns["evaluate"], naming.EVALUATION_RESULTS_PREFIX)
+        self._allow(fns["evaluate"], ["bedrock:InvokeModel"], self._evaluation_models())
+        grant_key_use(storage.key, fns["evaluate"], ["kms:Decrypt"], "bedrock")
+
+        self._allow(
+            fns["promote"],
+            ["bedrock:DeleteCustomModelDeployment", "bedrock:GetCustomModelDeployment"],
+            [self.deployment_arns],
+        )
+
+        self._allow(
+            fns["clean_up"],
+            ["bedrock:GetModelCustomizationJob", "bedrock:StopModelCustomizationJob"],
+            [self.job_arns],
+        )
+        self._allow(
+            fns["clean_up"],
+            ["bedrock:DeleteCustomModelDeployment", "bedrock:GetCustomModelDeployment"],
+            [self.deployment_arns],
+        )
+        # A list action: IAM offers no resource to scope it to.
+        self._allow(fns["clean_up"], ["bedrock:ListCustomModelDeployments"], ["*"])
+
+        notifications.grant_publish(fns["finish"])
+
+    def _evaluation_models(self) -> list[str]:
+        """What Evaluate may invoke: each starting point's on-demand id, the candidates' deployments."""
+        models = [self.deployment_arns]
+        for lineage in self._config.lineages:
+            if not is_custom_model_arn(lineage.base_model):
+                models.append(self._foundation_model_arn(invocable_foundation_model_id(lineage.base_model)))
+            if lineage.evaluation_invoke_model:
+                invoke = lineage.evaluation_invoke_model
+                models.append(invoke if invoke.startswith("arn:") else self._foundation_model_arn(invoke))
+        return list(dict.fromkeys(models))
+
+    def _grant_state_machine(self) -> None:
+        """The fine-tune step's permissions (CustomState grants nothing by itself); tasks grant the rest."""
+        base_models = dict.fromkeys(
+            self._foundation_model_arn(lineage.base_model)
+            for lineage in self._config.lineages
+            if not is_custom_model_arn(lineage.base_model)
+        )
+        self._allow(
+            self.state_machine,
+            ["bedrock:CreateModelCustomizationJob"],
+            [*base_models, self.custom_model_arns, self.job_arns],
+        )
+        self._allow(
+            self.state_machine,
+            ["bedrock:GetModelCustomizationJob", "bedrock:StopModelCustomizationJob"],
+            [self.job_arns],
+        )
+        self.state_machine.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["iam:PassRole"],
+                resources=[self._bedrock_role.role.role_arn],
+                conditions={"StringEquals": {"iam:PassedToService": "bedrock.amazonaws.com"}},
+            )
+        )
+        # The custom model is encrypted with the stack key; Bedrock uses it on the caller's behalf.
+        grant_key_use(
+            self._storage.key,
+            self.state_machine,
+            ["kms:CreateGrant", "kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKey"],
+            "bedrock",
+        )
+
+    def _foundation_model_arn(self, model_id: str) -> str:
+        return cdk.Stack.of(self).format_arn(
+            service="bedrock", account="", resource="foundation-model", resource_name=model_id
+        )
+
+    @staticmethod
+    def _allow(grantee: iam.IGrantable, actions: list[str], resources: list[str]) -> None:
+        grantee.grant_principal.add_to_principal_policy(
+            iam.PolicyStatement(actions=actions, resources=resources)
+        )

@@ -1,0 +1,142 @@
+"""Environment configs: the shipped ones load, and every broken one is refused naming the field."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+import yaml
+
+from stacks import functions
+from stacks.app_builder import build_app
+from stacks.config import ConfigError, load_config
+from stacks.functions import LayerNotBuiltError
+
+VALID = {
+    "environment": "test",
+    "lineages": [{"name": "support-bot", "base_model": "amazon.nova-micro-v1:0:128k"}],
+}
+
+
+def _load(tmp_path: Path, data: dict) -> None:
+    (tmp_path / "test.yaml").write_text(yaml.safe_dump(data))
+    load_config("test", tmp_path)
+
+
+def _broken(change: dict) -> dict:
+    data = copy.deepcopy(VALID)
+    lineage_change = change.pop("lineage", None)
+    if lineage_change is not None:
+        data["lineages"][0].update(lineage_change)
+    data.update(change)
+    return data
+
+
+def test_dev_loads() -> None:
+    config = load_config("dev")
+    assert config.environment == "dev"
+    assert config.stack_name == "iterft-dev"
+    assert [lineage.name for lineage in config.lineages] == ["support-bot"]
+    assert config.retention.destroy_data_on_delete is True
+
+
+def test_prod_loads() -> None:
+    config = load_config("prod")
+    assert config.stack_name == "iterft-prod"
+    assert [lineage.name for lineage in config.lineages] == ["support-bot", "claims-triage"]
+    assert config.retention.destroy_data_on_delete is False
+    assert config.notifications.emails == ["ml-platform-alerts@example.com"]
+
+
+def test_a_valid_config_in_another_directory_loads(tmp_path: Path) -> None:
+    _load(tmp_path, VALID)
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        pytest.param(
+            {"lineage": {"name": "Support_Bot"}}, ["lineages.0.name", "pattern"], id="bad-lineage-name"
+        ),
+        pytest.param(
+            {"lineage": {"base_model": "acme.super-model-v1"}},
+            ["lineages.0", "'acme.super-model-v1'", "not a foundation model"],
+            id="unknown-base-model",
+        ),
+        pytest.param(
+            {"lineage": {"base_model": "arn:aws:bedrock:us-east-1:123456789012:custom-model/abc"}},
+            ["lineages.0", "family: required", "base_model"],
+            id="custom-model-arn-without-family",
+        ),
+        pytest.param(
+            {"lineage": {"hyperparameters": {"epochCount": 9}}},
+            ["lineages.0", "hyperparameters", "epochCount=9", "1..5"],
+            id="hyperparameter-out-of-range",
+        ),
+        pytest.param(
+            {"lineage": {"hyperparameters": {"batchSize": 8}}},
+            ["lineages.0", "batchSize", "not a hyperparameter of the nova family"],
+            id="hyperparameter-of-another-family",
+        ),
+        pytest.param(
+            {"lineages": [VALID["lineages"][0], VALID["lineages"][0]]},
+            ["lineages", "repeated: support-bot"],
+            id="duplicate-lineage",
+        ),
+        pytest.param({"colour": "blue"}, ["colour", "Extra inputs are not permitted"], id="unknown-key"),
+        pytest.param(
+            {"lineage": {"gates": {"min_improvement": 0.1}}},
+            ["lineages.0.gates", "Extra inputs are not permitted"],
+            id="unknown-lineage-key",
+        ),
+        pytest.param({"lineages": []}, ["lineages", "at least 1"], id="no-lineage"),
+        pytest.param(
+            {"retention": {"log_days": 45}}, ["retention.log_days", "45", "CloudWatch"], id="log-retention"
+        ),
+        pytest.param({"account": "12345"}, ["account"], id="account-not-12-digits"),
+        pytest.param(
+            {"notifications": {"emails": ["not-an-address"]}}, ["notifications.emails.0"], id="bad-email"
+        ),
+    ],
+)
+def test_a_broken_config_is_refused_naming_the_field(
+    tmp_path: Path, change: dict, expected: list[str]
+) -> None:
+    with pytest.raises(ConfigError) as raised:
+        _load(tmp_path, _broken(change))
+    message = str(raised.value)
+    assert str(tmp_path / "test.yaml") in message
+    for part in expected:
+        assert part in message
+
+
+def test_environment_must_match_the_file_name(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"environment: is 'prod', expected 'test'"):
+        _load(tmp_path, {**VALID, "environment": "prod"})
+
+
+def test_invalid_yaml_is_reported(tmp_path: Path) -> None:
+    (tmp_path / "test.yaml").write_text("environment: [unclosed\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config("test", tmp_path)
+
+
+def test_a_missing_config_lists_the_available_environments() -> None:
+    with pytest.raises(
+        ConfigError, match=r"no config for environment 'nope'.*available: .*\bdev\b.*\bprod\b"
+    ):
+        load_config("nope")
+
+
+def test_build_app_without_an_environment_says_how_to_pass_one() -> None:
+    with pytest.raises(ConfigError, match=r"pass -c env=NAME; available: .*\bdev\b.*\bprod\b"):
+        build_app()
+
+
+def test_build_app_without_the_lambda_layer_says_to_run_make_setup(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(functions, "LAYER_DIR", tmp_path / "build" / "layer")
+    with pytest.raises(LayerNotBuiltError, match="run `make setup`"):
+        build_app("dev")

@@ -1,0 +1,891 @@
+"""The synthesized template: every resource with its security properties, IAM scoping, the workflow."""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aws_cdk.assertions import Match, Template
+from iterft_runtime import naming
+from iterft_runtime.models.families import invocable_foundation_model_id
+
+from stacks.app_builder import SynthResult, synth_stack
+from stacks.trigger import TRIGGER_TIMEOUT_SECONDS
+
+# Asks `--dist loadgroup` to keep this module on one worker, so that its synths run once.
+pytestmark = pytest.mark.xdist_group("stack-template")
+
+# The happy path of docs/architecture.md, state by state.
+FLOW = [
+    "Validate dataset",
+    "Dataset valid?",
+    "Begin iteration",
+    "Fine-tune candidate",
+    "Collect training metrics",
+    "Deploy candidate",
+    "Wait",
+    "Get deployment",
+    "Deployment ready?",
+    "Evaluate candidate",
+    "Decide",
+    "Promote?",
+    "Promote candidate",
+    "Record outcome",
+    "Finish iteration",
+    "Start next queued upload",
+    "Round failed?",
+    "Round complete",
+]
+RESULT_PATHS = {
+    "Validate dataset": "$.validation",
+    "Mark invalid": "$.outcome",
+    "Begin iteration": "$.round",
+    "Fine-tune candidate": "$.job",
+    "Collect training metrics": "$.training",
+    "Deploy candidate": "$.candidate_deployment",
+    "Get deployment": "$.candidate_deployment",
+    "Evaluate candidate": "$.evaluation",
+    "Decide": "$.decision",
+    "Promote candidate": None,
+    "Discard candidate": None,
+    "Record outcome": "$.outcome",
+    "Clean up failed round": "$.outcome",
+    "Finish iteration": "$.finish",
+    "Start next queued upload": None,
+}
+CAUGHT = [
+    "Validate dataset",
+    "Begin iteration",
+    "Fine-tune candidate",
+    "Collect training metrics",
+    "Deploy candidate",
+    "Get deployment",
+    "Evaluate candidate",
+    "Decide",
+    "Promote candidate",
+    "Discard candidate",
+]
+LAMBDA_STEPS = {
+    "Validate dataset": "validate",
+    "Begin iteration": "begin",
+    "Collect training metrics": "collect_metrics",
+    "Evaluate candidate": "evaluate",
+    "Decide": "decide",
+    "Promote candidate": "promote",
+    "Clean up failed round": "clean_up",
+    "Finish iteration": "finish",
+}
+SHARED_ENV = {
+    naming.ENV_TABLE,
+    naming.ENV_BUCKET,
+    naming.ENV_TOPIC_ARN,
+    "POWERTOOLS_SERVICE_NAME",
+    "POWERTOOLS_METRICS_NAMESPACE",
+}
+FORBIDDEN_ON_STAR = re.compile(r"^bedrock:(create|update|delete|stop|put)", re.IGNORECASE)
+
+
+class _Synths:
+    """Each environment synthesized once per module (and per xdist worker), on first use."""
+
+    def __init__(self, tmp_path_factory: pytest.TempPathFactory) -> None:
+        self._tmp_path_factory = tmp_path_factory
+        self._results: dict[str, SynthResult] = {}
+        self._templates: dict[str, Template] = {}
+
+    def result(self, environment: str) -> SynthResult:
+        if environment not in self._results:
+            self._results[environment] = synth_stack(environment, self._tmp_path_factory.mktemp(environment))
+        return self._results[environment]
+
+    def template(self, environment: str) -> Template:
+        if environment not in self._templates:
+            self._templates[environment] = Template.from_json(self.result(environment).template)
+        return self._templates[environment]
+
+
+@pytest.fixture(scope="module")
+def synths(tmp_path_factory: pytest.TempPathFactory) -> _Synths:
+    return _Synths(tmp_path_factory)
+
+
+@pytest.fixture(params=["dev", "prod"])
+def synth(request: pytest.FixtureRequest, synths: _Synths) -> SynthResult:
+    return synths.result(request.param)
+
+
+@pytest.fixture
+def template(synth: SynthResult, synths: _Synths) -> Template:
+    return synths.template(synth.config.environment)
+
+
+# Helpers over the raw template ----------------------------------------------------------------
+
+
+def _text(value: Any) -> Any:
+    """Intrinsics rendered readable: Ref -> <Id>, GetAtt -> <Id.Attr>, joins joined."""
+    if isinstance(value, list):
+        return [_text(item) for item in value]
+    if not isinstance(value, dict):
+        return value
+    if "Ref" in value:
+        return f"<{value['Ref']}>"
+    if "Fn::GetAtt" in value:
+        return "<{}.{}>".format(*value["Fn::GetAtt"])
+    if "Fn::Join" in value:
+        separator, parts = value["Fn::Join"]
+        return separator.join(str(_text(part)) for part in parts)
+    return {key: _text(item) for key, item in value.items()}
+
+
+def _resources(synth: SynthResult, kind: str) -> dict[str, dict]:
+    return {
+        logical_id: resource
+        for logical_id, resource in synth.template["Resources"].items()
+        if resource["Type"] == kind
+    }
+
+
+def _only(synth: SynthResult, kind: str, **properties: Any) -> tuple[str, dict]:
+    matches = [
+        (logical_id, resource["Properties"])
+        for logical_id, resource in _resources(synth, kind).items()
+        if all(resource["Properties"].get(key) == value for key, value in properties.items())
+    ]
+    assert len(matches) == 1, f"expected one {kind} with {properties}, found {len(matches)}"
+    return matches[0]
+
+
+def _statements(synth: SynthResult) -> list[dict]:
+    """Every identity-policy statement of the stack (policies, managed policies, inline role policies)."""
+    found = []
+    for resource in synth.template["Resources"].values():
+        properties = resource.get("Properties", {})
+        if resource["Type"] in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"):
+            found += properties["PolicyDocument"]["Statement"]
+        if resource["Type"] == "AWS::IAM::Role":
+            for policy in properties.get("Policies", []):
+                found += policy["PolicyDocument"]["Statement"]
+    return [_text(statement) for statement in found]
+
+
+def _listify(value: Any) -> list:
+    return value if isinstance(value, list) else [value]
+
+
+def _role_statements(synth: SynthResult, role_logical_id: str) -> list[dict]:
+    found = []
+    for resource in _resources(synth, "AWS::IAM::Policy").values():
+        if {"Ref": role_logical_id} in resource["Properties"]["Roles"]:
+            found += resource["Properties"]["PolicyDocument"]["Statement"]
+    return [_text(statement) for statement in found]
+
+
+def _allows(statements: list[dict], action: str, resource: str) -> list[dict]:
+    """The statements granting `action` on exactly `resource` (one of their resources)."""
+    return [
+        statement
+        for statement in statements
+        if statement["Effect"] == "Allow"
+        and action in _listify(statement["Action"])
+        and resource in _listify(statement["Resource"])
+    ]
+
+
+def _functions(synth: SynthResult) -> dict[str, dict]:
+    """Function properties by step name (taken from the handler)."""
+    functions = {}
+    for properties in (r["Properties"] for r in _resources(synth, "AWS::Lambda::Function").values()):
+        match = re.fullmatch(r"iterft_runtime\.handlers\.(\w+)\.handler", properties["Handler"])
+        if match:
+            functions[match.group(1)] = properties
+    return functions
+
+
+def _function_role(synth: SynthResult, step: str) -> str:
+    return _functions(synth)[step]["Role"]["Fn::GetAtt"][0]
+
+
+def _definition(synth: SynthResult) -> dict:
+    (properties,) = [r["Properties"] for r in _resources(synth, "AWS::StepFunctions::StateMachine").values()]
+    return json.loads(_text(properties["DefinitionString"]))
+
+
+def _logical_id(synth: SynthResult, kind: str, path_fragment: str) -> str:
+    (logical_id,) = [
+        logical_id
+        for logical_id in _resources(synth, kind)
+        if logical_id.startswith(path_fragment) and "Policy" not in logical_id
+    ]
+    return logical_id
+
+
+def _arn(region_pattern: str, resource: str) -> str:
+    return f"arn:<AWS::Partition>:bedrock:{region_pattern}:<AWS::AccountId>:{resource}"
+
+
+# Storage --------------------------------------------------------------------------------------
+
+
+def test_key_rotates_and_has_the_stack_alias(synth: SynthResult, template: Template) -> None:
+    template.resource_count_is("AWS::KMS::Key", 1)
+    template.has_resource_properties("AWS::KMS::Key", {"EnableKeyRotation": True})
+    template.has_resource_properties("AWS::KMS::Alias", {"AliasName": f"alias/{synth.stack_name}"})
+
+
+def test_data_bucket_is_kms_encrypted_versioned_private_logged_and_expires_old_versions(
+    synth: SynthResult, template: Template
+) -> None:
+    key = _logical_id(synth, "AWS::KMS::Key", "StorageKey")
+    log_bucket = _logical_id(synth, "AWS::S3::Bucket", "StorageAccessLogBucket")
+    template.has_resource_properties(
+        "AWS::S3::Bucket",
+        {
+            "BucketEncryption": {
+                "ServerSideEncryptionConfiguration": [
+                    {
+                        "BucketKeyEnabled": True,
+                        "ServerSideEncryptionByDefault": {
+                            "SSEAlgorithm": "aws:kms",
+                            "KMSMasterKeyID": {"Fn::GetAtt": [key, "Arn"]},
+                        },
+                    }
+                ]
+            },
+            "VersioningConfiguration": {"Status": "Enabled"},
+            "PublicAccessBlockConfiguration": {
+                "BlockPublicAcls": True,
+                "BlockPublicPolicy": True,
+                "IgnorePublicAcls": True,
+                "RestrictPublicBuckets": True,
+            },
+            "LoggingConfiguration": {
+                "DestinationBucketName": {"Ref": log_bucket},
+                "LogFilePrefix": Match.any_value(),
+            },
+            "LifecycleConfiguration": {
+                "Rules": Match.array_with(
+                    [
+                        Match.object_like(
+                            {
+                                "NoncurrentVersionExpiration": {
+                                    "NoncurrentDays": synth.config.retention.noncurrent_object_days
+                                },
+                                "Status": "Enabled",
+                            }
+                        )
+                    ]
+                )
+            },
+        },
+    )
+
+
+def test_data_bucket_sends_events_to_eventbridge(synth: SynthResult, template: Template) -> None:
+    data_bucket = _logical_id(synth, "AWS::S3::Bucket", "StorageDataBucket")
+    template.has_resource_properties(
+        "Custom::S3BucketNotifications",
+        {"BucketName": {"Ref": data_bucket}, "NotificationConfiguration": {"EventBridgeConfiguration": {}}},
+    )
+
+
+def test_access_log_bucket_is_encrypted_versioned_private_and_owned_by_the_bucket_owner(
+    synth: SynthResult, template: Template
+) -> None:
+    template.has_resource_properties(
+        "AWS::S3::Bucket",
+        {
+            "BucketEncryption": {
+                "ServerSideEncryptionConfiguration": [
+                    {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}
+                ]
+            },
+            "VersioningConfiguration": {"Status": "Enabled"},
+            "PublicAccessBlockConfiguration": Match.object_like(
+                {"BlockPublicAcls": True, "BlockPublicPolicy": True}
+            ),
+            "OwnershipControls": {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]},
+        },
+    )
+    policies = [_text(p["Properties"]) for p in _resources(synth, "AWS::S3::BucketPolicy").values()]
+    log_bucket = _logical_id(synth, "AWS::S3::Bucket", "StorageAccessLogBucket")
+    (log_policy,) = [p for p in policies if p["Bucket"] == f"<{log_bucket}>"]
+    (delivery,) = [
+        s
+        for s in log_policy["PolicyDocument"]["Statement"]
+        if s.get("Principal") == {"Service": "logging.s3.amazonaws.com"}
+    ]
+    assert delivery["Action"] == "s3:PutObject"
+    assert "aws:SourceArn" in delivery["Condition"]["ArnLike"]
+
+
+def test_every_bucket_queue_and_topic_refuses_requests_without_tls(synth: SynthResult) -> None:
+    policy_types = {
+        "AWS::S3::BucketPolicy": ("Bucket", "AWS::S3::Bucket", 2),
+        "AWS::SQS::QueuePolicy": ("Queues", "AWS::SQS::Queue", 2),
+        "AWS::SNS::TopicPolicy": ("Topics", "AWS::SNS::Topic", 1),
+    }
+    for policy_type, (_, resource_type, count) in policy_types.items():
+        assert len(_resources(synth, resource_type)) == count
+        policies = list(_resources(synth, policy_type).values())
+        assert len(policies) == count
+        for policy in policies:
+            denials = [
+                s
+                for s in policy["Properties"]["PolicyDocument"]["Statement"]
+                if s["Effect"] == "Deny" and s.get("Condition") == {"Bool": {"aws:SecureTransport": "false"}}
+            ]
+            assert denials, f"{policy_type} without a TLS-only statement"
+
+
+def test_stateful_resources_follow_the_destroy_data_setting(synth: SynthResult) -> None:
+    expected = "Delete" if synth.config.retention.destroy_data_on_delete else "Retain"
+    for kind in ("AWS::S3::Bucket", "AWS::DynamoDB::Table", "AWS::KMS::Key", "AWS::Logs::LogGroup"):
+        for logical_id, resource in _resources(synth, kind).items():
+            assert resource.get("DeletionPolicy") == expected, logical_id
+    assert not _resources(synth, "Custom::S3AutoDeleteObjects")
+
+
+# Registry and notifications -------------------------------------------------------------------
+
+
+def test_registry_is_an_on_demand_table_with_pitr_and_the_stack_key(
+    synth: SynthResult, template: Template
+) -> None:
+    template.resource_count_is("AWS::DynamoDB::Table", 1)
+    template.resource_count_is("AWS::DynamoDB::GlobalTable", 0)
+    key = _logical_id(synth, "AWS::KMS::Key", "StorageKey")
+    template.has_resource_properties(
+        "AWS::DynamoDB::Table",
+        {
+            "KeySchema": [
+                {"AttributeName": "pk", "KeyType": "HASH"},
+                {"AttributeName": "sk", "KeyType": "RANGE"},
+            ],
+            "AttributeDefinitions": [
+                {"AttributeName": "pk", "AttributeType": "S"},
+                {"AttributeName": "sk", "AttributeType": "S"},
+            ],
+            "BillingMode": "PAY_PER_REQUEST",
+            "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
+            "SSESpecification": {
+                "SSEEnabled": True,
+                "SSEType": "KMS",
+                "KMSMasterKeyId": {"Fn::GetAtt": [key, "Arn"]},
+            },
+        },
+    )
+
+
+def test_topic_is_encrypted_and_subscribes_the_configured_addresses(
+    synth: SynthResult, template: Template
+) -> None:
+    key = _logical_id(synth, "AWS::KMS::Key", "StorageKey")
+    template.has_resource_properties("AWS::SNS::Topic", {"KmsMasterKeyId": {"Fn::GetAtt": [key, "Arn"]}})
+    subscriptions = [r["Properties"] for r in _resources(synth, "AWS::SNS::Subscription").values()]
+    assert sorted(s["Endpoint"] for s in subscriptions) == sorted(synth.config.notifications.emails)
+    assert all(s["Protocol"] == "email" for s in subscriptions)
+
+
+# Bedrock service role -------------------------------------------------------------------------
+
+
+def test_bedrock_role_trusts_only_this_accounts_customization_jobs(synth: SynthResult) -> None:
+    role_id = _logical_id(synth, "AWS::IAM::Role", "BedrockCustomizationRole")
+    (trust,) = _text(
+        synth.template["Resources"][role_id]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    )
+    assert trust["Principal"] == {"Service": "bedrock.amazonaws.com"}
+    assert trust["Action"] == "sts:AssumeRole"
+    assert trust["Condition"] == {
+        "StringEquals": {"aws:SourceAccount": "<AWS::AccountId>"},
+        "ArnEquals": {"aws:SourceArn": _arn(synth.config.region, "model-customization-job/*")},
+    }
+
+
+def test_bedrock_role_reads_validated_data_writes_job_output_and_uses_the_key_through_services(
+    synth: SynthResult,
+) -> None:
+    statements = _role_statements(synth, _logical_id(synth, "AWS::IAM::Role", "BedrockCustomizationRole"))
+    bucket = f"<{_logical_id(synth, 'AWS::S3::Bucket', 'StorageDataBucket')}.Arn>"
+    assert _allows(statements, "s3:GetObject", f"{bucket}/{naming.VALIDATED_PREFIX}*")
+    assert not _allows(statements, "s3:PutObject", f"{bucket}/{naming.VALIDATED_PREFIX}*")
+    for action in ("s3:GetObject", "s3:PutObject"):
+        assert _allows(statements, action, f"{bucket}/{naming.JOB_OUTPUT_PREFIX}*")
+    (listing,) = _allows(statements, "s3:ListBucket", bucket)
+    assert sorted(listing["Condition"]["StringLike"]["s3:prefix"]) == sorted(
+        [f"{naming.VALIDATED_PREFIX}*", f"{naming.JOB_OUTPUT_PREFIX}*"]
+    )
+    key = f"<{_logical_id(synth, 'AWS::KMS::Key', 'StorageKey')}.Arn>"
+    for action in ("kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey", "kms:CreateGrant"):
+        (grant,) = _allows(statements, action, key)
+        assert sorted(grant["Condition"]["StringEquals"]["kms:ViaService"]) == [
+            f"bedrock.{synth.config.region}.amazonaws.com",
+            f"s3.{synth.config.region}.amazonaws.com",
+        ]
+
+
+# Trigger --------------------------------------------------------------------------------------
+
+
+def test_upload_queue_is_encrypted_with_a_dead_letter_queue_and_outlasts_the_trigger(
+    synth: SynthResult,
+) -> None:
+    key = f"<{_logical_id(synth, 'AWS::KMS::Key', 'StorageKey')}.Arn>"
+    queues = {
+        logical_id: _text(r["Properties"]) for logical_id, r in _resources(synth, "AWS::SQS::Queue").items()
+    }
+    assert all(queue["KmsMasterKeyId"] == key for queue in queues.values())
+    (main,) = [queue for queue in queues.values() if "RedrivePolicy" in queue]
+    (dead_letter_id,) = [logical_id for logical_id, queue in queues.items() if "RedrivePolicy" not in queue]
+    assert main["RedrivePolicy"] == {"deadLetterTargetArn": f"<{dead_letter_id}.Arn>", "maxReceiveCount": 5}
+    trigger_timeout = _functions(synth)["trigger"]["Timeout"]
+    assert trigger_timeout == TRIGGER_TIMEOUT_SECONDS
+    assert main["VisibilityTimeout"] >= 6 * trigger_timeout
+
+
+def test_rule_sends_object_created_under_incoming_to_the_queue(
+    synth: SynthResult, template: Template
+) -> None:
+    data_bucket = _logical_id(synth, "AWS::S3::Bucket", "StorageDataBucket")
+    (queue,) = [
+        logical_id
+        for logical_id, r in _resources(synth, "AWS::SQS::Queue").items()
+        if "RedrivePolicy" in r["Properties"]
+    ]
+    template.has_resource_properties(
+        "AWS::Events::Rule",
+        {
+            "EventPattern": {
+                "source": ["aws.s3"],
+                "detail-type": ["Object Created"],
+                "detail": {
+                    "bucket": {"name": [{"Ref": data_bucket}]},
+                    "object": {"key": [{"prefix": naming.INCOMING_PREFIX}]},
+                },
+            },
+            "Targets": [Match.object_like({"Arn": {"Fn::GetAtt": [queue, "Arn"]}})],
+        },
+    )
+
+
+def test_eventbridge_may_use_the_key_and_the_queue_for_this_account_only(synth: SynthResult) -> None:
+    (key,) = _resources(synth, "AWS::KMS::Key").values()
+    (events_on_key,) = [
+        s
+        for s in _text(key["Properties"]["KeyPolicy"]["Statement"])
+        if s.get("Principal") == {"Service": "events.amazonaws.com"}
+    ]
+    assert {"kms:Decrypt", "kms:GenerateDataKey*"} <= set(events_on_key["Action"])
+    assert events_on_key["Condition"] == {"StringEquals": {"aws:SourceAccount": "<AWS::AccountId>"}}
+    queue_statements = [
+        s
+        for policy in _resources(synth, "AWS::SQS::QueuePolicy").values()
+        for s in _text(policy["Properties"]["PolicyDocument"]["Statement"])
+        if s.get("Principal") == {"Service": "events.amazonaws.com"}
+    ]
+    assert len(queue_statements) == 1
+    assert queue_statements[0]["Condition"] == {"StringEquals": {"aws:SourceAccount": "<AWS::AccountId>"}}
+
+
+def test_trigger_reads_the_queue_reporting_batch_item_failures(
+    synth: SynthResult, template: Template
+) -> None:
+    template.resource_count_is("AWS::Lambda::EventSourceMapping", 1)
+    template.has_resource_properties(
+        "AWS::Lambda::EventSourceMapping",
+        {"BatchSize": 10, "FunctionResponseTypes": ["ReportBatchItemFailures"]},
+    )
+
+
+def test_one_parameter_per_lineage_holds_its_config(synth: SynthResult) -> None:
+    parameters = {
+        r["Properties"]["Name"]: r["Properties"] for r in _resources(synth, "AWS::SSM::Parameter").values()
+    }
+    assert parameters.keys() == {
+        naming.lineage_parameter_name(synth.stack_name, lineage.name) for lineage in synth.config.lineages
+    }
+    for lineage in synth.config.lineages:
+        parameter = parameters[naming.lineage_parameter_name(synth.stack_name, lineage.name)]
+        assert parameter["Type"] == "String"
+        assert parameter["Value"] == lineage.model_dump_json()
+
+
+def test_trigger_permissions(synth: SynthResult) -> None:
+    statements = _role_statements(synth, _function_role(synth, "trigger"))
+    prefix = naming.lineage_parameter_prefix(synth.stack_name)
+    parameters = f"arn:<AWS::Partition>:ssm:{synth.config.region}:<AWS::AccountId>:parameter{prefix}*"
+    assert _allows(statements, "ssm:GetParameter", parameters)
+    assert _allows(statements, "ssm:GetParametersByPath", parameters.removesuffix("/*"))
+    machine = _logical_id(synth, "AWS::StepFunctions::StateMachine", "WorkflowStateMachine")
+    assert _allows(statements, "states:StartExecution", f"<{machine}>")
+    executions = (
+        f"arn:<AWS::Partition>:states:{synth.config.region}:<AWS::AccountId>:execution:<{machine}.Name>:*"
+    )
+    assert _allows(statements, "states:DescribeExecution", executions)
+    table = f"<{_logical_id(synth, 'AWS::DynamoDB::Table', 'RegistryTable')}.Arn>"
+    for action in ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"):
+        assert _allows(statements, action, table)
+    topic = f"<{_logical_id(synth, 'AWS::SNS::Topic', 'NotificationsTopic')}>"
+    assert _allows(statements, "sns:Publish", topic)
+    environment = _functions(synth)["trigger"]["Environment"]["Variables"]
+    assert environment[naming.ENV_STATE_MACHINE_ARN] == {"Ref": machine}
+    assert environment[naming.ENV_LINEAGE_PARAMETER_PREFIX] == prefix
+
+
+# Functions ------------------------------------------------------------------------------------
+
+
+def test_every_step_has_its_function_packaged_alike(synth: SynthResult) -> None:
+    functions = _functions(synth)
+    assert functions.keys() == set(naming.STEPS)
+    (layer,) = _resources(synth, "AWS::Lambda::LayerVersion")
+    code_keys = set()
+    for step, function in functions.items():
+        assert function["Handler"] == f"{naming.HANDLER_MODULE.format(step=step)}.handler"
+        assert function["Runtime"] == "python3.11"
+        assert function["Architectures"] == ["x86_64"]
+        assert function["TracingConfig"] == {"Mode": "Active"}
+        assert function["Layers"] == [{"Ref": layer}]
+        assert function["Timeout"] == (900 if step in ("validate", "evaluate") else 60)
+        code_keys.add(function["Code"]["S3Key"])
+    assert len(code_keys) == 1, "all functions ship the same lambda/ asset"
+
+
+def test_every_function_logs_to_its_own_log_group_with_the_configured_retention(synth: SynthResult) -> None:
+    log_groups = _resources(synth, "AWS::Logs::LogGroup")
+    used = []
+    for step, function in _functions(synth).items():
+        log_group = function["LoggingConfig"]["LogGroup"]["Ref"]
+        used.append(log_group)
+        assert log_groups[log_group]["Properties"]["RetentionInDays"] == synth.config.retention.log_days, step
+        statements = _role_statements(synth, _function_role(synth, step))
+        assert _allows(statements, "logs:PutLogEvents", f"<{log_group}.Arn>")
+    assert len(set(used)) == len(naming.STEPS)
+
+
+def test_functions_share_one_environment(synth: SynthResult) -> None:
+    values: dict[str, set[str]] = {}
+    for step, function in _functions(synth).items():
+        environment = function["Environment"]["Variables"]
+        assert environment.keys() >= SHARED_ENV, step
+        for name, value in environment.items():
+            values.setdefault(name, set()).add(json.dumps(value, sort_keys=True))
+    assert {name: found for name, found in values.items() if len(found) > 1} == {}
+    functions = _functions(synth)
+    assert (
+        functions["validate"]["Environment"]["Variables"]["POWERTOOLS_SERVICE_NAME"]
+        == naming.POWERTOOLS_SERVICE
+    )
+    assert functions["validate"]["Environment"]["Variables"]["POWERTOOLS_METRICS_NAMESPACE"] == "iterft"
+    assert {naming.ENV_STATE_MACHINE_ARN, naming.ENV_LINEAGE_PARAMETER_PREFIX} <= functions["trigger"][
+        "Environment"
+    ]["Variables"].keys()
+
+
+def test_function_roles_carry_no_managed_policy(synth: SynthResult) -> None:
+    for step in naming.STEPS:
+        role = synth.template["Resources"][_function_role(synth, step)]["Properties"]
+        assert "ManagedPolicyArns" not in role, step
+
+
+def test_step_permissions(synth: SynthResult) -> None:
+    bucket = f"<{_logical_id(synth, 'AWS::S3::Bucket', 'StorageDataBucket')}.Arn>"
+    table = f"<{_logical_id(synth, 'AWS::DynamoDB::Table', 'RegistryTable')}.Arn>"
+    region = synth.config.region
+    jobs, deployments = _arn(region, "model-customization-job/*"), _arn(region, "custom-model-deployment/*")
+    grants = {
+        "validate": [
+            ("s3:GetObjectVersion", f"{bucket}/{naming.INCOMING_PREFIX}*"),
+            ("s3:GetObjectVersionTagging", f"{bucket}/{naming.INCOMING_PREFIX}*"),
+            ("s3:ListBucket", bucket),
+            ("s3:PutObject", f"{bucket}/{naming.VALIDATED_PREFIX}*"),
+            ("s3:PutObject", f"{bucket}/{naming.QUARANTINE_PREFIX}*"),
+            ("s3:PutObjectTagging", f"{bucket}/{naming.QUARANTINE_PREFIX}*"),
+        ],
+        "begin": [("dynamodb:UpdateItem", table)],
+        "collect_metrics": [
+            ("bedrock:GetModelCustomizationJob", jobs),
+            ("s3:GetObject", f"{bucket}/{naming.JOB_OUTPUT_PREFIX}*"),
+        ],
+        "evaluate": [
+            ("bedrock:InvokeModel", deployments),
+            ("s3:GetObject", f"{bucket}/{naming.EVALUATION_SET_PREFIX}*"),
+            ("s3:PutObject", f"{bucket}/{naming.EVALUATION_RESULTS_PREFIX}*"),
+        ],
+        "promote": [
+            ("dynamodb:UpdateItem", table),
+            ("bedrock:DeleteCustomModelDeployment", deployments),
+            ("bedrock:GetCustomModelDeployment", deployments),
+        ],
+        "clean_up": [
+            ("dynamodb:GetItem", table),
+            ("bedrock:StopModelCustomizationJob", jobs),
+            ("bedrock:GetModelCustomizationJob", jobs),
+            ("bedrock:DeleteCustomModelDeployment", deployments),
+            ("bedrock:ListCustomModelDeployments", "*"),
+        ],
+        "finish": [
+            ("dynamodb:UpdateItem", table),
+            ("sns:Publish", f"<{_logical_id(synth, 'AWS::SNS::Topic', 'NotificationsTopic')}>"),
+        ],
+    }
+    for step, expected in grants.items():
+        statements = _role_statements(synth, _function_role(synth, step))
+        for action, resource in expected:
+            assert _allows(statements, action, resource), f"{step} lacks {action} on {resource}"
+    not_granted = {
+        "validate": ("dynamodb:", "bedrock:", "sns:"),
+        "decide": ("dynamodb:", "s3:", "bedrock:", "sns:", "kms:"),
+        "clean_up": ("dynamodb:PutItem", "dynamodb:UpdateItem", "s3:"),
+        "collect_metrics": ("s3:PutObject", "bedrock:Create", "bedrock:Stop"),
+    }
+    for step, prefixes in not_granted.items():
+        actions = [
+            action
+            for statement in _role_statements(synth, _function_role(synth, step))
+            for action in _listify(statement["Action"])
+        ]
+        assert not [a for a in actions if a.startswith(prefixes)], step
+
+
+def test_evaluate_may_invoke_each_starting_point(synth: SynthResult) -> None:
+    statements = _role_statements(synth, _function_role(synth, "evaluate"))
+    for lineage in synth.config.lineages:
+        model = invocable_foundation_model_id(lineage.base_model)
+        arn = f"arn:<AWS::Partition>:bedrock:{synth.config.region}::foundation-model/{model}"
+        assert _allows(statements, "bedrock:InvokeModel", arn), lineage.name
+
+
+# IAM across the stack -------------------------------------------------------------------------
+
+
+def test_no_bedrock_create_update_delete_stop_or_put_on_any_resource(synth: SynthResult) -> None:
+    offending = [
+        statement
+        for statement in _statements(synth)
+        if statement["Effect"] == "Allow"
+        and "*" in _listify(statement["Resource"])
+        and any(
+            FORBIDDEN_ON_STAR.match(action) or action in ("*", "bedrock:*")
+            for action in _listify(statement["Action"])
+        )
+    ]
+    assert offending == []
+
+
+def test_every_pass_role_is_limited_to_the_service_it_is_passed_to(synth: SynthResult) -> None:
+    passes = [
+        statement
+        for statement in _statements(synth)
+        if any(fnmatch.fnmatch("iam:PassRole", action) for action in _listify(statement["Action"]))
+    ]
+    assert passes, "the state machine must pass the Bedrock role"
+    for statement in passes:
+        assert statement["Condition"]["StringEquals"]["iam:PassedToService"] == "bedrock.amazonaws.com"
+        assert "*" not in _listify(statement["Resource"])
+
+
+def test_state_machine_permissions_for_the_sync_customization_job(synth: SynthResult) -> None:
+    role = _logical_id(synth, "AWS::IAM::Role", "WorkflowStateMachineRole")
+    statements = _role_statements(synth, role)
+    region = synth.config.region
+    create = ["bedrock:CreateModelCustomizationJob"]
+    for lineage in synth.config.lineages:
+        base = f"arn:<AWS::Partition>:bedrock:{region}::foundation-model/{lineage.base_model}"
+        assert _allows(statements, create[0], base), lineage.name
+    for resource in ("custom-model/*", "model-customization-job/*"):
+        assert _allows(statements, create[0], _arn(region, resource))
+    for action in ("bedrock:GetModelCustomizationJob", "bedrock:StopModelCustomizationJob"):
+        assert _allows(statements, action, _arn(region, "model-customization-job/*"))
+    bedrock_role = f"<{_logical_id(synth, 'AWS::IAM::Role', 'BedrockCustomizationRole')}.Arn>"
+    (pass_role,) = _allows(statements, "iam:PassRole", bedrock_role)
+    assert _listify(pass_role["Resource"]) == [bedrock_role]
+    deployments = _arn(region, "custom-model-deployment/*")
+    assert _allows(statements, "bedrock:CreateCustomModelDeployment", deployments)
+    assert _allows(statements, "bedrock:CreateCustomModelDeployment", _arn(region, "custom-model/*"))
+    assert _allows(statements, "bedrock:DeleteCustomModelDeployment", deployments)
+    queue = f"<{_logical_id(synth, 'AWS::SQS::Queue', 'UploadQueue2')}.Arn>"
+    assert _allows(statements, "sqs:SendMessage", queue)
+
+
+# The workflow ---------------------------------------------------------------------------------
+
+
+def test_state_machine_is_standard_traced_and_logs_everything(synth: SynthResult, template: Template) -> None:
+    (machine,) = [r["Properties"] for r in _resources(synth, "AWS::StepFunctions::StateMachine").values()]
+    assert machine.get("StateMachineType", "STANDARD") == "STANDARD"
+    assert machine["TracingConfiguration"] == {"Enabled": True}
+    logging = machine["LoggingConfiguration"]
+    assert logging["Level"] == "ALL"
+    assert logging["IncludeExecutionData"] is True
+    log_group = logging["Destinations"][0]["CloudWatchLogsLogGroup"]["LogGroupArn"]["Fn::GetAtt"][0]
+    retention = synth.template["Resources"][log_group]["Properties"]["RetentionInDays"]
+    assert retention == synth.config.retention.log_days
+
+
+def _happy_choice(name: str, state: dict) -> str:
+    """Valid data, deployment Active, promote, round not failed."""
+    if name == "Deployment ready?":
+        return next(c["Next"] for c in state["Choices"] if c.get("StringEquals") == "Active")
+    if name == "Promote?":
+        return next(c["Next"] for c in state["Choices"] if c.get("BooleanEquals") is True)
+    assert name in ("Dataset valid?", "Round failed?"), name
+    return state["Default"]
+
+
+def test_happy_path_visits_the_states_of_the_architecture_in_order(synth: SynthResult) -> None:
+    definition = _definition(synth)
+    states = definition["States"]
+    path, name = [], definition["StartAt"]
+    while True:
+        path.append(name)
+        state = states[name]
+        if state["Type"] == "Choice":
+            name = _happy_choice(name, state)
+        elif state.get("End") or state["Type"] in ("Succeed", "Fail"):
+            break
+        else:
+            name = state["Next"]
+    assert path == FLOW
+    assert states["Round complete"]["Type"] == "Succeed"
+
+
+def test_side_paths_join_the_flow_where_the_architecture_says(synth: SynthResult) -> None:
+    states = _definition(synth)["States"]
+    (invalid,) = states["Dataset valid?"]["Choices"]
+    assert invalid == {"Variable": "$.validation.valid", "BooleanEquals": False, "Next": "Mark invalid"}
+    assert states["Mark invalid"]["Parameters"] == {
+        "decision": "invalid_data",
+        "reason.$": "$.validation.reason",
+    }
+    assert states["Mark invalid"]["Next"] == "Finish iteration"
+    ready = states["Deployment ready?"]
+    assert ready["Default"] == "Wait"
+    assert states["Wait"] == {"Type": "Wait", "Seconds": 30, "Next": "Get deployment"}
+    failed = next(c["Next"] for c in ready["Choices"] if c.get("StringEquals") == "Failed")
+    assert states[failed]["ResultPath"] == "$.error"
+    assert states[failed]["Next"] == "Clean up failed round"
+    assert states["Promote?"]["Default"] == "Discard candidate"
+    assert states["Discard candidate"]["Next"] == "Record outcome"
+    assert states["Record outcome"]["Parameters"] == {
+        "decision.$": "$.decision.decision",
+        "reason.$": "$.decision.reason",
+    }
+    assert states["Clean up failed round"]["Next"] == "Finish iteration"
+    (round_failed,) = states["Round failed?"]["Choices"]
+    assert round_failed == {
+        "Variable": "$.outcome.decision",
+        "StringEquals": "failed",
+        "Next": "Round failed",
+    }
+    assert states["Round failed"]["Type"] == "Fail"
+
+
+def test_each_state_writes_its_result_where_the_architecture_says(synth: SynthResult) -> None:
+    states = _definition(synth)["States"]
+    for name, result_path in RESULT_PATHS.items():
+        assert states[name]["ResultPath"] == result_path, name
+
+
+def test_lambda_steps_invoke_their_function_and_keep_the_service_error_retry(synth: SynthResult) -> None:
+    states = _definition(synth)["States"]
+    functions = {
+        step: logical_id
+        for logical_id, r in _resources(synth, "AWS::Lambda::Function").items()
+        for step in naming.STEPS
+        if r["Properties"].get("Handler") == f"{naming.HANDLER_MODULE.format(step=step)}.handler"
+    }
+    for name, step in LAMBDA_STEPS.items():
+        assert states[name]["Resource"] == f"<{functions[step]}.Arn>", name
+        assert "Lambda.ServiceException" in states[name]["Retry"][0]["ErrorEquals"], name
+
+
+def test_every_step_from_validate_to_promote_or_discard_takes_the_failure_path(synth: SynthResult) -> None:
+    states = _definition(synth)["States"]
+    for name in CAUGHT:
+        assert states[name]["Catch"] == [
+            {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "Clean up failed round"}
+        ], name
+    assert "Catch" not in states["Finish iteration"]
+
+
+def test_fine_tune_is_the_sync_customization_job_with_the_round_parameters(synth: SynthResult) -> None:
+    state = _definition(synth)["States"]["Fine-tune candidate"]
+    assert state["Type"] == "Task"
+    assert state["Resource"] == "arn:<AWS::Partition>:states:::bedrock:createModelCustomizationJob.sync"
+    role = _logical_id(synth, "AWS::IAM::Role", "BedrockCustomizationRole")
+    key = _logical_id(synth, "AWS::KMS::Key", "StorageKey")
+    assert state["Parameters"] == {
+        "BaseModelIdentifier.$": "$.round.base_model",
+        "CustomModelName.$": "$.round.custom_model_name",
+        "JobName.$": "$.round.job_name",
+        "RoleArn": f"<{role}.Arn>",
+        "HyperParameters.$": "$.round.hyperparameters",
+        "TrainingDataConfig": {"S3Uri.$": "$.validation.training_data_uri"},
+        "OutputDataConfig": {"S3Uri.$": "$.round.output_uri"},
+        "CustomModelKmsKeyId": f"<{key}.Arn>",
+    }
+
+
+def test_fine_tune_retries_bedrock_throttling_with_backoff(synth: SynthResult) -> None:
+    (retry,) = _definition(synth)["States"]["Fine-tune candidate"]["Retry"]
+    assert {
+        "Bedrock.ThrottlingException",
+        "Bedrock.ServiceQuotaExceededException",
+        "Bedrock.TooManyRequestsException",
+    } <= set(retry["ErrorEquals"])
+    assert "States.ALL" not in retry["ErrorEquals"]
+    assert (retry["IntervalSeconds"], retry["BackoffRate"], retry["MaxAttempts"]) == (60, 2, 6)
+
+
+def test_deployment_calls_pick_arn_and_status(synth: SynthResult) -> None:
+    states = _definition(synth)["States"]
+    deploy, get = states["Deploy candidate"], states["Get deployment"]
+    assert deploy["Resource"] == "arn:<AWS::Partition>:states:::aws-sdk:bedrock:createCustomModelDeployment"
+    assert deploy["Parameters"] == {
+        "ModelDeploymentName.$": "$.round.deployment_name",
+        "ModelArn.$": "$.training.output_model_arn",
+    }
+    assert deploy["ResultSelector"] == {"arn.$": "$.CustomModelDeploymentArn"}
+    assert get["Resource"] == "arn:<AWS::Partition>:states:::aws-sdk:bedrock:getCustomModelDeployment"
+    assert get["Parameters"] == {"CustomModelDeploymentIdentifier.$": "$.candidate_deployment.arn"}
+    assert get["ResultSelector"] == {"arn.$": "$.CustomModelDeploymentArn", "status.$": "$.Status"}
+    discard = states["Discard candidate"]
+    assert discard["Resource"] == "arn:<AWS::Partition>:states:::aws-sdk:bedrock:deleteCustomModelDeployment"
+    assert discard["Parameters"] == {"CustomModelDeploymentIdentifier.$": "$.candidate_deployment.arn"}
+
+
+def test_last_step_asks_the_trigger_to_dispatch_the_lineage(synth: SynthResult) -> None:
+    state = _definition(synth)["States"]["Start next queued upload"]
+    queue = _logical_id(synth, "AWS::SQS::Queue", "UploadQueue2")
+    assert state["Resource"] == "arn:<AWS::Partition>:states:::sqs:sendMessage"
+    assert state["Parameters"] == {
+        "QueueUrl": f"<{queue}>",
+        "MessageBody": {"kind": "dispatch", "lineage.$": "$.lineage.name"},
+    }
+
+
+# The stack as a whole -------------------------------------------------------------------------
+
+
+def test_outputs(synth: SynthResult) -> None:
+    assert synth.template["Outputs"].keys() == {
+        "DataBucketName",
+        "RegistryTableName",
+        "StateMachineArn",
+        "TopicArn",
+        "TriggerQueueUrl",
+        "KmsKeyArn",
+    }
+
+
+def test_synth_is_deterministic(synths: _Synths, tmp_path: Path) -> None:
+    prod = synths.result("prod")
+    again = synth_stack("prod", tmp_path)
+    name = f"{prod.stack_name}.template.json"
+    assert (again.assembly_dir / name).read_bytes() == (prod.assembly_dir / name).read_bytes()
