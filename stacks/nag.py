@@ -67,10 +67,6 @@ def acknowledge(stack: IterftStack) -> None:
             "cp311 (make setup) and the runtime package is tested on 3.11.",
         )
         reason = f"The {step} function's role: {XRAY}."
-        if step == "clean_up":
-            reason += (
-                " Nor does bedrock:ListCustomModelDeployments, which finds a round's leftover deployments."
-            )
         _ack(_role(function), "AwsSolutions-IAM5[Resource::*]", reason)
 
     _ack(

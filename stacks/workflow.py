@@ -107,13 +107,17 @@ class Workflow(Construct):
 
     def _definition(self) -> sfn.IChainable:
         """The states in the order of DESIGN.md's flow (numbered as there), then how they connect."""
-        # 1. Validate the dataset; an invalid one goes straight to Finish with its reason.
+        # 1. Validate the dataset and the upload's hyperparameter overrides; a bad upload goes straight
+        #    to Finish: invalid_data for the file, rejected for out-of-range overrides.
         validate = self._invoke("Validate dataset", "validate", "$.validation")
         dataset_valid = sfn.Choice(self, "Dataset valid?")
         mark_invalid = sfn.Pass(
             self,
             "Mark invalid",
-            parameters={"decision": "invalid_data", "reason": sfn.JsonPath.string_at("$.validation.reason")},
+            parameters={
+                "decision": sfn.JsonPath.string_at("$.validation.decision"),
+                "reason": sfn.JsonPath.string_at("$.validation.reason"),
+            },
             result_path="$.outcome",
         )
         # 2. Begin: parent, names and hyperparameters of this iteration.
@@ -337,8 +341,6 @@ class Workflow(Construct):
             ["bedrock:DeleteCustomModelDeployment", "bedrock:GetCustomModelDeployment"],
             [self.deployment_arns],
         )
-        # A list action: IAM offers no resource to scope it to.
-        self._allow(fns["clean_up"], ["bedrock:ListCustomModelDeployments"], ["*"])
 
         notifications.grant_publish(fns["finish"])
 

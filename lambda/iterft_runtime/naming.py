@@ -138,4 +138,14 @@ ENV_LINEAGE_PARAMETER_PREFIX = "ITERFT_LINEAGE_PARAMETER_PREFIX"
 POWERTOOLS_SERVICE = "iterft"
 HANDLER_MODULE = "iterft_runtime.handlers.{step}"
 """Each function's handler is `iterft_runtime.handlers.<step>.handler`."""
-STEPS = ("trigger", "validate", "begin", "collect_metrics", "evaluate", "decide", "promote", "clean_up", "finish")
+STEPS = (
+    "trigger",
+    "validate",
+    "begin",
+    "collect_metrics",
+    "evaluate",
+    "decide",
+    "promote",
+    "clean_up",
+    "finish",
+)

@@ -627,7 +627,6 @@ def test_step_permissions(synth: SynthResult) -> None:
             ("bedrock:StopModelCustomizationJob", jobs),
             ("bedrock:GetModelCustomizationJob", jobs),
             ("bedrock:DeleteCustomModelDeployment", deployments),
-            ("bedrock:ListCustomModelDeployments", "*"),
         ],
         "finish": [
             ("dynamodb:UpdateItem", table),
@@ -760,7 +759,7 @@ def test_side_paths_join_the_flow_where_the_architecture_says(synth: SynthResult
     (invalid,) = states["Dataset valid?"]["Choices"]
     assert invalid == {"Variable": "$.validation.valid", "BooleanEquals": False, "Next": "Mark invalid"}
     assert states["Mark invalid"]["Parameters"] == {
-        "decision": "invalid_data",
+        "decision.$": "$.validation.decision",
         "reason.$": "$.validation.reason",
     }
     assert states["Mark invalid"]["Next"] == "Finish iteration"

@@ -139,7 +139,9 @@ def family_named(name: str) -> ModelFamily:
     try:
         return FAMILIES[name]
     except KeyError:
-        raise UnknownModelError(f"unknown model family {name!r}; known: {', '.join(sorted(FAMILIES))}") from None
+        raise UnknownModelError(
+            f"unknown model family {name!r}; known: {', '.join(sorted(FAMILIES))}"
+        ) from None
 
 
 def is_custom_model_arn(model_id: str) -> bool:

@@ -1,0 +1,46 @@
+"""Lazily created boto3 clients, one per service per process, shared by every thread.
+
+Clients come from boto3's defaults (region, credentials, and AWS_ENDPOINT_URL, which the
+embedded default sets process-wide), so no endpoint is ever named in code. One session serves
+every client (a session's creation parses botocore's endpoint data, a few hundred ms). boto3
+clients are thread-safe once built; building them through a shared session is not, hence the lock.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import boto3
+
+_lock = threading.Lock()
+_sessions: list[boto3.session.Session] = []
+_clients: dict[str, Any] = {}
+
+
+def client(service: str) -> Any:
+    """The process's client for `service`, created on first use."""
+    with _lock:
+        existing = _clients.get(service)
+        if existing is None:
+            if not _sessions:
+                _sessions.append(boto3.session.Session())
+            existing = _clients[service] = _sessions[0].client(service)
+        return existing
+
+
+def reset_clients() -> None:
+    """Forget the session and every client, so the next use builds them from the current environment.
+
+    For processes that change AWS_ENDPOINT_URL or credentials after first use: the embedded
+    default when it starts a new server, and tests switching between mocked and served AWS.
+    """
+    with _lock:
+        _clients.clear()
+        _sessions.clear()
+
+
+def error_code(error: Exception) -> str:
+    """The AWS error code of a botocore ClientError ("" for anything else)."""
+    response = getattr(error, "response", None)
+    return str(response.get("Error", {}).get("Code", "")) if isinstance(response, dict) else ""

@@ -1,0 +1,418 @@
+"""The registry: one DynamoDB table (keys `pk`, `sk`) holding each lineage's state, iterations,
+queued uploads and upload markers (docs/architecture.md, "Registry").
+
+Every write that could race or be retried is conditional, and every multi-item change that must
+not be seen half-done is one TransactWriteItems. DynamoDB Decimals never leave this module.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Mapping
+from decimal import Decimal
+from typing import Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError
+
+from iterft_runtime import naming
+from iterft_runtime.dal.clients import client, error_code
+from iterft_runtime.models.families import is_custom_model_arn
+from iterft_runtime.models.lineage import LineageConfig
+from iterft_runtime.models.records import (
+    DatasetRef,
+    Decision,
+    IterationRecord,
+    LineageState,
+    QueuedUpload,
+)
+
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+
+
+class LockNotHeldError(RuntimeError):
+    """The lineage's lock is not held by the iteration that tried to act as its owner."""
+
+
+class IterationNotFoundError(LookupError):
+    """No `ITER#` item for that lineage and number."""
+
+
+def to_dynamo(value: Any) -> Any:
+    """Plain Python -> what TypeSerializer accepts: floats as Decimal, None and NaN dropped from maps."""
+    if isinstance(value, bool) or value is None or isinstance(value, int | str | Decimal):
+        return value
+    if isinstance(value, float):
+        return Decimal(repr(value)) if math.isfinite(value) else None
+    if isinstance(value, Mapping):
+        converted = {str(k): to_dynamo(v) for k, v in value.items()}
+        return {k: v for k, v in converted.items() if v is not None}
+    if isinstance(value, list | tuple):
+        return [to_dynamo(v) for v in value]
+    raise TypeError(f"cannot store {type(value).__name__} in the registry")
+
+
+def from_dynamo(value: Any) -> Any:
+    """DynamoDB's Decimals -> int (no fractional digits) or float, recursively."""
+    if isinstance(value, Decimal):
+        exponent = value.as_tuple().exponent
+        return int(value) if isinstance(exponent, int) and exponent >= 0 else float(value)
+    if isinstance(value, dict):
+        return {k: from_dynamo(v) for k, v in value.items()}
+    if isinstance(value, list | set):
+        return [from_dynamo(v) for v in value]
+    return value
+
+
+def _attributes(item: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: _serializer.serialize(v) for k, v in to_dynamo(item).items()}
+
+
+def _plain(attributes: Mapping[str, Any]) -> dict[str, Any]:
+    return from_dynamo({k: _deserializer.deserialize(v) for k, v in attributes.items()})
+
+
+def _values(values: Mapping[str, Any]) -> dict[str, Any]:
+    return {name: _serializer.serialize(to_dynamo(value)) for name, value in values.items()}
+
+
+def _cancellation_codes(error: ClientError) -> list[str]:
+    return [str(reason.get("Code", "None")) for reason in error.response.get("CancellationReasons", [])]
+
+
+class Registry:
+    """All registry reads and writes for one table."""
+
+    def __init__(self, table_name: str) -> None:
+        self.table_name = table_name
+
+    @property
+    def _db(self) -> Any:
+        return client("dynamodb")
+
+    def _key(self, lineage: str, sort_key: str) -> dict[str, Any]:
+        return {"pk": {"S": naming.lineage_pk(lineage)}, "sk": {"S": sort_key}}
+
+    def _get(self, lineage: str, sort_key: str) -> dict[str, Any] | None:
+        response = self._db.get_item(
+            TableName=self.table_name, Key=self._key(lineage, sort_key), ConsistentRead=True
+        )
+        return _plain(response["Item"]) if "Item" in response else None
+
+    def _query(self, lineage: str, prefix: str, limit: int | None = None) -> Iterator[dict[str, Any]]:
+        request: dict[str, Any] = {
+            "TableName": self.table_name,
+            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
+            "ExpressionAttributeValues": _values({":pk": naming.lineage_pk(lineage), ":prefix": prefix}),
+            "ConsistentRead": True,
+        }
+        if limit is not None:
+            request["Limit"] = limit
+        while True:
+            response = self._db.query(**request)
+            for item in response.get("Items", []):
+                yield _plain(item)
+            if limit is not None or "LastEvaluatedKey" not in response:
+                return
+            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    # -- lineage state -------------------------------------------------------------------------
+
+    def ensure_state(self, lineage: LineageConfig) -> None:
+        """Create the lineage's STATE item at its starting point, unless it exists already."""
+        item = {
+            "pk": naming.lineage_pk(lineage.name),
+            "sk": naming.STATE_SK,
+            "champion_model": lineage.base_model,
+            "champion_iteration": 0,
+            "next_iteration": 1,
+        }
+        if is_custom_model_arn(lineage.base_model):
+            item["champion_model_arn"] = lineage.base_model
+        try:
+            self._db.put_item(
+                TableName=self.table_name,
+                Item=_attributes(item),
+                ConditionExpression="attribute_not_exists(pk)",
+            )
+        except ClientError as error:
+            if error_code(error) != "ConditionalCheckFailedException":
+                raise
+
+    def get_state(self, lineage: str) -> LineageState | None:
+        item = self._get(lineage, naming.STATE_SK)
+        return LineageState.from_dict(lineage, item) if item else None
+
+    def record_champion_score(
+        self,
+        lineage: str,
+        iteration: int,
+        *,
+        champion_iteration: int,
+        score: float,
+        eval_set_version: str,
+        metric: str,
+    ) -> bool:
+        """Remember the champion's score on a new evaluation set, so later rounds reuse it.
+
+        Only while `iteration` holds the lock and the champion is still `champion_iteration`.
+        """
+        try:
+            self._db.update_item(
+                TableName=self.table_name,
+                Key=self._key(lineage, naming.STATE_SK),
+                UpdateExpression=(
+                    "SET champion_score = :score, champion_eval_set_version = :version, "
+                    "champion_metric = :metric"
+                ),
+                ConditionExpression="lock_owner = :n AND champion_iteration = :champion",
+                ExpressionAttributeValues=_values(
+                    {
+                        ":score": score,
+                        ":version": eval_set_version,
+                        ":metric": metric,
+                        ":n": iteration,
+                        ":champion": champion_iteration,
+                    }
+                ),
+            )
+        except ClientError as error:
+            if error_code(error) == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    # -- uploads and the queue -----------------------------------------------------------------
+
+    def record_upload(self, lineage: str, dataset: DatasetRef) -> bool:
+        """Mark the object version seen and queue it, atomically; False when it was seen before.
+
+        One transaction, so a crash cannot leave a marker without its queue item (a lost upload).
+        """
+        pk = naming.lineage_pk(lineage)
+        marker = {"pk": pk, "sk": naming.upload_sk(dataset.key, dataset.identity), **dataset.to_dict()}
+        queued = {
+            "pk": pk,
+            "sk": naming.queue_sk(dataset.uploaded_at, dataset.key, dataset.identity),
+            **dataset.to_dict(),
+        }
+        try:
+            self._db.transact_write_items(
+                TransactItems=[
+                    {
+                        "Put": {
+                            "TableName": self.table_name,
+                            "Item": _attributes(marker),
+                            "ConditionExpression": "attribute_not_exists(sk)",
+                        }
+                    },
+                    {"Put": {"TableName": self.table_name, "Item": _attributes(queued)}},
+                ]
+            )
+        except ClientError as error:
+            if error_code(error) == "TransactionCanceledException" and _cancellation_codes(error)[:1] == [
+                "ConditionalCheckFailed"
+            ]:
+                return False
+            raise
+        return True
+
+    def queue_head(self, lineage: str) -> QueuedUpload | None:
+        """The oldest queued upload (queue keys sort by upload time, then key)."""
+        for item in self._query(lineage, naming.QUEUE_SK_PREFIX, limit=1):
+            return QueuedUpload(sort_key=item["sk"], dataset=DatasetRef.from_dict(item))
+        return None
+
+    def queued_uploads(self, lineage: str) -> list[QueuedUpload]:
+        """Every queued upload, oldest first (what `status` shows as waiting)."""
+        return [
+            QueuedUpload(sort_key=item["sk"], dataset=DatasetRef.from_dict(item))
+            for item in self._query(lineage, naming.QUEUE_SK_PREFIX)
+        ]
+
+    # -- dispatch and the lock -------------------------------------------------------------------
+
+    def try_dispatch(
+        self, lineage: str, next_iteration: int, head: QueuedUpload, started_at: str
+    ) -> IterationRecord | None:
+        """Take the lock for iteration `next_iteration` and turn the queue head into it, atomically.
+
+        One transaction: STATE gets `lock_owner = n` and `next_iteration = n + 1` only if unlocked
+        and `next_iteration` is still n; `ITER#n` is written `running`; the queue head is deleted
+        only if still there. None when another dispatcher got there first (nothing was written).
+        """
+        n = next_iteration
+        dataset = head.dataset
+        record = IterationRecord(
+            iteration=n,
+            decision=Decision.RUNNING.value,
+            dataset=dataset.s3_uri,
+            dataset_bucket=dataset.bucket,
+            dataset_key=dataset.key,
+            dataset_version=dataset.version_id,
+            dataset_etag=dataset.etag,
+            uploaded_at=dataset.uploaded_at,
+            size_bytes=dataset.size,
+            started_at=started_at,
+        )
+        iteration_item = {"pk": naming.lineage_pk(lineage), "sk": naming.iteration_sk(n), **record.to_dict()}
+        try:
+            self._db.transact_write_items(
+                TransactItems=[
+                    {
+                        "Update": {
+                            "TableName": self.table_name,
+                            "Key": self._key(lineage, naming.STATE_SK),
+                            "UpdateExpression": (
+                                "SET lock_owner = :n, lock_since = :now, next_iteration = :next"
+                            ),
+                            "ConditionExpression": "attribute_not_exists(lock_owner) AND next_iteration = :n",
+                            "ExpressionAttributeValues": _values(
+                                {":n": n, ":next": n + 1, ":now": started_at}
+                            ),
+                        }
+                    },
+                    {
+                        "Put": {
+                            "TableName": self.table_name,
+                            "Item": _attributes(iteration_item),
+                            "ConditionExpression": "attribute_not_exists(sk)",
+                        }
+                    },
+                    {
+                        "Delete": {
+                            "TableName": self.table_name,
+                            "Key": self._key(lineage, head.sort_key),
+                            "ConditionExpression": "attribute_exists(sk)",
+                        }
+                    },
+                ]
+            )
+        except ClientError as error:
+            if error_code(error) == "TransactionCanceledException":
+                return None
+            raise
+        return record
+
+    def release_lock(self, lineage: str, iteration: int) -> bool:
+        """Release the lineage's lock if `iteration` holds it; False (and no change) otherwise."""
+        try:
+            self._db.update_item(
+                TableName=self.table_name,
+                Key=self._key(lineage, naming.STATE_SK),
+                UpdateExpression="REMOVE lock_owner, lock_since",
+                ConditionExpression="lock_owner = :n",
+                ExpressionAttributeValues=_values({":n": iteration}),
+            )
+        except ClientError as error:
+            if error_code(error) == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def promote(
+        self,
+        lineage: str,
+        iteration: int,
+        *,
+        model_arn: str,
+        serving_model_id: str,
+        score: float,
+        eval_set_version: str,
+        metric: str,
+        replaced_serving_model_id: str | None,
+    ) -> None:
+        """champion := the candidate, and ITER#n := promoted, in one transaction.
+
+        Refused (LockNotHeldError) unless `iteration` holds the lineage's lock.
+        """
+        state_values = {
+            ":model": model_arn,
+            ":serving": serving_model_id,
+            ":score": score,
+            ":version": eval_set_version,
+            ":metric": metric,
+            ":n": iteration,
+        }
+        iteration_set = "SET decision = :promoted"
+        iteration_values: dict[str, Any] = {":promoted": Decision.PROMOTED.value}
+        if replaced_serving_model_id:
+            iteration_set += ", replaced_serving_model_id = :replaced"
+            iteration_values[":replaced"] = replaced_serving_model_id
+        try:
+            self._db.transact_write_items(
+                TransactItems=[
+                    {
+                        "Update": {
+                            "TableName": self.table_name,
+                            "Key": self._key(lineage, naming.STATE_SK),
+                            "UpdateExpression": (
+                                "SET champion_model = :model, champion_model_arn = :model, "
+                                "serving_model_id = :serving, champion_score = :score, "
+                                "champion_eval_set_version = :version, champion_metric = :metric, "
+                                "champion_iteration = :n"
+                            ),
+                            "ConditionExpression": "lock_owner = :n",
+                            "ExpressionAttributeValues": _values(state_values),
+                        }
+                    },
+                    {
+                        "Update": {
+                            "TableName": self.table_name,
+                            "Key": self._key(lineage, naming.iteration_sk(iteration)),
+                            "UpdateExpression": iteration_set,
+                            "ConditionExpression": "attribute_exists(sk)",
+                            "ExpressionAttributeValues": _values(iteration_values),
+                        }
+                    },
+                ]
+            )
+        except ClientError as error:
+            codes = _cancellation_codes(error)
+            if error_code(error) == "TransactionCanceledException" and codes[:1] == [
+                "ConditionalCheckFailed"
+            ]:
+                raise LockNotHeldError(
+                    f"{lineage}: iteration {iteration} does not hold the lock; champion unchanged"
+                ) from None
+            if error_code(error) == "TransactionCanceledException" and codes[1:2] == [
+                "ConditionalCheckFailed"
+            ]:
+                raise IterationNotFoundError(f"{lineage}: no iteration {iteration}") from None
+            raise
+
+    # -- iterations -----------------------------------------------------------------------------
+
+    def get_iteration(self, lineage: str, iteration: int) -> IterationRecord | None:
+        item = self._get(lineage, naming.iteration_sk(iteration))
+        return IterationRecord.from_dict(item) if item else None
+
+    def list_iterations(self, lineage: str) -> list[IterationRecord]:
+        """Every iteration of the lineage, in order."""
+        return [IterationRecord.from_dict(item) for item in self._query(lineage, naming.ITERATION_SK_PREFIX)]
+
+    def update_iteration(self, lineage: str, iteration: int, fields: Mapping[str, Any]) -> None:
+        """Set `fields` (IterationRecord field names; None values are skipped) on an existing ITER#n."""
+        known = set(IterationRecord.__dataclass_fields__) - {"iteration"}
+        unknown = sorted(set(fields) - known)
+        if unknown:
+            raise ValueError(f"not iteration fields: {', '.join(unknown)}")
+        present = {name: value for name, value in fields.items() if to_dynamo(value) is not None}
+        if not present:
+            return
+        names = {f"#f{i}": name for i, name in enumerate(present)}
+        values = {f":v{i}": value for i, value in enumerate(present.values())}
+        try:
+            self._db.update_item(
+                TableName=self.table_name,
+                Key=self._key(lineage, naming.iteration_sk(iteration)),
+                UpdateExpression="SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(present))),
+                ConditionExpression="attribute_exists(sk)",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=_values(values),
+            )
+        except ClientError as error:
+            if error_code(error) == "ConditionalCheckFailedException":
+                raise IterationNotFoundError(f"{lineage}: no iteration {iteration}") from None
+            raise

@@ -1,0 +1,133 @@
+"""S3 access: streamed reads (never a whole object in memory), version-pinned copies, small writes."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import unquote_plus, urlsplit
+
+from botocore.exceptions import ClientError
+
+from iterft_runtime.dal.clients import client, error_code
+from iterft_runtime.logic.lines import split_lines
+
+CHUNK_BYTES = 1024 * 1024
+_MISSING = {"NoSuchKey", "404", "NotFound", "NoSuchVersion"}
+
+
+class ObjectNotFoundError(LookupError):
+    """The object (or that version of it) does not exist; the message names its s3:// URI."""
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    bucket: str
+    key: str
+    version_id: str | None
+    size: int
+    etag: str
+    metadata: dict[str, str]
+    """User metadata (x-amz-meta-*), names lowercased by S3."""
+
+
+def s3_uri(bucket: str, key: str) -> str:
+    return f"s3://{bucket}/{key}"
+
+
+def split_uri(uri: str) -> tuple[str, str]:
+    """`s3://bucket/key` -> (bucket, key)."""
+    parts = urlsplit(uri)
+    if parts.scheme != "s3" or not parts.netloc:
+        raise ValueError(f"not an s3:// URI: {uri!r}")
+    return parts.netloc, parts.path.lstrip("/")
+
+
+def _version(version_id: str | None) -> dict[str, str]:
+    return {"VersionId": version_id} if version_id else {}
+
+
+def _not_found(error: ClientError, bucket: str, key: str) -> ObjectNotFoundError | None:
+    if error_code(error) in _MISSING:
+        return ObjectNotFoundError(f"{s3_uri(bucket, key)} does not exist")
+    return None
+
+
+def head_object(bucket: str, key: str, version_id: str | None = None) -> ObjectInfo:
+    try:
+        response = client("s3").head_object(Bucket=bucket, Key=key, **_version(version_id))
+    except ClientError as error:
+        raise (_not_found(error, bucket, key) or error) from None
+    return ObjectInfo(
+        bucket=bucket,
+        key=key,
+        version_id=response.get("VersionId") or version_id,
+        size=int(response.get("ContentLength", 0)),
+        etag=str(response.get("ETag", "")).strip('"'),
+        metadata={str(k).lower(): str(v) for k, v in response.get("Metadata", {}).items()},
+    )
+
+
+def find_object(bucket: str, key: str, version_id: str | None = None) -> ObjectInfo:
+    """head_object, also trying the URL-decoded key when the key as given does not exist.
+
+    S3's direct notifications URL-encode keys ("a b.jsonl" -> "a+b.jsonl") and EventBridge's do
+    not; a key that only exists decoded was encoded on the way here.
+    """
+    try:
+        return head_object(bucket, key, version_id)
+    except ObjectNotFoundError:
+        decoded = unquote_plus(key)
+        if decoded == key:
+            raise
+        return head_object(bucket, decoded, version_id)
+
+
+def iter_chunks(bucket: str, key: str, version_id: str | None = None) -> Iterator[bytes]:
+    """The object's bytes, CHUNK_BYTES at a time, as they arrive."""
+    try:
+        response = client("s3").get_object(Bucket=bucket, Key=key, **_version(version_id))
+    except ClientError as error:
+        raise (_not_found(error, bucket, key) or error) from None
+    body = response["Body"]
+    try:
+        yield from body.iter_chunks(CHUNK_BYTES)
+    finally:
+        body.close()
+
+
+def iter_lines(bucket: str, key: str, version_id: str | None = None) -> Iterator[bytes]:
+    """The object's lines (each with its trailing newline), one at a time."""
+    return split_lines(iter_chunks(bucket, key, version_id))
+
+
+def iter_text_lines(bucket: str, key: str) -> Iterator[str] | None:
+    """UTF-8 lines of an object, or None when it does not exist (checked before streaming)."""
+    try:
+        head_object(bucket, key)
+    except ObjectNotFoundError:
+        return None
+    return (line.decode("utf-8", errors="replace") for line in iter_lines(bucket, key))
+
+
+def copy_object(
+    source_bucket: str, source_key: str, source_version_id: str | None, bucket: str, key: str
+) -> str:
+    """Copy one version of an object (multipart above 8 MB, so any size S3 holds); returns the URI."""
+    source = {"Bucket": source_bucket, "Key": source_key, **_version(source_version_id)}
+    client("s3").copy(CopySource=source, Bucket=bucket, Key=key)
+    return s3_uri(bucket, key)
+
+
+def put_json(bucket: str, key: str, document: Mapping[str, Any]) -> str:
+    body = json.dumps(document, indent=2, sort_keys=True, default=str).encode()
+    client("s3").put_object(Bucket=bucket, Key=key, Body=body, ContentType="application/json")
+    return s3_uri(bucket, key)
+
+
+def put_jsonl(bucket: str, key: str, rows: Iterable[Mapping[str, Any]]) -> str:
+    """Write rows as JSON Lines (small outputs such as per-prompt evaluation results)."""
+    body = "".join(json.dumps(row, ensure_ascii=False, default=str) + "\n" for row in rows).encode()
+    client("s3").put_object(Bucket=bucket, Key=key, Body=body, ContentType="application/x-ndjson")
+    return s3_uri(bucket, key)

@@ -1,0 +1,51 @@
+"""Begin iteration: resolve the parent (the champion now) and derive the round's names.
+
+The lock was taken at dispatch; this step checks it is still this iteration's, so a stray
+execution can never train on top of another round. Result at `$.round`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger
+
+from iterft_runtime import naming
+from iterft_runtime.dal.registry import LockNotHeldError, Registry
+from iterft_runtime.handlers import settings
+from iterft_runtime.logic.rounds import round_input
+
+logger = Logger()
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    given = round_input(event)
+    name, iteration, dataset = given.lineage.name, given.iteration, given.dataset
+    registry = Registry(settings.table_name())
+    state = registry.get_state(name)
+    if state is None or state.lock_owner != iteration:
+        holder = state.lock_owner if state else None
+        raise LockNotHeldError(f"{name}: iteration {iteration} does not hold the lock (held by {holder})")
+
+    fingerprint = naming.dataset_fingerprint(dataset.key, dataset.identity)
+    result = {
+        "base_model": state.champion_model,
+        "parent_iteration": state.champion_iteration,
+        "job_name": naming.job_name(name, iteration, fingerprint),
+        "custom_model_name": naming.custom_model_name(name, iteration, fingerprint),
+        "output_uri": f"s3://{settings.bucket_name()}/{naming.job_output_prefix(name, iteration)}",
+        "deployment_name": naming.evaluation_deployment_name(name, iteration, fingerprint),
+        "hyperparameters": dict(event["validation"]["hyperparameters"]),
+    }
+    registry.update_iteration(
+        name,
+        iteration,
+        {
+            "base_model": result["base_model"],
+            "parent_iteration": result["parent_iteration"],
+            "job_name": result["job_name"],
+            "hyperparameters": result["hyperparameters"],
+        },
+    )
+    logger.info("iteration begun", extra={"lineage": name, "iteration": iteration, **result})
+    return result

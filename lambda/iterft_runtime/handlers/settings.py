@@ -1,0 +1,51 @@
+"""The functions' environment, read at call time (the emulator sets it after importing handlers).
+
+Variable names come from naming.py, the one place the stack and the runtime agree on them.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime
+
+from iterft_runtime import naming
+from iterft_runtime.logic.dispatch import timestamp
+
+PARAMETER_MAX_AGE_SECONDS = 30
+"""Lineage configs are cached this long: a redeploy's change is seen within half a minute."""
+
+
+class MissingSettingError(RuntimeError):
+    """A required environment variable is not set on this function."""
+
+
+def _required(name: str) -> str:
+    value = os.environ.get(name)
+    if not value:
+        raise MissingSettingError(f"environment variable {name} is not set")
+    return value
+
+
+def table_name() -> str:
+    return _required(naming.ENV_TABLE)
+
+
+def bucket_name() -> str:
+    return _required(naming.ENV_BUCKET)
+
+
+def topic_arn() -> str:
+    return _required(naming.ENV_TOPIC_ARN)
+
+
+def state_machine_arn() -> str:
+    return _required(naming.ENV_STATE_MACHINE_ARN)
+
+
+def lineage_parameter_prefix() -> str:
+    return _required(naming.ENV_LINEAGE_PARAMETER_PREFIX)
+
+
+def now() -> str:
+    """The current UTC time in the registry's sortable timestamp form."""
+    return timestamp(datetime.now(UTC))

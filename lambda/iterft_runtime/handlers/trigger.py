@@ -1,0 +1,136 @@
+"""SQS trigger: record uploads, queue them, and start a lineage's next round when it is idle.
+
+Each message is an EventBridge S3 `Object Created` event or a `{"kind": "dispatch"}` request
+from a finished round. A message that fails is reported in batchItemFailures and redelivered;
+everything here is safe to repeat (conditional writes, idempotent execution start).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities import parameters
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
+
+from iterft_runtime.dal import notifier, workflow
+from iterft_runtime.dal.registry import Registry
+from iterft_runtime.handlers import settings
+from iterft_runtime.logic.dispatch import (
+    DispatchRequest,
+    Upload,
+    execution_input,
+    execution_name,
+    parse_message,
+)
+from iterft_runtime.logic.notifications import unknown_lineage_notification
+from iterft_runtime.models.lineage import LineageConfig
+from iterft_runtime.models.records import Decision, IterationRecord
+
+logger = Logger()
+
+DISPATCH_ATTEMPTS = 3
+"""Tries when another dispatcher wins the race for the same lineage (it then starts the round)."""
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    # A processor per invocation: it holds the batch's results, and invocations may run concurrently.
+    processor = BatchProcessor(event_type=EventType.SQS)
+    return dict(
+        process_partial_response(event=event, record_handler=_handle, processor=processor, context=context)
+    )
+
+
+def _handle(record: SQSRecord) -> None:
+    message = parse_message(record.body)
+    if isinstance(message, DispatchRequest):
+        lineage = _lineage_config(message.lineage)
+        if lineage is None:
+            logger.warning("dispatch request for an unknown lineage", extra={"lineage": message.lineage})
+            return
+        dispatch(Registry(settings.table_name()), lineage)
+        return
+    _handle_upload(message)
+
+
+def _handle_upload(upload: Upload) -> None:
+    key = upload.dataset.key
+    if not upload.is_dataset:
+        logger.info("ignored: not a .jsonl dataset", extra={"key": key})
+        return
+    lineage = _lineage_config(upload.lineage) if upload.lineage else None
+    if lineage is None:
+        known = _known_lineages()
+        logger.warning("upload for an unknown lineage", extra={"key": key, "known": known})
+        notifier.publish(settings.topic_arn(), unknown_lineage_notification(key, upload.lineage, known))
+        return
+    registry = Registry(settings.table_name())
+    registry.ensure_state(lineage)
+    if registry.record_upload(lineage.name, upload.dataset):
+        logger.info("upload queued", extra={"lineage": lineage.name, "dataset": upload.dataset.s3_uri})
+    else:
+        logger.info(
+            "upload already recorded", extra={"lineage": lineage.name, "dataset": upload.dataset.s3_uri}
+        )
+    # Dispatch even for a redelivery: the first delivery may have died between queueing and starting.
+    dispatch(registry, lineage)
+
+
+def dispatch(registry: Registry, lineage: LineageConfig) -> str | None:
+    """Start the lineage's next queued upload if the lineage is idle; the started execution's ARN.
+
+    A lock already held by an iteration whose execution never started (a dispatcher died after
+    taking it) is resumed: the execution name is deterministic, so starting it again is harmless.
+    """
+    for _ in range(DISPATCH_ATTEMPTS):
+        state = registry.get_state(lineage.name)
+        if state is None:
+            registry.ensure_state(lineage)
+            continue
+        if state.lock_owner is not None:
+            held = registry.get_iteration(lineage.name, state.lock_owner)
+            if held is not None and held.decision == Decision.RUNNING and held.execution_arn is None:
+                return _start(registry, lineage, held)
+            return None
+        head = registry.queue_head(lineage.name)
+        if head is None:
+            return None
+        record = registry.try_dispatch(lineage.name, state.next_iteration, head, settings.now())
+        if record is not None:
+            return _start(registry, lineage, record)
+        logger.info("lost a dispatch race; looking again", extra={"lineage": lineage.name})
+    return None
+
+
+def _start(registry: Registry, lineage: LineageConfig, record: IterationRecord) -> str:
+    dataset = record.dataset_ref()
+    name = execution_name(lineage.name, record.iteration, dataset)
+    arn = workflow.start_execution(
+        settings.state_machine_arn(), name, execution_input(lineage, record.iteration, dataset)
+    )
+    registry.update_iteration(lineage.name, record.iteration, {"execution_arn": arn})
+    logger.info(
+        "round started", extra={"lineage": lineage.name, "iteration": record.iteration, "execution": arn}
+    )
+    return arn
+
+
+def _lineage_config(name: str) -> LineageConfig | None:
+    """The lineage's config from SSM, or None when no such lineage is configured."""
+    try:
+        value = parameters.get_parameter(
+            settings.lineage_parameter_prefix() + name, max_age=settings.PARAMETER_MAX_AGE_SECONDS
+        )
+    except GetParameterError:
+        if name in _known_lineages():
+            raise  # configured but unreadable: let the message be retried
+        return None
+    return LineageConfig.model_validate_json(str(value))
+
+
+def _known_lineages() -> list[str]:
+    path = settings.lineage_parameter_prefix().rstrip("/")
+    found = parameters.get_parameters(path, recursive=False, max_age=settings.PARAMETER_MAX_AGE_SECONDS)
+    return sorted(found)

@@ -1,0 +1,88 @@
+"""Validate dataset: hyperparameter overrides, then a streaming check of the file for the family.
+
+A bad upload's `decision` is what the round records: `rejected` for hyperparameter overrides
+outside the family's ranges (no data was looked at), `invalid_data` for a file Bedrock would
+refuse. A valid file is copied (that exact version) to the round's validated/ key, which the job trains
+on; an invalid one is copied to quarantine/ beside a JSON report with every problem's line.
+Result at `$.validation` (docs/architecture.md).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger
+
+from iterft_runtime import naming
+from iterft_runtime.dal import storage
+from iterft_runtime.handlers import settings
+from iterft_runtime.logic.hyperparameters import merge_hyperparameters, overrides_from_metadata
+from iterft_runtime.logic.notifications import MAX_LISTED_PROBLEMS
+from iterft_runtime.logic.rounds import round_input
+from iterft_runtime.logic.validation import Severity, validate_lines
+from iterft_runtime.models.records import Decision
+
+logger = Logger()
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    given = round_input(event)
+    lineage, iteration, dataset = given.lineage, given.iteration, given.dataset
+    family = lineage.model_family()
+    bucket = settings.bucket_name()
+    source = storage.find_object(dataset.bucket, dataset.key, dataset.version_id)
+
+    overrides = overrides_from_metadata(family, source.metadata)
+    hyperparameters, bad = merge_hyperparameters(family, lineage.hyperparameters, overrides)
+    result: dict[str, Any] = {
+        "valid": False,
+        "decision": Decision.REJECTED.value,
+        "records": 0,
+        "size_bytes": source.size,
+        "training_data_uri": None,
+        "report_uri": None,
+        "hyperparameters": hyperparameters,
+        "reason": "",
+        "problem_counts": {},
+        "problems": [],
+    }
+    if bad:
+        result["reason"] = "invalid hyperparameter overrides in the upload's metadata: " + "; ".join(bad)
+        logger.info("invalid hyperparameters", extra={"lineage": lineage.name, "problems": bad})
+        return result
+
+    report = validate_lines(
+        storage.iter_lines(source.bucket, source.key, source.version_id), family, declared_size=source.size
+    )
+    result.update(records=report.records, size_bytes=report.size_bytes, decision=Decision.INVALID_DATA.value)
+    if report.valid:
+        result.update(valid=True, decision=None)
+        result["reason"] = report.summary()
+        result["training_data_uri"] = storage.copy_object(
+            source.bucket,
+            source.key,
+            source.version_id,
+            bucket,
+            naming.validated_key(lineage.name, iteration),
+        )
+    else:
+        quarantined = storage.copy_object(
+            source.bucket,
+            source.key,
+            source.version_id,
+            bucket,
+            naming.quarantine_key(lineage.name, iteration, source.key),
+        )
+        document = {**report.to_dict(), "source": dataset.s3_uri, "quarantined_copy": quarantined}
+        result["report_uri"] = storage.put_json(
+            bucket, naming.validation_report_key(lineage.name, iteration), document
+        )
+        result["reason"] = f"{source.key}: {report.summary()}"
+        result["problem_counts"] = dict(report.counts)
+        errors = [problem for problem in report.problems if problem.severity is Severity.ERROR]
+        result["problems"] = [problem.to_dict() for problem in errors[:MAX_LISTED_PROBLEMS]]
+    logger.info(
+        "dataset validated",
+        extra={"lineage": lineage.name, "iteration": iteration, "summary": report.summary()},
+    )
+    return result

@@ -1,0 +1,108 @@
+"""Trigger messages and dispatch planning: what a queue message means and what an execution gets."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from iterft_runtime import naming
+from iterft_runtime.models.lineage import LineageConfig
+from iterft_runtime.models.records import DatasetRef
+
+DISPATCH_KIND = "dispatch"
+
+
+class MessageError(ValueError):
+    """A queue message this trigger cannot act on (it goes to the dead-letter queue for a look)."""
+
+
+@dataclass(frozen=True)
+class DispatchRequest:
+    """`{"kind": "dispatch", "lineage": NAME}`: start the lineage's next queued upload if it is idle."""
+
+    lineage: str
+
+
+@dataclass(frozen=True)
+class Upload:
+    """An S3 `Object Created` event; `lineage` is None when the key is not under incoming/<lineage>/."""
+
+    lineage: str | None
+    dataset: DatasetRef
+
+    @property
+    def is_dataset(self) -> bool:
+        return self.dataset.key.lower().endswith(naming.DATASET_SUFFIX)
+
+
+def timestamp(moment: datetime) -> str:
+    """One fixed-width UTC format (milliseconds, `Z`) so that timestamps sort as text."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def normalize_event_time(value: object) -> str:
+    """EventBridge's `time` (`2026-11-25T09:00:00Z`; moto sends epoch seconds) in `timestamp` form."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return timestamp(datetime.fromtimestamp(value, UTC))
+    if isinstance(value, str) and value:
+        try:
+            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            raise MessageError(f"event time {value!r} is not an ISO-8601 timestamp") from None
+        return timestamp(moment if moment.tzinfo else moment.replace(tzinfo=UTC))
+    raise MessageError(f"event time {value!r} is missing or not a timestamp")
+
+
+def parse_message(body: str) -> DispatchRequest | Upload:
+    """Classify one SQS message body: a dispatch request or an S3 Object Created event."""
+    try:
+        message = json.loads(body)
+    except json.JSONDecodeError:
+        raise MessageError("message body is not JSON") from None
+    if not isinstance(message, dict):
+        raise MessageError("message body is not a JSON object")
+    if message.get("kind") == DISPATCH_KIND:
+        lineage = message.get("lineage")
+        if not isinstance(lineage, str) or not lineage:
+            raise MessageError("dispatch message without a lineage")
+        return DispatchRequest(lineage)
+    if message.get("source") == "aws.s3" and message.get("detail-type") == "Object Created":
+        return _upload(message)
+    raise MessageError(f"unknown message (source {message.get('source')!r}, kind {message.get('kind')!r})")
+
+
+def _upload(event: dict[str, Any]) -> Upload:
+    detail = event.get("detail") or {}
+    obj = detail.get("object") or {}
+    bucket, key = (detail.get("bucket") or {}).get("name"), obj.get("key")
+    if not bucket or not key:
+        raise MessageError("Object Created event without bucket name or object key")
+    # EventBridge sends keys as stored (not URL-encoded like S3's direct notifications), so the key
+    # is taken verbatim: decoding would turn a literal '+' into a space.
+    dataset = DatasetRef(
+        bucket=str(bucket),
+        key=str(key),
+        version_id=_version_id(obj.get("version-id")),
+        etag=str(obj.get("etag") or obj.get("eTag") or "").strip('"'),
+        size=int(obj.get("size") or 0),
+        uploaded_at=normalize_event_time(event.get("time")),
+    )
+    return Upload(lineage=naming.lineage_of_incoming_key(dataset.key), dataset=dataset)
+
+
+def _version_id(value: object) -> str | None:
+    """S3 says `null` for objects written while versioning was off: no version to pin."""
+    return str(value) if value and value != "null" else None
+
+
+def execution_name(lineage: str, iteration: int, dataset: DatasetRef) -> str:
+    return naming.execution_name(
+        lineage, iteration, naming.dataset_fingerprint(dataset.key, dataset.identity)
+    )
+
+
+def execution_input(lineage: LineageConfig, iteration: int, dataset: DatasetRef) -> dict[str, Any]:
+    """The execution input of docs/architecture.md: the lineage config, the number, the dataset."""
+    return {"lineage": lineage.model_dump(mode="json"), "iteration": iteration, "dataset": dataset.to_dict()}

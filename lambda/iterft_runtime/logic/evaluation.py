@@ -1,0 +1,165 @@
+"""The lineage's fixed evaluation set: parsing, its content version, and per-record results."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from iterft_runtime.logic import scoring
+from iterft_runtime.logic.lines import TruncatedLine, split_lines
+from iterft_runtime.models.families import invocable_foundation_model_id, is_custom_model_arn
+from iterft_runtime.models.lineage import LineageConfig
+from iterft_runtime.models.records import LineageState
+
+VERSION_LENGTH = 16
+MAX_LISTED_ERRORS = 10
+
+
+class EvaluationSetError(ValueError):
+    """The evaluation set cannot be used; the message names the object and the bad lines."""
+
+
+class NoChampionModelError(ValueError):
+    """Nothing is known that can answer for the champion, so it cannot be scored."""
+
+
+@dataclass(frozen=True)
+class EvaluationItem:
+    line: int
+    prompt: str
+    reference: str
+    category: str | None = None
+
+
+@dataclass(frozen=True)
+class EvaluationSet:
+    items: tuple[EvaluationItem, ...]
+    version: str
+    """First 16 hex digits of the sha256 of the file's bytes: equal versions, equal yardstick."""
+
+
+def parse_evaluation_set(chunks: Iterable[bytes], source: str) -> EvaluationSet:
+    """Parse JSONL `{"prompt", "referenceResponse", "category"?}` (Bedrock's evaluation dataset shape).
+
+    Every bad line is collected and reported at once rather than stopping at the first.
+    """
+    digest = hashlib.sha256()
+    items: list[EvaluationItem] = []
+    errors: list[str] = []
+    for number, raw in enumerate(split_lines(_hashed(chunks, digest)), start=1):
+        if not raw.strip():
+            continue
+        item = _parse_line(number, raw, errors)
+        if item is not None:
+            items.append(item)
+    if errors:
+        listed = "; ".join(errors[:MAX_LISTED_ERRORS])
+        more = f" (and {len(errors) - MAX_LISTED_ERRORS} more)" if len(errors) > MAX_LISTED_ERRORS else ""
+        raise EvaluationSetError(f"{source}: {len(errors)} bad line(s): {listed}{more}")
+    if not items:
+        raise EvaluationSetError(f"{source}: the evaluation set has no records")
+    return EvaluationSet(items=tuple(items), version=digest.hexdigest()[:VERSION_LENGTH])
+
+
+def _hashed(chunks: Iterable[bytes], digest: Any) -> Iterator[bytes]:
+    for chunk in chunks:
+        digest.update(chunk)
+        yield chunk
+
+
+def _parse_line(number: int, raw: bytes, errors: list[str]) -> EvaluationItem | None:
+    if isinstance(raw, TruncatedLine):
+        errors.append(f"line {number}: {raw.full_length:,} bytes is too long")
+        return None
+    try:
+        record = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        errors.append(f"line {number}: not a UTF-8 JSON object ({error})")
+        return None
+    if not isinstance(record, dict):
+        errors.append(f"line {number}: not a JSON object")
+        return None
+    prompt, reference, category = (
+        record.get("prompt"),
+        record.get("referenceResponse"),
+        record.get("category"),
+    )
+    problems = [
+        f"{key} must be a non-empty string"
+        for key, value in (("prompt", prompt), ("referenceResponse", reference))
+        if not isinstance(value, str) or not value.strip()
+    ]
+    if category is not None and not isinstance(category, str):
+        problems.append("category must be a string")
+    if problems:
+        errors.append(f"line {number}: {', '.join(problems)}")
+        return None
+    return EvaluationItem(line=number, prompt=str(prompt), reference=str(reference), category=category)
+
+
+@dataclass(frozen=True)
+class ScoredAnswers:
+    scores: tuple[float, ...]
+    mean: float
+
+
+def score_answers(metric: str, items: Sequence[EvaluationItem], answers: Sequence[str]) -> ScoredAnswers:
+    """Per-item scores of `answers` against the references, and their mean."""
+    if len(answers) != len(items):
+        raise ValueError(f"{len(answers)} answers for {len(items)} evaluation items")
+    if not items:
+        raise ValueError("cannot score an empty evaluation set")
+    score = scoring.METRICS[metric]
+    scores = tuple(score(answer, item.reference) for item, answer in zip(items, answers, strict=True))
+    return ScoredAnswers(scores=scores, mean=sum(scores) / len(scores))
+
+
+def result_rows(
+    items: Sequence[EvaluationItem],
+    candidate: Sequence[str],
+    candidate_scores: ScoredAnswers,
+    champion: Sequence[str] | None = None,
+    champion_scores: ScoredAnswers | None = None,
+) -> Iterator[dict[str, Any]]:
+    """One JSON-able row per evaluation item; champion columns only when the champion was scored now."""
+    for index, item in enumerate(items):
+        row: dict[str, Any] = {
+            "line": item.line,
+            "category": item.category,
+            "prompt": item.prompt,
+            "reference": item.reference,
+            "candidate_answer": candidate[index],
+            "candidate_score": candidate_scores.scores[index],
+        }
+        if champion is not None and champion_scores is not None:
+            row["champion_answer"] = champion[index]
+            row["champion_score"] = champion_scores.scores[index]
+        yield row
+
+
+def reusable_champion_score(state: LineageState, eval_set_version: str, metric: str) -> float | None:
+    """The champion's recorded score when it was measured on this very set with this metric."""
+    same_yardstick = state.champion_eval_set_version == eval_set_version and state.champion_metric == metric
+    return state.champion_score if same_yardstick else None
+
+
+def champion_model_id(lineage: LineageConfig, state: LineageState) -> str:
+    """What to call to score the champion: its serving deployment, or for the starting point the
+    configured `evaluation_invoke_model`, else the foundation model's on-demand id."""
+    if state.serving_model_id:
+        return state.serving_model_id
+    if state.champion_iteration != 0:
+        raise NoChampionModelError(
+            f"{lineage.name}: champion #{state.champion_iteration} has no serving deployment recorded"
+        )
+    if lineage.evaluation_invoke_model:
+        return lineage.evaluation_invoke_model
+    if is_custom_model_arn(lineage.base_model):
+        raise NoChampionModelError(
+            f"{lineage.name} starts from the custom model {lineage.base_model}, which cannot be invoked "
+            "without a deployment: set evaluation_invoke_model to its deployment ARN"
+        )
+    return invocable_foundation_model_id(lineage.base_model)

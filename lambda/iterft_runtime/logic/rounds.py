@@ -1,0 +1,103 @@
+"""Reading a round's state document: the registry fields it carries and a failure's readable cause.
+
+The state document is what the workflow passes between states (docs/architecture.md): each
+step adds one key, so at Finish it holds everything the round learned, whichever path it took.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from iterft_runtime.models.lineage import LineageConfig
+from iterft_runtime.models.records import DatasetRef
+
+MAX_CAUSE = 1000
+_MESSAGE_KEYS = ("errorMessage", "failureMessage", "FailureMessage", "message", "Message")
+
+
+@dataclass(frozen=True)
+class RoundInput:
+    """The execution input every step receives first: lineage config, iteration number, dataset."""
+
+    lineage: LineageConfig
+    iteration: int
+    dataset: DatasetRef
+
+
+def round_input(doc: Mapping[str, Any]) -> RoundInput:
+    return RoundInput(
+        lineage=LineageConfig.model_validate(doc["lineage"]),
+        iteration=int(doc["iteration"]),
+        dataset=DatasetRef.from_dict(doc["dataset"]),
+    )
+
+
+def record_fields(doc: Mapping[str, Any], ended_at: str) -> dict[str, Any]:
+    """The IterationRecord fields the round's state document holds (unset ones left out)."""
+    outcome = _section(doc, "outcome")
+    validation = _section(doc, "validation")
+    begun = _section(doc, "round")
+    training = _section(doc, "training")
+    evaluation = _section(doc, "evaluation")
+    deployment = _section(doc, "candidate_deployment")
+    gate = _section(_section(doc, "lineage"), "gate")
+    fields = {
+        "decision": outcome.get("decision"),
+        "reason": outcome.get("reason"),
+        "ended_at": ended_at,
+        "min_improvement": gate.get("min_improvement"),
+        "records": validation.get("records"),
+        "size_bytes": validation.get("size_bytes"),
+        "report_uri": validation.get("report_uri"),
+        "hyperparameters": begun.get("hyperparameters") or validation.get("hyperparameters"),
+        "base_model": begun.get("base_model"),
+        "parent_iteration": begun.get("parent_iteration"),
+        "job_name": begun.get("job_name"),
+        "job_arn": training.get("job_arn"),
+        "output_model_arn": training.get("output_model_arn"),
+        "training_loss": training.get("training_loss"),
+        "validation_loss": training.get("validation_loss"),
+        "metric": evaluation.get("metric"),
+        "eval_set_version": evaluation.get("eval_set_version"),
+        "eval_score": evaluation.get("candidate_score"),
+        "champion_score": evaluation.get("champion_score"),
+        "results_uri": evaluation.get("results_uri"),
+        "deployment_arn": deployment.get("arn"),
+    }
+    return {name: value for name, value in fields.items() if value is not None}
+
+
+def readable_cause(error: Mapping[str, Any] | None) -> str:
+    """A one-line cause from Step Functions' `{Error, Cause}`; Lambda and Bedrock causes are JSON."""
+    if not error:
+        return "unknown failure"
+    name = str(error.get("Error") or "Error")
+    message = _message(error.get("Cause"), name)
+    text = f"{name}: {message}" if message else name
+    return text if len(text) <= MAX_CAUSE else text[: MAX_CAUSE - 3] + "..."
+
+
+def _message(cause: object, name: str) -> str:
+    if cause is None:
+        return ""
+    if isinstance(cause, str):
+        try:
+            parsed = json.loads(cause)
+        except json.JSONDecodeError:
+            return " ".join(cause.split())
+        cause = parsed
+    if isinstance(cause, Mapping):
+        kind = cause.get("errorType")
+        for key in _MESSAGE_KEYS:
+            if cause.get(key):
+                text = " ".join(str(cause[key]).split())
+                return f"{kind}: {text}" if kind and kind != name else text
+    return " ".join(json.dumps(cause, default=str).split())
+
+
+def _section(doc: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    value = doc.get(key)
+    return value if isinstance(value, Mapping) else {}

@@ -1,0 +1,424 @@
+"""Streaming validation of a training (or validation) JSONL file against a model family's rules.
+
+One pass, one line in memory at a time: every problem is reported with its 1-based line number
+and a stable `code`, the validator keeps going after a bad line, per-code counts are exact and
+the listed examples are capped so a report of a million-line file stays small.
+
+Token counts are estimated without a tokenizer, conservatively: `max(chars / 3, words * 1.5)`.
+Common BPE tokenizers average about 4 characters and 1.3 tokens a word on English text, so
+the estimate over-counts; a record it passes is very likely within the real limit, and
+`near_token_limit` warns about records within 10% of it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from iterft_runtime.logic.lines import TruncatedLine
+from iterft_runtime.models.families import DataFormat, ModelFamily
+
+
+class Severity(StrEnum):
+    ERROR = "error"
+    WARNING = "warning"
+
+
+CODES: dict[str, Severity] = {
+    # per line
+    "invalid_utf8": Severity.ERROR,
+    "utf8_bom": Severity.ERROR,
+    "invalid_json": Severity.ERROR,
+    "not_object": Severity.ERROR,
+    "missing_key": Severity.ERROR,
+    "wrong_type": Severity.ERROR,
+    "bad_schema_version": Severity.ERROR,
+    "no_messages": Severity.ERROR,
+    "bad_role": Severity.ERROR,
+    "roles_not_alternating": Severity.ERROR,
+    "must_start_with_user": Severity.ERROR,
+    "must_end_with_assistant": Severity.ERROR,
+    "unsupported_content": Severity.ERROR,
+    "empty_text": Severity.ERROR,
+    "reserved_token": Severity.ERROR,
+    "too_many_tokens": Severity.ERROR,
+    "blank_line": Severity.WARNING,
+    "duplicate_record": Severity.WARNING,
+    "near_token_limit": Severity.WARNING,
+    # whole file (line None)
+    "empty_file": Severity.ERROR,
+    "too_few_records": Severity.ERROR,
+    "too_many_records": Severity.ERROR,
+    "file_too_large": Severity.ERROR,
+}
+
+CONVERSATION_SCHEMA_VERSION = DataFormat.CONVERSATION.value
+RESERVED_TOKENS: dict[str, tuple[str, ...]] = {
+    "nova": ("User:", "Bot:", "Assistant:", "System:", "[EOS]", "<image>", "<video>"),
+}
+"""Strings a family's training text must not contain (Bedrock user guide, data preparation)."""
+
+VALIDATION_FILE_MAX_RECORDS = 1_000
+"""Validation files: Claude 3 Haiku's documented 1,000-record cap, applied to every family as a bound."""
+
+MAX_EXAMPLES_PER_CODE = 50
+DUPLICATE_WINDOW = 100_000
+"""Records remembered for duplicate detection: above every family's record limit, so exact in practice."""
+NEAR_LIMIT_FRACTION = 0.9
+MEDIA_KEYS = ("image", "video", "document")
+
+_Add = Callable[[int | None, str, str], None]
+"""ValidationReport.add, as the format checkers receive it."""
+
+
+def estimate_tokens(text: str) -> int:
+    """Conservative token estimate (see the module docstring for why these ratios)."""
+    return math.ceil(max(len(text) / 3, len(text.split()) * 1.5))
+
+
+@dataclass(frozen=True)
+class Problem:
+    line: int | None
+    code: str
+    message: str
+
+    @property
+    def severity(self) -> Severity:
+        return CODES[self.code]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "line": self.line,
+            "code": self.code,
+            "severity": self.severity.value,
+            "message": self.message,
+        }
+
+
+@dataclass
+class ValidationReport:
+    family: str
+    data_format: str
+    records: int = 0
+    size_bytes: int = 0
+    counts: dict[str, int] = field(default_factory=dict)
+    """Exact number of problems per code."""
+    problems: list[Problem] = field(default_factory=list)
+    """Examples, at most MAX_EXAMPLES_PER_CODE per code, in line order (file-level ones last)."""
+
+    @property
+    def valid(self) -> bool:
+        return not any(CODES[code] is Severity.ERROR for code in self.counts)
+
+    @property
+    def error_count(self) -> int:
+        return sum(n for code, n in self.counts.items() if CODES[code] is Severity.ERROR)
+
+    @property
+    def warning_count(self) -> int:
+        return sum(n for code, n in self.counts.items() if CODES[code] is Severity.WARNING)
+
+    def add(self, line: int | None, code: str, message: str) -> None:
+        seen = self.counts.get(code, 0)
+        self.counts[code] = seen + 1
+        if seen < MAX_EXAMPLES_PER_CODE:
+            self.problems.append(Problem(line, code, message))
+
+    def summary(self) -> str:
+        """One readable sentence: what is wrong (or that nothing is), most frequent codes first."""
+        if not self.counts:
+            return f"{self.records} records, no problems"
+        by_count = sorted(self.counts.items(), key=lambda item: (-item[1], item[0]))
+        listed = ", ".join(f"{code} x{count}" for code, count in by_count)
+        verdict = "valid" if self.valid else "invalid"
+        return (
+            f"{verdict}: {self.records} records, {self.error_count} errors, "
+            f"{self.warning_count} warnings ({listed})"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "valid": self.valid,
+            "family": self.family,
+            "data_format": self.data_format,
+            "records": self.records,
+            "size_bytes": self.size_bytes,
+            "errors": self.error_count,
+            "warnings": self.warning_count,
+            "counts": dict(sorted(self.counts.items())),
+            "problems": [problem.to_dict() for problem in self.problems],
+            "examples_per_code": MAX_EXAMPLES_PER_CODE,
+        }
+
+
+def validate_lines(
+    lines: Iterable[bytes],
+    family: ModelFamily,
+    *,
+    validation_file: bool = False,
+    declared_size: int | None = None,
+) -> ValidationReport:
+    """Validate JSONL `lines` (bytes, trailing newline optional) for `family`, in one streaming pass.
+
+    `declared_size` (the object's size, when known up front) lets an oversized file be refused
+    without reading it. Reading also stops once the bytes seen pass the family's file limit.
+    """
+    report = ValidationReport(family=family.name, data_format=family.data_format.value)
+    max_records = (
+        min(family.max_records, VALIDATION_FILE_MAX_RECORDS) if validation_file else family.max_records
+    )
+    min_records = 1 if validation_file else family.min_records
+    if declared_size is not None and declared_size > family.max_file_bytes:
+        report.size_bytes = declared_size
+        report.add(None, "file_too_large", _too_large(declared_size, family))
+        return report
+
+    checker = _RecordChecker(family, report)
+    for number, raw in enumerate(lines, start=1):
+        report.size_bytes += raw.full_length if isinstance(raw, TruncatedLine) else len(raw)
+        if report.size_bytes > family.max_file_bytes:
+            report.add(
+                None, "file_too_large", _too_large(report.size_bytes, family) + "; reading stopped here"
+            )
+            break
+        checker.check_line(number, raw)
+
+    if report.records == 0:
+        report.add(None, "empty_file", "the file has no records")
+    elif report.records < min_records:
+        report.add(None, "too_few_records", f"{report.records} records; at least {min_records} are needed")
+    elif report.records > max_records:
+        report.add(None, "too_many_records", f"{report.records} records; at most {max_records} are allowed")
+    report.problems.sort(key=lambda problem: (problem.line is None, problem.line or 0))
+    return report
+
+
+def _too_large(size: int, family: ModelFamily) -> str:
+    return f"the file is over {size:,} bytes; the {family.name} family allows {family.max_file_bytes:,}"
+
+
+class _RecordChecker:
+    """Per-line checks; holds only the bounded duplicate window between lines."""
+
+    def __init__(self, family: ModelFamily, report: ValidationReport) -> None:
+        self.family = family
+        self.report = report
+        self.reserved = RESERVED_TOKENS.get(family.name, ())
+        self.seen: dict[bytes, int] = {}
+
+    def check_line(self, number: int, raw: bytes) -> None:
+        add = self.report.add
+        if isinstance(raw, TruncatedLine):
+            self.report.records += 1
+            add(
+                number,
+                "too_many_tokens",
+                f"the line is {raw.full_length:,} bytes, far beyond any token limit",
+            )
+            return
+        body = raw.rstrip(b"\r\n")
+        if not body.strip():
+            add(number, "blank_line", "blank line (skipped)")
+            return
+        self.report.records += 1
+        if number == 1 and body.startswith(b"\xef\xbb\xbf"):
+            add(number, "utf8_bom", "the file starts with a UTF-8 byte order mark; save it without one")
+            return
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError as error:
+            add(number, "invalid_utf8", f"not UTF-8 at byte {error.start + 1} of the line")
+            return
+        try:
+            record = json.loads(text)
+        except json.JSONDecodeError as error:
+            add(number, "invalid_json", f"invalid JSON: {error.msg} (column {error.colno})")
+            return
+        if not isinstance(record, dict):
+            add(number, "not_object", f"each line must be a JSON object, found {_type_name(record)}")
+            return
+        texts = list(_FORMAT_CHECKS[self.family.data_format](number, record, add))
+        self._check_texts(number, texts)
+        self._check_duplicate(number, record)
+
+    def _check_texts(self, number: int, texts: list[str]) -> None:
+        for token in self.reserved:
+            if any(token in text for text in texts):
+                self.report.add(number, "reserved_token", f"text contains the reserved token {token!r}")
+        tokens = sum(estimate_tokens(text) for text in texts)
+        limit = self.family.max_tokens_per_record
+        if tokens > limit:
+            self.report.add(number, "too_many_tokens", f"about {tokens:,} tokens; the limit is {limit:,}")
+        elif tokens > NEAR_LIMIT_FRACTION * limit:
+            self.report.add(
+                number, "near_token_limit", f"about {tokens:,} tokens, close to the limit of {limit:,}"
+            )
+
+    def _check_duplicate(self, number: int, record: dict[str, Any]) -> None:
+        canonical = json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        digest = hashlib.blake2b(canonical.encode(), digest_size=16).digest()
+        first = self.seen.get(digest)
+        if first is not None:
+            self.report.add(number, "duplicate_record", f"same record as line {first}")
+        elif len(self.seen) < DUPLICATE_WINDOW:
+            self.seen[digest] = number
+
+
+def _type_name(value: object) -> str:
+    return {dict: "an object", list: "an array", str: "a string", bool: "a boolean", type(None): "null"}.get(
+        type(value), "a number"
+    )
+
+
+def _check_prompt_completion(number: int, record: dict[str, Any], add: _Add) -> Iterator[str]:
+    for key in ("prompt", "completion"):
+        value = _required_string(number, record, key, add)
+        if value is not None:
+            yield value
+
+
+def _check_claude_messages(number: int, record: dict[str, Any], add: _Add) -> Iterator[str]:
+    system = record.get("system")
+    if system is not None:
+        if isinstance(system, str):
+            yield system
+        else:
+            add(number, "wrong_type", f"system must be a string, found {_type_name(system)}")
+    roles = []
+    for index, message in enumerate(_messages(number, record, add), start=1):
+        roles.append(_role(number, index, message, add))
+        content = message.get("content")
+        where = f"messages[{index}].content"
+        if content is None:
+            add(number, "missing_key", f"{where} is missing")
+        elif not isinstance(content, str):
+            add(number, "wrong_type", f"{where} must be a string, found {_type_name(content)}")
+        elif not content.strip():
+            add(number, "empty_text", f"{where} is empty")
+        else:
+            yield content
+    _check_turns(number, roles, add)
+
+
+def _check_conversation(number: int, record: dict[str, Any], add: _Add) -> Iterator[str]:
+    version = record.get("schemaVersion")
+    if version is None:
+        add(number, "missing_key", f'schemaVersion is missing (expected "{CONVERSATION_SCHEMA_VERSION}")')
+    elif version != CONVERSATION_SCHEMA_VERSION:
+        add(
+            number,
+            "bad_schema_version",
+            f'schemaVersion is {version!r}, expected "{CONVERSATION_SCHEMA_VERSION}"',
+        )
+    system = record.get("system")
+    if system is not None:
+        if isinstance(system, list) and all(
+            isinstance(b, dict) and isinstance(b.get("text"), str) for b in system
+        ):
+            yield from (block["text"] for block in system)
+        else:
+            add(number, "wrong_type", 'system must be a list of {"text": "..."} blocks')
+    roles = []
+    for index, message in enumerate(_messages(number, record, add), start=1):
+        roles.append(_role(number, index, message, add))
+        yield from _content_blocks(number, index, message.get("content"), add)
+    _check_turns(number, roles, add)
+
+
+def _content_blocks(number: int, index: int, content: object, add: _Add) -> Iterator[str]:
+    where = f"messages[{index}].content"
+    if content is None:
+        add(number, "missing_key", f"{where} is missing")
+        return
+    if not isinstance(content, list) or not content:
+        add(number, "wrong_type", f'{where} must be a non-empty list of {{"text": "..."}} blocks')
+        return
+    for block_index, block in enumerate(content, start=1):
+        block_where = f"{where}[{block_index}]"
+        if not isinstance(block, dict):
+            add(number, "wrong_type", f"{block_where} must be an object, found {_type_name(block)}")
+        elif "text" in block:
+            text = block["text"]
+            if not isinstance(text, str):
+                add(number, "wrong_type", f"{block_where}.text must be a string, found {_type_name(text)}")
+            elif not text.strip():
+                add(number, "empty_text", f"{block_where}.text is empty")
+            else:
+                yield text
+        elif any(key in block for key in MEDIA_KEYS):
+            add(number, "unsupported_content", f"{block_where} is a media block; only text is supported")
+        else:
+            add(number, "missing_key", f"{block_where} has no text")
+
+
+def _required_string(number: int, record: dict[str, Any], key: str, add: _Add) -> str | None:
+    value = record.get(key)
+    if value is None:
+        add(number, "missing_key", f"{key} is missing")
+    elif not isinstance(value, str):
+        add(number, "wrong_type", f"{key} must be a string, found {_type_name(value)}")
+    elif not value.strip():
+        add(number, "empty_text", f"{key} is empty")
+    else:
+        return value
+    return None
+
+
+def _messages(number: int, record: dict[str, Any], add: _Add) -> list[dict[str, Any]]:
+    """The record's message objects; problems with the list itself are reported here."""
+    messages = record.get("messages")
+    if messages is None:
+        add(number, "missing_key", "messages is missing")
+        return []
+    if not isinstance(messages, list):
+        add(number, "wrong_type", f"messages must be a list, found {_type_name(messages)}")
+        return []
+    if not messages:
+        add(number, "no_messages", "messages is empty")
+        return []
+    objects = []
+    for index, message in enumerate(messages, start=1):
+        if isinstance(message, dict):
+            objects.append(message)
+        else:
+            add(number, "wrong_type", f"messages[{index}] must be an object, found {_type_name(message)}")
+    return objects
+
+
+def _role(number: int, index: int, message: dict[str, Any], add: _Add) -> str | None:
+    role = message.get("role")
+    if role is None:
+        add(number, "missing_key", f"messages[{index}].role is missing")
+    elif role not in ("user", "assistant"):
+        add(number, "bad_role", f'messages[{index}].role is {role!r}; use "user" or "assistant"')
+    else:
+        return role
+    return None
+
+
+def _check_turns(number: int, roles: list[str | None], add: _Add) -> None:
+    """Turns start with user, alternate and end with assistant; unknown roles are reported elsewhere."""
+    if not roles or None in roles:
+        return
+    if roles[0] != "user":
+        add(number, "must_start_with_user", "the first message must be from the user")
+    for index in range(1, len(roles)):
+        if roles[index] == roles[index - 1]:
+            add(
+                number, "roles_not_alternating", f"messages {index} and {index + 1} are both {roles[index]!r}"
+            )
+            break
+    if roles[-1] != "assistant":
+        add(number, "must_end_with_assistant", "the last message must be from the assistant")
+
+
+_FORMAT_CHECKS = {
+    DataFormat.PROMPT_COMPLETION: _check_prompt_completion,
+    DataFormat.CLAUDE_MESSAGES: _check_claude_messages,
+    DataFormat.CONVERSATION: _check_conversation,
+}

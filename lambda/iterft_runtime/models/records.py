@@ -1,0 +1,182 @@
+"""Registry records: what the registry stores about datasets, iterations and a lineage's state.
+
+Plain dataclasses over plain values (str, int, float, dict); the data-access layer converts
+DynamoDB's Decimals before building them, so nothing above it ever sees a Decimal.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields
+from enum import StrEnum
+from typing import Any
+from urllib.parse import quote
+
+
+class Decision(StrEnum):
+    PROMOTED = "promoted"
+    REJECTED = "rejected"
+    FAILED = "failed"
+    INVALID_DATA = "invalid_data"
+    RUNNING = "running"
+
+
+@dataclass(frozen=True)
+class DatasetRef:
+    """One uploaded object version: what an S3 event names and what one iteration trains on."""
+
+    bucket: str
+    key: str
+    version_id: str | None
+    etag: str
+    size: int
+    uploaded_at: str
+
+    @property
+    def identity(self) -> str:
+        """What makes an upload unique: its version id, or its ETag in an unversioned bucket."""
+        return self.version_id or f"etag-{self.etag}"
+
+    @property
+    def s3_uri(self) -> str:
+        uri = f"s3://{self.bucket}/{self.key}"
+        return f"{uri}?versionId={quote(self.version_id, safe='')}" if self.version_id else uri
+
+    def to_dict(self) -> dict[str, Any]:
+        """The `dataset` object of the execution input (docs/architecture.md)."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> DatasetRef:
+        return cls(
+            bucket=str(data["bucket"]),
+            key=str(data["key"]),
+            version_id=data.get("version_id") or None,
+            etag=str(data.get("etag") or ""),
+            size=int(data.get("size") or 0),
+            uploaded_at=str(data["uploaded_at"]),
+        )
+
+
+@dataclass(frozen=True)
+class QueuedUpload:
+    """A dataset waiting in the registry for its lineage to be idle; `sort_key` is its QUEUE# key."""
+
+    sort_key: str
+    dataset: DatasetRef
+
+
+@dataclass
+class IterationRecord:
+    """One round of a lineage (registry item `ITER#<n>`)."""
+
+    iteration: int
+    decision: str = Decision.RUNNING.value
+    parent_iteration: int | None = None
+    base_model: str | None = None
+    """Exactly what the customization job was sent as baseModelIdentifier."""
+    output_model_arn: str | None = None
+    dataset: str | None = None
+    """The uploaded object as `s3://bucket/key?versionId=...`."""
+    dataset_bucket: str | None = None
+    dataset_key: str | None = None
+    dataset_version: str | None = None
+    dataset_etag: str | None = None
+    uploaded_at: str | None = None
+    job_name: str | None = None
+    job_arn: str | None = None
+    hyperparameters: dict[str, str] = field(default_factory=dict)
+    training_loss: float | None = None
+    validation_loss: float | None = None
+    eval_score: float | None = None
+    champion_score: float | None = None
+    min_improvement: float | None = None
+    metric: str | None = None
+    eval_set_version: str | None = None
+    reason: str | None = None
+    records: int | None = None
+    size_bytes: int | None = None
+    report_uri: str | None = None
+    results_uri: str | None = None
+    deployment_arn: str | None = None
+    replaced_serving_model_id: str | None = None
+    """The serving deployment this iteration's promotion replaced (deleted after the swap)."""
+    execution_arn: str | None = None
+    started_at: str | None = None
+    ended_at: str | None = None
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> IterationRecord:
+        """Build from a registry item; keys that are not fields (pk, sk) are ignored."""
+        known = {f.name for f in fields(cls)}
+        values = {name: value for name, value in data.items() if name in known and value is not None}
+        values["iteration"] = int(values["iteration"])
+        values["hyperparameters"] = {k: str(v) for k, v in dict(values.get("hyperparameters", {})).items()}
+        return cls(**values)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Every field that is set; unset (None) fields are left out of the registry item."""
+        return {name: value for name, value in asdict(self).items() if value is not None}
+
+    def dataset_ref(self) -> DatasetRef:
+        """The upload this iteration trains on, as recorded at dispatch."""
+        if self.dataset_bucket is None or self.dataset_key is None or self.uploaded_at is None:
+            raise ValueError(f"iteration {self.iteration} has no dataset reference")
+        return DatasetRef(
+            bucket=self.dataset_bucket,
+            key=self.dataset_key,
+            version_id=self.dataset_version,
+            etag=self.dataset_etag or "",
+            size=self.size_bytes or 0,
+            uploaded_at=self.uploaded_at,
+        )
+
+    def to_history(self) -> dict[str, Any]:
+        """The public history object (what `iterft history` shows): one row per iteration."""
+        return {
+            "iteration": self.iteration,
+            "decision": self.decision,
+            "parent_iteration": self.parent_iteration,
+            "base_model": self.base_model,
+            "output_model_arn": self.output_model_arn,
+            "dataset": self.dataset,
+            "job_arn": self.job_arn,
+            "hyperparameters": dict(self.hyperparameters),
+            "records": self.records,
+            "training_loss": self.training_loss,
+            "validation_loss": self.validation_loss,
+            "eval_score": self.eval_score,
+            "champion_score": self.champion_score,
+            "min_improvement": self.min_improvement,
+            "eval_set_version": self.eval_set_version,
+            "reason": self.reason,
+            "started_at": self.started_at,
+            "ended_at": self.ended_at,
+        }
+
+
+@dataclass(frozen=True)
+class LineageState:
+    """A lineage's `STATE` item: its champion, serving pointer, lock and iteration counter."""
+
+    lineage: str
+    champion_model: str
+    """What the next round sends as baseModelIdentifier."""
+    champion_iteration: int = 0
+    """0 while the champion is still the lineage's starting point."""
+    champion_model_arn: str | None = None
+    champion_score: float | None = None
+    champion_eval_set_version: str | None = None
+    champion_metric: str | None = None
+    """The metric champion_score was measured with; a score is reused only for the same metric."""
+    serving_model_id: str | None = None
+    """The deployment serving the champion; None while the starting point serves."""
+    lock_owner: int | None = None
+    lock_since: str | None = None
+    next_iteration: int = 1
+
+    @classmethod
+    def from_dict(cls, lineage: str, data: Mapping[str, Any]) -> LineageState:
+        known = {f.name for f in fields(cls)} - {"lineage"}
+        values = {name: value for name, value in data.items() if name in known and value is not None}
+        return cls(lineage=lineage, **values)

@@ -1,0 +1,431 @@
+"""The round's steps after validation: begin, collect metrics, decide, promote, clean up, finish.
+
+Each handler gets the state document the workflow would pass it (docs/architecture.md). Bedrock
+customization jobs are moto's; Converse and deployments are the FakeBedrock at the dal boundary.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from iterft_runtime import naming
+from iterft_runtime.dal.registry import LockNotHeldError
+from iterft_runtime.handlers import begin, clean_up, collect_metrics, decide, finish, promote
+from iterft_runtime.logic.dispatch import execution_input
+from iterft_runtime.models.lineage import LineageConfig
+from iterft_runtime.models.records import DatasetRef
+from runtime_support import (
+    BASE_MODEL,
+    BUCKET,
+    LINEAGE,
+    LINEAGE_CONFIG,
+    Aws,
+    FakeBedrock,
+    install_fake_bedrock,
+    valid_dataset,
+)
+
+DEPLOYMENTS = "arn:aws:bedrock:us-east-1:123456789012:custom-model-deployment/"
+JOBS = "arn:aws:bedrock:us-east-1:123456789012:model-customization-job/"
+CONFIG = LineageConfig.model_validate(LINEAGE_CONFIG)
+
+pytest_plugins = ("runtime_fixtures",)
+
+
+def dispatched(aws: Aws, name: str = "batch.jsonl") -> dict[str, Any]:
+    """Record and dispatch an upload through the registry; the execution input it would start with."""
+    key = f"incoming/{LINEAGE}/{name}"
+    put = aws.upload(key, valid_dataset())
+    dataset = DatasetRef(
+        BUCKET, key, put["VersionId"], put["ETag"].strip('"'), 10, "2026-03-01T10:00:00.000Z"
+    )
+    registry = aws.registry
+    registry.ensure_state(CONFIG)
+    registry.record_upload(LINEAGE, dataset)
+    state, head = registry.get_state(LINEAGE), registry.queue_head(LINEAGE)
+    assert state is not None and head is not None
+    record = registry.try_dispatch(LINEAGE, state.next_iteration, head, "2026-03-01T10:00:01.000Z")
+    assert record is not None
+    return json.loads(json.dumps(execution_input(CONFIG, record.iteration, dataset)))
+
+
+def validated(doc: dict[str, Any]) -> dict[str, Any]:
+    return {
+        **doc,
+        "validation": {
+            "valid": True,
+            "records": 10,
+            "size_bytes": 1234,
+            "training_data_uri": f"s3://{BUCKET}/{naming.validated_key(LINEAGE, doc['iteration'])}",
+            "report_uri": None,
+            "hyperparameters": {"epochCount": "2", "learningRate": "1e-05"},
+            "reason": "10 records, no problems",
+            "problem_counts": {},
+            "problems": [],
+        },
+    }
+
+
+def begun(doc: dict[str, Any]) -> dict[str, Any]:
+    doc = validated(doc)
+    return {**doc, "round": begin.handler(doc, None)}
+
+
+def create_job(aws: Aws, doc: dict[str, Any]) -> dict[str, Any]:
+    """The customization job the workflow's fine-tune state would create (moto's, stays InProgress)."""
+    bedrock = aws.client("bedrock")
+    bedrock.create_model_customization_job(
+        jobName=doc["round"]["job_name"],
+        customModelName=doc["round"]["custom_model_name"],
+        roleArn="arn:aws:iam::123456789012:role/iterft-bedrock",
+        baseModelIdentifier=doc["round"]["base_model"],
+        trainingDataConfig={"s3Uri": doc["validation"]["training_data_uri"]},
+        outputDataConfig={"s3Uri": doc["round"]["output_uri"]},
+        hyperParameters=doc["round"]["hyperparameters"],
+    )
+    return dict(bedrock.get_model_customization_job(jobIdentifier=doc["round"]["job_name"]))
+
+
+def evaluated(doc: dict[str, Any], candidate: float, champion: float) -> dict[str, Any]:
+    n = doc["iteration"]
+    return {
+        **doc,
+        "training": {
+            "job_arn": f"{JOBS}{doc['round']['job_name']}",
+            "output_model_arn": f"arn:aws:bedrock:us-east-1:123456789012:custom-model/{LINEAGE}-it{n}",
+            "training_loss": 0.5,
+            "validation_loss": 0.6,
+        },
+        "candidate_deployment": {
+            "arn": f"{DEPLOYMENTS}{doc['round']['deployment_name']}",
+            "status": "Active",
+        },
+        "evaluation": {
+            "metric": "token_f1",
+            "eval_set_version": "00112233aabbccdd",
+            "records": 20,
+            "candidate_score": candidate,
+            "champion_score": champion,
+            "champion_reused": False,
+            "results_uri": f"s3://{BUCKET}/{naming.evaluation_results_key(LINEAGE, n)}",
+        },
+    }
+
+
+@pytest.fixture
+def fake(monkeypatch: pytest.MonkeyPatch) -> FakeBedrock:
+    return install_fake_bedrock(monkeypatch, promote, clean_up)
+
+
+# -- begin ---------------------------------------------------------------------------------------
+
+
+def test_begin_builds_on_the_starting_point_with_deterministic_names(aws: Aws) -> None:
+    doc = validated(dispatched(aws))
+    result = begin.handler(doc, None)
+
+    fingerprint = naming.dataset_fingerprint(doc["dataset"]["key"], doc["dataset"]["version_id"])
+    assert result == {
+        "base_model": BASE_MODEL,
+        "parent_iteration": 0,
+        "job_name": naming.job_name(LINEAGE, 1, fingerprint),
+        "custom_model_name": naming.custom_model_name(LINEAGE, 1, fingerprint),
+        "output_uri": f"s3://{BUCKET}/{naming.job_output_prefix(LINEAGE, 1)}",
+        "deployment_name": naming.evaluation_deployment_name(LINEAGE, 1, fingerprint),
+        "hyperparameters": {"epochCount": "2", "learningRate": "1e-05"},
+    }
+    record = aws.registry.get_iteration(LINEAGE, 1)
+    assert record is not None
+    assert (record.base_model, record.parent_iteration, record.job_name) == (
+        BASE_MODEL,
+        0,
+        result["job_name"],
+    )
+    assert record.hyperparameters == result["hyperparameters"]
+    assert begin.handler(doc, None) == result  # a retry derives the same round
+
+
+def test_begin_builds_on_the_champion_after_a_promotion(aws: Aws, fake: FakeBedrock) -> None:
+    first = evaluated(begun(dispatched(aws, "one.jsonl")), candidate=0.7, champion=0.5)
+    promote.handler(first, None)
+    aws.registry.release_lock(LINEAGE, 1)
+
+    second = begin.handler(validated(dispatched(aws, "two.jsonl")), None)
+    assert second["base_model"] == first["training"]["output_model_arn"]
+    assert second["parent_iteration"] == 1
+
+
+def test_begin_refuses_an_iteration_that_does_not_hold_the_lock(aws: Aws) -> None:
+    doc = validated(dispatched(aws))
+    aws.registry.release_lock(LINEAGE, 1)
+    with pytest.raises(LockNotHeldError):
+        begin.handler(doc, None)
+
+
+# -- collect metrics -----------------------------------------------------------------------------
+
+
+def test_collect_metrics_reads_the_jobs_csvs(aws: Aws) -> None:
+    doc = begun(dispatched(aws))
+    job = create_job(aws, doc)
+    job_id = job["jobArn"].rsplit("/", 1)[-1]
+    prefix = naming.job_output_prefix(LINEAGE, 1)
+    training = (
+        "step_number,epoch_number,training_loss,perplexity\n1,1,2.0,7\n2,1,1.0,3\n3,2,0.6,2\n4,2,0.4,1.5\n"
+    )
+    validation = "step_number,epoch_number,validation_loss,perplexity\n2,1,1.2,3\n4,2,0.9,2.4\n"
+    aws.upload(naming.job_training_metrics_key(prefix, job_id), training.encode())
+    aws.upload(naming.job_validation_metrics_key(prefix, job_id), validation.encode())
+
+    result = collect_metrics.handler(doc, None)
+
+    assert result == {
+        "job_arn": job["jobArn"],
+        "output_model_arn": job["outputModelArn"],
+        "training_loss": pytest.approx(0.5),
+        "validation_loss": pytest.approx(0.9),
+    }
+    record = aws.registry.get_iteration(LINEAGE, 1)
+    assert record is not None
+    assert (record.job_arn, record.training_loss, record.validation_loss) == (job["jobArn"], 0.5, 0.9)
+
+
+def test_collect_metrics_tolerates_missing_csvs(aws: Aws) -> None:
+    doc = begun(dispatched(aws))
+    job = create_job(aws, doc)
+    result = collect_metrics.handler(doc, None)
+    assert result["output_model_arn"] == job["outputModelArn"]
+    assert result["training_loss"] is None and result["validation_loss"] is None
+
+
+# -- decide --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("candidate", "promoted"), [(0.62, True), (0.6199, False)])
+def test_decide_applies_the_lineages_minimum_improvement(candidate: float, promoted: bool) -> None:
+    doc = {
+        "lineage": LINEAGE_CONFIG,
+        "iteration": 2,
+        "evaluation": {"candidate_score": candidate, "champion_score": 0.6},
+    }
+    result = decide.handler(doc, None)
+    assert result["promote"] is promoted
+    assert result["decision"] == ("promoted" if promoted else "rejected")
+    assert result["improvement"] == pytest.approx(candidate - 0.6)
+    assert "0.0200" in result["reason"]
+
+
+# -- promote -------------------------------------------------------------------------------------
+
+
+def test_promote_swaps_the_champion_and_retires_the_old_deployment(aws: Aws, fake: FakeBedrock) -> None:
+    first = evaluated(begun(dispatched(aws, "one.jsonl")), candidate=0.7, champion=0.5)
+    fake.add_deployment(first["round"]["deployment_name"])
+    assert promote.handler(first, None)["retired_deployment"] is None  # the starting point had none
+    aws.registry.release_lock(LINEAGE, 1)
+
+    second = evaluated(begun(dispatched(aws, "two.jsonl")), candidate=0.8, champion=0.7)
+    fake.add_deployment(second["round"]["deployment_name"])
+    result = promote.handler(second, None)
+
+    old, new = first["candidate_deployment"]["arn"], second["candidate_deployment"]["arn"]
+    assert result == {
+        "champion_iteration": 2,
+        "champion_model_arn": second["training"]["output_model_arn"],
+        "serving_model_id": new,
+        "retired_deployment": old,
+    }
+    assert fake.deleted == [old] and list(fake.deployments.values()) == [new]
+    state = aws.registry.get_state(LINEAGE)
+    assert state is not None
+    assert (state.champion_iteration, state.champion_model, state.serving_model_id, state.champion_score) == (
+        2,
+        second["training"]["output_model_arn"],
+        new,
+        0.8,
+    )
+    record = aws.registry.get_iteration(LINEAGE, 2)
+    assert record is not None and record.decision == "promoted" and record.replaced_serving_model_id == old
+
+    assert promote.handler(second, None) == result  # a retry after the commit is harmless
+    assert fake.deleted == [old] and list(fake.deployments.values()) == [new]
+
+
+def test_promote_without_the_lock_changes_nothing(aws: Aws, fake: FakeBedrock) -> None:
+    doc = evaluated(begun(dispatched(aws)), candidate=0.9, champion=0.1)
+    aws.registry.release_lock(LINEAGE, 1)
+    with pytest.raises(LockNotHeldError):
+        promote.handler(doc, None)
+    state = aws.registry.get_state(LINEAGE)
+    assert state is not None and (state.champion_model, state.champion_iteration) == (BASE_MODEL, 0)
+    assert fake.deleted == []
+
+
+# -- clean up ------------------------------------------------------------------------------------
+
+LAMBDA_ERROR = {
+    "Error": "EvaluationSetMissingError",
+    "Cause": json.dumps(
+        {"errorMessage": "no evaluation set at s3://b/k", "errorType": "EvaluationSetMissingError"}
+    ),
+}
+
+
+def test_clean_up_stops_the_job_and_deletes_the_candidate_deployment(aws: Aws, fake: FakeBedrock) -> None:
+    doc = evaluated(begun(dispatched(aws)), candidate=0.5, champion=0.5)
+    create_job(aws, doc)
+    fake.add_deployment(doc["round"]["deployment_name"])
+
+    outcome = clean_up.handler({**doc, "error": LAMBDA_ERROR}, None)
+
+    assert outcome == {
+        "decision": "failed",
+        "reason": "EvaluationSetMissingError: no evaluation set at s3://b/k",
+    }
+    job = aws.client("bedrock").get_model_customization_job(jobIdentifier=doc["round"]["job_name"])
+    assert job["status"] == "Stopped"
+    assert fake.deleted == [doc["candidate_deployment"]["arn"]]
+    assert clean_up.handler({**doc, "error": LAMBDA_ERROR}, None) == outcome  # retry: nothing left to do
+
+
+def test_clean_up_finds_the_deployment_by_name_when_its_arn_was_never_seen(
+    aws: Aws,
+    fake: FakeBedrock,
+) -> None:
+    doc = begun(dispatched(aws))
+    arn = fake.add_deployment(doc["round"]["deployment_name"])
+    outcome = clean_up.handler({**doc, "error": {"Error": "States.Timeout", "Cause": "took too long"}}, None)
+    assert outcome == {"decision": "failed", "reason": "States.Timeout: took too long"}
+    assert fake.deleted == [arn]
+
+
+def test_clean_up_before_the_round_began_only_reports(aws: Aws, fake: FakeBedrock) -> None:
+    doc = dispatched(aws)
+    outcome = clean_up.handler({**doc, "error": {"Error": "Lambda.Unknown", "Cause": None}}, None)
+    assert outcome == {"decision": "failed", "reason": "Lambda.Unknown"}
+    assert fake.deleted == []
+
+
+def test_clean_up_after_a_committed_promotion_keeps_the_new_champion(aws: Aws, fake: FakeBedrock) -> None:
+    doc = evaluated(begun(dispatched(aws)), candidate=0.9, champion=0.1)
+    fake.add_deployment(doc["round"]["deployment_name"])
+    promote.handler(doc, None)
+
+    outcome = clean_up.handler({**doc, "error": {"Error": "Lambda.ServiceException", "Cause": "boom"}}, None)
+
+    assert outcome["decision"] == "promoted"
+    assert outcome["reason"] == "promoted; a later step failed: Lambda.ServiceException: boom"
+    assert fake.deleted == [] and doc["candidate_deployment"]["arn"] in fake.deployments.values()
+
+
+def test_clean_up_reports_what_it_could_not_undo(
+    aws: Aws,
+    fake: FakeBedrock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    doc = evaluated(begun(dispatched(aws)), candidate=0.5, champion=0.5)
+
+    def refuse(arn: str) -> bool:
+        raise RuntimeError("AccessDenied")
+
+    monkeypatch.setattr(fake, "delete_deployment", refuse)
+    outcome = clean_up.handler({**doc, "error": {"Error": "X", "Cause": "y"}}, None)
+    assert outcome["decision"] == "failed"
+    arn = doc["candidate_deployment"]["arn"]
+    assert outcome["reason"] == f"X: y; clean-up incomplete: could not delete deployment {arn}: AccessDenied"
+
+
+# -- finish --------------------------------------------------------------------------------------
+
+
+def test_finish_records_everything_releases_the_lock_and_notifies(aws: Aws, fake: FakeBedrock) -> None:
+    doc = evaluated(begun(dispatched(aws)), candidate=0.72, champion=0.61)
+    doc["decision"] = decide.handler(doc, None)
+    doc["outcome"] = {"decision": doc["decision"]["decision"], "reason": doc["decision"]["reason"]}
+    promote.handler(doc, None)
+
+    assert finish.handler(doc, None) == {}
+
+    record = aws.registry.get_iteration(LINEAGE, 1)
+    assert record is not None
+    history = record.to_history()
+    assert {
+        k: history[k] for k in ("iteration", "decision", "base_model", "parent_iteration", "records")
+    } == {
+        "iteration": 1,
+        "decision": "promoted",
+        "base_model": BASE_MODEL,
+        "parent_iteration": 0,
+        "records": 10,
+    }
+    assert (history["eval_score"], history["champion_score"], history["min_improvement"]) == (
+        0.72,
+        0.61,
+        0.02,
+    )
+    assert (history["training_loss"], history["validation_loss"]) == (0.5, 0.6)
+    assert history["eval_set_version"] == "00112233aabbccdd"
+    assert history["output_model_arn"] == doc["training"]["output_model_arn"]
+    assert history["job_arn"] == doc["training"]["job_arn"]
+    assert history["ended_at"] and history["started_at"] == "2026-03-01T10:00:01.000Z"
+    assert record.deployment_arn == doc["candidate_deployment"]["arn"]
+    state = aws.registry.get_state(LINEAGE)
+    assert state is not None and state.lock_owner is None
+    [notification] = aws.notifications()
+    assert notification["Subject"].startswith(f"iterft {LINEAGE} #1 promoted")
+    assert "0.7200" in notification["Message"] and "0.6100" in notification["Message"]
+
+
+def test_finish_of_invalid_data_lists_the_problems(aws: Aws) -> None:
+    doc = validated(dispatched(aws))
+    doc["validation"].update(
+        valid=False,
+        training_data_uri=None,
+        report_uri=f"s3://{BUCKET}/{naming.validation_report_key(LINEAGE, 1)}",
+        reason="batch.jsonl: invalid: 10 records, 2 errors",
+        problem_counts={"invalid_json": 2},
+        problems=[
+            {
+                "line": 3,
+                "code": "invalid_json",
+                "severity": "error",
+                "message": "invalid JSON: Expecting value",
+            }
+        ],
+    )
+    doc["outcome"] = {"decision": "invalid_data", "reason": doc["validation"]["reason"]}
+
+    finish.handler(doc, None)
+
+    record = aws.registry.get_iteration(LINEAGE, 1)
+    assert record is not None
+    assert (record.decision, record.reason, record.report_uri) == (
+        "invalid_data",
+        doc["validation"]["reason"],
+        doc["validation"]["report_uri"],
+    )
+    [notification] = aws.notifications()
+    assert notification["Subject"] == f"iterft {LINEAGE} #1 invalid data: batch.jsonl"
+    assert "invalid_json 2" in notification["Message"]
+    assert "line 3 [invalid_json] invalid JSON: Expecting value" in notification["Message"]
+
+
+def test_a_retried_finish_does_not_release_the_next_rounds_lock(aws: Aws) -> None:
+    doc = validated(dispatched(aws, "one.jsonl"))
+    doc["outcome"] = {"decision": "failed", "reason": "States.TaskFailed: job failed"}
+    finish.handler(doc, None)
+    dispatched(aws, "two.jsonl")  # round 2 takes the lock
+
+    finish.handler(doc, None)
+
+    state = aws.registry.get_state(LINEAGE)
+    assert state is not None and state.lock_owner == 2
+    record = aws.registry.get_iteration(LINEAGE, 1)
+    assert record is not None and (record.decision, record.reason) == (
+        "failed",
+        "States.TaskFailed: job failed",
+    )
+    subjects = [n["Subject"] for n in aws.notifications()]
+    assert subjects == [f"iterft {LINEAGE} #1 failed"] * 2

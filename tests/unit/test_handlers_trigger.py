@@ -1,0 +1,208 @@
+"""The trigger: uploads recorded once, queued in upload order, dispatched one round at a time."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from iterft_runtime import naming
+from iterft_runtime.dal import workflow
+from iterft_runtime.handlers import trigger
+from iterft_runtime.models.lineage import LineageConfig
+from runtime_support import BUCKET, LINEAGE, LINEAGE_CONFIG, Aws, valid_dataset
+
+pytest_plugins = ("runtime_fixtures",)
+
+
+def s3_event(key: str, version_id: str, *, time: str = "2026-03-01T10:00:00Z", size: int = 100) -> str:
+    """An EventBridge S3 Object Created event as AWS documents it."""
+    return json.dumps(
+        {
+            "version": "0",
+            "id": "17793124-05d4-b198-2fde-7ededc63b103",
+            "detail-type": "Object Created",
+            "source": "aws.s3",
+            "account": "123456789012",
+            "time": time,
+            "region": "us-east-1",
+            "resources": [f"arn:aws:s3:::{BUCKET}"],
+            "detail": {
+                "version": "0",
+                "bucket": {"name": BUCKET},
+                "object": {"key": key, "size": size, "etag": "b1946ac9", "version-id": version_id},
+                "reason": "PutObject",
+            },
+        }
+    )
+
+
+def dispatch_message(lineage: str = LINEAGE) -> str:
+    return json.dumps({"kind": "dispatch", "lineage": lineage})
+
+
+def sqs_event(*bodies: str) -> dict[str, Any]:
+    return {
+        "Records": [
+            {
+                "messageId": f"m{index}",
+                "receiptHandle": f"r{index}",
+                "body": body,
+                "attributes": {"ApproximateReceiveCount": "1"},
+                "messageAttributes": {},
+                "md5OfBody": "",
+                "eventSource": "aws:sqs",
+                "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:iterft-uploads",
+                "awsRegion": "us-east-1",
+            }
+            for index, body in enumerate(bodies)
+        ]
+    }
+
+
+def run(*bodies: str) -> list[dict[str, str]]:
+    return trigger.handler(sqs_event(*bodies), None)["batchItemFailures"]
+
+
+def upload_event(aws: Aws, name: str, time: str) -> str:
+    key = f"incoming/{LINEAGE}/{name}"
+    put = aws.upload(key, valid_dataset())
+    return s3_event(key, put["VersionId"], time=time)
+
+
+def test_an_upload_starts_iteration_one_with_the_contract_input(aws: Aws) -> None:
+    key = f"incoming/{LINEAGE}/batch-1.jsonl"
+    version = aws.upload(key, valid_dataset())["VersionId"]
+    assert run(s3_event(key, version, size=321)) == []
+
+    [execution] = aws.executions()
+    fingerprint = naming.dataset_fingerprint(key, version)
+    assert execution["name"] == naming.execution_name(LINEAGE, 1, fingerprint)
+    assert execution["input"] == {
+        "lineage": LineageConfig.model_validate(LINEAGE_CONFIG).model_dump(mode="json"),
+        "iteration": 1,
+        "dataset": {
+            "bucket": BUCKET,
+            "key": key,
+            "version_id": version,
+            "etag": "b1946ac9",
+            "size": 321,
+            "uploaded_at": "2026-03-01T10:00:00.000Z",
+        },
+    }
+    record = aws.registry.get_iteration(LINEAGE, 1)
+    assert record is not None
+    assert (record.decision, record.execution_arn) == ("running", execution["arn"])
+    state = aws.registry.get_state(LINEAGE)
+    assert state is not None and state.lock_owner == 1
+
+
+def test_a_redelivered_event_yields_one_iteration(aws: Aws) -> None:
+    event = upload_event(aws, "a.jsonl", "2026-03-01T10:00:00Z")
+    assert run(event, event) == []
+    assert run(event) == []
+    assert len(aws.executions()) == 1
+    assert [r.iteration for r in aws.registry.list_iterations(LINEAGE)] == [1]
+    assert aws.registry.queued_uploads(LINEAGE) == []
+
+
+def test_uploads_during_a_round_wait_and_run_in_upload_order(aws: Aws) -> None:
+    first = upload_event(aws, "first.jsonl", "2026-03-01T10:00:00Z")
+    second = upload_event(aws, "second.jsonl", "2026-03-01T10:05:00Z")
+    third = upload_event(aws, "third.jsonl", "2026-03-01T10:09:00Z")
+    assert run(first) == []
+    assert run(third, second) == []  # delivered out of order, while round 1 runs
+
+    assert len(aws.executions()) == 1
+    assert [q.dataset.key.rsplit("/", 1)[-1] for q in aws.registry.queued_uploads(LINEAGE)] == [
+        "second.jsonl",
+        "third.jsonl",
+    ]
+    assert run(dispatch_message()) == []  # the lineage is still locked: nothing starts
+    assert len(aws.executions()) == 1
+
+    for expected in (2, 3):
+        assert aws.registry.release_lock(LINEAGE, expected - 1)
+        assert run(dispatch_message()) == []
+        assert len(aws.executions()) == expected
+    assert aws.registry.release_lock(LINEAGE, 3)
+    assert run(dispatch_message()) == []  # queue empty: nothing more
+    keys = [aws.registry.get_iteration(LINEAGE, n).dataset_key for n in (1, 2, 3)]  # type: ignore[union-attr]
+    assert [key.rsplit("/", 1)[-1] for key in keys] == ["first.jsonl", "second.jsonl", "third.jsonl"]
+    assert [e["input"]["iteration"] for e in aws.executions()] == [1, 2, 3]
+
+
+def test_keys_that_are_not_jsonl_are_ignored(aws: Aws) -> None:
+    assert run(s3_event(f"incoming/{LINEAGE}/notes.txt", "v1")) == []
+    assert aws.registry.get_state(LINEAGE) is None
+    assert aws.executions() == [] and aws.notifications() == []
+
+
+def test_an_unknown_lineage_is_notified_and_consumed(aws: Aws) -> None:
+    assert run(s3_event("incoming/nobody/data.jsonl", "v1")) == []
+    [notification] = aws.notifications()
+    assert "incoming/nobody/data.jsonl" in notification["Subject"]
+    assert "incoming/nobody/data.jsonl" in notification["Message"]
+    assert f"Known lineages: {LINEAGE}" in notification["Message"]
+    assert aws.registry.get_state("nobody") is None and aws.executions() == []
+
+
+def test_a_bad_message_fails_alone(aws: Aws) -> None:
+    good = upload_event(aws, "a.jsonl", "2026-03-01T10:00:00Z")
+    assert run("not json", good) == [{"itemIdentifier": "m0"}]
+    assert len(aws.executions()) == 1
+
+
+def test_the_event_moto_really_delivers_is_understood(aws: Aws) -> None:
+    """EventBridge -> SQS as the embedded default wires it: `eTag`, a key with a space and a '+'."""
+    s3, events, sqs = aws.client("s3"), aws.client("events"), aws.client("sqs")
+    s3.put_bucket_notification_configuration(
+        Bucket=BUCKET, NotificationConfiguration={"EventBridgeConfiguration": {}}
+    )
+    queue_url = sqs.create_queue(QueueName="uploads")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    pattern = {"source": ["aws.s3"], "detail-type": ["Object Created"]}
+    events.put_rule(Name="uploads", EventPattern=json.dumps(pattern))
+    events.put_targets(Rule="uploads", Targets=[{"Id": "queue", "Arn": queue_arn}])
+    key = f"incoming/{LINEAGE}/week 1+2.jsonl"
+    put = aws.upload(key, valid_dataset())
+    [message] = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10)["Messages"]
+
+    assert run(message["Body"]) == []
+    [execution] = aws.executions()
+    dataset = execution["input"]["dataset"]
+    assert (dataset["key"], dataset["version_id"]) == (key, put["VersionId"])
+    assert dataset["etag"] == put["ETag"].strip('"')
+
+
+def test_a_round_whose_start_was_lost_is_started_by_the_next_dispatch(aws: Aws) -> None:
+    """A dispatcher that died after its transaction left the lock held and no execution."""
+    registry = aws.registry
+    key = f"incoming/{LINEAGE}/a.jsonl"
+    version = aws.upload(key, valid_dataset())["VersionId"]
+    config = LineageConfig.model_validate(LINEAGE_CONFIG)
+    registry.ensure_state(config)
+    registry.record_upload(LINEAGE, trigger.parse_message(s3_event(key, version)).dataset)  # type: ignore[union-attr]
+    head = registry.queue_head(LINEAGE)
+    assert head is not None and registry.try_dispatch(LINEAGE, 1, head, "2026-03-01T10:00:01.000Z")
+    assert aws.executions() == []
+
+    assert run(dispatch_message()) == []
+    [execution] = aws.executions()
+    assert execution["input"]["iteration"] == 1 and execution["input"]["dataset"]["key"] == key
+    record = registry.get_iteration(LINEAGE, 1)
+    assert record is not None and record.execution_arn == execution["arn"]
+    assert run(dispatch_message()) == []
+    assert len(aws.executions()) == 1
+
+
+def test_starting_the_same_execution_twice_is_one_execution(aws: Aws) -> None:
+    document = {"iteration": 1}
+    first = workflow.start_execution(aws.state_machine_arn, "support-bot-it0001-abcdef12", document)
+    again = workflow.start_execution(aws.state_machine_arn, "support-bot-it0001-abcdef12", document)
+    assert first == again == workflow.execution_arn(aws.state_machine_arn, "support-bot-it0001-abcdef12")
+    with pytest.raises(workflow.ExecutionConflictError):
+        workflow.start_execution(aws.state_machine_arn, "support-bot-it0001-abcdef12", {"iteration": 2})
+    assert len(aws.executions()) == 1

@@ -1,0 +1,107 @@
+"""Validate dataset: the exact uploaded version is checked, then copied to validated/ or quarantine/."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from iterft_runtime import naming
+from iterft_runtime.handlers import validate
+from runtime_support import (
+    BUCKET,
+    LINEAGE,
+    LINEAGE_CONFIG,
+    Aws,
+    conversation,
+    jsonl,
+    valid_dataset,
+)
+
+KEY = f"incoming/{LINEAGE}/batch.jsonl"
+
+pytest_plugins = ("runtime_fixtures",)
+
+
+def round_input(
+    aws: Aws, body: bytes, metadata: dict[str, str] | None = None, key: str = KEY
+) -> dict[str, Any]:
+    put = aws.upload(key, body, metadata)
+    return {
+        "lineage": LINEAGE_CONFIG,
+        "iteration": 4,
+        "dataset": {
+            "bucket": BUCKET,
+            "key": key,
+            "version_id": put["VersionId"],
+            "etag": put["ETag"].strip('"'),
+            "size": len(body),
+            "uploaded_at": "2026-03-01T10:00:00.000Z",
+        },
+    }
+
+
+def test_a_valid_file_is_copied_to_validated_with_merged_hyperparameters(aws: Aws) -> None:
+    body = valid_dataset(12)
+    event = round_input(aws, body, metadata={"hp-epochcount": "3"})
+    aws.upload(KEY, b"overwritten later, must not be what trains\n")
+
+    result = validate.handler(event, None)
+
+    validated = naming.validated_key(LINEAGE, 4)
+    assert result == {
+        "valid": True,
+        "decision": None,
+        "records": 12,
+        "size_bytes": len(body),
+        "training_data_uri": f"s3://{BUCKET}/{validated}",
+        "report_uri": None,
+        "hyperparameters": {"epochCount": "3", "learningRate": "1e-05"},
+        "reason": "12 records, no problems",
+        "problem_counts": {},
+        "problems": [],
+    }
+    assert aws.read(validated) == body
+    assert aws.keys(naming.QUARANTINE_PREFIX) == []
+
+
+def test_an_invalid_file_is_quarantined_with_a_report(aws: Aws) -> None:
+    records = [conversation(f"q{i}", f"a{i}") for i in range(10)]
+    body = jsonl(records[:3]).decode() + "{not json\n" + jsonl(records[3:6]).decode() + '{"messages": []}\n'
+    event = round_input(aws, body.encode())
+
+    result = validate.handler(event, None)
+
+    assert result["valid"] is False and result["training_data_uri"] is None
+    assert result["decision"] == "invalid_data"
+    assert result["records"] == 8
+    assert result["problem_counts"] == {"invalid_json": 1, "missing_key": 1, "no_messages": 1}
+    assert [(p["line"], p["code"]) for p in result["problems"]] == [
+        (4, "invalid_json"),
+        (8, "missing_key"),
+        (8, "no_messages"),
+    ]
+    assert result["reason"].startswith(f"{KEY}: invalid: 8 records, 3 errors")
+    report_key = naming.validation_report_key(LINEAGE, 4)
+    assert result["report_uri"] == f"s3://{BUCKET}/{report_key}"
+    report = json.loads(aws.read(report_key))
+    assert report["valid"] is False and report["counts"] == result["problem_counts"]
+    assert report["source"].startswith(f"s3://{BUCKET}/{KEY}?versionId=")
+    assert aws.read(naming.quarantine_key(LINEAGE, 4, KEY)) == body.encode()
+    assert aws.keys(naming.VALIDATED_PREFIX) == []
+
+
+def test_invalid_hyperparameter_overrides_stop_the_round_before_any_copy(aws: Aws) -> None:
+    event = round_input(aws, valid_dataset(), metadata={"hp-epochcount": "9", "hp-batchsize": "4"})
+
+    result = validate.handler(event, None)
+
+    assert result["valid"] is False and result["decision"] == "rejected"
+    assert "epochCount=9 is outside 1..5" in result["reason"]
+    assert "batchsize is not a hyperparameter of the nova family" in result["reason"]  # S3 lowercases names
+    assert aws.keys(naming.VALIDATED_PREFIX) == [] and aws.keys(naming.QUARANTINE_PREFIX) == []
+
+
+def test_a_url_encoded_key_is_found_decoded(aws: Aws) -> None:
+    event = round_input(aws, valid_dataset(), key=f"incoming/{LINEAGE}/week 1.jsonl")
+    event["dataset"]["key"] = f"incoming/{LINEAGE}/week+1.jsonl"
+    assert validate.handler(event, None)["valid"] is True

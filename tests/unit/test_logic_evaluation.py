@@ -1,0 +1,161 @@
+"""Evaluation set parsing, its content version, scoring and the champion's model id."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import pytest
+from iterft_runtime.logic.evaluation import (
+    EvaluationItem,
+    EvaluationSetError,
+    NoChampionModelError,
+    champion_model_id,
+    parse_evaluation_set,
+    result_rows,
+    reusable_champion_score,
+    score_answers,
+)
+from iterft_runtime.models.lineage import LineageConfig
+from iterft_runtime.models.records import LineageState
+
+BODY = (
+    b'{"prompt": "capital of france?", "referenceResponse": "Paris", "category": "geo"}\n'
+    b"\n"
+    b'{"prompt": "2+2?", "referenceResponse": "four"}\n'
+)
+
+
+def test_parse_keeps_line_numbers_and_versions_by_content() -> None:
+    parsed = parse_evaluation_set([BODY[:17], BODY[17:60], BODY[60:]], "s3://b/eval.jsonl")
+    assert parsed.items == (
+        EvaluationItem(line=1, prompt="capital of france?", reference="Paris", category="geo"),
+        EvaluationItem(line=3, prompt="2+2?", reference="four", category=None),
+    )
+    assert parsed.version == hashlib.sha256(BODY).hexdigest()[:16]
+    assert parse_evaluation_set([BODY], "x").version == parsed.version  # chunking does not matter
+    assert parse_evaluation_set([BODY + b"\n"], "x").version != parsed.version  # any byte does
+
+
+def test_every_bad_line_is_named() -> None:
+    body = b'{"prompt": "p"}\n[1]\nnot json\n{"prompt": "p", "referenceResponse": "r", "category": 3}\n'
+    with pytest.raises(EvaluationSetError) as raised:
+        parse_evaluation_set([body], "s3://b/eval.jsonl")
+    message = str(raised.value)
+    assert message.startswith(
+        "s3://b/eval.jsonl: 4 bad line(s): line 1: referenceResponse must be a non-empty string"
+    )
+    assert "line 2: not a JSON object" in message and "line 3: not a UTF-8 JSON object" in message
+    assert "line 4: category must be a string" in message
+
+
+def test_an_empty_set_is_refused() -> None:
+    with pytest.raises(EvaluationSetError, match="no records"):
+        parse_evaluation_set([b"\n\n"], "s3://b/eval.jsonl")
+
+
+def test_long_lists_of_bad_lines_are_cut() -> None:
+    with pytest.raises(EvaluationSetError, match=r"25 bad line\(s\).*\(and 15 more\)$"):
+        parse_evaluation_set([b"x\n" * 25], "src")
+
+
+ITEMS = [
+    EvaluationItem(1, "a?", "the cat sat"),
+    EvaluationItem(2, "b?", "blue"),
+]
+
+
+def test_score_answers_per_item_and_mean() -> None:
+    scored = score_answers("token_f1", ITEMS, ["the cat sat", "red"])
+    assert scored.scores == (1.0, 0.0) and scored.mean == 0.5
+    partial = score_answers("token_f1", ITEMS[:1], ["the cat"])
+    assert partial.scores[0] == pytest.approx(0.8)
+    with pytest.raises(ValueError, match="1 answers for 2"):
+        score_answers("token_f1", ITEMS, ["x"])
+    with pytest.raises(ValueError, match="empty"):
+        score_answers("exact_match", [], [])
+
+
+def test_result_rows_add_champion_columns_only_when_it_answered() -> None:
+    candidate = score_answers("exact_match", ITEMS, ["the cat sat", "red"])
+    rows = list(result_rows(ITEMS, ["the cat sat", "red"], candidate))
+    assert rows[1] == {
+        "line": 2,
+        "category": None,
+        "prompt": "b?",
+        "reference": "blue",
+        "candidate_answer": "red",
+        "candidate_score": 0.0,
+    }
+    champion = score_answers("exact_match", ITEMS, ["no", "blue"])
+    rows = list(result_rows(ITEMS, ["the cat sat", "red"], candidate, ["no", "blue"], champion))
+    assert (rows[1]["champion_answer"], rows[1]["champion_score"]) == ("blue", 1.0)
+    json.dumps(rows)
+
+
+STATE = LineageState(lineage="bot", champion_model="amazon.nova-micro-v1:0:128k")
+
+
+@pytest.mark.parametrize(
+    ("state", "version", "metric", "expected"),
+    [
+        (STATE, "v1", "token_f1", None),
+        (
+            LineageState(
+                "bot", "m", champion_score=0.4, champion_eval_set_version="v1", champion_metric="token_f1"
+            ),
+            "v1",
+            "token_f1",
+            0.4,
+        ),
+        (
+            LineageState(
+                "bot", "m", champion_score=0.4, champion_eval_set_version="v1", champion_metric="token_f1"
+            ),
+            "v2",
+            "token_f1",
+            None,
+        ),
+        (
+            LineageState(
+                "bot", "m", champion_score=0.4, champion_eval_set_version="v1", champion_metric="token_f1"
+            ),
+            "v1",
+            "exact_match",
+            None,
+        ),
+        (
+            LineageState(
+                "bot", "m", champion_score=0.0, champion_eval_set_version="v1", champion_metric="token_f1"
+            ),
+            "v1",
+            "token_f1",
+            0.0,
+        ),
+    ],
+)
+def test_reusable_champion_score(
+    state: LineageState, version: str, metric: str, expected: float | None
+) -> None:
+    assert reusable_champion_score(state, version, metric) == expected
+
+
+NOVA = LineageConfig(name="bot", base_model="amazon.nova-micro-v1:0:128k")
+CUSTOM = "arn:aws:bedrock:us-east-1:123456789012:custom-model/amazon.nova-micro-v1:0:128k/abc"
+DEPLOYMENT = "arn:aws:bedrock:us-east-1:123456789012:custom-model-deployment/x"
+
+
+def test_champion_model_id() -> None:
+    assert champion_model_id(NOVA, STATE) == "amazon.nova-micro-v1:0"
+    configured = NOVA.model_copy(update={"evaluation_invoke_model": "us.amazon.nova-micro-v1:0"})
+    assert champion_model_id(configured, STATE) == "us.amazon.nova-micro-v1:0"
+    serving = LineageState("bot", CUSTOM, champion_iteration=2, serving_model_id=DEPLOYMENT)
+    assert champion_model_id(configured, serving) == DEPLOYMENT
+
+
+def test_a_champion_nobody_can_call_is_an_error() -> None:
+    custom_start = LineageConfig(name="bot", base_model=CUSTOM, family="nova")
+    with pytest.raises(NoChampionModelError, match="set evaluation_invoke_model"):
+        champion_model_id(custom_start, LineageState("bot", CUSTOM))
+    with pytest.raises(NoChampionModelError, match="champion #3 has no serving deployment"):
+        champion_model_id(NOVA, LineageState("bot", CUSTOM, champion_iteration=3))

@@ -1,0 +1,119 @@
+"""Notification texts: one per outcome, subjects valid for SNS."""
+
+from __future__ import annotations
+
+import pytest
+from iterft_runtime.logic.notifications import (
+    MAX_SUBJECT,
+    round_notification,
+    subject_line,
+    unknown_lineage_notification,
+)
+from iterft_runtime.models.records import IterationRecord
+
+BASE = {
+    "iteration": 4,
+    "parent_iteration": 3,
+    "dataset": "s3://data/incoming/bot/week.jsonl?versionId=v1",
+    "dataset_key": "incoming/bot/week.jsonl",
+    "base_model": "arn:aws:bedrock:us-east-1:123456789012:custom-model/bot-it0003",
+    "job_arn": "arn:aws:bedrock:us-east-1:123456789012:model-customization-job/j4",
+    "output_model_arn": "arn:aws:bedrock:us-east-1:123456789012:custom-model/bot-it0004",
+    "training_loss": 0.4,
+    "metric": "token_f1",
+    "eval_set_version": "abcdef0123456789",
+    "min_improvement": 0.02,
+}
+
+
+def record(**fields: object) -> IterationRecord:
+    return IterationRecord(**{**BASE, **fields})  # type: ignore[arg-type]
+
+
+def test_promoted() -> None:
+    message = round_notification(
+        "bot", record(decision="promoted", eval_score=0.71, champion_score=0.65, reason="gain met")
+    )
+    assert message.subject == "iterft bot #4 promoted: token_f1 0.710 vs 0.650 (+0.060)"
+    for text in (
+        "Iteration: 4 (parent: #3)",
+        "Decision: promoted",
+        "Reason: gain met",
+        "Candidate model: arn:aws:bedrock:us-east-1:123456789012:custom-model/bot-it0004",
+        "candidate 0.7100, champion 0.6500, required improvement 0.02",
+        "Final training loss: 0.4000; validation loss: n/a",
+    ):
+        assert text in message.body
+
+
+def test_rejected_from_the_starting_point() -> None:
+    message = round_notification(
+        "bot", record(decision="rejected", parent_iteration=0, eval_score=0.6, champion_score=0.61)
+    )
+    assert message.subject == "iterft bot #4 rejected: token_f1 0.600 vs 0.610 (-0.010)"
+    assert "Iteration: 4 (parent: starting point)" in message.body
+
+
+def test_failed_names_the_cause() -> None:
+    message = round_notification("bot", record(decision="failed", reason="States.TaskFailed: quota"))
+    assert message.subject == "iterft bot #4 failed"
+    assert "Cause: States.TaskFailed: quota" in message.body
+
+
+def test_invalid_data_lists_counts_and_first_problems() -> None:
+    problems = [
+        {"line": line, "code": "invalid_json", "severity": "error", "message": "invalid JSON"}
+        for line in range(1, 9)
+    ]
+    message = round_notification(
+        "bot",
+        record(decision="invalid_data", report_uri="s3://data/quarantine/bot/000004/validation-report.json"),
+        problem_counts={"invalid_json": 8, "bad_role": 12},
+        problems=problems,
+    )
+    assert message.subject == "iterft bot #4 invalid data: week.jsonl"
+    assert "Problems by code: bad_role 12, invalid_json 8" in message.body
+    assert "First problems (of 20):" in message.body
+    assert "  line 5 [invalid_json] invalid JSON" in message.body
+    assert "line 6 " not in message.body
+    assert "Full report: s3://data/quarantine/bot/000004/validation-report.json" in message.body
+
+
+def test_file_level_problems_have_no_line() -> None:
+    message = round_notification(
+        "bot",
+        record(decision="invalid_data"),
+        problem_counts={"too_few_records": 1},
+        problems=[{"line": None, "code": "too_few_records", "message": "3 records; at least 8 are needed"}],
+    )
+    assert "  file [too_few_records] 3 records; at least 8 are needed" in message.body
+
+
+def test_unknown_lineage() -> None:
+    message = unknown_lineage_notification("incoming/nobody/a.jsonl", "nobody", ["zeta", "alpha"])
+    assert message.subject == "iterft upload ignored: unknown lineage for incoming/nobody/a.jsonl"
+    assert "no lineage named 'nobody' is configured" in message.body
+    assert "Known lineages: alpha, zeta" in message.body
+    outside = unknown_lineage_notification("incoming/a.jsonl", None, [])
+    assert "not under incoming/<lineage>/" in outside.body and "(none configured)" in outside.body
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("plain", "plain"),
+        ("two\nlines\tand  tabs", "two lines and tabs"),
+        ("x" * 150, "x" * (MAX_SUBJECT - 3) + "..."),
+        ("é" * 99, "é" * 99),
+    ],
+)
+def test_subject_line(text: str, expected: str) -> None:
+    assert subject_line(text) == expected
+    assert len(subject_line(text)) <= MAX_SUBJECT < 100
+
+
+def test_a_long_file_name_keeps_the_subject_under_the_limit() -> None:
+    message = round_notification(
+        "bot", record(decision="invalid_data", dataset_key="incoming/bot/" + "n" * 200)
+    )
+    assert len(message.subject) == MAX_SUBJECT and message.subject.endswith("...")

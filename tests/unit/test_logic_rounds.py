@@ -1,0 +1,184 @@
+"""Reading the state document: registry fields at Finish, readable failure causes, records."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from iterft_runtime.logic.rounds import readable_cause, record_fields, round_input
+from iterft_runtime.models.records import DatasetRef, IterationRecord, LineageState
+
+LINEAGE = {"name": "bot", "base_model": "amazon.nova-micro-v1:0:128k", "gate": {"min_improvement": 0.03}}
+DATASET = {
+    "bucket": "data",
+    "key": "incoming/bot/a.jsonl",
+    "version_id": "v1",
+    "etag": "e",
+    "size": 9,
+    "uploaded_at": "2026-01-01T00:00:00.000Z",
+}
+
+
+def test_round_input() -> None:
+    given = round_input({"lineage": LINEAGE, "iteration": "2", "dataset": DATASET})
+    assert (given.lineage.name, given.iteration) == ("bot", 2)
+    assert given.dataset == DatasetRef(
+        "data", "incoming/bot/a.jsonl", "v1", "e", 9, "2026-01-01T00:00:00.000Z"
+    )
+
+
+def test_record_fields_of_a_full_round() -> None:
+    doc = {
+        "lineage": LINEAGE,
+        "iteration": 2,
+        "dataset": DATASET,
+        "validation": {
+            "valid": True,
+            "records": 40,
+            "size_bytes": 9,
+            "report_uri": None,
+            "hyperparameters": {"a": "1"},
+        },
+        "round": {"base_model": "m0", "parent_iteration": 1, "job_name": "j", "hyperparameters": {"a": "2"}},
+        "training": {
+            "job_arn": "ja",
+            "output_model_arn": "om",
+            "training_loss": 0.3,
+            "validation_loss": None,
+        },
+        "candidate_deployment": {"arn": "dep", "status": "Active"},
+        "evaluation": {
+            "metric": "token_f1",
+            "eval_set_version": "ver",
+            "candidate_score": 0.8,
+            "champion_score": 0.7,
+            "results_uri": "s3://r",
+        },
+        "outcome": {"decision": "promoted", "reason": "better"},
+    }
+    assert record_fields(doc, "2026-01-02T00:00:00.000Z") == {
+        "decision": "promoted",
+        "reason": "better",
+        "ended_at": "2026-01-02T00:00:00.000Z",
+        "min_improvement": 0.03,
+        "records": 40,
+        "size_bytes": 9,
+        "hyperparameters": {"a": "2"},
+        "base_model": "m0",
+        "parent_iteration": 1,
+        "job_name": "j",
+        "job_arn": "ja",
+        "output_model_arn": "om",
+        "training_loss": 0.3,
+        "metric": "token_f1",
+        "eval_set_version": "ver",
+        "eval_score": 0.8,
+        "champion_score": 0.7,
+        "results_uri": "s3://r",
+        "deployment_arn": "dep",
+    }
+
+
+def test_record_fields_of_an_invalid_upload() -> None:
+    doc = {
+        "lineage": LINEAGE,
+        "validation": {"valid": False, "records": 3, "report_uri": "s3://rep", "hyperparameters": {"a": "1"}},
+        "outcome": {"decision": "invalid_data", "reason": "bad"},
+    }
+    assert record_fields(doc, "t") == {
+        "decision": "invalid_data",
+        "reason": "bad",
+        "ended_at": "t",
+        "min_improvement": 0.03,
+        "records": 3,
+        "report_uri": "s3://rep",
+        "hyperparameters": {"a": "1"},
+    }
+
+
+@pytest.mark.parametrize(
+    ("error", "expected"),
+    [
+        (None, "unknown failure"),
+        ({"Error": "States.Timeout"}, "States.Timeout"),
+        ({"Error": "States.TaskFailed", "Cause": "quota\n exceeded"}, "States.TaskFailed: quota exceeded"),
+        (
+            {
+                "Error": "ValueError",
+                "Cause": json.dumps({"errorType": "ValueError", "errorMessage": "bad x"}),
+            },
+            "ValueError: bad x",
+        ),
+        (
+            {
+                "Error": "Lambda.Unknown",
+                "Cause": json.dumps({"errorType": "KeyError", "errorMessage": "'round'"}),
+            },
+            "Lambda.Unknown: KeyError: 'round'",
+        ),
+        (
+            {
+                "Error": "States.TaskFailed",
+                "Cause": json.dumps({"Status": "Failed", "FailureMessage": "bad data"}),
+            },
+            "States.TaskFailed: bad data",
+        ),
+        ({"Error": "X", "Cause": json.dumps({"other": 1})}, 'X: {"other": 1}'),
+    ],
+)
+def test_readable_cause(error: dict[str, str] | None, expected: str) -> None:
+    assert readable_cause(error) == expected
+
+
+def test_a_huge_cause_is_cut() -> None:
+    cause = readable_cause({"Error": "E", "Cause": "x" * 5000})
+    assert len(cause) == 1000 and cause.endswith("...")
+
+
+def test_iteration_records_round_trip_and_ignore_registry_keys() -> None:
+    record = IterationRecord(
+        iteration=3, decision="rejected", eval_score=0.5, hyperparameters={"epochCount": "2"}
+    )
+    item = {"pk": "LINEAGE#bot", "sk": "ITER#000003", **record.to_dict()}
+    assert IterationRecord.from_dict(item) == record
+    assert "reason" not in record.to_dict()
+
+
+def test_history_has_the_public_keys() -> None:
+    history = IterationRecord(iteration=1).to_history()
+    assert {
+        "iteration",
+        "decision",
+        "parent_iteration",
+        "base_model",
+        "output_model_arn",
+        "dataset",
+        "job_arn",
+        "hyperparameters",
+        "records",
+        "training_loss",
+        "validation_loss",
+        "eval_score",
+        "champion_score",
+        "min_improvement",
+        "eval_set_version",
+        "reason",
+        "started_at",
+        "ended_at",
+    } == set(history)
+
+
+def test_dataset_uri_carries_the_version() -> None:
+    assert DatasetRef("b", "k/x.jsonl", "a+b/c", "e", 1, "t").s3_uri == "s3://b/k/x.jsonl?versionId=a%2Bb%2Fc"
+    assert DatasetRef("b", "k/x.jsonl", None, "e", 1, "t").s3_uri == "s3://b/k/x.jsonl"
+    assert DatasetRef("b", "k", None, "etag1", 1, "t").identity == "etag-etag1"
+
+
+def test_a_record_without_a_dataset_cannot_be_dispatched() -> None:
+    with pytest.raises(ValueError, match="no dataset reference"):
+        IterationRecord(iteration=4).dataset_ref()
+
+
+def test_lineage_state_ignores_registry_keys() -> None:
+    state = LineageState.from_dict("bot", {"pk": "x", "sk": "STATE", "champion_model": "m", "lock_owner": 2})
+    assert (state.champion_model, state.lock_owner, state.next_iteration) == ("m", 2, 1)

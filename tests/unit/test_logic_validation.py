@@ -1,0 +1,335 @@
+"""The streaming dataset validator: exact line numbers and codes, per family, on bytes."""
+
+from __future__ import annotations
+
+import json
+import tracemalloc
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from iterft_runtime.logic import validation
+from iterft_runtime.logic.lines import TruncatedLine
+from iterft_runtime.logic.validation import estimate_tokens, validate_lines
+from iterft_runtime.models.families import CLAUDE_HAIKU, NOVA, PROMPT_COMPLETION, ModelFamily
+
+
+def turn(role: str, text: Any) -> dict[str, Any]:
+    return {"role": role, "content": [{"text": text}]}
+
+
+def conv(*turns: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    return {"schemaVersion": "bedrock-conversation-2024", "messages": list(turns), **extra}
+
+
+GOOD_CONV = conv(turn("user", "hi"), turn("assistant", "hello"))
+
+
+def lines_of(*records: Any) -> list[bytes]:
+    return [(r if isinstance(r, bytes) else json.dumps(r).encode()) + b"\n" for r in records]
+
+
+def padded(family: ModelFamily, *records: Any) -> list[bytes]:
+    """`records` followed by distinct valid records up to the family's minimum count."""
+    filler = max(family.min_records - len(records), 0)
+    if family is NOVA:
+        extra = [conv(turn("user", f"q{i}"), turn("assistant", f"a{i}")) for i in range(filler)]
+    elif family is CLAUDE_HAIKU:
+        extra = [
+            {"messages": [{"role": "user", "content": f"q{i}"}, {"role": "assistant", "content": f"a{i}"}]}
+            for i in range(filler)
+        ]
+    else:
+        extra = [{"prompt": f"q{i}", "completion": f"a{i}"} for i in range(filler)]
+    return lines_of(*records, *extra)
+
+
+def problems(report: validation.ValidationReport) -> list[tuple[int | None, str]]:
+    return [(p.line, p.code) for p in report.problems]
+
+
+CONVERSATION_CASES = [
+    pytest.param(GOOD_CONV, [], id="valid"),
+    pytest.param(b"{oops", [(1, "invalid_json")], id="invalid-json"),
+    pytest.param(b"\xff\xfe{}", [(1, "invalid_utf8")], id="invalid-utf8"),
+    pytest.param([GOOD_CONV], [(1, "not_object")], id="array"),
+    pytest.param({"messages": GOOD_CONV["messages"]}, [(1, "missing_key")], id="no-schema-version"),
+    pytest.param({**GOOD_CONV, "schemaVersion": "v2"}, [(1, "bad_schema_version")], id="bad-schema-version"),
+    pytest.param(conv(), [(1, "no_messages")], id="no-messages"),
+    pytest.param({"schemaVersion": "bedrock-conversation-2024"}, [(1, "missing_key")], id="messages-missing"),
+    pytest.param({**GOOD_CONV, "messages": "hi"}, [(1, "wrong_type")], id="messages-not-list"),
+    pytest.param(conv(turn("user", "hi"), turn("bot", "x")), [(1, "bad_role")], id="bad-role"),
+    pytest.param(
+        conv(turn("assistant", "x"), turn("user", "y")),
+        [(1, "must_start_with_user"), (1, "must_end_with_assistant")],
+        id="wrong-ends",
+    ),
+    pytest.param(
+        conv(turn("user", "a"), turn("user", "b"), turn("assistant", "c")),
+        [(1, "roles_not_alternating")],
+        id="not-alternating",
+    ),
+    pytest.param(conv(turn("user", "  "), turn("assistant", "x")), [(1, "empty_text")], id="empty-text"),
+    pytest.param(conv(turn("user", 3), turn("assistant", "x")), [(1, "wrong_type")], id="text-not-string"),
+    pytest.param(
+        conv({"role": "user", "content": [{"image": {"format": "png"}}]}, turn("assistant", "x")),
+        [(1, "unsupported_content")],
+        id="media",
+    ),
+    pytest.param(conv({"role": "user"}, turn("assistant", "x")), [(1, "missing_key")], id="content-missing"),
+    pytest.param(
+        conv(turn("user", "User: hi"), turn("assistant", "fine [EOS]")),
+        [(1, "reserved_token"), (1, "reserved_token")],
+        id="reserved-tokens",
+    ),
+    pytest.param({**GOOD_CONV, "system": "be nice"}, [(1, "wrong_type")], id="system-not-blocks"),
+]
+
+
+@pytest.mark.parametrize(("record", "expected"), CONVERSATION_CASES)
+def test_conversation_records(record: Any, expected: list[tuple[int, str]]) -> None:
+    report = validate_lines(padded(NOVA, record), NOVA)
+    assert problems(report) == expected
+    assert report.valid is (expected == [])
+
+
+CLAUDE_GOOD = {
+    "system": "be brief",
+    "messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}],
+}
+
+
+@pytest.mark.parametrize(
+    ("record", "expected"),
+    [
+        pytest.param(CLAUDE_GOOD, [], id="valid"),
+        pytest.param({**CLAUDE_GOOD, "system": ["x"]}, [(1, "wrong_type")], id="system-not-string"),
+        pytest.param(
+            {
+                "messages": [
+                    {"role": "user", "content": [{"text": "q"}]},
+                    {"role": "assistant", "content": "a"},
+                ]
+            },
+            [(1, "wrong_type")],
+            id="content-blocks",
+        ),
+        pytest.param(
+            {"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": ""}]},
+            [(1, "empty_text")],
+            id="empty",
+        ),
+        pytest.param(
+            {"messages": [{"role": "user", "content": "q"}]}, [(1, "must_end_with_assistant")], id="one-turn"
+        ),
+        pytest.param(
+            {"messages": [{"content": "q"}, {"role": "assistant", "content": "a"}]},
+            [(1, "missing_key")],
+            id="role-missing",
+        ),
+    ],
+)
+def test_claude_records(record: Any, expected: list[tuple[int, str]]) -> None:
+    assert problems(validate_lines(padded(CLAUDE_HAIKU, record), CLAUDE_HAIKU)) == expected
+
+
+@pytest.mark.parametrize(
+    ("record", "expected"),
+    [
+        pytest.param({"prompt": "p", "completion": "c"}, [], id="valid"),
+        pytest.param({"prompt": "p"}, [(1, "missing_key")], id="completion-missing"),
+        pytest.param({"prompt": 1, "completion": "c"}, [(1, "wrong_type")], id="prompt-number"),
+        pytest.param(
+            {"prompt": "", "completion": ""}, [(1, "empty_text"), (1, "empty_text")], id="both-empty"
+        ),
+        pytest.param({"prompt": "User: p", "completion": "c"}, [], id="no-reserved-tokens-outside-nova"),
+    ],
+)
+def test_prompt_completion_records(record: Any, expected: list[tuple[int, str]]) -> None:
+    assert problems(validate_lines(padded(PROMPT_COMPLETION, record), PROMPT_COMPLETION)) == expected
+
+
+def test_every_bad_line_is_reported_with_its_number_and_validation_goes_on() -> None:
+    lines = lines_of(
+        GOOD_CONV,
+        b"not json",
+        conv(turn("user", "x"), turn("user", "y")),
+        b"",  # a blank line still counts as a line
+        conv(turn("user", "q"), turn("assistant", "")),
+        *[conv(turn("user", f"q{i}"), turn("assistant", f"a{i}")) for i in range(6)],
+    )
+    report = validate_lines(lines, NOVA)
+    assert problems(report) == [
+        (2, "invalid_json"),
+        (3, "roles_not_alternating"),
+        (3, "must_end_with_assistant"),
+        (4, "blank_line"),
+        (5, "empty_text"),
+    ]
+    assert report.records == 10 and report.size_bytes == sum(len(line) for line in lines)
+    assert report.valid is False and report.error_count == 4 and report.warning_count == 1
+
+
+def test_warnings_do_not_fail_a_file() -> None:
+    report = validate_lines([*padded(NOVA, GOOD_CONV, GOOD_CONV), b"\n"], NOVA)
+    assert problems(report) == [(2, "duplicate_record"), (9, "blank_line")]
+    assert report.problems[0].message == "same record as line 1"
+    assert report.valid is True
+
+
+def test_duplicates_are_recognised_whatever_the_key_order_and_spacing() -> None:
+    same = (
+        b'{"messages": [{"content": [{"text": "hi"}], "role": "user"}, '
+        + json.dumps(turn("assistant", "hello")).encode()
+        + b'],   "schemaVersion": "bedrock-conversation-2024"}'
+    )
+    assert problems(validate_lines(padded(NOVA, GOOD_CONV, same), NOVA)) == [(2, "duplicate_record")]
+
+
+def test_token_limits_and_the_near_limit_warning() -> None:
+    limit = NOVA.max_tokens_per_record
+    near = "x" * (3 * limit - 600)  # about limit - 200 tokens: within 10% of the limit
+    over = "x" * (3 * limit + 30)
+    report = validate_lines(
+        padded(
+            NOVA,
+            conv(turn("user", near), turn("assistant", "ok")),
+            conv(turn("user", over), turn("assistant", "ok")),
+        ),
+        NOVA,
+    )
+    assert problems(report) == [(1, "near_token_limit"), (2, "too_many_tokens")]
+    assert report.valid is False
+
+
+@pytest.mark.parametrize(
+    ("text", "tokens"),
+    [("", 0), ("abc", 2), ("abcdef", 2), ("a b c d", 6), ("word " * 10, 17)],
+)
+def test_estimate_tokens_is_the_documented_conservative_bound(text: str, tokens: int) -> None:
+    assert estimate_tokens(text) == tokens
+
+
+@pytest.mark.parametrize(
+    ("count", "expected"),
+    [
+        (0, [(None, "empty_file")]),
+        (7, [(None, "too_few_records")]),
+        (8, []),
+        (20_001, [(None, "too_many_records")]),
+    ],
+)
+def test_record_count_limits(count: int, expected: list[tuple[None, str]]) -> None:
+    lines = (
+        json.dumps(conv(turn("user", f"q{i}"), turn("assistant", "a"))).encode() + b"\n" for i in range(count)
+    )
+    report = validate_lines(lines, NOVA)
+    assert problems(report) == expected and report.records == count
+
+
+def test_validation_files_have_their_own_record_limits() -> None:
+    one = lines_of(GOOD_CONV)
+    assert validate_lines(one, NOVA, validation_file=True).valid is True
+    many = (json.dumps({"prompt": f"p{i}", "completion": "c"}).encode() + b"\n" for i in range(1001))
+    assert problems(validate_lines(many, PROMPT_COMPLETION, validation_file=True)) == [
+        (None, "too_many_records")
+    ]
+
+
+def test_an_empty_file_of_blank_lines_is_empty() -> None:
+    assert problems(validate_lines([b"\n", b"  \n"], NOVA)) == [
+        (1, "blank_line"),
+        (2, "blank_line"),
+        (None, "empty_file"),
+    ]
+
+
+def test_a_declared_size_over_the_limit_refuses_without_reading() -> None:
+    def never() -> Iterator[bytes]:
+        raise AssertionError("read")
+        yield b""
+
+    report = validate_lines(never(), PROMPT_COMPLETION, declared_size=PROMPT_COMPLETION.max_file_bytes + 1)
+    assert problems(report) == [(None, "file_too_large")] and report.valid is False
+
+
+def test_reading_stops_once_the_file_is_over_the_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    small = ModelFamily("tiny", PROMPT_COMPLETION.data_format, {}, 1, 100, 4096, max_file_bytes=100)
+    read = []
+
+    def lines() -> Iterator[bytes]:
+        for i in range(1000):
+            read.append(i)
+            yield json.dumps({"prompt": f"p{i}", "completion": "c"}).encode() + b"\n"
+
+    report = validate_lines(lines(), small)
+    assert problems(report)[-1] == (None, "file_too_large")
+    assert len(read) < 10
+
+
+def test_a_truncated_line_is_reported_as_far_too_long() -> None:
+    line = TruncatedLine(b'{"prompt": "' + b"x" * 10, full_length=50_000_000)
+    report = validate_lines([line], PROMPT_COMPLETION)
+    assert problems(report) == [(1, "too_many_tokens")]
+    assert report.size_bytes == 50_000_000 and "50,000,000 bytes" in report.problems[0].message
+
+
+def test_a_byte_order_mark_is_named() -> None:
+    report = validate_lines(
+        [b"\xef\xbb\xbf" + json.dumps({"prompt": "p", "completion": "c"}).encode()], PROMPT_COMPLETION
+    )
+    assert problems(report) == [(1, "utf8_bom")]
+
+
+def test_counts_are_exact_while_examples_are_capped() -> None:
+    cap = validation.MAX_EXAMPLES_PER_CODE
+    lines = [b"bad\n"] * (cap + 25) + lines_of(*[{"prompt": "p", "completion": str(i)} for i in range(3)])
+    report = validate_lines(lines, PROMPT_COMPLETION)
+    assert report.counts == {"invalid_json": cap + 25}
+    assert len(report.problems) == cap
+    assert [p.line for p in report.problems] == list(range(1, cap + 1))
+    data = report.to_dict()
+    assert data["counts"] == {"invalid_json": cap + 25} and data["errors"] == cap + 25
+    assert data["problems"][0] == {
+        "line": 1,
+        "code": "invalid_json",
+        "severity": "error",
+        "message": "invalid JSON: Expecting value (column 1)",
+    }
+
+
+def test_the_validator_streams() -> None:
+    """20 MB of records through a one-shot generator: memory stays at a line's size, not the file's."""
+    roomy = ModelFamily("roomy", PROMPT_COMPLETION.data_format, {}, 1, 10_000, 100_000, max_file_bytes=10**9)
+
+    def lines() -> Iterator[bytes]:
+        for i in range(1000):
+            yield json.dumps({"prompt": f"{i} " + "x" * 20_000, "completion": "c"}).encode() + b"\n"
+
+    tracemalloc.start()
+    try:
+        report = validate_lines(lines(), roomy)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert report.valid and report.records == 1000 and report.size_bytes > 20_000_000
+    assert peak < 2_000_000
+
+
+def test_summary_and_validity_from_counts() -> None:
+    report = validate_lines(padded(NOVA, b"{", GOOD_CONV, GOOD_CONV), NOVA)
+    assert (
+        report.summary() == "invalid: 8 records, 1 errors, 1 warnings (duplicate_record x1, invalid_json x1)"
+    )
+    assert validate_lines(padded(NOVA), NOVA).summary() == "8 records, no problems"
+
+
+def test_every_code_has_a_severity() -> None:
+    assert set(validation.CODES.values()) == {validation.Severity.ERROR, validation.Severity.WARNING}
+    assert {
+        code for code, severity in validation.CODES.items() if severity is validation.Severity.WARNING
+    } == {
+        "blank_line",
+        "duplicate_record",
+        "near_token_limit",
+    }
