@@ -1,0 +1,1 @@
+"""The operator side of iterft: the `iterft` CLI, the demo and the embedded default."""

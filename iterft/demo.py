@@ -1,0 +1,126 @@
+"""`make demo`: the example lineage through four uploads on the embedded default.
+
+Everything runs through the deployed stack: each file is put under incoming/<lineage>/
+and the real chain (S3 -> EventBridge -> SQS -> trigger Lambda -> Step Functions) starts its
+round. The first upload runs alone; the other three arrive together and wait their turn.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from iterft.cli import history_table
+from iterft.history import lineage_history
+from iterft.local.session import LocalSession
+from iterft.report import lineage_breaks, markdown_report
+
+ENVIRONMENT = "dev"
+LINEAGE = "support-bot"
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / LINEAGE
+UPLOADS = (
+    "round-1-billing.jsonl",
+    "round-2-storage-and-account.jsonl",
+    "round-3-legacy-helpdesk-export.jsonl",
+    "round-4-more-phrasings.jsonl",
+)
+OUT = Path("out/demo")
+ROUND_TIMEOUT_SECONDS = 120
+
+
+def _phase(row: dict[str, Any]) -> str:
+    """Where a running iteration is, from what the registry holds about it so far."""
+    if row["decision"] != "running":
+        return row["decision"]
+    if row.get("eval_score") is not None:
+        return "deciding"
+    if row.get("training_loss") is not None:
+        return "deploying and evaluating the candidate"
+    if row.get("job_arn") or row.get("base_model"):
+        return "fine-tuning"
+    return "validating"
+
+
+class Progress:
+    """Prints one line whenever an iteration moves to a new phase."""
+
+    def __init__(self, console: Console, session: LocalSession) -> None:
+        self.console, self.session, self.seen = console, session, {}
+
+    def poll(self) -> list[dict[str, Any]]:
+        rows = lineage_history(self.session.deployment, LINEAGE)
+        for row in rows:
+            phase = _phase(row)
+            if self.seen.get(row["iteration"]) != phase:
+                self.seen[row["iteration"]] = phase
+                dataset = (row["dataset"] or "").split("/")[-1].split("?")[0]
+                detail = f": {row['reason']}" if row["decision"] != "running" and row.get("reason") else ""
+                self.console.print(
+                    f"  iteration {row['iteration']} ({dataset}): {phase}{detail}", markup=False
+                )
+        return rows
+
+    def wait_for(self, count: int) -> list[dict[str, Any]]:
+        """Until `count` iterations have ended; the registry is the only thing watched."""
+        deadline = time.monotonic() + ROUND_TIMEOUT_SECONDS * count
+        while time.monotonic() < deadline:
+            rows = self.poll()
+            if len(rows) >= count and all(row["decision"] != "running" for row in rows):
+                self.session.wait_until_idle(LINEAGE, timeout=ROUND_TIMEOUT_SECONDS)
+                return self.poll()
+            time.sleep(0.1)
+        raise TimeoutError(f"{count} iterations did not end within {ROUND_TIMEOUT_SECONDS * count} s")
+
+
+def main() -> int:
+    # The handlers run in this process: keep their structured logs to warnings and errors.
+    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
+    console = Console(highlight=False, soft_wrap=True)
+    started = time.monotonic()
+    console.rule("iterft demo: the embedded default (moto on loopback, Bedrock stand-in; no AWS account)")
+    with console.status("synthesizing config/dev.yaml and deploying it into the embedded AWS"):
+        session = LocalSession.start(ENVIRONMENT)
+    try:
+        console.print(
+            f"stack {session.deployment.stack_name} deployed at {session.endpoint} "
+            f"in {time.monotonic() - started:.1f} s"
+        )
+        session.put_evaluation_set(LINEAGE, EXAMPLES / "eval.jsonl")
+        console.print(f"evaluation set: examples/{LINEAGE}/eval.jsonl (the yardstick of every round)")
+        progress = Progress(console, session)
+
+        console.print(f"upload 1: {UPLOADS[0]}")
+        session.upload(LINEAGE, EXAMPLES / UPLOADS[0])
+        progress.wait_for(1)
+        console.print(f"uploads 2-4 arrive together: {', '.join(UPLOADS[1:])} (queued, run in upload order)")
+        for name in UPLOADS[1:]:
+            session.upload(LINEAGE, EXAMPLES / name)
+        history = progress.wait_for(len(UPLOADS))
+
+        starting_model = session.config.lineage(LINEAGE).base_model
+        console.print(history_table(LINEAGE, history), width=max(console.width, 120), soft_wrap=False)
+        OUT.mkdir(parents=True, exist_ok=True)
+        (OUT / "history.json").write_text(json.dumps({LINEAGE: history}, indent=2) + "\n")
+        report = markdown_report(LINEAGE, starting_model, history)
+        (OUT / "report.md").write_text(report)
+        breaks = lineage_breaks(history, starting_model)
+        for problem in breaks:
+            console.print(f"[red]lineage check: {problem}[/red]")
+        if not breaks:
+            console.print("lineage check: every iteration's base model was the champion when it began")
+        console.print(f"notifications published: {len(session.notifications())}")
+        console.print(f"wrote {OUT / 'history.json'} and {OUT / 'report.md'}")
+        console.print(f"demo finished in {time.monotonic() - started:.1f} s")
+        return 1 if breaks else 0
+    finally:
+        session.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

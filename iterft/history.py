@@ -1,0 +1,52 @@
+"""What operators read from the registry: a lineage's history and each lineage's status.
+
+Reads go through the runtime's own data-access layer (iterft_runtime.dal.registry), so the
+CLI, the demo and the workflow share one definition of the registry's keys and records.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from iterft_runtime import naming
+from iterft_runtime.dal.registry import Registry
+
+from iterft.target import Deployment
+
+
+def lineage_history(deployment: Deployment, lineage: str) -> list[dict[str, Any]]:
+    """One public history object per iteration, in iteration order."""
+    return [record.to_history() for record in Registry(deployment.table_name).list_iterations(lineage)]
+
+
+def lineage_names(deployment: Deployment) -> list[str]:
+    """The lineages the stack was deployed with (one SSM parameter each)."""
+    prefix = naming.lineage_parameter_prefix(deployment.stack_name)
+    paginator = deployment.client("ssm").get_paginator("get_parameters_by_path")
+    names = [
+        parameter["Name"][len(prefix) :]
+        for page in paginator.paginate(Path=prefix)
+        for parameter in page["Parameters"]
+    ]
+    return sorted(names)
+
+
+def lineage_status(deployment: Deployment, only: str | None = None) -> list[dict[str, Any]]:
+    """Per lineage: champion, serving pointer, the iteration holding the lock, queued uploads."""
+    registry = Registry(deployment.table_name)
+    statuses = []
+    for lineage in [only] if only else lineage_names(deployment):
+        state = registry.get_state(lineage)
+        statuses.append(
+            {
+                "lineage": lineage,
+                "champion_model": state.champion_model if state else None,
+                "champion_iteration": state.champion_iteration if state else 0,
+                "champion_score": state.champion_score if state else None,
+                "champion_eval_set_version": state.champion_eval_set_version if state else None,
+                "serving_model_id": state.serving_model_id if state else None,
+                "running_iteration": state.lock_owner if state else None,
+                "queued": [queued.dataset.s3_uri for queued in registry.queued_uploads(lineage)],
+            }
+        )
+    return statuses

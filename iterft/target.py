@@ -1,0 +1,55 @@
+"""Which deployment the operator side talks to: a stack's outputs, read from CloudFormation.
+
+The same lookup serves a real account and the embedded default (whose endpoint is given
+with --endpoint-url or AWS_ENDPOINT_URL), so every command has one code path.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+from botocore.exceptions import BotoCoreError, ClientError
+
+
+class TargetError(RuntimeError):
+    """The deployment cannot be found or read; the message says what to check."""
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """The stack outputs every operator command needs."""
+
+    stack_name: str
+    region: str | None
+    endpoint_url: str | None
+    table_name: str
+    bucket_name: str
+    state_machine_arn: str
+    topic_arn: str
+
+    def client(self, service: str) -> Any:
+        return boto3.client(service, region_name=self.region, endpoint_url=self.endpoint_url)
+
+
+def resolve(stack_name: str, region: str | None = None, endpoint_url: str | None = None) -> Deployment:
+    """Read the stack's outputs; a missing stack or output is a TargetError naming it."""
+    cloudformation = boto3.client("cloudformation", region_name=region, endpoint_url=endpoint_url)
+    try:
+        stacks = cloudformation.describe_stacks(StackName=stack_name)["Stacks"]
+    except (ClientError, BotoCoreError) as error:
+        raise TargetError(f"cannot read stack {stack_name!r}: {error}") from None
+    outputs = {output["OutputKey"]: output["OutputValue"] for output in stacks[0].get("Outputs", [])}
+    try:
+        return Deployment(
+            stack_name=stack_name,
+            region=region,
+            endpoint_url=endpoint_url,
+            table_name=outputs["RegistryTableName"],
+            bucket_name=outputs["DataBucketName"],
+            state_machine_arn=outputs["StateMachineArn"],
+            topic_arn=outputs["TopicArn"],
+        )
+    except KeyError as missing:
+        raise TargetError(f"stack {stack_name!r} has no output {missing}: is it an iterft stack?") from None
