@@ -1,0 +1,513 @@
+"""Deploy a synthesized CDK stack into the embedded AWS, then fix up what moto's CloudFormation leaves out.
+
+`cdk deploy` would bootstrap, publish assets and create the stack; this does the same against moto, minus
+the custom resources moto cannot run, then: recreates state machines in the executing Step Functions
+backend, applies what moto's CloudFormation leaves out (bucket versioning, and the S3 EventBridge
+notifications of CDK's `Custom::S3BucketNotifications`), and sets the Lambda functions' environment
+process-wide so their handlers run in-process (iterft/local/adapters.py) as they would in Lambda.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import importlib
+import io
+import json
+import logging
+import os
+import re
+import warnings
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+from botocore.parsers import ResponseParserError
+from moto.cloudformation.models import cloudformation_backends
+from moto.cloudformation.parsing import get_model_map
+from moto.stepfunctions.models import stepfunctions_backends
+
+from iterft.local.server import ACCOUNT_ID, embedded_client
+
+BOOTSTRAP_QUALIFIER = "hnb659fds"
+BOOTSTRAP_VERSION = "21"
+BOOTSTRAP_VERSION_PARAMETER = f"/cdk-bootstrap/{BOOTSTRAP_QUALIFIER}/version"
+_CAPABILITIES = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"]
+_PSEUDO = re.compile(r"\$\{AWS::(AccountId|Region|Partition)\}")
+
+
+class DeployError(RuntimeError):
+    """The stack cannot run on the embedded AWS; the message names the resource and why."""
+
+
+class SynthesizedStack(Protocol):
+    """What deploy needs from `stacks.app_builder.SynthResult`."""
+
+    @property
+    def template(self) -> dict[str, Any]: ...
+
+    @property
+    def assembly_dir(self) -> Path: ...
+
+    @property
+    def stack_name(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class FunctionInfo:
+    """A deployed Lambda function as the in-process dispatch sees it."""
+
+    logical_id: str
+    name: str
+    arn: str
+    handler: str
+    environment: dict[str, str]
+
+
+@dataclass
+class DeployedStack:
+    """A stack created in the embedded AWS: its outputs, resources and in-process functions."""
+
+    stack_name: str
+    stack_id: str
+    outputs: dict[str, str]
+    physical_ids: dict[str, str]
+    resource_types: dict[str, str]
+    functions: dict[str, FunctionInfo]
+    skipped: dict[str, str] = field(default_factory=dict)
+    """Template resources that moto's CloudFormation did not create, with their type."""
+    environment: dict[str, str] = field(default_factory=dict)
+    """The functions' environment variables, set in os.environ for the in-process handlers."""
+    replaced_environment: dict[str, str | None] = field(default_factory=dict)
+    """What those variables were before (None: unset), for `restore_environment`."""
+
+    def restore_environment(self) -> None:
+        _restore_environment(self.replaced_environment)
+        self.replaced_environment = {}
+
+    def output(self, key: str) -> str:
+        if key not in self.outputs:
+            raise KeyError(f"stack {self.stack_name} has no output {key!r}; outputs: {sorted(self.outputs)}")
+        return self.outputs[key]
+
+    def physical_id(self, logical_id: str) -> str:
+        if logical_id not in self.physical_ids:
+            raise KeyError(f"stack {self.stack_name} has no resource {logical_id!r}")
+        return self.physical_ids[logical_id]
+
+    @property
+    def data_bucket(self) -> str:
+        return self.output("DataBucketName")
+
+    @property
+    def registry_table(self) -> str:
+        return self.output("RegistryTableName")
+
+    @property
+    def state_machine_arn(self) -> str:
+        return self.output("StateMachineArn")
+
+    @property
+    def topic_arn(self) -> str:
+        return self.output("TopicArn")
+
+    @property
+    def trigger_queue_url(self) -> str:
+        return self.output("TriggerQueueUrl")
+
+    @property
+    def kms_key_arn(self) -> str:
+        return self.output("KmsKeyArn")
+
+
+def _restore_environment(previous: dict[str, str | None]) -> None:
+    for name, value in previous.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+
+class _Clients:
+    # No retries: the server is local, and a retried CreateStack only finds its own half-made stack.
+    _CONFIG = Config(retries={"total_max_attempts": 1})
+
+    def __init__(self, endpoint: str, region: str) -> None:
+        self._make = functools.partial(embedded_client, endpoint=endpoint, region=region, config=self._CONFIG)
+
+    @functools.cached_property
+    def s3(self) -> Any:
+        return self._make("s3")
+
+    @functools.cached_property
+    def ssm(self) -> Any:
+        return self._make("ssm")
+
+    @functools.cached_property
+    def cloudformation(self) -> Any:
+        return self._make("cloudformation")
+
+    @functools.cached_property
+    def lambda_(self) -> Any:
+        return self._make("lambda")
+
+    @functools.cached_property
+    def stepfunctions(self) -> Any:
+        return self._make("stepfunctions")
+
+
+def deploy_stack(synth: SynthesizedStack, endpoint: str, region: str = "us-east-1") -> DeployedStack:
+    """Bootstrap, publish assets, create the stack and apply the fix-ups; raises DeployError on failure."""
+    clients = _Clients(endpoint, region)
+    assets_bucket = _bootstrap(clients, region)
+    _publish_assets(clients, synth, region, assets_bucket)
+    with _unsupported_types_unannounced():  # moto parses the template again to describe the stack
+        stack_id = _create_stack(clients, synth.stack_name, _without_custom_resources(synth.template), region)
+        listed = clients.cloudformation.describe_stack_resources(StackName=stack_id)["StackResources"]
+    resources = [resource for resource in listed if "LogicalResourceId" in resource]  # skipped: no id
+    physical_ids = {
+        r["LogicalResourceId"]: r["PhysicalResourceId"] for r in resources if "PhysicalResourceId" in r
+    }
+    resource_types = {r["LogicalResourceId"]: r["ResourceType"] for r in resources}
+    _recreate_state_machines(clients, synth.template, physical_ids, region)
+    _apply_bucket_versioning(clients, synth.template, physical_ids)
+    _apply_bucket_notifications(clients, synth.template, physical_ids)
+    functions = _app_functions(clients, synth.template, physical_ids)
+    environment = _function_environment(functions)
+    replaced = {name: os.environ.get(name) for name in environment}
+    os.environ.update(environment)  # before the handlers are imported: modules may read it at import
+    try:
+        _check_importable(functions)
+    except DeployError:
+        _restore_environment(replaced)
+        raise
+    stack = clients.cloudformation.describe_stacks(StackName=stack_id)["Stacks"][0]
+    return DeployedStack(
+        stack_name=synth.stack_name,
+        stack_id=stack_id,
+        outputs={o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])},
+        physical_ids=physical_ids,
+        resource_types=resource_types,
+        functions=functions,
+        skipped={
+            logical_id: resource["Type"]
+            for logical_id, resource in synth.template.get("Resources", {}).items()
+            if logical_id not in resource_types
+        },
+        environment=environment,
+        replaced_environment=replaced,
+    )
+
+
+def _bootstrap(clients: _Clients, region: str) -> str:
+    """What `cdk bootstrap` leaves that a synthesized template refers to: the assets bucket, the version."""
+    bucket = f"cdk-{BOOTSTRAP_QUALIFIER}-assets-{ACCOUNT_ID}-{region}"
+    location = {} if region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": region}}
+    clients.s3.create_bucket(Bucket=bucket, **location)
+    clients.ssm.put_parameter(
+        Name=BOOTSTRAP_VERSION_PARAMETER, Value=BOOTSTRAP_VERSION, Type="String", Overwrite=True
+    )
+    return bucket
+
+
+def _substitute(text: str, region: str) -> str:
+    values = {"AccountId": ACCOUNT_ID, "Region": region, "Partition": "aws"}
+    return _PSEUDO.sub(lambda match: values[match.group(1)], text)
+
+
+_ZIPS: dict[str, bytes] = {}
+
+
+def _zipped(directory: Path, asset_hash: str) -> bytes:
+    """A folder asset as the zip CDK would upload, built once per process: the hash names its content."""
+    if asset_hash not in _ZIPS:
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
+            for path in sorted(directory.rglob("*")):
+                if path.is_file():
+                    archive.write(path, path.relative_to(directory).as_posix())
+        _ZIPS[asset_hash] = buffer.getvalue()
+    return _ZIPS[asset_hash]
+
+
+def _publish_assets(clients: _Clients, synth: SynthesizedStack, region: str, assets_bucket: str) -> None:
+    """Upload every file asset of the stack's asset manifest where its template expects it."""
+    manifest = _asset_manifest(synth)
+    if manifest.get("dockerImages"):
+        raise DeployError(f"{synth.stack_name}: container image assets cannot run on the embedded AWS")
+    for asset_hash, asset in manifest.get("files", {}).items():
+        source = synth.assembly_dir / asset["source"]["path"]
+        if asset["source"].get("packaging") == "zip" and source.is_dir():
+            body = _zipped(source, asset_hash)
+        else:
+            body = source.read_bytes()
+        for destination in asset["destinations"].values():
+            bucket = _substitute(destination["bucketName"], region)
+            if bucket != assets_bucket:
+                raise DeployError(f"asset {asset_hash} targets bucket {bucket}, not the bootstrap bucket")
+            clients.s3.put_object(Bucket=bucket, Key=_substitute(destination["objectKey"], region), Body=body)
+
+
+def _asset_manifest(synth: SynthesizedStack) -> dict[str, Any]:
+    """The stack's `*.assets.json`, found through the cloud assembly's manifest.json."""
+    artifacts = json.loads((synth.assembly_dir / "manifest.json").read_text())["artifacts"]
+    stack_artifact = next(
+        (
+            artifact
+            for artifact_id, artifact in artifacts.items()
+            if artifact.get("type") == "aws:cloudformation:stack"
+            and (artifact.get("properties", {}).get("stackName") or artifact_id) == synth.stack_name
+        ),
+        None,
+    )
+    if stack_artifact is None:
+        raise DeployError(f"no stack {synth.stack_name} in the cloud assembly {synth.assembly_dir}")
+    for dependency in stack_artifact.get("dependencies", []):
+        artifact = artifacts.get(dependency, {})
+        if artifact.get("type") == "cdk:asset-manifest":
+            return json.loads((synth.assembly_dir / artifact["properties"]["file"]).read_text())
+    return {}
+
+
+def _is_custom_resource(resource: dict[str, Any]) -> bool:
+    kind = resource.get("Type", "")
+    return kind.startswith("Custom::") or kind == "AWS::CloudFormation::CustomResource"
+
+
+def _references(value: Any) -> set[str]:
+    """Logical ids a template fragment refers to (Ref, Fn::GetAtt, ${Id} in Fn::Sub)."""
+    if isinstance(value, list):
+        return set().union(*(_references(item) for item in value)) if value else set()
+    if not isinstance(value, dict):
+        return set()
+    found: set[str] = set()
+    for key, item in value.items():
+        if key == "Ref" and isinstance(item, str):
+            found.add(item)
+        elif key == "Fn::GetAtt":
+            found.add(item[0] if isinstance(item, list) else str(item).split(".")[0])
+        elif key == "Fn::Sub":
+            text = item[0] if isinstance(item, list) else item
+            found |= {match.split(".")[0] for match in re.findall(r"\$\{([^!}][^}]*)\}", str(text))}
+            found |= _references(item[1:] if isinstance(item, list) else [])
+        else:
+            found |= _references(item)
+    return found
+
+
+def _without_custom_resources(template: dict[str, Any]) -> dict[str, Any]:
+    """The template minus its custom resources, which moto cannot run (it would invoke their provider in
+    Docker and wait forever); DependsOn entries on them are dropped. What they do offline is done by the
+    fix-ups; a resource or output that uses a custom resource's value cannot be deployed."""
+    resources = template.get("Resources", {})
+    custom = {logical_id for logical_id, resource in resources.items() if _is_custom_resource(resource)}
+    kept: dict[str, Any] = {}
+    for logical_id, resource in resources.items():
+        if logical_id in custom:
+            continue
+        resource = dict(resource)
+        depends_on = resource.get("DependsOn")
+        if depends_on is not None:
+            remaining = [
+                d for d in ([depends_on] if isinstance(depends_on, str) else depends_on) if d not in custom
+            ]
+            resource["DependsOn"] = remaining
+        used = _references({key: value for key, value in resource.items() if key != "DependsOn"}) & custom
+        if used:
+            raise DeployError(f"{logical_id} uses custom resource(s) {sorted(used)}, which moto cannot run")
+        kept[logical_id] = resource
+    used_by_outputs = _references(template.get("Outputs", {})) & custom
+    if used_by_outputs:
+        raise DeployError(f"outputs use custom resource(s) {sorted(used_by_outputs)}, which moto cannot run")
+    return {**template, "Resources": kept}
+
+
+def _create_stack(clients: _Clients, stack_name: str, template: dict[str, Any], region: str) -> str:
+    """moto creates the resources inside CreateStack: a resource it cannot create fails the call itself."""
+    cfn = clients.cloudformation
+    try:
+        stack_id = cfn.create_stack(
+            StackName=stack_name, TemplateBody=json.dumps(template), Capabilities=_CAPABILITIES
+        )["StackId"]
+    except (ClientError, BotoCoreError, ResponseParserError) as error:
+        raise DeployError(
+            f"creating stack {stack_name} failed at {_failing_resources(stack_name, template, region)}: "
+            f"{_error_message(error)}"
+        ) from error
+    status = cfn.describe_stacks(StackName=stack_id)["Stacks"][0]["StackStatus"]
+    if status != "CREATE_COMPLETE":
+        raise DeployError(
+            f"stack {stack_name} is {status}; not created: {_failing_resources(stack_name, template, region)}"
+        )
+    return stack_id
+
+
+@contextlib.contextmanager
+def _unsupported_types_unannounced() -> Iterator[None]:
+    """moto warns twice for each resource type it skips; DeployedStack.skipped lists them once."""
+    parsing_log = logging.getLogger("moto")  # the logger moto.cloudformation.parsing warns on
+    level = parsing_log.level
+    parsing_log.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Tried to parse .* not supported by moto")
+            yield
+    finally:
+        parsing_log.setLevel(level)
+
+
+def _error_message(error: Exception) -> str:
+    """The service's message; moto answers some CloudFormation errors in JSON, which botocore cannot parse."""
+    if isinstance(error, ClientError):
+        return str(error.response.get("Error", {}).get("Message", error))
+    found = re.search(r'"message": "([^"]*)"', str(error))
+    return found.group(1) if found else str(error)
+
+
+def _failing_resources(stack_name: str, template: dict[str, Any], region: str) -> str:
+    """The resources moto could create (a type it supports, every dependency created) but did not.
+
+    Read from moto's own record of what it created (`Stack.resource_map._parsed_resources`): after a
+    failure its DescribeStackResources retries the failed resource and fails again.
+    """
+    stacks = cloudformation_backends[ACCOUNT_ID][region].stacks.values()
+    stack = next((stack for stack in stacks if stack.name == stack_name), None)
+    created = set(stack.resource_map._parsed_resources) if stack is not None else set()
+    resources = template.get("Resources", {})
+    supported = get_model_map()
+    failing = [
+        f"{logical_id} ({resource['Type']})"
+        for logical_id, resource in resources.items()
+        if logical_id not in created
+        and resource["Type"] in supported
+        and (_dependencies(resource) & set(resources)) <= created
+    ]
+    return ", ".join(failing) or "an unidentified resource"
+
+
+def _dependencies(resource: dict[str, Any]) -> set[str]:
+    depends_on = resource.get("DependsOn", [])
+    return _references(resource.get("Properties", {})) | set(
+        [depends_on] if isinstance(depends_on, str) else depends_on
+    )
+
+
+def _recreate_state_machines(
+    clients: _Clients, template: dict[str, Any], physical_ids: dict[str, str], region: str
+) -> None:
+    """moto's CloudFormation creates state machines in the backend that does not execute them
+    (`moto.stepfunctions.models.stepfunctions_backends`); create each again, same name and the
+    definition as CloudFormation resolved it, through the API, which uses the executing backend."""
+    created = stepfunctions_backends[ACCOUNT_ID][region]
+    for logical_id, resource in template.get("Resources", {}).items():
+        if resource.get("Type") != "AWS::StepFunctions::StateMachine":
+            continue
+        machine = created.describe_state_machine(physical_ids[logical_id])
+        arn = clients.stepfunctions.create_state_machine(
+            name=machine.name,
+            definition=machine.definition,
+            roleArn=machine.roleArn,
+            type=resource.get("Properties", {}).get("StateMachineType", "STANDARD"),
+        )["stateMachineArn"]
+        if arn != physical_ids[logical_id]:
+            raise DeployError(f"{logical_id}: recreated as {arn}, expected {physical_ids[logical_id]}")
+
+
+def _resolve_ref(value: Any, physical_ids: dict[str, str], what: str) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict) and set(value) == {"Ref"} and value["Ref"] in physical_ids:
+        return physical_ids[value["Ref"]]
+    raise DeployError(f"{what}: cannot resolve {value!r}")
+
+
+def _apply_bucket_notifications(
+    clients: _Clients, template: dict[str, Any], physical_ids: dict[str, str]
+) -> None:
+    """What CDK's `Custom::S3BucketNotifications` would have configured (moto runs no custom resource)."""
+    for logical_id, resource in template.get("Resources", {}).items():
+        if resource.get("Type") != "Custom::S3BucketNotifications":
+            continue
+        properties = resource["Properties"]
+        configuration = properties.get("NotificationConfiguration", {})
+        unsupported = sorted(set(configuration) - {"EventBridgeConfiguration"})
+        if unsupported:
+            raise DeployError(f"{logical_id}: notification targets {unsupported} are not supported offline")
+        bucket = _resolve_ref(properties["BucketName"], physical_ids, logical_id)
+        clients.s3.put_bucket_notification_configuration(
+            Bucket=bucket, NotificationConfiguration=configuration, SkipDestinationValidation=True
+        )
+
+
+def _apply_bucket_versioning(
+    clients: _Clients, template: dict[str, Any], physical_ids: dict[str, str]
+) -> None:
+    """moto's CloudFormation applies a bucket's encryption and tags only. Versioning is applied here: the
+    pipeline keys uploads by version id. Lifecycle rules, access logging and public access blocks have no
+    effect offline (moto expires and logs nothing) and are not applied."""
+    for logical_id, resource in template.get("Resources", {}).items():
+        status = resource.get("Properties", {}).get("VersioningConfiguration", {}).get("Status")
+        if resource.get("Type") == "AWS::S3::Bucket" and status:
+            clients.s3.put_bucket_versioning(
+                Bucket=physical_ids[logical_id], VersioningConfiguration={"Status": status}
+            )
+
+
+def _app_functions(
+    clients: _Clients, template: dict[str, Any], physical_ids: dict[str, str]
+) -> dict[str, FunctionInfo]:
+    """The app's Python functions (code from an asset), which run in-process.
+
+    CDK's own helper functions (inline code, Node.js custom-resource providers) are left out: moto runs
+    no custom resources, and their work is done by the fix-ups above.
+    """
+    functions: dict[str, FunctionInfo] = {}
+    for logical_id, resource in template.get("Resources", {}).items():
+        properties = resource.get("Properties", {})
+        if resource.get("Type") != "AWS::Lambda::Function" or "S3Key" not in properties.get("Code", {}):
+            continue
+        if not str(properties.get("Runtime", "")).startswith("python"):
+            continue
+        configuration = clients.lambda_.get_function(FunctionName=physical_ids[logical_id])["Configuration"]
+        functions[logical_id] = FunctionInfo(
+            logical_id=logical_id,
+            name=configuration["FunctionName"],
+            arn=configuration["FunctionArn"],
+            handler=configuration["Handler"],
+            environment=configuration.get("Environment", {}).get("Variables", {}),
+        )
+    return functions
+
+
+def _check_importable(functions: dict[str, FunctionInfo]) -> None:
+    """Fail the deploy, not the first invocation, when a handler cannot be imported in this process."""
+    for function in functions.values():
+        module_name, _, attribute = function.handler.rpartition(".")
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError as error:
+            raise DeployError(
+                f"{function.logical_id}: handler {function.handler} is not importable here: {error}"
+            ) from error
+        if not callable(getattr(module, attribute, None)):
+            raise DeployError(f"{function.logical_id}: {module_name} has no function {attribute}")
+
+
+def _function_environment(functions: dict[str, FunctionInfo]) -> dict[str, str]:
+    """One environment for all in-process handlers; the stack gives a name one value across functions."""
+    merged: dict[str, str] = {}
+    owner: dict[str, str] = {}
+    for function in functions.values():
+        for name, value in function.environment.items():
+            if name in merged and merged[name] != value:
+                raise DeployError(
+                    f"environment variable {name} is {merged[name]!r} in {owner[name]} but {value!r} in "
+                    f"{function.logical_id}: in-process handlers share one environment"
+                )
+            merged[name] = value
+            owner[name] = function.logical_id
+    return merged
