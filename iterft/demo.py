@@ -104,7 +104,8 @@ def main() -> int:
         history = progress.wait_for(len(UPLOADS))
 
         starting_model = session.config.lineage(LINEAGE).base_model
-        console.print(history_table(LINEAGE, history), width=max(console.width, 120), soft_wrap=False)
+        # A pipe gets 80 columns by default; the table needs more to stay readable.
+        Console(width=max(console.width, 150)).print(history_table(LINEAGE, history))
         OUT.mkdir(parents=True, exist_ok=True)
         (OUT / "history.json").write_text(json.dumps({LINEAGE: history}, indent=2) + "\n")
         report = markdown_report(LINEAGE, starting_model, history)

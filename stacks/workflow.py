@@ -32,7 +32,6 @@ DEPLOYMENT_POLL_INTERVAL = cdk.Duration.seconds(30)
 BEDROCK_THROTTLING_ERRORS = [
     "Bedrock.ThrottlingException",
     "Bedrock.ServiceQuotaExceededException",
-    "Bedrock.TooManyRequestsException",
 ]
 """What Step Functions reports when Bedrock refuses for rate or quota (few jobs may run at once)."""
 

@@ -836,7 +836,6 @@ def test_fine_tune_retries_bedrock_throttling_with_backoff(synth: SynthResult) -
     assert {
         "Bedrock.ThrottlingException",
         "Bedrock.ServiceQuotaExceededException",
-        "Bedrock.TooManyRequestsException",
     } <= set(retry["ErrorEquals"])
     assert "States.ALL" not in retry["ErrorEquals"]
     assert (retry["IntervalSeconds"], retry["BackoffRate"], retry["MaxAttempts"]) == (60, 2, 6)
