@@ -34,6 +34,10 @@ def split_lines(chunks: Iterable[bytes], max_line_bytes: int = MAX_LINE_BYTES) -
         start = 0
         while start < len(chunk):
             end = chunk.find(b"\n", start)
+            if end >= 0 and not pending and not overflow and end - start < max_line_bytes:
+                yield chunk[start : end + 1]  # the common case, a whole line in one chunk: one copy
+                start = end + 1
+                continue
             piece = chunk[start:] if end < 0 else chunk[start : end + 1]
             room = max_line_bytes - len(pending)
             if len(piece) > room:

@@ -1,0 +1,44 @@
+"""The project's benchmarks: what `make bench` (`python -m benchmarks`) runs.
+
+Performance is measured here, never by timed assertions in tests. Each benchmark yields
+figures; the runner prints one line per figure, `<benchmark>.<name_with_unit> <value>`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+MB = 1024 * 1024
+"""Every `_mb` figure is in MiB (2**20 bytes)."""
+
+
+@dataclass(frozen=True)
+class Options:
+    """The runner's options; a benchmark reads the ones that concern it."""
+
+    size_mb: float = 200.0
+    repeats: int = 3
+
+
+@dataclass(frozen=True)
+class Figure:
+    name: str
+    """With its unit, e.g. `throughput_mb_s`; counts and flags name what they count."""
+    value: float | int | bool
+    digits: int = 1
+
+    def formatted(self) -> str:
+        if isinstance(self.value, bool):
+            return "true" if self.value else "false"
+        if isinstance(self.value, int):
+            return str(self.value)
+        return f"{self.value:.{self.digits}f}"
+
+
+@dataclass(frozen=True)
+class Benchmark:
+    name: str
+    measures: str
+    """The header line: what the figures measure and on what input."""
+    run: Callable[[Options], Iterator[Figure]]
