@@ -38,13 +38,6 @@ def acknowledge(stack: IterftStack) -> None:
     jobs = _resource_finding(stack, workflow.job_arns)
     deployments = _resource_finding(stack, workflow.deployment_arns)
 
-    _ack(
-        _bucket_notifications_handler(stack),
-        "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]",
-        "CDK's BucketNotificationsHandler (the deploy-time custom resource behind the data bucket's "
-        "event_bridge_enabled) comes with this AWS-managed logging policy; it runs only during deployments.",
-    )
-
     bedrock_role = stack.bedrock_role.role
     _ack(
         bedrock_role,
@@ -195,13 +188,6 @@ def _role(function: lambda_.Function) -> iam.IRole:
     if role is None:
         raise ValueError(f"{function.node.path} has no role")
     return role
-
-
-def _bucket_notifications_handler(stack: cdk.Stack) -> IConstruct:
-    """CDK's singleton behind `event_bridge_enabled`, a direct child of the stack with a fixed id prefix."""
-    return next(
-        child for child in stack.node.children if child.node.id.startswith("BucketNotificationsHandler")
-    )
 
 
 def _resource_finding(stack: cdk.Stack, arn: str) -> str:

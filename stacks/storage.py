@@ -83,9 +83,21 @@ class Storage(Construct):
             block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
             server_access_logs_bucket=self.log_bucket,
             server_access_logs_prefix=ACCESS_LOG_PREFIX,
-            event_bridge_enabled=True,
             lifecycle_rules=[expire_noncurrent],
             removal_policy=removal,
+        )
+        self._send_events_to_eventbridge()
+
+    def _send_events_to_eventbridge(self) -> None:
+        """S3 -> EventBridge through the bucket's own NotificationConfiguration: CDK's `event_bridge_enabled`
+        would add a custom resource and its Lambda (with an AWS-managed policy) for the same setting."""
+        bucket = self.data_bucket.node.default_child
+        if not isinstance(bucket, s3.CfnBucket):
+            raise TypeError(f"{self.data_bucket.node.path} has no CfnBucket")
+        bucket.notification_configuration = s3.CfnBucket.NotificationConfigurationProperty(
+            event_bridge_configuration=s3.CfnBucket.EventBridgeConfigurationProperty(
+                event_bridge_enabled=True
+            )
         )
 
     def grant_read(self, grantee: iam.IGrantable, *prefixes: str) -> None:

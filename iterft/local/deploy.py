@@ -1,9 +1,9 @@
 """Deploy a synthesized CDK stack into the embedded AWS, then fix up what moto's CloudFormation leaves out.
 
 `cdk deploy` would bootstrap, publish assets and create the stack; this does the same against moto, minus
-the custom resources moto cannot run, then: recreates state machines in the executing Step Functions
-backend, applies what moto's CloudFormation leaves out (bucket versioning, and the S3 EventBridge
-notifications of CDK's `Custom::S3BucketNotifications`), and sets the Lambda functions' environment
+custom resources, which moto cannot run (a template with one is refused), then: recreates state machines
+in the executing Step Functions backend, applies what moto's CloudFormation ignores of a bucket's
+properties (versioning and the EventBridge notification), and sets the Lambda functions' environment
 process-wide so their handlers run in-process (iterft/local/adapters.py) as they would in Lambda.
 """
 
@@ -166,7 +166,8 @@ def deploy_stack(synth: SynthesizedStack, endpoint: str, region: str = "us-east-
     assets_bucket = _bootstrap(clients, region)
     _publish_assets(clients, synth, region, assets_bucket)
     with _unsupported_types_unannounced():  # moto parses the template again to describe the stack
-        stack_id = _create_stack(clients, synth.stack_name, _without_custom_resources(synth.template), region)
+        _refuse_what_cannot_run(synth.template)
+        stack_id = _create_stack(clients, synth.stack_name, synth.template, region)
         listed = clients.cloudformation.describe_stack_resources(StackName=stack_id)["StackResources"]
     resources = [resource for resource in listed if "LogicalResourceId" in resource]  # skipped: no id
     physical_ids = {
@@ -175,7 +176,7 @@ def deploy_stack(synth: SynthesizedStack, endpoint: str, region: str = "us-east-
     resource_types = {r["LogicalResourceId"]: r["ResourceType"] for r in resources}
     _recreate_state_machines(clients, synth.template, physical_ids, region)
     _apply_bucket_versioning(clients, synth.template, physical_ids)
-    _apply_bucket_notifications(clients, synth.template, physical_ids)
+    _apply_bucket_eventbridge(clients, synth.template, physical_ids)
     functions = _app_functions(clients, synth.template, physical_ids)
     environment = _function_environment(functions)
     replaced = {name: os.environ.get(name) for name in environment}
@@ -273,11 +274,6 @@ def _asset_manifest(synth: SynthesizedStack) -> dict[str, Any]:
     return {}
 
 
-def _is_custom_resource(resource: dict[str, Any]) -> bool:
-    kind = resource.get("Type", "")
-    return kind.startswith("Custom::") or kind == "AWS::CloudFormation::CustomResource"
-
-
 def _references(value: Any) -> set[str]:
     """Logical ids a template fragment refers to (Ref, Fn::GetAtt, ${Id} in Fn::Sub)."""
     if isinstance(value, list):
@@ -299,31 +295,30 @@ def _references(value: Any) -> set[str]:
     return found
 
 
-def _without_custom_resources(template: dict[str, Any]) -> dict[str, Any]:
-    """The template minus its custom resources, which moto cannot run (it would invoke their provider in
-    Docker and wait forever); DependsOn entries on them are dropped. What they do offline is done by the
-    fix-ups; a resource or output that uses a custom resource's value cannot be deployed."""
+def _refuse_what_cannot_run(template: dict[str, Any]) -> None:
+    """Fail before creating anything on what would deploy but not work offline.
+
+    moto would run a custom resource's provider in Docker and wait forever, and dropping it would leave
+    its work undone. Of a bucket's notifications only the EventBridge one is applied (moto's
+    CloudFormation ignores them all; `_apply_bucket_eventbridge`).
+    """
     resources = template.get("Resources", {})
-    custom = {logical_id for logical_id, resource in resources.items() if _is_custom_resource(resource)}
-    kept: dict[str, Any] = {}
+    custom = [
+        f"{logical_id} ({resource.get('Type')})"
+        for logical_id, resource in resources.items()
+        if str(resource.get("Type", "")).startswith("Custom::")
+        or resource.get("Type") == "AWS::CloudFormation::CustomResource"
+    ]
+    if custom:
+        raise DeployError(f"custom resources cannot run on the embedded AWS: {', '.join(custom)}")
     for logical_id, resource in resources.items():
-        if logical_id in custom:
-            continue
-        resource = dict(resource)
-        depends_on = resource.get("DependsOn")
-        if depends_on is not None:
-            remaining = [
-                d for d in ([depends_on] if isinstance(depends_on, str) else depends_on) if d not in custom
-            ]
-            resource["DependsOn"] = remaining
-        used = _references({key: value for key, value in resource.items() if key != "DependsOn"}) & custom
-        if used:
-            raise DeployError(f"{logical_id} uses custom resource(s) {sorted(used)}, which moto cannot run")
-        kept[logical_id] = resource
-    used_by_outputs = _references(template.get("Outputs", {})) & custom
-    if used_by_outputs:
-        raise DeployError(f"outputs use custom resource(s) {sorted(used_by_outputs)}, which moto cannot run")
-    return {**template, "Resources": kept}
+        if resource.get("Type") == "AWS::S3::Bucket":
+            notifications = resource.get("Properties", {}).get("NotificationConfiguration", {})
+            unsupported = sorted(set(notifications) - {"EventBridgeConfiguration"})
+            if unsupported:
+                raise DeployError(
+                    f"{logical_id}: bucket notifications {unsupported} are not supported offline"
+                )
 
 
 def _create_stack(clients: _Clients, stack_name: str, template: dict[str, Any], region: str) -> str:
@@ -417,30 +412,20 @@ def _recreate_state_machines(
             raise DeployError(f"{logical_id}: recreated as {arn}, expected {physical_ids[logical_id]}")
 
 
-def _resolve_ref(value: Any, physical_ids: dict[str, str], what: str) -> str:
-    if isinstance(value, str):
-        return value
-    if isinstance(value, dict) and set(value) == {"Ref"} and value["Ref"] in physical_ids:
-        return physical_ids[value["Ref"]]
-    raise DeployError(f"{what}: cannot resolve {value!r}")
-
-
-def _apply_bucket_notifications(
+def _apply_bucket_eventbridge(
     clients: _Clients, template: dict[str, Any], physical_ids: dict[str, str]
 ) -> None:
-    """What CDK's `Custom::S3BucketNotifications` would have configured (moto runs no custom resource)."""
+    """moto's CloudFormation ignores a bucket's `NotificationConfiguration`: its EventBridge switch, which
+    the pipeline's uploads go through, is applied here (CloudFormation also accepts the string "true")."""
     for logical_id, resource in template.get("Resources", {}).items():
-        if resource.get("Type") != "Custom::S3BucketNotifications":
-            continue
-        properties = resource["Properties"]
-        configuration = properties.get("NotificationConfiguration", {})
-        unsupported = sorted(set(configuration) - {"EventBridgeConfiguration"})
-        if unsupported:
-            raise DeployError(f"{logical_id}: notification targets {unsupported} are not supported offline")
-        bucket = _resolve_ref(properties["BucketName"], physical_ids, logical_id)
-        clients.s3.put_bucket_notification_configuration(
-            Bucket=bucket, NotificationConfiguration=configuration, SkipDestinationValidation=True
-        )
+        notifications = resource.get("Properties", {}).get("NotificationConfiguration", {})
+        enabled = notifications.get("EventBridgeConfiguration", {}).get("EventBridgeEnabled")
+        if resource.get("Type") == "AWS::S3::Bucket" and str(enabled).lower() == "true":
+            clients.s3.put_bucket_notification_configuration(
+                Bucket=physical_ids[logical_id],
+                NotificationConfiguration={"EventBridgeConfiguration": {}},
+                SkipDestinationValidation=True,
+            )
 
 
 def _apply_bucket_versioning(
@@ -462,8 +447,8 @@ def _app_functions(
 ) -> dict[str, FunctionInfo]:
     """The app's Python functions (code from an asset), which run in-process.
 
-    CDK's own helper functions (inline code, Node.js custom-resource providers) are left out: moto runs
-    no custom resources, and their work is done by the fix-ups above.
+    Functions with inline code or another runtime (such as CDK's Node.js helpers) are left out: they
+    cannot run in this process.
     """
     functions: dict[str, FunctionInfo] = {}
     for logical_id, resource in template.get("Resources", {}).items():

@@ -1,8 +1,9 @@
 """The embedded AWS's lifecycle and the deployer, on a small CDK stack shaped like the app's.
 
-The stack has what the pipeline relies on offline: a versioned, EventBridge-enabled bucket (through
-CDK's custom resource), a table, a topic, a queue with a dead-letter queue and policies, a rule from S3
-to the queue, a Lambda function fed by the queue and a state machine calling another function.
+The stack has what the pipeline relies on offline: a versioned, EventBridge-enabled bucket (through its
+own NotificationConfiguration, as stacks/storage.py does), a table, a topic, a queue with a dead-letter
+queue and policies, a rule from S3 to the queue, a Lambda function fed by the queue and a state machine
+calling another function.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from iterft.local.deploy import (
     DeployError,
     FunctionInfo,
     _function_environment,
-    _without_custom_resources,
+    _refuse_what_cannot_run,
     deploy_stack,
 )
 from iterft.local.server import EmbeddedAws
@@ -58,7 +59,12 @@ class Synthesized:
 def small_app(outdir: Path) -> Synthesized:
     app = cdk.App(outdir=str(outdir))
     stack = cdk.Stack(app, STACK, env=cdk.Environment(region="us-east-1"))
-    bucket = s3.Bucket(stack, "Data", versioned=True, event_bridge_enabled=True)
+    bucket = s3.Bucket(stack, "Data", versioned=True)
+    cfn_bucket = bucket.node.default_child
+    assert isinstance(cfn_bucket, s3.CfnBucket)
+    cfn_bucket.notification_configuration = s3.CfnBucket.NotificationConfigurationProperty(
+        event_bridge_configuration=s3.CfnBucket.EventBridgeConfigurationProperty(event_bridge_enabled=True)
+    )
     table = dynamodb.Table(
         stack,
         "Registry",
@@ -185,15 +191,14 @@ def test_the_stack_is_created_with_its_outputs_and_in_process_functions(deployed
     ]
     assert os.environ["FIXTURE_BUCKET"] == deployed.data_bucket
     assert os.environ["FIXTURE_TABLE"] == deployed.registry_table
-    skipped = set(deployed.skipped.values())
-    assert "Custom::S3BucketNotifications" in skipped  # configured by the deployer instead
-    assert "AWS::SQS::QueuePolicy" in skipped  # moto enforces no resource policies
+    assert "AWS::SQS::QueuePolicy" in set(deployed.skipped.values())  # moto enforces no resource policies
 
 
 def test_settings_moto_ignores_are_applied(aws: EmbeddedAws, deployed: DeployedStack) -> None:
     s3_client = aws.client("s3")
     assert s3_client.get_bucket_versioning(Bucket=deployed.data_bucket)["Status"] == "Enabled"
-    # The EventBridge notification is not readable back from moto: the upload test shows it works.
+    # moto's CloudFormation ignores NotificationConfiguration and moto cannot read an EventBridge
+    # configuration back: the upload test below shows the deployer applied it.
     attributes = aws.client("sqs").get_queue_attributes(
         QueueUrl=deployed.trigger_queue_url, AttributeNames=["All"]
     )["Attributes"]
@@ -305,21 +310,44 @@ def test_a_handler_this_process_cannot_import_fails_the_deploy_and_leaves_the_en
     assert "ONLY_IN_NO_HANDLER" not in os.environ
 
 
-def test_a_value_of_a_custom_resource_cannot_be_deployed() -> None:
+def test_a_custom_resource_is_refused_before_anything_is_created(aws: EmbeddedAws, tmp_path: Path) -> None:
+    (tmp_path / "manifest.json").write_text(
+        json.dumps({"artifacts": {"Custom": {"type": "aws:cloudformation:stack"}}})
+    )
     template = {
         "Resources": {
-            "Custom": {"Type": "Custom::Thing", "Properties": {"ServiceToken": "arn"}},
-            "Queue": {"Type": "AWS::SQS::Queue", "DependsOn": ["Custom"]},
-        },
-        "Outputs": {"Value": {"Value": {"Fn::GetAtt": ["Custom", "Value"]}}},
+            "Thing": {"Type": "Custom::Thing", "Properties": {"ServiceToken": "arn"}},
+            "Other": {"Type": "AWS::CloudFormation::CustomResource", "Properties": {"ServiceToken": "arn"}},
+            "Queue": {"Type": "AWS::SQS::Queue"},
+        }
     }
-    with pytest.raises(DeployError, match=r"outputs use custom resource\(s\) \['Custom'\]"):
-        _without_custom_resources(template)
 
-    del template["Outputs"]
-    assert _without_custom_resources(template)["Resources"] == {
-        "Queue": {"Type": "AWS::SQS::Queue", "DependsOn": []}
+    with pytest.raises(
+        DeployError,
+        match=r"custom resources cannot run on the embedded AWS: "
+        r"Thing \(Custom::Thing\), Other \(AWS::CloudFormation::CustomResource\)$",
+    ):
+        deploy_stack(Synthesized(template, tmp_path, "Custom"), aws.endpoint, aws.region)
+    stacks = aws.client("cloudformation").list_stacks()["StackSummaries"]
+    assert "Custom" not in {stack["StackName"] for stack in stacks}
+
+
+def test_bucket_notifications_other_than_eventbridge_are_refused() -> None:
+    queue = {"Event": "s3:ObjectCreated:*", "Queue": "arn:aws:sqs:us-east-1:123456789012:q"}
+    bucket = {
+        "Type": "AWS::S3::Bucket",
+        "Properties": {
+            "NotificationConfiguration": {
+                "EventBridgeConfiguration": {"EventBridgeEnabled": True},
+                "QueueConfigurations": [queue],
+            }
+        },
     }
+    with pytest.raises(DeployError, match=r"Bucket: bucket notifications \['QueueConfigurations'\]"):
+        _refuse_what_cannot_run({"Resources": {"Bucket": bucket}})
+
+    del bucket["Properties"]["NotificationConfiguration"]["QueueConfigurations"]
+    _refuse_what_cannot_run({"Resources": {"Bucket": bucket}})  # EventBridge alone is applied
 
 
 def test_one_variable_with_two_values_across_functions_is_refused() -> None:

@@ -26,7 +26,6 @@ GENERIC = re.compile(
 # What an acknowledgment of each kind of finding must mention to be about that finding.
 MUST_MENTION = [
     (re.compile(r"^AwsSolutions-L1$"), "Python 3.11"),
-    (re.compile(r"^AwsSolutions-IAM4\[.*AWSLambdaBasicExecutionRole\]$"), "BucketNotificationsHandler"),
     (re.compile(r"^AwsSolutions-IAM5\[Resource::\*\]$"), "X-Ray"),
     (re.compile(r"^AwsSolutions-IAM5\[Action::kms:GenerateDataKey\*\]$"), "SqsSendMessage"),
     (re.compile(r"^AwsSolutions-IAM5\[Resource::<\w+\.Arn>:\*\]$"), "lambda:InvokeFunction"),

@@ -285,12 +285,30 @@ def test_data_bucket_is_kms_encrypted_versioned_private_logged_and_expires_old_v
     )
 
 
-def test_data_bucket_sends_events_to_eventbridge(synth: SynthResult, template: Template) -> None:
+def test_data_bucket_sends_events_to_eventbridge_natively(synth: SynthResult) -> None:
     data_bucket = _logical_id(synth, "AWS::S3::Bucket", "StorageDataBucket")
-    template.has_resource_properties(
-        "Custom::S3BucketNotifications",
-        {"BucketName": {"Ref": data_bucket}, "NotificationConfiguration": {"EventBridgeConfiguration": {}}},
-    )
+    properties = synth.template["Resources"][data_bucket]["Properties"]
+    assert properties["NotificationConfiguration"] == {
+        "EventBridgeConfiguration": {"EventBridgeEnabled": True}
+    }
+    log_bucket = _logical_id(synth, "AWS::S3::Bucket", "StorageAccessLogBucket")
+    assert "NotificationConfiguration" not in synth.template["Resources"][log_bucket]["Properties"]
+
+
+def test_the_stack_has_no_custom_resource_and_no_cdk_helper_function(synth: SynthResult) -> None:
+    """Nothing that runs a Lambda at deploy time: no CDK BucketNotificationsHandler or provider."""
+    resources = synth.template["Resources"]
+    custom = [
+        logical_id
+        for logical_id, resource in resources.items()
+        if resource["Type"].startswith("Custom::")
+        or resource["Type"] == "AWS::CloudFormation::CustomResource"
+    ]
+    assert custom == []
+    assert not [logical_id for logical_id in resources if "BucketNotificationsHandler" in logical_id]
+    app_handlers = {f"{naming.HANDLER_MODULE.format(step=step)}.handler" for step in naming.STEPS}
+    for logical_id, function in _resources(synth, "AWS::Lambda::Function").items():
+        assert function["Properties"]["Handler"] in app_handlers, logical_id
 
 
 def test_access_log_bucket_is_encrypted_versioned_private_and_owned_by_the_bucket_owner(
