@@ -11,7 +11,19 @@ import pytest
 from iterft_runtime.logic import validation
 from iterft_runtime.logic.lines import TruncatedLine
 from iterft_runtime.logic.validation import estimate_tokens, validate_lines
-from iterft_runtime.models.families import CLAUDE_HAIKU, NOVA, PROMPT_COMPLETION, ModelFamily
+from iterft_runtime.models.families import (
+    CLAUDE_HAIKU,
+    LLAMA_CONVERSATION,
+    LLAMA_PROMPT_COMPLETION,
+    NOVA,
+    NOVA_MICRO,
+    PROMPT_COMPLETION,
+    ModelFamily,
+    family_for_model,
+    family_named,
+)
+
+from iterft import cli
 
 
 def turn(role: str, text: Any) -> dict[str, Any]:
@@ -32,9 +44,9 @@ def lines_of(*records: Any) -> list[bytes]:
 def padded(family: ModelFamily, *records: Any) -> list[bytes]:
     """`records` followed by distinct valid records up to the family's minimum count."""
     filler = max(family.min_records - len(records), 0)
-    if family is NOVA:
+    if family.data_format is NOVA.data_format:
         extra = [conv(turn("user", f"q{i}"), turn("assistant", f"a{i}")) for i in range(filler)]
-    elif family is CLAUDE_HAIKU:
+    elif family.data_format is CLAUDE_HAIKU.data_format:
         extra = [
             {"messages": [{"role": "user", "content": f"q{i}"}, {"role": "assistant", "content": f"a{i}"}]}
             for i in range(filler)
@@ -72,9 +84,33 @@ CONVERSATION_CASES = [
     pytest.param(conv(turn("user", "  "), turn("assistant", "x")), [(1, "empty_text")], id="empty-text"),
     pytest.param(conv(turn("user", 3), turn("assistant", "x")), [(1, "wrong_type")], id="text-not-string"),
     pytest.param(
-        conv({"role": "user", "content": [{"image": {"format": "png"}}]}, turn("assistant", "x")),
+        conv({"role": "user", "content": [{"document": {"format": "pdf"}}]}, turn("assistant", "x")),
         [(1, "unsupported_content")],
-        id="media",
+        id="document-block",
+    ),
+    pytest.param(
+        conv({"role": "user", "content": [{}]}, turn("assistant", "x")),
+        [(1, "unsupported_content")],
+        id="empty-block",
+    ),
+    pytest.param(
+        conv({"role": "user", "content": []}, turn("assistant", "x")), [(1, "wrong_type")], id="no-blocks"
+    ),
+    pytest.param(conv(turn("user", "q"), "x"), [(1, "wrong_type")], id="message-not-object"),
+    pytest.param(
+        conv(turn("user", "q"), turn("assistant", "a"), system=[{"text": " "}]),
+        [(1, "empty_text")],
+        id="empty-system",
+    ),
+    pytest.param(
+        conv(turn("user", "q"), turn("assistant", "a"), system=[{"text": "System: be nice"}]),
+        [(1, "reserved_token")],
+        id="reserved-in-system",
+    ),
+    pytest.param(
+        conv(turn("user", "ASSISTANT: q"), turn("assistant", "<image> a")),
+        [(1, "reserved_token"), (1, "reserved_token")],
+        id="reserved-upper-case-and-image-tag",
     ),
     pytest.param(conv({"role": "user"}, turn("assistant", "x")), [(1, "missing_key")], id="content-missing"),
     pytest.param(
@@ -333,3 +369,247 @@ def test_every_code_has_a_severity() -> None:
         "duplicate_record",
         "near_token_limit",
     }
+
+
+def image(fmt: str = "png", uri: Any = "s3://data/media/a.png") -> dict[str, Any]:
+    return {"image": {"format": fmt, "source": {"s3Location": {"uri": uri}}}}
+
+
+def video(fmt: str = "mp4", uri: Any = "s3://data/media/a.mp4") -> dict[str, Any]:
+    return {"video": {"format": fmt, "source": {"s3Location": {"uri": uri}}}}
+
+
+def asking(*blocks: Any) -> dict[str, Any]:
+    return conv({"role": "user", "content": [*blocks, {"text": "what is this?"}]}, turn("assistant", "a cat"))
+
+
+LITE = family_for_model("amazon.nova-lite-v1:0:300k")
+MICRO = family_for_model("amazon.nova-micro-v1:0:128k")
+
+
+@pytest.mark.parametrize(
+    ("family", "record", "expected"),
+    [
+        pytest.param(LITE, asking(image()), [], id="lite-image"),
+        pytest.param(
+            LITE, asking(*[image(f) for f in ("jpeg", "png", "gif", "webp")]), [], id="lite-formats"
+        ),
+        pytest.param(LITE, asking(*[image()] * 10), [], id="lite-ten-images"),
+        pytest.param(LITE, asking(*[image()] * 11), [(1, "too_many_images")], id="lite-eleven-images"),
+        pytest.param(LITE, asking(*[video(f) for f in ("mov",)]), [], id="lite-video"),
+        pytest.param(LITE, asking(video(), video("webm")), [(1, "too_many_videos")], id="lite-two-videos"),
+        pytest.param(
+            LITE,
+            asking(image(), video()),
+            [(1, "mixed_media"), (None, "mixed_media")],
+            id="lite-image-and-video",
+        ),
+        pytest.param(LITE, asking(image("bmp")), [(1, "bad_media_format")], id="lite-bmp"),
+        pytest.param(LITE, asking(image("PNG")), [(1, "bad_media_format")], id="lite-upper-case-format"),
+        pytest.param(LITE, asking(video("avi")), [(1, "bad_media_format")], id="lite-avi"),
+        pytest.param(
+            LITE, asking(image(uri="https://x/a.png")), [(1, "bad_media_source")], id="lite-http-uri"
+        ),
+        pytest.param(
+            LITE, asking({"image": {"format": "png"}}), [(1, "bad_media_source")], id="lite-no-source"
+        ),
+        pytest.param(LITE, asking({"image": "a.png"}), [(1, "wrong_type")], id="lite-image-not-object"),
+        pytest.param(
+            LITE,
+            conv(turn("user", "draw a cat"), {"role": "assistant", "content": [image(), {"text": "here"}]}),
+            [(1, "media_in_assistant_turn")],
+            id="lite-image-from-assistant",
+        ),
+        pytest.param(MICRO, asking(image()), [(1, "unsupported_content")], id="micro-image"),
+        pytest.param(MICRO, asking(video()), [(1, "unsupported_content")], id="micro-video"),
+        pytest.param(MICRO, conv(turn("user", "q"), turn("assistant", "a")), [], id="micro-text"),
+        pytest.param(LLAMA_CONVERSATION, asking(image()), [(1, "unsupported_content")], id="llama-3.2-image"),
+    ],
+)
+def test_media_rules(family: ModelFamily, record: Any, expected: list[tuple[int | None, str]]) -> None:
+    report = validate_lines(padded(family, record), family)
+    assert problems(report) == expected
+    assert report.valid is (expected == [])
+
+
+def test_a_file_holds_images_or_videos_not_both() -> None:
+    report = validate_lines(padded(LITE, asking(image()), asking(video())), LITE)
+    assert problems(report) == [(None, "mixed_media")]
+    assert "first on line 1" in report.problems[0].message and "first on line 2" in report.problems[0].message
+
+
+def test_the_model_id_chooses_the_limits_and_the_family_name_the_defaults() -> None:
+    assert MICRO is NOVA_MICRO and MICRO.media is None and MICRO.model == "amazon.nova-micro"
+    assert MICRO.name == "nova" and MICRO.hyperparameters == NOVA.hyperparameters
+    assert family_for_model("amazon.nova-pro-v1:0:300k") is NOVA is LITE and NOVA.media is not None
+    assert family_named("nova") is NOVA
+    assert family_for_model("meta.llama3-2-11b-instruct-v1:0:128k") is LLAMA_CONVERSATION
+    assert family_for_model("meta.llama3-1-8b-instruct-v1:0:128k") is LLAMA_PROMPT_COMPLETION
+    assert family_for_model("amazon.titan-text-express-v1:0:8k") is PROMPT_COMPLETION
+    assert family_for_model("anthropic.claude-3-haiku-20240307-v1:0:200k") is CLAUDE_HAIKU
+
+
+@pytest.mark.parametrize(
+    ("arguments", "exit_code", "codes"),
+    [
+        (["--model", "amazon.nova-micro-v1:0:128k"], 1, ["unsupported_content"]),
+        (["--model", "amazon.nova-lite-v1:0:300k"], 0, []),
+        (["--family", "nova"], 0, []),
+    ],
+)
+def test_cli_micro_refuses_media_while_the_nova_family_defaults_allow_it(
+    tmp_path: Any, capsys: pytest.CaptureFixture[str], arguments: list[str], exit_code: int, codes: list[str]
+) -> None:
+    path = tmp_path / "train.jsonl"
+    path.write_bytes(b"".join(padded(NOVA, asking(image()))))
+    assert cli.main(["validate", str(path), *arguments, "--json"]) == exit_code
+    report = json.loads(capsys.readouterr().out)
+    assert [(p["line"], p["code"]) for p in report["problems"]] == [(1, code) for code in codes]
+    assert report["model"] == ("amazon.nova-micro" if "micro" in arguments[1] else None)
+
+
+@pytest.mark.parametrize(
+    ("record", "expected"),
+    [
+        pytest.param({**CLAUDE_GOOD, "prompt": "x"}, [(1, "unexpected_key")], id="extra-record-key"),
+        pytest.param(
+            {
+                "messages": [
+                    {"role": "user", "content": "q", "name": "x"},
+                    {"role": "assistant", "content": "a"},
+                ]
+            },
+            [(1, "unexpected_key")],
+            id="extra-message-key",
+        ),
+        pytest.param({**CLAUDE_GOOD, "system": " "}, [(1, "empty_text")], id="empty-system"),
+        pytest.param({"system": "s"}, [(1, "missing_key")], id="messages-missing"),
+        pytest.param({"messages": []}, [(1, "no_messages")], id="no-messages"),
+        pytest.param(
+            {"messages": [{"role": "system", "content": "q"}, {"role": "assistant", "content": "a"}]},
+            [(1, "bad_role")],
+            id="system-role",
+        ),
+        pytest.param(
+            {"messages": [{"role": "assistant", "content": "a"}, {"role": "user", "content": "q"}]},
+            [(1, "must_start_with_user"), (1, "must_end_with_assistant")],
+            id="reversed",
+        ),
+        pytest.param(
+            {"messages": [{"role": "user", "content": 7}, {"role": "assistant", "content": "a"}]},
+            [(1, "wrong_type")],
+            id="content-number",
+        ),
+        pytest.param({**CLAUDE_GOOD, "system": "User: hi"}, [], id="no-reserved-tokens-for-claude"),
+    ],
+)
+def test_more_claude_records(record: Any, expected: list[tuple[int, str]]) -> None:
+    assert problems(validate_lines(padded(CLAUDE_HAIKU, record), CLAUDE_HAIKU)) == expected
+
+
+ALL_FAMILIES = [
+    pytest.param(family, id=family.model or family.name)
+    for family in (
+        NOVA,
+        NOVA_MICRO,
+        CLAUDE_HAIKU,
+        LLAMA_CONVERSATION,
+        PROMPT_COMPLETION,
+        LLAMA_PROMPT_COMPLETION,
+    )
+]
+
+
+def filler(family: ModelFamily, count: int, text: str = "") -> Iterator[bytes]:
+    """`count` distinct valid records of `family`'s format, the first one's question being `text` if given."""
+    for i in range(count):
+        yield from padded_records(family, f"{text if i == 0 and text else 'q'}{i}")
+
+
+def padded_records(family: ModelFamily, question: str) -> list[bytes]:
+    if family.data_format is NOVA.data_format:
+        record: Any = conv(turn("user", question), turn("assistant", "a"))
+    elif family.data_format is CLAUDE_HAIKU.data_format:
+        record = {"messages": [{"role": "user", "content": question}, {"role": "assistant", "content": "a"}]}
+    else:
+        record = {"prompt": question, "completion": "a"}
+    return lines_of(record)
+
+
+@pytest.mark.parametrize("family", ALL_FAMILIES)
+def test_record_counts_per_family(family: ModelFamily) -> None:
+    def count(n: int, **options: Any) -> list[tuple[int | None, str]]:
+        return problems(validate_lines(filler(family, n), family, **options))
+
+    assert count(family.min_records) == [] and count(family.max_records) == []
+    if family.min_records > 1:
+        assert count(family.min_records - 1) == [(None, "too_few_records")]
+    assert count(family.max_records + 1) == [(None, "too_many_records")]
+    assert count(1, validation_file=True) == []
+    assert count(family.validation_max_records, validation_file=True) == []
+    assert count(family.validation_max_records + 1, validation_file=True) == [(None, "too_many_records")]
+
+
+@pytest.mark.parametrize("family", ALL_FAMILIES)
+def test_token_limit_per_family(family: ModelFamily) -> None:
+    limit = family.max_tokens_per_record
+    over = "x" * (3 * limit + 30)  # chars / 3 passes the limit
+    near = "x" * (3 * limit - 3 * limit // 20)  # 95% of the limit
+    report = validate_lines([*filler(family, family.min_records, over)], family)
+    assert problems(report) == [(1, "too_many_tokens")]
+    report = validate_lines([*filler(family, family.min_records, near)], family)
+    assert problems(report) == [(1, "near_token_limit")] and report.valid
+
+
+@pytest.mark.parametrize("family", ALL_FAMILIES)
+@pytest.mark.parametrize("validation_file", [False, True])
+def test_file_size_limit_per_family_and_file_kind(family: ModelFamily, validation_file: bool) -> None:
+    limit = family.validation_max_file_bytes if validation_file else family.max_file_bytes
+    report = validate_lines(iter(()), family, validation_file=validation_file, declared_size=limit + 1)
+    assert problems(report) == [(None, "file_too_large")]
+    assert f"{limit:,}" in report.problems[0].message
+
+
+def test_documented_file_limits() -> None:
+    mb, gb = 1024**2, 1024**3
+    assert (PROMPT_COMPLETION.max_file_bytes, PROMPT_COMPLETION.validation_max_file_bytes) == (gb, 100 * mb)
+    assert (CLAUDE_HAIKU.max_file_bytes, CLAUDE_HAIKU.validation_max_records) == (10 * gb, 1_000)
+    assert (CLAUDE_HAIKU.min_records, CLAUDE_HAIKU.max_records, CLAUDE_HAIKU.max_tokens_per_record) == (
+        32,
+        10_000,
+        32_000,
+    )
+    assert (NOVA.min_records, NOVA.max_records) == (8, 20_000)
+    assert (LLAMA_CONVERSATION.min_records, LLAMA_CONVERSATION.max_tokens_per_record) == (100, 16_000)
+
+
+@pytest.mark.parametrize(
+    ("text", "found"),
+    [
+        pytest.param(
+            ":" * (validation.RESERVED_CHECKS_PER_CHAR + 10) + " User: hi", True, id="after-the-checks"
+        ),
+        pytest.param("User: " + ":" * (validation.RESERVED_CHECKS_PER_CHAR + 10), True, id="before"),
+        pytest.param("a: " * (validation.RESERVED_CHECKS_PER_CHAR * 2), False, id="dense-but-clean"),
+        pytest.param(":" * (validation.RESERVED_CHECKS_PER_CHAR - 1) + "Bot:", True, id="last-checked"),
+    ],
+)
+def test_the_reserved_token_scan_fallback(text: str, found: bool) -> None:
+    """Past RESERVED_CHECKS_PER_CHAR colons the scan falls back to substring searches; both find tokens."""
+    report = validate_lines(padded(NOVA, conv(turn("user", text), turn("assistant", "ok"))), NOVA)
+    assert problems(report) == ([(1, "reserved_token")] if found else [])
+
+
+def test_quoted_data_is_cut_so_a_report_stays_small() -> None:
+    huge = "x" * 1_000_000
+    nova = {**conv({"role": huge, "content": [{"text": "q"}]}, turn("assistant", "a")), "schemaVersion": huge}
+    report = validate_lines(padded(NOVA, nova), NOVA)
+    assert problems(report) == [(1, "bad_schema_version"), (1, "bad_role")]
+    claude = {**CLAUDE_GOOD, **{huge + str(i): 1 for i in range(8)}}
+    report = validate_lines(padded(CLAUDE_HAIKU, claude), CLAUDE_HAIKU)
+    assert problems(report) == [(1, "unexpected_key")] and "and 3 more" in report.problems[0].message
+    lite = asking({"image": {"format": huge, "source": {"s3Location": {"uri": "s3://d/a.png"}}}})
+    report = validate_lines(padded(LITE, lite), LITE)
+    assert problems(report) == [(1, "bad_media_format")]
+    for problem in [*report.problems, *validate_lines(padded(NOVA, nova), NOVA).problems]:
+        assert len(problem.message) < 200

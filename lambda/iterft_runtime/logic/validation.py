@@ -7,7 +7,20 @@ the listed examples are capped so a report of a million-line file stays small.
 Token counts are estimated without a tokenizer, conservatively: `max(chars / 3, words * 1.5)`.
 Common BPE tokenizers average about 4 characters and 1.3 tokens a word on English text, so
 the estimate over-counts; a record it passes is very likely within the real limit, and
-`near_token_limit` warns about records within 10% of it.
+`near_token_limit` warns about records within 10% of it. (Titan's documented character quota,
+6 characters a token, is looser than chars / 3, so it needs no check of its own.)
+
+Where the Bedrock guides are silent or disagree, the rule is the stricter one:
+- schemaVersion must be "bedrock-conversation-2024": the Bedrock guide's format names it, while
+  the Nova guide says any string; an exact value is never refused by either.
+- Reserved tokens are refused in every text, the assistant's too (the guide names user and
+  system prompts; AWS's Nova validator checks every text).
+- Empty text is refused everywhere, system prompts included.
+- Claude records carry only `system` and `messages`, messages only `role` and `content`
+  (Anthropic's Bedrock fine-tuning guide: no extraneous keys).
+- Images count per record, not per message, against the 10-image limit.
+- Validation files: per-family caps where documented, else 1,000 records and 100 MB (see
+  models/families.py).
 """
 
 from __future__ import annotations
@@ -20,7 +33,7 @@ from enum import StrEnum
 from typing import Any
 
 from iterft_runtime.logic.lines import TruncatedLine
-from iterft_runtime.models.families import DataFormat, ModelFamily
+from iterft_runtime.models.families import DataFormat, MediaRules, ModelFamily
 
 
 class Severity(StrEnum):
@@ -42,7 +55,14 @@ CODES: dict[str, Severity] = {
     "roles_not_alternating": Severity.ERROR,
     "must_start_with_user": Severity.ERROR,
     "must_end_with_assistant": Severity.ERROR,
+    "unexpected_key": Severity.ERROR,
     "unsupported_content": Severity.ERROR,
+    "media_in_assistant_turn": Severity.ERROR,
+    "bad_media_format": Severity.ERROR,
+    "bad_media_source": Severity.ERROR,
+    "too_many_images": Severity.ERROR,
+    "too_many_videos": Severity.ERROR,
+    "mixed_media": Severity.ERROR,
     "empty_text": Severity.ERROR,
     "reserved_token": Severity.ERROR,
     "too_many_tokens": Severity.ERROR,
@@ -54,25 +74,22 @@ CODES: dict[str, Severity] = {
     "too_few_records": Severity.ERROR,
     "too_many_records": Severity.ERROR,
     "file_too_large": Severity.ERROR,
+    # "mixed_media" also comes without a line: images in one record, videos in another.
 }
 
 CONVERSATION_SCHEMA_VERSION = DataFormat.CONVERSATION.value
-RESERVED_TOKENS: dict[str, tuple[str, ...]] = {
-    "nova": ("User:", "Bot:", "Assistant:", "System:", "[EOS]", "<image>", "<video>"),
-}
-"""Strings a family's training text must not contain (Bedrock user guide, data preparation)."""
-
-VALIDATION_FILE_MAX_RECORDS = 1_000
-"""Validation files: Claude 3 Haiku's documented 1,000-record cap, applied to every family as a bound."""
+CLAUDE_RECORD_KEYS = frozenset({"system", "messages"})
+CLAUDE_MESSAGE_KEYS = frozenset({"role", "content"})
+MEDIA_KINDS = ("image", "video")
 
 MAX_EXAMPLES_PER_CODE = 50
 DUPLICATE_WINDOW = 100_000
 """Records remembered for duplicate detection: above every family's record limit, so exact in practice."""
 NEAR_LIMIT_FRACTION = 0.9
+MAX_SHOWN_CHARS = 40
+"""Longest quotation of the data in a problem's message."""
 RESERVED_CHECKS_PER_CHAR = 64
 """Occurrences of a token's last character checked one by one before plain substring searches."""
-MEDIA_KEYS = ("image", "video", "document")
-
 _Add = Callable[[int | None, str, str], None]
 """ValidationReport.add, as the format checkers receive it."""
 
@@ -105,6 +122,9 @@ class Problem:
 class ValidationReport:
     family: str
     data_format: str
+    model: str | None = None
+    """Set when the limits were a model's own (e.g. Nova Micro's), None for the family defaults."""
+    validation_file: bool = False
     records: int = 0
     size_bytes: int = 0
     counts: dict[str, int] = field(default_factory=dict)
@@ -146,6 +166,8 @@ class ValidationReport:
         return {
             "valid": self.valid,
             "family": self.family,
+            "model": self.model,
+            "validation_file": self.validation_file,
             "data_format": self.data_format,
             "records": self.records,
             "size_bytes": self.size_bytes,
@@ -169,25 +191,34 @@ def validate_lines(
     `declared_size` (the object's size, when known up front) lets an oversized file be refused
     without reading it. Reading also stops once the bytes seen pass the family's file limit.
     """
-    report = ValidationReport(family=family.name, data_format=family.data_format.value)
-    max_records = (
-        min(family.max_records, VALIDATION_FILE_MAX_RECORDS) if validation_file else family.max_records
+    report = ValidationReport(
+        family=family.name,
+        data_format=family.data_format.value,
+        model=family.model,
+        validation_file=validation_file,
     )
-    min_records = 1 if validation_file else family.min_records
-    if declared_size is not None and declared_size > family.max_file_bytes:
+    if validation_file:
+        min_records, max_records = 1, family.validation_max_records
+        max_bytes = family.validation_max_file_bytes
+    else:
+        min_records, max_records, max_bytes = family.min_records, family.max_records, family.max_file_bytes
+    if declared_size is not None and declared_size > max_bytes:
         report.size_bytes = declared_size
-        report.add(None, "file_too_large", _too_large(declared_size, family))
+        report.add(None, "file_too_large", _too_large(declared_size, max_bytes, validation_file))
         return report
 
     checker = _RecordChecker(family, report)
     for number, raw in enumerate(lines, start=1):
         report.size_bytes += raw.full_length if isinstance(raw, TruncatedLine) else len(raw)
-        if report.size_bytes > family.max_file_bytes:
+        if report.size_bytes > max_bytes:
             report.add(
-                None, "file_too_large", _too_large(report.size_bytes, family) + "; reading stopped here"
+                None,
+                "file_too_large",
+                _too_large(report.size_bytes, max_bytes, validation_file) + "; reading stopped here",
             )
             break
         checker.check_line(number, raw)
+    checker.check_file()
 
     if report.records == 0:
         report.add(None, "empty_file", "the file has no records")
@@ -199,23 +230,31 @@ def validate_lines(
     return report
 
 
-def _too_large(size: int, family: ModelFamily) -> str:
-    return f"the file is over {size:,} bytes; the {family.name} family allows {family.max_file_bytes:,}"
+def _too_large(size: int, limit: int, validation_file: bool) -> str:
+    kind = "validation" if validation_file else "training"
+    return f"the file is over {size:,} bytes; a {kind} file may have at most {limit:,}"
 
 
 class _RecordChecker:
-    """Per-line checks; holds only the bounded duplicate window between lines."""
+    """Per-line checks; holds only the bounded duplicate window and two media line numbers between lines."""
 
     def __init__(self, family: ModelFamily, report: ValidationReport) -> None:
         self.family = family
         self.report = report
-        self.reserved = RESERVED_TOKENS.get(family.name, ())
+        self.reserved = family.reserved_tokens
         by_last: dict[str, list[str]] = {}
         for token in self.reserved:
             by_last.setdefault(token[-1], []).append(token)
         self.reserved_by_last = [(last, tuple(tokens)) for last, tokens in by_last.items()]
         self.seen: dict[int, int] = {}
         """Record hash -> first line. 64-bit hashes: a false match is about n**2 / 2**65 likely."""
+        self.first_media_line: dict[str, int] = {}
+        """Media kind -> the first line with it: a file is text with images or with videos, not both."""
+        self.check_format: Callable[[int, dict[str, Any], _Add], Iterator[str]] = {
+            DataFormat.PROMPT_COMPLETION: _check_prompt_completion,
+            DataFormat.CLAUDE_MESSAGES: _check_claude_messages,
+            DataFormat.CONVERSATION: self._check_conversation,
+        }[family.data_format]
 
     def check_line(self, number: int, raw: bytes) -> None:
         add = self.report.add
@@ -248,9 +287,20 @@ class _RecordChecker:
         if not isinstance(record, dict):
             add(number, "not_object", f"each line must be a JSON object, found {_type_name(record)}")
             return
-        texts = list(_FORMAT_CHECKS[self.family.data_format](number, record, add))
+        texts = list(self.check_format(number, record, add))
         self._check_texts(number, texts)
         self._check_duplicate(number, record)
+
+    def check_file(self) -> None:
+        """File-level rules that need every line seen: one media modality a file."""
+        if len(self.first_media_line) == len(MEDIA_KINDS):
+            image, video = (self.first_media_line[kind] for kind in MEDIA_KINDS)
+            self.report.add(
+                None,
+                "mixed_media",
+                f"the file has images (first on line {image}) and videos (first on line {video}); "
+                "a file may hold text with images or text with videos, not both",
+            )
 
     def _check_texts(self, number: int, texts: list[str]) -> None:
         if self.reserved:
@@ -279,6 +329,110 @@ class _RecordChecker:
             self.report.add(number, "duplicate_record", f"same record as line {first}")
         elif len(self.seen) < DUPLICATE_WINDOW:
             self.seen[digest] = number
+
+    def _check_conversation(self, number: int, record: dict[str, Any], add: _Add) -> Iterator[str]:
+        version = record.get("schemaVersion")
+        if version is None:
+            add(number, "missing_key", f'schemaVersion is missing (expected "{CONVERSATION_SCHEMA_VERSION}")')
+        elif version != CONVERSATION_SCHEMA_VERSION:
+            add(
+                number,
+                "bad_schema_version",
+                f'schemaVersion is {_shown(version)}, expected "{CONVERSATION_SCHEMA_VERSION}"',
+            )
+        system = record.get("system")
+        if system is not None:
+            if isinstance(system, list) and all(
+                isinstance(b, dict) and isinstance(b.get("text"), str) for b in system
+            ):
+                for index, block in enumerate(system, start=1):
+                    if block["text"].strip():
+                        yield block["text"]
+                    else:
+                        add(number, "empty_text", f"system[{index}].text is empty")
+            else:
+                add(number, "wrong_type", 'system must be a list of {"text": "..."} blocks')
+        roles: list[str | None] = []
+        media = {kind: 0 for kind in MEDIA_KINDS}
+        for index, message in enumerate(_messages(number, record, add), start=1):
+            if message is None:
+                roles.append(None)
+                continue
+            role = _role(number, index, message, add)
+            roles.append(role)
+            yield from self._content_blocks(number, index, role, message.get("content"), media, add)
+        _check_turns(number, roles, add)
+        if self.family.media is not None and (media["image"] or media["video"]):
+            _check_media_counts(number, self.family.media, media, add)
+
+    def _content_blocks(
+        self, number: int, index: int, role: str | None, content: object, media: dict[str, int], add: _Add
+    ) -> Iterator[str]:
+        where = f"messages[{index}].content"
+        if content is None:
+            add(number, "missing_key", f"{where} is missing")
+            return
+        if not isinstance(content, list) or not content:
+            add(number, "wrong_type", f'{where} must be a non-empty list of {{"text": "..."}} blocks')
+            return
+        for block_index, block in enumerate(content, start=1):
+            block_where = f"{where}[{block_index}]"
+            if not isinstance(block, dict):
+                add(number, "wrong_type", f"{block_where} must be an object, found {_type_name(block)}")
+            elif "text" in block:
+                text = block["text"]
+                if not isinstance(text, str):
+                    add(
+                        number, "wrong_type", f"{block_where}.text must be a string, found {_type_name(text)}"
+                    )
+                elif not text.strip():
+                    add(number, "empty_text", f"{block_where}.text is empty")
+                else:
+                    yield text
+            else:
+                kind = next((kind for kind in MEDIA_KINDS if kind in block), None)
+                if kind is None:
+                    keys = ", ".join(_shown(key) for key in sorted(block)[:5]) or "no keys"
+                    add(number, "unsupported_content", f"{block_where} has no text ({keys})")
+                else:
+                    self._media_block(number, f"{block_where}.{kind}", kind, role, block[kind], media, add)
+
+    def _media_block(
+        self,
+        number: int,
+        where: str,
+        kind: str,
+        role: str | None,
+        value: object,
+        media: dict[str, int],
+        add: _Add,
+    ) -> None:
+        """One image or video block: a model that takes media, a user turn, a known format, an s3 source."""
+        rules = self.family.media
+        if rules is None:
+            who = self.family.model or f"the {self.family.name} family"
+            add(number, "unsupported_content", f"{where}: {who} takes text only, no {kind}s")
+            return
+        media[kind] += 1
+        self.first_media_line.setdefault(kind, number)
+        if role == "assistant":
+            add(number, "media_in_assistant_turn", f"{where}: images and videos belong in user turns only")
+        if not isinstance(value, dict):
+            add(number, "wrong_type", f"{where} must be an object, found {_type_name(value)}")
+            return
+        formats = rules.image_formats if kind == "image" else rules.video_formats
+        found = value.get("format")
+        if found not in formats:
+            add(
+                number,
+                "bad_media_format",
+                f"{where}.format is {_shown(found)}; use one of {', '.join(formats)}",
+            )
+        source = value.get("source")
+        location = source.get("s3Location") if isinstance(source, dict) else None
+        uri = location.get("uri") if isinstance(location, dict) else None
+        if not (isinstance(uri, str) and uri.startswith("s3://") and len(uri) > len("s3://")):
+            add(number, "bad_media_source", f'{where}.source must be {{"s3Location": {{"uri": "s3://..."}}}}')
 
 
 def _reserved_in(text: str, by_last: list[tuple[str, tuple[str, ...]]]) -> set[str]:
@@ -321,10 +475,33 @@ def _canonical(value: Any) -> Any:
     return (kind, repr(value))
 
 
+def _shown(value: object) -> str:
+    """A value from the data, as quoted in a message: cut, so a report stays small whatever the data."""
+    text = repr(value)
+    return text if len(text) <= MAX_SHOWN_CHARS else text[: MAX_SHOWN_CHARS - 3] + "..."
+
+
 def _type_name(value: object) -> str:
     return {dict: "an object", list: "an array", str: "a string", bool: "a boolean", type(None): "null"}.get(
         type(value), "a number"
     )
+
+
+def _check_media_counts(number: int, rules: MediaRules, media: dict[str, int], add: _Add) -> None:
+    if media["image"] > rules.max_images_per_record:
+        add(
+            number,
+            "too_many_images",
+            f"{media['image']} images; a record may have at most {rules.max_images_per_record}",
+        )
+    if media["video"] > rules.max_videos_per_record:
+        add(
+            number,
+            "too_many_videos",
+            f"{media['video']} videos; a record may have at most {rules.max_videos_per_record}",
+        )
+    if media["image"] and media["video"]:
+        add(number, "mixed_media", "a record may have images or a video, not both")
 
 
 def _check_prompt_completion(number: int, record: dict[str, Any], add: _Add) -> Iterator[str]:
@@ -335,14 +512,21 @@ def _check_prompt_completion(number: int, record: dict[str, Any], add: _Add) -> 
 
 
 def _check_claude_messages(number: int, record: dict[str, Any], add: _Add) -> Iterator[str]:
+    _check_keys(number, record, CLAUDE_RECORD_KEYS, "the record", add)
     system = record.get("system")
     if system is not None:
-        if isinstance(system, str):
-            yield system
-        else:
+        if not isinstance(system, str):
             add(number, "wrong_type", f"system must be a string, found {_type_name(system)}")
-    roles = []
+        elif not system.strip():
+            add(number, "empty_text", "system is empty; leave it out instead")
+        else:
+            yield system
+    roles: list[str | None] = []
     for index, message in enumerate(_messages(number, record, add), start=1):
+        if message is None:
+            roles.append(None)
+            continue
+        _check_keys(number, message, CLAUDE_MESSAGE_KEYS, f"messages[{index}]", add)
         roles.append(_role(number, index, message, add))
         content = message.get("content")
         where = f"messages[{index}].content"
@@ -357,55 +541,11 @@ def _check_claude_messages(number: int, record: dict[str, Any], add: _Add) -> It
     _check_turns(number, roles, add)
 
 
-def _check_conversation(number: int, record: dict[str, Any], add: _Add) -> Iterator[str]:
-    version = record.get("schemaVersion")
-    if version is None:
-        add(number, "missing_key", f'schemaVersion is missing (expected "{CONVERSATION_SCHEMA_VERSION}")')
-    elif version != CONVERSATION_SCHEMA_VERSION:
-        add(
-            number,
-            "bad_schema_version",
-            f'schemaVersion is {version!r}, expected "{CONVERSATION_SCHEMA_VERSION}"',
-        )
-    system = record.get("system")
-    if system is not None:
-        if isinstance(system, list) and all(
-            isinstance(b, dict) and isinstance(b.get("text"), str) for b in system
-        ):
-            yield from (block["text"] for block in system)
-        else:
-            add(number, "wrong_type", 'system must be a list of {"text": "..."} blocks')
-    roles = []
-    for index, message in enumerate(_messages(number, record, add), start=1):
-        roles.append(_role(number, index, message, add))
-        yield from _content_blocks(number, index, message.get("content"), add)
-    _check_turns(number, roles, add)
-
-
-def _content_blocks(number: int, index: int, content: object, add: _Add) -> Iterator[str]:
-    where = f"messages[{index}].content"
-    if content is None:
-        add(number, "missing_key", f"{where} is missing")
-        return
-    if not isinstance(content, list) or not content:
-        add(number, "wrong_type", f'{where} must be a non-empty list of {{"text": "..."}} blocks')
-        return
-    for block_index, block in enumerate(content, start=1):
-        block_where = f"{where}[{block_index}]"
-        if not isinstance(block, dict):
-            add(number, "wrong_type", f"{block_where} must be an object, found {_type_name(block)}")
-        elif "text" in block:
-            text = block["text"]
-            if not isinstance(text, str):
-                add(number, "wrong_type", f"{block_where}.text must be a string, found {_type_name(text)}")
-            elif not text.strip():
-                add(number, "empty_text", f"{block_where}.text is empty")
-            else:
-                yield text
-        elif any(key in block for key in MEDIA_KEYS):
-            add(number, "unsupported_content", f"{block_where} is a media block; only text is supported")
-        else:
-            add(number, "missing_key", f"{block_where} has no text")
+def _check_keys(number: int, value: dict[str, Any], allowed: frozenset[str], where: str, add: _Add) -> None:
+    extra = [_shown(key) for key in sorted(value) if key not in allowed]
+    if extra:
+        listed = ", ".join(extra[:5]) + (f" and {len(extra) - 5} more" if len(extra) > 5 else "")
+        add(number, "unexpected_key", f"{where} has keys {listed}; allowed: {', '.join(sorted(allowed))}")
 
 
 def _required_string(number: int, record: dict[str, Any], key: str, add: _Add) -> str | None:
@@ -421,8 +561,11 @@ def _required_string(number: int, record: dict[str, Any], key: str, add: _Add) -
     return None
 
 
-def _messages(number: int, record: dict[str, Any], add: _Add) -> list[dict[str, Any]]:
-    """The record's message objects; problems with the list itself are reported here."""
+def _messages(number: int, record: dict[str, Any], add: _Add) -> list[dict[str, Any] | None]:
+    """The record's messages, None for one that is not an object; problems with the list are reported here.
+
+    A None keeps the turn checks quiet: the roles of a list with a broken message are unknown.
+    """
     messages = record.get("messages")
     if messages is None:
         add(number, "missing_key", "messages is missing")
@@ -433,12 +576,13 @@ def _messages(number: int, record: dict[str, Any], add: _Add) -> list[dict[str, 
     if not messages:
         add(number, "no_messages", "messages is empty")
         return []
-    objects = []
+    objects: list[dict[str, Any] | None] = []
     for index, message in enumerate(messages, start=1):
         if isinstance(message, dict):
             objects.append(message)
         else:
             add(number, "wrong_type", f"messages[{index}] must be an object, found {_type_name(message)}")
+            objects.append(None)
     return objects
 
 
@@ -447,7 +591,7 @@ def _role(number: int, index: int, message: dict[str, Any], add: _Add) -> str | 
     if role is None:
         add(number, "missing_key", f"messages[{index}].role is missing")
     elif role not in ("user", "assistant"):
-        add(number, "bad_role", f'messages[{index}].role is {role!r}; use "user" or "assistant"')
+        add(number, "bad_role", f'messages[{index}].role is {_shown(role)}; use "user" or "assistant"')
     else:
         return role
     return None
@@ -467,10 +611,3 @@ def _check_turns(number: int, roles: list[str | None], add: _Add) -> None:
             break
     if roles[-1] != "assistant":
         add(number, "must_end_with_assistant", "the last message must be from the assistant")
-
-
-_FORMAT_CHECKS = {
-    DataFormat.PROMPT_COMPLETION: _check_prompt_completion,
-    DataFormat.CLAUDE_MESSAGES: _check_claude_messages,
-    DataFormat.CONVERSATION: _check_conversation,
-}

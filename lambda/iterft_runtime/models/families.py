@@ -1,13 +1,16 @@
-"""Model families: the data format and documented hyperparameter ranges per base model.
+"""Model families: the data format, data limits and documented hyperparameter ranges per base model.
 
 One table serves the config check at synth, the Validate step and `iterft validate`.
-Ranges are the Bedrock user guide's (see ../shared/notes/bedrock-facts.md).
+Ranges and limits are the Bedrock user guide's (see ../shared/notes/bedrock-facts.md). A family
+holds its defaults; `family_for_model` may return a model's own variant of it (same name, same
+hyperparameters, its own data limits), e.g. Nova Micro, which takes no images or videos.
+Where the guide is silent, the limit is the conservative one and says so below.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
 
@@ -25,6 +28,31 @@ class HyperparameterRange:
     integer: bool = False
 
 
+_MB = 1024**2
+_GB = 1024**3
+
+
+@dataclass(frozen=True)
+class MediaRules:
+    """Images and videos a conversation record may carry, in user turns only (never the assistant's).
+
+    Per the Nova guide and AWS's own Nova dataset validator (amazon-bedrock-samples): formats are
+    the Converse API's lowercase names; several images or one video a record, never both; a file
+    is text with images or text with videos, not both; the source is an `s3://` location.
+    """
+
+    image_formats: tuple[str, ...] = ("jpeg", "png", "gif", "webp")
+    video_formats: tuple[str, ...] = ("mov", "mkv", "mp4", "webm")
+    max_images_per_record: int = 10
+    max_videos_per_record: int = 1
+
+
+VALIDATION_MAX_RECORDS = 1_000
+"""Claude 3 Haiku's documented cap on a validation file; the bound for every family whose guide is silent."""
+VALIDATION_MAX_FILE_BYTES = 100 * _MB
+"""Titan's documented validation-file limit; the bound for every family whose guide is silent."""
+
+
 @dataclass(frozen=True)
 class ModelFamily:
     name: str
@@ -34,9 +62,15 @@ class ModelFamily:
     max_records: int
     max_tokens_per_record: int
     max_file_bytes: int
+    validation_max_records: int = VALIDATION_MAX_RECORDS
+    validation_max_file_bytes: int = VALIDATION_MAX_FILE_BYTES
+    reserved_tokens: tuple[str, ...] = ()
+    """Strings no text of a record may contain."""
+    media: MediaRules | None = None
+    """None: text only; any image or video block is refused."""
+    model: str | None = None
+    """The model these limits are specific to; None for the family's defaults."""
 
-
-_GB = 1024**3
 
 NOVA = ModelFamily(
     name="nova",
@@ -50,7 +84,27 @@ NOVA = ModelFamily(
     max_records=20_000,
     max_tokens_per_record=32_000,
     max_file_bytes=10 * _GB,
+    # The guide's list, plus the upper-case and `Thought:` forms AWS's Nova validator also refuses.
+    reserved_tokens=(
+        "User:",
+        "USER:",
+        "Bot:",
+        "BOT:",
+        "Assistant:",
+        "ASSISTANT:",
+        "System:",
+        "SYSTEM:",
+        "Thought:",
+        "[EOS]",
+        "<image>",
+        "<video>",
+    ),
+    media=MediaRules(),
 )
+"""Nova family defaults: Lite's and Pro's, media allowed. A custom-model base named only by
+family gets these, so a Micro lineage's media is caught at job time, not here."""
+NOVA_MICRO = replace(NOVA, media=None, model="amazon.nova-micro")
+"""Nova Micro: text only (the guide lists no image or video fine-tuning for Micro)."""
 CLAUDE_HAIKU = ModelFamily(
     name="claude-haiku",
     data_format=DataFormat.CLAUDE_MESSAGES,
@@ -65,6 +119,7 @@ CLAUDE_HAIKU = ModelFamily(
     max_records=10_000,
     max_tokens_per_record=32_000,
     max_file_bytes=10 * _GB,
+    validation_max_records=1_000,
 )
 LLAMA_CONVERSATION = ModelFamily(
     name="llama-conversation",
@@ -90,8 +145,10 @@ PROMPT_COMPLETION = ModelFamily(
     },
     min_records=1,
     max_records=10_000,
+    # At batch size 1 (the default); the guide halves it to 2,048 at larger batch sizes.
     max_tokens_per_record=4_096,
     max_file_bytes=1 * _GB,
+    validation_max_file_bytes=100 * _MB,
 )
 LLAMA_PROMPT_COMPLETION = ModelFamily(
     name="llama-prompt-completion",
@@ -110,7 +167,8 @@ FAMILIES: dict[str, ModelFamily] = {
 
 # Foundation model id (context suffix allowed) -> family. First match wins.
 _MODEL_PATTERNS: list[tuple[re.Pattern[str], ModelFamily]] = [
-    (re.compile(r"^amazon\.nova-(micro|lite|pro)-v\d+:\d+"), NOVA),
+    (re.compile(r"^amazon\.nova-micro-v\d+:\d+"), NOVA_MICRO),
+    (re.compile(r"^amazon\.nova-(lite|pro)-v\d+:\d+"), NOVA),
     (re.compile(r"^anthropic\.claude-3-haiku-"), CLAUDE_HAIKU),
     (re.compile(r"^meta\.llama3-[2-9]"), LLAMA_CONVERSATION),
     (re.compile(r"^meta\.llama3-1-"), LLAMA_PROMPT_COMPLETION),
@@ -125,7 +183,7 @@ class UnknownModelError(ValueError):
 
 
 def family_for_model(model_id: str) -> ModelFamily:
-    """The family of a fine-tunable foundation model id."""
+    """The limits of a fine-tunable foundation model id: its own variant of its family, if it has one."""
     for pattern, family in _MODEL_PATTERNS:
         if pattern.match(model_id):
             return family
