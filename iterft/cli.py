@@ -3,6 +3,9 @@
     iterft validate FILE (--model MODEL_ID | --family F) [--validation] [--json]
     iterft history LINEAGE [--env ENV | --stack NAME] [--json]
     iterft status [LINEAGE] [--env ENV | --stack NAME] [--json]
+    iterft resume LINEAGE [--env ENV | --stack NAME]
+    iterft approve LINEAGE ITERATION [--reason TEXT] [--env ENV | --stack NAME]
+    iterft reject LINEAGE ITERATION --reason TEXT [--env ENV | --stack NAME]
 
 Exit codes: 0 success (for validate: the file is valid), 1 invalid data or a failed
 lookup, 2 a usage error. Commands that read a deployment find it through its stack's
@@ -32,6 +35,7 @@ from rich.console import Console
 from rich.table import Table
 
 from iterft import target
+from iterft.control import answer_review, resume_lineage
 from iterft.history import lineage_history, lineage_status
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -166,7 +170,7 @@ def _status(args: argparse.Namespace, console: Console) -> int:
         print(json.dumps(statuses, indent=2))
         return EXIT_OK
     table = Table(title=f"{deployment.stack_name}", title_justify="left")
-    for column in ("lineage", "champion", "champion score", "serving", "running", "queued"):
+    for column in ("lineage", "champion", "champion score", "serving", "running", "queued", "converged"):
         table.add_column(column, overflow="fold")
     for status in statuses:
         table.add_row(
@@ -176,8 +180,36 @@ def _status(args: argparse.Namespace, console: Console) -> int:
             _short_model(status["serving_model_id"]),
             _fmt(status["running_iteration"]),
             str(len(status["queued"])),
+            _converged_label(status),
         )
     console.print(table)
+    return EXIT_OK
+
+
+def _converged_label(status: dict[str, Any]) -> str:
+    if not status["converged"]:
+        return "no"
+    return "yes (paused: iterft resume)" if status["paused"] else "yes"
+
+
+def _resume(args: argparse.Namespace, console: Console) -> int:
+    deployment = _deployment(args)
+    queued = resume_lineage(deployment, args.lineage)
+    console.print(f"{args.lineage}: resumed; {queued} queued upload(s) start in upload order", markup=False)
+    return EXIT_OK
+
+
+def _approve(args: argparse.Namespace, console: Console) -> int:
+    answer_review(_deployment(args), args.lineage, args.iteration, approved=True, reason=args.reason)
+    console.print(f"{args.lineage} #{args.iteration}: approved; the candidate will be promoted", markup=False)
+    return EXIT_OK
+
+
+def _reject(args: argparse.Namespace, console: Console) -> int:
+    answer_review(_deployment(args), args.lineage, args.iteration, approved=False, reason=args.reason)
+    console.print(
+        f"{args.lineage} #{args.iteration}: rejected; the candidate will be discarded", markup=False
+    )
     return EXIT_OK
 
 
@@ -203,8 +235,16 @@ def build_parser() -> argparse.ArgumentParser:
     validate = commands.add_parser("validate", help="check a training file before uploading it")
     validate.add_argument("file")
     model = validate.add_mutually_exclusive_group(required=True)
-    model.add_argument("--model", help="base model id, e.g. amazon.nova-micro-v1:0:128k")
-    model.add_argument("--family", help=f"model family: {', '.join(sorted(FAMILIES))}")
+    model.add_argument(
+        "--model",
+        help="base model id, e.g. amazon.nova-micro-v1:0:128k, with that model's own limits "
+        "(Nova Micro: text only)",
+    )
+    model.add_argument(
+        "--family",
+        help=f"model family, with its default limits (nova: Lite's and Pro's, images and videos allowed): "
+        f"{', '.join(sorted(FAMILIES))}",
+    )
     validate.add_argument("--validation", action="store_true", help="check as a validation-data file")
     validate.add_argument("--json", action="store_true", help="print the report as JSON")
     validate.set_defaults(run=_validate)
@@ -218,6 +258,25 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("lineage", nargs="?")
     _add_target_arguments(status)
     status.set_defaults(run=_status)
+
+    resume = commands.add_parser("resume", help="clear a converged lineage and start its queued uploads")
+    resume.add_argument("lineage")
+    _add_target_arguments(resume)
+    resume.set_defaults(run=_resume)
+
+    approve = commands.add_parser("approve", help="promote a candidate that waits for approval")
+    approve.add_argument("lineage")
+    approve.add_argument("iteration", type=int)
+    approve.add_argument("--reason", default="approved", help="recorded with the approval")
+    _add_target_arguments(approve)
+    approve.set_defaults(run=_approve)
+
+    reject = commands.add_parser("reject", help="turn down a candidate that waits for approval")
+    reject.add_argument("lineage")
+    reject.add_argument("iteration", type=int)
+    reject.add_argument("--reason", required=True, help="why: recorded in the history and notified")
+    _add_target_arguments(reject)
+    reject.set_defaults(run=_reject)
     return parser
 
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from iterft_runtime import naming
 from iterft_runtime.dal.registry import Registry
+from iterft_runtime.models.lineage import LineageConfig
 
 from iterft.target import Deployment
 
@@ -32,7 +33,8 @@ def lineage_names(deployment: Deployment) -> list[str]:
 
 
 def lineage_status(deployment: Deployment, only: str | None = None) -> list[dict[str, Any]]:
-    """Per lineage: champion, serving pointer, the iteration holding the lock, queued uploads."""
+    """Per lineage: champion, serving pointer, the iteration holding the lock, queued uploads, and
+    whether it is converged (`paused`: converged uploads wait for `iterft resume`)."""
     registry = Registry(deployment.table_name)
     statuses = []
     for lineage in [only] if only else lineage_names(deployment):
@@ -47,6 +49,20 @@ def lineage_status(deployment: Deployment, only: str | None = None) -> list[dict
                 "serving_model_id": state.serving_model_id if state else None,
                 "running_iteration": state.lock_owner if state else None,
                 "queued": [queued.dataset.s3_uri for queued in registry.queued_uploads(lineage)],
+                "converged": state.converged if state else False,
+                "marginal_rounds": state.marginal_rounds if state else 0,
+                "paused": bool(state and state.converged and _pauses(deployment, lineage)),
             }
         )
     return statuses
+
+
+def _pauses(deployment: Deployment, lineage: str) -> bool:
+    """The lineage's deployed `gate.pause_when_converged` (its SSM parameter holds its config)."""
+    name = naming.lineage_parameter_prefix(deployment.stack_name) + lineage
+    ssm = deployment.client("ssm")
+    try:
+        value = ssm.get_parameter(Name=name)["Parameter"]["Value"]
+    except ssm.exceptions.ParameterNotFound:
+        return False
+    return bool(LineageConfig.model_validate_json(value).gate.pause_when_converged)

@@ -28,6 +28,8 @@ class Deployment:
     bucket_name: str
     state_machine_arn: str
     topic_arn: str
+    trigger_queue_url: str
+    """Where `iterft resume` sends its dispatch request (the upload queue the trigger Lambda reads)."""
 
     def client(self, service: str) -> Any:
         return boto3.client(service, region_name=self.region, endpoint_url=self.endpoint_url)
@@ -50,6 +52,7 @@ def resolve(stack_name: str, region: str | None = None, endpoint_url: str | None
             bucket_name=outputs["DataBucketName"],
             state_machine_arn=outputs["StateMachineArn"],
             topic_arn=outputs["TopicArn"],
+            trigger_queue_url=outputs["TriggerQueueUrl"],
         )
     except KeyError as missing:
         raise TargetError(f"stack {stack_name!r} has no output {missing}: is it an iterft stack?") from None

@@ -162,6 +162,26 @@ class Workflow(Construct):
         evaluate = self._invoke("Evaluate candidate", "evaluate", "$.evaluation")
         # 7. Decide.
         decide = self._invoke("Decide", "decide", "$.decision")
+        # 7b. Human approval (lineages with approval.required): the trigger records the task token on the
+        #     iteration and notifies; `iterft approve/reject` answer it; silence is a rejection.
+        wait_for_approval = self._wait_for_approval()
+        approved = sfn.Choice(self, "Approved?")
+        reviewer_rejected = self._rejected_after_review(
+            "Reviewer rejected",
+            sfn.JsonPath.format(
+                "rejected by reviewer {}: {}",
+                sfn.JsonPath.string_at("$.approval.reviewer"),
+                sfn.JsonPath.string_at("$.approval.reason"),
+            ),
+        )
+        approval_timed_out = self._rejected_after_review(
+            "Approval timed out",
+            sfn.JsonPath.format(
+                "rejected: no review within {} second(s); {}",
+                sfn.JsonPath.string_at("$.decision.approval_timeout_seconds"),
+                sfn.JsonPath.string_at("$.decision.reason"),
+            ),
+        )
         # 8. Promote, or discard what evaluation created.
         promote_or_discard = sfn.Choice(self, "Promote?")
         promote = self._invoke("Promote candidate", "promote", sfn.JsonPath.DISCARD)
@@ -185,6 +205,11 @@ class Workflow(Construct):
         clean_up = self._invoke("Clean up failed round", "clean_up", "$.outcome")
         # 9. Finish: record, unlock, notify; then ask the trigger to start the next queued upload.
         finish = self._invoke("Finish iteration", "finish", "$.finish")
+        # Finish holds the lineage's lock until it succeeds, and it is safe to repeat: any error is
+        # retried, not only Lambda's service errors, so a passing fault cannot leave the lineage locked.
+        finish.add_retry(
+            errors=[sfn.Errors.ALL], interval=cdk.Duration.seconds(5), backoff_rate=2, max_attempts=4
+        )
         start_next = tasks.SqsSendMessage(
             self,
             "Start next queued upload",
@@ -212,8 +237,21 @@ class Workflow(Construct):
         deployment_ready.otherwise(wait)
         deployment_failed.next(clean_up)
         evaluate.next(decide).next(promote_or_discard)
+        promote_or_discard.when(
+            sfn.Condition.and_(
+                sfn.Condition.boolean_equals("$.decision.promote", True),
+                sfn.Condition.boolean_equals("$.decision.approval_required", True),
+            ),
+            wait_for_approval,
+        )
         promote_or_discard.when(sfn.Condition.boolean_equals("$.decision.promote", True), promote)
         promote_or_discard.otherwise(discard)
+        wait_for_approval.next(approved)
+        approved.when(sfn.Condition.boolean_equals("$.approval.approved", True), promote)
+        approved.otherwise(reviewer_rejected)
+        reviewer_rejected.next(discard)
+        approval_timed_out.next(discard)
+        wait_for_approval.add_catch(approval_timed_out, errors=[sfn.Errors.TIMEOUT], result_path="$.approval")
         promote.next(record_outcome)
         discard.next(record_outcome)
         record_outcome.next(finish)
@@ -224,11 +262,52 @@ class Workflow(Construct):
 
         failure_path_from: list[tasks.LambdaInvoke | tasks.CallAwsService | sfn.CustomState] = [
             validate, begin, fine_tune, collect_metrics, deploy, get_deployment,
-            evaluate, decide, promote, discard,
+            evaluate, decide, wait_for_approval, promote, discard,
         ]  # fmt: skip
         for step in failure_path_from:
             step.add_catch(clean_up, errors=[sfn.Errors.ALL], result_path="$.error")
         return validate
+
+    def _wait_for_approval(self) -> tasks.SqsSendMessage:
+        """Send the task token to the trigger (which records it and notifies) and wait for the answer.
+
+        Times out after the lineage's `approval.timeout_hours` (Decide passes it on in whole seconds).
+        """
+        return tasks.SqsSendMessage(
+            self,
+            "Wait for approval",
+            queue=self._upload_queue.queue,
+            integration_pattern=sfn.IntegrationPattern.WAIT_FOR_TASK_TOKEN,
+            message_body=sfn.TaskInput.from_object(
+                {
+                    "kind": "approval",
+                    "lineage": sfn.JsonPath.string_at("$.lineage.name"),
+                    "iteration": sfn.JsonPath.number_at("$.iteration"),
+                    "task_token": sfn.JsonPath.task_token,
+                    "reason": sfn.JsonPath.string_at("$.decision.reason"),
+                }
+            ),
+            task_timeout=sfn.Timeout.at("$.decision.approval_timeout_seconds"),
+            result_path="$.approval",
+        )
+
+    def _rejected_after_review(self, name: str, reason: str) -> sfn.Pass:
+        """A gate-passing candidate turned down by a reviewer or by silence: `$.decision` says rejected."""
+        return sfn.Pass(
+            self,
+            name,
+            parameters={
+                "promote": False,
+                "decision": "rejected",
+                "reason": reason,
+                "improvement": sfn.JsonPath.number_at("$.decision.improvement"),
+                "deltas": sfn.JsonPath.object_at("$.decision.deltas"),
+                "gate": sfn.JsonPath.list_at("$.decision.gate"),
+                "approval_required": True,
+                "approval_timeout_seconds": sfn.JsonPath.number_at("$.decision.approval_timeout_seconds"),
+            },
+            result_path="$.decision",
+        )
 
     def _invoke(self, name: str, step: str, result_path: str) -> tasks.LambdaInvoke:
         """A Lambda step returning its handler's result (CDK's retry on Lambda service errors kept)."""

@@ -92,6 +92,46 @@ def test_a_valid_config_in_another_directory_loads(tmp_path: Path) -> None:
         ),
         pytest.param({"lineages": []}, ["lineages", "at least 1"], id="no-lineage"),
         pytest.param(
+            {"lineage": {"evaluation": {"metric": "bleu"}}},
+            ["lineages.0.evaluation.metric", "unknown metric 'bleu'", "exact_match, rouge_l, token_f1"],
+            id="unknown-primary-metric",
+        ),
+        pytest.param(
+            {"lineage": {"evaluation": {"guards": {"rouge": 0.05}}}},
+            ["lineages.0.evaluation.guards", "unknown metric 'rouge'"],
+            id="unknown-guard-metric",
+        ),
+        pytest.param(
+            {"lineage": {"evaluation": {"guards": {"exact_match": 1.5}}}},
+            ["lineages.0.evaluation.guards.exact_match", "less than or equal to 1"],
+            id="guard-tolerance-out-of-range",
+        ),
+        pytest.param(
+            {"lineage": {"evaluation": {"metric": "rouge_l", "guards": {"rouge_l": 0.1}}}},
+            ["lineages.0.evaluation", "'rouge_l' is the primary metric"],
+            id="primary-metric-as-guard",
+        ),
+        pytest.param(
+            {"lineage": {"gate": {"plateau_rounds": 0}}},
+            ["lineages.0.gate.plateau_rounds", "greater than or equal to 1"],
+            id="plateau-rounds-zero",
+        ),
+        pytest.param(
+            {"lineage": {"approval": {"required": True, "timeout_hours": 0}}},
+            ["lineages.0.approval.timeout_hours", "greater than 0"],
+            id="approval-timeout-zero",
+        ),
+        pytest.param(
+            {"lineage": {"approval": {"needed": True}}},
+            ["lineages.0.approval.needed", "Extra inputs are not permitted"],
+            id="unknown-approval-key",
+        ),
+        pytest.param(
+            {"lineage": {"gate": {"plateau_threshold": -0.1}}},
+            ["lineages.0.gate.plateau_threshold"],
+            id="negative-plateau-threshold",
+        ),
+        pytest.param(
             {"retention": {"log_days": 45}}, ["retention.log_days", "45", "CloudWatch"], id="log-retention"
         ),
         pytest.param({"account": "12345"}, ["account"], id="account-not-12-digits"),
@@ -109,6 +149,17 @@ def test_a_broken_config_is_refused_naming_the_field(
     assert str(tmp_path / "test.yaml") in message
     for part in expected:
         assert part in message
+
+
+def test_gate_defaults_plateau_to_the_minimum_improvement(tmp_path: Path) -> None:
+    lineage = {**VALID["lineages"][0], "gate": {"min_improvement": 0.03}}
+    (tmp_path / "test.yaml").write_text(yaml.safe_dump({**VALID, "lineages": [lineage]}))
+    gate = load_config("test", tmp_path).lineages[0].gate
+    assert (gate.plateau_limit, gate.plateau_rounds, gate.pause_when_converged) == (0.03, 3, True)
+    assert gate.model_copy(update={"plateau_threshold": 0.0}).plateau_limit == 0.0
+    approval = load_config("test", tmp_path).lineages[0].approval
+    assert (approval.required, approval.timeout_hours, approval.timeout_seconds) == (False, 72, 72 * 3600)
+    assert approval.model_copy(update={"timeout_hours": 0.0001}).timeout_seconds == 1  # whole seconds, >= 1
 
 
 def test_environment_must_match_the_file_name(tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from iterft_runtime import naming
+from iterft_runtime.dal.clients import client
 from iterft_runtime.handlers import evaluate
 from iterft_runtime.logic.evaluation import EvaluationSetError
 from iterft_runtime.models.lineage import LineageConfig
@@ -80,6 +81,7 @@ def test_the_starting_point_is_scored_on_its_foundation_model(aws: Aws, fake: Fa
     result = evaluate.handler(running_round(aws), None)
 
     results_key = naming.evaluation_results_key(LINEAGE, 1)
+    candidate_metrics, champion_metrics = result.pop("candidate_metrics"), result.pop("champion_metrics")
     assert result == {
         "metric": "token_f1",
         "eval_set_version": version,
@@ -89,6 +91,10 @@ def test_the_starting_point_is_scored_on_its_foundation_model(aws: Aws, fake: Fa
         "champion_reused": False,
         "results_uri": f"s3://{BUCKET}/{results_key}",
     }
+    # Every metric, overall and per category (only the first item has one).
+    assert set(candidate_metrics) == set(champion_metrics) == {"exact_match", "rouge_l", "token_f1"}
+    assert candidate_metrics["exact_match"] == {"overall": 0.75, "by_category": {"geo": 1.0}}
+    assert champion_metrics["rouge_l"] == {"overall": 0.25, "by_category": {"geo": 1.0}}
     rows = [json.loads(line) for line in aws.read(results_key).decode().splitlines()]
     assert [(r["line"], r["category"], r["candidate_score"], r["champion_score"]) for r in rows] == [
         (1, "geo", 1.0, 1.0),
@@ -104,6 +110,7 @@ def test_the_starting_point_is_scored_on_its_foundation_model(aws: Aws, fake: Fa
         version,
         "token_f1",
     )
+    assert state.champion_metrics == champion_metrics
 
 
 def test_the_champions_score_is_reused_on_an_unchanged_set(aws: Aws, fake: FakeBedrock) -> None:
@@ -125,13 +132,14 @@ def test_the_champions_score_is_reused_on_an_unchanged_set(aws: Aws, fake: FakeB
 def test_a_changed_set_rescores_the_serving_champion(aws: Aws, fake: FakeBedrock) -> None:
     put_eval_set(aws, EVAL_SET)
     doc = running_round(aws)
-    evaluate.handler(doc, None)
+    first = evaluate.handler(doc, None)
     aws.registry.promote(
         LINEAGE,
         1,
         model_arn="arn:aws:bedrock:us-east-1:123456789012:custom-model/it1",
         serving_model_id=CANDIDATE,
         score=0.75,
+        metrics=first["candidate_metrics"],
         eval_set_version="whatever-before",
         metric="token_f1",
         replaced_serving_model_id=None,
@@ -149,15 +157,34 @@ def test_a_changed_set_rescores_the_serving_champion(aws: Aws, fake: FakeBedrock
     assert result["champion_reused"] is False and result["eval_set_version"] == new_version
     assert (result["candidate_score"], result["champion_score"]) == (0.0, 1.0)
     assert {model for model, _ in fake.calls} == {next_candidate, CANDIDATE}
+    state = aws.registry.get_state(LINEAGE)
+    assert state is not None and state.champion_eval_set_version == new_version
+    assert state.champion_metrics == result["champion_metrics"]
 
 
-def test_a_different_metric_is_not_reused(aws: Aws, fake: FakeBedrock) -> None:
+def test_another_primary_metric_reuses_the_champions_metrics(aws: Aws, fake: FakeBedrock) -> None:
+    """Every metric is measured every time, so a new primary metric is no new yardstick."""
     put_eval_set(aws, EVAL_SET)
-    evaluate.handler(running_round(aws), None)
+    first = evaluate.handler(running_round(aws), None)
     aws.registry.release_lock(LINEAGE, 1)
     exact = {**LINEAGE_CONFIG, "evaluation": {"metric": "exact_match"}}
     result = evaluate.handler(running_round(aws, 2, exact), None)
-    assert result["champion_reused"] is False and result["metric"] == "exact_match"
+    assert result["champion_reused"] is True and result["metric"] == "exact_match"
+    assert result["champion_score"] == first["champion_metrics"]["exact_match"]["overall"]
+
+
+def test_a_score_without_todays_metric_set_is_not_reused(aws: Aws, fake: FakeBedrock) -> None:
+    version = put_eval_set(aws, EVAL_SET)
+    doc = running_round(aws)
+    # What a registry written before every metric was recorded holds: one score, no metrics.
+    client("dynamodb").update_item(
+        TableName=aws.registry.table_name,
+        Key={"pk": {"S": naming.lineage_pk(LINEAGE)}, "sk": {"S": naming.STATE_SK}},
+        UpdateExpression="SET champion_score = :s, champion_eval_set_version = :v, champion_metric = :m",
+        ExpressionAttributeValues={":s": {"N": "0.9"}, ":v": {"S": version}, ":m": {"S": "token_f1"}},
+    )
+    result = evaluate.handler(doc, None)
+    assert result["champion_reused"] is False and result["champion_score"] == 0.25
 
 
 def test_the_configured_invoke_model_scores_the_starting_point(aws: Aws, fake: FakeBedrock) -> None:

@@ -88,6 +88,15 @@ def create_job(aws: Aws, doc: dict[str, Any]) -> dict[str, Any]:
     return dict(bedrock.get_model_customization_job(jobIdentifier=doc["round"]["job_name"]))
 
 
+def metrics(primary: float, others: float = 0.5) -> dict[str, Any]:
+    """What Evaluate reports: every metric overall and per category; token_f1 is the primary."""
+    return {
+        "token_f1": {"overall": primary, "by_category": {"billing": primary}},
+        "exact_match": {"overall": others, "by_category": {"billing": others}},
+        "rouge_l": {"overall": others, "by_category": {"billing": others}},
+    }
+
+
 def evaluated(doc: dict[str, Any], candidate: float, champion: float) -> dict[str, Any]:
     n = doc["iteration"]
     return {
@@ -110,6 +119,8 @@ def evaluated(doc: dict[str, Any], candidate: float, champion: float) -> dict[st
             "champion_score": champion,
             "champion_reused": False,
             "results_uri": f"s3://{BUCKET}/{naming.evaluation_results_key(LINEAGE, n)}",
+            "candidate_metrics": metrics(candidate),
+            "champion_metrics": metrics(champion),
         },
     }
 
@@ -208,13 +219,32 @@ def test_decide_applies_the_lineages_minimum_improvement(candidate: float, promo
     doc = {
         "lineage": LINEAGE_CONFIG,
         "iteration": 2,
-        "evaluation": {"candidate_score": candidate, "champion_score": 0.6},
+        "evaluation": {"candidate_metrics": metrics(candidate), "champion_metrics": metrics(0.6)},
     }
     result = decide.handler(doc, None)
     assert result["promote"] is promoted
     assert result["decision"] == ("promoted" if promoted else "rejected")
     assert result["improvement"] == pytest.approx(candidate - 0.6)
     assert "0.0200" in result["reason"]
+    assert result["gate"] == [
+        {"rule": f"primary token_f1 {candidate - 0.6:+.4f} >= 0.0200", "passed": promoted}
+    ]
+    assert result["deltas"] == pytest.approx(
+        {"token_f1": candidate - 0.6, "exact_match": 0.0, "rouge_l": 0.0}
+    )
+
+
+def test_decide_applies_the_lineages_guards() -> None:
+    guarded = {**LINEAGE_CONFIG, "evaluation": {"metric": "token_f1", "guards": {"exact_match": 0.05}}}
+    doc = {
+        "lineage": guarded,
+        "iteration": 2,
+        "evaluation": {"candidate_metrics": metrics(0.9, others=0.4), "champion_metrics": metrics(0.6)},
+    }
+    result = decide.handler(doc, None)
+    assert (result["promote"], result["decision"]) == (False, "rejected")
+    assert [rule["passed"] for rule in result["gate"]] == [True, False]
+    assert "guard exact_match fell 0.1000, more than its tolerance 0.0500" in result["reason"]
 
 
 # -- promote -------------------------------------------------------------------------------------
@@ -376,6 +406,49 @@ def test_finish_records_everything_releases_the_lock_and_notifies(aws: Aws, fake
     [notification] = aws.notifications()
     assert notification["Subject"].startswith(f"iterft {LINEAGE} #1 promoted")
     assert "0.7200" in notification["Message"] and "0.6100" in notification["Message"]
+    assert history["metrics"] == metrics(0.72) and history["champion_metrics"] == metrics(0.61)
+    assert history["deltas"] == pytest.approx({"token_f1": 0.11, "exact_match": 0.0, "rouge_l": 0.0})
+    assert history["gate"] == [{"rule": "primary token_f1 +0.1100 >= 0.0200", "passed": True}]
+    assert history["converged"] is False
+
+
+def decided_round(aws: Aws, name: str, candidate: float, champion: float) -> dict[str, Any]:
+    """A round through Decide (and Promote when it passed), ready for Finish."""
+    doc = evaluated(begun(dispatched(aws, name)), candidate=candidate, champion=champion)
+    doc["decision"] = decide.handler(doc, None)
+    doc["outcome"] = {"decision": doc["decision"]["decision"], "reason": doc["decision"]["reason"]}
+    return doc
+
+
+def test_finish_marks_the_lineage_converged_after_k_marginal_rounds(aws: Aws, fake: FakeBedrock) -> None:
+    """K = 3 (the default), threshold = min_improvement 0.02; invalid rounds do not count either way."""
+    rounds = [
+        ("big.jsonl", 0.70, 0.50),  # +0.20: resets
+        ("small-promoted.jsonl", 0.71, 0.70),  # +0.01 marginal (1)
+        ("worse.jsonl", 0.60, 0.70),  # rejected, marginal (2)
+        (None, 0, 0),  # invalid data: not counted
+        ("tie.jsonl", 0.70, 0.70),  # marginal (3): converged
+    ]
+    converged = []
+    for n, (name, candidate, champion) in enumerate(rounds, start=1):
+        if name is None:
+            doc = validated(dispatched(aws, "bad.jsonl"))
+            doc["outcome"] = {"decision": "invalid_data", "reason": "bad file"}
+        else:
+            doc = decided_round(aws, name, candidate, champion)
+        finish.handler(doc, None)
+        finish.handler(doc, None)  # a retried Finish counts once
+        record = aws.registry.get_iteration(LINEAGE, n)
+        assert record is not None
+        converged.append(record.converged)
+    assert converged == [False, False, False, None, True]
+    state = aws.registry.get_state(LINEAGE)
+    assert state is not None and (state.converged, state.marginal_rounds) == (True, 3)
+    last = aws.notifications()[-1]
+    assert "converged" in last["Subject"]
+    assert "stayed under 0.0200 for 3 decided round(s) in a row" in last["Message"]
+    assert "until `iterft resume support-bot`" in last["Message"]
+    assert "Score history (token_f1): #1 0.7000, #2 0.7100, #3 0.6000, #5 0.7000" in last["Message"]
 
 
 def test_finish_of_invalid_data_lists_the_problems(aws: Aws) -> None:

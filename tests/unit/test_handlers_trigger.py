@@ -206,3 +206,55 @@ def test_starting_the_same_execution_twice_is_one_execution(aws: Aws) -> None:
     with pytest.raises(workflow.ExecutionConflictError):
         workflow.start_execution(aws.state_machine_arn, "support-bot-it0001-abcdef12", {"iteration": 2})
     assert len(aws.executions()) == 1
+
+
+def test_a_converged_lineage_queues_uploads_until_resumed(aws: Aws) -> None:
+    assert run(upload_event(aws, "first.jsonl", "2026-03-01T10:00:00Z")) == []
+    assert aws.registry.record_plateau(LINEAGE, 1, marginal_rounds=3, converged=True)
+    assert aws.registry.release_lock(LINEAGE, 1)
+
+    assert run(upload_event(aws, "second.jsonl", "2026-03-01T10:05:00Z")) == []
+    assert run(dispatch_message()) == []
+    assert len(aws.executions()) == 1  # recorded and queued, not started
+    assert [q.dataset.key.rsplit("/", 1)[-1] for q in aws.registry.queued_uploads(LINEAGE)] == [
+        "second.jsonl"
+    ]
+
+    assert aws.registry.resume(LINEAGE)
+    assert run(dispatch_message()) == []
+    assert len(aws.executions()) == 2 and aws.registry.queued_uploads(LINEAGE) == []
+
+
+def test_a_converged_lineage_without_pause_keeps_running(aws: Aws) -> None:
+    config = {**LINEAGE_CONFIG, "gate": {"min_improvement": 0.02, "pause_when_converged": False}}
+    aws.put_lineage(config)
+    assert run(upload_event(aws, "first.jsonl", "2026-03-01T10:00:00Z")) == []
+    assert aws.registry.record_plateau(LINEAGE, 1, marginal_rounds=3, converged=True)
+    assert aws.registry.release_lock(LINEAGE, 1)
+    assert run(upload_event(aws, "second.jsonl", "2026-03-01T10:05:00Z")) == []
+    assert len(aws.executions()) == 2
+
+
+def test_an_approval_request_records_the_token_and_asks_the_team(aws: Aws) -> None:
+    assert run(upload_event(aws, "first.jsonl", "2026-03-01T10:00:00Z")) == []
+    request = {
+        "kind": "approval",
+        "lineage": LINEAGE,
+        "iteration": 1,
+        "task_token": "tok-1",
+        "reason": "+0.05",
+    }
+    assert run(json.dumps(request), json.dumps(request)) == []  # a redelivery is harmless
+
+    record = aws.registry.get_iteration(LINEAGE, 1)
+    assert record is not None and record.approval_token == "tok-1"
+    assert record.approval["status"] == "pending"
+    notifications = aws.notifications()
+    assert [n["Subject"] for n in notifications] == [f"iterft {LINEAGE} #1 awaits approval"] * 2
+    assert f"iterft reject {LINEAGE} 1 --reason" in notifications[0]["Message"]
+
+
+def test_an_approval_request_for_a_missing_iteration_fails_alone(aws: Aws) -> None:
+    request = {"kind": "approval", "lineage": LINEAGE, "iteration": 7, "task_token": "t", "reason": "r"}
+    failures = run(json.dumps(request), dispatch_message())
+    assert len(failures) == 1  # the bad request is redelivered (then dead-lettered), the other proceeds

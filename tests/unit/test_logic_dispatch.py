@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import pytest
 from iterft_runtime import naming
 from iterft_runtime.logic.dispatch import (
+    ApprovalRequest,
     DispatchRequest,
     MessageError,
     Upload,
@@ -72,12 +73,20 @@ def test_a_dispatch_request() -> None:
     assert parse_message('{"kind": "dispatch", "lineage": "bot"}') == DispatchRequest("bot")
 
 
+def test_an_approval_request() -> None:
+    body = {"kind": "approval", "lineage": "bot", "iteration": 3, "task_token": "tok", "reason": "gain +0.05"}
+    assert parse_message(json.dumps(body)) == ApprovalRequest("bot", 3, "tok", "gain +0.05")
+
+
 @pytest.mark.parametrize(
     ("body", "error"),
     [
         ("nope", "not JSON"),
         ("[1]", "not a JSON object"),
         ('{"kind": "dispatch"}', "without a lineage"),
+        ('{"kind": "approval", "lineage": "bot", "iteration": 1}', "without a lineage or a task token"),
+        ('{"kind": "approval", "lineage": "bot", "iteration": "1", "task_token": "t"}', "iteration '1'"),
+        ('{"kind": "approval", "lineage": "bot", "iteration": 0, "task_token": "t"}', "iteration 0"),
         ('{"source": "aws.ec2"}', "unknown message"),
         (s3_event({"size": 1}), "without bucket name or object key"),
         (s3_event({"key": "incoming/b/x.jsonl"}, time="yesterday"), "not an ISO-8601 timestamp"),

@@ -13,7 +13,7 @@ from iterft_runtime.logic.evaluation import (
     champion_model_id,
     parse_evaluation_set,
     result_rows,
-    reusable_champion_score,
+    reusable_champion_metrics,
     score_answers,
 )
 from iterft_runtime.models.lineage import LineageConfig
@@ -60,25 +60,34 @@ def test_long_lists_of_bad_lines_are_cut() -> None:
 
 
 ITEMS = [
-    EvaluationItem(1, "a?", "the cat sat"),
+    EvaluationItem(1, "a?", "the cat sat", category="pets"),
     EvaluationItem(2, "b?", "blue"),
+    EvaluationItem(3, "c?", "a dog ran", category="pets"),
 ]
 
 
-def test_score_answers_per_item_and_mean() -> None:
-    scored = score_answers("token_f1", ITEMS, ["the cat sat", "red"])
-    assert scored.scores == (1.0, 0.0) and scored.mean == 0.5
-    partial = score_answers("token_f1", ITEMS[:1], ["the cat"])
-    assert partial.scores[0] == pytest.approx(0.8)
-    with pytest.raises(ValueError, match="1 answers for 2"):
-        score_answers("token_f1", ITEMS, ["x"])
+def test_score_answers_every_metric_per_item_overall_and_per_category() -> None:
+    scored = score_answers(ITEMS, ["the cat sat", "red", "the dog ran"])
+    assert scored.scores["exact_match"] == (1.0, 0.0, 0.0)
+    # "the dog ran" vs "a dog ran": 2 common tokens of 3 each, LCS 2 -> P = R = F = 2/3.
+    assert scored.scores["token_f1"] == pytest.approx((1.0, 0.0, 2 / 3))
+    assert scored.scores["rouge_l"] == pytest.approx((1.0, 0.0, 2 / 3))
+    assert scored.metrics["exact_match"] == {"overall": pytest.approx(1 / 3), "by_category": {"pets": 0.5}}
+    assert scored.metrics["token_f1"] == {
+        "overall": pytest.approx(5 / 9),
+        "by_category": {"pets": pytest.approx(5 / 6)},  # the uncategorized item counts overall only
+    }
+    assert scored.overall("token_f1") == pytest.approx(5 / 9)
+    with pytest.raises(ValueError, match="1 answers for 3"):
+        score_answers(ITEMS, ["x"])
     with pytest.raises(ValueError, match="empty"):
-        score_answers("exact_match", [], [])
+        score_answers([], [])
 
 
 def test_result_rows_add_champion_columns_only_when_it_answered() -> None:
-    candidate = score_answers("exact_match", ITEMS, ["the cat sat", "red"])
-    rows = list(result_rows(ITEMS, ["the cat sat", "red"], candidate))
+    answers = ["the cat sat", "red", "a dog ran"]
+    candidate = score_answers(ITEMS, answers)
+    rows = list(result_rows(ITEMS, answers, candidate, "exact_match"))
     assert rows[1] == {
         "line": 2,
         "category": None,
@@ -86,58 +95,39 @@ def test_result_rows_add_champion_columns_only_when_it_answered() -> None:
         "reference": "blue",
         "candidate_answer": "red",
         "candidate_score": 0.0,
+        "candidate_metrics": {"exact_match": 0.0, "rouge_l": 0.0, "token_f1": 0.0},
     }
-    champion = score_answers("exact_match", ITEMS, ["no", "blue"])
-    rows = list(result_rows(ITEMS, ["the cat sat", "red"], candidate, ["no", "blue"], champion))
+    champion = score_answers(ITEMS, ["no", "blue", "dog"])
+    rows = list(result_rows(ITEMS, answers, candidate, "token_f1", ["no", "blue", "dog"], champion))
     assert (rows[1]["champion_answer"], rows[1]["champion_score"]) == ("blue", 1.0)
+    assert rows[2]["champion_score"] == pytest.approx(0.5)
+    assert rows[2]["champion_metrics"]["exact_match"] == 0.0
     json.dumps(rows)
 
 
 STATE = LineageState(lineage="bot", champion_model="amazon.nova-micro-v1:0:128k")
+FULL = {name: {"overall": 0.4, "by_category": {}} for name in ("exact_match", "rouge_l", "token_f1")}
+
+
+def scored_state(metrics: dict | None, version: str = "v1") -> LineageState:
+    return LineageState(
+        "bot", "m", champion_score=0.4, champion_eval_set_version=version, champion_metrics=metrics
+    )
 
 
 @pytest.mark.parametrize(
-    ("state", "version", "metric", "expected"),
+    ("state", "version", "reused"),
     [
-        (STATE, "v1", "token_f1", None),
-        (
-            LineageState(
-                "bot", "m", champion_score=0.4, champion_eval_set_version="v1", champion_metric="token_f1"
-            ),
-            "v1",
-            "token_f1",
-            0.4,
-        ),
-        (
-            LineageState(
-                "bot", "m", champion_score=0.4, champion_eval_set_version="v1", champion_metric="token_f1"
-            ),
-            "v2",
-            "token_f1",
-            None,
-        ),
-        (
-            LineageState(
-                "bot", "m", champion_score=0.4, champion_eval_set_version="v1", champion_metric="token_f1"
-            ),
-            "v1",
-            "exact_match",
-            None,
-        ),
-        (
-            LineageState(
-                "bot", "m", champion_score=0.0, champion_eval_set_version="v1", champion_metric="token_f1"
-            ),
-            "v1",
-            "token_f1",
-            0.0,
-        ),
+        (STATE, "v1", False),  # never scored
+        (scored_state(FULL), "v1", True),
+        (scored_state(FULL), "v2", False),  # the set changed
+        (scored_state(None), "v1", False),  # a score from before metrics were recorded
+        (scored_state({"token_f1": FULL["token_f1"]}), "v1", False),  # another metric set
+        (scored_state({**FULL, "bleu": FULL["token_f1"]}), "v1", False),
     ],
 )
-def test_reusable_champion_score(
-    state: LineageState, version: str, metric: str, expected: float | None
-) -> None:
-    assert reusable_champion_score(state, version, metric) == expected
+def test_reusable_champion_metrics(state: LineageState, version: str, reused: bool) -> None:
+    assert reusable_champion_metrics(state, version) == (state.champion_metrics if reused else None)
 
 
 NOVA = LineageConfig(name="bot", base_model="amazon.nova-micro-v1:0:128k")

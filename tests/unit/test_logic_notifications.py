@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import pytest
 from iterft_runtime.logic.notifications import (
+    MAX_LISTED_PROBLEMS,
     MAX_SUBJECT,
     round_notification,
     subject_line,
     unknown_lineage_notification,
 )
+from iterft_runtime.logic.validation import Severity, validate_lines
+from iterft_runtime.models.families import PROMPT_COMPLETION
 from iterft_runtime.models.records import IterationRecord
 
 BASE = {
@@ -73,10 +76,34 @@ def test_invalid_data_lists_counts_and_first_problems() -> None:
     )
     assert message.subject == "iterft bot #4 invalid data: week.jsonl"
     assert "Problems by code: bad_role 12, invalid_json 8" in message.body
-    assert "First problems (of 20):" in message.body
+    assert "First lines at fault (of 20 errors):" in message.body
     assert "  line 5 [invalid_json] invalid JSON" in message.body
     assert "line 6 " not in message.body
     assert "Full report: s3://data/quarantine/bot/000004/validation-report.json" in message.body
+
+
+def test_invalid_data_names_the_file_and_marks_warnings_outside_the_error_count() -> None:
+    """The handler's shape: counts of every code, the first error problems as dicts, file-level ones last."""
+    problems = [
+        {"line": 3, "code": "bad_role", "severity": "error", "message": "messages[1].role is 'bot'"},
+        {"line": None, "code": "too_few_records", "severity": "error", "message": "3 records"},
+    ]
+    message = round_notification(
+        "bot",
+        record(decision="invalid_data", dataset="s3://data/incoming/bot/week.jsonl?versionId=v1"),
+        problem_counts={"bad_role": 1, "too_few_records": 1, "duplicate_record": 4},
+        problems=problems,
+    )
+    assert message.subject == "iterft bot #4 invalid data: week.jsonl"
+    assert "Dataset: s3://data/incoming/bot/week.jsonl?versionId=v1" in message.body
+    assert "Problems by code: duplicate_record 4 (warning), bad_role 1, too_few_records 1" in message.body
+    assert "First lines at fault (of 2 errors):" in message.body
+    body = message.body.splitlines()
+    at = body.index("First lines at fault (of 2 errors):")
+    assert body[at + 1 : at + 3] == [
+        "  line 3 [bad_role] messages[1].role is 'bot'",
+        "  file [too_few_records] 3 records",
+    ]
 
 
 def test_file_level_problems_have_no_line() -> None:
@@ -117,3 +144,21 @@ def test_a_long_file_name_keeps_the_subject_under_the_limit() -> None:
         "bot", record(decision="invalid_data", dataset_key="incoming/bot/" + "n" * 200)
     )
     assert len(message.subject) == MAX_SUBJECT and message.subject.endswith("...")
+
+
+def test_a_validation_report_becomes_the_invalid_data_message() -> None:
+    """As the Validate handler passes it on: exact counts of every code, the first errors' dicts."""
+    good = b'{"prompt": "p", "completion": "c"}\n'
+    report = validate_lines([good, b"oops\n", good, b'{"prompt": ""}\n'], PROMPT_COMPLETION)
+    errors = [p.to_dict() for p in report.problems if p.severity is Severity.ERROR][:MAX_LISTED_PROBLEMS]
+    message = round_notification(
+        "bot", record(decision="invalid_data"), problem_counts=report.counts, problems=errors
+    )
+    assert (
+        "Problems by code: duplicate_record 1 (warning), empty_text 1, invalid_json 1, missing_key 1"
+        in message.body
+    )
+    assert "First lines at fault (of 3 errors):" in message.body
+    assert "  line 2 [invalid_json] invalid JSON: Expecting value (column 1)" in message.body
+    assert "  line 4 [empty_text] prompt is empty" in message.body
+    assert "  line 4 [missing_key] completion is missing" in message.body

@@ -5,7 +5,13 @@ from __future__ import annotations
 import json
 
 import pytest
-from iterft_runtime.logic.rounds import readable_cause, record_fields, round_input
+from iterft_runtime.logic.rounds import (
+    gate_improvement,
+    readable_cause,
+    record_fields,
+    review_record,
+    round_input,
+)
 from iterft_runtime.models.records import DatasetRef, IterationRecord, LineageState
 
 LINEAGE = {"name": "bot", "base_model": "amazon.nova-micro-v1:0:128k", "gate": {"min_improvement": 0.03}}
@@ -162,6 +168,13 @@ def test_history_has_the_public_keys() -> None:
         "champion_score",
         "min_improvement",
         "eval_set_version",
+        "metric",
+        "metrics",
+        "champion_metrics",
+        "deltas",
+        "gate",
+        "converged",
+        "approval",
         "reason",
         "started_at",
         "ended_at",
@@ -182,3 +195,37 @@ def test_a_record_without_a_dataset_cannot_be_dispatched() -> None:
 def test_lineage_state_ignores_registry_keys() -> None:
     state = LineageState.from_dict("bot", {"pk": "x", "sk": "STATE", "champion_model": "m", "lock_owner": 2})
     assert (state.champion_model, state.lock_owner, state.next_iteration) == ("m", 2, 1)
+
+
+@pytest.mark.parametrize(
+    ("answer", "expected"),
+    [
+        ({}, None),
+        (
+            {"approved": True, "reviewer": "ana", "reason": "ok"},
+            {"status": "approved", "reviewer": "ana", "reason": "ok"},
+        ),
+        (
+            {"approved": False, "reviewer": "bo", "reason": "no"},
+            {"status": "rejected", "reviewer": "bo", "reason": "no"},
+        ),
+        ({"approved": "yes"}, {"status": "rejected", "reviewer": None, "reason": None}),  # only true approves
+        ({"Error": "States.Timeout", "Cause": "..."}, {"status": "timed_out"}),
+    ],
+)
+def test_review_record(answer: dict, expected: dict | None) -> None:
+    assert review_record(answer) == expected
+
+
+@pytest.mark.parametrize(
+    ("doc", "expected"),
+    [
+        ({"decision": {"improvement": 0.01}, "outcome": {"decision": "promoted"}}, 0.01),
+        ({"decision": {"improvement": -0.2}, "outcome": {"decision": "rejected"}}, -0.2),
+        ({"decision": {"improvement": 0.3}, "outcome": {"decision": "failed"}}, None),  # failed after Decide
+        ({"outcome": {"decision": "rejected"}}, None),  # rejected overrides: the gate never ran
+        ({"outcome": {"decision": "invalid_data"}}, None),
+    ],
+)
+def test_only_rounds_the_gate_decided_count_for_the_plateau(doc: dict, expected: float | None) -> None:
+    assert gate_improvement(doc) == expected

@@ -151,6 +151,12 @@ def test_the_lock_is_released_only_by_its_owner(registry: Registry) -> None:
     assert state is not None and state.lock_owner is None and state.lock_since is None
 
 
+METRICS = {
+    "token_f1": {"overall": 0.75, "by_category": {"billing": 0.5, "storage": 1.0}},
+    "exact_match": {"overall": 0.0, "by_category": {}},
+}
+
+
 def promote(registry: Registry, iteration: int, replaced: str | None = None) -> None:
     registry.promote(
         LINEAGE,
@@ -158,6 +164,7 @@ def promote(registry: Registry, iteration: int, replaced: str | None = None) -> 
         model_arn="arn:aws:bedrock:us-east-1:123456789012:custom-model/it1",
         serving_model_id="arn:aws:bedrock:us-east-1:123456789012:custom-model-deployment/it1",
         score=0.75,
+        metrics=METRICS,
         eval_set_version="0123456789abcdef",
         metric="token_f1",
         replaced_serving_model_id=replaced,
@@ -180,6 +187,7 @@ def test_promote_moves_the_champion_and_marks_the_iteration(registry: Registry) 
         "0123456789abcdef",
     )
     assert state.champion_metric == "token_f1"
+    assert state.champion_metrics == METRICS  # floats back as floats, 0.0 included
     assert state.serving_model_id == "arn:aws:bedrock:us-east-1:123456789012:custom-model-deployment/it1"
     record = registry.get_iteration(LINEAGE, owner)
     assert record is not None and record.decision == "promoted"
@@ -208,7 +216,7 @@ def test_promote_is_refused_for_another_iteration(registry: Registry) -> None:
 
 def test_record_champion_score_needs_the_lock_and_the_same_champion(registry: Registry) -> None:
     owner = dispatch_one(registry)
-    kwargs = {"score": 0.5, "eval_set_version": "v", "metric": "token_f1"}
+    kwargs = {"score": 0.5, "metrics": METRICS, "eval_set_version": "v", "metric": "token_f1"}
     assert registry.record_champion_score(LINEAGE, owner, champion_iteration=3, **kwargs) is False
     assert registry.record_champion_score(LINEAGE, owner + 1, champion_iteration=0, **kwargs) is False
     assert registry.record_champion_score(LINEAGE, owner, champion_iteration=0, **kwargs) is True
@@ -219,6 +227,23 @@ def test_record_champion_score_needs_the_lock_and_the_same_champion(registry: Re
         "v",
         "token_f1",
     )
+    assert state.champion_metrics == METRICS
+
+
+def test_the_plateau_state_is_counted_once_per_iteration_and_resume_clears_it(registry: Registry) -> None:
+    dispatch_one(registry)
+    assert registry.record_plateau(LINEAGE, 2, marginal_rounds=3, converged=True) is True
+    assert registry.record_plateau(LINEAGE, 2, marginal_rounds=4, converged=True) is False  # a retry
+    assert registry.record_plateau(LINEAGE, 1, marginal_rounds=9, converged=False) is False  # older
+    state = registry.get_state(LINEAGE)
+    assert state is not None
+    assert (state.marginal_rounds, state.converged, state.plateau_iteration) == (3, True, 2)
+    assert registry.resume(LINEAGE) is True
+    state = registry.get_state(LINEAGE)
+    assert state is not None and (state.marginal_rounds, state.converged) == (0, False)
+    assert registry.record_plateau(LINEAGE, 3, marginal_rounds=1, converged=False) is True
+    assert registry.resume("no-such-lineage") is False
+    assert registry.record_plateau("no-such-lineage", 1, marginal_rounds=1, converged=False) is False
 
 
 def test_update_iteration_round_trips_numbers_without_decimals(registry: Registry) -> None:

@@ -831,6 +831,16 @@ def test_every_step_from_validate_to_promote_or_discard_takes_the_failure_path(s
     assert "Catch" not in states["Finish iteration"]
 
 
+def test_finish_retries_any_error_because_it_holds_the_lineage_lock(synth: SynthResult) -> None:
+    retries = _definition(synth)["States"]["Finish iteration"]["Retry"]
+    assert {
+        "ErrorEquals": ["States.ALL"],
+        "IntervalSeconds": 5,
+        "BackoffRate": 2,
+        "MaxAttempts": 4,
+    } in retries
+
+
 def test_fine_tune_is_the_sync_customization_job_with_the_round_parameters(synth: SynthResult) -> None:
     state = _definition(synth)["States"]["Fine-tune candidate"]
     assert state["Type"] == "Task"

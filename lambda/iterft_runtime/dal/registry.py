@@ -151,10 +151,11 @@ class Registry:
         *,
         champion_iteration: int,
         score: float,
+        metrics: Mapping[str, Any],
         eval_set_version: str,
         metric: str,
     ) -> bool:
-        """Remember the champion's score on a new evaluation set, so later rounds reuse it.
+        """Remember the champion's scores on a new evaluation set, so later rounds reuse them.
 
         Only while `iteration` holds the lock and the champion is still `champion_iteration`.
         """
@@ -163,19 +164,59 @@ class Registry:
                 TableName=self.table_name,
                 Key=self._key(lineage, naming.STATE_SK),
                 UpdateExpression=(
-                    "SET champion_score = :score, champion_eval_set_version = :version, "
-                    "champion_metric = :metric"
+                    "SET champion_score = :score, champion_metrics = :metrics, "
+                    "champion_eval_set_version = :version, champion_metric = :metric"
                 ),
                 ConditionExpression="lock_owner = :n AND champion_iteration = :champion",
                 ExpressionAttributeValues=_values(
                     {
                         ":score": score,
+                        ":metrics": metrics,
                         ":version": eval_set_version,
                         ":metric": metric,
                         ":n": iteration,
                         ":champion": champion_iteration,
                     }
                 ),
+            )
+        except ClientError as error:
+            if error_code(error) == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def record_plateau(self, lineage: str, iteration: int, *, marginal_rounds: int, converged: bool) -> bool:
+        """Store the plateau rule's state after `iteration`, once: False when it was already counted."""
+        try:
+            self._db.update_item(
+                TableName=self.table_name,
+                Key=self._key(lineage, naming.STATE_SK),
+                UpdateExpression=(
+                    "SET marginal_rounds = :count, converged = :converged, plateau_iteration = :n"
+                ),
+                ConditionExpression=(
+                    "attribute_exists(pk) AND "
+                    "(attribute_not_exists(plateau_iteration) OR plateau_iteration < :n)"
+                ),
+                ExpressionAttributeValues=_values(
+                    {":count": marginal_rounds, ":converged": converged, ":n": iteration}
+                ),
+            )
+        except ClientError as error:
+            if error_code(error) == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def resume(self, lineage: str) -> bool:
+        """An operator's resume: converged cleared, the marginal count restarted; False if no such lineage."""
+        try:
+            self._db.update_item(
+                TableName=self.table_name,
+                Key=self._key(lineage, naming.STATE_SK),
+                UpdateExpression="SET converged = :false, marginal_rounds = :zero",
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeValues=_values({":false": False, ":zero": 0}),
             )
         except ClientError as error:
             if error_code(error) == "ConditionalCheckFailedException":
@@ -319,6 +360,7 @@ class Registry:
         model_arn: str,
         serving_model_id: str,
         score: float,
+        metrics: Mapping[str, Any],
         eval_set_version: str,
         metric: str,
         replaced_serving_model_id: str | None,
@@ -331,6 +373,7 @@ class Registry:
             ":model": model_arn,
             ":serving": serving_model_id,
             ":score": score,
+            ":metrics": metrics,
             ":version": eval_set_version,
             ":metric": metric,
             ":n": iteration,
@@ -350,6 +393,7 @@ class Registry:
                             "UpdateExpression": (
                                 "SET champion_model = :model, champion_model_arn = :model, "
                                 "serving_model_id = :serving, champion_score = :score, "
+                                "champion_metrics = :metrics, "
                                 "champion_eval_set_version = :version, champion_metric = :metric, "
                                 "champion_iteration = :n"
                             ),

@@ -1,4 +1,9 @@
-"""Decide: the promotion gate over the evaluation's scores. Result at `$.decision`."""
+"""Decide: the promotion gate over the evaluation's metrics. Result at `$.decision`.
+
+Besides the gate's verdict it tells the workflow whether a passing candidate must wait for a
+reviewer (`approval_required`) and for how long (`approval_timeout_seconds`, whole seconds: what
+the wait state's TimeoutSecondsPath reads).
+"""
 
 from __future__ import annotations
 
@@ -16,11 +21,21 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     lineage = LineageConfig.model_validate(event["lineage"])
     evaluation = event["evaluation"]
     decision = decide(
-        float(evaluation["candidate_score"]),
-        float(evaluation["champion_score"]),
-        lineage.gate.min_improvement,
+        _overall(evaluation["candidate_metrics"]),
+        _overall(evaluation["champion_metrics"]),
+        primary=lineage.evaluation.metric,
+        min_improvement=lineage.gate.min_improvement,
+        guards=lineage.evaluation.guards,
     )
-    logger.info(
-        "gate decided", extra={"lineage": lineage.name, "iteration": event["iteration"], **decision.to_dict()}
-    )
-    return decision.to_dict()
+    result = {
+        **decision.to_dict(),
+        "approval_required": decision.promote and lineage.approval.required,
+        "approval_timeout_seconds": lineage.approval.timeout_seconds,
+    }
+    logger.info("gate decided", extra={"lineage": lineage.name, "iteration": event["iteration"], **result})
+    return result
+
+
+def _overall(metrics: dict[str, Any]) -> dict[str, float]:
+    """`{name: {"overall": x, ...}}` -> `{name: x}`: the gate compares overall scores."""
+    return {name: float(summary["overall"]) for name, summary in metrics.items()}

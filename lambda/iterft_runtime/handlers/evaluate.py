@@ -1,8 +1,10 @@
-"""Evaluate candidate: score the candidate (and, unless its score can be reused, the champion)
-on the lineage's fixed evaluation set. Result at `$.evaluation`.
+"""Evaluate candidate: score the candidate (and, unless its scores can be reused, the champion)
+with every metric, overall and per category, on the lineage's fixed evaluation set.
+Result at `$.evaluation`.
 
-The champion's score is reused only when it was measured on the same set version with the same
-metric; otherwise the champion answers now too, and its new score is remembered for later rounds.
+The champion's metrics are reused only when they were measured on the same set version with the
+same metric set; otherwise the champion answers now too, before any comparison, and its new
+metrics are remembered for later rounds. Every score carries the set version it was measured on.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from iterft_runtime.logic.evaluation import (
     champion_model_id,
     parse_evaluation_set,
     result_rows,
-    reusable_champion_score,
+    reusable_champion_metrics,
     score_answers,
 )
 from iterft_runtime.logic.rounds import round_input
@@ -58,23 +60,24 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     max_tokens = lineage.evaluation.max_answer_tokens
 
     candidate_answers = _answers(event["candidate_deployment"]["arn"], items, max_tokens)
-    candidate = score_answers(metric, items, candidate_answers)
+    candidate = score_answers(items, candidate_answers)
 
     registry = Registry(settings.table_name())
     state = registry.get_state(lineage.name)
     if state is None:
         raise RegistryStateMissingError(f"{lineage.name}: no lineage state in the registry")
-    champion_score = reusable_champion_score(state, evaluation_set.version, metric)
+    champion_metrics = reusable_champion_metrics(state, evaluation_set.version)
     champion_answers, champion = None, None
-    if champion_score is None:
+    if champion_metrics is None:
         champion_answers = _answers(champion_model_id(lineage, state), items, max_tokens)
-        champion = score_answers(metric, items, champion_answers)
-        champion_score = champion.mean
+        champion = score_answers(items, champion_answers)
+        champion_metrics = champion.metrics
         registry.record_champion_score(
             lineage.name,
             iteration,
             champion_iteration=state.champion_iteration,
-            score=champion_score,
+            score=champion.overall(metric),
+            metrics=champion_metrics,
             eval_set_version=evaluation_set.version,
             metric=metric,
         )
@@ -82,19 +85,29 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     results_uri = storage.put_jsonl(
         bucket,
         naming.evaluation_results_key(lineage.name, iteration),
-        result_rows(items, candidate_answers, candidate, champion_answers, champion),
+        result_rows(items, candidate_answers, candidate, metric, champion_answers, champion),
     )
     result = {
         "metric": metric,
         "eval_set_version": evaluation_set.version,
         "records": len(items),
-        "candidate_score": candidate.mean,
-        "champion_score": champion_score,
+        "candidate_score": candidate.overall(metric),
+        "champion_score": float(champion_metrics[metric]["overall"]),
         "champion_reused": champion is None,
         "results_uri": results_uri,
+        "candidate_metrics": candidate.metrics,
+        "champion_metrics": champion_metrics,
     }
-    logger.info("candidate evaluated", extra={"lineage": lineage.name, "iteration": iteration, **result})
+    logger.info(
+        "candidate evaluated",
+        extra={"lineage": lineage.name, "iteration": iteration, **_summary(result)},
+    )
     return result
+
+
+def _summary(result: dict[str, Any]) -> dict[str, Any]:
+    """The result without its per-category tables: what is worth a log line."""
+    return {key: value for key, value in result.items() if not key.endswith("_metrics")}
 
 
 def _answers(model_id: str, items: Sequence[EvaluationItem], max_tokens: int) -> list[str]:

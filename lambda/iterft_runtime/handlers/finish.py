@@ -1,7 +1,10 @@
-"""Finish iteration: record the outcome and everything the round learned, release the lock, notify.
+"""Finish iteration: record the outcome and everything the round learned, apply the plateau rule,
+release the lock, notify.
 
-Safe to retry: the record update is a plain overwrite of the same values, the release only
-applies while this iteration holds the lock, and a repeated notification is the worst case.
+Safe to retry: the record update is a plain overwrite of the same values, the plateau count is
+stored once per iteration, the release only applies while this iteration holds the lock, and a
+repeated notification is the worst case. The plateau state is written before the lock is
+released, so no dispatch can start a round while a just-converged lineage looks idle and open.
 Result at `$.finish` (empty).
 """
 
@@ -14,11 +17,17 @@ from aws_lambda_powertools import Logger
 from iterft_runtime.dal import notifier
 from iterft_runtime.dal.registry import IterationNotFoundError, Registry
 from iterft_runtime.handlers import settings
-from iterft_runtime.logic.notifications import round_notification
-from iterft_runtime.logic.rounds import record_fields, round_input
+from iterft_runtime.logic.notifications import Convergence, round_notification
+from iterft_runtime.logic.plateau import after_round
+from iterft_runtime.logic.rounds import gate_improvement, record_fields, round_input
+from iterft_runtime.models.lineage import GatePolicy
 from iterft_runtime.models.records import Decision
 
 logger = Logger()
+
+
+class StateMissingError(RuntimeError):
+    """The lineage has no STATE item at Finish of a decided round: the registry is inconsistent."""
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
@@ -28,6 +37,9 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if "decision" not in fields:
         fields.update(decision=Decision.FAILED.value, reason="the round reached Finish without an outcome")
     registry = Registry(settings.table_name())
+    improvement = gate_improvement(event)
+    if improvement is not None:
+        fields["converged"] = _apply_plateau_rule(registry, name, iteration, improvement, given.lineage.gate)
     registry.update_iteration(name, iteration, fields)
     released = registry.release_lock(name, iteration)
     record = registry.get_iteration(name, iteration)
@@ -40,6 +52,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         record,
         problem_counts=validation.get("problem_counts"),
         problems=validation.get("problems") or [],
+        convergence=_convergence(registry, name, given.lineage.gate) if record.converged else None,
     )
     notifier.publish(settings.topic_arn(), notification)
     logger.info(
@@ -52,3 +65,35 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         },
     )
     return {}
+
+
+def _apply_plateau_rule(
+    registry: Registry, name: str, iteration: int, improvement: float, gate: GatePolicy
+) -> bool:
+    """Count this decided round once; the lineage's converged state after it."""
+    state = registry.get_state(name)
+    if state is None:
+        raise StateMissingError(f"{name}: no lineage state in the registry")
+    if state.plateau_iteration is not None and state.plateau_iteration >= iteration:
+        return state.converged  # a retried Finish: already counted
+    plateau = after_round(state.marginal_rounds, improvement, gate.plateau_limit, gate.plateau_rounds)
+    if not registry.record_plateau(
+        name, iteration, marginal_rounds=plateau.marginal_rounds, converged=plateau.converged
+    ):
+        latest = registry.get_state(name)
+        return bool(latest and latest.converged)
+    return plateau.converged
+
+
+def _convergence(registry: Registry, name: str, gate: GatePolicy) -> Convergence:
+    history = [
+        (record.iteration, record.eval_score)
+        for record in registry.list_iterations(name)
+        if record.eval_score is not None
+    ]
+    return Convergence(
+        threshold=gate.plateau_limit,
+        rounds=gate.plateau_rounds,
+        paused=gate.pause_when_converged,
+        score_history=history,
+    )

@@ -38,6 +38,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             model_arn=model_arn,
             serving_model_id=deployment_arn,
             score=float(evaluation["candidate_score"]),
+            metrics=evaluation["candidate_metrics"],
             eval_set_version=evaluation["eval_set_version"],
             metric=evaluation["metric"],
             replaced_serving_model_id=replaced,

@@ -1,8 +1,10 @@
 """SQS trigger: record uploads, queue them, and start a lineage's next round when it is idle.
 
-Each message is an EventBridge S3 `Object Created` event or a `{"kind": "dispatch"}` request
-from a finished round. A message that fails is reported in batchItemFailures and redelivered;
-everything here is safe to repeat (conditional writes, idempotent execution start).
+Each message is an EventBridge S3 `Object Created` event, a `{"kind": "dispatch"}` request from a
+finished round or from `iterft resume`, or a `{"kind": "approval"}` request from a round waiting for
+a reviewer (its task token is recorded on the iteration, and the team is asked to answer).
+A message that fails is reported in batchItemFailures and redelivered; everything here is safe
+to repeat (conditional writes, idempotent execution start).
 """
 
 from __future__ import annotations
@@ -19,13 +21,15 @@ from iterft_runtime.dal import notifier, workflow
 from iterft_runtime.dal.registry import Registry
 from iterft_runtime.handlers import settings
 from iterft_runtime.logic.dispatch import (
+    ApprovalRequest,
     DispatchRequest,
+    MessageError,
     Upload,
     execution_input,
     execution_name,
     parse_message,
 )
-from iterft_runtime.logic.notifications import unknown_lineage_notification
+from iterft_runtime.logic.notifications import approval_notification, unknown_lineage_notification
 from iterft_runtime.models.lineage import LineageConfig
 from iterft_runtime.models.records import Decision, IterationRecord
 
@@ -52,7 +56,28 @@ def _handle(record: SQSRecord) -> None:
             return
         dispatch(Registry(settings.table_name()), lineage)
         return
+    if isinstance(message, ApprovalRequest):
+        _request_approval(message)
+        return
     _handle_upload(message)
+
+
+def _request_approval(request: ApprovalRequest) -> None:
+    """Record the pending review (token included) on the iteration, then ask the team; both repeatable."""
+    lineage = _lineage_config(request.lineage)
+    if lineage is None:
+        raise MessageError(f"approval request for an unknown lineage {request.lineage!r}")
+    approval = {"status": "pending", "requested_at": settings.now()}
+    Registry(settings.table_name()).update_iteration(
+        lineage.name, request.iteration, {"approval": approval, "approval_token": request.task_token}
+    )
+    notifier.publish(
+        settings.topic_arn(),
+        approval_notification(
+            lineage.name, request.iteration, request.reason, lineage.approval.timeout_hours
+        ),
+    )
+    logger.info("approval requested", extra={"lineage": lineage.name, "iteration": request.iteration})
 
 
 def _handle_upload(upload: Upload) -> None:
@@ -83,6 +108,8 @@ def dispatch(registry: Registry, lineage: LineageConfig) -> str | None:
 
     A lock already held by an iteration whose execution never started (a dispatcher died after
     taking it) is resumed: the execution name is deterministic, so starting it again is harmless.
+    A converged lineage with `gate.pause_when_converged` starts nothing: its uploads stay queued
+    (visible in `iterft status`) until `iterft resume` clears `converged` and asks for a dispatch.
     """
     for _ in range(DISPATCH_ATTEMPTS):
         state = registry.get_state(lineage.name)
@@ -93,6 +120,9 @@ def dispatch(registry: Registry, lineage: LineageConfig) -> str | None:
             held = registry.get_iteration(lineage.name, state.lock_owner)
             if held is not None and held.decision == Decision.RUNNING and held.execution_arn is None:
                 return _start(registry, lineage, held)
+            return None
+        if state.converged and lineage.gate.pause_when_converged:
+            logger.info("converged: uploads wait for iterft resume", extra={"lineage": lineage.name})
             return None
         head = registry.queue_head(lineage.name)
         if head is None:

@@ -12,6 +12,7 @@ from iterft_runtime.models.lineage import LineageConfig
 from iterft_runtime.models.records import DatasetRef
 
 DISPATCH_KIND = "dispatch"
+APPROVAL_KIND = "approval"
 
 
 class MessageError(ValueError):
@@ -23,6 +24,17 @@ class DispatchRequest:
     """`{"kind": "dispatch", "lineage": NAME}`: start the lineage's next queued upload if it is idle."""
 
     lineage: str
+
+
+@dataclass(frozen=True)
+class ApprovalRequest:
+    """`{"kind": "approval", "lineage", "iteration", "task_token", "reason"}`: sent by the workflow's
+    wait-for-approval step; the trigger records the token on the iteration and asks for a review."""
+
+    lineage: str
+    iteration: int
+    task_token: str
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -55,8 +67,8 @@ def normalize_event_time(value: object) -> str:
     raise MessageError(f"event time {value!r} is missing or not a timestamp")
 
 
-def parse_message(body: str) -> DispatchRequest | Upload:
-    """Classify one SQS message body: a dispatch request or an S3 Object Created event."""
+def parse_message(body: str) -> DispatchRequest | ApprovalRequest | Upload:
+    """Classify one SQS message body: a dispatch or approval request, or an S3 Object Created event."""
     try:
         message = json.loads(body)
     except json.JSONDecodeError:
@@ -68,9 +80,20 @@ def parse_message(body: str) -> DispatchRequest | Upload:
         if not isinstance(lineage, str) or not lineage:
             raise MessageError("dispatch message without a lineage")
         return DispatchRequest(lineage)
+    if message.get("kind") == APPROVAL_KIND:
+        return _approval(message)
     if message.get("source") == "aws.s3" and message.get("detail-type") == "Object Created":
         return _upload(message)
     raise MessageError(f"unknown message (source {message.get('source')!r}, kind {message.get('kind')!r})")
+
+
+def _approval(message: dict[str, Any]) -> ApprovalRequest:
+    lineage, iteration, token = message.get("lineage"), message.get("iteration"), message.get("task_token")
+    if not isinstance(lineage, str) or not lineage or not isinstance(token, str) or not token:
+        raise MessageError("approval message without a lineage or a task token")
+    if not isinstance(iteration, int) or isinstance(iteration, bool) or iteration < 1:
+        raise MessageError(f"approval message with iteration {iteration!r}")
+    return ApprovalRequest(lineage, iteration, token, str(message.get("reason") or ""))
 
 
 def _upload(event: dict[str, Any]) -> Upload:

@@ -102,29 +102,44 @@ def _parse_line(number: int, raw: bytes, errors: list[str]) -> EvaluationItem | 
 
 @dataclass(frozen=True)
 class ScoredAnswers:
-    scores: tuple[float, ...]
-    mean: float
+    """Every metric of one model's answers: per item, and summarized overall and per category."""
+
+    scores: dict[str, tuple[float, ...]]
+    """Per metric name, one score per evaluation item, in item order."""
+    metrics: dict[str, dict[str, Any]]
+    """Per metric name, `{"overall": mean, "by_category": {category: mean}}` (scoring.summarize)."""
+
+    def overall(self, metric: str) -> float:
+        return float(self.metrics[metric]["overall"])
 
 
-def score_answers(metric: str, items: Sequence[EvaluationItem], answers: Sequence[str]) -> ScoredAnswers:
-    """Per-item scores of `answers` against the references, and their mean."""
+def score_answers(items: Sequence[EvaluationItem], answers: Sequence[str]) -> ScoredAnswers:
+    """Score `answers` against the references with every metric in scoring.METRICS."""
     if len(answers) != len(items):
         raise ValueError(f"{len(answers)} answers for {len(items)} evaluation items")
     if not items:
         raise ValueError("cannot score an empty evaluation set")
-    score = scoring.METRICS[metric]
-    scores = tuple(score(answer, item.reference) for item, answer in zip(items, answers, strict=True))
-    return ScoredAnswers(scores=scores, mean=sum(scores) / len(scores))
+    categories = [item.category for item in items]
+    scores = {
+        name: tuple(score(answer, item.reference) for item, answer in zip(items, answers, strict=True))
+        for name, score in scoring.METRICS.items()
+    }
+    metrics = {name: scoring.summarize(values, categories) for name, values in scores.items()}
+    return ScoredAnswers(scores=scores, metrics=metrics)
 
 
 def result_rows(
     items: Sequence[EvaluationItem],
     candidate: Sequence[str],
     candidate_scores: ScoredAnswers,
+    primary: str,
     champion: Sequence[str] | None = None,
     champion_scores: ScoredAnswers | None = None,
 ) -> Iterator[dict[str, Any]]:
-    """One JSON-able row per evaluation item; champion columns only when the champion was scored now."""
+    """One JSON-able row per evaluation item: the primary metric's score and every metric's.
+
+    Champion columns only when the champion was scored now (a reused score has no answers).
+    """
     for index, item in enumerate(items):
         row: dict[str, Any] = {
             "line": item.line,
@@ -132,18 +147,29 @@ def result_rows(
             "prompt": item.prompt,
             "reference": item.reference,
             "candidate_answer": candidate[index],
-            "candidate_score": candidate_scores.scores[index],
+            "candidate_score": candidate_scores.scores[primary][index],
+            "candidate_metrics": {name: values[index] for name, values in candidate_scores.scores.items()},
         }
         if champion is not None and champion_scores is not None:
             row["champion_answer"] = champion[index]
-            row["champion_score"] = champion_scores.scores[index]
+            row["champion_score"] = champion_scores.scores[primary][index]
+            row["champion_metrics"] = {name: values[index] for name, values in champion_scores.scores.items()}
         yield row
 
 
-def reusable_champion_score(state: LineageState, eval_set_version: str, metric: str) -> float | None:
-    """The champion's recorded score when it was measured on this very set with this metric."""
-    same_yardstick = state.champion_eval_set_version == eval_set_version and state.champion_metric == metric
-    return state.champion_score if same_yardstick else None
+def reusable_champion_metrics(state: LineageState, eval_set_version: str) -> dict[str, dict[str, Any]] | None:
+    """The champion's recorded metrics when they were measured on this very set with today's metric set.
+
+    Anything else (another set version, a metric added or removed, a state written before metrics
+    were recorded) means the champion must be scored again before any comparison.
+    """
+    metrics = state.champion_metrics
+    same_yardstick = (
+        state.champion_eval_set_version == eval_set_version
+        and metrics is not None
+        and set(metrics) == set(scoring.METRICS)
+    )
+    return metrics if same_yardstick else None
 
 
 def champion_model_id(lineage: LineageConfig, state: LineageState) -> str:

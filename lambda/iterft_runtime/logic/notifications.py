@@ -6,6 +6,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from iterft_runtime.logic.validation import CODES, Severity
 from iterft_runtime.models.records import Decision, IterationRecord
 
 MAX_SUBJECT = 99
@@ -17,6 +18,17 @@ MAX_LISTED_PROBLEMS = 5
 class Notification:
     subject: str
     body: str
+
+
+@dataclass(frozen=True)
+class Convergence:
+    """What a converged lineage's notification says: the rule that fired and the scores behind it."""
+
+    threshold: float
+    rounds: int
+    paused: bool
+    score_history: Sequence[tuple[int, float]]
+    """(iteration, the candidate's primary score) for every scored round, in order."""
 
 
 def subject_line(text: str) -> str:
@@ -31,8 +43,10 @@ def round_notification(
     *,
     problem_counts: Mapping[str, int] | None = None,
     problems: Sequence[Mapping[str, Any]] = (),
+    convergence: Convergence | None = None,
 ) -> Notification:
-    """The message for a finished round; `problem_counts`/`problems` come from validation (invalid_data)."""
+    """The message for a finished round; `problem_counts`/`problems` come from validation (invalid_data);
+    `convergence` when the lineage is converged after this round."""
     head = f"iterft {lineage} #{record.iteration}"
     lines = [f"Lineage: {lineage}", f"Iteration: {record.iteration}{_parent(record)}"]
     lines.append(f"Dataset: {record.dataset or record.dataset_key or 'unknown'}")
@@ -55,7 +69,22 @@ def round_notification(
         lines += _model_lines(record) + _score_lines(record)
     else:
         subject = f"{head} {record.decision}"
+    if convergence is not None:
+        subject = f"{head} converged, {record.decision}{_score_summary(record)}"
+        lines += _convergence_lines(lineage, record, convergence)
     return Notification(subject=subject_line(subject), body="\n".join(lines) + "\n")
+
+
+def approval_notification(lineage: str, iteration: int, reason: str, timeout_hours: float) -> Notification:
+    """A passing candidate waits for a reviewer: what to run, and what silence means."""
+    body = (
+        f"Lineage: {lineage}\nIteration: {iteration}\nGate: {reason}\n"
+        f"The candidate passed the gate and waits for a review:\n"
+        f"  iterft approve {lineage} {iteration}\n"
+        f"  iterft reject {lineage} {iteration} --reason '...'\n"
+        f"No answer within {timeout_hours:g} hour(s) counts as a rejection.\n"
+    )
+    return Notification(subject=subject_line(f"iterft {lineage} #{iteration} awaits approval"), body=body)
 
 
 def unknown_lineage_notification(key: str, lineage: str | None, known: Iterable[str]) -> Notification:
@@ -121,14 +150,37 @@ def _score_lines(record: IterationRecord) -> list[str]:
     return lines
 
 
+def _convergence_lines(lineage: str, record: IterationRecord, convergence: Convergence) -> list[str]:
+    lines = [
+        f"Converged: the {record.metric or 'primary'} improvement stayed under {convergence.threshold:.4f} "
+        f"for {convergence.rounds} decided round(s) in a row."
+    ]
+    if convergence.paused:
+        lines.append(f"New uploads are queued but start no round until `iterft resume {lineage}`.")
+    history = ", ".join(f"#{iteration} {score:.4f}" for iteration, score in convergence.score_history)
+    lines.append(f"Score history ({record.metric or 'primary'}): {history or 'none'}")
+    return lines
+
+
 def _problem_lines(counts: Mapping[str, int], problems: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Exact counts per code (warnings marked: they did not fail the file), then the first lines at fault."""
     lines = []
     if counts:
         ordered = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
-        lines.append("Problems by code: " + ", ".join(f"{code} {count}" for code, count in ordered))
+        lines.append(
+            "Problems by code: "
+            + ", ".join(
+                f"{code} {count}{' (warning)' if _is_warning(code) else ''}" for code, count in ordered
+            )
+        )
     if problems:
-        lines.append(f"First problems (of {sum(counts.values()) if counts else len(problems)}):")
+        errors = sum(n for code, n in counts.items() if not _is_warning(code)) if counts else len(problems)
+        lines.append(f"First lines at fault (of {errors} errors):")
         for problem in problems[:MAX_LISTED_PROBLEMS]:
             where = f"line {problem['line']}" if problem.get("line") is not None else "file"
             lines.append(f"  {where} [{problem.get('code')}] {problem.get('message')}")
     return lines
+
+
+def _is_warning(code: str) -> bool:
+    return CODES.get(code) is Severity.WARNING

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from iterft_runtime.models.lineage import LineageConfig
-from iterft_runtime.models.records import DatasetRef
+from iterft_runtime.models.records import DatasetRef, Decision
 
 MAX_CAUSE = 1000
 _MESSAGE_KEYS = ("errorMessage", "failureMessage", "FailureMessage", "message", "Message")
@@ -43,6 +43,7 @@ def record_fields(doc: Mapping[str, Any], ended_at: str) -> dict[str, Any]:
     training = _section(doc, "training")
     evaluation = _section(doc, "evaluation")
     deployment = _section(doc, "candidate_deployment")
+    decided = _section(doc, "decision")
     gate = _section(_section(doc, "lineage"), "gate")
     fields = {
         "decision": outcome.get("decision"),
@@ -65,9 +66,44 @@ def record_fields(doc: Mapping[str, Any], ended_at: str) -> dict[str, Any]:
         "eval_score": evaluation.get("candidate_score"),
         "champion_score": evaluation.get("champion_score"),
         "results_uri": evaluation.get("results_uri"),
+        "metrics": evaluation.get("candidate_metrics"),
+        "champion_metrics": evaluation.get("champion_metrics"),
+        "deltas": decided.get("deltas"),
+        "gate": decided.get("gate"),
+        "approval": review_record(_section(doc, "approval")),
         "deployment_arn": deployment.get("arn"),
     }
     return {name: value for name, value in fields.items() if value is not None}
+
+
+def review_record(answer: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The iteration's `approval` from the wait-for-approval step's result (None: no review took place).
+
+    A reviewer's answer is `{"approved", "reviewer", "reason"}` (what `iterft approve/reject` send);
+    a timeout is caught into the same place as `{"Error": "States.Timeout", ...}`.
+    """
+    if "approved" in answer:
+        return {
+            "status": "approved" if answer["approved"] is True else "rejected",
+            "reviewer": answer.get("reviewer"),
+            "reason": answer.get("reason"),
+        }
+    if answer.get("Error") == "States.Timeout":
+        return {"status": "timed_out"}
+    return None
+
+
+def gate_improvement(doc: Mapping[str, Any]) -> float | None:
+    """The primary improvement of a round the gate decided, else None (what the plateau rule counts).
+
+    Decided means Decide ran and the outcome is its promoted/rejected (a promotion already committed
+    before a failure still counts); rejected overrides, invalid data and failures do not.
+    """
+    outcome = _section(doc, "outcome").get("decision")
+    improvement = _section(doc, "decision").get("improvement")
+    if outcome not in (Decision.PROMOTED, Decision.REJECTED) or improvement is None:
+        return None
+    return float(improvement)
 
 
 def readable_cause(error: Mapping[str, Any] | None) -> str:

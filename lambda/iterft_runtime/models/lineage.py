@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from enum import StrEnum
 from typing import Annotated
 
@@ -26,7 +27,32 @@ class GatePolicy(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     min_improvement: Annotated[float, Field(ge=0, le=1)] = 0.01
-    """The candidate's score must exceed the champion's by at least this (absolute, 0..1)."""
+    """The candidate's primary score must exceed the champion's by at least this (absolute, 0..1)."""
+    plateau_threshold: Annotated[float, Field(ge=0, le=1)] | None = None
+    """A decided round whose primary improvement is under this is marginal (default: min_improvement)."""
+    plateau_rounds: Annotated[int, Field(ge=1, le=100)] = 3
+    """K: this many marginal rounds in a row mark the lineage converged."""
+    pause_when_converged: bool = True
+    """While converged, uploads are recorded and queued but start no round until `iterft resume`."""
+
+    @property
+    def plateau_limit(self) -> float:
+        """The plateau threshold in force: the configured one, else min_improvement."""
+        return self.min_improvement if self.plateau_threshold is None else self.plateau_threshold
+
+
+class ApprovalPolicy(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    required: bool = False
+    """After a passing gate, wait for `iterft approve` / `iterft reject` before promoting."""
+    timeout_hours: Annotated[float, Field(gt=0, le=24 * 365)] = 72
+    """No answer within this counts as a rejection (the evaluation deployment is discarded)."""
+
+    @property
+    def timeout_seconds(self) -> int:
+        """What the wait state's TimeoutSecondsPath needs: whole seconds, at least 1."""
+        return max(1, math.ceil(self.timeout_hours * 3600))
 
 
 class ServingConfig(BaseModel):
@@ -39,16 +65,38 @@ class EvaluationConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     metric: str = "token_f1"
+    """The primary metric: the one the gate's minimum improvement and the plateau rule apply to."""
+    guards: dict[str, Annotated[float, Field(ge=0, le=1)]] = Field(default_factory=dict)
+    """Guard metrics: each may fall by at most its tolerance (absolute) against the champion."""
     max_answer_tokens: Annotated[int, Field(ge=1, le=4096)] = 512
 
     @field_validator("metric")
     @classmethod
     def _known_metric(cls, value: str) -> str:
-        from iterft_runtime.logic.scoring import METRICS
+        return _known_metric_name(value)
 
-        if value not in METRICS:
-            raise ValueError(f"unknown metric {value!r}; known: {', '.join(sorted(METRICS))}")
+    @field_validator("guards")
+    @classmethod
+    def _known_guards(cls, value: dict[str, float]) -> dict[str, float]:
+        for name in value:
+            _known_metric_name(name)
         return value
+
+    @model_validator(mode="after")
+    def _primary_is_no_guard(self) -> EvaluationConfig:
+        if self.metric in self.guards:
+            raise ValueError(
+                f"guards: {self.metric!r} is the primary metric; its rule is gate.min_improvement"
+            )
+        return self
+
+
+def _known_metric_name(value: str) -> str:
+    from iterft_runtime.logic.scoring import METRICS
+
+    if value not in METRICS:
+        raise ValueError(f"unknown metric {value!r}; known: {', '.join(sorted(METRICS))}")
+    return value
 
 
 class LineageConfig(BaseModel):
@@ -67,6 +115,7 @@ class LineageConfig(BaseModel):
     evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
     gate: GatePolicy = Field(default_factory=GatePolicy)
     serving: ServingConfig = Field(default_factory=ServingConfig)
+    approval: ApprovalPolicy = Field(default_factory=ApprovalPolicy)
 
     @model_validator(mode="after")
     def _family_resolves(self) -> LineageConfig:
@@ -91,4 +140,11 @@ class LineageConfig(BaseModel):
         return family_named(self.family) if self.family else family_for_model(self.base_model)
 
 
-__all__ = ["GatePolicy", "LineageConfig", "ServingConfig", "ServingMode", "UnknownModelError"]
+__all__ = [
+    "ApprovalPolicy",
+    "GatePolicy",
+    "LineageConfig",
+    "ServingConfig",
+    "ServingMode",
+    "UnknownModelError",
+]

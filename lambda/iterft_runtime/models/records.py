@@ -93,7 +93,23 @@ class IterationRecord:
     min_improvement: float | None = None
     metric: str | None = None
     eval_set_version: str | None = None
+    """The evaluation set version every score of this iteration was measured on."""
+    metrics: dict[str, Any] = field(default_factory=dict)
+    """The candidate's metrics by name: `{"overall": x, "by_category": {...}}`."""
+    champion_metrics: dict[str, Any] = field(default_factory=dict)
+    """The champion's metrics on the same set version, same shape."""
+    deltas: dict[str, float] = field(default_factory=dict)
+    """Candidate minus champion, overall, per metric."""
+    gate: list[dict[str, Any]] = field(default_factory=list)
+    """The gate's verdict per rule: `{"rule": "...", "passed": bool}`."""
+    converged: bool | None = None
+    """The lineage's converged state after this round (None: the round was not decided by the gate)."""
     reason: str | None = None
+    approval: dict[str, Any] = field(default_factory=dict)
+    """The human review of a passing candidate: `status` (pending | approved | rejected | timed_out),
+    `requested_at`, and once answered `reviewer`, `reason`."""
+    approval_token: str | None = None
+    """The wait-for-approval step's task token while the review is pending (what approve/reject answer)."""
     records: int | None = None
     size_bytes: int | None = None
     report_uri: str | None = None
@@ -149,6 +165,13 @@ class IterationRecord:
             "champion_score": self.champion_score,
             "min_improvement": self.min_improvement,
             "eval_set_version": self.eval_set_version,
+            "metric": self.metric,
+            "metrics": dict(self.metrics),
+            "champion_metrics": dict(self.champion_metrics),
+            "deltas": dict(self.deltas),
+            "gate": list(self.gate),
+            "converged": self.converged,
+            "approval": dict(self.approval),
             "reason": self.reason,
             "started_at": self.started_at,
             "ended_at": self.ended_at,
@@ -169,8 +192,16 @@ class LineageState:
     champion_eval_set_version: str | None = None
     champion_metric: str | None = None
     """The metric champion_score was measured with; a score is reused only for the same metric."""
+    champion_metrics: dict[str, Any] | None = None
+    """Every metric of the champion on champion_eval_set_version (reused only for the same metric set)."""
     serving_model_id: str | None = None
     """The deployment serving the champion; None while the starting point serves."""
+    converged: bool = False
+    """Gains stayed under the plateau threshold for `gate.plateau_rounds` decided rounds in a row."""
+    marginal_rounds: int = 0
+    """Consecutive decided rounds whose primary improvement was under the plateau threshold."""
+    plateau_iteration: int | None = None
+    """The last iteration counted by the plateau rule (a retried Finish does not count twice)."""
     lock_owner: int | None = None
     lock_since: str | None = None
     next_iteration: int = 1

@@ -1,0 +1,58 @@
+"""What operators change in a deployment (as opposed to iterft.history, what they read)."""
+
+from __future__ import annotations
+
+import getpass
+import json
+
+from iterft_runtime.dal.registry import Registry
+from iterft_runtime.logic.dispatch import DISPATCH_KIND
+
+from iterft.target import Deployment, TargetError
+
+
+def resume_lineage(deployment: Deployment, lineage: str) -> int:
+    """Clear the lineage's `converged` state and ask the trigger to start its queued uploads, in order.
+
+    The request goes through the trigger's own queue (the message a finished round sends), so the
+    dispatch takes the lineage's lock exactly as for an upload. Returns the number of queued uploads.
+    """
+    registry = Registry(deployment.table_name)
+    if not registry.resume(lineage):
+        raise TargetError(f"lineage {lineage!r} has no state in {deployment.stack_name}'s registry")
+    queued = len(registry.queued_uploads(lineage))  # before the trigger starts taking them
+    deployment.client("sqs").send_message(
+        QueueUrl=deployment.trigger_queue_url,
+        MessageBody=json.dumps({"kind": DISPATCH_KIND, "lineage": lineage}),
+    )
+    return queued
+
+
+def answer_review(
+    deployment: Deployment, lineage: str, iteration: int, *, approved: bool, reason: str
+) -> None:
+    """Answer a round waiting for approval: SendTaskSuccess with the verdict on its recorded task token.
+
+    The workflow promotes on `approved`, otherwise records the rejection with `reason` and discards
+    the candidate's evaluation deployment.
+    """
+    record = Registry(deployment.table_name).get_iteration(lineage, iteration)
+    if record is None:
+        raise TargetError(f"{lineage} has no iteration {iteration}")
+    status = record.approval.get("status")
+    if status != "pending" or not record.approval_token:
+        raise TargetError(
+            f"{lineage} #{iteration} is not waiting for approval (approval: {status or 'none'})"
+        )
+    verdict = {"approved": approved, "reviewer": getpass.getuser(), "reason": reason}
+    states = deployment.client("stepfunctions")
+    try:
+        states.send_task_success(taskToken=record.approval_token, output=json.dumps(verdict))
+    except (
+        states.exceptions.TaskTimedOut,
+        states.exceptions.InvalidToken,
+        states.exceptions.TaskDoesNotExist,
+    ):
+        raise TargetError(
+            f"{lineage} #{iteration}: the review is over (timed out or already answered)"
+        ) from None
