@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import getpass
 import json
 
 from iterft_runtime.dal.registry import Registry
@@ -44,7 +43,9 @@ def answer_review(
         raise TargetError(
             f"{lineage} #{iteration} is not waiting for approval (approval: {status or 'none'})"
         )
-    verdict = {"approved": approved, "reviewer": getpass.getuser(), "reason": reason}
+    # Who answered, as AWS knows them (the caller's IAM identity), not a local user name.
+    reviewer = deployment.client("sts").get_caller_identity()["Arn"]
+    verdict = {"approved": approved, "reviewer": reviewer, "reason": reason}
     states = deployment.client("stepfunctions")
     try:
         states.send_task_success(taskToken=record.approval_token, output=json.dumps(verdict))

@@ -58,6 +58,8 @@ def test_a_better_candidate_is_promoted_and_becomes_the_champion(session: LocalS
     assert row["eval_score"] >= row["champion_score"] + row["min_improvement"]
     assert row["training_loss"] > 0 and row["validation_loss"] > 0
     assert row["job_arn"] and row["output_model_arn"] and row["eval_set_version"]
+    assert row["records"] == 16
+    assert row["size_bytes"] == (EXAMPLES / "round-1-billing.jsonl").stat().st_size
     [status] = lineage_status(session.deployment, "promote")
     assert status["champion_model"] == row["output_model_arn"]
     assert status["champion_score"] == row["eval_score"]
@@ -98,6 +100,10 @@ def test_an_invalid_dataset_is_quarantined_with_a_report_and_starts_no_job(sessi
     [row] = _run(session, "invalid", bad)
 
     assert row["decision"] == "invalid_data"
+    assert (
+        row["report_uri"]
+        == f"s3://{session.deployment.bucket_name}/{naming.validation_report_key('invalid', 1)}"
+    )
     assert "missing_key" in row["reason"] and "invalid_json" in row["reason"]
     assert _jobs_of(session, "invalid") == []
     report_key = naming.validation_report_key("invalid", 1)

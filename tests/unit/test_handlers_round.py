@@ -502,3 +502,29 @@ def test_a_retried_finish_does_not_release_the_next_rounds_lock(aws: Aws) -> Non
     )
     subjects = [n["Subject"] for n in aws.notifications()]
     assert subjects == [f"iterft {LINEAGE} #1 failed"] * 2
+
+
+def test_clean_up_retires_the_replaced_deployment_when_the_promotion_committed_but_retiring_failed(
+    aws: Aws, fake: FakeBedrock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = evaluated(begun(dispatched(aws, "one.jsonl")), candidate=0.7, champion=0.5)
+    fake.add_deployment(first["round"]["deployment_name"])
+    promote.handler(first, None)
+    assert aws.registry.release_lock(LINEAGE, 1)
+    second = evaluated(begun(dispatched(aws, "two.jsonl")), candidate=0.8, champion=0.7)
+    fake.add_deployment(second["round"]["deployment_name"])
+    working_delete = fake.delete_deployment
+
+    def throttled(_arn: str) -> bool:
+        raise RuntimeError("ThrottlingException: rate exceeded")
+
+    monkeypatch.setattr(fake, "delete_deployment", throttled)
+    with pytest.raises(RuntimeError):
+        promote.handler(second, None)
+    monkeypatch.setattr(fake, "delete_deployment", working_delete)
+
+    outcome = clean_up.handler({**second, "error": {"Error": "RuntimeError", "Cause": "throttled"}}, None)
+
+    assert outcome["decision"] == "promoted"
+    assert fake.deleted == [first["candidate_deployment"]["arn"]]
+    assert list(fake.deployments.values()) == [second["candidate_deployment"]["arn"]]

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 import pytest
+from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 from iterft_runtime import naming
 from iterft_runtime.dal import workflow
 from iterft_runtime.handlers import trigger
@@ -258,3 +259,18 @@ def test_an_approval_request_for_a_missing_iteration_fails_alone(aws: Aws) -> No
     request = {"kind": "approval", "lineage": LINEAGE, "iteration": 7, "task_token": "t", "reason": "r"}
     failures = run(json.dumps(request), dispatch_message())
     assert len(failures) == 1  # the bad request is redelivered (then dead-lettered), the other proceeds
+
+
+def test_a_head_nobody_could_dispatch_fails_the_message_so_sqs_redelivers_it(
+    aws: Aws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """try_dispatch returning None while the lineage stays unlocked: no one took the upload."""
+    monkeypatch.setattr(type(aws.registry), "try_dispatch", lambda *_args, **_kwargs: None)
+    body = upload_event(aws, "stuck.jsonl", "2026-03-01T10:00:00Z")
+
+    # Every record of the batch failed: powertools fails the invocation, so SQS redelivers it.
+    with pytest.raises(BatchProcessingError, match="DispatchIncompleteError"):
+        run(body)
+
+    assert aws.executions() == []
+    assert aws.registry.queue_head(LINEAGE) is not None  # still queued, for the redelivery

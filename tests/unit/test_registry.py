@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from botocore.exceptions import ClientError
 from iterft_runtime import naming
 from iterft_runtime.dal.registry import (
     IterationNotFoundError,
@@ -314,3 +315,37 @@ def test_to_dynamo(plain: object, stored: object) -> None:
 def test_from_dynamo(stored: object, plain: object, kind: type) -> None:
     value = from_dynamo(stored)
     assert value == plain and type(value) is kind
+
+
+class _ConflictingDynamoDB:
+    """Cancels every transaction as DynamoDB does under a conflict: no condition failed."""
+
+    def __init__(self, code: str) -> None:
+        self.code = code
+
+    def transact_write_items(self, **_: object) -> None:
+        raise ClientError(
+            {
+                "Error": {"Code": "TransactionCanceledException", "Message": "cancelled"},
+                "CancellationReasons": [{"Code": self.code}, {"Code": "None"}, {"Code": "None"}],
+            },
+            "TransactWriteItems",
+        )
+
+
+@pytest.mark.parametrize(
+    ("code", "lost_race"), [("ConditionalCheckFailed", True), ("TransactionConflict", False)]
+)
+def test_try_dispatch_reports_a_lost_race_but_raises_when_nobody_dispatched(
+    registry: Registry, monkeypatch: pytest.MonkeyPatch, code: str, lost_race: bool
+) -> None:
+    registry.record_upload(LINEAGE, dataset())
+    head = registry.queue_head(LINEAGE)
+    assert head is not None
+    monkeypatch.setattr(Registry, "_db", property(lambda _self: _ConflictingDynamoDB(code)))
+
+    if lost_race:
+        assert registry.try_dispatch(LINEAGE, 1, head, "t") is None
+    else:
+        with pytest.raises(ClientError):
+            registry.try_dispatch(LINEAGE, 1, head, "t")

@@ -92,8 +92,3 @@ def delete_deployment(deployment_arn: str) -> bool:
             return False
         raise
     return True
-
-
-def is_custom_deployment(model_id: str | None) -> bool:
-    """True for a custom model deployment ARN (what promotion creates and may later retire)."""
-    return bool(model_id) and ":custom-model-deployment/" in str(model_id)

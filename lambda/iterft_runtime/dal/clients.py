@@ -12,6 +12,11 @@ import threading
 from typing import Any
 
 import boto3
+from botocore.config import Config
+
+RETRIES = Config(retries={"mode": "adaptive", "max_attempts": 10})
+"""Client-side rate limiting and up to 10 attempts: one throttled Converse call during evaluation
+must not fail a round that already paid for its training job."""
 
 _lock = threading.Lock()
 _sessions: list[boto3.session.Session] = []
@@ -25,7 +30,7 @@ def client(service: str) -> Any:
         if existing is None:
             if not _sessions:
                 _sessions.append(boto3.session.Session())
-            existing = _clients[service] = _sessions[0].client(service)
+            existing = _clients[service] = _sessions[0].client(service, config=RETRIES)
         return existing
 
 

@@ -331,7 +331,9 @@ class Registry:
                 ]
             )
         except ClientError as error:
-            if error_code(error) == "TransactionCanceledException":
+            # Only a failed condition means another dispatcher got there first; a conflict or
+            # throttling cancels the transaction too, but then nobody dispatched: let it be retried.
+            if "ConditionalCheckFailed" in _cancellation_codes(error):
                 return None
             raise
         return record

@@ -15,7 +15,7 @@ from aws_lambda_powertools import Logger
 from iterft_runtime.dal import bedrock
 from iterft_runtime.dal.registry import Registry
 from iterft_runtime.handlers import settings
-from iterft_runtime.logic.rounds import readable_cause, round_input
+from iterft_runtime.logic.rounds import deployment_to_retire, readable_cause, round_input
 from iterft_runtime.models.records import Decision
 
 logger = Logger()
@@ -26,14 +26,25 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     name, iteration = given.lineage.name, given.iteration
     cause = readable_cause(event.get("error"))
     begun = event.get("round") or {}
-    state = Registry(settings.table_name()).get_state(name)
+    registry = Registry(settings.table_name())
+    state = registry.get_state(name)
     promoted = state is not None and state.champion_iteration == iteration
     leftovers: list[str] = []
 
     job_name = begun.get("job_name")
     if job_name:
         _attempt(leftovers, f"stop job {job_name}", lambda: _stop_job(job_name))
-    if not promoted:
+    if promoted:
+        # The swap committed, then something failed: maybe the old serving deployment's retirement.
+        record = registry.get_iteration(name, iteration)
+        retired = deployment_to_retire(
+            record.replaced_serving_model_id if record else None, state.serving_model_id if state else None
+        )
+        if retired:
+            _attempt(
+                leftovers, f"retire replaced deployment {retired}", lambda: bedrock.delete_deployment(retired)
+            )
+    else:
         deployment_arn = (event.get("candidate_deployment") or {}).get("arn")
         deployment_name = begun.get("deployment_name")
         if deployment_arn or deployment_name:

@@ -13,7 +13,7 @@ from aws_lambda_powertools import Logger
 from iterft_runtime.dal import bedrock
 from iterft_runtime.dal.registry import Registry
 from iterft_runtime.handlers import settings
-from iterft_runtime.logic.rounds import round_input
+from iterft_runtime.logic.rounds import deployment_to_retire, round_input
 
 logger = Logger()
 
@@ -44,7 +44,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             replaced_serving_model_id=replaced,
         )
 
-    retired = replaced if bedrock.is_custom_deployment(replaced) and replaced != deployment_arn else None
+    retired = deployment_to_retire(replaced, deployment_arn)
     if retired:
         bedrock.delete_deployment(retired)
     result = {

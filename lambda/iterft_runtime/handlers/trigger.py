@@ -39,6 +39,10 @@ DISPATCH_ATTEMPTS = 3
 """Tries when another dispatcher wins the race for the same lineage (it then starts the round)."""
 
 
+class DispatchIncompleteError(RuntimeError):
+    """Raised so that SQS redelivers the message: the queue head was neither started nor taken."""
+
+
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     # A processor per invocation: it holds the batch's results, and invocations may run concurrently.
     processor = BatchProcessor(event_type=EventType.SQS)
@@ -131,7 +135,9 @@ def dispatch(registry: Registry, lineage: LineageConfig) -> str | None:
         if record is not None:
             return _start(registry, lineage, record)
         logger.info("lost a dispatch race; looking again", extra={"lineage": lineage.name})
-    return None
+    raise DispatchIncompleteError(
+        f"{lineage.name}: the queue head was not dispatched after {DISPATCH_ATTEMPTS} attempts"
+    )
 
 
 def _start(registry: Registry, lineage: LineageConfig, record: IterationRecord) -> str:

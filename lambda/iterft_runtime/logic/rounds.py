@@ -137,3 +137,15 @@ def _message(cause: object, name: str) -> str:
 def _section(doc: Mapping[str, Any], key: str) -> Mapping[str, Any]:
     value = doc.get(key)
     return value if isinstance(value, Mapping) else {}
+
+
+def deployment_to_retire(replaced: str | None, serving: str | None) -> str | None:
+    """The deployment a promotion replaced, if it must now be deleted: a custom model deployment
+    (not a foundation model the starting point served from) that is not the new serving one.
+
+    Promote retires it right after the swap; Clean up retires it again when the swap committed
+    but the retirement failed, so the old deployment is never left running.
+    """
+    if not replaced or ":custom-model-deployment/" not in replaced or replaced == serving:
+        return None
+    return replaced
