@@ -19,6 +19,10 @@ class Options:
 
     size_mb: float = 200.0
     repeats: int = 3
+    eval_records: int = 1000
+    eval_latency_s: float = 0.02
+    """The stand-in's artificial latency per Converse call."""
+    eval_concurrency: int = 8
 
 
 @dataclass(frozen=True)

@@ -9,11 +9,11 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from benchmarks import Benchmark, Options, validation
+from benchmarks import Benchmark, Options, evaluation, validation
 
 BENCHMARKS: dict[str, Benchmark] = {
     benchmark.name: benchmark
-    for benchmark in (validation.BENCHMARK,)  # a new benchmark adds its entry here
+    for benchmark in (validation.BENCHMARK, evaluation.BENCHMARK)  # a new benchmark adds its entry here
 }
 
 
@@ -26,10 +26,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--repeats", type=int, default=Options.repeats, help="runs per measured side; the best time counts"
     )
+    parser.add_argument(
+        "--eval-records", type=int, default=Options.eval_records, help="evaluation: records in the set"
+    )
+    parser.add_argument(
+        "--eval-latency", type=float, default=Options.eval_latency_s, help="evaluation: seconds per call"
+    )
+    parser.add_argument(
+        "--eval-concurrency", type=int, default=Options.eval_concurrency, help="evaluation: Map concurrency"
+    )
     args = parser.parse_args(argv)
     if args.size_mb <= 0 or args.repeats < 1:
         parser.error("--size-mb must be positive and --repeats at least 1")
-    options = Options(size_mb=args.size_mb, repeats=args.repeats)
+    if args.eval_records < 1 or args.eval_latency <= 0 or not 1 <= args.eval_concurrency <= 40:
+        parser.error("--eval-records and --eval-latency must be positive, --eval-concurrency 1 to 40")
+    options = Options(
+        size_mb=args.size_mb,
+        repeats=args.repeats,
+        eval_records=args.eval_records,
+        eval_latency_s=args.eval_latency,
+        eval_concurrency=args.eval_concurrency,
+    )
     for name in [args.only] if args.only else BENCHMARKS:
         benchmark = BENCHMARKS[name]
         print(f"# {name}: {benchmark.measures}", flush=True)

@@ -45,6 +45,14 @@ class RetentionConfig(BaseModel):
         return value
 
 
+class EvaluationConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    concurrency: Annotated[int, Field(ge=1, le=40)] = 8
+    """Score shard iterations in flight at once: fast on large sets, gentle on Bedrock's request quotas
+    (40 is the most an inline Map runs at once)."""
+
+
 class DeploymentConfig(BaseModel):
     """Everything one environment's stack is built from."""
 
@@ -56,6 +64,7 @@ class DeploymentConfig(BaseModel):
     region: Annotated[str | None, Field(pattern=r"^[a-z]{2}(-[a-z]+)+-\d$")] = None
     notifications: NotificationConfig = Field(default_factory=NotificationConfig)
     retention: RetentionConfig = Field(default_factory=RetentionConfig)
+    evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
     lineages: Annotated[list[LineageConfig], Field(min_length=1)]
 
     @field_validator("lineages")

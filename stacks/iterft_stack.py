@@ -9,6 +9,7 @@ from iterft_runtime import naming
 from stacks.bedrock_role import BedrockCustomizationRole
 from stacks.config import DeploymentConfig
 from stacks.functions import RuntimePackage
+from stacks.monitoring import Monitoring
 from stacks.notifications import Notifications
 from stacks.registry import Registry
 from stacks.storage import Storage
@@ -19,7 +20,7 @@ METRICS_NAMESPACE = "iterft"
 
 
 class IterftStack(cdk.Stack):
-    """Everything one environment runs: storage, registry, topic, trigger and the round workflow."""
+    """Everything one environment runs: storage, registry, topic, trigger, the round workflow, its alarms."""
 
     def __init__(
         self, scope: Construct, construct_id: str, *, config: DeploymentConfig, **kwargs: object
@@ -33,7 +34,9 @@ class IterftStack(cdk.Stack):
             self, "Notifications", key=self.storage.key, config=config.notifications
         )
         self.bedrock_role = BedrockCustomizationRole(self, "BedrockCustomization", storage=self.storage)
-        self.upload_queue = UploadQueue(self, "UploadQueue", storage=self.storage)
+        self.upload_queue = UploadQueue(
+            self, "UploadQueue", stack_name=config.stack_name, storage=self.storage
+        )
         self.runtime = RuntimePackage(
             self,
             "Runtime",
@@ -67,6 +70,14 @@ class IterftStack(cdk.Stack):
             state_machine=self.workflow.state_machine,
             registry=self.registry,
             notifications=self.notifications,
+        )
+        self.monitoring = Monitoring(
+            self,
+            "Monitoring",
+            storage=self.storage,
+            notifications=self.notifications,
+            upload_queue=self.upload_queue,
+            state_machine=self.workflow.state_machine,
         )
 
         outputs = {

@@ -91,23 +91,30 @@ def acknowledge(stack: IterftStack) -> None:
         "Collect training metrics reads the round's customization job (GetModelCustomizationJob); job ARNs "
         "are assigned by Bedrock when each round starts its job.",
     )
+    for step, name in (("plan_evaluation", "Plan evaluation"), ("score_shard", "Score shard")):
+        _ack(
+            _role(steps[step]),
+            bucket_objects(naming.EVALUATION_SET_PREFIX),
+            f"{name} reads the lineage's evaluation set, evaluation-sets/<lineage>/eval.jsonl, for "
+            "whichever lineage the round belongs to.",
+        )
     _ack(
-        _role(steps["evaluate"]),
-        bucket_objects(naming.EVALUATION_SET_PREFIX),
-        "Evaluate reads the lineage's evaluation set, evaluation-sets/<lineage>/eval.jsonl, for whichever "
-        "lineage the round belongs to.",
-    )
-    _ack(
-        _role(steps["evaluate"]),
+        _role(steps["score_shard"]),
         bucket_objects(naming.EVALUATION_RESULTS_PREFIX),
-        "Evaluate writes per-record results to evaluations/<lineage>/<iteration>/results.jsonl, a new key "
-        "each round.",
+        "Score shard writes its answers to evaluations/<lineage>/<iteration>/shards/<shard>.jsonl, new "
+        "keys each round.",
     )
     _ack(
-        _role(steps["evaluate"]),
+        _role(steps["score_shard"]),
         deployments,
-        "Evaluate invokes (bedrock:InvokeModel) the round's candidate through its custom model deployment, "
-        "created by the workflow at run time, so its ARN is unknown at synth.",
+        "Score shard invokes (bedrock:InvokeModel) the round's candidate through its custom model "
+        "deployment, created by the workflow at run time, so its ARN is unknown at synth.",
+    )
+    _ack(
+        _role(steps["aggregate_evaluation"]),
+        bucket_objects(naming.EVALUATION_RESULTS_PREFIX),
+        "Aggregate evaluation reads the round's shard answers and writes results.jsonl under "
+        "evaluations/<lineage>/<iteration>/, new keys each round.",
     )
     _ack(
         _role(steps["promote"]),

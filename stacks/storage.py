@@ -7,6 +7,7 @@ access to data is granted here, prefix by prefix, together with the key use it n
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
@@ -97,6 +98,21 @@ class Storage(Construct):
         bucket.notification_configuration = s3.CfnBucket.NotificationConfigurationProperty(
             event_bridge_configuration=s3.CfnBucket.EventBridgeConfigurationProperty(
                 event_bridge_enabled=True
+            )
+        )
+
+    def allow_service(
+        self, sid: str, service: str, actions: Iterable[str], conditions: dict[str, Any]
+    ) -> None:
+        """Let an AWS service principal use the key, in a key-policy statement of its own, only under
+        `conditions` (the source that may call): a service has no role to hold a kms:ViaService grant."""
+        self.key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid=sid,
+                principals=[iam.ServicePrincipal(service)],
+                actions=sorted(set(actions)),
+                resources=["*"],  # in a key policy, "*" is this key
+                conditions=conditions,
             )
         )
 

@@ -7,8 +7,8 @@ trigger function after it (it starts the workflow's executions), hence two const
 from __future__ import annotations
 
 import aws_cdk as cdk
+import jsii
 from aws_cdk import aws_events as events
-from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda_event_sources as event_sources
 from aws_cdk import aws_sqs as sqs
@@ -30,10 +30,22 @@ MAX_RECEIVE_COUNT = 5
 BATCH_SIZE = 10
 
 
+@jsii.implements(events.IRuleTarget)
+class _QueueTarget:
+    """The queue as a rule target, without the grants of `targets.SqsQueue`: for a KMS-encrypted queue it
+    lets every rule of the account send and use the key; UploadQueue grants its one rule instead."""
+
+    def __init__(self, queue: sqs.IQueue) -> None:
+        self._queue = queue
+
+    def bind(self, rule: events.IRuleRef, id: str | None = None) -> events.RuleTargetConfig:
+        return events.RuleTargetConfig(arn=self._queue.queue_arn, target_resource=self._queue)
+
+
 class UploadQueue(Construct):
     """The queue of upload events and dispatch requests, its dead-letter queue, and the S3 rule feeding it."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, storage: Storage) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, stack_name: str, storage: Storage) -> None:
         super().__init__(scope, construct_id)
         self.dead_letter_queue = sqs.Queue(
             self,
@@ -54,9 +66,16 @@ class UploadQueue(Construct):
                 queue=self.dead_letter_queue, max_receive_count=MAX_RECEIVE_COUNT
             ),
         )
+        rule_name = f"{stack_name}-uploads"
+        self.rule_arn = cdk.Stack.of(self).format_arn(
+            service="events", resource="rule", resource_name=rule_name
+        )
+        """Built from the rule's fixed name: the key policy naming `rule.rule_arn` would make the key depend
+        on the rule, which depends on the queue, which depends on the key."""
         self.rule = events.Rule(
             self,
             "UploadRule",
+            rule_name=rule_name,
             description="Uploads of training data under incoming/<lineage>/ start (or queue) a round",
             event_pattern=events.EventPattern(
                 source=["aws.s3"],
@@ -66,7 +85,23 @@ class UploadQueue(Construct):
                     "object": {"key": [{"prefix": naming.INCOMING_PREFIX}]},
                 },
             ),
-            targets=[targets.SqsQueue(self.queue)],
+            targets=[_QueueTarget(self.queue)],
+        )
+        from_the_rule = {"ArnEquals": {"aws:SourceArn": self.rule_arn}}
+        self.queue.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="UploadRuleSends",
+                principals=[iam.ServicePrincipal("events.amazonaws.com")],
+                actions=["sqs:SendMessage"],
+                resources=[self.queue.queue_arn],
+                conditions=from_the_rule,
+            )
+        )
+        storage.allow_service(
+            "UploadRuleEncrypts",
+            "events.amazonaws.com",
+            ["kms:Decrypt", "kms:GenerateDataKey"],
+            from_the_rule,
         )
 
 

@@ -26,7 +26,8 @@ from stacks.trigger import UploadQueue
 
 SHORT_TIMEOUT = cdk.Duration.minutes(1)
 LONG_TIMEOUT = cdk.Duration.minutes(15)
-"""Validate reads a whole dataset, Evaluate calls the candidate once per evaluation record."""
+"""Validate reads a whole dataset; the evaluation steps read the set and call Bedrock per record."""
+LONG_RUNNING_STEPS = ("validate", "plan_evaluation", "score_shard", "aggregate_evaluation")
 DEPLOYMENT_POLL_INTERVAL = cdk.Duration.seconds(30)
 
 BEDROCK_THROTTLING_ERRORS = [
@@ -80,7 +81,7 @@ class Workflow(Construct):
             step: runtime.function(
                 functions_scope,
                 step,
-                timeout=LONG_TIMEOUT if step in ("validate", "evaluate") else SHORT_TIMEOUT,
+                timeout=LONG_TIMEOUT if step in LONG_RUNNING_STEPS else SHORT_TIMEOUT,
             )
             for step in naming.STEPS
             if step != "trigger"
@@ -158,8 +159,11 @@ class Workflow(Construct):
             ),
             result_path="$.error",
         )
-        # 6. Evaluate on the lineage's fixed evaluation set.
-        evaluate = self._invoke("Evaluate candidate", "evaluate", "$.evaluation")
+        # 6. Evaluate on the lineage's fixed evaluation set: plan the shards, score them in parallel
+        #    (bounded, throttling retried with backoff), aggregate the metrics.
+        plan_evaluation = self._invoke("Plan evaluation", "plan_evaluation", "$.evaluation_plan")
+        score_shards = self._score_shards()
+        aggregate_evaluation = self._invoke("Aggregate evaluation", "aggregate_evaluation", "$.evaluation")
         # 7. Decide.
         decide = self._invoke("Decide", "decide", "$.decision")
         # 7b. Human approval (lineages with approval.required): the trigger records the task token on the
@@ -232,11 +236,11 @@ class Workflow(Construct):
         mark_invalid.next(finish)
         begin.next(fine_tune).next(collect_metrics).next(deploy).next(wait).next(get_deployment)
         get_deployment.next(deployment_ready)
-        deployment_ready.when(_deployment_status("Active"), evaluate)
+        deployment_ready.when(_deployment_status("Active"), plan_evaluation)
         deployment_ready.when(_deployment_status("Failed"), deployment_failed)
         deployment_ready.otherwise(wait)
         deployment_failed.next(clean_up)
-        evaluate.next(decide).next(promote_or_discard)
+        plan_evaluation.next(score_shards).next(aggregate_evaluation).next(decide).next(promote_or_discard)
         promote_or_discard.when(
             sfn.Condition.and_(
                 sfn.Condition.boolean_equals("$.decision.promote", True),
@@ -260,13 +264,46 @@ class Workflow(Construct):
         round_failed.when(sfn.Condition.string_equals("$.outcome.decision", "failed"), failed)
         round_failed.otherwise(succeeded)
 
-        failure_path_from: list[tasks.LambdaInvoke | tasks.CallAwsService | sfn.CustomState] = [
-            validate, begin, fine_tune, collect_metrics, deploy, get_deployment,
-            evaluate, decide, wait_for_approval, promote, discard,
+        failure_path_from: list[tasks.LambdaInvoke | tasks.CallAwsService | sfn.CustomState | sfn.Map] = [
+            validate, begin, fine_tune, collect_metrics, deploy, get_deployment, plan_evaluation,
+            score_shards, aggregate_evaluation, decide, wait_for_approval, promote, discard,
         ]  # fmt: skip
         for step in failure_path_from:
             step.add_catch(clean_up, errors=[sfn.Errors.ALL], result_path="$.error")
         return validate
+
+    def _score_shards(self) -> sfn.Map:
+        """An inline Map over the plan's shards, `evaluation.concurrency` at a time; each Score shard
+        writes its answers to S3 (the Map's own result is discarded: 256 KiB would not hold them).
+
+        Throttling (`BedrockThrottled`) is retried with exponential backoff and jitter, so a burst
+        against a per-model quota slows the evaluation down instead of failing the round.
+        """
+        score_shards = sfn.Map(
+            self,
+            "Score shards",
+            items_path="$.evaluation_plan.shards",
+            item_selector={
+                "lineage": sfn.JsonPath.object_at("$.lineage"),
+                "iteration": sfn.JsonPath.number_at("$.iteration"),
+                "candidate_model": _CANDIDATE_DEPLOYMENT,
+                "champion_model": sfn.JsonPath.string_at("$.evaluation_plan.champion_model"),
+                "eval_set_version": sfn.JsonPath.string_at("$.evaluation_plan.eval_set_version"),
+                "shard": sfn.JsonPath.object_at("$$.Map.Item.Value"),
+            },
+            max_concurrency=self._config.evaluation.concurrency,
+            result_path=sfn.JsonPath.DISCARD,
+        )
+        score_shard = self._invoke("Score shard", "score_shard", sfn.JsonPath.DISCARD)
+        score_shard.add_retry(
+            errors=["BedrockThrottled"],
+            interval=cdk.Duration.seconds(2),
+            backoff_rate=2,
+            max_attempts=6,
+            jitter_strategy=sfn.JitterType.FULL,
+        )
+        score_shards.item_processor(score_shard)
+        return score_shards
 
     def _wait_for_approval(self) -> tasks.SqsSendMessage:
         """Send the task token to the trigger (which records it and notifies) and wait for the answer.
@@ -387,9 +424,10 @@ class Workflow(Construct):
     def _grant_functions(self, registry: Registry, notifications: Notifications) -> None:
         storage, fns = self._storage, self.functions
         # Decide is pure logic over its input; Clean up only reads the lineage's state.
-        for step in ("begin", "collect_metrics", "evaluate", "promote", "finish"):
+        for step in ("begin", "collect_metrics", "aggregate_evaluation", "promote", "finish"):
             registry.grant_read_write(fns[step])
-        registry.grant_read(fns["clean_up"])
+        for step in ("clean_up", "plan_evaluation"):
+            registry.grant_read(fns[step])
 
         storage.grant_copy(
             fns["validate"], naming.INCOMING_PREFIX, naming.VALIDATED_PREFIX, naming.QUARANTINE_PREFIX
@@ -398,10 +436,13 @@ class Workflow(Construct):
         storage.grant_read(fns["collect_metrics"], naming.JOB_OUTPUT_PREFIX)
         self._allow(fns["collect_metrics"], ["bedrock:GetModelCustomizationJob"], [self.job_arns])
 
-        storage.grant_read(fns["evaluate"], naming.EVALUATION_SET_PREFIX)
-        storage.grant_write(fns["evaluate"], naming.EVALUATION_RESULTS_PREFIX)
-        self._allow(fns["evaluate"], ["bedrock:InvokeModel"], self._evaluation_models())
-        grant_key_use(storage.key, fns["evaluate"], ["kms:Decrypt"], "bedrock")
+        storage.grant_read(fns["plan_evaluation"], naming.EVALUATION_SET_PREFIX)
+        storage.grant_read(fns["score_shard"], naming.EVALUATION_SET_PREFIX)
+        storage.grant_write(fns["score_shard"], naming.EVALUATION_RESULTS_PREFIX)
+        self._allow(fns["score_shard"], ["bedrock:InvokeModel"], self._evaluation_models())
+        grant_key_use(storage.key, fns["score_shard"], ["kms:Decrypt"], "bedrock")
+        storage.grant_read(fns["aggregate_evaluation"], naming.EVALUATION_RESULTS_PREFIX)
+        storage.grant_write(fns["aggregate_evaluation"], naming.EVALUATION_RESULTS_PREFIX)
 
         self._allow(
             fns["promote"],
@@ -423,7 +464,7 @@ class Workflow(Construct):
         notifications.grant_publish(fns["finish"])
 
     def _evaluation_models(self) -> list[str]:
-        """What Evaluate may invoke: each starting point's on-demand id, the candidates' deployments."""
+        """What Score shard may invoke: each starting point's on-demand id, the candidates' deployments."""
         models = [self.deployment_arns]
         for lineage in self._config.lineages:
             if not is_custom_model_arn(lineage.base_model):

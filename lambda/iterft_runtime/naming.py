@@ -94,6 +94,11 @@ def evaluation_results_key(lineage: str, iteration: int) -> str:
     return f"{_iteration_dir(EVALUATION_RESULTS_PREFIX, lineage, iteration)}results.jsonl"
 
 
+def evaluation_shard_key(lineage: str, iteration: int, shard: int) -> str:
+    """One Map iteration's answers (Score shard), read back by Aggregate evaluation."""
+    return f"{_iteration_dir(EVALUATION_RESULTS_PREFIX, lineage, iteration)}shards/{shard:05d}.jsonl"
+
+
 def short_hash(text: str, length: int = 8) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:length]
 
@@ -143,7 +148,9 @@ STEPS = (
     "validate",
     "begin",
     "collect_metrics",
-    "evaluate",
+    "plan_evaluation",
+    "score_shard",
+    "aggregate_evaluation",
     "decide",
     "promote",
     "clean_up",

@@ -1,4 +1,5 @@
-"""Evaluate candidate: both models on the same fixed set; the champion's score reused only when valid."""
+"""Plan evaluation, Score shard and Aggregate evaluation, run as the workflow chains them: both models on
+the same fixed set; the champion's score reused only when valid."""
 
 from __future__ import annotations
 
@@ -7,9 +8,11 @@ import json
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 from iterft_runtime import naming
 from iterft_runtime.dal.clients import client
-from iterft_runtime.handlers import evaluate
+from iterft_runtime.handlers import aggregate_evaluation, plan_evaluation, score_shard
+from iterft_runtime.logic import evaluation as evaluation_logic
 from iterft_runtime.logic.evaluation import EvaluationSetError
 from iterft_runtime.models.lineage import LineageConfig
 from iterft_runtime.models.records import DatasetRef
@@ -44,7 +47,7 @@ def knows(fraction: int) -> Any:
 
 @pytest.fixture
 def fake(monkeypatch: pytest.MonkeyPatch) -> FakeBedrock:
-    fake = install_fake_bedrock(monkeypatch, evaluate)
+    fake = install_fake_bedrock(monkeypatch, score_shard)
     fake.models[CANDIDATE] = knows(3)
     fake.models[FOUNDATION] = knows(1)
     return fake
@@ -70,6 +73,29 @@ def running_round(aws: Aws, iteration: int = 1, config: dict[str, Any] | None = 
     }
 
 
+def shard_inputs(doc: dict[str, Any], plan: dict[str, Any]) -> list[dict[str, Any]]:
+    """What the Score shards Map's ItemSelector hands each iteration."""
+    return [
+        {
+            "lineage": doc["lineage"],
+            "iteration": doc["iteration"],
+            "candidate_model": doc["candidate_deployment"]["arn"],
+            "champion_model": plan["champion_model"],
+            "eval_set_version": plan["eval_set_version"],
+            "shard": shard,
+        }
+        for shard in plan["shards"]
+    ]
+
+
+def evaluate(doc: dict[str, Any]) -> dict[str, Any]:
+    """The three evaluation states in order, shards in reverse to show their order does not matter."""
+    plan = plan_evaluation.handler(doc, None)
+    for shard in reversed(shard_inputs(doc, plan)):
+        score_shard.handler(shard, None)
+    return aggregate_evaluation.handler({**doc, "evaluation_plan": plan}, None)
+
+
 def put_eval_set(aws: Aws, items: list[dict[str, Any]]) -> str:
     body = jsonl(items)
     aws.upload(naming.evaluation_set_key(LINEAGE), body)
@@ -78,7 +104,7 @@ def put_eval_set(aws: Aws, items: list[dict[str, Any]]) -> str:
 
 def test_the_starting_point_is_scored_on_its_foundation_model(aws: Aws, fake: FakeBedrock) -> None:
     version = put_eval_set(aws, EVAL_SET)
-    result = evaluate.handler(running_round(aws), None)
+    result = evaluate(running_round(aws))
 
     results_key = naming.evaluation_results_key(LINEAGE, 1)
     candidate_metrics, champion_metrics = result.pop("candidate_metrics"), result.pop("champion_metrics")
@@ -115,11 +141,11 @@ def test_the_starting_point_is_scored_on_its_foundation_model(aws: Aws, fake: Fa
 
 def test_the_champions_score_is_reused_on_an_unchanged_set(aws: Aws, fake: FakeBedrock) -> None:
     put_eval_set(aws, EVAL_SET)
-    evaluate.handler(running_round(aws), None)
+    evaluate(running_round(aws))
     aws.registry.release_lock(LINEAGE, 1)
     fake.calls.clear()
 
-    result = evaluate.handler(running_round(aws, 2), None)
+    result = evaluate(running_round(aws, 2))
 
     assert result["champion_reused"] is True and result["champion_score"] == 0.25
     assert {model for model, _ in fake.calls} == {CANDIDATE}
@@ -132,7 +158,7 @@ def test_the_champions_score_is_reused_on_an_unchanged_set(aws: Aws, fake: FakeB
 def test_a_changed_set_rescores_the_serving_champion(aws: Aws, fake: FakeBedrock) -> None:
     put_eval_set(aws, EVAL_SET)
     doc = running_round(aws)
-    first = evaluate.handler(doc, None)
+    first = evaluate(doc)
     aws.registry.promote(
         LINEAGE,
         1,
@@ -150,9 +176,7 @@ def test_a_changed_set_rescores_the_serving_champion(aws: Aws, fake: FakeBedrock
     fake.models[next_candidate] = knows(0)
     fake.calls.clear()
 
-    result = evaluate.handler(
-        {**running_round(aws, 2), "candidate_deployment": {"arn": next_candidate}}, None
-    )
+    result = evaluate({**running_round(aws, 2), "candidate_deployment": {"arn": next_candidate}})
 
     assert result["champion_reused"] is False and result["eval_set_version"] == new_version
     assert (result["candidate_score"], result["champion_score"]) == (0.0, 1.0)
@@ -165,10 +189,10 @@ def test_a_changed_set_rescores_the_serving_champion(aws: Aws, fake: FakeBedrock
 def test_another_primary_metric_reuses_the_champions_metrics(aws: Aws, fake: FakeBedrock) -> None:
     """Every metric is measured every time, so a new primary metric is no new yardstick."""
     put_eval_set(aws, EVAL_SET)
-    first = evaluate.handler(running_round(aws), None)
+    first = evaluate(running_round(aws))
     aws.registry.release_lock(LINEAGE, 1)
     exact = {**LINEAGE_CONFIG, "evaluation": {"metric": "exact_match"}}
-    result = evaluate.handler(running_round(aws, 2, exact), None)
+    result = evaluate(running_round(aws, 2, exact))
     assert result["champion_reused"] is True and result["metric"] == "exact_match"
     assert result["champion_score"] == first["champion_metrics"]["exact_match"]["overall"]
 
@@ -183,7 +207,7 @@ def test_a_score_without_todays_metric_set_is_not_reused(aws: Aws, fake: FakeBed
         UpdateExpression="SET champion_score = :s, champion_eval_set_version = :v, champion_metric = :m",
         ExpressionAttributeValues={":s": {"N": "0.9"}, ":v": {"S": version}, ":m": {"S": "token_f1"}},
     )
-    result = evaluate.handler(doc, None)
+    result = evaluate(doc)
     assert result["champion_reused"] is False and result["champion_score"] == 0.25
 
 
@@ -191,12 +215,12 @@ def test_the_configured_invoke_model_scores_the_starting_point(aws: Aws, fake: F
     put_eval_set(aws, EVAL_SET)
     fake.models["us.amazon.nova-micro-v1:0"] = knows(2)
     config = {**LINEAGE_CONFIG, "evaluation_invoke_model": "us.amazon.nova-micro-v1:0"}
-    assert evaluate.handler(running_round(aws, 1, config), None)["champion_score"] == 0.5
+    assert evaluate(running_round(aws, 1, config))["champion_score"] == 0.5
 
 
 def test_a_missing_evaluation_set_names_its_key(aws: Aws, fake: FakeBedrock) -> None:
-    with pytest.raises(evaluate.EvaluationSetMissingError, match=naming.evaluation_set_key(LINEAGE)):
-        evaluate.handler(running_round(aws), None)
+    with pytest.raises(plan_evaluation.EvaluationSetMissingError, match=naming.evaluation_set_key(LINEAGE)):
+        evaluate(running_round(aws))
     assert fake.calls == []
 
 
@@ -205,5 +229,65 @@ def test_a_broken_evaluation_set_names_its_bad_lines(aws: Aws, fake: FakeBedrock
     with pytest.raises(
         EvaluationSetError, match=r"2 bad line\(s\): line 2: referenceResponse .*; line 3: not"
     ):
-        evaluate.handler(running_round(aws), None)
+        evaluate(running_round(aws))
     assert fake.calls == []
+
+
+def test_shards_cover_the_set_in_order_and_aggregate_like_one_pass(
+    aws: Aws, fake: FakeBedrock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(evaluation_logic, "SHARD_RECORDS", 3)
+    put_eval_set(aws, EVAL_SET)
+    doc = running_round(aws)
+    plan = plan_evaluation.handler(doc, None)
+    assert plan["shards"] == [{"index": 0, "start": 0, "end": 3}, {"index": 1, "start": 3, "end": 4}]
+    assert plan["champion_model"] == FOUNDATION and plan["records"] == 4
+    outputs = [score_shard.handler(shard, None) for shard in shard_inputs(doc, plan)]
+    assert [output["records"] for output in outputs] == [3, 1]
+    result = aggregate_evaluation.handler({**doc, "evaluation_plan": plan}, None)
+    assert (result["candidate_score"], result["champion_score"], result["records"]) == (0.75, 0.25, 4)
+    rows = [json.loads(line) for line in aws.read(naming.evaluation_results_key(LINEAGE, 1)).splitlines()]
+    assert [row["line"] for row in rows] == [1, 2, 3, 4]
+
+
+def test_a_reusable_champion_is_not_asked_to_answer(aws: Aws, fake: FakeBedrock) -> None:
+    put_eval_set(aws, EVAL_SET)
+    evaluate(running_round(aws))
+    aws.registry.release_lock(LINEAGE, 1)
+    assert plan_evaluation.handler(running_round(aws, 2), None)["champion_model"] is None
+
+
+def test_throttling_surfaces_as_the_error_the_map_retries(
+    aws: Aws, fake: FakeBedrock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    put_eval_set(aws, EVAL_SET)
+    doc = running_round(aws)
+    (shard,) = shard_inputs(doc, plan_evaluation.handler(doc, None))
+
+    def throttled(model_id: str, prompt: str, max_tokens: int) -> str:
+        raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "slow down"}}, "Converse")
+
+    monkeypatch.setattr(fake, "converse", throttled)
+    with pytest.raises(score_shard.BedrockThrottled, match="slow down"):
+        score_shard.handler(shard, None)
+    shard_key = naming.evaluation_shard_key(LINEAGE, 1, 0)
+    assert client("s3").list_objects_v2(Bucket=BUCKET, Prefix=shard_key)["KeyCount"] == 0
+
+
+def test_a_set_changed_after_planning_fails_the_shard(aws: Aws, fake: FakeBedrock) -> None:
+    put_eval_set(aws, EVAL_SET)
+    doc = running_round(aws)
+    (shard,) = shard_inputs(doc, plan_evaluation.handler(doc, None))
+    put_eval_set(aws, EVAL_SET[:2])
+    with pytest.raises(score_shard.EvaluationSetChangedError, match="not the planned"):
+        score_shard.handler(shard, None)
+    assert fake.calls == []
+
+
+def test_missing_shard_answers_fail_the_aggregation(aws: Aws, fake: FakeBedrock) -> None:
+    put_eval_set(aws, EVAL_SET)
+    doc = running_round(aws)
+    plan = plan_evaluation.handler(doc, None)
+    score_shard.handler(shard_inputs(doc, plan)[0], None)
+    with pytest.raises(ValueError, match="4 of 5 evaluation records"):
+        aggregate_evaluation.handler({**doc, "evaluation_plan": {**plan, "records": 5}}, None)

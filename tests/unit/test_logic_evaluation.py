@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 
 import pytest
+from iterft_runtime.logic import evaluation
 from iterft_runtime.logic.evaluation import (
     EvaluationItem,
     EvaluationSetError,
@@ -149,3 +151,44 @@ def test_a_champion_nobody_can_call_is_an_error() -> None:
         champion_model_id(custom_start, LineageState("bot", CUSTOM))
     with pytest.raises(NoChampionModelError, match="champion #3 has no serving deployment"):
         champion_model_id(NOVA, LineageState("bot", CUSTOM, champion_iteration=3))
+
+
+@pytest.mark.parametrize(
+    ("records", "sizes"),
+    [
+        (1, [1]),
+        (25, [25]),
+        (26, [25, 1]),
+        (1000, [25] * 40),
+        (20_001, [51] * 392 + [9]),  # past MAX_SHARDS shards of 25, shards grow instead
+    ],
+)
+def test_shards_cover_every_record_once_in_order(records: int, sizes: list[int]) -> None:
+    shards = evaluation.plan_shards(records)
+    assert [shard.end - shard.start for shard in shards] == sizes
+    assert [shard.index for shard in shards] == list(range(len(shards)))
+    assert shards[0].start == 0 and shards[-1].end == records
+    assert all(a.end == b.start for a, b in itertools.pairwise(shards))
+    assert len(shards) <= evaluation.MAX_SHARDS
+
+
+def test_an_empty_set_has_no_shards() -> None:
+    with pytest.raises(ValueError, match="empty"):
+        evaluation.plan_shards(0)
+
+
+def test_answer_rows_come_back_as_the_items_and_answers() -> None:
+    items = [evaluation.EvaluationItem(3, "p", "r", "geo"), evaluation.EvaluationItem(4, "q", "s")]
+    rows = list(evaluation.answer_rows(items, ["a", "b"], ["c", "d"]))
+    collected = evaluation.collect_answers(json.loads(json.dumps(row)) for row in rows)
+    assert collected == evaluation.CollectedAnswers(tuple(items), ("a", "b"), ("c", "d"))
+    without_champion = evaluation.collect_answers(evaluation.answer_rows(items, ["a", "b"], None))
+    assert without_champion.champion is None
+
+
+def test_a_champion_answer_missing_for_some_items_is_refused() -> None:
+    items = [evaluation.EvaluationItem(1, "p", "r"), evaluation.EvaluationItem(2, "q", "s")]
+    rows = list(evaluation.answer_rows(items, ["a", "b"], ["c", "d"]))
+    del rows[1]["champion_answer"]
+    with pytest.raises(ValueError, match="answered 1 of 2"):
+        evaluation.collect_answers(rows)

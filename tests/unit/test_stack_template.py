@@ -15,6 +15,7 @@ from iterft_runtime.models.families import invocable_foundation_model_id
 
 from stacks.app_builder import SynthResult, synth_stack
 from stacks.trigger import TRIGGER_TIMEOUT_SECONDS
+from stacks.workflow import LONG_RUNNING_STEPS
 
 # Asks `--dist loadgroup` to keep this module on one worker, so that its synths run once.
 pytestmark = pytest.mark.xdist_group("stack-template")
@@ -30,7 +31,9 @@ FLOW = [
     "Wait",
     "Get deployment",
     "Deployment ready?",
-    "Evaluate candidate",
+    "Plan evaluation",
+    "Score shards",
+    "Aggregate evaluation",
     "Decide",
     "Promote?",
     "Promote candidate",
@@ -48,7 +51,9 @@ RESULT_PATHS = {
     "Collect training metrics": "$.training",
     "Deploy candidate": "$.candidate_deployment",
     "Get deployment": "$.candidate_deployment",
-    "Evaluate candidate": "$.evaluation",
+    "Plan evaluation": "$.evaluation_plan",
+    "Score shards": None,
+    "Aggregate evaluation": "$.evaluation",
     "Decide": "$.decision",
     "Promote candidate": None,
     "Discard candidate": None,
@@ -64,7 +69,9 @@ CAUGHT = [
     "Collect training metrics",
     "Deploy candidate",
     "Get deployment",
-    "Evaluate candidate",
+    "Plan evaluation",
+    "Score shards",
+    "Aggregate evaluation",
     "Decide",
     "Promote candidate",
     "Discard candidate",
@@ -73,7 +80,8 @@ LAMBDA_STEPS = {
     "Validate dataset": "validate",
     "Begin iteration": "begin",
     "Collect training metrics": "collect_metrics",
-    "Evaluate candidate": "evaluate",
+    "Plan evaluation": "plan_evaluation",
+    "Aggregate evaluation": "aggregate_evaluation",
     "Decide": "decide",
     "Promote candidate": "promote",
     "Clean up failed round": "clean_up",
@@ -491,25 +499,6 @@ def test_rule_sends_object_created_under_incoming_to_the_queue(
     )
 
 
-def test_eventbridge_may_use_the_key_and_the_queue_for_this_account_only(synth: SynthResult) -> None:
-    (key,) = _resources(synth, "AWS::KMS::Key").values()
-    (events_on_key,) = [
-        s
-        for s in _text(key["Properties"]["KeyPolicy"]["Statement"])
-        if s.get("Principal") == {"Service": "events.amazonaws.com"}
-    ]
-    assert {"kms:Decrypt", "kms:GenerateDataKey*"} <= set(events_on_key["Action"])
-    assert events_on_key["Condition"] == {"StringEquals": {"aws:SourceAccount": "<AWS::AccountId>"}}
-    queue_statements = [
-        s
-        for policy in _resources(synth, "AWS::SQS::QueuePolicy").values()
-        for s in _text(policy["Properties"]["PolicyDocument"]["Statement"])
-        if s.get("Principal") == {"Service": "events.amazonaws.com"}
-    ]
-    assert len(queue_statements) == 1
-    assert queue_statements[0]["Condition"] == {"StringEquals": {"aws:SourceAccount": "<AWS::AccountId>"}}
-
-
 def test_trigger_reads_the_queue_reporting_batch_item_failures(
     synth: SynthResult, template: Template
 ) -> None:
@@ -569,7 +558,7 @@ def test_every_step_has_its_function_packaged_alike(synth: SynthResult) -> None:
         assert function["Architectures"] == ["x86_64"]
         assert function["TracingConfig"] == {"Mode": "Active"}
         assert function["Layers"] == [{"Ref": layer}]
-        assert function["Timeout"] == (900 if step in ("validate", "evaluate") else 60)
+        assert function["Timeout"] == (900 if step in LONG_RUNNING_STEPS else 60)
         code_keys.add(function["Code"]["S3Key"])
     assert len(code_keys) == 1, "all functions ship the same lambda/ asset"
 
@@ -630,9 +619,18 @@ def test_step_permissions(synth: SynthResult) -> None:
             ("bedrock:GetModelCustomizationJob", jobs),
             ("s3:GetObject", f"{bucket}/{naming.JOB_OUTPUT_PREFIX}*"),
         ],
-        "evaluate": [
+        "plan_evaluation": [
+            ("dynamodb:GetItem", table),
+            ("s3:GetObject", f"{bucket}/{naming.EVALUATION_SET_PREFIX}*"),
+        ],
+        "score_shard": [
             ("bedrock:InvokeModel", deployments),
             ("s3:GetObject", f"{bucket}/{naming.EVALUATION_SET_PREFIX}*"),
+            ("s3:PutObject", f"{bucket}/{naming.EVALUATION_RESULTS_PREFIX}*"),
+        ],
+        "aggregate_evaluation": [
+            ("dynamodb:UpdateItem", table),
+            ("s3:GetObject", f"{bucket}/{naming.EVALUATION_RESULTS_PREFIX}*"),
             ("s3:PutObject", f"{bucket}/{naming.EVALUATION_RESULTS_PREFIX}*"),
         ],
         "promote": [
@@ -660,6 +658,9 @@ def test_step_permissions(synth: SynthResult) -> None:
         "decide": ("dynamodb:", "s3:", "bedrock:", "sns:", "kms:"),
         "clean_up": ("dynamodb:PutItem", "dynamodb:UpdateItem", "s3:"),
         "collect_metrics": ("s3:PutObject", "bedrock:Create", "bedrock:Stop"),
+        "plan_evaluation": ("dynamodb:PutItem", "dynamodb:UpdateItem", "s3:PutObject", "bedrock:"),
+        "score_shard": ("dynamodb:", "sns:"),
+        "aggregate_evaluation": ("bedrock:", "sns:"),
     }
     for step, prefixes in not_granted.items():
         actions = [
@@ -670,8 +671,8 @@ def test_step_permissions(synth: SynthResult) -> None:
         assert not [a for a in actions if a.startswith(prefixes)], step
 
 
-def test_evaluate_may_invoke_each_starting_point(synth: SynthResult) -> None:
-    statements = _role_statements(synth, _function_role(synth, "evaluate"))
+def test_score_shard_may_invoke_each_starting_point(synth: SynthResult) -> None:
+    statements = _role_statements(synth, _function_role(synth, "score_shard"))
     for lineage in synth.config.lineages:
         model = invocable_foundation_model_id(lineage.base_model)
         arn = f"arn:<AWS::Partition>:bedrock:{synth.config.region}::foundation-model/{model}"
@@ -829,6 +830,22 @@ def test_every_step_from_validate_to_promote_or_discard_takes_the_failure_path(s
             {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "Clean up failed round"}
         ], name
     assert "Catch" not in states["Finish iteration"]
+
+
+def test_score_shards_is_a_bounded_map_retrying_throttled_shards_with_backoff(synth: SynthResult) -> None:
+    states = _definition(synth)["States"]
+    score_shards = states["Score shards"]
+    assert score_shards["Type"] == "Map"
+    assert score_shards["ItemsPath"] == "$.evaluation_plan.shards"
+    assert score_shards["MaxConcurrency"] == synth.config.evaluation.concurrency
+    assert score_shards["ItemSelector"]["shard.$"] == "$$.Map.Item.Value"
+    assert score_shards["ItemSelector"]["champion_model.$"] == "$.evaluation_plan.champion_model"
+    processor = score_shards["ItemProcessor"]
+    shard = processor["States"][processor["StartAt"]]
+    assert shard["End"] is True and shard["ResultPath"] is None
+    (throttled,) = [retry for retry in shard["Retry"] if retry["ErrorEquals"] == ["BedrockThrottled"]]
+    assert throttled["BackoffRate"] == 2 and throttled["MaxAttempts"] >= 3
+    assert throttled["JitterStrategy"] == "FULL"
 
 
 def test_finish_retries_any_error_because_it_holds_the_lineage_lock(synth: SynthResult) -> None:

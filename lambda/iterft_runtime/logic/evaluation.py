@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -189,3 +189,68 @@ def champion_model_id(lineage: LineageConfig, state: LineageState) -> str:
             "without a deployment: set evaluation_invoke_model to its deployment ARN"
         )
     return invocable_foundation_model_id(lineage.base_model)
+
+
+SHARD_RECORDS = 25
+"""Records per Score shard iteration: small shards keep the Map's concurrent workers evenly busy."""
+MAX_SHARDS = 400
+"""An inline Map's iterations all land in the execution's history (25,000 events at most)."""
+
+
+@dataclass(frozen=True)
+class Shard:
+    """Evaluation items `start` (inclusive) to `end` (exclusive), in file order."""
+
+    index: int
+    start: int
+    end: int
+
+    def to_dict(self) -> dict[str, int]:
+        return {"index": self.index, "start": self.start, "end": self.end}
+
+
+def plan_shards(records: int) -> list[Shard]:
+    """Consecutive index ranges covering `records` items: SHARD_RECORDS each, fewer than MAX_SHARDS."""
+    if records < 1:
+        raise ValueError("cannot shard an empty evaluation set")
+    size = max(SHARD_RECORDS, -(-records // MAX_SHARDS))
+    return [
+        Shard(index, start, min(start + size, records)) for index, start in enumerate(range(0, records, size))
+    ]
+
+
+def answer_rows(
+    items: Sequence[EvaluationItem], candidate: Sequence[str], champion: Sequence[str] | None
+) -> Iterator[dict[str, Any]]:
+    """A shard's output: each item with the answers it got (scored later, over the whole set)."""
+    for index, item in enumerate(items):
+        row: dict[str, Any] = {
+            "line": item.line,
+            "category": item.category,
+            "prompt": item.prompt,
+            "reference": item.reference,
+            "candidate_answer": candidate[index],
+        }
+        if champion is not None:
+            row["champion_answer"] = champion[index]
+        yield row
+
+
+@dataclass(frozen=True)
+class CollectedAnswers:
+    items: tuple[EvaluationItem, ...]
+    candidate: tuple[str, ...]
+    champion: tuple[str, ...] | None
+
+
+def collect_answers(rows: Iterable[Mapping[str, Any]]) -> CollectedAnswers:
+    """The shards' rows, concatenated in shard order, back as items and both models' answers."""
+    items, candidate, champion = [], [], []
+    for row in rows:
+        items.append(EvaluationItem(row["line"], row["prompt"], row["reference"], row["category"]))
+        candidate.append(str(row["candidate_answer"]))
+        if "champion_answer" in row:
+            champion.append(str(row["champion_answer"]))
+    if champion and len(champion) != len(items):
+        raise ValueError(f"the champion answered {len(champion)} of {len(items)} evaluation items")
+    return CollectedAnswers(tuple(items), tuple(candidate), tuple(champion) if champion else None)

@@ -1,0 +1,97 @@
+"""Aggregate evaluation: gather the Score shards' answers, score the candidate (and the champion
+when it answered) with every metric, overall and per category, write the per-record results and
+remember a new champion score. Result at `$.evaluation`, which Decide reads.
+
+Every score carries the set version it was measured on; a champion that did not answer keeps the
+metrics the registry holds for this very version (Plan evaluation checked them).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from aws_lambda_powertools import Logger
+
+from iterft_runtime import naming
+from iterft_runtime.dal import storage
+from iterft_runtime.dal.registry import Registry
+from iterft_runtime.handlers import settings
+from iterft_runtime.handlers.plan_evaluation import RegistryStateMissingError
+from iterft_runtime.logic.evaluation import collect_answers, result_rows, score_answers
+from iterft_runtime.logic.rounds import round_input
+
+logger = Logger()
+
+
+class ChampionMetricsMissingError(RuntimeError):
+    """The plan reused the champion's metrics, but the registry no longer holds them for this set."""
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    given = round_input(event)
+    lineage, iteration, plan = given.lineage, given.iteration, event["evaluation_plan"]
+    bucket, metric, version = settings.bucket_name(), lineage.evaluation.metric, plan["eval_set_version"]
+    collected = collect_answers(_shard_rows(bucket, lineage.name, iteration, plan["shards"]))
+    if len(collected.items) != plan["records"]:
+        raise ValueError(f"the shards hold {len(collected.items)} of {plan['records']} evaluation records")
+    candidate = score_answers(collected.items, collected.candidate)
+
+    registry = Registry(settings.table_name())
+    state = registry.get_state(lineage.name)
+    if state is None:
+        raise RegistryStateMissingError(f"{lineage.name}: no lineage state in the registry")
+    champion = None
+    if collected.champion is not None:
+        champion = score_answers(collected.items, collected.champion)
+        champion_metrics = champion.metrics
+        registry.record_champion_score(
+            lineage.name,
+            iteration,
+            champion_iteration=state.champion_iteration,
+            score=champion.overall(metric),
+            metrics=champion_metrics,
+            eval_set_version=version,
+            metric=metric,
+        )
+    elif state.champion_metrics is not None and state.champion_eval_set_version == version:
+        champion_metrics = state.champion_metrics
+    else:
+        raise ChampionMetricsMissingError(f"{lineage.name}: no champion metrics on evaluation set {version}")
+
+    results_uri = storage.put_jsonl(
+        bucket,
+        naming.evaluation_results_key(lineage.name, iteration),
+        result_rows(collected.items, collected.candidate, candidate, metric, collected.champion, champion),
+    )
+    result = {
+        "metric": metric,
+        "eval_set_version": version,
+        "records": len(collected.items),
+        "candidate_score": candidate.overall(metric),
+        "champion_score": float(champion_metrics[metric]["overall"]),
+        "champion_reused": champion is None,
+        "results_uri": results_uri,
+        "candidate_metrics": candidate.metrics,
+        "champion_metrics": champion_metrics,
+    }
+    logger.info(
+        "candidate evaluated",
+        extra={"lineage": lineage.name, "iteration": iteration, **_summary(result)},
+    )
+    return result
+
+
+def _shard_rows(bucket: str, lineage: str, iteration: int, shards: list[dict[str, Any]]) -> Iterator[Any]:
+    """Every shard's rows, in shard order (so in the set's order)."""
+    for shard in sorted(shards, key=lambda shard: int(shard["index"])):
+        key = naming.evaluation_shard_key(lineage, iteration, int(shard["index"]))
+        for line in b"".join(storage.iter_chunks(bucket, key)).splitlines():
+            if line.strip():
+                yield json.loads(line)
+
+
+def _summary(result: dict[str, Any]) -> dict[str, Any]:
+    """The result without its per-category tables: what is worth a log line."""
+    return {key: value for key, value in result.items() if not key.endswith("_metrics")}

@@ -1,0 +1,71 @@
+"""Plan evaluation: read the lineage's fixed evaluation set, name its version, decide whether the
+champion must answer too, and cut the set into shards for the Score shards Map. Result at
+`$.evaluation_plan`.
+
+The champion's metrics are reused only when they were measured on the same set version with the
+same metric set; otherwise the champion answers now too, before any comparison.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger
+
+from iterft_runtime import naming
+from iterft_runtime.dal import storage
+from iterft_runtime.dal.registry import Registry
+from iterft_runtime.handlers import settings
+from iterft_runtime.logic.evaluation import (
+    EvaluationSet,
+    EvaluationSetError,
+    champion_model_id,
+    parse_evaluation_set,
+    plan_shards,
+    reusable_champion_metrics,
+)
+from iterft_runtime.logic.rounds import round_input
+
+logger = Logger()
+
+
+class EvaluationSetMissingError(EvaluationSetError):
+    """The lineage has no evaluation set where the pipeline looks for it."""
+
+
+class RegistryStateMissingError(RuntimeError):
+    """The lineage has no STATE item: it was never dispatched, so there is no champion to compare."""
+
+
+def read_evaluation_set(lineage: str) -> EvaluationSet:
+    """The lineage's evaluation set, parsed (Score shard reads it again, by index)."""
+    bucket, key = settings.bucket_name(), naming.evaluation_set_key(lineage)
+    source = storage.s3_uri(bucket, key)
+    try:
+        return parse_evaluation_set(storage.iter_chunks(bucket, key), source)
+    except storage.ObjectNotFoundError:
+        raise EvaluationSetMissingError(
+            f"no evaluation set at {source}: upload the lineage's JSONL evaluation set to s3 key {key}"
+        ) from None
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    given = round_input(event)
+    lineage = given.lineage
+    evaluation_set = read_evaluation_set(lineage.name)
+    state = Registry(settings.table_name()).get_state(lineage.name)
+    if state is None:
+        raise RegistryStateMissingError(f"{lineage.name}: no lineage state in the registry")
+    rescore = reusable_champion_metrics(state, evaluation_set.version) is None
+    shards = plan_shards(len(evaluation_set.items))
+    result = {
+        "eval_set_version": evaluation_set.version,
+        "records": len(evaluation_set.items),
+        "champion_model": champion_model_id(lineage, state) if rescore else None,
+        "shards": [shard.to_dict() for shard in shards],
+    }
+    logger.info(
+        "evaluation planned",
+        extra={"lineage": lineage.name, "iteration": given.iteration, **result, "shards": len(shards)},
+    )
+    return result

@@ -1,0 +1,170 @@
+"""The synthesized template's alarms (dead letters, executions ending outside their failure path) and the
+key and queue policies that let only the upload rule, and CloudWatch's alarms, use the queue and the key."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from stacks.app_builder import SynthResult, synth_stack
+
+# Asks `--dist loadgroup` to keep this module on one worker, so that its synth runs once.
+pytestmark = pytest.mark.xdist_group("monitoring-and-policies")
+
+EVENTS = {"Service": "events.amazonaws.com"}
+CLOUDWATCH = {"Service": "cloudwatch.amazonaws.com"}
+ALARM_SETTINGS = {
+    "ComparisonOperator": "GreaterThanOrEqualToThreshold",
+    "Threshold": 1,
+    "EvaluationPeriods": 1,
+    "Period": 300,
+    "TreatMissingData": "notBreaching",
+}
+
+
+@pytest.fixture(scope="module")
+def synth(tmp_path_factory: pytest.TempPathFactory) -> SynthResult:
+    return synth_stack("dev", tmp_path_factory.mktemp("dev"))
+
+
+def _text(value: Any) -> Any:
+    """Intrinsics rendered readable: Ref -> <Id>, GetAtt -> <Id.Attr>, joins joined."""
+    if isinstance(value, list):
+        return [_text(item) for item in value]
+    if not isinstance(value, dict):
+        return value
+    if "Ref" in value:
+        return f"<{value['Ref']}>"
+    if "Fn::GetAtt" in value:
+        return "<{}.{}>".format(*value["Fn::GetAtt"])
+    if "Fn::Join" in value:
+        separator, parts = value["Fn::Join"]
+        return separator.join(str(_text(part)) for part in parts)
+    return {key: _text(item) for key, item in value.items()}
+
+
+def _resources(synth: SynthResult, kind: str) -> dict[str, dict]:
+    return {
+        logical_id: _text(resource["Properties"])
+        for logical_id, resource in synth.template["Resources"].items()
+        if resource["Type"] == kind
+    }
+
+
+def _one(synth: SynthResult, kind: str) -> tuple[str, dict]:
+    (found,) = _resources(synth, kind).items()
+    return found
+
+
+def _key_statements(synth: SynthResult, principal: dict[str, str]) -> list[dict]:
+    _, key = _one(synth, "AWS::KMS::Key")
+    return [s for s in key["KeyPolicy"]["Statement"] if s.get("Principal") == principal]
+
+
+def _upload_rule_arn(synth: SynthResult) -> str:
+    _, rule = _one(synth, "AWS::Events::Rule")
+    region = synth.config.region
+    return f"arn:<AWS::Partition>:events:{region}:<AWS::AccountId>:rule/{rule['Name']}"
+
+
+def _queues(synth: SynthResult) -> tuple[str, str]:
+    """(upload queue, dead-letter queue) logical ids."""
+    queues = _resources(synth, "AWS::SQS::Queue")
+    (main,) = [logical_id for logical_id, queue in queues.items() if "RedrivePolicy" in queue]
+    (dead_letters,) = [logical_id for logical_id, queue in queues.items() if "RedrivePolicy" not in queue]
+    return main, dead_letters
+
+
+# Key and queue policies -----------------------------------------------------------------------
+
+
+def test_the_upload_rule_is_named_after_the_stack_and_targets_the_upload_queue(synth: SynthResult) -> None:
+    _, rule = _one(synth, "AWS::Events::Rule")
+    main, _ = _queues(synth)
+    assert rule["Name"] == f"{synth.stack_name}-uploads"
+    assert [target["Arn"] for target in rule["Targets"]] == [f"<{main}.Arn>"]
+
+
+def test_eventbridge_may_use_the_key_only_to_encrypt_for_the_upload_rule(synth: SynthResult) -> None:
+    (statement,) = _key_statements(synth, EVENTS)
+    assert statement["Effect"] == "Allow"
+    assert sorted(statement["Action"]) == ["kms:Decrypt", "kms:GenerateDataKey"]
+    assert statement["Condition"] == {"ArnEquals": {"aws:SourceArn": _upload_rule_arn(synth)}}
+
+
+def test_only_the_upload_rule_may_send_to_the_upload_queue(synth: SynthResult) -> None:
+    main, dead_letters = _queues(synth)
+    policies = _resources(synth, "AWS::SQS::QueuePolicy").values()
+    events_statements = {
+        queue: [s for s in policy["PolicyDocument"]["Statement"] if s.get("Principal") == EVENTS]
+        for policy in policies
+        for queue in policy["Queues"]
+    }
+    (statement,) = events_statements[f"<{main}>"]
+    assert statement["Effect"] == "Allow"
+    assert statement["Action"] == "sqs:SendMessage"
+    assert statement["Resource"] == f"<{main}.Arn>"
+    assert statement["Condition"] == {"ArnEquals": {"aws:SourceArn": _upload_rule_arn(synth)}}
+    assert events_statements.get(f"<{dead_letters}>", []) == []
+
+
+def test_cloudwatch_may_use_the_key_to_publish_alarms_for_this_account_only(synth: SynthResult) -> None:
+    (statement,) = _key_statements(synth, CLOUDWATCH)
+    assert statement["Effect"] == "Allow"
+    assert sorted(statement["Action"]) == ["kms:Decrypt", "kms:GenerateDataKey*"]
+    assert statement["Condition"] == {"StringEquals": {"aws:SourceAccount": "<AWS::AccountId>"}}
+
+
+def test_no_other_service_principal_may_use_the_key(synth: SynthResult) -> None:
+    _, key = _one(synth, "AWS::KMS::Key")
+    services = [s["Principal"] for s in key["KeyPolicy"]["Statement"] if "Service" in s["Principal"]]
+    assert sorted(principal["Service"] for principal in services) == [
+        "cloudwatch.amazonaws.com",
+        "events.amazonaws.com",
+    ]
+
+
+# Alarms ---------------------------------------------------------------------------------------
+
+
+def test_the_topic_the_alarms_notify_is_encrypted_with_the_key_cloudwatch_may_use(synth: SynthResult) -> None:
+    key_id, _ = _one(synth, "AWS::KMS::Key")
+    topic_id, topic = _one(synth, "AWS::SNS::Topic")
+    assert topic["KmsMasterKeyId"] == f"<{key_id}.Arn>"
+    alarms = _resources(synth, "AWS::CloudWatch::Alarm").values()
+    assert alarms
+    for alarm in alarms:
+        assert alarm["AlarmActions"] == [f"<{topic_id}>"]
+        assert alarm["OKActions"] == [f"<{topic_id}>"]
+
+
+def test_the_dead_letter_queue_alarms_on_one_visible_message(synth: SynthResult) -> None:
+    _, dead_letters = _queues(synth)
+    (alarm,) = [
+        alarm
+        for alarm in _resources(synth, "AWS::CloudWatch::Alarm").values()
+        if alarm["Namespace"] == "AWS/SQS"
+    ]
+    assert alarm["MetricName"] == "ApproximateNumberOfMessagesVisible"
+    assert alarm["Dimensions"] == [{"Name": "QueueName", "Value": f"<{dead_letters}.QueueName>"}]
+    assert alarm["Statistic"] == "Maximum"
+    assert ALARM_SETTINGS.items() <= alarm.items()
+
+
+def test_executions_failed_timed_out_or_aborted_alarm_on_one(synth: SynthResult) -> None:
+    machine_id, _ = _one(synth, "AWS::StepFunctions::StateMachine")
+    alarms = {
+        alarm["MetricName"]: alarm
+        for alarm in _resources(synth, "AWS::CloudWatch::Alarm").values()
+        if alarm["Namespace"] == "AWS/States"
+    }
+    assert alarms.keys() == {"ExecutionsFailed", "ExecutionsTimedOut", "ExecutionsAborted"}
+    for alarm in alarms.values():
+        assert alarm["Dimensions"] == [{"Name": "StateMachineArn", "Value": f"<{machine_id}>"}]
+        assert alarm["Statistic"] == "Sum"
+        assert ALARM_SETTINGS.items() <= alarm.items()
+
+
+def test_the_stack_has_exactly_these_four_alarms(synth: SynthResult) -> None:
+    assert len(_resources(synth, "AWS::CloudWatch::Alarm")) == 4
