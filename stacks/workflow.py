@@ -29,6 +29,9 @@ LONG_TIMEOUT = cdk.Duration.minutes(15)
 """Validate reads a whole dataset; the evaluation steps read the set and call Bedrock per record."""
 LONG_RUNNING_STEPS = ("validate", "plan_evaluation", "score_shard", "aggregate_evaluation")
 DEPLOYMENT_POLL_INTERVAL = cdk.Duration.seconds(30)
+DEPLOYMENT_MAX_POLLS = 120
+"""An hour of polling: a deployment still not Active then is treated as failed (and deleted), so a
+stuck deployment can neither loop until the execution's history limit nor keep the lineage locked."""
 
 BEDROCK_THROTTLING_ERRORS = [
     "Bedrock.ThrottlingException",
@@ -138,7 +141,21 @@ class Workflow(Construct):
             result_selector={"arn": sfn.JsonPath.string_at("$.CustomModelDeploymentArn")},
             result_path="$.candidate_deployment",
         )
+        start_polls = sfn.Pass(
+            self,
+            "Start deployment polls",
+            result=sfn.Result.from_object({"polls": 0}),
+            result_path="$.deployment_polls",
+        )
         wait = sfn.Wait(self, "Wait", time=sfn.WaitTime.duration(DEPLOYMENT_POLL_INTERVAL))
+        count_poll = sfn.Pass(
+            self,
+            "Count deployment poll",
+            parameters={
+                "polls": sfn.JsonPath.math_add(sfn.JsonPath.number_at("$.deployment_polls.polls"), 1)
+            },
+            result_path="$.deployment_polls",
+        )
         get_deployment = self._bedrock_call(
             "Get deployment",
             "getCustomModelDeployment",
@@ -156,6 +173,18 @@ class Workflow(Construct):
             "Deployment failed",
             result=sfn.Result.from_object(
                 {"Error": "DeploymentFailed", "Cause": "the candidate's custom model deployment is Failed"}
+            ),
+            result_path="$.error",
+        )
+        deployment_timed_out = sfn.Pass(
+            self,
+            "Deployment timed out",
+            result=sfn.Result.from_object(
+                {
+                    "Error": "DeploymentTimeout",
+                    "Cause": f"the candidate's custom model deployment was not Active after "
+                    f"{DEPLOYMENT_MAX_POLLS} polls {DEPLOYMENT_POLL_INTERVAL.to_seconds()} s apart",
+                }
             ),
             result_path="$.error",
         )
@@ -234,12 +263,18 @@ class Workflow(Construct):
         dataset_valid.when(sfn.Condition.boolean_equals("$.validation.valid", False), mark_invalid)
         dataset_valid.otherwise(begin)
         mark_invalid.next(finish)
-        begin.next(fine_tune).next(collect_metrics).next(deploy).next(wait).next(get_deployment)
-        get_deployment.next(deployment_ready)
+        begin.next(fine_tune).next(collect_metrics).next(deploy).next(start_polls).next(wait)
+        wait.next(get_deployment).next(deployment_ready)
         deployment_ready.when(_deployment_status("Active"), plan_evaluation)
         deployment_ready.when(_deployment_status("Failed"), deployment_failed)
-        deployment_ready.otherwise(wait)
+        deployment_ready.when(
+            sfn.Condition.number_greater_than_equals("$.deployment_polls.polls", DEPLOYMENT_MAX_POLLS),
+            deployment_timed_out,
+        )
+        deployment_ready.otherwise(count_poll)
+        count_poll.next(wait)
         deployment_failed.next(clean_up)
+        deployment_timed_out.next(clean_up)
         plan_evaluation.next(score_shards).next(aggregate_evaluation).next(decide).next(promote_or_discard)
         promote_or_discard.when(
             sfn.Condition.and_(

@@ -353,6 +353,7 @@ class BedrockStandIn(BaseBackend):
         self._throttles: dict[str, list[str]] = {}
         self._latency = 0.0
         self._job_polls_in_progress = 0
+        self._deployment_polls_creating = 1
         self._sequence = 0
 
     # Settings and fault injection -------------------------------------------------------------
@@ -375,6 +376,14 @@ class BedrockStandIn(BaseBackend):
             raise ValueError("polls cannot be negative")
         with self._lock:
             self._job_polls_in_progress = polls
+
+    def set_deployment_polls_creating(self, polls: int) -> None:
+        """How many GetCustomModelDeployment calls report Creating before a new deployment is Active
+        (default 1, so pollers see the transition; a large number stands for a deployment stuck)."""
+        if polls < 0:
+            raise ValueError("polls cannot be negative")
+        with self._lock:
+            self._deployment_polls_creating = polls
 
     def fail_next_job(self, match: str, message: str) -> None:
         """The next job created whose name contains `match` ends Failed with `message` and makes no model."""
@@ -703,6 +712,7 @@ class BedrockStandIn(BaseBackend):
                 created=_now(),
                 client_request_token=token,
                 description=request.get("description"),
+                polls_left=self._deployment_polls_creating,
             )
             self._deployments[deployment.arn] = deployment
             self._tag(deployment.arn, request.get("tags"))

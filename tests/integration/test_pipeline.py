@@ -170,3 +170,18 @@ def test_an_out_of_range_hyperparameter_override_rejects_the_round_before_any_jo
     rows = _run(session, "overrides", "round-2-storage-and-account.jsonl", metadata={"hp-epochcount": "3"})
     assert rows[1]["decision"] == "promoted"
     assert rows[1]["hyperparameters"]["epochCount"] == "3"
+
+
+def test_a_deployment_that_never_becomes_active_fails_the_round_and_is_deleted(session: LocalSession) -> None:
+    session.standin.set_deployment_polls_creating(10_000)
+    try:
+        [row] = _run(session, "stuck", "round-1-billing.jsonl")
+    finally:
+        session.standin.set_deployment_polls_creating(1)
+
+    assert row["decision"] == "failed"
+    assert "DeploymentTimeout" in row["reason"] or "not Active" in row["reason"], row["reason"]
+    deployments = session.client("bedrock").list_custom_model_deployments()["modelDeploymentSummaries"]
+    assert [d for d in deployments if d["customModelDeploymentName"].startswith("stuck-")] == []
+    [status] = lineage_status(session.deployment, "stuck")
+    assert status["running_iteration"] is None and status["champion_model"] == FOUNDATION

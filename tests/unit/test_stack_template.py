@@ -28,6 +28,7 @@ FLOW = [
     "Fine-tune candidate",
     "Collect training metrics",
     "Deploy candidate",
+    "Start deployment polls",
     "Wait",
     "Get deployment",
     "Deployment ready?",
@@ -783,11 +784,21 @@ def test_side_paths_join_the_flow_where_the_architecture_says(synth: SynthResult
     }
     assert states["Mark invalid"]["Next"] == "Finish iteration"
     ready = states["Deployment ready?"]
-    assert ready["Default"] == "Wait"
+    assert ready["Default"] == "Count deployment poll"
+    assert states["Count deployment poll"]["Parameters"] == {
+        "polls.$": "States.MathAdd($.deployment_polls.polls, 1)"
+    }
+    assert states["Count deployment poll"]["Next"] == "Wait"
     assert states["Wait"] == {"Type": "Wait", "Seconds": 30, "Next": "Get deployment"}
     failed = next(c["Next"] for c in ready["Choices"] if c.get("StringEquals") == "Failed")
     assert states[failed]["ResultPath"] == "$.error"
     assert states[failed]["Next"] == "Clean up failed round"
+    # A deployment that never becomes Active ends the polling after an hour, on the failure path.
+    timed_out = next(c for c in ready["Choices"] if "NumericGreaterThanEquals" in c)
+    assert timed_out["Variable"] == "$.deployment_polls.polls"
+    assert timed_out["NumericGreaterThanEquals"] * states["Wait"]["Seconds"] == 3600
+    assert states[timed_out["Next"]]["Result"]["Error"] == "DeploymentTimeout"
+    assert states[timed_out["Next"]]["Next"] == "Clean up failed round"
     assert states["Promote?"]["Default"] == "Discard candidate"
     assert states["Discard candidate"]["Next"] == "Record outcome"
     assert states["Record outcome"]["Parameters"] == {
