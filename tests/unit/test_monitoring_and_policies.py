@@ -3,9 +3,8 @@ key and queue policies that let only the upload rule, and CloudWatch's alarms, u
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
+from template_support import readable
 
 from stacks.app_builder import SynthResult, synth_stack
 
@@ -28,25 +27,9 @@ def synth(tmp_path_factory: pytest.TempPathFactory) -> SynthResult:
     return synth_stack("dev", tmp_path_factory.mktemp("dev"))
 
 
-def _text(value: Any) -> Any:
-    """Intrinsics rendered readable: Ref -> <Id>, GetAtt -> <Id.Attr>, joins joined."""
-    if isinstance(value, list):
-        return [_text(item) for item in value]
-    if not isinstance(value, dict):
-        return value
-    if "Ref" in value:
-        return f"<{value['Ref']}>"
-    if "Fn::GetAtt" in value:
-        return "<{}.{}>".format(*value["Fn::GetAtt"])
-    if "Fn::Join" in value:
-        separator, parts = value["Fn::Join"]
-        return separator.join(str(_text(part)) for part in parts)
-    return {key: _text(item) for key, item in value.items()}
-
-
 def _resources(synth: SynthResult, kind: str) -> dict[str, dict]:
     return {
-        logical_id: _text(resource["Properties"])
+        logical_id: readable(resource["Properties"])
         for logical_id, resource in synth.template["Resources"].items()
         if resource["Type"] == kind
     }

@@ -12,6 +12,7 @@ import pytest
 from aws_cdk.assertions import Match, Template
 from iterft_runtime import naming
 from iterft_runtime.models.families import invocable_foundation_model_id
+from template_support import readable
 
 from stacks.app_builder import SynthResult, synth_stack
 from stacks.trigger import TRIGGER_TIMEOUT_SECONDS
@@ -135,22 +136,6 @@ def template(synth: SynthResult, synths: _Synths) -> Template:
 # Helpers over the raw template ----------------------------------------------------------------
 
 
-def _text(value: Any) -> Any:
-    """Intrinsics rendered readable: Ref -> <Id>, GetAtt -> <Id.Attr>, joins joined."""
-    if isinstance(value, list):
-        return [_text(item) for item in value]
-    if not isinstance(value, dict):
-        return value
-    if "Ref" in value:
-        return f"<{value['Ref']}>"
-    if "Fn::GetAtt" in value:
-        return "<{}.{}>".format(*value["Fn::GetAtt"])
-    if "Fn::Join" in value:
-        separator, parts = value["Fn::Join"]
-        return separator.join(str(_text(part)) for part in parts)
-    return {key: _text(item) for key, item in value.items()}
-
-
 def _resources(synth: SynthResult, kind: str) -> dict[str, dict]:
     return {
         logical_id: resource
@@ -179,7 +164,7 @@ def _statements(synth: SynthResult) -> list[dict]:
         if resource["Type"] == "AWS::IAM::Role":
             for policy in properties.get("Policies", []):
                 found += policy["PolicyDocument"]["Statement"]
-    return [_text(statement) for statement in found]
+    return [readable(statement) for statement in found]
 
 
 def _listify(value: Any) -> list:
@@ -191,7 +176,7 @@ def _role_statements(synth: SynthResult, role_logical_id: str) -> list[dict]:
     for resource in _resources(synth, "AWS::IAM::Policy").values():
         if {"Ref": role_logical_id} in resource["Properties"]["Roles"]:
             found += resource["Properties"]["PolicyDocument"]["Statement"]
-    return [_text(statement) for statement in found]
+    return [readable(statement) for statement in found]
 
 
 def _allows(statements: list[dict], action: str, resource: str) -> list[dict]:
@@ -221,7 +206,7 @@ def _function_role(synth: SynthResult, step: str) -> str:
 
 def _definition(synth: SynthResult) -> dict:
     (properties,) = [r["Properties"] for r in _resources(synth, "AWS::StepFunctions::StateMachine").values()]
-    return json.loads(_text(properties["DefinitionString"]))
+    return json.loads(readable(properties["DefinitionString"]))
 
 
 def _logical_id(synth: SynthResult, kind: str, path_fragment: str) -> str:
@@ -338,7 +323,7 @@ def test_access_log_bucket_is_encrypted_versioned_private_and_owned_by_the_bucke
             "OwnershipControls": {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]},
         },
     )
-    policies = [_text(p["Properties"]) for p in _resources(synth, "AWS::S3::BucketPolicy").values()]
+    policies = [readable(p["Properties"]) for p in _resources(synth, "AWS::S3::BucketPolicy").values()]
     log_bucket = _logical_id(synth, "AWS::S3::Bucket", "StorageAccessLogBucket")
     (log_policy,) = [p for p in policies if p["Bucket"] == f"<{log_bucket}>"]
     (delivery,) = [
@@ -423,7 +408,7 @@ def test_topic_is_encrypted_and_subscribes_the_configured_addresses(
 
 def test_bedrock_role_trusts_only_this_accounts_customization_jobs(synth: SynthResult) -> None:
     role_id = _logical_id(synth, "AWS::IAM::Role", "BedrockCustomizationRole")
-    (trust,) = _text(
+    (trust,) = readable(
         synth.template["Resources"][role_id]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
     )
     assert trust["Principal"] == {"Service": "bedrock.amazonaws.com"}
@@ -464,7 +449,8 @@ def test_upload_queue_is_encrypted_with_a_dead_letter_queue_and_outlasts_the_tri
 ) -> None:
     key = f"<{_logical_id(synth, 'AWS::KMS::Key', 'StorageKey')}.Arn>"
     queues = {
-        logical_id: _text(r["Properties"]) for logical_id, r in _resources(synth, "AWS::SQS::Queue").items()
+        logical_id: readable(r["Properties"])
+        for logical_id, r in _resources(synth, "AWS::SQS::Queue").items()
     }
     assert all(queue["KmsMasterKeyId"] == key for queue in queues.values())
     (main,) = [queue for queue in queues.values() if "RedrivePolicy" in queue]
