@@ -117,6 +117,16 @@ class Registry:
                 return
             request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
+    def _conditional_update(self, **request: Any) -> bool:
+        """UpdateItem on this table; False (and no change) when its condition does not hold."""
+        try:
+            self._db.update_item(TableName=self.table_name, **request)
+        except ClientError as error:
+            if error_code(error) == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
     # -- lineage state -------------------------------------------------------------------------
 
     def ensure_state(self, lineage: LineageConfig) -> None:
@@ -159,70 +169,46 @@ class Registry:
 
         Only while `iteration` holds the lock and the champion is still `champion_iteration`.
         """
-        try:
-            self._db.update_item(
-                TableName=self.table_name,
-                Key=self._key(lineage, naming.STATE_SK),
-                UpdateExpression=(
-                    "SET champion_score = :score, champion_metrics = :metrics, "
-                    "champion_eval_set_version = :version, champion_metric = :metric"
-                ),
-                ConditionExpression="lock_owner = :n AND champion_iteration = :champion",
-                ExpressionAttributeValues=_values(
-                    {
-                        ":score": score,
-                        ":metrics": metrics,
-                        ":version": eval_set_version,
-                        ":metric": metric,
-                        ":n": iteration,
-                        ":champion": champion_iteration,
-                    }
-                ),
-            )
-        except ClientError as error:
-            if error_code(error) == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+        return self._conditional_update(
+            Key=self._key(lineage, naming.STATE_SK),
+            UpdateExpression=(
+                "SET champion_score = :score, champion_metrics = :metrics, "
+                "champion_eval_set_version = :version, champion_metric = :metric"
+            ),
+            ConditionExpression="lock_owner = :n AND champion_iteration = :champion",
+            ExpressionAttributeValues=_values(
+                {
+                    ":score": score,
+                    ":metrics": metrics,
+                    ":version": eval_set_version,
+                    ":metric": metric,
+                    ":n": iteration,
+                    ":champion": champion_iteration,
+                }
+            ),
+        )
 
     def record_plateau(self, lineage: str, iteration: int, *, marginal_rounds: int, converged: bool) -> bool:
         """Store the plateau rule's state after `iteration`, once: False when it was already counted."""
-        try:
-            self._db.update_item(
-                TableName=self.table_name,
-                Key=self._key(lineage, naming.STATE_SK),
-                UpdateExpression=(
-                    "SET marginal_rounds = :count, converged = :converged, plateau_iteration = :n"
-                ),
-                ConditionExpression=(
-                    "attribute_exists(pk) AND "
-                    "(attribute_not_exists(plateau_iteration) OR plateau_iteration < :n)"
-                ),
-                ExpressionAttributeValues=_values(
-                    {":count": marginal_rounds, ":converged": converged, ":n": iteration}
-                ),
-            )
-        except ClientError as error:
-            if error_code(error) == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+        return self._conditional_update(
+            Key=self._key(lineage, naming.STATE_SK),
+            UpdateExpression="SET marginal_rounds = :count, converged = :converged, plateau_iteration = :n",
+            ConditionExpression=(
+                "attribute_exists(pk) AND (attribute_not_exists(plateau_iteration) OR plateau_iteration < :n)"
+            ),
+            ExpressionAttributeValues=_values(
+                {":count": marginal_rounds, ":converged": converged, ":n": iteration}
+            ),
+        )
 
     def resume(self, lineage: str) -> bool:
         """An operator's resume: converged cleared, the marginal count restarted; False if no such lineage."""
-        try:
-            self._db.update_item(
-                TableName=self.table_name,
-                Key=self._key(lineage, naming.STATE_SK),
-                UpdateExpression="SET converged = :false, marginal_rounds = :zero",
-                ConditionExpression="attribute_exists(pk)",
-                ExpressionAttributeValues=_values({":false": False, ":zero": 0}),
-            )
-        except ClientError as error:
-            if error_code(error) == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+        return self._conditional_update(
+            Key=self._key(lineage, naming.STATE_SK),
+            UpdateExpression="SET converged = :false, marginal_rounds = :zero",
+            ConditionExpression="attribute_exists(pk)",
+            ExpressionAttributeValues=_values({":false": False, ":zero": 0}),
+        )
 
     # -- uploads and the queue -----------------------------------------------------------------
 
@@ -261,16 +247,15 @@ class Registry:
 
     def queue_head(self, lineage: str) -> QueuedUpload | None:
         """The oldest queued upload (queue keys sort by upload time, then key)."""
-        for item in self._query(lineage, naming.QUEUE_SK_PREFIX, limit=1):
-            return QueuedUpload(sort_key=item["sk"], dataset=DatasetRef.from_dict(item))
-        return None
+        return next(self._queued(lineage, limit=1), None)
 
     def queued_uploads(self, lineage: str) -> list[QueuedUpload]:
         """Every queued upload, oldest first (what `status` shows as waiting)."""
-        return [
-            QueuedUpload(sort_key=item["sk"], dataset=DatasetRef.from_dict(item))
-            for item in self._query(lineage, naming.QUEUE_SK_PREFIX)
-        ]
+        return list(self._queued(lineage))
+
+    def _queued(self, lineage: str, limit: int | None = None) -> Iterator[QueuedUpload]:
+        for item in self._query(lineage, naming.QUEUE_SK_PREFIX, limit=limit):
+            yield QueuedUpload(sort_key=item["sk"], dataset=DatasetRef.from_dict(item))
 
     # -- dispatch and the lock -------------------------------------------------------------------
 
@@ -340,19 +325,12 @@ class Registry:
 
     def release_lock(self, lineage: str, iteration: int) -> bool:
         """Release the lineage's lock if `iteration` holds it; False (and no change) otherwise."""
-        try:
-            self._db.update_item(
-                TableName=self.table_name,
-                Key=self._key(lineage, naming.STATE_SK),
-                UpdateExpression="REMOVE lock_owner, lock_since",
-                ConditionExpression="lock_owner = :n",
-                ExpressionAttributeValues=_values({":n": iteration}),
-            )
-        except ClientError as error:
-            if error_code(error) == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+        return self._conditional_update(
+            Key=self._key(lineage, naming.STATE_SK),
+            UpdateExpression="REMOVE lock_owner, lock_since",
+            ConditionExpression="lock_owner = :n",
+            ExpressionAttributeValues=_values({":n": iteration}),
+        )
 
     def promote(
         self,
@@ -449,16 +427,11 @@ class Registry:
             return
         names = {f"#f{i}": name for i, name in enumerate(present)}
         values = {f":v{i}": value for i, value in enumerate(present.values())}
-        try:
-            self._db.update_item(
-                TableName=self.table_name,
-                Key=self._key(lineage, naming.iteration_sk(iteration)),
-                UpdateExpression="SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(present))),
-                ConditionExpression="attribute_exists(sk)",
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=_values(values),
-            )
-        except ClientError as error:
-            if error_code(error) == "ConditionalCheckFailedException":
-                raise IterationNotFoundError(f"{lineage}: no iteration {iteration}") from None
-            raise
+        if not self._conditional_update(
+            Key=self._key(lineage, naming.iteration_sk(iteration)),
+            UpdateExpression="SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(present))),
+            ConditionExpression="attribute_exists(sk)",
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=_values(values),
+        ):
+            raise IterationNotFoundError(f"{lineage}: no iteration {iteration}")
