@@ -97,6 +97,13 @@ def _invalid(message: str) -> BedrockError:
     return BedrockError("ValidationException", message)
 
 
+def _lookup(store: Mapping[str, T], identifier: str, other_id: Callable[[T], str]) -> T | None:
+    """A resource by its key in `store`, else by its other identifier (the API takes either)."""
+    return store.get(identifier) or next(
+        (item for item in store.values() if other_id(item) == identifier), None
+    )
+
+
 def _not_found(message: str) -> BedrockError:
     return BedrockError("ResourceNotFoundException", message)
 
@@ -540,9 +547,7 @@ class BedrockStandIn(BaseBackend):
             raise _invalid(f"Unable to write to the output location {output_uri}: the bucket does not exist.")
 
     def _find_job(self, identifier: str) -> _Job:
-        job = self._jobs.get(identifier) or next(
-            (job for job in self._jobs.values() if job.arn == identifier), None
-        )
+        job = _lookup(self._jobs, identifier, lambda item: item.arn)
         if job is None:
             raise _not_found(f"Model customization job {identifier} not found.")
         return job
@@ -634,9 +639,7 @@ class BedrockStandIn(BaseBackend):
     # Custom models ------------------------------------------------------------------------------
 
     def _find_model(self, identifier: str) -> _CustomModel | None:
-        return self._models.get(identifier) or next(
-            (model for model in self._models.values() if model.arn == identifier), None
-        )
+        return _lookup(self._models, identifier, lambda item: item.arn)
 
     def _model(self, identifier: str) -> _CustomModel:
         model = self._find_model(identifier)
@@ -719,9 +722,7 @@ class BedrockStandIn(BaseBackend):
             return {"customModelDeploymentArn": deployment.arn}
 
     def _deployment(self, identifier: str) -> _Deployment:
-        found = self._deployments.get(identifier) or next(
-            (item for item in self._deployments.values() if item.name == identifier), None
-        )
+        found = _lookup(self._deployments, identifier, lambda item: item.name)
         if found is None:
             raise _not_found(f"Custom model deployment {identifier} not found.")
         return found
@@ -823,9 +824,7 @@ class BedrockStandIn(BaseBackend):
             return {"provisionedModelArn": throughput.arn}
 
     def _throughput(self, identifier: str) -> _Throughput:
-        found = self._throughputs.get(identifier) or next(
-            (item for item in self._throughputs.values() if item.name == identifier), None
-        )
+        found = _lookup(self._throughputs, identifier, lambda item: item.name)
         if found is None:
             raise _not_found(f"Provisioned model {identifier} not found.")
         return found
