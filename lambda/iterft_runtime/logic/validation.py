@@ -528,15 +528,8 @@ def _check_claude_messages(number: int, record: dict[str, Any], add: _Add) -> It
             continue
         _check_keys(number, message, CLAUDE_MESSAGE_KEYS, f"messages[{index}]", add)
         roles.append(_role(number, index, message, add))
-        content = message.get("content")
-        where = f"messages[{index}].content"
-        if content is None:
-            add(number, "missing_key", f"{where} is missing")
-        elif not isinstance(content, str):
-            add(number, "wrong_type", f"{where} must be a string, found {_type_name(content)}")
-        elif not content.strip():
-            add(number, "empty_text", f"{where} is empty")
-        else:
+        content = _non_empty_string(number, message.get("content"), f"messages[{index}].content", add)
+        if content is not None:
             yield content
     _check_turns(number, roles, add)
 
@@ -549,13 +542,17 @@ def _check_keys(number: int, value: dict[str, Any], allowed: frozenset[str], whe
 
 
 def _required_string(number: int, record: dict[str, Any], key: str, add: _Add) -> str | None:
-    value = record.get(key)
+    return _non_empty_string(number, record.get(key), key, add)
+
+
+def _non_empty_string(number: int, value: object, where: str, add: _Add) -> str | None:
+    """`value` when it is a non-empty string; otherwise None, with the problem reported at `where`."""
     if value is None:
-        add(number, "missing_key", f"{key} is missing")
+        add(number, "missing_key", f"{where} is missing")
     elif not isinstance(value, str):
-        add(number, "wrong_type", f"{key} must be a string, found {_type_name(value)}")
+        add(number, "wrong_type", f"{where} must be a string, found {_type_name(value)}")
     elif not value.strip():
-        add(number, "empty_text", f"{key} is empty")
+        add(number, "empty_text", f"{where} is empty")
     else:
         return value
     return None
