@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from family_params import ALL_FAMILIES
 from iterft_runtime.logic import validation
 from iterft_runtime.logic.lines import TruncatedLine
 from iterft_runtime.logic.validation import estimate_tokens, validate_lines
@@ -505,19 +506,6 @@ def test_cli_micro_refuses_media_while_the_nova_family_defaults_allow_it(
 )
 def test_more_claude_records(record: Any, expected: list[tuple[int, str]]) -> None:
     assert problems(validate_lines(padded(CLAUDE_HAIKU, record), CLAUDE_HAIKU)) == expected
-
-
-ALL_FAMILIES = [
-    pytest.param(family, id=family.model or family.name)
-    for family in (
-        NOVA,
-        NOVA_MICRO,
-        CLAUDE_HAIKU,
-        LLAMA_CONVERSATION,
-        PROMPT_COMPLETION,
-        LLAMA_PROMPT_COMPLETION,
-    )
-]
 
 
 def filler(family: ModelFamily, count: int, text: str = "") -> Iterator[bytes]:

@@ -9,32 +9,17 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from family_params import ALL_FAMILIES
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from iterft_runtime.logic.validation import CODES, Severity, validate_lines
 from iterft_runtime.models.families import (
-    CLAUDE_HAIKU,
-    LLAMA_CONVERSATION,
-    LLAMA_PROMPT_COMPLETION,
     NOVA,
-    NOVA_MICRO,
-    PROMPT_COMPLETION,
     DataFormat,
     MediaRules,
     ModelFamily,
 )
 
-FAMILIES = [
-    pytest.param(family, id=family.model or family.name)
-    for family in (
-        NOVA,
-        NOVA_MICRO,
-        LLAMA_CONVERSATION,
-        CLAUDE_HAIKU,
-        PROMPT_COMPLETION,
-        LLAMA_PROMPT_COMPLETION,
-    )
-]
 PROPERTY_SETTINGS = settings(max_examples=40, deadline=None)
 
 ALL_RESERVED = NOVA.reserved_tokens
@@ -114,7 +99,7 @@ def errors_by_line(family: ModelFamily, lines: list[bytes]) -> dict[int | None, 
     return found
 
 
-@pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.parametrize("family", ALL_FAMILIES)
 def test_generated_valid_records_pass(family: ModelFamily) -> None:
     padding = fillers(family)
 
@@ -287,7 +272,7 @@ MUTATIONS: dict[str, list[Mutation]] = {
 }
 
 
-@pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.parametrize("family", ALL_FAMILIES)
 def test_each_single_mutation_is_caught_on_its_line(family: ModelFamily) -> None:
     mutations = MUTATIONS[family.model or family.name]
     padding = fillers(family)
