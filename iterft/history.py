@@ -8,11 +8,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from botocore.exceptions import ClientError
 from iterft_runtime import naming
 from iterft_runtime.dal.registry import Registry
+from iterft_runtime.logic.training_metrics import LossPoint, loss_points
 from iterft_runtime.models.lineage import LineageConfig
 
-from iterft.target import Deployment
+from iterft.charts import LossCurves
+from iterft.report import ReportData
+from iterft.target import Deployment, TargetError
 
 
 def lineage_history(deployment: Deployment, lineage: str) -> list[dict[str, Any]]:
@@ -66,3 +70,64 @@ def _pauses(deployment: Deployment, lineage: str) -> bool:
     except ssm.exceptions.ParameterNotFound:
         return False
     return bool(LineageConfig.model_validate_json(value).gate.pause_when_converged)
+
+
+def lineage_config(deployment: Deployment, lineage: str) -> LineageConfig:
+    """The lineage's deployed config (its SSM parameter); an unknown lineage is a TargetError naming
+    the ones the stack has."""
+    ssm = deployment.client("ssm")
+    name = naming.lineage_parameter_prefix(deployment.stack_name) + lineage
+    try:
+        value = ssm.get_parameter(Name=name)["Parameter"]["Value"]
+    except ssm.exceptions.ParameterNotFound:
+        known = ", ".join(lineage_names(deployment)) or "none"
+        raise TargetError(
+            f"unknown lineage {lineage!r} in stack {deployment.stack_name} (lineages: {known})"
+        ) from None
+    return LineageConfig.model_validate_json(value)
+
+
+def loss_curves(deployment: Deployment, lineage: str, history: list[dict[str, Any]]) -> list[LossCurves]:
+    """Each trained iteration's per-step losses, from the metrics CSVs its job wrote under
+    `jobs/<lineage>/<iteration>/model-customization-job-<job id>/` (where Bedrock writes them)."""
+    curves = []
+    for row in history:
+        if not row.get("job_arn"):
+            continue
+        prefix = naming.job_output_prefix(lineage, row["iteration"])
+        job_id = row["job_arn"].rsplit("/", 1)[-1]
+        training = _csv_points(deployment, naming.job_training_metrics_key(prefix, job_id), "training_loss")
+        validation = _csv_points(
+            deployment, naming.job_validation_metrics_key(prefix, job_id), "validation_loss"
+        )
+        if training or validation:
+            curves.append(LossCurves(row["iteration"], training, validation))
+    return curves
+
+
+def _csv_points(deployment: Deployment, key: str, loss_column: str) -> list[LossPoint]:
+    """The CSV's losses; none when the job wrote no such file (e.g. no validation data)."""
+    s3 = deployment.client("s3")
+    try:
+        body = s3.get_object(Bucket=deployment.bucket_name, Key=key)["Body"].read().decode("utf-8")
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "NotFound"):
+            return []
+        raise
+    return loss_points(body.splitlines(), loss_column, f"s3://{deployment.bucket_name}/{key}")
+
+
+def report_data(deployment: Deployment, lineage: str) -> ReportData:
+    """What `iterft report` draws: the lineage's config, history and every job's loss curves."""
+    config = lineage_config(deployment, lineage)
+    history = lineage_history(deployment, lineage)
+    return ReportData(
+        lineage=lineage,
+        stack_name=deployment.stack_name,
+        starting_model=config.base_model,
+        metric=config.evaluation.metric,
+        min_improvement=config.gate.min_improvement,
+        plateau_threshold=config.gate.plateau_limit,
+        history=history,
+        curves=loss_curves(deployment, lineage, history),
+    )

@@ -1,9 +1,28 @@
-"""The iteration report: what a lineage's history says, computed from the history itself."""
+"""The iteration report: what a lineage's history says, computed from the history itself.
+
+`markdown_report` is the short text form; `write_report` the HTML page with charts (iterft/charts.py)
+that `iterft report` and `make demo` write.
+"""
 
 from __future__ import annotations
 
+import base64
+import html
 from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
+
+from matplotlib.figure import Figure
+
+from iterft.charts import (
+    LossCurves,
+    dataset_figure,
+    loss_curves_figure,
+    png_bytes,
+    round_scores,
+    score_figure,
+)
 
 
 def lineage_breaks(history: Sequence[dict[str, Any]], starting_model: str) -> list[str]:
@@ -62,3 +81,142 @@ def markdown_report(lineage: str, starting_model: str, history: Sequence[dict[st
         "Every iteration's base model was the champion when it began."
     ]
     return "\n".join(lines) + "\n"
+
+
+@dataclass(frozen=True)
+class ReportData:
+    """Everything the HTML report shows, read from a deployment (or given by a test)."""
+
+    lineage: str
+    stack_name: str
+    starting_model: str
+    metric: str
+    min_improvement: float
+    plateau_threshold: float
+    history: Sequence[dict[str, Any]]
+    curves: Sequence[LossCurves]
+
+
+CHART_FILES = ("loss-curves.png", "primary-metric.png", "dataset-sizes.png")
+
+
+def report_figures(data: ReportData) -> dict[str, Figure]:
+    """The report's charts by file name (plain data in, figures out: inspectable before they are saved)."""
+    return {
+        "loss-curves.png": loss_curves_figure(data.curves),
+        "primary-metric.png": score_figure(
+            round_scores(data.history),
+            metric=data.metric,
+            min_improvement=data.min_improvement,
+            plateau_threshold=data.plateau_threshold,
+        ),
+        "dataset-sizes.png": dataset_figure(data.history),
+    }
+
+
+def write_report(data: ReportData, out_dir: Path) -> Path:
+    """`out_dir/index.html` with every chart inlined (the page stands alone) and each chart as a PNG
+    beside it (to attach or embed elsewhere). Returns the page's path."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    charts = {}
+    for name, figure in report_figures(data).items():
+        charts[name] = png_bytes(figure)
+        (out_dir / name).write_bytes(charts[name])
+    page = out_dir / "index.html"
+    page.write_text(html_report(data, charts), encoding="utf-8")
+    return page
+
+
+_HTML_COLUMNS = (
+    "iteration",
+    "decision",
+    "base model",
+    "dataset",
+    "records",
+    "training loss",
+    "validation loss",
+    "score",
+    "champion score",
+    "reason",
+)
+
+
+def html_report(data: ReportData, charts: dict[str, bytes]) -> str:
+    """One HTML page: the lineage's summary, the charts as data URIs and the history table."""
+    history = data.history
+    promoted = [row for row in history if row["decision"] == "promoted"]
+    champion = promoted[-1]["output_model_arn"] if promoted else data.starting_model
+    converged = bool(history) and bool(history[-1].get("converged"))
+    summary = [
+        ("stack", data.stack_name),
+        ("starting model", data.starting_model),
+        ("champion", f"{champion} (iteration {promoted[-1]['iteration'] if promoted else 0})"),
+        ("primary metric", data.metric),
+        ("gate", f"min improvement {data.min_improvement:g}; plateau threshold {data.plateau_threshold:g}"),
+        ("iterations", _counts(history)),
+        ("converged after the last round", "yes" if converged else "no"),
+    ]
+    e = html.escape
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        f"<title>iterft report: {e(data.lineage)}</title>",
+        "<style>body{font-family:sans-serif;margin:2em;max-width:1100px}"
+        "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left;"
+        "vertical-align:top}th{background:#f0f0f0}img{max-width:100%}"
+        ".promoted{color:#1a7f37}.rejected{color:#b35900}.failed,.invalid_data{color:#c00}</style>",
+        "</head><body>",
+        f"<h1>Lineage <code>{e(data.lineage)}</code></h1>",
+        "<table>",
+        *(f"<tr><th>{e(name)}</th><td>{e(value)}</td></tr>" for name, value in summary),
+        "</table>",
+    ]
+    titles = {
+        "loss-curves.png": "Training and validation loss",
+        "primary-metric.png": "Primary metric and the gate",
+        "dataset-sizes.png": "Dataset sizes",
+    }
+    for name, png in charts.items():
+        encoded = base64.b64encode(png).decode("ascii")
+        parts += [
+            f"<h2>{e(titles.get(name, name))}</h2>",
+            f'<img id="{e(name)}" alt="{e(titles.get(name, name))}" src="data:image/png;base64,{encoded}">',
+        ]
+    parts += [
+        "<h2>History</h2>",
+        "<table>",
+        "<tr>" + "".join(f"<th>{c}</th>" for c in _HTML_COLUMNS) + "</tr>",
+    ]
+    for row in history:
+        cells = (
+            str(row["iteration"]),
+            f'<span class="{e(row["decision"])}">{e(row["decision"])}</span>',
+            e(_short(row["base_model"])),
+            e((row["dataset"] or "-").split("/")[-1].split("?")[0]),
+            e(str(row["records"]) if row.get("records") is not None else "-"),
+            _score(row["training_loss"]),
+            _score(row["validation_loss"]),
+            _score(row["eval_score"]),
+            _score(row["champion_score"]),
+            e(row.get("reason") or ""),
+        )
+        parts.append(
+            f'<tr id="iteration-{row["iteration"]}">' + "".join(f"<td>{c}</td>" for c in cells) + "</tr>"
+        )
+    parts += ["</table>", "</body></html>"]
+    return "\n".join(parts) + "\n"
+
+
+def _counts(history: Sequence[dict[str, Any]]) -> str:
+    counts = [
+        f"{decision} {sum(row['decision'] == decision for row in history)}"
+        for decision in ("promoted", "rejected", "failed", "invalid_data", "running")
+        if any(row["decision"] == decision for row in history)
+    ]
+    return f"{len(history)}" + (f" ({', '.join(counts)})" if counts else "")
+
+
+def _short(model: str | None) -> str:
+    if not model:
+        return "-"
+    return model.rsplit("/", 1)[-1] if model.startswith("arn:") else model

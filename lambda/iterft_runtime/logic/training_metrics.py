@@ -21,7 +21,9 @@ class MetricsFormatError(ValueError):
 
 
 @dataclass(frozen=True)
-class _Row:
+class LossPoint:
+    """One row of a metrics CSV: the loss at a step (what the report's loss curves plot)."""
+
     epoch: float
     step: float
     loss: float
@@ -47,7 +49,12 @@ def final_validation_loss(
     return max(rows, key=lambda row: (row.epoch, row.step)).loss if rows else None
 
 
-def _rows(lines: Iterable[str], loss_column: str, source: str) -> list[_Row]:
+def loss_points(lines: Iterable[str], loss_column: str, source: str) -> list[LossPoint]:
+    """Every finite loss of a metrics CSV in step order (`loss_column`: training_loss or validation_loss)."""
+    return sorted(_rows(lines, loss_column, source), key=lambda point: (point.epoch, point.step))
+
+
+def _rows(lines: Iterable[str], loss_column: str, source: str) -> list[LossPoint]:
     """Rows with a finite loss; blank cells and NaN/inf losses (diverged steps) are skipped."""
     reader = csv.DictReader(iter(lines))
     columns = [name.strip() for name in reader.fieldnames or []]
@@ -66,7 +73,7 @@ def _rows(lines: Iterable[str], loss_column: str, source: str) -> list[_Row]:
         loss = _number(cell, loss_column, source, line)
         if math.isfinite(loss):
             rows.append(
-                _Row(
+                LossPoint(
                     epoch=_number(row["epoch_number"], "epoch_number", source, line),
                     step=_number(row["step_number"], "step_number", source, line),
                     loss=loss,

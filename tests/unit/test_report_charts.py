@@ -1,0 +1,189 @@
+"""The report's charts and HTML page, produced from known metrics (no AWS): each chart's plotted data is
+read back from the matplotlib figure before it is saved, and the page from the written files."""
+
+from __future__ import annotations
+
+import base64
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from iterft_runtime.logic.training_metrics import LossPoint, loss_points
+
+from iterft.charts import (
+    NO_VALIDATION_NOTE,
+    LossCurves,
+    dataset_figure,
+    loss_curves_figure,
+    round_scores,
+    score_figure,
+    training_label,
+    validation_label,
+)
+from iterft.report import CHART_FILES, ReportData, report_figures, write_report
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def _row(iteration: int, decision: str, **values: Any) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "iteration": iteration,
+        "decision": decision,
+        "base_model": "amazon.nova-micro-v1:0:128k",
+        "output_model_arn": None,
+        "dataset": f"s3://data/incoming/bot/round-{iteration}.jsonl?versionId=v{iteration}",
+        "records": None,
+        "size_bytes": None,
+        "training_loss": None,
+        "validation_loss": None,
+        "eval_score": None,
+        "champion_score": None,
+        "metric": "token_f1",
+        "deltas": {},
+        "converged": None,
+        "reason": None,
+    }
+    row.update(values)
+    return row
+
+
+HISTORY = [
+    _row(1, "promoted", records=40, size_bytes=12_345, eval_score=0.40, champion_score=0.10,
+         deltas={"token_f1": 0.30}, output_model_arn="arn:aws:bedrock:us-east-1:1:custom-model/bot-it0001"),
+    _row(2, "rejected", records=25, size_bytes=800, eval_score=0.405, champion_score=0.40,
+         deltas={"token_f1": 0.005}, reason="improvement +0.0050 < 0.0200 <b>"),
+    _row(3, "invalid_data", records=3, size_bytes=2_000_000, reason="3 records: fewer than 8"),
+    _row(4, "promoted", records=60, size_bytes=20_000, eval_score=0.55, champion_score=0.40,
+         deltas={}, output_model_arn="arn:aws:bedrock:us-east-1:1:custom-model/bot-it0004", converged=False),
+]  # fmt: skip
+CURVES = [
+    LossCurves(1, [LossPoint(1, 1, 2.0), LossPoint(1, 2, 1.5), LossPoint(2, 3, 1.1)], [LossPoint(2, 3, 1.3)]),
+    LossCurves(2, [LossPoint(1, 1, 1.2), LossPoint(1, 2, 1.0)], []),
+    LossCurves(4, [LossPoint(1, 1, 1.0), LossPoint(1, 2, 0.7), LossPoint(1, 3, 0.6)], [LossPoint(1, 3, 0.8)]),
+]
+
+
+def _lines(figure: Any) -> dict[str, tuple[list[float], list[float]]]:
+    """Every labelled line of the figure's axes: label -> (x data, y data)."""
+    return {
+        line.get_label(): (list(line.get_xdata()), list(line.get_ydata()))
+        for axes in figure.axes
+        for line in axes.get_lines()
+        if not line.get_label().startswith("_")
+    }
+
+
+def test_every_iterations_training_and_validation_curve_is_drawn_with_its_own_steps() -> None:
+    lines = _lines(loss_curves_figure(CURVES))
+    assert lines[training_label(1)] == ([1, 2, 3], [2.0, 1.5, 1.1])
+    assert lines[training_label(2)] == ([1, 2], [1.2, 1.0])
+    assert lines[training_label(4)] == ([1, 2, 3], [1.0, 0.7, 0.6])
+    assert lines[validation_label(1)] == ([3], [1.3])
+    assert lines[validation_label(4)] == ([3], [0.8])
+    assert validation_label(2) not in lines  # iteration 2 had no validation data
+    assert len(lines) == 5
+
+
+def test_an_iteration_keeps_one_colour_for_its_training_and_validation_curves() -> None:
+    figure = loss_curves_figure(CURVES)
+    colours = {line.get_label(): line.get_color() for line in figure.axes[0].get_lines()}
+    assert colours[training_label(1)] == colours[validation_label(1)]
+    assert colours[training_label(1)] != colours[training_label(2)]
+
+
+def test_without_any_validation_data_the_loss_chart_says_so() -> None:
+    figure = loss_curves_figure([LossCurves(1, [LossPoint(1, 1, 1.0)])])
+    assert NO_VALIDATION_NOTE in [text.get_text() for text in figure.axes[0].texts]
+    with_validation = loss_curves_figure(CURVES)
+    assert NO_VALIDATION_NOTE not in [text.get_text() for text in with_validation.axes[0].texts]
+
+
+def test_round_scores_take_the_gates_improvement_else_the_difference() -> None:
+    scores = {score.iteration: score for score in round_scores(HISTORY)}
+    assert sorted(scores) == [1, 2, 4]  # iteration 3 was never scored
+    assert scores[1].improvement == pytest.approx(0.30)
+    assert scores[2].improvement == pytest.approx(0.005)
+    assert scores[4].improvement == pytest.approx(0.15)  # no recorded delta: 0.55 - 0.40
+
+
+def test_the_metric_chart_marks_promotions_and_rejections_and_draws_the_plateau_threshold() -> None:
+    figure = score_figure(
+        round_scores(HISTORY), metric="token_f1", min_improvement=0.02, plateau_threshold=0.03
+    )
+    top, bottom = figure.axes
+    marked = {
+        collection.get_label(): [tuple(point) for point in collection.get_offsets()]
+        for collection in top.collections
+    }
+    assert marked["promoted"] == [(1, 0.40), (4, 0.55)]
+    assert marked["rejected"] == [(2, 0.405)]
+    assert _lines(figure)["champion it faced"] == ([1, 2, 4], [0.10, 0.40, 0.40])
+    thresholds = {line.get_label(): list(line.get_ydata()) for line in bottom.get_lines()}
+    assert thresholds["plateau threshold 0.03"] == [0.03, 0.03]
+    assert thresholds["min improvement 0.02"] == [0.02, 0.02]
+    bars = {round(patch.get_x() + patch.get_width() / 2): patch.get_height() for patch in bottom.patches}
+    assert bars == {1: pytest.approx(0.30), 2: pytest.approx(0.005), 4: pytest.approx(0.15)}
+
+
+def test_one_threshold_line_when_the_plateau_threshold_is_the_gates() -> None:
+    figure = score_figure(
+        round_scores(HISTORY), metric="token_f1", min_improvement=0.02, plateau_threshold=0.02
+    )
+    labels = [line.get_label() for line in figure.axes[1].get_lines()]
+    assert "plateau threshold 0.02" in labels
+    assert not [label for label in labels if label.startswith("min improvement")]
+
+
+def test_the_dataset_chart_has_one_bar_per_validated_dataset_labelled_with_its_size() -> None:
+    axes = dataset_figure(HISTORY).axes[0]
+    bars = {round(patch.get_x() + patch.get_width() / 2): patch.get_height() for patch in axes.patches}
+    assert bars == {1: 40, 2: 25, 3: 3, 4: 60}
+    labels = [text.get_text() for text in axes.texts]
+    assert labels == ["12.3 kB", "800 B", "2.0 MB", "20.0 kB"]
+
+
+def test_the_charts_draw_an_empty_history_without_failing() -> None:
+    data = ReportData("bot", "iterft-dev", "amazon.nova-micro-v1:0:128k", "token_f1", 0.02, 0.02, [], [])
+    figures = report_figures(data)
+    assert sorted(figures) == sorted(CHART_FILES)
+
+
+def test_the_report_page_inlines_every_chart_and_tabulates_every_iteration(tmp_path: Path) -> None:
+    data = ReportData(
+        lineage="bot",
+        stack_name="iterft-dev",
+        starting_model="amazon.nova-micro-v1:0:128k",
+        metric="token_f1",
+        min_improvement=0.02,
+        plateau_threshold=0.02,
+        history=HISTORY,
+        curves=CURVES,
+    )
+    page = write_report(data, tmp_path / "report")
+    assert page == tmp_path / "report" / "index.html"
+    text = page.read_text()
+    for name in CHART_FILES:
+        png = (tmp_path / "report" / name).read_bytes()
+        assert png.startswith(PNG_SIGNATURE)
+        # The page stands alone: the same PNG, inlined.
+        inlined = re.search(rf'id="{re.escape(name)}"[^>]* src="data:image/png;base64,([^"]+)"', text)
+        assert inlined is not None
+        assert base64.b64decode(inlined.group(1)) == png
+    rows = re.findall(r'<tr id="iteration-(\d+)">(.*?)</tr>', text)
+    assert [int(number) for number, _ in rows] == [1, 2, 3, 4]
+    assert "improvement +0.0050 &lt; 0.0200 &lt;b&gt;" in rows[1][1]  # reasons are escaped
+    assert (
+        "<th>champion</th><td>arn:aws:bedrock:us-east-1:1:custom-model/bot-it0004 (iteration 4)</td>" in text
+    )
+    assert "<th>iterations</th><td>4 (promoted 2, rejected 1, invalid_data 1)</td>" in text
+
+
+def test_loss_points_come_back_in_step_order_skipping_diverged_steps() -> None:
+    lines = [
+        "step_number,epoch_number,training_loss,perplexity\n",
+        "3,2,0.5,1\n",
+        "1,1,2.0,7\n",
+        "2,1,nan,1\n",
+    ]
+    assert loss_points(lines, "training_loss", "x.csv") == [LossPoint(1, 1, 2.0), LossPoint(2, 3, 0.5)]
