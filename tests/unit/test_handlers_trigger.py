@@ -274,3 +274,61 @@ def test_a_head_nobody_could_dispatch_fails_the_message_so_sqs_redelivers_it(
 
     assert aws.executions() == []
     assert aws.registry.queue_head(LINEAGE) is not None  # still queued, for the redelivery
+
+
+def start_message(key: str, version_id: str | None, *, lineage: str = LINEAGE, bucket: str = BUCKET) -> str:
+    """What `iterft start` sends: the object version it read with HeadObject."""
+    dataset = {
+        "bucket": bucket,
+        "key": key,
+        "version_id": version_id,
+        "etag": "b1946ac9",
+        "size": 55,
+        "uploaded_at": "2026-03-01T11:00:00.000Z",
+    }
+    return json.dumps({"kind": "start", "lineage": lineage, "dataset": dataset})
+
+
+def test_a_start_request_runs_a_round_on_that_object_version_once(aws: Aws) -> None:
+    key = "incoming/staging/manual.jsonl"
+    version = aws.upload(key, valid_dataset())["VersionId"]
+    message = start_message(key, version)
+    assert run(message, message) == []
+    assert run(message) == []  # repeated: the same upload marker as an S3 event's
+    [execution] = aws.executions()
+    assert execution["input"]["iteration"] == 1
+    assert execution["input"]["dataset"]["key"] == key
+    assert execution["input"]["dataset"]["version_id"] == version
+    record = aws.registry.get_iteration(LINEAGE, 1)
+    assert record is not None and record.dataset_key == key
+
+
+def test_a_start_request_waits_in_the_queue_behind_a_running_round(aws: Aws) -> None:
+    assert run(upload_event(aws, "first.jsonl", "2026-03-01T10:00:00Z")) == []
+    key = f"incoming/{LINEAGE}/again.jsonl"
+    version = aws.upload(key, valid_dataset())["VersionId"]
+    assert run(start_message(key, version)) == []
+    assert len(aws.executions()) == 1
+    assert [q.dataset.key for q in aws.registry.queued_uploads(LINEAGE)] == [key]
+
+
+@pytest.mark.parametrize(
+    ("key", "lineage", "bucket", "error"),
+    [
+        pytest.param(
+            "incoming/x/a.jsonl", "nobody", BUCKET, "unknown lineage 'nobody'", id="unknown-lineage"
+        ),
+        pytest.param("incoming/x/a.jsonl", LINEAGE, "elsewhere", "not the data bucket", id="other-bucket"),
+        pytest.param(
+            "validated/x/a.jsonl", LINEAGE, BUCKET, "not a .jsonl key under incoming/", id="outside"
+        ),
+    ],
+)
+def test_a_start_request_the_pipeline_cannot_run_fails_for_the_dead_letter_queue(
+    aws: Aws, key: str, lineage: str, bucket: str, error: str
+) -> None:
+    # The only message of the batch fails, so the whole batch is reported failed (and redelivered).
+    with pytest.raises(BatchProcessingError, match=error):
+        run(start_message(key, "v1", lineage=lineage, bucket=bucket))
+    assert aws.executions() == []
+    assert aws.registry.get_state(LINEAGE) is None

@@ -11,6 +11,7 @@ from iterft_runtime.logic.dispatch import (
     ApprovalRequest,
     DispatchRequest,
     MessageError,
+    StartRequest,
     Upload,
     execution_input,
     execution_name,
@@ -78,9 +79,69 @@ def test_an_approval_request() -> None:
     assert parse_message(json.dumps(body)) == ApprovalRequest("bot", 3, "tok", "gain +0.05")
 
 
+START_DATASET = {
+    "bucket": "data",
+    "key": "incoming/bot/manual.jsonl",
+    "version_id": "v1",
+    "etag": "e",
+    "size": 10,
+    "uploaded_at": "2026-03-01T10:00:00Z",
+}
+
+
+def test_a_start_request_carries_the_dataset_with_a_sortable_time() -> None:
+    message = parse_message(json.dumps({"kind": "start", "lineage": "bot", "dataset": START_DATASET}))
+    assert isinstance(message, StartRequest)
+    assert message.lineage == "bot"
+    assert message.dataset == DatasetRef(
+        "data", "incoming/bot/manual.jsonl", "v1", "e", 10, "2026-03-01T10:00:00.000Z"
+    )
+    message.check("data")
+
+
+@pytest.mark.parametrize(
+    ("dataset", "bucket", "error"),
+    [
+        (START_DATASET, "other", "not the data bucket"),
+        (
+            {**START_DATASET, "key": "validated/bot/000001/train.jsonl"},
+            "data",
+            "not a .jsonl key under incoming/",
+        ),
+        ({**START_DATASET, "key": "incoming/bot/notes.txt"}, "data", "not a .jsonl key under incoming/"),
+    ],
+)
+def test_a_start_request_outside_the_data_buckets_incoming_datasets_is_refused(
+    dataset: dict[str, object], bucket: str, error: str
+) -> None:
+    message = parse_message(json.dumps({"kind": "start", "lineage": "bot", "dataset": dataset}))
+    assert isinstance(message, StartRequest)
+    with pytest.raises(MessageError, match=error):
+        message.check(bucket)
+
+
 @pytest.mark.parametrize(
     ("body", "error"),
     [
+        ('{"kind": "start", "lineage": "bot"}', "without a lineage or a dataset"),
+        ('{"kind": "start", "dataset": {}}', "without a lineage or a dataset"),
+        ('{"kind": "start", "lineage": "bot", "dataset": {"bucket": "data"}}', "incomplete dataset"),
+        (
+            json.dumps(
+                {
+                    "kind": "start",
+                    "lineage": "bot",
+                    "dataset": {**START_DATASET, "version_id": None, "etag": ""},
+                }
+            ),
+            "without a bucket, key and version",
+        ),
+        (
+            json.dumps(
+                {"kind": "start", "lineage": "bot", "dataset": {**START_DATASET, "uploaded_at": "soon"}}
+            ),
+            "not an ISO-8601 timestamp",
+        ),
         ("nope", "not JSON"),
         ("[1]", "not a JSON object"),
         ('{"kind": "dispatch"}', "without a lineage"),

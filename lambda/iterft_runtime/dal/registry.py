@@ -245,6 +245,11 @@ class Registry:
             raise
         return True
 
+    def upload_recorded(self, lineage: str, dataset: DatasetRef) -> bool:
+        """Whether this object version was already recorded for the lineage (it started, or waits for,
+        its one round)."""
+        return self._get(lineage, naming.upload_sk(dataset.key, dataset.identity)) is not None
+
     def queue_head(self, lineage: str) -> QueuedUpload | None:
         """The oldest queued upload (queue keys sort by upload time, then key)."""
         return next(self._queued(lineage, limit=1), None)

@@ -1,8 +1,10 @@
 """SQS trigger: record uploads, queue them, and start a lineage's next round when it is idle.
 
 Each message is an EventBridge S3 `Object Created` event, a `{"kind": "dispatch"}` request from a
-finished round or from `iterft resume`, or a `{"kind": "approval"}` request from a round waiting for
-a reviewer (its task token is recorded on the iteration, and the team is asked to answer).
+finished round or from `iterft resume`, a `{"kind": "start"}` request from `iterft start` (a manual
+round on an object of the data bucket, recorded and queued like an upload), or a `{"kind": "approval"}`
+request from a round waiting for a reviewer (its task token is recorded on the iteration, and the
+team is asked to answer).
 A message that fails is reported in batchItemFailures and redelivered; everything here is safe
 to repeat (conditional writes, idempotent execution start).
 """
@@ -24,6 +26,7 @@ from iterft_runtime.logic.dispatch import (
     ApprovalRequest,
     DispatchRequest,
     MessageError,
+    StartRequest,
     Upload,
     execution_input,
     execution_name,
@@ -31,7 +34,7 @@ from iterft_runtime.logic.dispatch import (
 )
 from iterft_runtime.logic.notifications import approval_notification, unknown_lineage_notification
 from iterft_runtime.models.lineage import LineageConfig
-from iterft_runtime.models.records import Decision, IterationRecord
+from iterft_runtime.models.records import DatasetRef, Decision, IterationRecord
 
 logger = Logger()
 
@@ -63,7 +66,20 @@ def _handle(record: SQSRecord) -> None:
     if isinstance(message, ApprovalRequest):
         _request_approval(message)
         return
+    if isinstance(message, StartRequest):
+        _handle_start(message)
+        return
     _handle_upload(message)
+
+
+def _handle_start(request: StartRequest) -> None:
+    """A manual round: checked (the data bucket's incoming/, a known lineage), then recorded and
+    dispatched exactly like an upload, so a repeated request for the same object version is one round."""
+    request.check(settings.bucket_name())
+    lineage = _lineage_config(request.lineage)
+    if lineage is None:
+        raise MessageError(f"start request for an unknown lineage {request.lineage!r}")
+    _queue_and_dispatch(lineage, request.dataset)
 
 
 def _request_approval(request: ApprovalRequest) -> None:
@@ -95,14 +111,16 @@ def _handle_upload(upload: Upload) -> None:
         logger.warning("upload for an unknown lineage", extra={"key": key, "known": known})
         notifier.publish(settings.topic_arn(), unknown_lineage_notification(key, upload.lineage, known))
         return
+    _queue_and_dispatch(lineage, upload.dataset)
+
+
+def _queue_and_dispatch(lineage: LineageConfig, dataset: DatasetRef) -> None:
     registry = Registry(settings.table_name())
     registry.ensure_state(lineage)
-    if registry.record_upload(lineage.name, upload.dataset):
-        logger.info("upload queued", extra={"lineage": lineage.name, "dataset": upload.dataset.s3_uri})
+    if registry.record_upload(lineage.name, dataset):
+        logger.info("upload queued", extra={"lineage": lineage.name, "dataset": dataset.s3_uri})
     else:
-        logger.info(
-            "upload already recorded", extra={"lineage": lineage.name, "dataset": upload.dataset.s3_uri}
-        )
+        logger.info("upload already recorded", extra={"lineage": lineage.name, "dataset": dataset.s3_uri})
     # Dispatch even for a redelivery: the first delivery may have died between queueing and starting.
     dispatch(registry, lineage)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -13,6 +13,7 @@ from iterft_runtime.models.records import DatasetRef
 
 DISPATCH_KIND = "dispatch"
 APPROVAL_KIND = "approval"
+START_KIND = "start"
 
 
 class MessageError(ValueError):
@@ -35,6 +36,26 @@ class ApprovalRequest:
     iteration: int
     task_token: str
     reason: str
+
+
+@dataclass(frozen=True)
+class StartRequest:
+    """`{"kind": "start", "lineage", "dataset": {bucket, key, version_id, etag, size, uploaded_at}}`:
+    a manual round (`iterft start`) on an object already in the data bucket. Queued and dispatched
+    exactly like an upload: the same marker makes one object version at most one round."""
+
+    lineage: str
+    dataset: DatasetRef
+
+    def check(self, data_bucket: str) -> None:
+        """The round's steps read only the data bucket's incoming/ prefix, and only JSON Lines."""
+        key = self.dataset.key
+        if self.dataset.bucket != data_bucket:
+            raise MessageError(f"start request for s3://{self.dataset.bucket}/: not the data bucket")
+        if not key.startswith(naming.INCOMING_PREFIX) or not key.lower().endswith(naming.DATASET_SUFFIX):
+            raise MessageError(
+                f"start request for {key!r}: not a {naming.DATASET_SUFFIX} key under incoming/"
+            )
 
 
 @dataclass(frozen=True)
@@ -67,8 +88,9 @@ def normalize_event_time(value: object) -> str:
     raise MessageError(f"event time {value!r} is missing or not a timestamp")
 
 
-def parse_message(body: str) -> DispatchRequest | ApprovalRequest | Upload:
-    """Classify one SQS message body: a dispatch or approval request, or an S3 Object Created event."""
+def parse_message(body: str) -> DispatchRequest | ApprovalRequest | StartRequest | Upload:
+    """Classify one SQS message body: a dispatch, approval or start request, or an S3 Object Created
+    event."""
     try:
         message = json.loads(body)
     except json.JSONDecodeError:
@@ -82,6 +104,8 @@ def parse_message(body: str) -> DispatchRequest | ApprovalRequest | Upload:
         return DispatchRequest(lineage)
     if message.get("kind") == APPROVAL_KIND:
         return _approval(message)
+    if message.get("kind") == START_KIND:
+        return _start(message)
     if message.get("source") == "aws.s3" and message.get("detail-type") == "Object Created":
         return _upload(message)
     raise MessageError(f"unknown message (source {message.get('source')!r}, kind {message.get('kind')!r})")
@@ -94,6 +118,19 @@ def _approval(message: dict[str, Any]) -> ApprovalRequest:
     if not isinstance(iteration, int) or isinstance(iteration, bool) or iteration < 1:
         raise MessageError(f"approval message with iteration {iteration!r}")
     return ApprovalRequest(lineage, iteration, token, str(message.get("reason") or ""))
+
+
+def _start(message: dict[str, Any]) -> StartRequest:
+    lineage, dataset = message.get("lineage"), message.get("dataset")
+    if not isinstance(lineage, str) or not lineage or not isinstance(dataset, dict):
+        raise MessageError("start message without a lineage or a dataset")
+    try:
+        ref = DatasetRef.from_dict(dataset)
+    except (KeyError, TypeError, ValueError):
+        raise MessageError("start message with an incomplete dataset") from None
+    if not ref.bucket or not ref.key or not (ref.version_id or ref.etag):
+        raise MessageError("start message without a bucket, key and version (or ETag)")
+    return StartRequest(lineage, replace(ref, uploaded_at=normalize_event_time(ref.uploaded_at)))
 
 
 def _upload(event: dict[str, Any]) -> Upload:
