@@ -205,6 +205,7 @@ def dataset_figure(history: Sequence[Mapping[str, Any]]) -> Figure:
     axes.set_xlabel("iteration")
     axes.set_ylabel("records")
     axes.grid(axis="y", alpha=0.3)
+    axes.margins(y=0.12)  # room for the size labels above the tallest bar
     axes.xaxis.get_major_locator().set_params(integer=True)
     if not rows:
         axes.text(0.5, 0.5, "no validated datasets yet", ha="center", va="center", transform=axes.transAxes)

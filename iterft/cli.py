@@ -6,10 +6,14 @@
     iterft resume LINEAGE [--env ENV | --stack NAME]
     iterft approve LINEAGE ITERATION [--reason TEXT] [--env ENV | --stack NAME]
     iterft reject LINEAGE ITERATION --reason TEXT [--env ENV | --stack NAME]
+    iterft start LINEAGE --data s3://BUCKET/incoming/KEY.jsonl [--wait] [--env ENV | --stack NAME]
+    iterft report LINEAGE --out DIR [--env ENV | --stack NAME]
 
-Exit codes: 0 success (for validate: the file is valid), 1 invalid data or a failed
-lookup, 2 a usage error. Commands that read a deployment find it through its stack's
-outputs, in a real account or on the embedded default (--endpoint-url).
+Exit codes: 0 success (for validate: the file is valid; for start --wait: the round was
+decided), 1 invalid data, a failed round or a failed lookup (unknown lineage, no stack,
+missing or expired credentials: one line on stderr, never a traceback), 2 a usage error.
+Commands that read a deployment find it through its stack's outputs, in a real account
+(standard AWS profile and region resolution) or on the embedded default (--endpoint-url).
 """
 
 from __future__ import annotations
@@ -18,10 +22,13 @@ import argparse
 import json
 import os
 import sys
+import time
 from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from botocore.exceptions import BotoCoreError, ClientError
 from iterft_runtime.logic.lines import split_lines
 from iterft_runtime.logic.validation import ValidationReport, validate_lines
 from iterft_runtime.models.families import (
@@ -35,8 +42,16 @@ from rich.console import Console
 from rich.table import Table
 
 from iterft import target
-from iterft.control import answer_review, resume_lineage
-from iterft.history import lineage_history, lineage_status
+from iterft.control import answer_review, resume_lineage, start_round
+from iterft.history import (
+    RoundProgress,
+    lineage_config,
+    lineage_history,
+    lineage_status,
+    report_data,
+    round_progress,
+)
+from iterft.report import write_report
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 _READ_CHUNK = 1024 * 1024
@@ -150,6 +165,7 @@ def _short_model(model: str | None) -> str:
 
 def _history(args: argparse.Namespace, console: Console) -> int:
     deployment = _deployment(args)
+    lineage_config(deployment, args.lineage)  # an unknown lineage is an error, not an empty history
     rows = lineage_history(deployment, args.lineage)
     if args.json:
         print(json.dumps(rows, indent=2))
@@ -178,12 +194,35 @@ def _status(args: argparse.Namespace, console: Console) -> int:
             f"{_short_model(status['champion_model'])} (it {status['champion_iteration']})",
             _fmt(status["champion_score"]),
             _short_model(status["serving_model_id"]),
-            _fmt(status["running_iteration"]),
+            _running_label(status),
             str(len(status["queued"])),
             _converged_label(status),
         )
     console.print(table)
+    for status in statuses:
+        for uri in status["queued"]:
+            console.print(f"  {status['lineage']} queued: {uri}", markup=False)
     return EXIT_OK
+
+
+def _running_label(status: dict[str, Any]) -> str:
+    """`it 3: Fine-tune candidate (12m 5s)`: the round holding the lineage, its step and how long."""
+    if status["running_iteration"] is None:
+        return "-"
+    step = status.get("running_step") or "starting"
+    return f"it {status['running_iteration']}: {step} ({_elapsed(status.get('running_since'))})"
+
+
+def _elapsed(since: str | None) -> str:
+    """How long ago a registry timestamp was, as `1h 2m`, `3m 4s` or `5s`."""
+    if not since:
+        return "?"
+    seconds = max(0, int((datetime.now(UTC) - datetime.fromisoformat(since)).total_seconds()))
+    hours, rest = divmod(seconds, 3600)
+    minutes, seconds = divmod(rest, 60)
+    if hours:
+        return f"{hours}h {minutes}m"
+    return f"{minutes}m {seconds}s" if minutes else f"{seconds}s"
 
 
 def _converged_label(status: dict[str, Any]) -> str:
@@ -213,9 +252,79 @@ def _reject(args: argparse.Namespace, console: Console) -> int:
     return EXIT_OK
 
 
-def _add_target_arguments(parser: argparse.ArgumentParser) -> None:
+_DECIDED = {"promoted", "rejected"}
+_POLL_SECONDS = 2.0
+
+
+def _start(args: argparse.Namespace, console: Console) -> int:
+    deployment = _deployment(args)
+    dataset = start_round(deployment, args.lineage, args.data)
+    console.print(
+        f"{args.lineage}: round requested on {dataset.s3_uri} ({dataset.size} bytes); "
+        "it starts when the lineage is idle",
+        markup=False,
+    )
+    if not args.wait:
+        console.print(f"follow it with: iterft status {args.lineage}", markup=False)
+        return EXIT_OK
+    progress = _wait_for_round(deployment, args.lineage, dataset.s3_uri, args.timeout, console)
+    if progress.decision in ("queued", "running"):
+        _error(
+            f"iterft start: {args.lineage} #{progress.iteration or '-'} still {progress.decision} after "
+            f"{args.timeout:g} s; follow it with: iterft status {args.lineage}"
+        )
+        return EXIT_FAILED
+    colour = {"promoted": "green", "rejected": "yellow"}.get(progress.decision, "red")
+    console.print(
+        f"{args.lineage} #{progress.iteration}: {progress.decision}"
+        + (f": {progress.reason}" if progress.reason else ""),
+        style=colour,
+        markup=False,
+    )
+    return EXIT_OK if progress.decision in _DECIDED else EXIT_FAILED
+
+
+def _wait_for_round(
+    deployment: target.Deployment, lineage: str, dataset_uri: str, timeout: float | None, console: Console
+) -> RoundProgress:
+    """Until the dataset's round has ended (or `timeout` seconds): which iteration, which step, how long.
+
+    On a terminal a status line is updated in place; otherwise (a pipe, CI) one line is printed each
+    time the round moves to another step.
+    """
+    requested = datetime.now(UTC).isoformat()
+    deadline = None if timeout is None else time.monotonic() + timeout
+    shown: tuple[int | None, str, str | None] | None = None
+    with console.status("waiting for the trigger", spinner="dots") as spinner:
+        while True:
+            progress = round_progress(deployment, lineage, dataset_uri)
+            if progress.decision not in ("queued", "running"):
+                return progress
+            if progress.iteration is None:
+                line = f"{lineage}: queued ({_elapsed(requested)})"
+            else:
+                step = progress.step or "starting"
+                line = f"{lineage} #{progress.iteration}: {step} ({_elapsed(progress.started_at)})"
+            if console.is_terminal:
+                spinner.update(line)
+            elif (progress.iteration, progress.decision, progress.step) != shown:
+                console.print(line, markup=False)
+            shown = (progress.iteration, progress.decision, progress.step)
+            if deadline is not None and time.monotonic() > deadline:
+                return progress
+            time.sleep(_POLL_SECONDS if deployment.endpoint_url is None else _POLL_SECONDS / 20)
+
+
+def _report(args: argparse.Namespace, console: Console) -> int:
+    deployment = _deployment(args)
+    page = write_report(report_data(deployment, args.lineage), Path(args.out))
+    console.print(f"wrote {page}", markup=False)
+    return EXIT_OK
+
+
+def _add_target_arguments(parser: argparse.ArgumentParser, *, json_output: bool = True) -> None:
     where = parser.add_mutually_exclusive_group()
-    where.add_argument("--env", default="dev", help="environment whose stack to read (stack iterft-ENV)")
+    where.add_argument("--env", default="dev", help="environment whose stack to use (stack iterft-ENV)")
     where.add_argument("--stack", help="stack name, instead of --env")
     parser.add_argument("--region", help="AWS region (default: your AWS configuration)")
     parser.add_argument(
@@ -223,16 +332,46 @@ def _add_target_arguments(parser: argparse.ArgumentParser) -> None:
         default=os.environ.get("AWS_ENDPOINT_URL"),
         help="AWS endpoint, e.g. the embedded default's http://127.0.0.1:PORT",
     )
-    parser.add_argument("--json", action="store_true", help="print JSON")
+    if json_output:
+        parser.add_argument("--json", action="store_true", help="print JSON")
+
+
+def _command(
+    commands: Any, name: str, summary: str, examples: Sequence[str], run: Any
+) -> argparse.ArgumentParser:
+    """A subcommand whose --help ends with examples."""
+    parser: argparse.ArgumentParser = commands.add_parser(
+        name,
+        help=summary,
+        description=summary,
+        epilog="examples:\n" + "\n".join(f"  {example}" for example in examples),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.set_defaults(run=run)
+    return parser
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="iterft", description="Iterative fine-tuning of Bedrock custom models"
+        prog="iterft",
+        description="Iterative fine-tuning of Bedrock custom models: check data, watch and steer the "
+        "lineages of a deployed iterft stack.",
+        epilog="examples:\n  iterft status --env dev\n  iterft history support-bot --env dev\n"
+        "run `iterft COMMAND --help` for each command's options",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    commands = parser.add_subparsers(dest="command", required=True)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    validate = commands.add_parser("validate", help="check a training file before uploading it")
+    validate = _command(
+        commands,
+        "validate",
+        "check a training file before uploading it (exit 0 valid, 1 invalid, 2 usage error)",
+        [
+            "iterft validate data.jsonl --model amazon.nova-micro-v1:0:128k",
+            "iterft validate val.jsonl --family nova --validation --json",
+        ],
+        _validate,
+    )
     validate.add_argument("file")
     model = validate.add_mutually_exclusive_group(required=True)
     model.add_argument(
@@ -247,46 +386,105 @@ def build_parser() -> argparse.ArgumentParser:
     )
     validate.add_argument("--validation", action="store_true", help="check as a validation-data file")
     validate.add_argument("--json", action="store_true", help="print the report as JSON")
-    validate.set_defaults(run=_validate)
 
-    history = commands.add_parser("history", help="a lineage's iterations, in order")
+    history = _command(
+        commands,
+        "history",
+        "a lineage's iterations, in order: models, losses, scores, decisions and their reasons",
+        ["iterft history support-bot --env dev", "iterft history support-bot --env prod --json"],
+        _history,
+    )
     history.add_argument("lineage")
     _add_target_arguments(history)
-    history.set_defaults(run=_history)
 
-    status = commands.add_parser("status", help="each lineage's champion, lock and queue")
+    status = _command(
+        commands,
+        "status",
+        "each lineage's champion, serving model, running round and its step, queued uploads, convergence",
+        ["iterft status --env dev", "iterft status support-bot --stack iterft-dev --region us-east-1 --json"],
+        _status,
+    )
     status.add_argument("lineage", nargs="?")
     _add_target_arguments(status)
-    status.set_defaults(run=_status)
 
-    resume = commands.add_parser("resume", help="clear a converged lineage and start its queued uploads")
+    start = _command(
+        commands,
+        "start",
+        "run a round on a file already in the data bucket (through the same queue as uploads)",
+        [
+            "iterft start support-bot --data s3://DATA_BUCKET/incoming/billing-bot/round-3.jsonl --wait",
+            "iterft start support-bot --data 's3://DATA_BUCKET/incoming/other-bot/r3.jsonl?versionId=V'",
+        ],
+        _start,
+    )
+    start.add_argument("lineage")
+    start.add_argument(
+        "--data",
+        required=True,
+        help="s3://BUCKET/incoming/.../FILE.jsonl in the stack's data bucket (?versionId= pins a version)",
+    )
+    start.add_argument("--wait", action="store_true", help="show progress until the round ends")
+    start.add_argument("--timeout", type=float, help="with --wait: give up waiting after this many seconds")
+    _add_target_arguments(start, json_output=False)
+
+    report = _command(
+        commands,
+        "report",
+        "write the lineage's HTML report (loss curves, primary metric, dataset sizes, history)",
+        ["iterft report support-bot --out out/report --env dev"],
+        _report,
+    )
+    report.add_argument("lineage")
+    report.add_argument("--out", required=True, help="directory for index.html and its PNG charts")
+    _add_target_arguments(report, json_output=False)
+
+    resume = _command(
+        commands,
+        "resume",
+        "clear a converged lineage and start its queued uploads",
+        ["iterft resume support-bot --env dev"],
+        _resume,
+    )
     resume.add_argument("lineage")
-    _add_target_arguments(resume)
-    resume.set_defaults(run=_resume)
+    _add_target_arguments(resume, json_output=False)
 
-    approve = commands.add_parser("approve", help="promote a candidate that waits for approval")
+    approve = _command(
+        commands,
+        "approve",
+        "promote a candidate that waits for approval",
+        ['iterft approve support-bot 7 --env prod --reason "spot-checked 20 answers"'],
+        _approve,
+    )
     approve.add_argument("lineage")
     approve.add_argument("iteration", type=int)
     approve.add_argument("--reason", default="approved", help="recorded with the approval")
-    _add_target_arguments(approve)
-    approve.set_defaults(run=_approve)
+    _add_target_arguments(approve, json_output=False)
 
-    reject = commands.add_parser("reject", help="turn down a candidate that waits for approval")
+    reject = _command(
+        commands,
+        "reject",
+        "turn down a candidate that waits for approval",
+        ['iterft reject support-bot 7 --reason "leaks ticket ids" --env prod'],
+        _reject,
+    )
     reject.add_argument("lineage")
     reject.add_argument("iteration", type=int)
     reject.add_argument("--reason", required=True, help="why: recorded in the history and notified")
-    _add_target_arguments(reject)
-    reject.set_defaults(run=_reject)
+    _add_target_arguments(reject, json_output=False)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return args.run(args, Console(soft_wrap=True, highlight=False))
+        return int(args.run(args, Console(soft_wrap=True, highlight=False)))
     except target.TargetError as error:
         _error(f"iterft {args.command}: {error}")
-        return EXIT_FAILED
+    except (BotoCoreError, ClientError) as error:
+        _error(f"iterft {args.command}: {target.describe_aws_error(error)}")
+    except KeyboardInterrupt:
+        _error(f"iterft {args.command}: interrupted")
+    return EXIT_FAILED
 
 
 if __name__ == "__main__":

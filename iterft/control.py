@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
+from urllib.parse import parse_qs, unquote, urlsplit
 
+from botocore.exceptions import ClientError
+from iterft_runtime import naming
 from iterft_runtime.dal.registry import Registry
-from iterft_runtime.logic.dispatch import DISPATCH_KIND
+from iterft_runtime.logic.dispatch import DISPATCH_KIND, START_KIND, timestamp
+from iterft_runtime.models.records import DatasetRef
 
+from iterft.history import lineage_config
 from iterft.target import Deployment, TargetError
 
 
@@ -16,6 +22,7 @@ def resume_lineage(deployment: Deployment, lineage: str) -> int:
     The request goes through the trigger's own queue (the message a finished round sends), so the
     dispatch takes the lineage's lock exactly as for an upload. Returns the number of queued uploads.
     """
+    lineage_config(deployment, lineage)  # an unknown lineage fails here, naming the known ones
     registry = Registry(deployment.table_name)
     if not registry.resume(lineage):
         raise TargetError(f"lineage {lineage!r} has no state in {deployment.stack_name}'s registry")
@@ -35,6 +42,7 @@ def answer_review(
     The workflow promotes on `approved`, otherwise records the rejection with `reason` and discards
     the candidate's evaluation deployment.
     """
+    lineage_config(deployment, lineage)
     record = Registry(deployment.table_name).get_iteration(lineage, iteration)
     if record is None:
         raise TargetError(f"{lineage} has no iteration {iteration}")
@@ -57,3 +65,60 @@ def answer_review(
         raise TargetError(
             f"{lineage} #{iteration}: the review is over (timed out or already answered)"
         ) from None
+
+
+def start_round(deployment: Deployment, lineage: str, data_uri: str) -> DatasetRef:
+    """Ask the trigger for a manual round of `lineage` on an object of the data bucket's incoming/.
+
+    The object version is pinned now (HeadObject; `?versionId=` in the URI picks an older one) and sent
+    as a `start` message through the trigger's queue, which records and queues it exactly like an
+    upload: one object version makes at most one round, and it waits its turn behind a running round.
+    A version already recorded for the lineage is refused here, with a clear reason.
+    """
+    lineage_config(deployment, lineage)  # an unknown lineage fails here, naming the known ones
+    bucket, key, version_id = parse_data_uri(data_uri)
+    if bucket != deployment.bucket_name:
+        raise TargetError(
+            f"{data_uri}: the data must be in the stack's data bucket, s3://{deployment.bucket_name}/"
+        )
+    if not key.startswith(naming.INCOMING_PREFIX) or not key.lower().endswith(naming.DATASET_SUFFIX):
+        raise TargetError(
+            f"{data_uri}: must be a {naming.DATASET_SUFFIX} file under "
+            f"s3://{bucket}/{naming.INCOMING_PREFIX} (what the round's validation reads)"
+        )
+    s3 = deployment.client("s3")
+    try:
+        head = s3.head_object(Bucket=bucket, Key=key, **({"VersionId": version_id} if version_id else {}))
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NoSuchVersion", "400"):
+            raise TargetError(f"{data_uri}: no such object") from None
+        raise
+    dataset = DatasetRef(
+        bucket=bucket,
+        key=key,
+        version_id=head.get("VersionId") or version_id,
+        etag=str(head.get("ETag", "")).strip('"'),
+        size=int(head.get("ContentLength", 0)),
+        uploaded_at=timestamp(datetime.now(UTC)),
+    )
+    registry = Registry(deployment.table_name)
+    if registry.upload_recorded(lineage, dataset):
+        raise TargetError(
+            f"{dataset.s3_uri} was already recorded for {lineage}: one object version makes at most one "
+            "round (upload a new version to train on it again)"
+        )
+    deployment.client("sqs").send_message(
+        QueueUrl=deployment.trigger_queue_url,
+        MessageBody=json.dumps({"kind": START_KIND, "lineage": lineage, "dataset": dataset.to_dict()}),
+    )
+    return dataset
+
+
+def parse_data_uri(uri: str) -> tuple[str, str, str | None]:
+    """`s3://bucket/key[?versionId=V]` -> (bucket, key, version id or None)."""
+    parts = urlsplit(uri)
+    key = unquote(parts.path.lstrip("/"))
+    if parts.scheme != "s3" or not parts.netloc or not key:
+        raise TargetError(f"{uri!r} is not an s3://BUCKET/KEY URI")
+    version = parse_qs(parts.query).get("versionId", [None])[0]
+    return parts.netloc, key, version

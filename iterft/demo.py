@@ -17,9 +17,9 @@ from typing import Any
 from rich.console import Console
 
 from iterft.cli import history_table
-from iterft.history import lineage_history
+from iterft.history import lineage_history, report_data, round_progress
 from iterft.local.session import LocalSession
-from iterft.report import lineage_breaks, markdown_report
+from iterft.report import lineage_breaks, markdown_report, write_report
 
 ENVIRONMENT = "dev"
 LINEAGE = "support-bot"
@@ -34,35 +34,30 @@ OUT = Path("out/demo")
 ROUND_TIMEOUT_SECONDS = 120
 
 
-def _phase(row: dict[str, Any]) -> str:
-    """Where a running iteration is, from what the registry holds about it so far."""
-    if row["decision"] != "running":
-        return row["decision"]
-    if row.get("eval_score") is not None:
-        return "deciding"
-    if row.get("training_loss") is not None:
-        return "deploying and evaluating the candidate"
-    if row.get("job_arn") or row.get("base_model"):
-        return "fine-tuning"
-    return "validating"
-
-
 class Progress:
-    """Prints one line whenever an iteration moves to a new phase."""
+    """Prints one line whenever an iteration enters another step of the workflow (read from its
+    execution's history, as `iterft status` does), with the time since the round started."""
 
     def __init__(self, console: Console, session: LocalSession) -> None:
         self.console, self.session, self.seen = console, session, {}
+        self.started: dict[int, float] = {}
 
     def poll(self) -> list[dict[str, Any]]:
         rows = lineage_history(self.session.deployment, LINEAGE)
         for row in rows:
-            phase = _phase(row)
-            if self.seen.get(row["iteration"]) != phase:
-                self.seen[row["iteration"]] = phase
+            iteration = row["iteration"]
+            started = self.started.setdefault(iteration, time.monotonic())
+            if row["decision"] == "running":
+                step = round_progress(self.session.deployment, LINEAGE, row["dataset"]).step or "starting"
+            else:
+                step = row["decision"]
+            if self.seen.get(iteration) != step:
+                self.seen[iteration] = step
                 dataset = (row["dataset"] or "").split("/")[-1].split("?")[0]
                 detail = f": {row['reason']}" if row["decision"] != "running" and row.get("reason") else ""
+                elapsed = time.monotonic() - started
                 self.console.print(
-                    f"  iteration {row['iteration']} ({dataset}): {phase}{detail}", markup=False
+                    f"  iteration {iteration} ({dataset}) {elapsed:5.1f} s: {step}{detail}", markup=False
                 )
         return rows
 
@@ -116,7 +111,9 @@ def main() -> int:
         if not breaks:
             console.print("lineage check: every iteration's base model was the champion when it began")
         console.print(f"notifications published: {len(session.notifications())}")
+        page = write_report(report_data(session.deployment, LINEAGE), OUT / "report")
         console.print(f"wrote {OUT / 'history.json'} and {OUT / 'report.md'}")
+        console.print(f"report (charts and history): {page}")
         console.print(f"demo finished in {time.monotonic() - started:.1f} s")
         return 1 if breaks else 0
     finally:

@@ -6,6 +6,7 @@ CLI, the demo and the workflow share one definition of the registry's keys and r
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -13,6 +14,7 @@ from iterft_runtime import naming
 from iterft_runtime.dal.registry import Registry
 from iterft_runtime.logic.training_metrics import LossPoint, loss_points
 from iterft_runtime.models.lineage import LineageConfig
+from iterft_runtime.models.records import Decision
 
 from iterft.charts import LossCurves
 from iterft.report import ReportData
@@ -52,6 +54,10 @@ def lineage_status(deployment: Deployment, only: str | None = None) -> list[dict
                 "champion_eval_set_version": state.champion_eval_set_version if state else None,
                 "serving_model_id": state.serving_model_id if state else None,
                 "running_iteration": state.lock_owner if state else None,
+                "running_since": state.lock_since if state else None,
+                "running_step": _running_step(
+                    deployment, registry, lineage, state.lock_owner if state else None
+                ),
                 "queued": [queued.dataset.s3_uri for queued in registry.queued_uploads(lineage)],
                 "converged": state.converged if state else False,
                 "marginal_rounds": state.marginal_rounds if state else 0,
@@ -59,6 +65,16 @@ def lineage_status(deployment: Deployment, only: str | None = None) -> list[dict
             }
         )
     return statuses
+
+
+def _running_step(
+    deployment: Deployment, registry: Registry, lineage: str, iteration: int | None
+) -> str | None:
+    """The step the lineage's running round is in (None when idle or not yet started)."""
+    if iteration is None:
+        return None
+    record = registry.get_iteration(lineage, iteration)
+    return current_step(deployment, record.execution_arn) if record else None
 
 
 def _pauses(deployment: Deployment, lineage: str) -> bool:
@@ -131,3 +147,49 @@ def report_data(deployment: Deployment, lineage: str) -> ReportData:
         history=history,
         curves=loss_curves(deployment, lineage, history),
     )
+
+
+def current_step(deployment: Deployment, execution_arn: str | None) -> str | None:
+    """The state a round's execution is in: the latest state it entered (inside the evaluation Map,
+    the shard step), from the execution's history, newest first; None once it has ended."""
+    if not execution_arn:
+        return None
+    states = deployment.client("stepfunctions")
+    events = states.get_execution_history(executionArn=execution_arn, reverseOrder=True, maxResults=100)
+    # Newest first by event id: the embedded default ignores reverseOrder and returns the whole history.
+    for event in sorted(events["events"], key=lambda event: int(event["id"]), reverse=True):
+        if event["type"] in _EXECUTION_ENDED:
+            return None
+        if "stateEnteredEventDetails" in event:
+            return str(event["stateEnteredEventDetails"]["name"])
+    return None
+
+
+_EXECUTION_ENDED = {"ExecutionSucceeded", "ExecutionFailed", "ExecutionAborted", "ExecutionTimedOut"}
+
+
+@dataclass(frozen=True)
+class RoundProgress:
+    """Where one dataset's round is: queued (no iteration yet), running (with its step) or ended."""
+
+    iteration: int | None
+    decision: str
+    step: str | None
+    started_at: str | None
+    reason: str | None
+
+
+def round_progress(deployment: Deployment, lineage: str, dataset_uri: str) -> RoundProgress:
+    """The round of the object version `dataset_uri` (as `DatasetRef.s3_uri`), from the registry and,
+    while it runs, its execution's history."""
+    for record in Registry(deployment.table_name).list_iterations(lineage):
+        if record.dataset == dataset_uri:
+            running = record.decision == Decision.RUNNING.value
+            return RoundProgress(
+                iteration=record.iteration,
+                decision=record.decision,
+                step=current_step(deployment, record.execution_arn) if running else None,
+                started_at=record.started_at,
+                reason=record.reason,
+            )
+    return RoundProgress(None, "queued", None, None, None)

@@ -10,11 +10,56 @@ from dataclasses import dataclass
 from typing import Any
 
 import boto3
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    EndpointConnectionError,
+    NoCredentialsError,
+    NoRegionError,
+    PartialCredentialsError,
+    SSOError,
+    TokenRetrievalError,
+)
 
 
 class TargetError(RuntimeError):
     """The deployment cannot be found or read; the message says what to check."""
+
+
+_CREDENTIAL_CODES = {
+    "ExpiredToken",
+    "ExpiredTokenException",
+    "InvalidClientTokenId",
+    "UnrecognizedClientException",
+    "RequestExpired",
+    "SignatureDoesNotMatch",
+    "InvalidSignatureException",
+    "AuthFailure",
+}
+
+
+def describe_aws_error(error: BotoCoreError | ClientError) -> str:
+    """One line an operator can act on, for the errors every command can meet (credentials, region,
+    endpoint, permissions); anything else is AWS's own message."""
+    if isinstance(error, NoCredentialsError | PartialCredentialsError):
+        return "no AWS credentials found: set AWS_PROFILE (or run `aws configure`) and retry"
+    if isinstance(error, TokenRetrievalError | SSOError):
+        return "AWS credentials expired (SSO session): run `aws sso login` and retry"
+    if isinstance(error, NoRegionError):
+        return "no AWS region configured: pass --region or set AWS_REGION"
+    if isinstance(error, EndpointConnectionError):
+        return f"cannot reach {error.kwargs.get('endpoint_url', 'the AWS endpoint')}: check --endpoint-url"
+    if isinstance(error, ClientError):
+        code = error.response.get("Error", {}).get("Code", "")
+        message = error.response.get("Error", {}).get("Message", "")
+        if code in _CREDENTIAL_CODES:
+            return (
+                f"AWS credentials expired or invalid ({code}): refresh them (e.g. `aws sso login`) and retry"
+            )
+        if code in ("AccessDenied", "AccessDeniedException"):
+            return f"access denied: {message}"
+        return f"{error.operation_name} failed ({code}): {message}"
+    return str(error)
 
 
 @dataclass(frozen=True)
@@ -37,11 +82,19 @@ class Deployment:
 
 def resolve(stack_name: str, region: str | None = None, endpoint_url: str | None = None) -> Deployment:
     """Read the stack's outputs; a missing stack or output is a TargetError naming it."""
-    cloudformation = boto3.client("cloudformation", region_name=region, endpoint_url=endpoint_url)
     try:
+        cloudformation = boto3.client("cloudformation", region_name=region, endpoint_url=endpoint_url)
         stacks = cloudformation.describe_stacks(StackName=stack_name)["Stacks"]
-    except (ClientError, BotoCoreError) as error:
-        raise TargetError(f"cannot read stack {stack_name!r}: {error}") from None
+    except ClientError as error:
+        if "does not exist" in error.response.get("Error", {}).get("Message", ""):
+            where = region or cloudformation.meta.region_name
+            raise TargetError(
+                f"no stack {stack_name!r} found in {where}: check --env/--stack and --region "
+                f"(deploy it with `make deploy ENV=...`)"
+            ) from None
+        raise TargetError(f"cannot read stack {stack_name!r}: {describe_aws_error(error)}") from None
+    except BotoCoreError as error:
+        raise TargetError(f"cannot read stack {stack_name!r}: {describe_aws_error(error)}") from None
     outputs = {output["OutputKey"]: output["OutputValue"] for output in stacks[0].get("Outputs", [])}
     try:
         return Deployment(
