@@ -47,14 +47,13 @@ class Progress:
         for row in rows:
             iteration = row["iteration"]
             started = self.started.setdefault(iteration, time.monotonic())
-            if row["decision"] == "running":
-                step = round_progress(self.session.deployment, LINEAGE, row["dataset"]).step or "starting"
-            else:
-                step = row["decision"]
+            progress = round_progress(self.session.deployment, LINEAGE, row["dataset"])
+            ended = progress.decision != "running"
+            step = progress.decision if ended else progress.step or "starting"
             if self.seen.get(iteration) != step:
                 self.seen[iteration] = step
                 dataset = (row["dataset"] or "").split("/")[-1].split("?")[0]
-                detail = f": {row['reason']}" if row["decision"] != "running" and row.get("reason") else ""
+                detail = f": {progress.reason}" if ended and progress.reason else ""
                 elapsed = time.monotonic() - started
                 self.console.print(
                     f"  iteration {iteration} ({dataset}) {elapsed:5.1f} s: {step}{detail}", markup=False

@@ -6,7 +6,7 @@ CLI, the demo and the workflow share one definition of the registry's keys and r
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -43,7 +43,7 @@ def lineage_status(deployment: Deployment, only: str | None = None) -> list[dict
     whether it is converged (`paused`: converged uploads wait for `iterft resume`)."""
     registry = Registry(deployment.table_name)
     statuses = []
-    for lineage in [only] if only else lineage_names(deployment):
+    for lineage in [lineage_config(deployment, only).name] if only else lineage_names(deployment):
         state = registry.get_state(lineage)
         statuses.append(
             {
@@ -181,15 +181,22 @@ class RoundProgress:
 
 def round_progress(deployment: Deployment, lineage: str, dataset_uri: str) -> RoundProgress:
     """The round of the object version `dataset_uri` (as `DatasetRef.s3_uri`), from the registry and,
-    while it runs, its execution's history."""
+    while it runs, its execution's history.
+
+    A round has ended when Finish recorded it (`ended_at`; a promotion is visible a little earlier,
+    before its reason is), or when its execution stopped without getting there (then: failed).
+    """
     for record in Registry(deployment.table_name).list_iterations(lineage):
-        if record.dataset == dataset_uri:
-            running = record.decision == Decision.RUNNING.value
-            return RoundProgress(
-                iteration=record.iteration,
-                decision=record.decision,
-                step=current_step(deployment, record.execution_arn) if running else None,
-                started_at=record.started_at,
-                reason=record.reason,
-            )
+        if record.dataset != dataset_uri:
+            continue
+        progress = RoundProgress(record.iteration, record.decision, None, record.started_at, record.reason)
+        if record.ended_at is not None:
+            return progress
+        step = current_step(deployment, record.execution_arn)
+        if step is None and record.execution_arn:
+            status = deployment.client("stepfunctions").describe_execution(executionArn=record.execution_arn)
+            if status["status"] != "RUNNING":
+                reason = f"its execution ended {status['status']} before recording an outcome"
+                return replace(progress, decision=Decision.FAILED.value, reason=reason)
+        return replace(progress, decision=Decision.RUNNING.value, step=step)
     return RoundProgress(None, "queued", None, None, None)

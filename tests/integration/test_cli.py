@@ -1,0 +1,269 @@
+"""The operator CLI against the embedded default: every command's output and its error cases.
+
+Output is captured from a pipe (not a terminal), so it is plain text: no colour codes, and `start
+--wait` prints one line per step instead of a status line updated in place. The tests are one
+operator's session, in file order: `operate`'s rounds wait for review (status, reject, approve) and
+`manual` is trained by hand on `operate`'s uploads (start, then history and report).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from pathlib import Path
+
+import pytest
+from iterft_runtime.dal.registry import Registry
+
+from iterft import cli
+from iterft.charts import training_label
+from iterft.history import lineage_status, report_data
+from iterft.local.session import LocalSession
+from iterft.report import CHART_FILES, report_figures
+
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("embedded-default")]
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "support-bot"
+TIMEOUT = 60
+ANSI = re.compile(r"\x1b\[")
+HANDLER_LOG = '{"level":'
+"""The Lambda handlers run in this process and log JSON to stdout; those lines are not the CLI's."""
+
+
+@pytest.fixture(scope="module")
+def session(itest_session: LocalSession) -> LocalSession:
+    for lineage in ("operate", "manual"):
+        itest_session.put_evaluation_set(lineage, EXAMPLES / "eval.jsonl")
+    return itest_session
+
+
+@pytest.fixture(autouse=True)
+def wide(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A wide pipe, so that table cells are not folded mid-word."""
+    monkeypatch.setenv("COLUMNS", "250")
+
+
+def _cli(session: LocalSession, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    """Run `iterft ARGS` against the session's stack: (exit code, stdout, stderr)."""
+    target = ["--endpoint-url", session.endpoint, "--stack", session.deployment.stack_name]
+    code = cli.main([*args, *target])
+    out, err = capsys.readouterr()
+    out = "".join(line for line in out.splitlines(keepends=True) if not line.startswith(HANDLER_LOG))
+    assert not ANSI.search(out + err), "colour codes on a pipe"
+    assert "Traceback" not in out + err
+    return code, out, err
+
+
+def _wait_until(condition: object, what: str) -> None:
+    deadline = time.monotonic() + TIMEOUT
+    while not condition():  # type: ignore[operator]
+        if time.monotonic() > deadline:
+            raise TimeoutError(what)
+        time.sleep(0.05)
+
+
+def _data_uri(session: LocalSession, key: str) -> str:
+    return f"s3://{session.deployment.bucket_name}/{key}"
+
+
+SHARED_KEY = "incoming/operate/round-1-billing.jsonl"
+"""Uploaded for `operate` (whose round then waits for review); `manual` is started on it by hand."""
+
+
+@pytest.fixture(scope="module")
+def review_pending(session: LocalSession) -> Registry:
+    """`operate` #1 running and waiting for its review."""
+    registry = Registry(session.deployment.table_name)
+    session.upload("operate", EXAMPLES / "round-1-billing.jsonl")
+    _wait_until(
+        lambda: (
+            (record := registry.get_iteration("operate", 1)) is not None
+            and record.approval.get("status") == "pending"
+        ),
+        "operate #1 never asked for approval",
+    )
+    return registry
+
+
+def test_status_shows_the_round_waiting_for_review_and_the_uploads_queued_behind_it(
+    session: LocalSession, capsys: pytest.CaptureFixture[str], review_pending: Registry
+) -> None:
+    registry = review_pending
+    session.upload("operate", EXAMPLES / "round-2-storage-and-account.jsonl")
+    _wait_until(lambda: len(registry.queued_uploads("operate")) == 1, "the second upload was not queued")
+
+    code, out, _ = _cli(session, capsys, "status", "operate")
+    assert code == cli.EXIT_OK
+    [row] = [line for line in out.splitlines() if line.startswith("│ operate")]
+    assert "it 1: Wait for approval (" in row
+    assert "amazon.nova-micro-v1:0:128k (it 0)" in row
+    assert "operate queued: s3://" in out and "round-2-storage-and-account.jsonl" in out
+
+    code, out, _ = _cli(session, capsys, "status", "operate", "--json")
+    [status] = json.loads(out)
+    assert (status["running_iteration"], status["running_step"]) == (1, "Wait for approval")
+    assert len(status["queued"]) == 1 and status["converged"] is False
+
+    # Every lineage of the stack, one row each.
+    code, out, _ = _cli(session, capsys, "status")
+    assert code == cli.EXIT_OK
+    lineages = {line.split("│")[1].strip() for line in out.splitlines() if line.startswith("│ ")}
+    assert {"operate", "manual", "promote", "silence"} <= lineages
+
+
+def test_reject_and_approve_answer_the_waiting_rounds_in_turn(
+    session: LocalSession, capsys: pytest.CaptureFixture[str], review_pending: Registry
+) -> None:
+    registry = review_pending
+    code, out, _ = _cli(session, capsys, "reject", "operate", "1", "--reason", "answers leak ticket ids")
+    assert code == cli.EXIT_OK and "operate #1: rejected" in out
+    _wait_until(
+        lambda: (
+            (record := registry.get_iteration("operate", 2)) is not None
+            and record.approval.get("status") == "pending"
+        ),
+        "operate #2 never asked for approval",
+    )
+    code, out, _ = _cli(session, capsys, "approve", "operate", "2", "--reason", "spot-checked")
+    assert code == cli.EXIT_OK and "operate #2: approved" in out
+    session.wait_until_idle("operate", timeout=TIMEOUT)
+
+    code, out, _ = _cli(session, capsys, "history", "operate")
+    assert code == cli.EXIT_OK
+    rows = [
+        [cell.strip() for cell in line.split("│")[1:-1]] for line in out.splitlines() if line.startswith("│ ")
+    ]
+    assert {int(cells[0]): cells[-1] for cells in rows} == {1: "rejected", 2: "promoted"}
+    [why] = [line for line in out.splitlines() if line.startswith("  1: ")]
+    assert "answers leak ticket ids" in why  # why round 1 was rejected
+
+
+def test_approve_and_reject_errors_are_one_line(
+    session: LocalSession, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = _cli(session, capsys, "approve", "operate", "2")
+    assert code == cli.EXIT_FAILED and out == ""
+    assert err.strip() == "iterft approve: operate #2 is not waiting for approval (approval: approved)"
+    code, _, err = _cli(session, capsys, "reject", "operate", "99", "--reason", "x")
+    assert code == cli.EXIT_FAILED and err.strip() == "iterft reject: operate has no iteration 99"
+
+
+def test_start_wait_runs_a_manual_round_on_another_lineages_data_and_shows_its_steps(
+    session: LocalSession, capsys: pytest.CaptureFixture[str], review_pending: Registry
+) -> None:
+    key = SHARED_KEY
+    code, out, err = _cli(
+        session, capsys, "start", "manual", "--data", _data_uri(session, key), "--wait", "--timeout", "60"
+    )
+    assert (code, err) == (cli.EXIT_OK, "")
+    lines = out.splitlines()
+    assert lines[0].startswith(f"manual: round requested on {_data_uri(session, key)}?versionId=")
+    steps = [line for line in lines if line.startswith("manual #1: ") and line.endswith(")")]
+    # Progress lines: the iteration, the workflow state it entered (a capitalised state name) and
+    # how long the round has run.
+    named = [line for line in steps if re.fullmatch(r"manual #1: [A-Z][\w ]+ \((\d+m )?\d+s\)", line)]
+    assert named, out
+    assert lines[-1].startswith("manual #1: promoted: token_f1: candidate")
+
+    [status] = lineage_status(session.deployment, "manual")
+    assert status["champion_iteration"] == 1 and status["running_iteration"] is None
+
+    # The same object version again: refused before anything is sent (one version, one round).
+    code, out, err = _cli(session, capsys, "start", "manual", "--data", _data_uri(session, key))
+    assert code == cli.EXIT_FAILED and out == ""
+    assert "was already recorded for manual" in err and len(err.strip().splitlines()) == 1
+
+
+def test_start_without_wait_returns_at_once_and_the_round_runs(
+    session: LocalSession, capsys: pytest.CaptureFixture[str]
+) -> None:
+    key = "incoming/operate/round-2-storage-and-account.jsonl"
+    code, out, _ = _cli(session, capsys, "start", "manual", "--data", _data_uri(session, key))
+    assert code == cli.EXIT_OK
+    assert "follow it with: iterft status manual" in out
+    _wait_until(
+        lambda: (
+            (record := Registry(session.deployment.table_name).get_iteration("manual", 2)) is not None
+            and record.decision != "running"
+        ),
+        "manual #2 did not run",
+    )
+    session.wait_until_idle("manual", timeout=TIMEOUT)
+
+
+@pytest.mark.parametrize(
+    ("data", "error"),
+    [
+        ("s3://someone-elses-bucket/incoming/x.jsonl", "the data must be in the stack's data bucket"),
+        ("{bucket}/validated/manual/000001/train.jsonl", "must be a .jsonl file under s3://"),
+        ("{bucket}/incoming/operate/notes.txt", "must be a .jsonl file under s3://"),
+        ("{bucket}/incoming/operate/missing.jsonl", "no such object"),
+        ("/tmp/local.jsonl", "is not an s3://BUCKET/KEY URI"),
+    ],
+)
+def test_start_refuses_data_the_round_could_not_read(
+    session: LocalSession, capsys: pytest.CaptureFixture[str], data: str, error: str
+) -> None:
+    uri = data.format(bucket=f"s3://{session.deployment.bucket_name}")
+    code, out, err = _cli(session, capsys, "start", "manual", "--data", uri)
+    assert code == cli.EXIT_FAILED and out == ""
+    assert err.startswith("iterft start: ") and error in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_report_writes_the_page_with_every_iterations_loss_curve(
+    session: LocalSession, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    code, out, _ = _cli(session, capsys, "report", "manual", "--out", str(tmp_path / "report"))
+    assert code == cli.EXIT_OK
+    page = tmp_path / "report" / "index.html"
+    assert out.strip() == f"wrote {page}"
+    text = page.read_text()
+    for name in CHART_FILES:
+        assert (tmp_path / "report" / name).stat().st_size > 0
+        assert f'id="{name}"' in text
+    assert re.findall(r'<tr id="iteration-(\d+)">', text) == ["1", "2"]
+
+    # The curves come from the CSVs the stand-in wrote where Bedrock writes them, one per job.
+    data = report_data(session.deployment, "manual")
+    assert [curve.iteration for curve in data.curves] == [1, 2]
+    assert all(curve.training for curve in data.curves)
+    labels = {line.get_label() for line in report_figures(data)["loss-curves.png"].axes[0].get_lines()}
+    assert {training_label(1), training_label(2)} <= labels
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["history", "nope"],
+        ["status", "nope"],
+        ["resume", "nope"],
+        ["approve", "nope", "1"],
+        ["reject", "nope", "1", "--reason", "x"],
+        ["report", "nope", "--out", "unused"],
+        ["start", "nope", "--data", "s3://bucket/incoming/x.jsonl"],
+    ],
+)
+def test_an_unknown_lineage_is_one_line_naming_the_known_ones(
+    session: LocalSession, capsys: pytest.CaptureFixture[str], command: list[str]
+) -> None:
+    code, out, err = _cli(session, capsys, *command)
+    assert code == cli.EXIT_FAILED and out == ""
+    [line] = err.strip().splitlines()
+    assert line.startswith(
+        f"iterft {command[0]}: unknown lineage 'nope' in stack {session.deployment.stack_name}"
+    )
+    assert "manual" in line and "operate" in line
+    assert not Path("unused").exists()
+
+
+@pytest.mark.parametrize("command", [["status"], ["history", "manual"], ["report", "manual", "--out", "x"]])
+def test_a_missing_stack_is_one_line(
+    session: LocalSession, capsys: pytest.CaptureFixture[str], command: list[str]
+) -> None:
+    code = cli.main([*command, "--endpoint-url", session.endpoint, "--stack", "iterft-nowhere"])
+    out, err = capsys.readouterr()
+    assert code == cli.EXIT_FAILED and out == ""
+    [line] = err.strip().splitlines()
+    assert line.startswith(f"iterft {command[0]}: no stack 'iterft-nowhere' found in ")
