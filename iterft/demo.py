@@ -75,6 +75,7 @@ class Progress:
 def main() -> int:
     # The handlers run in this process: keep their structured logs to warnings and errors.
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
+    os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")  # and their metrics' JSON lines off
     console = Console(highlight=False, soft_wrap=True)
     started = time.monotonic()
     console.rule("iterft demo: the embedded default (moto on loopback, Bedrock stand-in; no AWS account)")

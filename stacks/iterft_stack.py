@@ -16,7 +16,7 @@ from stacks.storage import Storage
 from stacks.trigger import Trigger, UploadQueue
 from stacks.workflow import Workflow
 
-METRICS_NAMESPACE = "iterft"
+METRICS_NAMESPACE = naming.METRICS_NAMESPACE
 
 
 class IterftStack(cdk.Stack):
@@ -78,6 +78,8 @@ class IterftStack(cdk.Stack):
             notifications=self.notifications,
             upload_queue=self.upload_queue,
             state_machine=self.workflow.state_machine,
+            dashboard_name=config.stack_name,
+            lineages=[lineage.name for lineage in config.lineages],
         )
 
         outputs = {

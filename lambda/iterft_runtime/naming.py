@@ -133,6 +133,21 @@ def lineage_parameter_prefix(stack_name: str) -> str:
     return f"/iterft/{stack_name}/lineages/"
 
 
+METRICS_NAMESPACE = "iterft"
+"""CloudWatch namespace of the rounds' custom metrics (POWERTOOLS_METRICS_NAMESPACE of every function)."""
+METRIC_LINEAGE_DIMENSION = "lineage"
+"""Every custom metric has the dimensions `service` (POWERTOOLS_SERVICE) and this one, the lineage."""
+METRIC_TRAINING_DURATION = "TrainingDuration"
+METRIC_CANDIDATE_SCORE = "CandidateScore"
+METRIC_CHAMPION_SCORE = "ChampionScore"
+METRIC_IMPROVEMENT = "ScoreImprovement"
+
+
+def rounds_metric(decision: str) -> str:
+    """The count of rounds that ended with `decision`: `promoted` -> `RoundsPromoted`."""
+    return "Rounds" + "".join(part.capitalize() for part in decision.split("_"))
+
+
 # Environment variables of the Lambda functions. A name has the same value in every
 # function of a stack (the embedded default sets them once for all in-process handlers).
 ENV_TABLE = "ITERFT_TABLE"

@@ -27,8 +27,8 @@ pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("embedded-default
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "support-bot"
 TIMEOUT = 60
 ANSI = re.compile(r"\x1b\[")
-HANDLER_LOG = '{"level":'
-"""The Lambda handlers run in this process and log JSON to stdout; those lines are not the CLI's."""
+HANDLER_OUTPUT = ('{"level":', '{"_aws":')
+"""The Lambda handlers run in this process and write JSON logs and metrics to stdout: not the CLI's."""
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +49,7 @@ def _cli(session: LocalSession, capsys: pytest.CaptureFixture[str], *args: str) 
     target = ["--endpoint-url", session.endpoint, "--stack", session.deployment.stack_name]
     code = cli.main([*args, *target])
     out, err = capsys.readouterr()
-    out = "".join(line for line in out.splitlines(keepends=True) if not line.startswith(HANDLER_LOG))
+    out = "".join(line for line in out.splitlines(keepends=True) if not line.startswith(HANDLER_OUTPUT))
     assert not ANSI.search(out + err), "colour codes on a pipe"
     assert "Traceback" not in out + err
     return code, out, err

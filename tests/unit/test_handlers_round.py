@@ -197,10 +197,12 @@ def test_collect_metrics_reads_the_jobs_csvs(aws: Aws) -> None:
         "output_model_arn": job["outputModelArn"],
         "training_loss": pytest.approx(0.5),
         "validation_loss": pytest.approx(0.9),
+        "training_seconds": (job["endTime"] - job["creationTime"]).total_seconds(),
     }
     record = aws.registry.get_iteration(LINEAGE, 1)
     assert record is not None
     assert (record.job_arn, record.training_loss, record.validation_loss) == (job["jobArn"], 0.5, 0.9)
+    assert record.training_seconds == result["training_seconds"]
 
 
 def test_collect_metrics_tolerates_missing_csvs(aws: Aws) -> None:
@@ -528,3 +530,56 @@ def test_clean_up_retires_the_replaced_deployment_when_the_promotion_committed_b
     assert outcome["decision"] == "promoted"
     assert fake.deleted == [first["candidate_deployment"]["arn"]]
     assert list(fake.deployments.values()) == [second["candidate_deployment"]["arn"]]
+
+
+def _published_metrics(output: str) -> list[dict[str, Any]]:
+    """The embedded-metric-format documents a handler wrote to stdout (what CloudWatch turns into metrics)."""
+    return [json.loads(line) for line in output.splitlines() if line.startswith('{"_aws"')]
+
+
+def test_finish_publishes_the_rounds_outcome_duration_and_scores_per_lineage(
+    aws: Aws, fake: FakeBedrock, capsys: pytest.CaptureFixture[str]
+) -> None:
+    doc = decided_round(aws, LINEAGE, candidate=0.72, champion=0.61)
+    doc["training"]["training_seconds"] = 1800.0
+    promote.handler(doc, None)
+    capsys.readouterr()
+    finish.handler(doc, None)
+
+    [document] = _published_metrics(capsys.readouterr().out)
+    [directive] = document["_aws"]["CloudWatchMetrics"]
+    assert directive["Namespace"] == naming.METRICS_NAMESPACE
+    assert [sorted(dimensions) for dimensions in directive["Dimensions"]] == [["lineage", "service"]]
+    assert (document["service"], document[naming.METRIC_LINEAGE_DIMENSION]) == (
+        naming.POWERTOOLS_SERVICE,
+        LINEAGE,
+    )
+    units = {metric["Name"]: metric["Unit"] for metric in directive["Metrics"]}
+    assert units == {
+        "RoundsPromoted": "Count",
+        naming.METRIC_TRAINING_DURATION: "Seconds",
+        naming.METRIC_CANDIDATE_SCORE: "None",
+        naming.METRIC_CHAMPION_SCORE: "None",
+        naming.METRIC_IMPROVEMENT: "None",
+    }
+    # One value each (EMF lists the values of a metric).
+    assert document["RoundsPromoted"] == [1.0] and document[naming.METRIC_TRAINING_DURATION] == [1800.0]
+    assert (document[naming.METRIC_CANDIDATE_SCORE], document[naming.METRIC_CHAMPION_SCORE]) == (
+        [0.72],
+        [0.61],
+    )
+    assert document[naming.METRIC_IMPROVEMENT] == [pytest.approx(0.11)]
+
+
+def test_a_round_that_never_trained_publishes_only_its_outcome(
+    aws: Aws, capsys: pytest.CaptureFixture[str]
+) -> None:
+    doc = dispatched(aws)
+    doc["outcome"] = {"decision": "invalid_data", "reason": "3 records"}
+    capsys.readouterr()
+    finish.handler(doc, None)
+    [document] = _published_metrics(capsys.readouterr().out)
+    assert [metric["Name"] for metric in document["_aws"]["CloudWatchMetrics"][0]["Metrics"]] == [
+        "RoundsInvalidData"
+    ]
+    assert document[naming.METRIC_LINEAGE_DIMENSION] == LINEAGE

@@ -1,9 +1,13 @@
-"""The synthesized template's alarms (dead letters, executions ending outside their failure path) and the
-key and queue policies that let only the upload rule, and CloudWatch's alarms, use the queue and the key."""
+"""The synthesized template's dashboard (executions, dead letters, each lineage's round metrics), its
+alarms (dead letters, executions ending outside their failure path) and the key and queue policies
+that let only the upload rule, and CloudWatch's alarms, use the queue and the key."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
+from iterft_runtime import naming
 from template_support import readable
 
 from stacks.app_builder import SynthResult, synth_stack
@@ -151,3 +155,82 @@ def test_executions_failed_timed_out_or_aborted_alarm_on_one(synth: SynthResult)
 
 def test_the_stack_has_exactly_these_four_alarms(synth: SynthResult) -> None:
     assert len(_resources(synth, "AWS::CloudWatch::Alarm")) == 4
+
+
+# Dashboard ------------------------------------------------------------------------------------
+
+
+def _dashboard(synth: SynthResult) -> tuple[str, dict[str, list[dict]]]:
+    """The dashboard's name and its widgets by title (the body is JSON with the references inlined)."""
+    _, dashboard = _one(synth, "AWS::CloudWatch::Dashboard")
+    widgets = json.loads(dashboard["DashboardBody"])["widgets"]
+    return dashboard["DashboardName"], {widget["properties"].get("title"): widget for widget in widgets}
+
+
+def _metrics(widget: dict) -> list[tuple[str, str, dict[str, str], dict]]:
+    """(namespace, name, dimensions, options) per metric line of a graph widget."""
+    lines = []
+    for line in widget["properties"]["metrics"]:
+        namespace, name, *rest = line
+        options = rest.pop() if rest and isinstance(rest[-1], dict) else {}
+        lines.append((namespace, name, dict(zip(rest[::2], rest[1::2], strict=True)), options))
+    return lines
+
+
+def test_the_dashboard_is_named_after_the_stack(synth: SynthResult) -> None:
+    name, _ = _dashboard(synth)
+    assert name == synth.stack_name
+
+
+def test_the_dashboard_shows_executions_started_succeeded_and_failed(synth: SynthResult) -> None:
+    machine_id, _ = _one(synth, "AWS::StepFunctions::StateMachine")
+    _, widgets = _dashboard(synth)
+    lines = _metrics(widgets["Executions"])
+    assert [name for _, name, _, _ in lines] == [
+        "ExecutionsStarted",
+        "ExecutionsSucceeded",
+        "ExecutionsFailed",
+        "ExecutionsTimedOut",
+        "ExecutionsAborted",
+    ]
+    for namespace, _, dimensions, options in lines:
+        assert namespace == "AWS/States"
+        assert dimensions == {"StateMachineArn": f"<{machine_id}>"}
+        assert options["stat"] == "Sum"
+
+
+def test_the_dashboard_shows_the_dead_letter_queue_and_every_alarm(synth: SynthResult) -> None:
+    _, dead_letters = _queues(synth)
+    _, widgets = _dashboard(synth)
+    [(namespace, name, dimensions, _)] = _metrics(widgets["Dead-letter queue"])
+    assert (namespace, name) == ("AWS/SQS", "ApproximateNumberOfMessagesVisible")
+    assert dimensions == {"QueueName": f"<{dead_letters}.QueueName>"}
+    alarms = _resources(synth, "AWS::CloudWatch::Alarm")
+    assert sorted(widgets["Alarms"]["properties"]["alarms"]) == sorted(f"<{a}.Arn>" for a in alarms)
+
+
+def test_the_dashboard_plots_each_lineages_round_metrics_as_finish_publishes_them(synth: SynthResult) -> None:
+    _, widgets = _dashboard(synth)
+    lineages = [lineage.name for lineage in synth.config.lineages]
+    assert lineages
+    for lineage in lineages:
+        published = {"service": naming.POWERTOOLS_SERVICE, naming.METRIC_LINEAGE_DIMENSION: lineage}
+        charts = {
+            f"{lineage}: rounds by outcome": [
+                "RoundsPromoted",
+                "RoundsRejected",
+                "RoundsFailed",
+                "RoundsInvalidData",
+            ],
+            f"{lineage}: training duration (s)": [naming.METRIC_TRAINING_DURATION],
+            f"{lineage}: evaluation score (primary metric)": [
+                naming.METRIC_CANDIDATE_SCORE,
+                naming.METRIC_CHAMPION_SCORE,
+            ],
+        }
+        for title, names in charts.items():
+            lines = _metrics(widgets[title])
+            assert [name for _, name, _, _ in lines] == names
+            for namespace, _, dimensions, _ in lines:
+                assert namespace == naming.METRICS_NAMESPACE
+                assert dimensions == published

@@ -7,6 +7,7 @@ retried step does not fail on its own earlier work.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from botocore.exceptions import ClientError
 
@@ -22,6 +23,8 @@ class CustomizationJob:
     status: str
     output_model_arn: str | None
     failure_message: str | None
+    training_seconds: float | None = None
+    """From the job's creation to its end; None while it runs."""
 
     @property
     def job_id(self) -> str:
@@ -37,7 +40,12 @@ def get_customization_job(job_name: str) -> CustomizationJob:
         status=str(response.get("status", "")),
         output_model_arn=response.get("outputModelArn"),
         failure_message=response.get("failureMessage"),
+        training_seconds=_seconds_between(response.get("creationTime"), response.get("endTime")),
     )
+
+
+def _seconds_between(start: datetime | None, end: datetime | None) -> float | None:
+    return (end - start).total_seconds() if start and end else None
 
 
 def find_customization_job(job_name: str) -> CustomizationJob | None:

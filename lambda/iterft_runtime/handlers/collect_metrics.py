@@ -1,7 +1,8 @@
-"""Collect training metrics: the job's ARNs and final losses from its output CSVs.
+"""Collect training metrics: the job's ARNs, duration and final losses from its output CSVs.
 
-Result at `$.training`. The losses are informational (the gate uses the evaluation), so a
-missing metrics file is logged and recorded as None rather than failing a trained round.
+Result at `$.training` (Finish publishes the duration as a metric). The losses are informational
+(the gate uses the evaluation), so a missing metrics file is logged and recorded as None rather
+than failing a trained round.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         if training_lines is not None
         else None,
         "validation_loss": final_validation_loss(validation_lines),
+        "training_seconds": job.training_seconds,
     }
     Registry(settings.table_name()).update_iteration(name, iteration, result)
     logger.info("training metrics collected", extra={"lineage": name, "iteration": iteration, **result})

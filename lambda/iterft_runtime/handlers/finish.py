@@ -1,10 +1,11 @@
 """Finish iteration: record the outcome and everything the round learned, apply the plateau rule,
-release the lock, notify.
+release the lock, notify, and publish the round's metrics (per lineage, for the dashboard).
 
 Safe to retry: the record update is a plain overwrite of the same values, the plateau count is
 stored once per iteration, the release only applies while this iteration holds the lock, and a
-repeated notification is the worst case. The plateau state is written before the lock is
-released, so no dispatch can start a round while a just-converged lineage looks idle and open.
+repeated notification (and the round counted twice in its metrics) is the worst case. The plateau
+state is written before the lock is released, so no dispatch can start a round while a
+just-converged lineage looks idle and open.
 Result at `$.finish` (empty).
 """
 
@@ -12,24 +13,30 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
 
+from iterft_runtime import naming
 from iterft_runtime.dal import notifier
 from iterft_runtime.dal.registry import IterationNotFoundError, Registry
 from iterft_runtime.handlers import settings
 from iterft_runtime.logic.notifications import Convergence, round_notification
 from iterft_runtime.logic.plateau import after_round
+from iterft_runtime.logic.round_metrics import round_metric_values
 from iterft_runtime.logic.rounds import gate_improvement, record_fields, round_input
 from iterft_runtime.models.lineage import GatePolicy
 from iterft_runtime.models.records import Decision
 
 logger = Logger()
+# Named here, not read from the environment at import (the embedded default sets it after importing).
+metrics = Metrics(namespace=naming.METRICS_NAMESPACE, service=naming.POWERTOOLS_SERVICE)
 
 
 class StateMissingError(RuntimeError):
     """The lineage has no STATE item at Finish of a decided round: the registry is inconsistent."""
 
 
+@metrics.log_metrics
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     given = round_input(event)
     name, iteration = given.lineage.name, given.iteration
@@ -55,6 +62,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         convergence=_convergence(registry, name, given.lineage.gate) if record.converged else None,
     )
     notifier.publish(settings.topic_arn(), notification)
+    _publish_metrics(name, event, record.decision)
     logger.info(
         "iteration finished",
         extra={
@@ -65,6 +73,14 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         },
     )
     return {}
+
+
+def _publish_metrics(lineage: str, event: dict[str, Any], decision: str) -> None:
+    """The round's outcome, training duration and scores as CloudWatch metrics (embedded metric format,
+    written with the function's logs when the handler returns), per lineage, for the dashboard."""
+    metrics.add_dimension(name=naming.METRIC_LINEAGE_DIMENSION, value=lineage)
+    for value in round_metric_values(event, decision):
+        metrics.add_metric(name=value.name, unit=MetricUnit(value.unit), value=value.value)
 
 
 def _apply_plateau_rule(

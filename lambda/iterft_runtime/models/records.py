@@ -88,6 +88,8 @@ class IterationRecord:
     hyperparameters: dict[str, str] = field(default_factory=dict)
     training_loss: float | None = None
     validation_loss: float | None = None
+    training_seconds: float | None = None
+    """The customization job's duration, creation to end."""
     eval_score: float | None = None
     champion_score: float | None = None
     min_improvement: float | None = None
@@ -164,6 +166,7 @@ class IterationRecord:
             "results_uri": self.results_uri,
             "training_loss": self.training_loss,
             "validation_loss": self.validation_loss,
+            "training_seconds": self.training_seconds,
             "eval_score": self.eval_score,
             "champion_score": self.champion_score,
             "min_improvement": self.min_improvement,
