@@ -117,11 +117,6 @@ class Monitoring(Construct):
             cloudwatch.GraphWidget(title="Executions", left=executions, width=WIDGET_WIDTH),
             cloudwatch.GraphWidget(title="Dead-letter queue", left=[dead_letters], width=WIDGET_WIDTH),
         )
-        dashboard.add_widgets(
-            cloudwatch.AlarmStatusWidget(
-                title="Alarms", alarms=list(self.alarms.values()), width=24, height=3
-            )
-        )
         for lineage in lineages:
             dashboard.add_widgets(
                 cloudwatch.GraphWidget(

@@ -199,14 +199,12 @@ def test_the_dashboard_shows_executions_started_succeeded_and_failed(synth: Synt
         assert options["stat"] == "Sum"
 
 
-def test_the_dashboard_shows_the_dead_letter_queue_and_every_alarm(synth: SynthResult) -> None:
+def test_the_dashboard_shows_the_dead_letter_queue(synth: SynthResult) -> None:
     _, dead_letters = _queues(synth)
     _, widgets = _dashboard(synth)
     [(namespace, name, dimensions, _)] = _metrics(widgets["Dead-letter queue"])
     assert (namespace, name) == ("AWS/SQS", "ApproximateNumberOfMessagesVisible")
     assert dimensions == {"QueueName": f"<{dead_letters}.QueueName>"}
-    alarms = _resources(synth, "AWS::CloudWatch::Alarm")
-    assert sorted(widgets["Alarms"]["properties"]["alarms"]) == sorted(f"<{a}.Arn>" for a in alarms)
 
 
 def test_the_dashboard_plots_each_lineages_round_metrics_as_finish_publishes_them(synth: SynthResult) -> None:
