@@ -253,7 +253,6 @@ def _reject(args: argparse.Namespace, console: Console) -> int:
 
 
 _DECIDED = {"promoted", "rejected"}
-_POLL_SECONDS = 2.0
 
 
 def _start(args: argparse.Namespace, console: Console) -> int:
@@ -267,7 +266,7 @@ def _start(args: argparse.Namespace, console: Console) -> int:
     if not args.wait:
         console.print(f"follow it with: iterft status {args.lineage}", markup=False)
         return EXIT_OK
-    progress = _wait_for_round(deployment, args.lineage, dataset.s3_uri, args.timeout, console)
+    progress = _wait_for_round(deployment, args.lineage, dataset.s3_uri, args, console)
     if progress.decision in ("queued", "running"):
         _error(
             f"iterft start: {args.lineage} #{progress.iteration or '-'} still {progress.decision} after "
@@ -285,15 +284,15 @@ def _start(args: argparse.Namespace, console: Console) -> int:
 
 
 def _wait_for_round(
-    deployment: target.Deployment, lineage: str, dataset_uri: str, timeout: float | None, console: Console
+    deployment: target.Deployment, lineage: str, dataset_uri: str, args: argparse.Namespace, console: Console
 ) -> RoundProgress:
-    """Until the dataset's round has ended (or `timeout` seconds): which iteration, which step, how long.
+    """Until the dataset's round has ended (or --timeout seconds): which iteration, which step, how long.
 
     On a terminal a status line is updated in place; otherwise (a pipe, CI) one line is printed each
     time the round moves to another step.
     """
     requested = datetime.now(UTC).isoformat()
-    deadline = None if timeout is None else time.monotonic() + timeout
+    deadline = None if args.timeout is None else time.monotonic() + args.timeout
     shown: tuple[int | None, str, str | None] | None = None
     with console.status("waiting for the trigger", spinner="dots") as spinner:
         while True:
@@ -312,7 +311,7 @@ def _wait_for_round(
             shown = (progress.iteration, progress.decision, progress.step)
             if deadline is not None and time.monotonic() > deadline:
                 return progress
-            time.sleep(_POLL_SECONDS if deployment.endpoint_url is None else _POLL_SECONDS / 20)
+            time.sleep(args.interval)
 
 
 def _report(args: argparse.Namespace, console: Console) -> int:
@@ -425,6 +424,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     start.add_argument("--wait", action="store_true", help="show progress until the round ends")
     start.add_argument("--timeout", type=float, help="with --wait: give up waiting after this many seconds")
+    start.add_argument(
+        "--interval", type=float, default=2.0, help="with --wait: seconds between progress checks (default 2)"
+    )
     _add_target_arguments(start, json_output=False)
 
     report = _command(

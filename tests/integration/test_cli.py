@@ -154,7 +154,17 @@ def test_start_wait_runs_a_manual_round_on_another_lineages_data_and_shows_its_s
 ) -> None:
     key = SHARED_KEY
     code, out, err = _cli(
-        session, capsys, "start", "manual", "--data", _data_uri(session, key), "--wait", "--timeout", "60"
+        session,
+        capsys,
+        "start",
+        "manual",
+        "--data",
+        _data_uri(session, key),
+        "--wait",
+        "--timeout",
+        "60",
+        "--interval",
+        "0.05",
     )
     assert (code, err) == (cli.EXIT_OK, "")
     lines = out.splitlines()
@@ -267,3 +277,22 @@ def test_a_missing_stack_is_one_line(
     assert code == cli.EXIT_FAILED and out == ""
     [line] = err.strip().splitlines()
     assert line.startswith(f"iterft {command[0]}: no stack 'iterft-nowhere' found in ")
+
+
+def test_start_wait_gives_up_after_its_timeout_with_one_line(
+    session: LocalSession, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Last in the file: it adds a third round to `manual` (the report above shows two)."""
+    session.upload("operate", EXAMPLES / "round-3-legacy-helpdesk-export.jsonl")  # waits for review there
+    key = "incoming/operate/round-3-legacy-helpdesk-export.jsonl"
+    code, out, err = _cli(
+        session, capsys, "start", "manual", "--data", _data_uri(session, key), "--wait", "--timeout", "0"
+    )
+    assert code == cli.EXIT_FAILED
+    assert out.startswith("manual: round requested on ")
+    [line] = err.strip().splitlines()
+    assert re.fullmatch(
+        r"iterft start: manual #(-|3) still (queued|running) after 0 s; follow it with: iterft status manual",
+        line,
+    ), line
+    session.wait_until_idle("manual", timeout=TIMEOUT)
