@@ -6,6 +6,7 @@
     iterft resume LINEAGE [--env ENV | --stack NAME]
     iterft approve LINEAGE ITERATION [--reason TEXT] [--env ENV | --stack NAME]
     iterft reject LINEAGE ITERATION --reason TEXT [--env ENV | --stack NAME]
+    iterft rollback LINEAGE --to ITERATION --reason TEXT [--env ENV | --stack NAME]
 
 Exit codes: 0 success (for validate: the file is valid), 1 invalid data or a failed
 lookup, 2 a usage error. Commands that read a deployment find it through its stack's
@@ -35,7 +36,7 @@ from rich.console import Console
 from rich.table import Table
 
 from iterft import target
-from iterft.control import answer_review, resume_lineage
+from iterft.control import answer_review, resume_lineage, rollback_lineage
 from iterft.history import lineage_history, lineage_status
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -199,6 +200,16 @@ def _resume(args: argparse.Namespace, console: Console) -> int:
     return EXIT_OK
 
 
+def _rollback(args: argparse.Namespace, console: Console) -> int:
+    iteration = rollback_lineage(_deployment(args), args.lineage, args.to, args.reason)
+    console.print(
+        f"{args.lineage}: rollback to #{args.to} started as iteration #{iteration}; the serving pointer "
+        "moves once the model is in service (iterft status / iterft history)",
+        markup=False,
+    )
+    return EXIT_OK
+
+
 def _approve(args: argparse.Namespace, console: Console) -> int:
     answer_review(_deployment(args), args.lineage, args.iteration, approved=True, reason=args.reason)
     console.print(f"{args.lineage} #{args.iteration}: approved; the candidate will be promoted", markup=False)
@@ -263,6 +274,15 @@ def build_parser() -> argparse.ArgumentParser:
     resume.add_argument("lineage")
     _add_target_arguments(resume)
     resume.set_defaults(run=_resume)
+
+    rollback = commands.add_parser(
+        "rollback", help="serve an earlier promoted iteration's model again (recorded in the history)"
+    )
+    rollback.add_argument("lineage")
+    rollback.add_argument("--to", type=int, required=True, metavar="ITERATION", help="a promoted iteration")
+    rollback.add_argument("--reason", required=True, help="why: recorded in the history and notified")
+    _add_target_arguments(rollback)
+    rollback.set_defaults(run=_rollback)
 
     approve = commands.add_parser("approve", help="promote a candidate that waits for approval")
     approve.add_argument("lineage")

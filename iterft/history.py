@@ -39,6 +39,7 @@ def lineage_status(deployment: Deployment, only: str | None = None) -> list[dict
     statuses = []
     for lineage in [only] if only else lineage_names(deployment):
         state = registry.get_state(lineage)
+        config = deployed_config(deployment, lineage)
         statuses.append(
             {
                 "lineage": lineage,
@@ -47,22 +48,33 @@ def lineage_status(deployment: Deployment, only: str | None = None) -> list[dict
                 "champion_score": state.champion_score if state else None,
                 "champion_eval_set_version": state.champion_eval_set_version if state else None,
                 "serving_model_id": state.serving_model_id if state else None,
+                "serving_mode": config.serving.mode.value if config else None,
+                "serving_capacity": state.serving_capacity if state else None,
+                "serving_pointer": _serving_pointer(deployment, lineage),
                 "running_iteration": state.lock_owner if state else None,
                 "queued": [queued.dataset.s3_uri for queued in registry.queued_uploads(lineage)],
                 "converged": state.converged if state else False,
                 "marginal_rounds": state.marginal_rounds if state else 0,
-                "paused": bool(state and state.converged and _pauses(deployment, lineage)),
+                "paused": bool(state and state.converged and config and config.gate.pause_when_converged),
             }
         )
     return statuses
 
 
-def _pauses(deployment: Deployment, lineage: str) -> bool:
-    """The lineage's deployed `gate.pause_when_converged` (its SSM parameter holds its config)."""
-    name = naming.lineage_parameter_prefix(deployment.stack_name) + lineage
+def deployed_config(deployment: Deployment, lineage: str) -> LineageConfig | None:
+    """The lineage's config as deployed (its SSM parameter), or None for a lineage not deployed."""
+    value = _parameter(deployment, naming.lineage_parameter_prefix(deployment.stack_name) + lineage)
+    return LineageConfig.model_validate_json(value) if value is not None else None
+
+
+def _serving_pointer(deployment: Deployment, lineage: str) -> str | None:
+    """What applications invoke for the lineage now (the serving pointer's value)."""
+    return _parameter(deployment, naming.serving_parameter_name(deployment.stack_name, lineage))
+
+
+def _parameter(deployment: Deployment, name: str) -> str | None:
     ssm = deployment.client("ssm")
     try:
-        value = ssm.get_parameter(Name=name)["Parameter"]["Value"]
+        return str(ssm.get_parameter(Name=name)["Parameter"]["Value"])
     except ssm.exceptions.ParameterNotFound:
-        return False
-    return bool(LineageConfig.model_validate_json(value).gate.pause_when_converged)
+        return None
