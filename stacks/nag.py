@@ -144,12 +144,14 @@ def acknowledge(stack: IterftStack) -> None:
             f"{steps[step].node.id} names the lineage's custom models (what capacity serves, or what "
             "retention deletes); each is created by a round at run time.",
         )
-    _ack(
-        _role(steps["promote"]),
-        _resource_finding(stack, stack.serving_pointers.parameter_arns),
-        "Promote moves the serving pointer of whichever lineage it promotes, /iterft/<stack>/serving/<name>; "
-        "every such parameter is created by this stack.",
-    )
+    for step in ("promote", "clean_up"):
+        _ack(
+            _role(steps[step]),
+            _resource_finding(stack, stack.serving_pointers.parameter_arns),
+            f"{steps[step].node.id} moves the serving pointer of whichever lineage it promotes (Clean up: "
+            "after a promotion that committed), /iterft/<stack>/serving/<name>; every such parameter is "
+            "created by this stack.",
+        )
     _ack(
         _role(trigger.function),
         _resource_finding(stack, trigger.lineage_parameter_arns),

@@ -494,11 +494,12 @@ class Workflow(Construct):
         self._allow(fns["swap_serving"], [*get, *update], [*capacity, self.custom_model_arns])
         self._allow(fns["capacity_status"], get, capacity)
         self._allow(fns["promote"], delete, capacity)
-        fns["promote"].add_to_role_policy(
-            iam.PolicyStatement(
-                actions=["ssm:PutParameter"], resources=[self._serving_pointers.parameter_arns]
+        for step in ("promote", "clean_up"):  # Clean up: after a promotion that committed
+            fns[step].add_to_role_policy(
+                iam.PolicyStatement(
+                    actions=["ssm:PutParameter"], resources=[self._serving_pointers.parameter_arns]
+                )
             )
-        )
         self._allow(fns["release_capacity"], delete, capacity)
         self._allow(
             fns["clean_up"],

@@ -398,12 +398,17 @@ def test_clean_up_before_the_round_began_only_reports(aws: Aws, fake: FakeBedroc
 def test_clean_up_after_a_committed_promotion_keeps_the_new_champion(aws: Aws, fake: FakeBedrock) -> None:
     doc = swapped(with_capacity(fake, evaluated(begun(dispatched(aws)), candidate=0.9, champion=0.1)))
     promote.handler(doc, None)
+    # As if Promote had failed after its commit, before publishing the pointer.
+    name = naming.serving_parameter_name("iterft-test", LINEAGE)
+    aws.client("ssm").put_parameter(Name=name, Value="stale", Type="String", Overwrite=True)
 
     outcome = clean_up.handler({**doc, "error": {"Error": "Lambda.ServiceException", "Cause": "boom"}}, None)
 
     assert outcome["decision"] == "promoted"
     assert outcome["reason"] == "promoted; a later step failed: Lambda.ServiceException: boom"
-    assert list(fake.capacity) == [doc["swap"]["targets"][0]["arn"]]  # the serving deployment stays
+    serving = doc["swap"]["targets"][0]["arn"]
+    assert list(fake.capacity) == [serving]  # the serving deployment stays
+    assert pointer(aws) == serving
 
 
 def test_clean_up_reports_what_it_could_not_undo(

@@ -691,6 +691,7 @@ def test_step_permissions(synth: SynthResult) -> None:
             ("bedrock:GetModelCustomizationJob", jobs),
             ("bedrock:DeleteCustomModelDeployment", deployments),
             ("bedrock:DeleteProvisionedModelThroughput", throughputs),
+            ("ssm:PutParameter", pointers),
         ],
         "retain_models": [
             ("dynamodb:UpdateItem", table),

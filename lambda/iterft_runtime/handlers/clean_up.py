@@ -7,8 +7,9 @@ Result at `$.outcome`.
 What the round may have created, found even when the step that created it failed before its result
 reached the state document (names are deterministic): the candidate's and the champion's evaluation
 capacity, and the serving capacity a first promotion was creating. The lineage's committed serving
-capacity is never touched: if the promotion committed before the failure, the round is promoted and
-only its evaluation capacity (except what serves) is released.
+capacity is never touched: if the promotion committed before the failure, the round is promoted,
+the serving pointer is published again and only its evaluation capacity (except what serves) is
+released.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any
 from aws_lambda_powertools import Logger
 
 from iterft_runtime import naming
-from iterft_runtime.dal import bedrock
+from iterft_runtime.dal import bedrock, serving_pointer
 from iterft_runtime.dal.registry import Registry
 from iterft_runtime.handlers import settings
 from iterft_runtime.logic.rounds import readable_cause, round_input
@@ -55,6 +56,14 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         if committed and capacity.role is CapacityRole.SERVING:
             continue
         _attempt(leftovers, f"delete {capacity.kind} {capacity.name}", lambda c=capacity: _delete(c))
+    if committed and state is not None:
+        # The promotion committed, then a later step failed (perhaps publishing the pointer): finish it.
+        pointer = state.serving_model_id or state.champion_model
+        _attempt(
+            leftovers,
+            "publish the serving pointer",
+            lambda: serving_pointer.publish(settings.serving_parameter(name), pointer),
+        )
     target = swap_target(event)
     if not committed and serving is not None and target is not None and target.arn == serving.arn:
         # An in-place update was asked for and the round failed: keep the champion in service.
