@@ -38,8 +38,11 @@ format: setup
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+# Two runs: moto's mock_aws (unit and emulator tests) resets every moto backend of its process when it
+# exits, which would wipe a worker's embedded deployment if an integration module ran after it there.
 test: setup lint
-	$(BIN)/pytest -n 2 --dist loadfile
+	$(BIN)/pytest -n 2 --dist loadfile --ignore=tests/integration
+	$(BIN)/pytest -n 2 --dist loadfile tests/integration
 
 demo: setup
 	$(BIN)/python -m iterft.demo

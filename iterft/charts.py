@@ -22,6 +22,7 @@ matplotlib.use("Agg")
 
 DECISION_STYLE: dict[str, tuple[str, str]] = {
     "promoted": ("tab:green", "^"),
+    "rolled_back": ("tab:purple", "v"),
     "rejected": ("tab:red", "x"),
     "failed": ("tab:gray", "s"),
     "invalid_data": ("tab:gray", "D"),

@@ -6,6 +6,7 @@
     iterft resume LINEAGE [--env ENV | --stack NAME]
     iterft approve LINEAGE ITERATION [--reason TEXT] [--env ENV | --stack NAME]
     iterft reject LINEAGE ITERATION --reason TEXT [--env ENV | --stack NAME]
+    iterft rollback LINEAGE --to ITERATION --reason TEXT [--env ENV | --stack NAME]
     iterft start LINEAGE --data s3://BUCKET/incoming/KEY.jsonl [--wait] [--env ENV | --stack NAME]
     iterft report LINEAGE --out DIR [--env ENV | --stack NAME]
 
@@ -42,7 +43,7 @@ from rich.console import Console
 from rich.table import Table
 
 from iterft import target
-from iterft.control import answer_review, resume_lineage, start_round
+from iterft.control import answer_review, resume_lineage, rollback_lineage, start_round
 from iterft.history import (
     RoundProgress,
     lineage_config,
@@ -235,6 +236,16 @@ def _resume(args: argparse.Namespace, console: Console) -> int:
     deployment = _deployment(args)
     queued = resume_lineage(deployment, args.lineage)
     console.print(f"{args.lineage}: resumed; {queued} queued upload(s) start in upload order", markup=False)
+    return EXIT_OK
+
+
+def _rollback(args: argparse.Namespace, console: Console) -> int:
+    iteration = rollback_lineage(_deployment(args), args.lineage, args.to, args.reason)
+    console.print(
+        f"{args.lineage}: rollback to #{args.to} started as iteration #{iteration}; the serving pointer "
+        "moves once the model is in service (iterft status / iterft history)",
+        markup=False,
+    )
     return EXIT_OK
 
 
@@ -449,6 +460,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     resume.add_argument("lineage")
     _add_target_arguments(resume, json_output=False)
+
+    rollback = _command(
+        commands,
+        "rollback",
+        "serve an earlier promoted iteration's model again (recorded in the history)",
+        ['iterft rollback support-bot --to 3 --reason "iteration 5 answers in the wrong tone" --env prod'],
+        _rollback,
+    )
+    rollback.add_argument("lineage")
+    rollback.add_argument("--to", type=int, required=True, metavar="ITERATION", help="a promoted iteration")
+    rollback.add_argument("--reason", required=True, help="why: recorded in the history and notified")
+    _add_target_arguments(rollback, json_output=False)
 
     approve = _command(
         commands,

@@ -10,10 +10,49 @@ from botocore.exceptions import ClientError
 from iterft_runtime import naming
 from iterft_runtime.dal.registry import Registry
 from iterft_runtime.logic.dispatch import DISPATCH_KIND, START_KIND, timestamp
+from iterft_runtime.logic.serving import rollback_refusal
 from iterft_runtime.models.records import DatasetRef
 
 from iterft.history import lineage_config
 from iterft.target import Deployment, TargetError
+
+
+def _ask_for_dispatch(deployment: Deployment, lineage: str) -> None:
+    """Send the trigger the message a finished round sends: dispatch the lineage."""
+    deployment.client("sqs").send_message(
+        QueueUrl=deployment.trigger_queue_url,
+        MessageBody=json.dumps({"kind": DISPATCH_KIND, "lineage": lineage}),
+    )
+
+
+def rollback_lineage(deployment: Deployment, lineage: str, to_iteration: int, reason: str) -> int:
+    """Make an earlier promoted iteration the champion and the serving model again; its iteration number.
+
+    Recorded as a new iteration (`rollback_of`, who, why) that takes the lineage's lock like a round;
+    the trigger then starts it (a dispatch finds the lock held by an iteration not yet started), and
+    the workflow swaps the model in through the same steps as a promotion. Refused while a round runs.
+    """
+    lineage_config(deployment, lineage)  # an unknown lineage fails here, naming the known ones
+    registry = Registry(deployment.table_name)
+    state = registry.get_state(lineage)
+    refusal = rollback_refusal(registry.get_iteration(lineage, to_iteration), state, to_iteration)
+    if refusal or state is None:
+        raise TargetError(refusal or f"{lineage} has no state")
+    if state.lock_owner is not None:
+        raise TargetError(f"{lineage}: iteration {state.lock_owner} is running; roll back once it has ended")
+    requested_by = deployment.client("sts").get_caller_identity()["Arn"]
+    record = registry.begin_rollback(
+        lineage,
+        state.next_iteration,
+        to_iteration=to_iteration,
+        requested_by=requested_by,
+        reason=reason,
+        started_at=timestamp(datetime.now(UTC)),
+    )
+    if record is None:
+        raise TargetError(f"{lineage}: a round started meanwhile; roll back once it has ended")
+    _ask_for_dispatch(deployment, lineage)
+    return record.iteration
 
 
 def resume_lineage(deployment: Deployment, lineage: str) -> int:
@@ -27,10 +66,7 @@ def resume_lineage(deployment: Deployment, lineage: str) -> int:
     if not registry.resume(lineage):
         raise TargetError(f"lineage {lineage!r} has no state in {deployment.stack_name}'s registry")
     queued = len(registry.queued_uploads(lineage))  # before the trigger starts taking them
-    deployment.client("sqs").send_message(
-        QueueUrl=deployment.trigger_queue_url,
-        MessageBody=json.dumps({"kind": DISPATCH_KIND, "lineage": lineage}),
-    )
+    _ask_for_dispatch(deployment, lineage)
     return queued
 
 

@@ -20,6 +20,7 @@ from iterft.cli import history_table
 from iterft.history import lineage_history, report_data, round_progress
 from iterft.local.session import LocalSession
 from iterft.report import lineage_breaks, markdown_report, write_report
+from iterft.summary import deployment_summary
 
 ENVIRONMENT = "dev"
 LINEAGE = "support-bot"
@@ -110,12 +111,22 @@ def main() -> int:
             console.print(f"[red]lineage check: {problem}[/red]")
         if not breaks:
             console.print("lineage check: every iteration's base model was the champion when it began")
+        summary, leftovers = deployment_summary(session)
+        (OUT / "summary.json").write_text(json.dumps(summary, indent=2, default=str) + "\n")
+        for leftover in leftovers:
+            console.print(f"[red]inventory check: {leftover} exists but serves no lineage[/red]")
+        if not leftovers:
+            served = summary["lineages"][LINEAGE]
+            console.print(
+                f"inventory check: only the serving capacity exists ({served['serving_mode']}: "
+                f"{served['serving_model_id'] or 'nothing'})"
+            )
         console.print(f"notifications published: {len(session.notifications())}")
         page = write_report(report_data(session.deployment, LINEAGE), OUT / "report")
-        console.print(f"wrote {OUT / 'history.json'} and {OUT / 'report.md'}")
+        console.print(f"wrote {OUT / 'history.json'}, {OUT / 'summary.json'} and {OUT / 'report.md'}")
         console.print(f"report (charts and history): {page}")
         console.print(f"demo finished in {time.monotonic() - started:.1f} s")
-        return 1 if breaks else 0
+        return 1 if breaks or leftovers else 0
     finally:
         session.close()
 

@@ -45,6 +45,7 @@ def lineage_status(deployment: Deployment, only: str | None = None) -> list[dict
     statuses = []
     for lineage in [lineage_config(deployment, only).name] if only else lineage_names(deployment):
         state = registry.get_state(lineage)
+        config = deployed_config(deployment, lineage)
         statuses.append(
             {
                 "lineage": lineage,
@@ -53,6 +54,9 @@ def lineage_status(deployment: Deployment, only: str | None = None) -> list[dict
                 "champion_score": state.champion_score if state else None,
                 "champion_eval_set_version": state.champion_eval_set_version if state else None,
                 "serving_model_id": state.serving_model_id if state else None,
+                "serving_mode": config.serving.mode.value if config else None,
+                "serving_capacity": state.serving_capacity if state else None,
+                "serving_pointer": _serving_pointer(deployment, lineage),
                 "running_iteration": state.lock_owner if state else None,
                 "running_since": state.lock_since if state else None,
                 "running_step": _running_step(
@@ -61,7 +65,7 @@ def lineage_status(deployment: Deployment, only: str | None = None) -> list[dict
                 "queued": [queued.dataset.s3_uri for queued in registry.queued_uploads(lineage)],
                 "converged": state.converged if state else False,
                 "marginal_rounds": state.marginal_rounds if state else 0,
-                "paused": bool(state and state.converged and _pauses(deployment, lineage)),
+                "paused": bool(state and state.converged and config and config.gate.pause_when_converged),
             }
         )
     return statuses
@@ -77,30 +81,33 @@ def _running_step(
     return current_step(deployment, record.execution_arn) if record else None
 
 
-def _pauses(deployment: Deployment, lineage: str) -> bool:
-    """The lineage's deployed `gate.pause_when_converged` (its SSM parameter holds its config)."""
-    name = naming.lineage_parameter_prefix(deployment.stack_name) + lineage
+def deployed_config(deployment: Deployment, lineage: str) -> LineageConfig | None:
+    """The lineage's config as deployed (its SSM parameter), or None for a lineage not deployed."""
+    value = _parameter(deployment, naming.lineage_parameter_prefix(deployment.stack_name) + lineage)
+    return LineageConfig.model_validate_json(value) if value is not None else None
+
+
+def _serving_pointer(deployment: Deployment, lineage: str) -> str | None:
+    """What applications invoke for the lineage now (the serving pointer's value)."""
+    return _parameter(deployment, naming.serving_parameter_name(deployment.stack_name, lineage))
+
+
+def _parameter(deployment: Deployment, name: str) -> str | None:
     ssm = deployment.client("ssm")
     try:
-        value = ssm.get_parameter(Name=name)["Parameter"]["Value"]
+        return str(ssm.get_parameter(Name=name)["Parameter"]["Value"])
     except ssm.exceptions.ParameterNotFound:
-        return False
-    return bool(LineageConfig.model_validate_json(value).gate.pause_when_converged)
+        return None
 
 
 def lineage_config(deployment: Deployment, lineage: str) -> LineageConfig:
     """The lineage's deployed config (its SSM parameter); an unknown lineage is a TargetError naming
     the ones the stack has."""
-    ssm = deployment.client("ssm")
-    name = naming.lineage_parameter_prefix(deployment.stack_name) + lineage
-    try:
-        value = ssm.get_parameter(Name=name)["Parameter"]["Value"]
-    except ssm.exceptions.ParameterNotFound:
+    config = deployed_config(deployment, lineage)
+    if config is None:
         known = ", ".join(lineage_names(deployment)) or "none"
-        raise TargetError(
-            f"unknown lineage {lineage!r} in stack {deployment.stack_name} (lineages: {known})"
-        ) from None
-    return LineageConfig.model_validate_json(value)
+        raise TargetError(f"unknown lineage {lineage!r} in stack {deployment.stack_name} (lineages: {known})")
+    return config
 
 
 def loss_curves(deployment: Deployment, lineage: str, history: list[dict[str, Any]]) -> list[LossCurves]:
@@ -137,6 +144,7 @@ def report_data(deployment: Deployment, lineage: str) -> ReportData:
     """What `iterft report` draws: the lineage's config, history and every job's loss curves."""
     config = lineage_config(deployment, lineage)
     history = lineage_history(deployment, lineage)
+    state = Registry(deployment.table_name).get_state(lineage)
     return ReportData(
         lineage=lineage,
         stack_name=deployment.stack_name,
@@ -146,6 +154,7 @@ def report_data(deployment: Deployment, lineage: str) -> ReportData:
         plateau_threshold=config.gate.plateau_limit,
         history=history,
         curves=loss_curves(deployment, lineage, history),
+        champion=(state.champion_model, state.champion_iteration) if state else None,
     )
 
 

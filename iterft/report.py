@@ -95,6 +95,8 @@ class ReportData:
     plateau_threshold: float
     history: Sequence[dict[str, Any]]
     curves: Sequence[LossCurves]
+    champion: tuple[str, int] | None = None
+    """The registry's champion (model, iteration); None: the last promotion in the history (no rollback)."""
 
 
 CHART_FILES = ("loss-curves.png", "primary-metric.png", "dataset-sizes.png")
@@ -145,12 +147,16 @@ def html_report(data: ReportData, charts: dict[str, bytes]) -> str:
     """One HTML page: the lineage's summary, the charts as data URIs and the history table."""
     history = data.history
     promoted = [row for row in history if row["decision"] == "promoted"]
-    champion = promoted[-1]["output_model_arn"] if promoted else data.starting_model
+    champion, champion_iteration = data.champion or (
+        (promoted[-1]["output_model_arn"], promoted[-1]["iteration"])
+        if promoted
+        else (data.starting_model, 0)
+    )
     converged = bool(history) and bool(history[-1].get("converged"))
     summary = [
         ("stack", data.stack_name),
         ("starting model", data.starting_model),
-        ("champion", f"{champion} (iteration {promoted[-1]['iteration'] if promoted else 0})"),
+        ("champion", f"{champion} (iteration {champion_iteration})"),
         ("primary metric", data.metric),
         ("gate", f"min improvement {data.min_improvement:g}; plateau threshold {data.plateau_threshold:g}"),
         ("iterations", _counts(history)),
@@ -210,7 +216,7 @@ def html_report(data: ReportData, charts: dict[str, bytes]) -> str:
 def _counts(history: Sequence[dict[str, Any]]) -> str:
     counts = [
         f"{decision} {sum(row['decision'] == decision for row in history)}"
-        for decision in ("promoted", "rejected", "failed", "invalid_data", "running")
+        for decision in ("promoted", "rolled_back", "rejected", "failed", "invalid_data", "running")
         if any(row["decision"] == decision for row in history)
     ]
     return f"{len(history)}" + (f" ({', '.join(counts)})" if counts else "")

@@ -12,6 +12,7 @@ from stacks.functions import RuntimePackage
 from stacks.monitoring import Monitoring
 from stacks.notifications import Notifications
 from stacks.registry import Registry
+from stacks.serving import ServingPointers
 from stacks.storage import Storage
 from stacks.trigger import Trigger, UploadQueue
 from stacks.workflow import Workflow
@@ -37,6 +38,9 @@ class IterftStack(cdk.Stack):
         self.upload_queue = UploadQueue(
             self, "UploadQueue", stack_name=config.stack_name, storage=self.storage
         )
+        self.serving_pointers = ServingPointers(
+            self, "ServingPointers", stack_name=config.stack_name, lineages=config.lineages
+        )
         self.runtime = RuntimePackage(
             self,
             "Runtime",
@@ -45,6 +49,7 @@ class IterftStack(cdk.Stack):
                 naming.ENV_TABLE: self.registry.table.table_name,
                 naming.ENV_BUCKET: self.storage.data_bucket.bucket_name,
                 naming.ENV_TOPIC_ARN: self.notifications.topic.topic_arn,
+                naming.ENV_SERVING_PARAMETER_PREFIX: self.serving_pointers.prefix,
                 "POWERTOOLS_SERVICE_NAME": naming.POWERTOOLS_SERVICE,
                 "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
             },
@@ -59,6 +64,7 @@ class IterftStack(cdk.Stack):
             notifications=self.notifications,
             bedrock_role=self.bedrock_role,
             upload_queue=self.upload_queue,
+            serving_pointers=self.serving_pointers,
         )
         self.trigger = Trigger(
             self,

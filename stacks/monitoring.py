@@ -31,7 +31,7 @@ from stacks.trigger import UploadQueue
 PERIOD = cdk.Duration.minutes(5)
 ROUND_PERIOD = cdk.Duration.hours(1)
 """Rounds take minutes to hours: their metrics are plotted per hour."""
-OUTCOMES = ("promoted", "rejected", "failed", "invalid_data")
+OUTCOMES = ("promoted", "rejected", "failed", "invalid_data", "rolled_back")
 WIDGET_WIDTH = 12
 
 

@@ -37,6 +37,8 @@ def acknowledge(stack: IterftStack) -> None:
 
     jobs = _resource_finding(stack, workflow.job_arns)
     deployments = _resource_finding(stack, workflow.deployment_arns)
+    throughputs = _resource_finding(stack, workflow.throughput_arns)
+    custom_models = _resource_finding(stack, workflow.custom_model_arns)
 
     bedrock_role = stack.bedrock_role.role
     _ack(
@@ -105,33 +107,51 @@ def acknowledge(stack: IterftStack) -> None:
         "keys each round.",
     )
     _ack(
-        _role(steps["score_shard"]),
-        deployments,
-        "Score shard invokes (bedrock:InvokeModel) the round's candidate through its custom model "
-        "deployment, created by the workflow at run time, so its ARN is unknown at synth.",
-    )
-    _ack(
         _role(steps["aggregate_evaluation"]),
         bucket_objects(naming.EVALUATION_RESULTS_PREFIX),
         "Aggregate evaluation reads the round's shard answers and writes results.jsonl under "
         "evaluations/<lineage>/<iteration>/, new keys each round.",
     )
     _ack(
-        _role(steps["promote"]),
-        deployments,
-        "Promote reads and deletes custom model deployments (the candidate's and the replaced serving one), "
-        "all created at run time by earlier rounds.",
-    )
-    _ack(
         _role(steps["clean_up"]),
         jobs,
         "Clean up stops and reads the failed round's customization job, an ARN Bedrock assigns at run time.",
     )
-    _ack(
-        _role(steps["clean_up"]),
-        deployments,
-        "Clean up reads and deletes the failed round's custom model deployment, created at run time.",
-    )
+    # Capacity (custom model deployments, provisioned throughput) is created at run time, per round
+    # for evaluation and per lineage for serving: Bedrock assigns the ARNs, so grants name the type.
+    capacity_use = {
+        "score_shard": "invokes (bedrock:InvokeModel) the round's evaluation capacity",
+        "provision_capacity": "creates and tags the round's evaluation capacity",
+        "capacity_status": "reads the status of the round's evaluation capacity and the lineage's "
+        "serving capacity",
+        "swap_serving": "creates, tags, reads and updates (in place) the lineage's serving capacity",
+        "promote": "deletes the round's evaluation capacity once the serving capacity serves the new model",
+        "release_capacity": "deletes a rejected round's evaluation capacity",
+        "clean_up": "reads and deletes a failed round's capacity and can swap the champion back into "
+        "the serving capacity",
+    }
+    for step, use in capacity_use.items():
+        for kind, arns in (("custom model deployment", deployments), ("provisioned throughput", throughputs)):
+            _ack(
+                _role(steps[step]),
+                arns,
+                f"{steps[step].node.id} {use}; each {kind} ARN is assigned by Bedrock at run time.",
+            )
+    for step in ("provision_capacity", "swap_serving", "clean_up", "retain_models"):
+        _ack(
+            _role(steps[step]),
+            custom_models,
+            f"{steps[step].node.id} names the lineage's custom models (what capacity serves, or what "
+            "retention deletes); each is created by a round at run time.",
+        )
+    for step in ("promote", "clean_up"):
+        _ack(
+            _role(steps[step]),
+            _resource_finding(stack, stack.serving_pointers.parameter_arns),
+            f"{steps[step].node.id} moves the serving pointer of whichever lineage it promotes (Clean up: "
+            "after a promotion that committed), /iterft/<stack>/serving/<name>; every such parameter is "
+            "created by this stack.",
+        )
     _ack(
         _role(trigger.function),
         _resource_finding(stack, trigger.lineage_parameter_arns),
@@ -168,15 +188,9 @@ def acknowledge(stack: IterftStack) -> None:
     )
     _ack(
         machine_role,
-        _resource_finding(stack, workflow.custom_model_arns),
+        custom_models,
         "Fine-tune candidate starts from the champion, a custom model created by an earlier round, and "
         "creates the next one; custom model ARNs exist only at run time.",
-    )
-    _ack(
-        machine_role,
-        deployments,
-        "Deploy/Get deployment/Discard candidate create, poll and delete the round's custom model "
-        "deployment, whose ARN Bedrock assigns at run time.",
     )
     _ack(
         machine_role,

@@ -14,6 +14,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 from iterft_runtime import naming
+from iterft_runtime.logic.dispatch import ROLLBACK_KIND
 from iterft_runtime.models.families import invocable_foundation_model_id, is_custom_model_arn
 
 from stacks.bedrock_role import BedrockCustomizationRole
@@ -21,6 +22,7 @@ from stacks.config import DeploymentConfig
 from stacks.functions import RuntimePackage, log_group
 from stacks.notifications import Notifications
 from stacks.registry import Registry
+from stacks.serving import ServingPointers
 from stacks.storage import Storage, grant_key_use
 from stacks.trigger import UploadQueue
 
@@ -28,23 +30,17 @@ SHORT_TIMEOUT = cdk.Duration.minutes(1)
 LONG_TIMEOUT = cdk.Duration.minutes(15)
 """Validate reads a whole dataset; the evaluation steps read the set and call Bedrock per record."""
 LONG_RUNNING_STEPS = ("validate", "plan_evaluation", "score_shard", "aggregate_evaluation")
-DEPLOYMENT_POLL_INTERVAL = cdk.Duration.seconds(30)
-DEPLOYMENT_MAX_POLLS = 120
-"""An hour of polling: a deployment still not Active then is treated as failed (and deleted), so a
-stuck deployment can neither loop until the execution's history limit nor keep the lineage locked."""
+CAPACITY_POLL_INTERVAL = cdk.Duration.seconds(30)
+CAPACITY_MAX_POLLS = 120
+"""An hour of polling: capacity still not serving then is treated as failed (and deleted), so a stuck
+deployment or throughput can neither loop until the execution's history limit nor keep the lineage
+locked. (Bedrock sends no events for deployments or provisioned throughput: they must be polled.)"""
 
 BEDROCK_THROTTLING_ERRORS = [
     "Bedrock.ThrottlingException",
     "Bedrock.ServiceQuotaExceededException",
 ]
 """What Step Functions reports when Bedrock refuses for rate or quota (few jobs may run at once)."""
-
-
-_CANDIDATE_DEPLOYMENT = sfn.JsonPath.string_at("$.candidate_deployment.arn")
-
-
-def _deployment_status(status: str) -> sfn.Condition:
-    return sfn.Condition.string_equals("$.candidate_deployment.status", status)
 
 
 class Workflow(Construct):
@@ -62,9 +58,11 @@ class Workflow(Construct):
         notifications: Notifications,
         bedrock_role: BedrockCustomizationRole,
         upload_queue: UploadQueue,
+        serving_pointers: ServingPointers,
     ) -> None:
         super().__init__(scope, construct_id)
         self._config = config
+        self._serving_pointers = serving_pointers
         self._storage = storage
         self._bedrock_role = bedrock_role
         self._upload_queue = upload_queue
@@ -77,6 +75,9 @@ class Workflow(Construct):
         )
         self.deployment_arns = stack.format_arn(
             service="bedrock", resource="custom-model-deployment", resource_name="*"
+        )
+        self.throughput_arns = stack.format_arn(
+            service="bedrock", resource="provisioned-model", resource_name="*"
         )
 
         functions_scope = Construct(self, "Functions")
@@ -110,6 +111,12 @@ class Workflow(Construct):
 
     def _definition(self) -> sfn.IChainable:
         """The states in the order of DESIGN.md's flow (numbered as there), then how they connect."""
+        # Any failure: clean up what the round created, then finish like any other round.
+        clean_up = self._invoke("Clean up failed round", "clean_up", "$.outcome")
+        # 0. A rollback (`iterft rollback`) skips training and evaluation: it swaps an earlier promoted
+        #    iteration's model back in through the promotion's own steps (8).
+        is_rollback = sfn.Choice(self, "Rollback?")
+        begin_rollback = self._invoke("Begin rollback", "begin_rollback", "$")
         # 1. Validate the dataset and the upload's hyperparameter overrides; a bad upload goes straight
         #    to Finish: invalid_data for the file, rejected for out-of-range overrides.
         validate = self._invoke("Validate dataset", "validate", "$.validation")
@@ -129,70 +136,17 @@ class Workflow(Construct):
         fine_tune = self._fine_tune()
         # 4. Collect training metrics.
         collect_metrics = self._invoke("Collect training metrics", "collect_metrics", "$.training")
-        # 5. Deploy the candidate for evaluation and wait until the deployment is Active.
-        deploy = self._bedrock_call(
-            "Deploy candidate",
-            "createCustomModelDeployment",
-            parameters={
-                "ModelDeploymentName": sfn.JsonPath.string_at("$.round.deployment_name"),
-                "ModelArn": sfn.JsonPath.string_at("$.training.output_model_arn"),
-            },
-            resources=[self.custom_model_arns, self.deployment_arns],
-            result_selector={"arn": sfn.JsonPath.string_at("$.CustomModelDeploymentArn")},
-            result_path="$.candidate_deployment",
-        )
-        start_polls = sfn.Pass(
-            self,
-            "Start deployment polls",
-            result=sfn.Result.from_object({"polls": 0}),
-            result_path="$.deployment_polls",
-        )
-        wait = sfn.Wait(self, "Wait", time=sfn.WaitTime.duration(DEPLOYMENT_POLL_INTERVAL))
-        count_poll = sfn.Pass(
-            self,
-            "Count deployment poll",
-            parameters={
-                "polls": sfn.JsonPath.math_add(sfn.JsonPath.number_at("$.deployment_polls.polls"), 1)
-            },
-            result_path="$.deployment_polls",
-        )
-        get_deployment = self._bedrock_call(
-            "Get deployment",
-            "getCustomModelDeployment",
-            parameters={"CustomModelDeploymentIdentifier": _CANDIDATE_DEPLOYMENT},
-            resources=[self.deployment_arns],
-            result_selector={
-                "arn": sfn.JsonPath.string_at("$.CustomModelDeploymentArn"),
-                "status": sfn.JsonPath.string_at("$.Status"),
-            },
-            result_path="$.candidate_deployment",
-        )
-        deployment_ready = sfn.Choice(self, "Deployment ready?")
-        deployment_failed = sfn.Pass(
-            self,
-            "Deployment failed",
-            result=sfn.Result.from_object(
-                {"Error": "DeploymentFailed", "Cause": "the candidate's custom model deployment is Failed"}
-            ),
-            result_path="$.error",
-        )
-        deployment_timed_out = sfn.Pass(
-            self,
-            "Deployment timed out",
-            result=sfn.Result.from_object(
-                {
-                    "Error": "DeploymentTimeout",
-                    "Cause": f"the candidate's custom model deployment was not Active after "
-                    f"{DEPLOYMENT_MAX_POLLS} polls {DEPLOYMENT_POLL_INTERVAL.to_seconds()} s apart",
-                }
-            ),
-            result_path="$.error",
-        )
-        # 6. Evaluate on the lineage's fixed evaluation set: plan the shards, score them in parallel
-        #    (bounded, throttling retried with backoff), aggregate the metrics.
+        # 5. Evaluate on the lineage's fixed evaluation set: plan it (which set version; must the
+        #    champion answer too?), make the candidate (and a champion with nothing serving it)
+        #    invocable the cheapest way its model allows, wait until that capacity serves, score the
+        #    shards in parallel (bounded, throttling retried with backoff), aggregate the metrics.
         plan_evaluation = self._invoke("Plan evaluation", "plan_evaluation", "$.evaluation_plan")
+        provision = self._invoke("Provision evaluation capacity", "provision_capacity", "$.capacity")
         score_shards = self._score_shards()
         aggregate_evaluation = self._invoke("Aggregate evaluation", "aggregate_evaluation", "$.evaluation")
+        wait_for_evaluation_capacity = self._wait_until_serving(
+            "evaluation capacity", "$.capacity.evaluation", then=score_shards, otherwise=clean_up
+        )
         # 7. Decide.
         decide = self._invoke("Decide", "decide", "$.decision")
         # 7b. Human approval (lineages with approval.required): the trigger records the task token on the
@@ -215,16 +169,28 @@ class Workflow(Construct):
                 sfn.JsonPath.string_at("$.decision.reason"),
             ),
         )
-        # 8. Promote, or discard what evaluation created.
+        # 8. Promote: swap the candidate into the serving capacity in place, wait until it serves,
+        #    then move the registry and the pointer. Or discard: delete the evaluation capacity.
         promote_or_discard = sfn.Choice(self, "Promote?")
-        promote = self._invoke("Promote candidate", "promote", sfn.JsonPath.DISCARD)
-        discard = self._bedrock_call(
-            "Discard candidate",
-            "deleteCustomModelDeployment",
-            parameters={"CustomModelDeploymentIdentifier": _CANDIDATE_DEPLOYMENT},
-            resources=[self.deployment_arns],
-            result_path=sfn.JsonPath.DISCARD,
+        prepare_promotion = sfn.Pass(
+            self,
+            "Prepare promotion",
+            parameters={
+                "model_arn": sfn.JsonPath.string_at("$.training.output_model_arn"),
+                "score": sfn.JsonPath.number_at("$.evaluation.candidate_score"),
+                "metrics": sfn.JsonPath.object_at("$.evaluation.candidate_metrics"),
+                "eval_set_version": sfn.JsonPath.string_at("$.evaluation.eval_set_version"),
+                "metric": sfn.JsonPath.string_at("$.evaluation.metric"),
+                "decision": "promoted",
+            },
+            result_path="$.promotion",
         )
+        swap_serving = self._invoke("Swap serving model", "swap_serving", "$.swap")
+        promote = self._invoke("Promote candidate", "promote", "$.promoted")
+        wait_for_serving = self._wait_until_serving(
+            "serving capacity", "$.swap.targets", then=promote, otherwise=clean_up
+        )
+        discard = self._invoke("Discard candidate", "release_capacity", sfn.JsonPath.DISCARD)
         record_outcome = sfn.Pass(
             self,
             "Record outcome",
@@ -234,8 +200,8 @@ class Workflow(Construct):
             },
             result_path="$.outcome",
         )
-        # Any failure: clean up what the round created, then finish like any other round.
-        clean_up = self._invoke("Clean up failed round", "clean_up", "$.outcome")
+        # Every round ends here: delete custom models beyond the lineage's retention (best effort).
+        retain = self._invoke("Apply retention", "retain_models", "$.retention")
         # 9. Finish: record, unlock, notify; then ask the trigger to start the next queued upload.
         finish = self._invoke("Finish iteration", "finish", "$.finish")
         # Finish holds the lineage's lock until it succeeds, and it is safe to repeat: any error is
@@ -259,23 +225,16 @@ class Workflow(Construct):
         failed = sfn.Fail(self, "Round failed", error="RoundFailed", cause_path="$.outcome.reason")
         succeeded = sfn.Succeed(self, "Round complete")
 
+        is_rollback.when(sfn.Condition.string_equals("$.kind", ROLLBACK_KIND), begin_rollback)
+        is_rollback.otherwise(validate)
+        begin_rollback.next(swap_serving)
         validate.next(dataset_valid)
         dataset_valid.when(sfn.Condition.boolean_equals("$.validation.valid", False), mark_invalid)
         dataset_valid.otherwise(begin)
-        mark_invalid.next(finish)
-        begin.next(fine_tune).next(collect_metrics).next(deploy).next(start_polls).next(wait)
-        wait.next(get_deployment).next(deployment_ready)
-        deployment_ready.when(_deployment_status("Active"), plan_evaluation)
-        deployment_ready.when(_deployment_status("Failed"), deployment_failed)
-        deployment_ready.when(
-            sfn.Condition.number_greater_than_equals("$.deployment_polls.polls", DEPLOYMENT_MAX_POLLS),
-            deployment_timed_out,
-        )
-        deployment_ready.otherwise(count_poll)
-        count_poll.next(wait)
-        deployment_failed.next(clean_up)
-        deployment_timed_out.next(clean_up)
-        plan_evaluation.next(score_shards).next(aggregate_evaluation).next(decide).next(promote_or_discard)
+        mark_invalid.next(retain)
+        begin.next(fine_tune).next(collect_metrics).next(plan_evaluation).next(provision)
+        provision.next(wait_for_evaluation_capacity)
+        score_shards.next(aggregate_evaluation).next(decide).next(promote_or_discard)
         promote_or_discard.when(
             sfn.Condition.and_(
                 sfn.Condition.boolean_equals("$.decision.promote", True),
@@ -283,29 +242,32 @@ class Workflow(Construct):
             ),
             wait_for_approval,
         )
-        promote_or_discard.when(sfn.Condition.boolean_equals("$.decision.promote", True), promote)
+        promote_or_discard.when(sfn.Condition.boolean_equals("$.decision.promote", True), prepare_promotion)
         promote_or_discard.otherwise(discard)
         wait_for_approval.next(approved)
-        approved.when(sfn.Condition.boolean_equals("$.approval.approved", True), promote)
+        approved.when(sfn.Condition.boolean_equals("$.approval.approved", True), prepare_promotion)
         approved.otherwise(reviewer_rejected)
         reviewer_rejected.next(discard)
         approval_timed_out.next(discard)
         wait_for_approval.add_catch(approval_timed_out, errors=[sfn.Errors.TIMEOUT], result_path="$.approval")
+        prepare_promotion.next(swap_serving).next(wait_for_serving)
         promote.next(record_outcome)
         discard.next(record_outcome)
-        record_outcome.next(finish)
-        clean_up.next(finish)
+        record_outcome.next(retain)
+        clean_up.next(retain)
+        retain.next(finish)
+        retain.add_catch(finish, errors=[sfn.Errors.ALL], result_path="$.retention")
         finish.next(start_next).next(round_failed)
         round_failed.when(sfn.Condition.string_equals("$.outcome.decision", "failed"), failed)
         round_failed.otherwise(succeeded)
 
-        failure_path_from: list[tasks.LambdaInvoke | tasks.CallAwsService | sfn.CustomState | sfn.Map] = [
-            validate, begin, fine_tune, collect_metrics, deploy, get_deployment, plan_evaluation,
-            score_shards, aggregate_evaluation, decide, wait_for_approval, promote, discard,
+        failure_path_from: list[tasks.LambdaInvoke | sfn.CustomState | sfn.Map | tasks.SqsSendMessage] = [
+            begin_rollback, validate, begin, fine_tune, collect_metrics, plan_evaluation, provision,
+            score_shards, aggregate_evaluation, decide, wait_for_approval, swap_serving, promote, discard,
         ]  # fmt: skip
         for step in failure_path_from:
             step.add_catch(clean_up, errors=[sfn.Errors.ALL], result_path="$.error")
-        return validate
+        return is_rollback
 
     def _score_shards(self) -> sfn.Map:
         """An inline Map over the plan's shards, `evaluation.concurrency` at a time; each Score shard
@@ -321,8 +283,8 @@ class Workflow(Construct):
             item_selector={
                 "lineage": sfn.JsonPath.object_at("$.lineage"),
                 "iteration": sfn.JsonPath.number_at("$.iteration"),
-                "candidate_model": _CANDIDATE_DEPLOYMENT,
-                "champion_model": sfn.JsonPath.string_at("$.evaluation_plan.champion_model"),
+                "candidate_model": sfn.JsonPath.string_at("$.capacity.candidate_model"),
+                "champion_model": sfn.JsonPath.string_at("$.capacity.champion_model"),
                 "eval_set_version": sfn.JsonPath.string_at("$.evaluation_plan.eval_set_version"),
                 "shard": sfn.JsonPath.object_at("$$.Map.Item.Value"),
             },
@@ -339,6 +301,71 @@ class Workflow(Construct):
         )
         score_shards.item_processor(score_shard)
         return score_shards
+
+    def _wait_until_serving(
+        self, label: str, capacities: str, *, then: sfn.IChainable, otherwise: sfn.IChainable
+    ) -> sfn.Pass:
+        """Check the capacities at `capacities` until each serves its model: then `then`. Failed, or
+        not serving after CAPACITY_MAX_POLLS checks, puts `$.error` and goes to `otherwise`.
+
+        Checks first, waits after: capacity that already serves (an adopted one) costs no wait.
+        """
+        title = label[0].upper() + label[1:]
+        start = sfn.Pass(
+            self,
+            f"Start {label} polls",
+            result=sfn.Result.from_object({"polls": 0}),
+            result_path="$.polls",
+        )
+        check = tasks.LambdaInvoke(
+            self,
+            f"Check {label}",
+            lambda_function=self.functions["capacity_status"],
+            payload=sfn.TaskInput.from_object({"capacities": sfn.JsonPath.list_at(capacities)}),
+            payload_response_only=True,
+            result_path="$.capacity_check",
+        )
+        check.add_catch(otherwise, errors=[sfn.Errors.ALL], result_path="$.error")
+        ready = sfn.Choice(self, f"{title} ready?")
+        failed = sfn.Pass(
+            self,
+            f"{title} failed",
+            parameters={
+                "Error": "CapacityFailed",
+                "Cause": sfn.JsonPath.string_at("$.capacity_check.reason"),
+            },
+            result_path="$.error",
+        )
+        timed_out = sfn.Pass(
+            self,
+            f"{title} timed out",
+            parameters={
+                "Error": "CapacityTimeout",
+                "Cause": sfn.JsonPath.format(
+                    f"not serving after {CAPACITY_MAX_POLLS} checks "
+                    f"{CAPACITY_POLL_INTERVAL.to_seconds()} s apart: {{}}",
+                    sfn.JsonPath.string_at("$.capacity_check.reason"),
+                ),
+            },
+            result_path="$.error",
+        )
+        count = sfn.Pass(
+            self,
+            f"Count {label} poll",
+            parameters={"polls": sfn.JsonPath.math_add(sfn.JsonPath.number_at("$.polls.polls"), 1)},
+            result_path="$.polls",
+        )
+        wait = sfn.Wait(self, f"Wait for {label}", time=sfn.WaitTime.duration(CAPACITY_POLL_INTERVAL))
+
+        start.next(check).next(ready)
+        ready.when(sfn.Condition.boolean_equals("$.capacity_check.ready", True), then)
+        ready.when(sfn.Condition.boolean_equals("$.capacity_check.failed", True), failed)
+        ready.when(sfn.Condition.number_greater_than_equals("$.polls.polls", CAPACITY_MAX_POLLS), timed_out)
+        ready.otherwise(count)
+        count.next(wait).next(check)
+        failed.next(otherwise)
+        timed_out.next(otherwise)
+        return start
 
     def _wait_for_approval(self) -> tasks.SqsSendMessage:
         """Send the task token to the trigger (which records it and notifies) and wait for the answer.
@@ -424,36 +451,6 @@ class Workflow(Construct):
         )
         return state
 
-    def _bedrock_call(
-        self,
-        name: str,
-        action: str,
-        *,
-        parameters: dict[str, str],
-        resources: list[str],
-        result_path: str,
-        result_selector: dict[str, str] | None = None,
-    ) -> tasks.CallAwsService:
-        """An `aws-sdk:bedrock:<action>` task with its IAM scoped to `resources`, retried when throttled."""
-        task = tasks.CallAwsService(
-            self,
-            name,
-            service="bedrock",
-            action=action,
-            iam_action=f"bedrock:{action[0].upper()}{action[1:]}",
-            iam_resources=resources,
-            parameters=parameters,
-            result_selector=result_selector,
-            result_path=result_path,
-        )
-        task.add_retry(
-            errors=["Bedrock.ThrottlingException"],
-            interval=cdk.Duration.seconds(5),
-            backoff_rate=2,
-            max_attempts=5,
-        )
-        return task
-
     # Permissions ----------------------------------------------------------------------------
 
     def _grant_functions(self, registry: Registry, notifications: Notifications) -> None:
@@ -479,28 +476,45 @@ class Workflow(Construct):
         storage.grant_read(fns["aggregate_evaluation"], naming.EVALUATION_RESULTS_PREFIX)
         storage.grant_write(fns["aggregate_evaluation"], naming.EVALUATION_RESULTS_PREFIX)
 
-        self._allow(
-            fns["promote"],
-            ["bedrock:DeleteCustomModelDeployment", "bedrock:GetCustomModelDeployment"],
-            [self.deployment_arns],
-        )
-
+        # Capacity: evaluation deployments / throughputs and the lineage's serving one.
+        capacity = [self.deployment_arns, self.throughput_arns]
+        create = ["bedrock:CreateCustomModelDeployment", "bedrock:CreateProvisionedModelThroughput"]
+        get = ["bedrock:GetCustomModelDeployment", "bedrock:GetProvisionedModelThroughput"]
+        update = ["bedrock:UpdateCustomModelDeployment", "bedrock:UpdateProvisionedModelThroughput"]
+        delete = ["bedrock:DeleteCustomModelDeployment", "bedrock:DeleteProvisionedModelThroughput"]
+        for step in ("provision_capacity", "swap_serving"):
+            # Creating names the custom model it serves; tagging on creation needs TagResource.
+            self._allow(fns[step], create, [*capacity, self.custom_model_arns])
+            self._allow(fns[step], ["bedrock:TagResource"], capacity)
+            grant_key_use(
+                storage.key, fns[step], ["kms:CreateGrant", "kms:Decrypt", "kms:DescribeKey"], "bedrock"
+            )
+        registry.grant_read(fns["swap_serving"])
+        registry.grant_read(fns["begin_rollback"])
+        self._allow(fns["swap_serving"], [*get, *update], [*capacity, self.custom_model_arns])
+        self._allow(fns["capacity_status"], get, capacity)
+        self._allow(fns["promote"], delete, capacity)
+        for step in ("promote", "clean_up"):  # Clean up: after a promotion that committed
+            fns[step].add_to_role_policy(
+                iam.PolicyStatement(
+                    actions=["ssm:PutParameter"], resources=[self._serving_pointers.parameter_arns]
+                )
+            )
+        self._allow(fns["release_capacity"], delete, capacity)
         self._allow(
             fns["clean_up"],
             ["bedrock:GetModelCustomizationJob", "bedrock:StopModelCustomizationJob"],
             [self.job_arns],
         )
-        self._allow(
-            fns["clean_up"],
-            ["bedrock:DeleteCustomModelDeployment", "bedrock:GetCustomModelDeployment"],
-            [self.deployment_arns],
-        )
+        self._allow(fns["clean_up"], [*get, *delete, *update], [*capacity, self.custom_model_arns])
+        registry.grant_read_write(fns["retain_models"])
+        self._allow(fns["retain_models"], ["bedrock:DeleteCustomModel"], [self.custom_model_arns])
 
         notifications.grant_publish(fns["finish"])
 
     def _evaluation_models(self) -> list[str]:
-        """What Score shard may invoke: each starting point's on-demand id, the candidates' deployments."""
-        models = [self.deployment_arns]
+        """What Score shard may invoke: each starting point's on-demand id, evaluation capacity."""
+        models = [self.deployment_arns, self.throughput_arns]
         for lineage in self._config.lineages:
             if not is_custom_model_arn(lineage.base_model):
                 models.append(self._foundation_model_arn(invocable_foundation_model_id(lineage.base_model)))

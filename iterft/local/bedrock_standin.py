@@ -245,11 +245,15 @@ class _Deployment:
     updated: datetime | None = None
     update_model_arn: str | None = None
     update_status: str | None = None
+    failure: str | None = None
+    """Set by `fail_next_capacity`: the deployment ends Failed with this message instead of Active."""
 
     def advance(self) -> None:
         if self.status == "Creating":
             if self.polls_left:
                 self.polls_left -= 1
+            elif self.failure:
+                self.status, self.updated = "Failed", _now()
             else:
                 self.status, self.updated = "Active", _now()
         elif self.update_status == "Updating":
@@ -274,6 +278,8 @@ class _Deployment:
         }
         if self.description:
             response["description"] = self.description
+        if self.status == "Failed" and self.failure:
+            response["failureMessage"] = self.failure
         if self.update_status:
             response["updateDetails"] = {
                 "modelArn": self.update_model_arn,
@@ -306,6 +312,8 @@ class _Throughput:
     polls_left: int = 1
     desired_model_arn: str | None = None
     updated: datetime | None = None
+    failure: str | None = None
+    """Set by `fail_next_capacity`: the throughput ends Failed with this message instead of InService."""
 
     @property
     def commitment_expires(self) -> datetime | None:
@@ -315,6 +323,8 @@ class _Throughput:
         if self.status in ("Creating", "Updating"):
             if self.polls_left:
                 self.polls_left -= 1
+            elif self.failure and self.status == "Creating":
+                self.status, self.updated = "Failed", _now()
             else:
                 self.model_arn = self.desired_model_arn or self.model_arn
                 self.status, self.desired_model_arn, self.updated = "InService", None, _now()
@@ -335,6 +345,8 @@ class _Throughput:
         if self.commitment:
             response["commitmentDuration"] = self.commitment
             response["commitmentExpirationTime"] = self.commitment_expires
+        if self.status == "Failed" and self.failure:
+            response["failureMessage"] = self.failure
         return response
 
 
@@ -357,6 +369,7 @@ class BedrockStandIn(BaseBackend):
         self._throughputs: dict[str, _Throughput] = {}
         self._tags: dict[str, dict[str, str]] = {}
         self._failures: list[tuple[str, str]] = []
+        self._capacity_failures: list[tuple[str, str]] = []
         self._throttles: dict[str, list[str]] = {}
         self._latency = 0.0
         self._job_polls_in_progress = 0
@@ -385,8 +398,9 @@ class BedrockStandIn(BaseBackend):
             self._job_polls_in_progress = polls
 
     def set_deployment_polls_creating(self, polls: int) -> None:
-        """How many GetCustomModelDeployment calls report Creating before a new deployment is Active
-        (default 1, so pollers see the transition; a large number stands for a deployment stuck)."""
+        """How many Get calls report Creating before a new deployment is Active or a new provisioned
+        throughput InService (default 1, so pollers see the transition; a large number stands for
+        capacity stuck)."""
         if polls < 0:
             raise ValueError("polls cannot be negative")
         with self._lock:
@@ -396,6 +410,19 @@ class BedrockStandIn(BaseBackend):
         """The next job created whose name contains `match` ends Failed with `message` and makes no model."""
         with self._lock:
             self._failures.append((match, message))
+
+    def fail_next_capacity(self, match: str, message: str) -> None:
+        """The next custom model deployment or provisioned throughput created whose name contains
+        `match` never comes into service: it reports Failed with `message` once its Creating polls end."""
+        with self._lock:
+            self._capacity_failures.append((match, message))
+
+    def _capacity_failure(self, name: str) -> str | None:
+        for index, (match, message) in enumerate(self._capacity_failures):
+            if match in name:
+                del self._capacity_failures[index]
+                return message
+        return None
 
     def throttle_next(self, operation: str, times: int = 1, error: str = "ThrottlingException") -> None:
         """The next `times` calls of `operation` (an API name such as "Converse") fail with `error`."""
@@ -716,6 +743,7 @@ class BedrockStandIn(BaseBackend):
                 client_request_token=token,
                 description=request.get("description"),
                 polls_left=self._deployment_polls_creating,
+                failure=self._capacity_failure(name),
             )
             self._deployments[deployment.arn] = deployment
             self._tag(deployment.arn, request.get("tags"))
@@ -818,6 +846,8 @@ class BedrockStandIn(BaseBackend):
                 created=_now(),
                 client_request_token=token,
                 commitment=commitment,
+                polls_left=self._deployment_polls_creating,
+                failure=self._capacity_failure(name),
             )
             self._throughputs[throughput.arn] = throughput
             self._tag(throughput.arn, request.get("tags"))

@@ -195,6 +195,35 @@ class LocalSession:
             for message_id, message, subject, attributes, _group in topic.sent_notifications
         ]
 
+    def bedrock_inventory(self) -> list[dict[str, Any]]:
+        """Every provisioned throughput and custom model deployment that exists, as Bedrock lists them
+        (what is billed by the hour or could be invoked): `{kind, name, arn, model_arn, status}`."""
+        bedrock = self.client("bedrock")
+        throughputs = [
+            {
+                "kind": "provisioned",
+                "name": item["provisionedModelName"],
+                "arn": item["provisionedModelArn"],
+                "model_arn": item["modelArn"],
+                "status": item["status"],
+                "model_units": item["modelUnits"],
+            }
+            for page in bedrock.get_paginator("list_provisioned_model_throughputs").paginate()
+            for item in page["provisionedModelSummaries"]
+        ]
+        deployments = [
+            {
+                "kind": "deployment",
+                "name": item["customModelDeploymentName"],
+                "arn": item["customModelDeploymentArn"],
+                "model_arn": item["modelArn"],
+                "status": item["status"],
+            }
+            for page in bedrock.get_paginator("list_custom_model_deployments").paginate()
+            for item in page["modelDeploymentSummaries"]
+        ]
+        return sorted(throughputs + deployments, key=lambda item: (item["kind"], item["name"]))
+
     def is_idle(self, lineage: str) -> bool:
         """No trigger work in flight, no running execution of the lineage, nothing queued, no lock.
 

@@ -116,12 +116,24 @@ def custom_model_name(lineage: str, iteration: int, fingerprint: str) -> str:
     return f"{lineage}-it{iteration:04d}-{fingerprint}"
 
 
-def evaluation_deployment_name(lineage: str, iteration: int, fingerprint: str) -> str:
-    return f"{lineage}-it{iteration:04d}-{fingerprint}-eval"
+def evaluation_capacity_name(lineage: str, iteration: int, fingerprint: str, role: str) -> str:
+    """The deployment or provisioned throughput a round creates so `role` (candidate | champion) can
+    answer the evaluation set; deterministic, so Clean up finds it even when its ARN was never seen."""
+    suffix = "eval" if role == "candidate" else f"{role}-eval"
+    return f"{lineage}-it{iteration:04d}-{fingerprint}-{suffix}"
+
+
+def serving_capacity_name(lineage: str, iteration: int) -> str:
+    """The lineage's serving capacity, named after the promotion that created it (later ones update it)."""
+    return f"{lineage}-serving-it{iteration:04d}"
 
 
 def execution_name(lineage: str, iteration: int, fingerprint: str) -> str:
     return f"{lineage}-it{iteration:04d}-{fingerprint}"
+
+
+def rollback_execution_name(lineage: str, iteration: int, to_iteration: int) -> str:
+    return f"{lineage}-it{iteration:04d}-rollback-to-{to_iteration:04d}"
 
 
 def lineage_parameter_name(stack_name: str, lineage: str) -> str:
@@ -131,6 +143,15 @@ def lineage_parameter_name(stack_name: str, lineage: str) -> str:
 
 def lineage_parameter_prefix(stack_name: str) -> str:
     return f"/iterft/{stack_name}/lineages/"
+
+
+def serving_parameter_name(stack_name: str, lineage: str) -> str:
+    """SSM parameter applications read the lineage's serving model identifier from (the stable pointer)."""
+    return f"{serving_parameter_prefix(stack_name)}{lineage}"
+
+
+def serving_parameter_prefix(stack_name: str) -> str:
+    return f"/iterft/{stack_name}/serving/"
 
 
 METRICS_NAMESPACE = "iterft"
@@ -155,19 +176,26 @@ ENV_BUCKET = "ITERFT_BUCKET"
 ENV_TOPIC_ARN = "ITERFT_TOPIC_ARN"
 ENV_STATE_MACHINE_ARN = "ITERFT_STATE_MACHINE_ARN"
 ENV_LINEAGE_PARAMETER_PREFIX = "ITERFT_LINEAGE_PARAMETER_PREFIX"
+ENV_SERVING_PARAMETER_PREFIX = "ITERFT_SERVING_PARAMETER_PREFIX"
 POWERTOOLS_SERVICE = "iterft"
 HANDLER_MODULE = "iterft_runtime.handlers.{step}"
 """Each function's handler is `iterft_runtime.handlers.<step>.handler`."""
 STEPS = (
     "trigger",
+    "begin_rollback",
     "validate",
     "begin",
     "collect_metrics",
     "plan_evaluation",
+    "provision_capacity",
+    "capacity_status",
     "score_shard",
     "aggregate_evaluation",
     "decide",
+    "swap_serving",
     "promote",
+    "release_capacity",
     "clean_up",
+    "retain_models",
     "finish",
 )

@@ -590,6 +590,35 @@ def test_provisioned_throughput_lifecycle(lineage: Lineage) -> None:
     assert error_code(error) == "ResourceNotFoundException"
 
 
+def test_capacity_can_be_made_to_fail_or_stay_creating(lineage: Lineage, standin: BedrockStandIn) -> None:
+    model = lineage.fine_tune("support-it0001", ROUND_1)["outputModelArn"]
+    standin.fail_next_capacity("doomed", "Insufficient capacity")
+    deployment = lineage.bedrock.create_custom_model_deployment(
+        modelDeploymentName="doomed-dep", modelArn=model
+    )
+    arn = deployment["customModelDeploymentArn"]
+    assert [lineage.deployment(arn)["status"] for _ in range(2)] == ["Creating", "Failed"]
+    assert lineage.deployment(arn)["failureMessage"] == "Insufficient capacity"
+    standin.fail_next_capacity("doomed", "No model units")
+    throughput = lineage.bedrock.create_provisioned_model_throughput(
+        modelUnits=1, provisionedModelName="doomed-pt", modelId=model
+    )["provisionedModelArn"]
+    assert [lineage.throughput(throughput)["status"] for _ in range(2)] == ["Creating", "Failed"]
+    assert lineage.throughput(throughput)["failureMessage"] == "No model units"
+    # Each failure is used once: the next one with a matching name comes into service.
+    healthy = lineage.bedrock.create_custom_model_deployment(modelDeploymentName="doomed-2", modelArn=model)
+    assert [lineage.deployment(healthy["customModelDeploymentArn"])["status"] for _ in range(2)] == [
+        "Creating",
+        "Active",
+    ]
+
+    standin.set_deployment_polls_creating(3)
+    slow = lineage.bedrock.create_provisioned_model_throughput(
+        modelUnits=1, provisionedModelName="slow-pt", modelId=model
+    )["provisionedModelArn"]
+    assert [lineage.throughput(slow)["status"] for _ in range(4)] == ["Creating"] * 3 + ["InService"]
+
+
 # Runtime ------------------------------------------------------------------------------------------
 
 

@@ -180,7 +180,7 @@ def test_a_deployment_that_never_becomes_active_fails_the_round_and_is_deleted(s
         session.standin.set_deployment_polls_creating(1)
 
     assert row["decision"] == "failed"
-    assert "DeploymentTimeout" in row["reason"] or "not Active" in row["reason"], row["reason"]
+    assert "CapacityTimeout" in row["reason"] and "is Creating" in row["reason"], row["reason"]
     deployments = session.client("bedrock").list_custom_model_deployments()["modelDeploymentSummaries"]
     assert [d for d in deployments if d["customModelDeploymentName"].startswith("stuck-")] == []
     [status] = lineage_status(session.deployment, "stuck")

@@ -18,6 +18,7 @@ from runtime_support import (
     LINEAGE_CONFIG,
     PARAMETER_PREFIX,
     REGION,
+    SERVING_PREFIX,
     TABLE,
     Aws,
     aws_client,
@@ -72,6 +73,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
             naming.ENV_TOPIC_ARN: topic_arn,
             naming.ENV_STATE_MACHINE_ARN: state_machine_arn,
             naming.ENV_LINEAGE_PARAMETER_PREFIX: PARAMETER_PREFIX,
+            naming.ENV_SERVING_PARAMETER_PREFIX: SERVING_PREFIX,
         }.items():
             monkeypatch.setenv(name, value)
         env = Aws(TABLE, BUCKET, topic_arn, state_machine_arn, queue_url)

@@ -6,7 +6,7 @@ boundary. The fixtures themselves are in runtime_fixtures.py (a plugin: `pytest_
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
@@ -16,12 +16,14 @@ import pytest
 from iterft_runtime import naming
 from iterft_runtime.dal import bedrock as real_bedrock
 from iterft_runtime.dal.registry import Registry
+from iterft_runtime.models.capacity import Capacity, CapacityKind, CapacityStatus
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
 TABLE = "iterft-test-registry"
 BUCKET = "iterft-test-data"
 PARAMETER_PREFIX = naming.lineage_parameter_prefix("iterft-test")
+SERVING_PREFIX = naming.serving_parameter_prefix("iterft-test")
 LINEAGE = "support-bot"
 BASE_MODEL = "amazon.nova-micro-v1:0:128k"
 LINEAGE_CONFIG: dict[str, Any] = {
@@ -135,15 +137,15 @@ class Aws:
 
 @dataclass
 class FakeBedrock:
-    """Stands in for dal.bedrock where moto has nothing (Converse, custom model deployments).
+    """Stands in for dal.bedrock where moto has nothing (Converse, deployments, provisioned throughput).
 
-    `models` maps a model id to a function from prompt to answer. Attributes it does not define
-    (the customization-job calls moto implements, constants) fall through to the real module.
+    `models` maps a model id to a function from prompt to answer; `capacity` holds the deployments and
+    throughputs that exist (ARN -> the model each serves), always in service. Attributes it does not
+    define (the customization-job calls moto implements, constants) fall through to the real module.
     """
 
     models: dict[str, Callable[[str], str]] = field(default_factory=dict)
-    deployments: dict[str, str] = field(default_factory=dict)
-    """Existing custom model deployments: name -> ARN."""
+    capacity: dict[str, str] = field(default_factory=dict)
     deleted: list[str] = field(default_factory=list)
     calls: list[tuple[str, str]] = field(default_factory=list)
 
@@ -154,21 +156,35 @@ class FakeBedrock:
         self.calls.append((model_id, prompt))
         return self.models[model_id](prompt)
 
-    def add_deployment(self, name: str) -> str:
-        arn = f"arn:aws:bedrock:{REGION}:{ACCOUNT}:custom-model-deployment/{name}"
-        self.deployments[name] = arn
+    @staticmethod
+    def arn_of(kind: CapacityKind, name: str) -> str:
+        resource = "custom-model-deployment" if kind is CapacityKind.DEPLOYMENT else "provisioned-model"
+        return f"arn:aws:bedrock:{REGION}:{ACCOUNT}:{resource}/{name}"
+
+    def create_capacity(self, capacity: Capacity, tags: Mapping[str, str]) -> str:
+        arn = self.arn_of(capacity.kind, capacity.name)
+        self.capacity[arn] = capacity.model_arn
         return arn
 
-    def find_deployment_arn(self, name: str) -> str | None:
-        return self.deployments.get(name)
+    def describe_capacity(self, kind: CapacityKind, identifier: str) -> CapacityStatus | None:
+        arn = identifier if identifier.startswith("arn:") else self.arn_of(kind, identifier)
+        if arn not in self.capacity:
+            return None
+        status = "Active" if kind is CapacityKind.DEPLOYMENT else "InService"
+        return CapacityStatus(status=status, model_arn=self.capacity[arn], arn=arn)
 
-    def delete_deployment(self, deployment_arn: str) -> bool:
-        for name, arn in list(self.deployments.items()):
-            if arn == deployment_arn:
-                del self.deployments[name]
-                self.deleted.append(arn)
-                return True
-        return False
+    def swap_model(self, capacity: Capacity) -> None:
+        self.capacity[capacity.arn] = capacity.model_arn
+
+    def delete_capacity(self, kind: CapacityKind, identifier: str) -> bool:
+        arn = identifier if identifier.startswith("arn:") else self.arn_of(kind, identifier)
+        if self.capacity.pop(arn, None) is None:
+            return False
+        self.deleted.append(arn)
+        return True
+
+    def release_capacities(self, capacities: Iterable[Capacity]) -> list[str]:
+        return [item.name for item in capacities if self.delete_capacity(item.kind, item.arn)]
 
 
 def install_fake_bedrock(monkeypatch: pytest.MonkeyPatch, *modules: ModuleType) -> FakeBedrock:

@@ -70,6 +70,30 @@ def test_a_valid_config_in_another_directory_loads(tmp_path: Path) -> None:
             id="custom-model-arn-without-family",
         ),
         pytest.param(
+            {"lineage": {"base_model": "anthropic.claude-3-haiku-20240307-v1:0:200k"}},
+            [
+                "lineages.0",
+                "serving.mode: on_demand is not available for claude-haiku",
+                "provisioned or none",
+            ],
+            id="on-demand-for-a-family-without-it",
+        ),
+        pytest.param(
+            {"lineage": {"serving": {"mode": "on_demand", "model_units": 2}}},
+            ["lineages.0.serving", "model_units: only for mode provisioned"],
+            id="model-units-without-provisioned",
+        ),
+        pytest.param(
+            {"lineage": {"serving": {"mode": "provisioned", "commitment": "one_year"}}},
+            ["lineages.0.serving.commitment", "none", "one_month", "six_months"],
+            id="unknown-commitment",
+        ),
+        pytest.param(
+            {"lineage": {"retention": {"keep_models": 0}}},
+            ["lineages.0.retention.keep_models", "greater than or equal to 1"],
+            id="keep-no-models",
+        ),
+        pytest.param(
             {"lineage": {"hyperparameters": {"epochCount": 9}}},
             ["lineages.0", "hyperparameters", "epochCount=9", "1..5"],
             id="hyperparameter-out-of-range",

@@ -69,7 +69,7 @@ def running_round(aws: Aws, iteration: int = 1, config: dict[str, Any] | None = 
         "lineage": lineage.model_dump(mode="json"),
         "iteration": iteration,
         "dataset": dataset.to_dict(),
-        "candidate_deployment": {"arn": CANDIDATE, "status": "Active"},
+        "capacity": {"candidate_model": CANDIDATE},
     }
 
 
@@ -79,7 +79,7 @@ def shard_inputs(doc: dict[str, Any], plan: dict[str, Any]) -> list[dict[str, An
         {
             "lineage": doc["lineage"],
             "iteration": doc["iteration"],
-            "candidate_model": doc["candidate_deployment"]["arn"],
+            "candidate_model": doc["capacity"]["candidate_model"],
             "champion_model": plan["champion_model"],
             "eval_set_version": plan["eval_set_version"],
             "shard": shard,
@@ -163,12 +163,17 @@ def test_a_changed_set_rescores_the_serving_champion(aws: Aws, fake: FakeBedrock
         LINEAGE,
         1,
         model_arn="arn:aws:bedrock:us-east-1:123456789012:custom-model/it1",
-        serving_model_id=CANDIDATE,
+        serving_capacity={
+            "kind": "deployment",
+            "name": "bot-it0001-eval",
+            "arn": CANDIDATE,
+            "model_arn": "arn:aws:bedrock:us-east-1:123456789012:custom-model/it1",
+            "role": "serving",
+        },
         score=0.75,
         metrics=first["candidate_metrics"],
         eval_set_version="whatever-before",
         metric="token_f1",
-        replaced_serving_model_id=None,
     )
     aws.registry.release_lock(LINEAGE, 1)
     new_version = put_eval_set(aws, EVAL_SET[:2])
@@ -176,7 +181,7 @@ def test_a_changed_set_rescores_the_serving_champion(aws: Aws, fake: FakeBedrock
     fake.models[next_candidate] = knows(0)
     fake.calls.clear()
 
-    result = evaluate({**running_round(aws, 2), "candidate_deployment": {"arn": next_candidate}})
+    result = evaluate({**running_round(aws, 2), "capacity": {"candidate_model": next_candidate}})
 
     assert result["champion_reused"] is False and result["eval_set_version"] == new_version
     assert (result["candidate_score"], result["champion_score"]) == (0.0, 1.0)

@@ -12,8 +12,18 @@ from typing import Any
 import pytest
 from iterft_runtime import naming
 from iterft_runtime.dal.registry import LockNotHeldError
-from iterft_runtime.handlers import begin, clean_up, collect_metrics, decide, finish, promote
+from iterft_runtime.handlers import (
+    begin,
+    clean_up,
+    collect_metrics,
+    decide,
+    finish,
+    promote,
+    retain_models,
+    swap_serving,
+)
 from iterft_runtime.logic.dispatch import execution_input
+from iterft_runtime.models.capacity import Capacity, CapacityKind, CapacityRole
 from iterft_runtime.models.lineage import LineageConfig
 from iterft_runtime.models.records import DatasetRef
 from runtime_support import (
@@ -107,9 +117,19 @@ def evaluated(doc: dict[str, Any], candidate: float, champion: float) -> dict[st
             "training_loss": 0.5,
             "validation_loss": 0.6,
         },
-        "candidate_deployment": {
-            "arn": f"{DEPLOYMENTS}{doc['round']['deployment_name']}",
-            "status": "Active",
+        "capacity": {
+            "evaluation": [
+                {
+                    "kind": "deployment",
+                    "name": doc["round"]["candidate_capacity_name"],
+                    "arn": f"{DEPLOYMENTS}{doc['round']['candidate_capacity_name']}",
+                    "model_arn": f"arn:aws:bedrock:us-east-1:123456789012:custom-model/{LINEAGE}-it{n}",
+                    "role": "candidate",
+                    "created_at": "2026-03-01T10:30:00.000Z",
+                }
+            ],
+            "candidate_model": f"{DEPLOYMENTS}{doc['round']['candidate_capacity_name']}",
+            "champion_model": None,
         },
         "evaluation": {
             "metric": "token_f1",
@@ -125,9 +145,33 @@ def evaluated(doc: dict[str, Any], candidate: float, champion: float) -> dict[st
     }
 
 
+def with_capacity(fake: FakeBedrock, doc: dict[str, Any]) -> dict[str, Any]:
+    """The round's evaluation capacity exists (what Provision evaluation capacity created)."""
+    for item in doc["capacity"]["evaluation"]:
+        fake.capacity[item["arn"]] = item["model_arn"]
+    return doc
+
+
+def swapped(doc: dict[str, Any]) -> dict[str, Any]:
+    """Through Prepare promotion and Swap serving model, as the workflow runs them before Promote."""
+    evaluation = doc["evaluation"]
+    doc = {
+        **doc,
+        "promotion": {
+            "model_arn": doc["training"]["output_model_arn"],
+            "score": evaluation["candidate_score"],
+            "metrics": evaluation["candidate_metrics"],
+            "eval_set_version": evaluation["eval_set_version"],
+            "metric": evaluation["metric"],
+            "decision": "promoted",
+        },
+    }
+    return {**doc, "swap": swap_serving.handler(doc, None)}
+
+
 @pytest.fixture
 def fake(monkeypatch: pytest.MonkeyPatch) -> FakeBedrock:
-    return install_fake_bedrock(monkeypatch, promote, clean_up)
+    return install_fake_bedrock(monkeypatch, promote, clean_up, swap_serving, retain_models)
 
 
 # -- begin ---------------------------------------------------------------------------------------
@@ -144,7 +188,8 @@ def test_begin_builds_on_the_starting_point_with_deterministic_names(aws: Aws) -
         "job_name": naming.job_name(LINEAGE, 1, fingerprint),
         "custom_model_name": naming.custom_model_name(LINEAGE, 1, fingerprint),
         "output_uri": f"s3://{BUCKET}/{naming.job_output_prefix(LINEAGE, 1)}",
-        "deployment_name": naming.evaluation_deployment_name(LINEAGE, 1, fingerprint),
+        "candidate_capacity_name": naming.evaluation_capacity_name(LINEAGE, 1, fingerprint, "candidate"),
+        "champion_capacity_name": naming.evaluation_capacity_name(LINEAGE, 1, fingerprint, "champion"),
         "hyperparameters": {"epochCount": "2", "learningRate": "1e-05"},
     }
     record = aws.registry.get_iteration(LINEAGE, 1)
@@ -159,8 +204,8 @@ def test_begin_builds_on_the_starting_point_with_deterministic_names(aws: Aws) -
 
 
 def test_begin_builds_on_the_champion_after_a_promotion(aws: Aws, fake: FakeBedrock) -> None:
-    first = evaluated(begun(dispatched(aws, "one.jsonl")), candidate=0.7, champion=0.5)
-    promote.handler(first, None)
+    first = with_capacity(fake, evaluated(begun(dispatched(aws, "one.jsonl")), candidate=0.7, champion=0.5))
+    promote.handler(swapped(first), None)
     aws.registry.release_lock(LINEAGE, 1)
 
     second = begin.handler(validated(dispatched(aws, "two.jsonl")), None)
@@ -252,41 +297,49 @@ def test_decide_applies_the_lineages_guards() -> None:
 # -- promote -------------------------------------------------------------------------------------
 
 
-def test_promote_swaps_the_champion_and_retires_the_old_deployment(aws: Aws, fake: FakeBedrock) -> None:
-    first = evaluated(begun(dispatched(aws, "one.jsonl")), candidate=0.7, champion=0.5)
-    fake.add_deployment(first["round"]["deployment_name"])
-    assert promote.handler(first, None)["retired_deployment"] is None  # the starting point had none
+def pointer(aws: Aws) -> str:
+    name = naming.serving_parameter_name("iterft-test", LINEAGE)
+    return str(aws.client("ssm").get_parameter(Name=name)["Parameter"]["Value"])
+
+
+def test_promote_creates_then_updates_the_serving_deployment_in_place(aws: Aws, fake: FakeBedrock) -> None:
+    first = swapped(with_capacity(fake, evaluated(begun(dispatched(aws, "one.jsonl")), 0.7, 0.5)))
+    assert first["swap"]["action"] == "create"  # the first promotion creates the serving deployment
+    serving = first["swap"]["targets"][0]["arn"]
+    assert serving == fake.arn_of(CapacityKind.DEPLOYMENT, naming.serving_capacity_name(LINEAGE, 1))
+    assert promote.handler(first, None) == {
+        "champion_model_arn": first["training"]["output_model_arn"],
+        "serving_model_id": serving,
+        "released": [first["round"]["candidate_capacity_name"]],
+    }
+    assert pointer(aws) == serving and list(fake.capacity) == [serving]
     aws.registry.release_lock(LINEAGE, 1)
 
-    second = evaluated(begun(dispatched(aws, "two.jsonl")), candidate=0.8, champion=0.7)
-    fake.add_deployment(second["round"]["deployment_name"])
+    second = swapped(with_capacity(fake, evaluated(begun(dispatched(aws, "two.jsonl")), 0.8, 0.7)))
+    assert second["swap"]["action"] == "update"
+    assert fake.capacity[serving] == second["training"]["output_model_arn"]  # swapped in place
     result = promote.handler(second, None)
 
-    old, new = first["candidate_deployment"]["arn"], second["candidate_deployment"]["arn"]
-    assert result == {
-        "champion_iteration": 2,
-        "champion_model_arn": second["training"]["output_model_arn"],
-        "serving_model_id": new,
-        "retired_deployment": old,
-    }
-    assert fake.deleted == [old] and list(fake.deployments.values()) == [new]
+    evaluation_arns = [first["capacity"]["candidate_model"], second["capacity"]["candidate_model"]]
+    assert result["serving_model_id"] == serving and fake.deleted == evaluation_arns
+    assert list(fake.capacity) == [serving] and pointer(aws) == serving
     state = aws.registry.get_state(LINEAGE)
     assert state is not None
     assert (state.champion_iteration, state.champion_model, state.serving_model_id, state.champion_score) == (
         2,
         second["training"]["output_model_arn"],
-        new,
+        serving,
         0.8,
     )
     record = aws.registry.get_iteration(LINEAGE, 2)
-    assert record is not None and record.decision == "promoted" and record.replaced_serving_model_id == old
+    assert record is not None and record.decision == "promoted" and record.serving_model_id == serving
 
-    assert promote.handler(second, None) == result  # a retry after the commit is harmless
-    assert fake.deleted == [old] and list(fake.deployments.values()) == [new]
+    assert promote.handler(second, None)["serving_model_id"] == serving  # a retry after the commit
+    assert fake.deleted == evaluation_arns and list(fake.capacity) == [serving]
 
 
 def test_promote_without_the_lock_changes_nothing(aws: Aws, fake: FakeBedrock) -> None:
-    doc = evaluated(begun(dispatched(aws)), candidate=0.9, champion=0.1)
+    doc = swapped(with_capacity(fake, evaluated(begun(dispatched(aws)), candidate=0.9, champion=0.1)))
     aws.registry.release_lock(LINEAGE, 1)
     with pytest.raises(LockNotHeldError):
         promote.handler(doc, None)
@@ -306,9 +359,8 @@ LAMBDA_ERROR = {
 
 
 def test_clean_up_stops_the_job_and_deletes_the_candidate_deployment(aws: Aws, fake: FakeBedrock) -> None:
-    doc = evaluated(begun(dispatched(aws)), candidate=0.5, champion=0.5)
+    doc = with_capacity(fake, evaluated(begun(dispatched(aws)), candidate=0.5, champion=0.5))
     create_job(aws, doc)
-    fake.add_deployment(doc["round"]["deployment_name"])
 
     outcome = clean_up.handler({**doc, "error": LAMBDA_ERROR}, None)
 
@@ -318,7 +370,7 @@ def test_clean_up_stops_the_job_and_deletes_the_candidate_deployment(aws: Aws, f
     }
     job = aws.client("bedrock").get_model_customization_job(jobIdentifier=doc["round"]["job_name"])
     assert job["status"] == "Stopped"
-    assert fake.deleted == [doc["candidate_deployment"]["arn"]]
+    assert fake.deleted == [doc["capacity"]["candidate_model"]]
     assert clean_up.handler({**doc, "error": LAMBDA_ERROR}, None) == outcome  # retry: nothing left to do
 
 
@@ -327,7 +379,12 @@ def test_clean_up_finds_the_deployment_by_name_when_its_arn_was_never_seen(
     fake: FakeBedrock,
 ) -> None:
     doc = begun(dispatched(aws))
-    arn = fake.add_deployment(doc["round"]["deployment_name"])
+    arn = fake.create_capacity(
+        Capacity(
+            CapacityKind.DEPLOYMENT, doc["round"]["candidate_capacity_name"], "", "m", CapacityRole.CANDIDATE
+        ),
+        {},
+    )
     outcome = clean_up.handler({**doc, "error": {"Error": "States.Timeout", "Cause": "took too long"}}, None)
     assert outcome == {"decision": "failed", "reason": "States.Timeout: took too long"}
     assert fake.deleted == [arn]
@@ -341,15 +398,19 @@ def test_clean_up_before_the_round_began_only_reports(aws: Aws, fake: FakeBedroc
 
 
 def test_clean_up_after_a_committed_promotion_keeps_the_new_champion(aws: Aws, fake: FakeBedrock) -> None:
-    doc = evaluated(begun(dispatched(aws)), candidate=0.9, champion=0.1)
-    fake.add_deployment(doc["round"]["deployment_name"])
+    doc = swapped(with_capacity(fake, evaluated(begun(dispatched(aws)), candidate=0.9, champion=0.1)))
     promote.handler(doc, None)
+    # As if Promote had failed after its commit, before publishing the pointer.
+    name = naming.serving_parameter_name("iterft-test", LINEAGE)
+    aws.client("ssm").put_parameter(Name=name, Value="stale", Type="String", Overwrite=True)
 
     outcome = clean_up.handler({**doc, "error": {"Error": "Lambda.ServiceException", "Cause": "boom"}}, None)
 
     assert outcome["decision"] == "promoted"
     assert outcome["reason"] == "promoted; a later step failed: Lambda.ServiceException: boom"
-    assert fake.deleted == [] and doc["candidate_deployment"]["arn"] in fake.deployments.values()
+    serving = doc["swap"]["targets"][0]["arn"]
+    assert list(fake.capacity) == [serving]  # the serving deployment stays
+    assert pointer(aws) == serving
 
 
 def test_clean_up_reports_what_it_could_not_undo(
@@ -357,26 +418,29 @@ def test_clean_up_reports_what_it_could_not_undo(
     fake: FakeBedrock,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    doc = evaluated(begun(dispatched(aws)), candidate=0.5, champion=0.5)
+    doc = with_capacity(fake, evaluated(begun(dispatched(aws)), candidate=0.5, champion=0.5))
 
-    def refuse(arn: str) -> bool:
+    def refuse(kind: CapacityKind, identifier: str) -> bool:
         raise RuntimeError("AccessDenied")
 
-    monkeypatch.setattr(fake, "delete_deployment", refuse)
+    monkeypatch.setattr(fake, "delete_capacity", refuse)
     outcome = clean_up.handler({**doc, "error": {"Error": "X", "Cause": "y"}}, None)
     assert outcome["decision"] == "failed"
-    arn = doc["candidate_deployment"]["arn"]
-    assert outcome["reason"] == f"X: y; clean-up incomplete: could not delete deployment {arn}: AccessDenied"
+    name = doc["round"]["candidate_capacity_name"]
+    assert outcome["reason"].startswith(
+        f"X: y; clean-up incomplete: could not delete deployment {name}: AccessDenied"
+    )
 
 
 # -- finish --------------------------------------------------------------------------------------
 
 
 def test_finish_records_everything_releases_the_lock_and_notifies(aws: Aws, fake: FakeBedrock) -> None:
-    doc = evaluated(begun(dispatched(aws)), candidate=0.72, champion=0.61)
+    doc = with_capacity(fake, evaluated(begun(dispatched(aws)), candidate=0.72, champion=0.61))
     doc["decision"] = decide.handler(doc, None)
     doc["outcome"] = {"decision": doc["decision"]["decision"], "reason": doc["decision"]["reason"]}
-    promote.handler(doc, None)
+    doc = swapped(doc)
+    doc["promoted"] = promote.handler(doc, None)
 
     assert finish.handler(doc, None) == {}
 
@@ -402,7 +466,11 @@ def test_finish_records_everything_releases_the_lock_and_notifies(aws: Aws, fake
     assert history["output_model_arn"] == doc["training"]["output_model_arn"]
     assert history["job_arn"] == doc["training"]["job_arn"]
     assert history["ended_at"] and history["started_at"] == "2026-03-01T10:00:01.000Z"
-    assert record.deployment_arn == doc["candidate_deployment"]["arn"]
+    assert record.evaluation_capacity == doc["capacity"]["evaluation"]
+    assert (history["serving_action"], history["serving_model_id"]) == (
+        "create",
+        doc["swap"]["targets"][0]["arn"],
+    )
     state = aws.registry.get_state(LINEAGE)
     assert state is not None and state.lock_owner is None
     [notification] = aws.notifications()
@@ -506,26 +574,21 @@ def test_a_retried_finish_does_not_release_the_next_rounds_lock(aws: Aws) -> Non
     assert subjects == [f"iterft {LINEAGE} #1 failed"] * 2
 
 
-def test_clean_up_retires_the_replaced_deployment_when_the_promotion_committed_but_retiring_failed(
-    aws: Aws, fake: FakeBedrock, monkeypatch: pytest.MonkeyPatch
+def test_clean_up_keeps_the_champion_serving_when_an_in_place_update_was_under_way(
+    aws: Aws, fake: FakeBedrock
 ) -> None:
-    first = evaluated(begun(dispatched(aws, "one.jsonl")), candidate=0.7, champion=0.5)
-    fake.add_deployment(first["round"]["deployment_name"])
+    first = swapped(with_capacity(fake, evaluated(begun(dispatched(aws, "one.jsonl")), 0.7, 0.5)))
     promote.handler(first, None)
     assert aws.registry.release_lock(LINEAGE, 1)
-    second = evaluated(begun(dispatched(aws, "two.jsonl")), candidate=0.8, champion=0.7)
-    fake.add_deployment(second["round"]["deployment_name"])
-    working_delete = fake.delete_deployment
+    serving = first["swap"]["targets"][0]["arn"]
+    second = swapped(with_capacity(fake, evaluated(begun(dispatched(aws, "two.jsonl")), 0.8, 0.7)))
+    assert fake.capacity[serving] == second["training"]["output_model_arn"]  # the update was asked for
 
-    def throttled(_arn: str) -> bool:
-        raise RuntimeError("ThrottlingException: rate exceeded")
+    outcome = clean_up.handler({**second, "error": {"Error": "CapacityTimeout", "Cause": "slow"}}, None)
 
-    monkeypatch.setattr(fake, "delete_deployment", throttled)
-    with pytest.raises(RuntimeError):
-        promote.handler(second, None)
-    monkeypatch.setattr(fake, "delete_deployment", working_delete)
-
-    outcome = clean_up.handler({**second, "error": {"Error": "RuntimeError", "Cause": "throttled"}}, None)
+    assert outcome["decision"] == "failed"
+    assert fake.capacity == {serving: first["training"]["output_model_arn"]}  # the champion serves again
+    assert fake.deleted[-1] == second["capacity"]["candidate_model"]
 
     assert outcome["decision"] == "promoted"
     assert fake.deleted == [first["candidate_deployment"]["arn"]]
@@ -583,3 +646,24 @@ def test_a_round_that_never_trained_publishes_only_its_outcome(
         "RoundsInvalidData"
     ]
     assert document[naming.METRIC_LINEAGE_DIMENSION] == LINEAGE
+
+
+def test_retention_keeps_the_newest_and_the_champion(
+    aws: Aws, fake: FakeBedrock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    deleted: list[str] = []
+    monkeypatch.setattr(fake, "delete_custom_model", lambda arn: deleted.append(arn) or True)
+    keep_one = {**LINEAGE_CONFIG, "retention": {"keep_models": 1}}
+    arns = {}
+    for n in (1, 2, 3):
+        doc = evaluated(begun(dispatched(aws, f"{n}.jsonl")), 0.5, 0.5)
+        arns[n] = doc["training"]["output_model_arn"]
+        aws.registry.update_iteration(LINEAGE, n, {"output_model_arn": arns[n]})
+        if n == 1:
+            promote.handler(swapped(with_capacity(fake, doc)), None)
+        result = retain_models.handler({**doc, "lineage": keep_one}, None)
+        aws.registry.release_lock(LINEAGE, n)
+    assert deleted == [arns[2]]  # #1 is the champion, #3 the newest
+    assert result == {"deleted_iterations": [2], "skipped": []}
+    record = aws.registry.get_iteration(LINEAGE, 2)
+    assert record is not None and record.model_deleted_at

@@ -189,6 +189,7 @@ def test_execution_name_and_input() -> None:
     assert name == f"bot-it0003-{naming.dataset_fingerprint('incoming/bot/a.jsonl', 'v1')}"
     document = execution_input(lineage, 3, dataset)
     assert document == {
+        "kind": "round",
         "lineage": lineage.model_dump(mode="json"),
         "iteration": 3,
         "dataset": {

@@ -9,10 +9,10 @@ import json
 import pytest
 from iterft_runtime.logic import evaluation
 from iterft_runtime.logic.evaluation import (
+    ChampionSource,
     EvaluationItem,
     EvaluationSetError,
-    NoChampionModelError,
-    champion_model_id,
+    champion_source,
     parse_evaluation_set,
     result_rows,
     reusable_champion_metrics,
@@ -137,20 +137,19 @@ CUSTOM = "arn:aws:bedrock:us-east-1:123456789012:custom-model/amazon.nova-micro-
 DEPLOYMENT = "arn:aws:bedrock:us-east-1:123456789012:custom-model-deployment/x"
 
 
-def test_champion_model_id() -> None:
-    assert champion_model_id(NOVA, STATE) == "amazon.nova-micro-v1:0"
+def test_the_champion_answers_through_what_serves_it() -> None:
+    assert champion_source(NOVA, STATE) == ChampionSource(invoke="amazon.nova-micro-v1:0")
     configured = NOVA.model_copy(update={"evaluation_invoke_model": "us.amazon.nova-micro-v1:0"})
-    assert champion_model_id(configured, STATE) == "us.amazon.nova-micro-v1:0"
+    assert champion_source(configured, STATE) == ChampionSource(invoke="us.amazon.nova-micro-v1:0")
     serving = LineageState("bot", CUSTOM, champion_iteration=2, serving_model_id=DEPLOYMENT)
-    assert champion_model_id(configured, serving) == DEPLOYMENT
+    assert champion_source(configured, serving) == ChampionSource(invoke=DEPLOYMENT)
 
 
-def test_a_champion_nobody_can_call_is_an_error() -> None:
+def test_a_champion_nothing_serves_is_deployed_for_evaluation() -> None:
     custom_start = LineageConfig(name="bot", base_model=CUSTOM, family="nova")
-    with pytest.raises(NoChampionModelError, match="set evaluation_invoke_model"):
-        champion_model_id(custom_start, LineageState("bot", CUSTOM))
-    with pytest.raises(NoChampionModelError, match="champion #3 has no serving deployment"):
-        champion_model_id(NOVA, LineageState("bot", CUSTOM, champion_iteration=3))
+    assert champion_source(custom_start, LineageState("bot", CUSTOM)) == ChampionSource(deploy=CUSTOM)
+    unserved = LineageState("bot", CUSTOM, champion_iteration=3, champion_model_arn=CUSTOM)
+    assert champion_source(NOVA, unserved) == ChampionSource(deploy=CUSTOM)
 
 
 @pytest.mark.parametrize(

@@ -159,6 +159,9 @@ def test_a_validation_report_becomes_the_invalid_data_message() -> None:
         in message.body
     )
     assert "First lines at fault (of 3 errors):" in message.body
-    assert "  line 2 [invalid_json] invalid JSON: Expecting value (column 1)" in message.body
+    assert (
+        "  line 2 [invalid_json] invalid JSON: unexpected character, expected a JSON value (column 1)"
+        in message.body
+    )
     assert "  line 4 [empty_text] prompt is empty" in message.body
     assert "  line 4 [missing_key] completion is missing" in message.body

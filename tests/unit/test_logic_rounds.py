@@ -52,7 +52,9 @@ def test_record_fields_of_a_full_round() -> None:
             "training_loss": 0.3,
             "validation_loss": None,
         },
-        "candidate_deployment": {"arn": "dep", "status": "Active"},
+        "capacity": {"evaluation": [{"kind": "deployment", "name": "n", "arn": "dep"}]},
+        "swap": {"action": "update", "targets": []},
+        "promoted": {"serving_model_id": "serving"},
         "evaluation": {
             "metric": "token_f1",
             "eval_set_version": "ver",
@@ -81,7 +83,9 @@ def test_record_fields_of_a_full_round() -> None:
         "eval_score": 0.8,
         "champion_score": 0.7,
         "results_uri": "s3://r",
-        "deployment_arn": "dep",
+        "evaluation_capacity": [{"kind": "deployment", "name": "n", "arn": "dep"}],
+        "serving_action": "update",
+        "serving_model_id": "serving",
     }
 
 
@@ -167,6 +171,7 @@ def test_history_has_the_public_keys() -> None:
         "results_uri",
         "training_loss",
         "validation_loss",
+        "training_seconds",
         "eval_score",
         "champion_score",
         "min_improvement",
@@ -178,6 +183,12 @@ def test_history_has_the_public_keys() -> None:
         "gate",
         "converged",
         "approval",
+        "evaluation_capacity",
+        "serving_action",
+        "serving_model_id",
+        "rollback_of",
+        "requested_by",
+        "model_deleted_at",
         "reason",
         "started_at",
         "ended_at",

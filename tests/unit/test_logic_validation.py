@@ -318,6 +318,64 @@ def test_a_byte_order_mark_is_named() -> None:
     assert problems(report) == [(1, "utf8_bom")]
 
 
+def pc_line(tail: bytes) -> bytes:
+    """A prompt/completion record with `tail` as the value of an extra key the format ignores."""
+    return b'{"prompt": "p", "completion": "c", "extra": ' + tail + b"}"
+
+
+# Lines Python's `json` module accepted (NaN, lone surrogates) or crashed on (a 5,000-digit
+# integer, deep nesting): each is its own line's problem, and the lines after it are still read.
+UNPARSABLE_CASES = [
+    pytest.param(pc_line(b"NaN"), "invalid_json", "column 45", id="nan"),
+    pytest.param(pc_line(b"Infinity"), "invalid_json", "column 45", id="infinity"),
+    pytest.param(pc_line(b"1e400"), "invalid_json", "infinity when parsed as double", id="beyond-double"),
+    pytest.param(pc_line(b"1" * 5000), "invalid_json", "infinity when parsed as double", id="5000-digits"),
+    pytest.param(b'{"prompt": "\\ud800 x", "completion": "c"}', "invalid_json", "surrogate", id="lone-high"),
+    pytest.param(b'{"prompt": "\\udc00", "completion": "c"}', "invalid_json", "surrogate", id="lone-low"),
+    pytest.param(
+        b'{"prompt": "\xed\xa0\x80", "completion": "c"}', "invalid_utf8", "byte 13", id="utf8-surrogate"
+    ),
+    pytest.param(b'{"prompt": "\xc0\x80", "completion": "c"}', "invalid_utf8", "byte 13", id="overlong"),
+    pytest.param(b'{"prompt": "\xf4\x90\x80\x80"}', "invalid_utf8", "byte 13", id="beyond-u10ffff"),
+    pytest.param(
+        b'{"prompt": "p\x01", "completion": "c"}', "invalid_json", "control character", id="control"
+    ),
+    pytest.param(b"\xef\xbb\xbf" + pc_line(b"1"), "invalid_json", "byte order mark", id="bom-on-line-2"),
+    pytest.param(pc_line(b"[" * 254 + b"]" * 254), "invalid_json", "more than 254 levels", id="nested-255"),
+    pytest.param(pc_line(b"[" * 2000 + b"]" * 2000), "invalid_json", "depth limit", id="nested-2001"),
+    pytest.param(
+        b'{"prompt": "\xc3\xa9\xc3\xa9", oops}', "invalid_json", "(column 18)", id="column-in-chars"
+    ),
+]
+
+
+@pytest.mark.parametrize(("line", "code", "said"), UNPARSABLE_CASES)
+def test_a_line_that_is_not_strict_json_is_its_own_problem(line: bytes, code: str, said: str) -> None:
+    good = lines_of(*[{"prompt": f"p{i}", "completion": "c"} for i in range(3)])
+    report = validate_lines([good[0], line + b"\n", *good[1:]], PROMPT_COMPLETION)
+    assert problems(report) == [(2, code)]
+    assert said in report.problems[0].message
+    assert report.records == 4
+
+
+def test_strict_json_at_the_edges_is_accepted() -> None:
+    """Valid JSON the parser takes: integers past 64 bits, 254 levels, escaped pairs, a BOM in a text."""
+    lines = [
+        pc_line(b"18446744073709551615"),
+        pc_line(b"-123456789012345678901234567890"),
+        pc_line(b"[" * 253 + b"]" * 253),
+        b'{"prompt": "\\ud83d\\ude00 \\ufeff", "completion": "c"}',
+    ]
+    report = validate_lines([line + b"\n" for line in lines], PROMPT_COMPLETION)
+    assert problems(report) == [] and report.records == 4
+
+
+def test_duplicates_keep_numbers_of_different_types_apart() -> None:
+    lines = [pc_line(b"1"), pc_line(b"1.0"), pc_line(b"true"), pc_line(b'"1"'), pc_line(b"1")]
+    report = validate_lines([line + b"\n" for line in lines], PROMPT_COMPLETION)
+    assert problems(report) == [(5, "duplicate_record")]
+
+
 def test_counts_are_exact_while_examples_are_capped() -> None:
     cap = validation.MAX_EXAMPLES_PER_CODE
     lines = [b"bad\n"] * (cap + 25) + lines_of(*[{"prompt": "p", "completion": str(i)} for i in range(3)])
@@ -331,7 +389,7 @@ def test_counts_are_exact_while_examples_are_capped() -> None:
         "line": 1,
         "code": "invalid_json",
         "severity": "error",
-        "message": "invalid JSON: Expecting value (column 1)",
+        "message": "invalid JSON: unexpected character, expected a JSON value (column 1)",
     }
 
 

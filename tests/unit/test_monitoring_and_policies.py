@@ -219,6 +219,7 @@ def test_the_dashboard_plots_each_lineages_round_metrics_as_finish_publishes_the
                 "RoundsRejected",
                 "RoundsFailed",
                 "RoundsInvalidData",
+                "RoundsRolledBack",
             ],
             f"{lineage}: training duration (s)": [naming.METRIC_TRAINING_DURATION],
             f"{lineage}: evaluation score (primary metric)": [

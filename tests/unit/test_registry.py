@@ -15,7 +15,7 @@ from iterft_runtime.dal.registry import (
     to_dynamo,
 )
 from iterft_runtime.models.lineage import LineageConfig
-from iterft_runtime.models.records import DatasetRef, QueuedUpload
+from iterft_runtime.models.records import DatasetRef, Decision, QueuedUpload
 from runtime_support import BASE_MODEL, LINEAGE, LINEAGE_CONFIG, Aws
 
 CUSTOM_BASE = "arn:aws:bedrock:us-east-1:123456789012:custom-model/amazon.nova-micro-v1:0:128k/abc123"
@@ -158,23 +158,32 @@ METRICS = {
 }
 
 
-def promote(registry: Registry, iteration: int, replaced: str | None = None) -> None:
+SERVING = {
+    "kind": "deployment",
+    "name": "bot-serving-it0001",
+    "arn": "arn:aws:bedrock:us-east-1:123456789012:custom-model-deployment/it1",
+    "model_arn": "arn:aws:bedrock:us-east-1:123456789012:custom-model/it1",
+    "role": "serving",
+    "model_units": 0,
+}
+
+
+def promote(registry: Registry, iteration: int, serving: dict | None = SERVING) -> None:
     registry.promote(
         LINEAGE,
         iteration,
         model_arn="arn:aws:bedrock:us-east-1:123456789012:custom-model/it1",
-        serving_model_id="arn:aws:bedrock:us-east-1:123456789012:custom-model-deployment/it1",
+        serving_capacity=serving,
         score=0.75,
         metrics=METRICS,
         eval_set_version="0123456789abcdef",
         metric="token_f1",
-        replaced_serving_model_id=replaced,
     )
 
 
 def test_promote_moves_the_champion_and_marks_the_iteration(registry: Registry) -> None:
     owner = dispatch_one(registry)
-    promote(registry, owner, replaced="arn:aws:bedrock:us-east-1:123456789012:custom-model-deployment/old")
+    promote(registry, owner)
     state = registry.get_state(LINEAGE)
     assert state is not None
     assert (
@@ -189,13 +198,40 @@ def test_promote_moves_the_champion_and_marks_the_iteration(registry: Registry) 
     )
     assert state.champion_metric == "token_f1"
     assert state.champion_metrics == METRICS  # floats back as floats, 0.0 included
-    assert state.serving_model_id == "arn:aws:bedrock:us-east-1:123456789012:custom-model-deployment/it1"
+    assert state.serving_model_id == SERVING["arn"]
+    assert state.serving_capacity == SERVING
     record = registry.get_iteration(LINEAGE, owner)
     assert record is not None and record.decision == "promoted"
-    assert (
-        record.replaced_serving_model_id
-        == "arn:aws:bedrock:us-east-1:123456789012:custom-model-deployment/old"
+    assert record.serving_model_id == SERVING["arn"]
+
+
+def test_promote_under_serving_mode_none_records_no_serving_capacity(registry: Registry) -> None:
+    owner = dispatch_one(registry)
+    promote(registry, owner, serving=None)
+    state = registry.get_state(LINEAGE)
+    assert state is not None and state.serving_model_id is None and state.serving_capacity is None
+    record = registry.get_iteration(LINEAGE, owner)
+    assert record is not None and record.serving_model_id == state.champion_model
+
+
+def test_a_rollback_makes_an_earlier_iteration_champion_again(registry: Registry) -> None:
+    owner = dispatch_one(registry)
+    registry.promote(
+        LINEAGE,
+        owner,
+        model_arn="arn:aws:bedrock:us-east-1:123456789012:custom-model/it0",
+        serving_capacity=SERVING,
+        score=0.5,
+        metrics=METRICS,
+        eval_set_version="v",
+        metric="token_f1",
+        champion_iteration=0,
+        decision=Decision.ROLLED_BACK,
     )
+    state = registry.get_state(LINEAGE)
+    assert state is not None and state.champion_iteration == 0 and state.champion_score == 0.5
+    record = registry.get_iteration(LINEAGE, owner)
+    assert record is not None and record.decision == "rolled_back"
 
 
 def test_promote_is_refused_without_the_lock(registry: Registry) -> None:

@@ -23,23 +23,29 @@ pytestmark = pytest.mark.xdist_group("stack-template")
 
 # The happy path of docs/architecture.md, state by state.
 FLOW = [
+    "Rollback?",
     "Validate dataset",
     "Dataset valid?",
     "Begin iteration",
     "Fine-tune candidate",
     "Collect training metrics",
-    "Deploy candidate",
-    "Start deployment polls",
-    "Wait",
-    "Get deployment",
-    "Deployment ready?",
     "Plan evaluation",
+    "Provision evaluation capacity",
+    "Start evaluation capacity polls",
+    "Check evaluation capacity",
+    "Evaluation capacity ready?",
     "Score shards",
     "Aggregate evaluation",
     "Decide",
     "Promote?",
+    "Prepare promotion",
+    "Swap serving model",
+    "Start serving capacity polls",
+    "Check serving capacity",
+    "Serving capacity ready?",
     "Promote candidate",
     "Record outcome",
+    "Apply retention",
     "Finish iteration",
     "Start next queued upload",
     "Round failed?",
@@ -51,42 +57,58 @@ RESULT_PATHS = {
     "Begin iteration": "$.round",
     "Fine-tune candidate": "$.job",
     "Collect training metrics": "$.training",
-    "Deploy candidate": "$.candidate_deployment",
-    "Get deployment": "$.candidate_deployment",
     "Plan evaluation": "$.evaluation_plan",
+    "Provision evaluation capacity": "$.capacity",
+    "Start evaluation capacity polls": "$.polls",
+    "Check evaluation capacity": "$.capacity_check",
+    "Count evaluation capacity poll": "$.polls",
     "Score shards": None,
     "Aggregate evaluation": "$.evaluation",
     "Decide": "$.decision",
-    "Promote candidate": None,
+    "Prepare promotion": "$.promotion",
+    "Swap serving model": "$.swap",
+    "Check serving capacity": "$.capacity_check",
+    "Promote candidate": "$.promoted",
     "Discard candidate": None,
+    "Apply retention": "$.retention",
     "Record outcome": "$.outcome",
     "Clean up failed round": "$.outcome",
     "Finish iteration": "$.finish",
     "Start next queued upload": None,
 }
 CAUGHT = [
+    "Begin rollback",
     "Validate dataset",
     "Begin iteration",
     "Fine-tune candidate",
     "Collect training metrics",
-    "Deploy candidate",
-    "Get deployment",
     "Plan evaluation",
+    "Provision evaluation capacity",
+    "Check evaluation capacity",
     "Score shards",
     "Aggregate evaluation",
     "Decide",
+    "Swap serving model",
+    "Check serving capacity",
     "Promote candidate",
     "Discard candidate",
 ]
 LAMBDA_STEPS = {
+    "Begin rollback": "begin_rollback",
     "Validate dataset": "validate",
     "Begin iteration": "begin",
     "Collect training metrics": "collect_metrics",
     "Plan evaluation": "plan_evaluation",
+    "Provision evaluation capacity": "provision_capacity",
+    "Check evaluation capacity": "capacity_status",
     "Aggregate evaluation": "aggregate_evaluation",
     "Decide": "decide",
+    "Swap serving model": "swap_serving",
+    "Check serving capacity": "capacity_status",
     "Promote candidate": "promote",
+    "Discard candidate": "release_capacity",
     "Clean up failed round": "clean_up",
+    "Apply retention": "retain_models",
     "Finish iteration": "finish",
 }
 SHARED_ENV = {
@@ -500,13 +522,23 @@ def test_one_parameter_per_lineage_holds_its_config(synth: SynthResult) -> None:
     parameters = {
         r["Properties"]["Name"]: r["Properties"] for r in _resources(synth, "AWS::SSM::Parameter").values()
     }
-    assert parameters.keys() == {
-        naming.lineage_parameter_name(synth.stack_name, lineage.name) for lineage in synth.config.lineages
-    }
-    for lineage in synth.config.lineages:
+    lineages = synth.config.lineages
+    configs = {naming.lineage_parameter_name(synth.stack_name, lineage.name) for lineage in lineages}
+    pointers = {naming.serving_parameter_name(synth.stack_name, lineage.name) for lineage in lineages}
+    assert parameters.keys() == configs | pointers
+    for lineage in lineages:
         parameter = parameters[naming.lineage_parameter_name(synth.stack_name, lineage.name)]
         assert parameter["Type"] == "String"
         assert parameter["Value"] == lineage.model_dump_json()
+
+
+def test_one_serving_pointer_per_lineage_starts_at_the_starting_point(synth: SynthResult) -> None:
+    parameters = {
+        r["Properties"]["Name"]: r["Properties"] for r in _resources(synth, "AWS::SSM::Parameter").values()
+    }
+    for lineage in synth.config.lineages:
+        pointer = parameters[naming.serving_parameter_name(synth.stack_name, lineage.name)]
+        assert pointer["Value"] == invocable_foundation_model_id(lineage.base_model), lineage.name
 
 
 def test_trigger_permissions(synth: SynthResult) -> None:
@@ -592,6 +624,10 @@ def test_step_permissions(synth: SynthResult) -> None:
     table = f"<{_logical_id(synth, 'AWS::DynamoDB::Table', 'RegistryTable')}.Arn>"
     region = synth.config.region
     jobs, deployments = _arn(region, "model-customization-job/*"), _arn(region, "custom-model-deployment/*")
+    throughputs, models = _arn(region, "provisioned-model/*"), _arn(region, "custom-model/*")
+    pointers = (
+        f"arn:<AWS::Partition>:ssm:{region}:<AWS::AccountId>:parameter/iterft/{synth.stack_name}/serving/*"
+    )
     grants = {
         "validate": [
             ("s3:GetObjectVersion", f"{bucket}/{naming.INCOMING_PREFIX}*"),
@@ -612,6 +648,7 @@ def test_step_permissions(synth: SynthResult) -> None:
         ],
         "score_shard": [
             ("bedrock:InvokeModel", deployments),
+            ("bedrock:InvokeModel", throughputs),
             ("s3:GetObject", f"{bucket}/{naming.EVALUATION_SET_PREFIX}*"),
             ("s3:PutObject", f"{bucket}/{naming.EVALUATION_RESULTS_PREFIX}*"),
         ],
@@ -620,16 +657,45 @@ def test_step_permissions(synth: SynthResult) -> None:
             ("s3:GetObject", f"{bucket}/{naming.EVALUATION_RESULTS_PREFIX}*"),
             ("s3:PutObject", f"{bucket}/{naming.EVALUATION_RESULTS_PREFIX}*"),
         ],
+        "provision_capacity": [
+            ("bedrock:CreateCustomModelDeployment", deployments),
+            ("bedrock:CreateCustomModelDeployment", models),
+            ("bedrock:CreateProvisionedModelThroughput", throughputs),
+            ("bedrock:CreateProvisionedModelThroughput", models),
+            ("bedrock:TagResource", deployments),
+        ],
+        "capacity_status": [
+            ("bedrock:GetCustomModelDeployment", deployments),
+            ("bedrock:GetProvisionedModelThroughput", throughputs),
+        ],
+        "swap_serving": [
+            ("dynamodb:GetItem", table),
+            ("bedrock:UpdateCustomModelDeployment", deployments),
+            ("bedrock:UpdateProvisionedModelThroughput", throughputs),
+            ("bedrock:UpdateProvisionedModelThroughput", models),
+            ("bedrock:CreateProvisionedModelThroughput", throughputs),
+        ],
         "promote": [
             ("dynamodb:UpdateItem", table),
             ("bedrock:DeleteCustomModelDeployment", deployments),
-            ("bedrock:GetCustomModelDeployment", deployments),
+            ("bedrock:DeleteProvisionedModelThroughput", throughputs),
+            ("ssm:PutParameter", pointers),
+        ],
+        "release_capacity": [
+            ("bedrock:DeleteCustomModelDeployment", deployments),
+            ("bedrock:DeleteProvisionedModelThroughput", throughputs),
         ],
         "clean_up": [
             ("dynamodb:GetItem", table),
             ("bedrock:StopModelCustomizationJob", jobs),
             ("bedrock:GetModelCustomizationJob", jobs),
             ("bedrock:DeleteCustomModelDeployment", deployments),
+            ("bedrock:DeleteProvisionedModelThroughput", throughputs),
+            ("ssm:PutParameter", pointers),
+        ],
+        "retain_models": [
+            ("dynamodb:UpdateItem", table),
+            ("bedrock:DeleteCustomModel", models),
         ],
         "finish": [
             ("dynamodb:UpdateItem", table),
@@ -648,6 +714,10 @@ def test_step_permissions(synth: SynthResult) -> None:
         "plan_evaluation": ("dynamodb:PutItem", "dynamodb:UpdateItem", "s3:PutObject", "bedrock:"),
         "score_shard": ("dynamodb:", "sns:"),
         "aggregate_evaluation": ("bedrock:", "sns:"),
+        "capacity_status": ("dynamodb:", "s3:", "sns:", "bedrock:Create", "bedrock:Update", "bedrock:Delete"),
+        "release_capacity": ("dynamodb:", "s3:", "sns:", "bedrock:Create", "bedrock:Update"),
+        "provision_capacity": ("dynamodb:", "s3:", "sns:", "bedrock:Delete", "bedrock:Update"),
+        "retain_models": ("s3:", "sns:", "bedrock:Create", "bedrock:Update", "bedrock:Invoke"),
     }
     for step, prefixes in not_granted.items():
         actions = [
@@ -710,10 +780,9 @@ def test_state_machine_permissions_for_the_sync_customization_job(synth: SynthRe
     bedrock_role = f"<{_logical_id(synth, 'AWS::IAM::Role', 'BedrockCustomizationRole')}.Arn>"
     (pass_role,) = _allows(statements, "iam:PassRole", bedrock_role)
     assert _listify(pass_role["Resource"]) == [bedrock_role]
-    deployments = _arn(region, "custom-model-deployment/*")
-    assert _allows(statements, "bedrock:CreateCustomModelDeployment", deployments)
-    assert _allows(statements, "bedrock:CreateCustomModelDeployment", _arn(region, "custom-model/*"))
-    assert _allows(statements, "bedrock:DeleteCustomModelDeployment", deployments)
+    # Capacity is the Lambda steps' business: the state machine itself creates or deletes none.
+    actions = {action for statement in statements for action in _listify(statement["Action"])}
+    assert not [a for a in actions if "Deployment" in a or "ProvisionedModel" in a]
     queue = f"<{_logical_id(synth, 'AWS::SQS::Queue', 'UploadQueue2')}.Arn>"
     assert _allows(statements, "sqs:SendMessage", queue)
 
@@ -734,12 +803,12 @@ def test_state_machine_is_standard_traced_and_logs_everything(synth: SynthResult
 
 
 def _happy_choice(name: str, state: dict) -> str:
-    """Valid data, deployment Active, promote, round not failed."""
-    if name == "Deployment ready?":
-        return next(c["Next"] for c in state["Choices"] if c.get("StringEquals") == "Active")
+    """Valid data, capacity ready, promote, round not failed."""
+    if name.endswith("ready?"):
+        return next(c["Next"] for c in state["Choices"] if c["Variable"] == "$.capacity_check.ready")
     if name == "Promote?":
         return next(c["Next"] for c in state["Choices"] if c.get("BooleanEquals") is True)
-    assert name in ("Dataset valid?", "Round failed?"), name
+    assert name in ("Rollback?", "Dataset valid?", "Round failed?"), name
     return state["Default"]
 
 
@@ -762,36 +831,51 @@ def test_happy_path_visits_the_states_of_the_architecture_in_order(synth: SynthR
 
 def test_side_paths_join_the_flow_where_the_architecture_says(synth: SynthResult) -> None:
     states = _definition(synth)["States"]
+    (rollback,) = states["Rollback?"]["Choices"]
+    assert rollback == {"Variable": "$.kind", "StringEquals": "rollback", "Next": "Begin rollback"}
+    assert states["Begin rollback"]["ResultPath"] == "$"
+    assert states["Begin rollback"]["Next"] == "Swap serving model"
     (invalid,) = states["Dataset valid?"]["Choices"]
     assert invalid == {"Variable": "$.validation.valid", "BooleanEquals": False, "Next": "Mark invalid"}
     assert states["Mark invalid"]["Parameters"] == {
         "decision.$": "$.validation.decision",
         "reason.$": "$.validation.reason",
     }
-    assert states["Mark invalid"]["Next"] == "Finish iteration"
-    ready = states["Deployment ready?"]
-    assert ready["Default"] == "Count deployment poll"
-    assert states["Count deployment poll"]["Parameters"] == {
-        "polls.$": "States.MathAdd($.deployment_polls.polls, 1)"
-    }
-    assert states["Count deployment poll"]["Next"] == "Wait"
-    assert states["Wait"] == {"Type": "Wait", "Seconds": 30, "Next": "Get deployment"}
-    failed = next(c["Next"] for c in ready["Choices"] if c.get("StringEquals") == "Failed")
-    assert states[failed]["ResultPath"] == "$.error"
-    assert states[failed]["Next"] == "Clean up failed round"
-    # A deployment that never becomes Active ends the polling after an hour, on the failure path.
-    timed_out = next(c for c in ready["Choices"] if "NumericGreaterThanEquals" in c)
-    assert timed_out["Variable"] == "$.deployment_polls.polls"
-    assert timed_out["NumericGreaterThanEquals"] * states["Wait"]["Seconds"] == 3600
-    assert states[timed_out["Next"]]["Result"]["Error"] == "DeploymentTimeout"
-    assert states[timed_out["Next"]]["Next"] == "Clean up failed round"
+    assert states["Mark invalid"]["Next"] == "Apply retention"
+    for label, then in (("evaluation capacity", "Score shards"), ("serving capacity", "Promote candidate")):
+        title = label[0].upper() + label[1:]
+        ready = states[f"{title} ready?"]
+        choices = {c["Variable"]: c for c in ready["Choices"]}
+        assert choices["$.capacity_check.ready"]["Next"] == then
+        assert ready["Default"] == f"Count {label} poll"
+        assert states[f"Count {label} poll"]["Parameters"] == {"polls.$": "States.MathAdd($.polls.polls, 1)"}
+        assert states[f"Count {label} poll"]["Next"] == f"Wait for {label}"
+        assert states[f"Wait for {label}"] == {"Type": "Wait", "Seconds": 30, "Next": f"Check {label}"}
+        failed = choices["$.capacity_check.failed"]["Next"]
+        assert states[failed]["ResultPath"] == "$.error"
+        assert states[failed]["Next"] == "Clean up failed round"
+        # Capacity that never serves ends the polling after an hour, on the failure path.
+        timed_out = choices["$.polls.polls"]
+        assert timed_out["NumericGreaterThanEquals"] * states[f"Wait for {label}"]["Seconds"] == 3600
+        assert states[timed_out["Next"]]["Parameters"]["Error"] == "CapacityTimeout"
+        assert states[timed_out["Next"]]["Next"] == "Clean up failed round"
+        assert states[f"Check {label}"]["Parameters"] == {
+            "capacities.$": "$.capacity.evaluation" if label.startswith("evaluation") else "$.swap.targets"
+        }
+    assert states["Prepare promotion"]["Parameters"]["model_arn.$"] == "$.training.output_model_arn"
+    assert states["Approved?"]["Choices"][0]["Next"] == "Prepare promotion"
     assert states["Promote?"]["Default"] == "Discard candidate"
     assert states["Discard candidate"]["Next"] == "Record outcome"
     assert states["Record outcome"]["Parameters"] == {
         "decision.$": "$.decision.decision",
         "reason.$": "$.decision.reason",
     }
-    assert states["Clean up failed round"]["Next"] == "Finish iteration"
+    assert states["Clean up failed round"]["Next"] == "Apply retention"
+    # Retention is best effort: whatever happens, the round reaches Finish (which releases the lock).
+    assert states["Apply retention"]["Next"] == "Finish iteration"
+    assert states["Apply retention"]["Catch"] == [
+        {"ErrorEquals": ["States.ALL"], "ResultPath": "$.retention", "Next": "Finish iteration"}
+    ]
     (round_failed,) = states["Round failed?"]["Choices"]
     assert round_failed == {
         "Variable": "$.outcome.decision",
@@ -836,7 +920,8 @@ def test_score_shards_is_a_bounded_map_retrying_throttled_shards_with_backoff(sy
     assert score_shards["ItemsPath"] == "$.evaluation_plan.shards"
     assert score_shards["MaxConcurrency"] == synth.config.evaluation.concurrency
     assert score_shards["ItemSelector"]["shard.$"] == "$$.Map.Item.Value"
-    assert score_shards["ItemSelector"]["champion_model.$"] == "$.evaluation_plan.champion_model"
+    assert score_shards["ItemSelector"]["candidate_model.$"] == "$.capacity.candidate_model"
+    assert score_shards["ItemSelector"]["champion_model.$"] == "$.capacity.champion_model"
     processor = score_shards["ItemProcessor"]
     shard = processor["States"][processor["StartAt"]]
     assert shard["End"] is True and shard["ResultPath"] is None
@@ -883,23 +968,6 @@ def test_fine_tune_retries_bedrock_throttling_with_backoff(synth: SynthResult) -
     assert (retry["IntervalSeconds"], retry["BackoffRate"], retry["MaxAttempts"]) == (60, 2, 6)
 
 
-def test_deployment_calls_pick_arn_and_status(synth: SynthResult) -> None:
-    states = _definition(synth)["States"]
-    deploy, get = states["Deploy candidate"], states["Get deployment"]
-    assert deploy["Resource"] == "arn:<AWS::Partition>:states:::aws-sdk:bedrock:createCustomModelDeployment"
-    assert deploy["Parameters"] == {
-        "ModelDeploymentName.$": "$.round.deployment_name",
-        "ModelArn.$": "$.training.output_model_arn",
-    }
-    assert deploy["ResultSelector"] == {"arn.$": "$.CustomModelDeploymentArn"}
-    assert get["Resource"] == "arn:<AWS::Partition>:states:::aws-sdk:bedrock:getCustomModelDeployment"
-    assert get["Parameters"] == {"CustomModelDeploymentIdentifier.$": "$.candidate_deployment.arn"}
-    assert get["ResultSelector"] == {"arn.$": "$.CustomModelDeploymentArn", "status.$": "$.Status"}
-    discard = states["Discard candidate"]
-    assert discard["Resource"] == "arn:<AWS::Partition>:states:::aws-sdk:bedrock:deleteCustomModelDeployment"
-    assert discard["Parameters"] == {"CustomModelDeploymentIdentifier.$": "$.candidate_deployment.arn"}
-
-
 def test_last_step_asks_the_trigger_to_dispatch_the_lineage(synth: SynthResult) -> None:
     state = _definition(synth)["States"]["Start next queued upload"]
     queue = _logical_id(synth, "AWS::SQS::Queue", "UploadQueue2")
@@ -921,7 +989,15 @@ def test_outputs(synth: SynthResult) -> None:
         "TopicArn",
         "TriggerQueueUrl",
         "KmsKeyArn",
+        "ServingParameterPrefix",
+        *(f"ServingParameter{_pascal(lineage.name)}" for lineage in synth.config.lineages),
     }
+    prefix = synth.template["Outputs"]["ServingParameterPrefix"]["Value"]
+    assert prefix == naming.serving_parameter_prefix(synth.stack_name)
+
+
+def _pascal(name: str) -> str:
+    return "".join(part.capitalize() for part in name.split("-"))
 
 
 def test_synth_is_deterministic(synths: _Synths, tmp_path: Path) -> None:

@@ -46,9 +46,9 @@ def test_a_passing_candidate_waits_for_approval_only_when_decide_says_so(synth: 
         ],
         "Next": "Wait for approval",
     }
-    assert plain == {"Variable": "$.decision.promote", "BooleanEquals": True, "Next": "Promote candidate"}
+    assert plain == {"Variable": "$.decision.promote", "BooleanEquals": True, "Next": "Prepare promotion"}
     (approved,) = states["Approved?"]["Choices"]
-    assert approved == {"Variable": "$.approval.approved", "BooleanEquals": True, "Next": "Promote candidate"}
+    assert approved == {"Variable": "$.approval.approved", "BooleanEquals": True, "Next": "Prepare promotion"}
     assert states["Approved?"]["Default"] == "Reviewer rejected"
 
 

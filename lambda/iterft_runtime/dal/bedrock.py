@@ -6,12 +6,15 @@ retried step does not fail on its own earlier work.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from botocore.exceptions import ClientError
 
 from iterft_runtime.dal.clients import client, error_code
+from iterft_runtime.models.capacity import Capacity, CapacityKind, CapacityStatus
 
 IN_PROGRESS = "InProgress"
 
@@ -80,23 +83,99 @@ def converse(model_id: str, prompt: str, max_tokens: int) -> str:
     return "".join(block.get("text", "") for block in blocks if isinstance(block, dict))
 
 
-def find_deployment_arn(name: str) -> str | None:
-    """The ARN of the custom model deployment named `name` (Get accepts a name), or None."""
+def create_capacity(capacity: Capacity, tags: Mapping[str, str]) -> str:
+    """Create `capacity` (its name doubles as the client request token, so a retried step gets the
+    same resource back instead of a second one); its ARN."""
+    bedrock = client("bedrock")
+    tag_list = [{"key": key, "value": value} for key, value in tags.items()]
+    if capacity.kind is CapacityKind.DEPLOYMENT:
+        response = bedrock.create_custom_model_deployment(
+            modelDeploymentName=capacity.name,
+            modelArn=capacity.model_arn,
+            clientRequestToken=capacity.name,
+            tags=tag_list,
+        )
+        return str(response["customModelDeploymentArn"])
+    request: dict[str, Any] = {
+        "provisionedModelName": capacity.name,
+        "modelId": capacity.model_arn,
+        "modelUnits": capacity.model_units,
+        "clientRequestToken": capacity.name,
+        "tags": tag_list,
+    }
+    if capacity.commitment:
+        request["commitmentDuration"] = capacity.commitment
+    return str(bedrock.create_provisioned_model_throughput(**request)["provisionedModelArn"])
+
+
+def describe_capacity(kind: CapacityKind, identifier: str) -> CapacityStatus | None:
+    """The capacity's status and served model (by ARN or name), or None when it does not exist."""
+    bedrock = client("bedrock")
     try:
-        response = client("bedrock").get_custom_model_deployment(customModelDeploymentIdentifier=name)
+        if kind is CapacityKind.DEPLOYMENT:
+            response = bedrock.get_custom_model_deployment(customModelDeploymentIdentifier=identifier)
+            update = response.get("updateDetails") or {}
+            return CapacityStatus(
+                status=str(response.get("status", "")),
+                model_arn=response.get("modelArn"),
+                update_status=update.get("updateStatus"),
+                failure=response.get("failureMessage"),
+                arn=str(response["customModelDeploymentArn"]),
+                desired_model_arn=update.get("modelArn"),
+            )
+        response = bedrock.get_provisioned_model_throughput(provisionedModelId=identifier)
+        return CapacityStatus(
+            status=str(response.get("status", "")),
+            model_arn=response.get("modelArn"),
+            failure=response.get("failureMessage"),
+            arn=str(response["provisionedModelArn"]),
+            desired_model_arn=response.get("desiredModelArn"),
+        )
     except ClientError as error:
         if error_code(error) == "ResourceNotFoundException":
             return None
         raise
-    return str(response["customModelDeploymentArn"])
 
 
-def delete_deployment(deployment_arn: str) -> bool:
-    """Delete a custom model deployment; False when it was already gone."""
+def swap_model(capacity: Capacity) -> None:
+    """Ask `capacity` to serve `capacity.model_arn` instead of its current model (in place)."""
+    bedrock = client("bedrock")
+    if capacity.kind is CapacityKind.DEPLOYMENT:
+        bedrock.update_custom_model_deployment(
+            customModelDeploymentIdentifier=capacity.arn, modelArn=capacity.model_arn
+        )
+    else:
+        bedrock.update_provisioned_model_throughput(
+            provisionedModelId=capacity.arn, desiredModelId=capacity.model_arn
+        )
+
+
+def delete_capacity(kind: CapacityKind, identifier: str) -> bool:
+    """Delete a deployment or provisioned throughput (by ARN or name); False when it was already gone."""
+    bedrock = client("bedrock")
     try:
-        client("bedrock").delete_custom_model_deployment(customModelDeploymentIdentifier=deployment_arn)
+        if kind is CapacityKind.DEPLOYMENT:
+            bedrock.delete_custom_model_deployment(customModelDeploymentIdentifier=identifier)
+        else:
+            bedrock.delete_provisioned_model_throughput(provisionedModelId=identifier)
     except ClientError as error:
         if error_code(error) == "ResourceNotFoundException":
             return False
         raise
     return True
+
+
+def delete_custom_model(model_arn: str) -> bool:
+    """Delete a custom model; False when it was already gone. Bedrock refuses one still deployed."""
+    try:
+        client("bedrock").delete_custom_model(modelIdentifier=model_arn)
+    except ClientError as error:
+        if error_code(error) == "ResourceNotFoundException":
+            return False
+        raise
+    return True
+
+
+def release_capacities(capacities: Iterable[Capacity]) -> list[str]:
+    """Delete each capacity (already gone counts as done); the names of those deleted now."""
+    return [capacity.name for capacity in capacities if delete_capacity(capacity.kind, capacity.arn)]

@@ -287,6 +287,43 @@ class Registry:
             size_bytes=dataset.size,
             started_at=started_at,
         )
+        remove_head = {
+            "Delete": {
+                "TableName": self.table_name,
+                "Key": self._key(lineage, head.sort_key),
+                "ConditionExpression": "attribute_exists(sk)",
+            }
+        }
+        return self._lock_with(lineage, record, started_at, [remove_head])
+
+    def begin_rollback(
+        self,
+        lineage: str,
+        next_iteration: int,
+        *,
+        to_iteration: int,
+        requested_by: str,
+        reason: str,
+        started_at: str,
+    ) -> IterationRecord | None:
+        """Take the lock for a rollback recorded as iteration `next_iteration`, like a dispatch; None
+        when the lineage is busy or another dispatcher got there first (nothing was written)."""
+        record = IterationRecord(
+            iteration=next_iteration,
+            decision=Decision.RUNNING.value,
+            rollback_of=to_iteration,
+            requested_by=requested_by,
+            reason=reason,
+            started_at=started_at,
+        )
+        return self._lock_with(lineage, record, started_at, [])
+
+    def _lock_with(
+        self, lineage: str, record: IterationRecord, started_at: str, extra: list[dict[str, Any]]
+    ) -> IterationRecord | None:
+        """One transaction: STATE gets `lock_owner = n` and `next_iteration = n + 1` only if unlocked and
+        `next_iteration` is still n; `ITER#n` is written; then whatever `extra` holds."""
+        n = record.iteration
         iteration_item = {"pk": naming.lineage_pk(lineage), "sk": naming.iteration_sk(n), **record.to_dict()}
         try:
             self._db.transact_write_items(
@@ -311,13 +348,7 @@ class Registry:
                             "ConditionExpression": "attribute_not_exists(sk)",
                         }
                     },
-                    {
-                        "Delete": {
-                            "TableName": self.table_name,
-                            "Key": self._key(lineage, head.sort_key),
-                            "ConditionExpression": "attribute_exists(sk)",
-                        }
-                    },
+                    *extra,
                 ]
             )
         except ClientError as error:
@@ -343,31 +374,36 @@ class Registry:
         iteration: int,
         *,
         model_arn: str,
-        serving_model_id: str,
-        score: float,
-        metrics: Mapping[str, Any],
-        eval_set_version: str,
-        metric: str,
-        replaced_serving_model_id: str | None,
+        serving_capacity: Mapping[str, Any] | None,
+        score: float | None,
+        metrics: Mapping[str, Any] | None,
+        eval_set_version: str | None,
+        metric: str | None,
+        champion_iteration: int | None = None,
+        decision: Decision = Decision.PROMOTED,
     ) -> None:
-        """champion := the candidate, and ITER#n := promoted, in one transaction.
+        """champion := `model_arn` served by `serving_capacity` (None: mode none), and
+        ITER#n := `decision` (promoted, or rolled_back to `champion_iteration`), in one transaction.
 
         Refused (LockNotHeldError) unless `iteration` holds the lineage's lock.
         """
+        serving_model_id = str(serving_capacity["arn"]) if serving_capacity else None
         state_values = {
             ":model": model_arn,
             ":serving": serving_model_id,
+            ":capacity": dict(serving_capacity) if serving_capacity else None,
             ":score": score,
             ":metrics": metrics,
             ":version": eval_set_version,
             ":metric": metric,
+            ":champion": iteration if champion_iteration is None else champion_iteration,
             ":n": iteration,
         }
-        iteration_set = "SET decision = :promoted"
-        iteration_values: dict[str, Any] = {":promoted": Decision.PROMOTED.value}
-        if replaced_serving_model_id:
-            iteration_set += ", replaced_serving_model_id = :replaced"
-            iteration_values[":replaced"] = replaced_serving_model_id
+        iteration_set = "SET decision = :decision, serving_model_id = :serving_id"
+        iteration_values: dict[str, Any] = {
+            ":decision": decision.value,
+            ":serving_id": serving_model_id or model_arn,
+        }
         try:
             self._db.transact_write_items(
                 TransactItems=[
@@ -377,10 +413,10 @@ class Registry:
                             "Key": self._key(lineage, naming.STATE_SK),
                             "UpdateExpression": (
                                 "SET champion_model = :model, champion_model_arn = :model, "
-                                "serving_model_id = :serving, champion_score = :score, "
-                                "champion_metrics = :metrics, "
+                                "serving_model_id = :serving, serving_capacity = :capacity, "
+                                "champion_score = :score, champion_metrics = :metrics, "
                                 "champion_eval_set_version = :version, champion_metric = :metric, "
-                                "champion_iteration = :n"
+                                "champion_iteration = :champion"
                             ),
                             "ConditionExpression": "lock_owner = :n",
                             "ExpressionAttributeValues": _values(state_values),

@@ -34,7 +34,8 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         "job_name": naming.job_name(name, iteration, fingerprint),
         "custom_model_name": naming.custom_model_name(name, iteration, fingerprint),
         "output_uri": f"s3://{settings.bucket_name()}/{naming.job_output_prefix(name, iteration)}",
-        "deployment_name": naming.evaluation_deployment_name(name, iteration, fingerprint),
+        "candidate_capacity_name": naming.evaluation_capacity_name(name, iteration, fingerprint, "candidate"),
+        "champion_capacity_name": naming.evaluation_capacity_name(name, iteration, fingerprint, "champion"),
         "hyperparameters": dict(event["validation"]["hyperparameters"]),
     }
     registry.update_iteration(

@@ -1,8 +1,15 @@
-"""Clean up a failed round: stop its job, delete its evaluation deployment, say why it failed.
+"""Clean up a failed round: stop its job, delete the capacity it created, say why it failed.
 
 Best effort by design: this step runs on the failure path and must reach Finish (which releases
 the lineage's lock), so a cleanup action that fails is reported in the reason, not raised.
 Result at `$.outcome`.
+
+What the round may have created, found even when the step that created it failed before its result
+reached the state document (names are deterministic): the candidate's and the champion's evaluation
+capacity, and the serving capacity a first promotion was creating. The lineage's committed serving
+capacity is never touched: if the promotion committed before the failure, the round is promoted,
+the serving pointer is published again and only its evaluation capacity (except what serves) is
+released.
 """
 
 from __future__ import annotations
@@ -12,10 +19,17 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from iterft_runtime.dal import bedrock
+from iterft_runtime import naming
+from iterft_runtime.dal import bedrock, serving_pointer
 from iterft_runtime.dal.registry import Registry
 from iterft_runtime.handlers import settings
-from iterft_runtime.logic.rounds import deployment_to_retire, readable_cause, round_input
+from iterft_runtime.logic.rounds import readable_cause, round_input
+from iterft_runtime.logic.serving import (
+    evaluation_capacities,
+    evaluation_capacity_kind,
+    swap_target,
+)
+from iterft_runtime.models.capacity import Capacity, CapacityKind, CapacityRole
 from iterft_runtime.models.records import Decision
 
 logger = Logger()
@@ -28,38 +42,39 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     begun = event.get("round") or {}
     registry = Registry(settings.table_name())
     state = registry.get_state(name)
-    promoted = state is not None and state.champion_iteration == iteration
+    record = registry.get_iteration(name, iteration)
+    committed = record is not None and record.decision in (Decision.PROMOTED, Decision.ROLLED_BACK)
+    serving = Capacity.from_dict(state.serving_capacity) if state and state.serving_capacity else None
     leftovers: list[str] = []
 
     job_name = begun.get("job_name")
     if job_name:
         _attempt(leftovers, f"stop job {job_name}", lambda: _stop_job(job_name))
-    if promoted:
-        # The swap committed, then something failed: maybe the old serving deployment's retirement.
-        record = registry.get_iteration(name, iteration)
-        retired = deployment_to_retire(
-            record.replaced_serving_model_id if record else None, state.serving_model_id if state else None
+    for capacity in _created_by_round(event, given.lineage.model_family(), name, iteration):
+        if serving is not None and capacity.arn and capacity.arn == serving.arn:
+            continue  # adopted by the committed promotion: it serves now
+        if committed and capacity.role is CapacityRole.SERVING:
+            continue
+        _attempt(leftovers, f"delete {capacity.kind} {capacity.name}", lambda c=capacity: _delete(c))
+    if committed and state is not None:
+        # The promotion committed, then a later step failed (perhaps publishing the pointer): finish it.
+        pointer = state.serving_model_id or state.champion_model
+        _attempt(
+            leftovers,
+            "publish the serving pointer",
+            lambda: serving_pointer.publish(settings.serving_parameter(name), pointer),
         )
-        if retired:
-            _attempt(
-                leftovers, f"retire replaced deployment {retired}", lambda: bedrock.delete_deployment(retired)
-            )
-    else:
-        deployment_arn = (event.get("candidate_deployment") or {}).get("arn")
-        deployment_name = begun.get("deployment_name")
-        if deployment_arn or deployment_name:
-            _attempt(
-                leftovers,
-                f"delete deployment {deployment_arn or deployment_name}",
-                lambda: _delete_deployment(deployment_arn, deployment_name),
-            )
+    target = swap_target(event)
+    if not committed and serving is not None and target is not None and target.arn == serving.arn:
+        # An in-place update was asked for and the round failed: keep the champion in service.
+        _attempt(leftovers, f"keep {serving.name} on the champion", lambda: _keep_serving(serving))
 
     incomplete = f"; clean-up incomplete: {'; '.join(leftovers)}" if leftovers else ""
-    if promoted:
-        # The promotion committed before the failure: the candidate is the champion and serves.
+    if committed and record is not None:
+        # The promotion committed before the failure: the model is the champion and serves.
         outcome = {
-            "decision": Decision.PROMOTED.value,
-            "reason": f"promoted; a later step failed: {cause}{incomplete}",
+            "decision": record.decision,
+            "reason": f"{record.decision}; a later step failed: {cause}{incomplete}",
         }
     else:
         outcome = {"decision": Decision.FAILED.value, "reason": f"{cause}{incomplete}"}
@@ -67,16 +82,58 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return outcome
 
 
+def _created_by_round(event: dict[str, Any], family: Any, name: str, iteration: int) -> list[Capacity]:
+    """Everything the round created or may have created: what the state document lists, plus the
+    deterministic names of capacity whose creation may have happened without reaching it."""
+    listed = list(evaluation_capacities(event))
+    target = swap_target(event)
+    if target is not None:
+        listed.append(target)
+    begun = event.get("round") or {}
+    kind = evaluation_capacity_kind(family)
+    for role, key in (
+        (CapacityRole.CANDIDATE, "candidate_capacity_name"),
+        (CapacityRole.CHAMPION, "champion_capacity_name"),
+    ):
+        if begun.get(key):
+            listed.append(Capacity(kind=kind, name=begun[key], arn="", model_arn="", role=role))
+    if event.get("promotion"):
+        for serving_kind in CapacityKind:
+            listed.append(
+                Capacity(
+                    kind=serving_kind,
+                    name=naming.serving_capacity_name(name, iteration),
+                    arn="",
+                    model_arn="",
+                    role=CapacityRole.SERVING,
+                )
+            )
+    unique: dict[tuple[str, str], Capacity] = {}
+    for capacity in listed:
+        unique.setdefault((capacity.kind, capacity.name), capacity)
+    return [unique_capacity for unique_capacity in unique.values()]
+
+
+def _keep_serving(serving: Capacity) -> None:
+    """Swap the champion back in if the serving capacity was left on (or moving to) another model."""
+    status = bedrock.describe_capacity(serving.kind, serving.arn)
+    if status is None:
+        return
+    if serving.model_arn not in (status.model_arn,) or status.desired_model_arn not in (
+        None,
+        serving.model_arn,
+    ):
+        bedrock.swap_model(serving)
+
+
+def _delete(capacity: Capacity) -> None:
+    bedrock.delete_capacity(capacity.kind, capacity.arn or capacity.name)
+
+
 def _stop_job(job_name: str) -> None:
     job = bedrock.find_customization_job(job_name)
     if job is not None and job.status == bedrock.IN_PROGRESS:
         bedrock.stop_customization_job(job_name)
-
-
-def _delete_deployment(deployment_arn: str | None, deployment_name: str | None) -> None:
-    arn = deployment_arn or (bedrock.find_deployment_arn(deployment_name) if deployment_name else None)
-    if arn:
-        bedrock.delete_deployment(arn)
 
 
 def _attempt(leftovers: list[str], action: str, run: Callable[[], None]) -> None:

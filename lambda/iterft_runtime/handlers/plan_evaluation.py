@@ -1,6 +1,6 @@
 """Plan evaluation: read the lineage's fixed evaluation set, name its version, decide whether the
-champion must answer too, and cut the set into shards for the Score shards Map. Result at
-`$.evaluation_plan`.
+champion must answer too (and whether it needs evaluation capacity for that), and cut the set into
+shards for the Score shards Map. Result at `$.evaluation_plan`.
 
 The champion's metrics are reused only when they were measured on the same set version with the
 same metric set; otherwise the champion answers now too, before any comparison.
@@ -19,7 +19,7 @@ from iterft_runtime.handlers import settings
 from iterft_runtime.logic.evaluation import (
     EvaluationSet,
     EvaluationSetError,
-    champion_model_id,
+    champion_source,
     parse_evaluation_set,
     plan_shards,
     reusable_champion_metrics,
@@ -58,10 +58,12 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         raise RegistryStateMissingError(f"{lineage.name}: no lineage state in the registry")
     rescore = reusable_champion_metrics(state, evaluation_set.version) is None
     shards = plan_shards(len(evaluation_set.items))
+    champion = champion_source(lineage, state) if rescore else None
     result = {
         "eval_set_version": evaluation_set.version,
         "records": len(evaluation_set.items),
-        "champion_model": champion_model_id(lineage, state) if rescore else None,
+        "champion_model": champion.invoke if champion else None,
+        "champion_to_deploy": champion.deploy if champion else None,
         "shards": [shard.to_dict() for shard in shards],
     }
     logger.info(

@@ -1,7 +1,11 @@
-"""Promote candidate: champion := candidate in the registry, then retire the old serving deployment.
+"""Promote: once the serving capacity serves the new model, make it the champion and move the pointer.
 
-The registry change is one transaction that only the lock's owner can make. A retry after it
-committed is recognised (the champion already is this iteration) and only finishes the cleanup.
+Runs after Swap serving model and its polls, so the registry and the SSM pointer change only when the
+model is in service. `$.promotion` names what is promoted (the candidate, or for a rollback an earlier
+iteration's model and scores). The registry change is one transaction that only the lock's owner can
+make; a retry after it committed is recognised and only finishes the rest: publish the pointer, delete
+the round's evaluation capacity (except what now serves) and a serving capacity of another kind that a
+change of serving mode replaced.
 """
 
 from __future__ import annotations
@@ -10,10 +14,17 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from iterft_runtime.dal import bedrock
+from iterft_runtime.dal import bedrock, serving_pointer
 from iterft_runtime.dal.registry import Registry
 from iterft_runtime.handlers import settings
-from iterft_runtime.logic.rounds import deployment_to_retire, round_input
+from iterft_runtime.logic.rounds import round_input
+from iterft_runtime.logic.serving import (
+    capacity_to_release,
+    evaluation_capacities,
+    replaced_capacity,
+    swap_target,
+)
+from iterft_runtime.models.records import Decision
 
 logger = Logger()
 
@@ -21,37 +32,31 @@ logger = Logger()
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     given = round_input(event)
     name, iteration = given.lineage.name, given.iteration
-    model_arn = event["training"]["output_model_arn"]
-    deployment_arn = event["candidate_deployment"]["arn"]
-    evaluation = event["evaluation"]
+    promotion = event["promotion"]
+    model_arn = str(promotion["model_arn"])
+    target = swap_target(event)
     registry = Registry(settings.table_name())
-    state = registry.get_state(name)
-
-    if state is not None and state.champion_iteration == iteration:
-        done = registry.get_iteration(name, iteration)
-        replaced = done.replaced_serving_model_id if done else None
-    else:
-        replaced = state.serving_model_id if state else None
+    record = registry.get_iteration(name, iteration)
+    decision = Decision(promotion.get("decision") or Decision.PROMOTED.value)
+    if record is None or record.decision != decision:
         registry.promote(
             name,
             iteration,
             model_arn=model_arn,
-            serving_model_id=deployment_arn,
-            score=float(evaluation["candidate_score"]),
-            metrics=evaluation["candidate_metrics"],
-            eval_set_version=evaluation["eval_set_version"],
-            metric=evaluation["metric"],
-            replaced_serving_model_id=replaced,
+            serving_capacity=target.to_dict() if target else None,
+            score=promotion.get("score"),
+            metrics=promotion.get("metrics"),
+            eval_set_version=promotion.get("eval_set_version"),
+            metric=promotion.get("metric"),
+            champion_iteration=promotion.get("champion_iteration"),
+            decision=decision,
         )
-
-    retired = deployment_to_retire(replaced, deployment_arn)
-    if retired:
-        bedrock.delete_deployment(retired)
-    result = {
-        "champion_iteration": iteration,
-        "champion_model_arn": model_arn,
-        "serving_model_id": deployment_arn,
-        "retired_deployment": retired,
-    }
-    logger.info("candidate promoted", extra={"lineage": name, **result})
+    pointer = target.arn if target else model_arn
+    serving_pointer.publish(settings.serving_parameter(name), pointer)
+    released = bedrock.release_capacities(capacity_to_release(evaluation_capacities(event), target))
+    replaced = replaced_capacity(event)
+    if replaced is not None and (target is None or replaced.arn != target.arn):
+        released += bedrock.release_capacities([replaced])
+    result = {"champion_model_arn": model_arn, "serving_model_id": pointer, "released": released}
+    logger.info("promoted", extra={"lineage": name, "iteration": iteration, **result})
     return result

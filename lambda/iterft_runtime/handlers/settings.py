@@ -49,3 +49,12 @@ def lineage_parameter_prefix() -> str:
 def now() -> str:
     """The current UTC time in the registry's sortable timestamp form."""
     return timestamp(datetime.now(UTC))
+
+
+def serving_parameter_prefix() -> str:
+    return _required(naming.ENV_SERVING_PARAMETER_PREFIX)
+
+
+def serving_parameter(lineage: str) -> str:
+    """The lineage's serving pointer (the stack creates one per lineage under this prefix)."""
+    return f"{serving_parameter_prefix()}{lineage}"

@@ -19,6 +19,7 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
 
+from iterft_runtime import naming
 from iterft_runtime.dal import notifier, workflow
 from iterft_runtime.dal.registry import Registry
 from iterft_runtime.handlers import settings
@@ -31,6 +32,7 @@ from iterft_runtime.logic.dispatch import (
     execution_input,
     execution_name,
     parse_message,
+    rollback_input,
 )
 from iterft_runtime.logic.notifications import approval_notification, unknown_lineage_notification
 from iterft_runtime.models.lineage import LineageConfig
@@ -159,11 +161,21 @@ def dispatch(registry: Registry, lineage: LineageConfig) -> str | None:
 
 
 def _start(registry: Registry, lineage: LineageConfig, record: IterationRecord) -> str:
-    dataset = record.dataset_ref()
-    name = execution_name(lineage.name, record.iteration, dataset)
-    arn = workflow.start_execution(
-        settings.state_machine_arn(), name, execution_input(lineage, record.iteration, dataset)
-    )
+    """Start the iteration's execution: a training round, or a rollback `iterft rollback` recorded."""
+    if record.rollback_of is not None:
+        name = naming.rollback_execution_name(lineage.name, record.iteration, record.rollback_of)
+        request = rollback_input(
+            lineage,
+            record.iteration,
+            record.rollback_of,
+            record.requested_by or "unknown",
+            record.reason or "",
+        )
+    else:
+        dataset = record.dataset_ref()
+        name = execution_name(lineage.name, record.iteration, dataset)
+        request = execution_input(lineage, record.iteration, dataset)
+    arn = workflow.start_execution(settings.state_machine_arn(), name, request)
     registry.update_iteration(lineage.name, record.iteration, {"execution_arn": arn})
     logger.info(
         "round started", extra={"lineage": lineage.name, "iteration": record.iteration, "execution": arn}

@@ -14,6 +14,10 @@ from iterft_runtime.models.records import DatasetRef
 DISPATCH_KIND = "dispatch"
 APPROVAL_KIND = "approval"
 START_KIND = "start"
+ROUND_KIND = "round"
+"""An execution input's `kind`: a training round (started by an upload)..."""
+ROLLBACK_KIND = "rollback"
+"""...or a rollback (started by `iterft rollback`): the workflow's first Choice reads it."""
 
 
 class MessageError(ValueError):
@@ -165,4 +169,21 @@ def execution_name(lineage: str, iteration: int, dataset: DatasetRef) -> str:
 
 def execution_input(lineage: LineageConfig, iteration: int, dataset: DatasetRef) -> dict[str, Any]:
     """The execution input of docs/architecture.md: the lineage config, the number, the dataset."""
-    return {"lineage": lineage.model_dump(mode="json"), "iteration": iteration, "dataset": dataset.to_dict()}
+    return {
+        "kind": ROUND_KIND,
+        "lineage": lineage.model_dump(mode="json"),
+        "iteration": iteration,
+        "dataset": dataset.to_dict(),
+    }
+
+
+def rollback_input(
+    lineage: LineageConfig, iteration: int, to_iteration: int, requested_by: str, reason: str
+) -> dict[str, Any]:
+    """A rollback's execution input: no dataset; `rollback` names the iteration to serve again."""
+    return {
+        "kind": ROLLBACK_KIND,
+        "lineage": lineage.model_dump(mode="json"),
+        "iteration": iteration,
+        "rollback": {"to_iteration": to_iteration, "requested_by": requested_by, "reason": reason},
+    }

@@ -22,10 +22,6 @@ class EvaluationSetError(ValueError):
     """The evaluation set cannot be used; the message names the object and the bad lines."""
 
 
-class NoChampionModelError(ValueError):
-    """Nothing is known that can answer for the champion, so it cannot be scored."""
-
-
 @dataclass(frozen=True)
 class EvaluationItem:
     line: int
@@ -172,23 +168,27 @@ def reusable_champion_metrics(state: LineageState, eval_set_version: str) -> dic
     return metrics if same_yardstick else None
 
 
-def champion_model_id(lineage: LineageConfig, state: LineageState) -> str:
-    """What to call to score the champion: its serving deployment, or for the starting point the
-    configured `evaluation_invoke_model`, else the foundation model's on-demand id."""
+@dataclass(frozen=True)
+class ChampionSource:
+    """How the champion answers the evaluation set: an identifier to call as it is, or a custom model
+    that needs evaluation capacity first (a champion with nothing serving it, e.g. serving mode none)."""
+
+    invoke: str | None = None
+    deploy: str | None = None
+
+
+def champion_source(lineage: LineageConfig, state: LineageState) -> ChampionSource:
+    """The champion's serving capacity; for the starting point the configured `evaluation_invoke_model`,
+    else the foundation model's on-demand id; a custom model with nothing serving it is deployed."""
     if state.serving_model_id:
-        return state.serving_model_id
+        return ChampionSource(invoke=state.serving_model_id)
     if state.champion_iteration != 0:
-        raise NoChampionModelError(
-            f"{lineage.name}: champion #{state.champion_iteration} has no serving deployment recorded"
-        )
+        return ChampionSource(deploy=state.champion_model_arn or state.champion_model)
     if lineage.evaluation_invoke_model:
-        return lineage.evaluation_invoke_model
+        return ChampionSource(invoke=lineage.evaluation_invoke_model)
     if is_custom_model_arn(lineage.base_model):
-        raise NoChampionModelError(
-            f"{lineage.name} starts from the custom model {lineage.base_model}, which cannot be invoked "
-            "without a deployment: set evaluation_invoke_model to its deployment ARN"
-        )
-    return invocable_foundation_model_id(lineage.base_model)
+        return ChampionSource(deploy=lineage.base_model)
+    return ChampionSource(invoke=invocable_foundation_model_id(lineage.base_model))
 
 
 SHARD_RECORDS = 25

@@ -49,8 +49,13 @@ def round_notification(
     `convergence` when the lineage is converged after this round."""
     head = f"iterft {lineage} #{record.iteration}"
     lines = [f"Lineage: {lineage}", f"Iteration: {record.iteration}{_parent(record)}"]
-    lines.append(f"Dataset: {record.dataset or record.dataset_key or 'unknown'}")
+    if record.rollback_of is not None:
+        lines.append(f"Rollback to: #{record.rollback_of}, requested by {record.requested_by or 'unknown'}")
+    else:
+        lines.append(f"Dataset: {record.dataset or record.dataset_key or 'unknown'}")
     lines.append(f"Decision: {record.decision}")
+    if record.serving_model_id:
+        lines.append(f"Serving now: {record.serving_model_id}")
     if record.reason:
         lines.append(f"Reason: {record.reason}")
 

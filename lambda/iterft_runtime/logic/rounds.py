@@ -20,18 +20,29 @@ _MESSAGE_KEYS = ("errorMessage", "failureMessage", "FailureMessage", "message", 
 
 @dataclass(frozen=True)
 class RoundInput:
-    """The execution input every step receives first: lineage config, iteration number, dataset."""
+    """The execution input every step receives first: lineage config, iteration number, and the
+    dataset (a training round) or the rollback (`iterft rollback`)."""
 
     lineage: LineageConfig
     iteration: int
-    dataset: DatasetRef
+    dataset_ref: DatasetRef | None
+    rollback: Mapping[str, Any] | None = None
+
+    @property
+    def dataset(self) -> DatasetRef:
+        """The round's dataset; only training rounds have one."""
+        if self.dataset_ref is None:
+            raise ValueError(f"{self.lineage.name} #{self.iteration} is a rollback: it has no dataset")
+        return self.dataset_ref
 
 
 def round_input(doc: Mapping[str, Any]) -> RoundInput:
+    dataset = doc.get("dataset")
     return RoundInput(
         lineage=LineageConfig.model_validate(doc["lineage"]),
         iteration=int(doc["iteration"]),
-        dataset=DatasetRef.from_dict(doc["dataset"]),
+        dataset_ref=DatasetRef.from_dict(dataset) if dataset else None,
+        rollback=doc.get("rollback"),
     )
 
 
@@ -42,7 +53,9 @@ def record_fields(doc: Mapping[str, Any], ended_at: str) -> dict[str, Any]:
     begun = _section(doc, "round")
     training = _section(doc, "training")
     evaluation = _section(doc, "evaluation")
-    deployment = _section(doc, "candidate_deployment")
+    capacity = _section(doc, "capacity")
+    swap = _section(doc, "swap")
+    promoted = _section(doc, "promoted")
     decided = _section(doc, "decision")
     gate = _section(_section(doc, "lineage"), "gate")
     fields = {
@@ -71,7 +84,9 @@ def record_fields(doc: Mapping[str, Any], ended_at: str) -> dict[str, Any]:
         "deltas": decided.get("deltas"),
         "gate": decided.get("gate"),
         "approval": review_record(_section(doc, "approval")),
-        "deployment_arn": deployment.get("arn"),
+        "evaluation_capacity": capacity.get("evaluation"),
+        "serving_action": swap.get("action"),
+        "serving_model_id": promoted.get("serving_model_id"),
     }
     return {name: value for name, value in fields.items() if value is not None}
 
@@ -137,15 +152,3 @@ def _message(cause: object, name: str) -> str:
 def _section(doc: Mapping[str, Any], key: str) -> Mapping[str, Any]:
     value = doc.get(key)
     return value if isinstance(value, Mapping) else {}
-
-
-def deployment_to_retire(replaced: str | None, serving: str | None) -> str | None:
-    """The deployment a promotion replaced, if it must now be deleted: a custom model deployment
-    (not a foundation model the starting point served from) that is not the new serving one.
-
-    Promote retires it right after the swap; Clean up retires it again when the swap committed
-    but the retirement failed, so the old deployment is never left running.
-    """
-    if not replaced or ":custom-model-deployment/" not in replaced or replaced == serving:
-        return None
-    return replaced

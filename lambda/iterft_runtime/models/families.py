@@ -70,6 +70,9 @@ class ModelFamily:
     """None: text only; any image or video block is refused."""
     model: str | None = None
     """The model these limits are specific to; None for the family's defaults."""
+    on_demand_serving: bool = False
+    """Custom models of this family can be served by an on-demand custom model deployment
+    (documented for Nova models customized on or after 2025-07-16); others need provisioned throughput."""
 
 
 NOVA = ModelFamily(
@@ -100,6 +103,7 @@ NOVA = ModelFamily(
         "<video>",
     ),
     media=MediaRules(),
+    on_demand_serving=True,
 )
 """Nova family defaults: Lite's and Pro's, media allowed. A custom-model base named only by
 family gets these, so a Micro lineage's media is caught at job time, not here."""

@@ -20,7 +20,25 @@ LINEAGE_NAME_PATTERN = r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$"
 
 
 class ServingMode(StrEnum):
+    PROVISIONED = "provisioned"
+    """Provisioned throughput: model units billed by the hour, for steady traffic."""
     ON_DEMAND = "on_demand"
+    """A custom model deployment billed per call, for variable or experimental traffic."""
+    NONE = "none"
+    """Registry only: the champion is recorded and kept, nothing serves it."""
+
+
+class Commitment(StrEnum):
+    """A provisioned throughput's commitment term (Bedrock's `commitmentDuration`; none: hourly)."""
+
+    NONE = "none"
+    ONE_MONTH = "one_month"
+    SIX_MONTHS = "six_months"
+
+    @property
+    def api_value(self) -> str | None:
+        """What CreateProvisionedModelThroughput takes: omitted for no commitment."""
+        return {Commitment.ONE_MONTH: "OneMonth", Commitment.SIX_MONTHS: "SixMonths"}.get(self)
 
 
 class GatePolicy(BaseModel):
@@ -56,9 +74,40 @@ class ApprovalPolicy(BaseModel):
 
 
 class ServingConfig(BaseModel):
+    """How the champion serves. Evaluation capacity is separate: always the cheapest the model allows."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     mode: ServingMode = ServingMode.ON_DEMAND
+    model_units: Annotated[int, Field(ge=1, le=100)] | None = None
+    """Provisioned mode only (default 1): the serving provisioned throughput's model units."""
+    commitment: Commitment | None = None
+    """Provisioned mode only (default none): one_month and six_months cannot be deleted before the
+    term ends, so the pipeline never buys a commitment for evaluation, only for serving."""
+
+    @model_validator(mode="after")
+    def _provisioned_settings_only_when_provisioned(self) -> ServingConfig:
+        if self.mode is not ServingMode.PROVISIONED:
+            for name in ("model_units", "commitment"):
+                if getattr(self, name) is not None:
+                    raise ValueError(f"{name}: only for mode provisioned (this lineage serves {self.mode})")
+        return self
+
+    @property
+    def provisioned_model_units(self) -> int:
+        return self.model_units or 1
+
+    @property
+    def provisioned_commitment(self) -> Commitment:
+        return self.commitment or Commitment.NONE
+
+
+class ModelRetention(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    keep_models: Annotated[int, Field(ge=1, le=1000)] = 3
+    """After each round, custom models beyond the newest `keep_models` are deleted (a custom model is
+    billed for storage every month), except the champion and the model that serves."""
 
 
 class EvaluationConfig(BaseModel):
@@ -115,6 +164,7 @@ class LineageConfig(BaseModel):
     evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
     gate: GatePolicy = Field(default_factory=GatePolicy)
     serving: ServingConfig = Field(default_factory=ServingConfig)
+    retention: ModelRetention = Field(default_factory=ModelRetention)
     approval: ApprovalPolicy = Field(default_factory=ApprovalPolicy)
 
     @model_validator(mode="after")
@@ -131,9 +181,15 @@ class LineageConfig(BaseModel):
             raise ValueError(f"{field_name}: {error}") from None
         from iterft_runtime.logic.hyperparameters import check_hyperparameters
 
-        problems = check_hyperparameters(self.model_family(), self.hyperparameters)
+        family = self.model_family()
+        problems = check_hyperparameters(family, self.hyperparameters)
         if problems:
             raise ValueError("hyperparameters: " + "; ".join(problems))
+        if self.serving.mode is ServingMode.ON_DEMAND and not family.on_demand_serving:
+            raise ValueError(
+                f"serving.mode: on_demand is not available for {family.name} custom models (Bedrock "
+                "documents on-demand custom model deployment for Nova models only); use provisioned or none"
+            )
         return self
 
     def model_family(self) -> ModelFamily:
@@ -142,8 +198,10 @@ class LineageConfig(BaseModel):
 
 __all__ = [
     "ApprovalPolicy",
+    "Commitment",
     "GatePolicy",
     "LineageConfig",
+    "ModelRetention",
     "ServingConfig",
     "ServingMode",
     "UnknownModelError",

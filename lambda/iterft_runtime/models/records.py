@@ -15,6 +15,7 @@ from urllib.parse import quote
 
 class Decision(StrEnum):
     PROMOTED = "promoted"
+    ROLLED_BACK = "rolled_back"
     REJECTED = "rejected"
     FAILED = "failed"
     INVALID_DATA = "invalid_data"
@@ -116,9 +117,20 @@ class IterationRecord:
     size_bytes: int | None = None
     report_uri: str | None = None
     results_uri: str | None = None
-    deployment_arn: str | None = None
-    replaced_serving_model_id: str | None = None
-    """The serving deployment this iteration's promotion replaced (deleted after the swap)."""
+    evaluation_capacity: list[dict[str, Any]] = field(default_factory=list)
+    """What the round created so the candidate (and a champion with nothing serving it) could answer
+    the evaluation set: `models/capacity.Capacity` as dicts. Deleted when the round ends, except
+    the one a promotion adopted as the serving capacity."""
+    serving_action: str | None = None
+    """How a promotion or rollback put the model in service: adopt | update | create | none."""
+    serving_model_id: str | None = None
+    """What served the lineage once this promotion or rollback completed (the pointer's value)."""
+    rollback_of: int | None = None
+    """A rollback: the earlier iteration whose model it made the champion again."""
+    requested_by: str | None = None
+    """Who asked for a rollback (what `iterft rollback` was run as)."""
+    model_deleted_at: str | None = None
+    """When retention deleted this iteration's custom model."""
     execution_arn: str | None = None
     started_at: str | None = None
     ended_at: str | None = None
@@ -178,6 +190,12 @@ class IterationRecord:
             "gate": list(self.gate),
             "converged": self.converged,
             "approval": dict(self.approval),
+            "evaluation_capacity": [dict(item) for item in self.evaluation_capacity],
+            "serving_action": self.serving_action,
+            "serving_model_id": self.serving_model_id,
+            "rollback_of": self.rollback_of,
+            "requested_by": self.requested_by,
+            "model_deleted_at": self.model_deleted_at,
             "reason": self.reason,
             "started_at": self.started_at,
             "ended_at": self.ended_at,
@@ -201,7 +219,10 @@ class LineageState:
     champion_metrics: dict[str, Any] | None = None
     """Every metric of the champion on champion_eval_set_version (reused only for the same metric set)."""
     serving_model_id: str | None = None
-    """The deployment serving the champion; None while the starting point serves."""
+    """What applications invoke for the champion (the serving capacity's ARN); None while the
+    starting point serves or under serving mode none."""
+    serving_capacity: dict[str, Any] | None = None
+    """The lineage's serving capacity (`models/capacity.Capacity` as a dict): what promotions update."""
     converged: bool = False
     """Gains stayed under the plateau threshold for `gate.plateau_rounds` decided rounds in a row."""
     marginal_rounds: int = 0

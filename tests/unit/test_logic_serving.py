@@ -1,0 +1,194 @@
+"""Serving decisions: evaluation capacity, readiness, the in-place swap, release, retention, rollback."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+from iterft_runtime.logic.serving import (
+    LineageModel,
+    SwapAction,
+    capacity_to_release,
+    evaluation_capacity_kind,
+    models_to_delete,
+    plan_swap,
+    readiness,
+    rollback_refusal,
+)
+from iterft_runtime.models.capacity import Capacity, CapacityKind, CapacityRole, CapacityStatus, Readiness
+from iterft_runtime.models.families import CLAUDE_HAIKU, NOVA, NOVA_MICRO, PROMPT_COMPLETION
+from iterft_runtime.models.lineage import ServingConfig
+from iterft_runtime.models.records import IterationRecord, LineageState
+
+M1, M2 = "arn:aws:bedrock:us-east-1:1:custom-model/m1", "arn:aws:bedrock:us-east-1:1:custom-model/m2"
+DEPLOYMENT = Capacity(
+    CapacityKind.DEPLOYMENT, "bot-serving-it0001", "arn:dep/serving", M1, CapacityRole.SERVING
+)
+THROUGHPUT = Capacity(
+    CapacityKind.PROVISIONED, "bot-serving-it0001", "arn:pt/serving", M1, CapacityRole.SERVING, model_units=2
+)
+EVAL_DEPLOYMENT = Capacity(
+    CapacityKind.DEPLOYMENT, "bot-it0002-x-eval", "arn:dep/eval", M2, CapacityRole.CANDIDATE
+)
+EVAL_THROUGHPUT = Capacity(
+    CapacityKind.PROVISIONED, "bot-it0002-x-eval", "arn:pt/eval", M2, CapacityRole.CANDIDATE, model_units=1
+)
+
+
+@pytest.mark.parametrize(
+    ("family", "kind"),
+    [
+        (NOVA, CapacityKind.DEPLOYMENT),
+        (NOVA_MICRO, CapacityKind.DEPLOYMENT),
+        (CLAUDE_HAIKU, CapacityKind.PROVISIONED),
+        (PROMPT_COMPLETION, CapacityKind.PROVISIONED),
+    ],
+)
+def test_evaluation_uses_on_demand_where_the_family_allows_it(family, kind) -> None:
+    assert evaluation_capacity_kind(family) is kind
+
+
+@pytest.mark.parametrize(
+    ("capacity", "status", "expected"),
+    [
+        (EVAL_DEPLOYMENT, CapacityStatus("Creating", M2), Readiness.PENDING),
+        (EVAL_DEPLOYMENT, CapacityStatus("Active", M2), Readiness.READY),
+        (EVAL_DEPLOYMENT, CapacityStatus("Failed", M2, failure="no capacity"), Readiness.FAILED),
+        # An in-place update: Active throughout, ready only once the new model serves.
+        (
+            replace(DEPLOYMENT, model_arn=M2),
+            CapacityStatus("Active", M1, update_status="Updating"),
+            Readiness.PENDING,
+        ),
+        (replace(DEPLOYMENT, model_arn=M2), CapacityStatus("Active", M2, "UpdateCompleted"), Readiness.READY),
+        (replace(DEPLOYMENT, model_arn=M2), CapacityStatus("Active", M1, "UpdateFailed"), Readiness.FAILED),
+        (EVAL_THROUGHPUT, CapacityStatus("Creating", M2), Readiness.PENDING),
+        (EVAL_THROUGHPUT, CapacityStatus("InService", M2), Readiness.READY),
+        (replace(THROUGHPUT, model_arn=M2), CapacityStatus("Updating", M1), Readiness.PENDING),
+        (replace(THROUGHPUT, model_arn=M2), CapacityStatus("InService", M1), Readiness.PENDING),
+        (replace(THROUGHPUT, model_arn=M2), CapacityStatus("InService", M2), Readiness.READY),
+        (EVAL_THROUGHPUT, CapacityStatus("Failed", None), Readiness.FAILED),
+    ],
+)
+def test_readiness(capacity: Capacity, status: CapacityStatus, expected: Readiness) -> None:
+    verdict, reason = readiness(capacity, status)
+    assert verdict is expected, reason
+    assert capacity.name in reason
+
+
+@pytest.mark.parametrize(
+    ("serving", "current", "candidate", "action", "kind", "replaced"),
+    [
+        # First promotion: the serving capacity is created (deployments are never adopted) ...
+        ({"mode": "on_demand"}, None, EVAL_DEPLOYMENT, SwapAction.CREATE, CapacityKind.DEPLOYMENT, None),
+        (
+            {"mode": "provisioned", "model_units": 2},
+            None,
+            EVAL_DEPLOYMENT,
+            SwapAction.CREATE,
+            CapacityKind.PROVISIONED,
+            None,
+        ),
+        # ... unless the candidate's one-unit, no-commitment throughput is exactly what serving needs.
+        ({"mode": "provisioned"}, None, EVAL_THROUGHPUT, SwapAction.ADOPT, CapacityKind.PROVISIONED, None),
+        (
+            {"mode": "provisioned", "model_units": 2},
+            None,
+            EVAL_THROUGHPUT,
+            SwapAction.CREATE,
+            CapacityKind.PROVISIONED,
+            None,
+        ),
+        (
+            {"mode": "provisioned", "commitment": "one_month"},
+            None,
+            EVAL_THROUGHPUT,
+            SwapAction.CREATE,
+            CapacityKind.PROVISIONED,
+            None,
+        ),
+        # Later promotions update the serving capacity in place.
+        (
+            {"mode": "on_demand"},
+            DEPLOYMENT,
+            EVAL_DEPLOYMENT,
+            SwapAction.UPDATE,
+            CapacityKind.DEPLOYMENT,
+            None,
+        ),
+        (
+            {"mode": "provisioned", "model_units": 2},
+            THROUGHPUT,
+            EVAL_DEPLOYMENT,
+            SwapAction.UPDATE,
+            CapacityKind.PROVISIONED,
+            None,
+        ),
+        # A changed serving mode creates the new kind and retires the old one once it serves.
+        (
+            {"mode": "provisioned"},
+            DEPLOYMENT,
+            EVAL_DEPLOYMENT,
+            SwapAction.CREATE,
+            CapacityKind.PROVISIONED,
+            DEPLOYMENT,
+        ),
+        ({"mode": "none"}, DEPLOYMENT, EVAL_DEPLOYMENT, SwapAction.NONE, None, DEPLOYMENT),
+        ({"mode": "none"}, None, EVAL_DEPLOYMENT, SwapAction.NONE, None, None),
+    ],
+)
+def test_plan_swap(serving, current, candidate, action, kind, replaced) -> None:
+    plan = plan_swap(ServingConfig.model_validate(serving), current, candidate, M2, "bot-serving-it0002")
+    assert plan.action is action
+    assert plan.replaced == replaced
+    if kind is None:
+        assert plan.target is None
+        return
+    assert plan.target is not None
+    assert (plan.target.kind, plan.target.model_arn, plan.target.role) == (kind, M2, CapacityRole.SERVING)
+    if action is SwapAction.UPDATE:
+        assert (plan.target.arn, plan.target.name) == (current.arn, current.name)
+    if action is SwapAction.CREATE:
+        assert (plan.target.arn, plan.target.name) == ("", "bot-serving-it0002")
+        config = ServingConfig.model_validate(serving)
+        if kind is CapacityKind.PROVISIONED:
+            assert plan.target.model_units == config.provisioned_model_units
+            assert plan.target.commitment == config.provisioned_commitment.api_value
+
+
+def test_a_round_releases_everything_it_created_except_what_serves() -> None:
+    champion = replace(
+        EVAL_DEPLOYMENT, name="bot-it0002-x-champion-eval", arn="arn:dep/champ", role=CapacityRole.CHAMPION
+    )
+    assert capacity_to_release([EVAL_DEPLOYMENT, champion], None) == [EVAL_DEPLOYMENT, champion]
+    assert capacity_to_release([EVAL_THROUGHPUT], replace(EVAL_THROUGHPUT, role=CapacityRole.SERVING)) == []
+    assert capacity_to_release([replace(EVAL_DEPLOYMENT, arn="")], None) == []  # never created
+
+
+@pytest.mark.parametrize(
+    ("keep", "protected", "deleted"),
+    [
+        (3, [], [2, 1]),
+        (1, [], [4, 3, 2, 1]),
+        (1, ["m1"], [4, 3, 2]),
+        (2, ["m1", "m3", None], [2]),
+        (10, [], []),
+    ],
+)
+def test_retention(keep: int, protected: list[str | None], deleted: list[int]) -> None:
+    models = [LineageModel(n, f"m{n}") for n in (1, 2, 3, 4, 5)]
+    assert [model.iteration for model in models_to_delete(models, keep, protected)] == deleted
+
+
+def test_rollback_refusals() -> None:
+    state = LineageState("bot", M2, champion_iteration=2)
+    promoted = IterationRecord(iteration=1, decision="promoted", output_model_arn=M1)
+    assert rollback_refusal(promoted, state, 1) is None
+    assert "already the champion" in str(rollback_refusal(replace(promoted, iteration=2), state, 2))
+    assert "never promoted (rejected)" in str(
+        rollback_refusal(replace(promoted, decision="rejected"), state, 1)
+    )
+    deleted = replace(promoted, model_deleted_at="2026-11-01T00:00:00.000Z")
+    assert "deleted by retention" in str(rollback_refusal(deleted, state, 1))
+    assert "has no iteration 7" in str(rollback_refusal(None, state, 7))
+    assert "no state" in str(rollback_refusal(promoted, None, 1))
