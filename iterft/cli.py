@@ -194,7 +194,7 @@ def _status(args: argparse.Namespace, console: Console) -> int:
             status["lineage"],
             f"{_short_model(status['champion_model'])} (it {status['champion_iteration']})",
             _fmt(status["champion_score"]),
-            _short_model(status["serving_model_id"]),
+            _serving_label(status),
             _running_label(status),
             str(len(status["queued"])),
             _converged_label(status),
@@ -204,6 +204,12 @@ def _status(args: argparse.Namespace, console: Console) -> int:
         for uri in status["queued"]:
             console.print(f"  {status['lineage']} queued: {uri}", markup=False)
     return EXIT_OK
+
+
+def _serving_label(status: dict[str, Any]) -> str:
+    """`on_demand: <deployment>`: the serving mode and what serves the champion (- when nothing does)."""
+    mode = status.get("serving_mode") or "?"
+    return f"{mode}: {_short_model(status['serving_model_id'])}"
 
 
 def _running_label(status: dict[str, Any]) -> str:

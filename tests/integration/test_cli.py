@@ -98,6 +98,7 @@ def test_status_shows_the_round_waiting_for_review_and_the_uploads_queued_behind
     [row] = [line for line in out.splitlines() if line.startswith("│ operate")]
     assert "it 1: Wait for approval (" in row
     assert "amazon.nova-micro-v1:0:128k (it 0)" in row
+    assert "on_demand: -" in row  # the serving mode; nothing serves before the first promotion
     assert "operate queued: s3://" in out and "round-2-storage-and-account.jsonl" in out
 
     code, out, _ = _cli(session, capsys, "status", "operate", "--json")
