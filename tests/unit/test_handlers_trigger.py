@@ -80,6 +80,7 @@ def test_an_upload_starts_iteration_one_with_the_contract_input(aws: Aws) -> Non
     fingerprint = naming.dataset_fingerprint(key, version)
     assert execution["name"] == naming.execution_name(LINEAGE, 1, fingerprint)
     assert execution["input"] == {
+        "kind": "round",
         "lineage": LineageConfig.model_validate(LINEAGE_CONFIG).model_dump(mode="json"),
         "iteration": 1,
         "dataset": {
