@@ -120,6 +120,9 @@ class IterationRecord:
     execution_arn: str | None = None
     started_at: str | None = None
     ended_at: str | None = None
+    cost: dict[str, Any] = field(default_factory=dict)
+    """The round's estimated cost (logic/cost.py): `training_tokens`, `epochs`, `training_usd`,
+    `capacity_hours`, `capacity_usd`, `total_usd` (dollars null where a price is unset)."""
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> IterationRecord:
@@ -176,6 +179,7 @@ class IterationRecord:
             "converged": self.converged,
             "approval": dict(self.approval),
             "reason": self.reason,
+            "cost": dict(self.cost),
             "started_at": self.started_at,
             "ended_at": self.ended_at,
         }
@@ -208,6 +212,12 @@ class LineageState:
     lock_owner: int | None = None
     lock_since: str | None = None
     next_iteration: int = 1
+    spend_month: str | None = None
+    """The calendar month (UTC, `YYYY-MM`) `spend_usd` counts: the month of the last counted Finish."""
+    spend_usd: float = 0.0
+    """The estimated cost (total_usd) of the rounds that finished in `spend_month`."""
+    budget_notified_month: str | None = None
+    """The month the team was last told the monthly budget was reached (once a month)."""
 
     @classmethod
     def from_dict(cls, lineage: str, data: Mapping[str, Any]) -> LineageState:
