@@ -15,6 +15,7 @@ from iterft_runtime.logic.cost import (
 )
 from iterft_runtime.models.families import LLAMA_CONVERSATION, NOVA
 from iterft_runtime.models.lineage import CostConfig
+from iterft_runtime.models.records import COST_KEYS
 
 FINISH = datetime(2026, 11, 25, 10, 30, tzinfo=UTC)
 PRICED = CostConfig(training_usd_per_1k_tokens=0.008, evaluation_capacity_usd_per_hour=2.0)
@@ -186,3 +187,7 @@ def test_months_are_utc_calendar_months() -> None:
     assert month_of(datetime(2026, 11, 30, 23, 59, tzinfo=UTC)) == "2026-11"
     assert month_of(datetime.fromisoformat("2026-12-01T00:30:00+02:00")) == "2026-11"
     assert month_of(datetime(2026, 12, 1, 0, 0, tzinfo=UTC)) == "2026-12"
+
+
+def test_the_estimate_has_the_fields_the_history_shows() -> None:
+    assert tuple(RoundCost(1, 1, 0.1, 0.0, 0.0).to_dict()) == COST_KEYS

@@ -66,6 +66,10 @@ class QueuedUpload:
     dataset: DatasetRef
 
 
+COST_KEYS = ("training_tokens", "epochs", "training_usd", "capacity_hours", "capacity_usd", "total_usd")
+"""An iteration's `cost`, as the history shows it."""
+
+
 @dataclass
 class IterationRecord:
     """One round of a lineage (registry item `ITER#<n>`)."""
@@ -121,8 +125,8 @@ class IterationRecord:
     started_at: str | None = None
     ended_at: str | None = None
     cost: dict[str, Any] = field(default_factory=dict)
-    """The round's estimated cost (logic/cost.py): `training_tokens`, `epochs`, `training_usd`,
-    `capacity_hours`, `capacity_usd`, `total_usd` (dollars null where a price is unset)."""
+    """The round's estimated cost (logic/cost.py), COST_KEYS; the registry leaves out the dollars
+    a price was unset for, the history shows them as null. Empty: no estimate was made."""
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> IterationRecord:
@@ -179,7 +183,7 @@ class IterationRecord:
             "converged": self.converged,
             "approval": dict(self.approval),
             "reason": self.reason,
-            "cost": dict(self.cost),
+            "cost": {key: self.cost.get(key) for key in COST_KEYS} if self.cost else {},
             "started_at": self.started_at,
             "ended_at": self.ended_at,
         }
