@@ -179,6 +179,7 @@ def test_history_has_the_public_keys() -> None:
         "converged",
         "approval",
         "reason",
+        "cost",
         "started_at",
         "ended_at",
     } == set(history)
