@@ -31,6 +31,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 from iterft_runtime.logic.lines import split_lines
+from iterft_runtime.logic.notifications import money
 from iterft_runtime.logic.validation import ValidationReport, validate_lines
 from iterft_runtime.models.families import (
     FAMILIES,
@@ -187,7 +188,8 @@ def _status(args: argparse.Namespace, console: Console) -> int:
         print(json.dumps(statuses, indent=2))
         return EXIT_OK
     table = Table(title=f"{deployment.stack_name}", title_justify="left")
-    for column in ("lineage", "champion", "champion score", "serving", "running", "queued", "converged"):
+    columns = ("lineage", "champion", "champion score", "serving", "running", "queued", "converged", "spend")
+    for column in columns:
         table.add_column(column, overflow="fold")
     for status in statuses:
         table.add_row(
@@ -198,6 +200,7 @@ def _status(args: argparse.Namespace, console: Console) -> int:
             _running_label(status),
             str(len(status["queued"])),
             _converged_label(status),
+            _spend_label(status),
         )
     console.print(table)
     for status in statuses:
@@ -230,6 +233,16 @@ def _elapsed(since: str | None) -> str:
     if hours:
         return f"{hours}h {minutes}m"
     return f"{minutes}m {seconds}s" if minutes else f"{seconds}s"
+
+
+def _spend_label(status: dict[str, Any]) -> str:
+    """This month's estimated spend, against the budget when there is one."""
+    spend = money(status["month_spend_usd"])
+    budget = status["monthly_budget_usd"]
+    if budget is None:
+        return f"{spend} in {status['month']}"
+    reached = " (budget reached: uploads wait)" if status["budget_reached"] else ""
+    return f"{spend} of {money(budget)} in {status['month']}{reached}"
 
 
 def _converged_label(status: dict[str, Any]) -> str:

@@ -7,11 +7,13 @@ CLI, the demo and the workflow share one definition of the registry's keys and r
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
 from iterft_runtime import naming
 from iterft_runtime.dal.registry import Registry
+from iterft_runtime.logic.cost import budget_check, month_of
 from iterft_runtime.logic.training_metrics import LossPoint, loss_points
 from iterft_runtime.models.lineage import LineageConfig
 from iterft_runtime.models.records import Decision
@@ -39,13 +41,19 @@ def lineage_names(deployment: Deployment) -> list[str]:
 
 
 def lineage_status(deployment: Deployment, only: str | None = None) -> list[dict[str, Any]]:
-    """Per lineage: champion, serving pointer, the iteration holding the lock, queued uploads, and
-    whether it is converged (`paused`: converged uploads wait for `iterft resume`)."""
+    """Per lineage: champion, serving pointer, the iteration holding the lock, queued uploads,
+    whether it is converged (`paused`: converged uploads wait for `iterft resume`), and this
+    month's estimated spend against its monthly budget (`budget_reached`: uploads wait)."""
     registry = Registry(deployment.table_name)
+    now = datetime.now(UTC)
+    month = month_of(now)
     statuses = []
     for lineage in [lineage_config(deployment, only).name] if only else lineage_names(deployment):
         state = registry.get_state(lineage)
         config = deployed_config(deployment, lineage)
+        budget = (
+            budget_check(config.cost, state.spend_month, state.spend_usd, now) if config and state else None
+        )
         statuses.append(
             {
                 "lineage": lineage,
@@ -66,6 +74,10 @@ def lineage_status(deployment: Deployment, only: str | None = None) -> list[dict
                 "converged": state.converged if state else False,
                 "marginal_rounds": state.marginal_rounds if state else 0,
                 "paused": bool(state and state.converged and config and config.gate.pause_when_converged),
+                "month": month,
+                "month_spend_usd": state.spend_usd if state and state.spend_month == month else 0.0,
+                "monthly_budget_usd": config.cost.monthly_budget_usd if config else None,
+                "budget_reached": bool(budget and budget.reached),
             }
         )
     return statuses

@@ -156,6 +156,30 @@ def test_a_valid_config_in_another_directory_loads(tmp_path: Path) -> None:
             id="negative-plateau-threshold",
         ),
         pytest.param(
+            {"lineage": {"cost": {"monthly_budget_usd": 100}}},
+            [
+                "lineages.0.cost",
+                "monthly_budget_usd",
+                "cost.training_usd_per_1k_tokens and cost.evaluation_capacity_usd_per_hour",
+            ],
+            id="budget-without-prices",
+        ),
+        pytest.param(
+            {"lineage": {"cost": {"monthly_budget_usd": 100, "training_usd_per_1k_tokens": 0.01}}},
+            ["lineages.0.cost", "set cost.evaluation_capacity_usd_per_hour"],
+            id="budget-without-the-capacity-price",
+        ),
+        pytest.param(
+            {"lineage": {"cost": {"training_usd_per_1k_tokens": -1}}},
+            ["lineages.0.cost.training_usd_per_1k_tokens", "greater than or equal to 0"],
+            id="negative-price",
+        ),
+        pytest.param(
+            {"lineage": {"cost": {"monthly_budget_usd": 0}}},
+            ["lineages.0.cost.monthly_budget_usd", "greater than 0"],
+            id="zero-budget",
+        ),
+        pytest.param(
             {"retention": {"log_days": 45}}, ["retention.log_days", "45", "CloudWatch"], id="log-retention"
         ),
         pytest.param({"account": "12345"}, ["account"], id="account-not-12-digits"),

@@ -20,6 +20,7 @@ from iterft_runtime.handlers import (
     finish,
     promote,
     retain_models,
+    settings,
     swap_serving,
 )
 from iterft_runtime.logic.dispatch import execution_input
@@ -666,3 +667,110 @@ def test_retention_keeps_the_newest_and_the_champion(
     assert result == {"deleted_iterations": [2], "skipped": []}
     record = aws.registry.get_iteration(LINEAGE, 2)
     assert record is not None and record.model_deleted_at
+
+
+# -- cost ----------------------------------------------------------------------------------------
+
+PRICES = {"training_usd_per_1k_tokens": 0.008, "evaluation_capacity_usd_per_hour": 2.0}
+
+
+def priced(doc: dict[str, Any], tokens: int = 10_000) -> dict[str, Any]:
+    """The round of a lineage with prices set, whose dataset was estimated at `tokens`."""
+    doc = {**doc, "lineage": {**doc["lineage"], "cost": PRICES}}
+    if "validation" in doc:
+        doc["validation"] = {**doc["validation"], "estimated_tokens": tokens}
+    return doc
+
+
+def test_finish_records_the_cost_and_counts_it_once_in_the_months_spend(
+    aws: Aws, fake: FakeBedrock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(settings, "now", lambda: "2026-11-25T10:30:00.000Z")
+    doc = priced(evaluated(begun(dispatched(aws, "one.jsonl")), candidate=0.5, champion=0.6))
+    doc["capacity"] = {
+        "evaluation": [
+            {
+                "kind": "provisioned",
+                "name": "bot-it0001-eval",
+                "arn": doc["capacity"]["candidate_model"],
+                "model_arn": doc["training"]["output_model_arn"],
+                "role": "candidate",
+                "model_units": 1,
+                "created_at": "2026-11-25T09:30:00.000Z",
+            }
+        ]
+    }
+    doc["decision"] = decide.handler(doc, None)
+    doc["outcome"] = {"decision": doc["decision"]["decision"], "reason": doc["decision"]["reason"]}
+
+    finish.handler(doc, None)
+    finish.handler(doc, None)  # a retried Finish records the same cost and counts it once
+
+    # 10,000 tokens x 2 epochs = 20 x $0.008 = $0.16; 09:30 -> 10:30 = 1 h x $2 = $2; $2.16 in all.
+    expected = {
+        "training_tokens": 10_000,
+        "epochs": 2,
+        "training_usd": 0.16,
+        "capacity_hours": 1.0,
+        "capacity_usd": 2.0,
+        "total_usd": 2.16,
+    }
+    record = aws.registry.get_iteration(LINEAGE, 1)
+    assert record is not None and record.to_history()["cost"] == pytest.approx(expected)
+    state = aws.registry.get_state(LINEAGE)
+    assert state is not None and (state.spend_month, state.spend_usd) == ("2026-11", pytest.approx(2.16))
+    notification = aws.notifications()[0]
+    assert (
+        "Estimated cost: $2.16 (training 10,000 tokens x 2 epoch(s): $0.1600; "
+        "evaluation capacity 1.00 h: $2.00)" in notification["Message"]
+    )
+
+    # Invalid data costs nothing; the month's spend is unchanged.
+    invalid = priced(validated(dispatched(aws, "two.jsonl")))
+    invalid["validation"]["valid"] = False
+    invalid["outcome"] = {"decision": "invalid_data", "reason": "bad file"}
+    finish.handler(invalid, None)
+    record = aws.registry.get_iteration(LINEAGE, 2)
+    assert record is not None and record.cost["total_usd"] == 0
+    state = aws.registry.get_state(LINEAGE)
+    assert state is not None and state.spend_usd == pytest.approx(2.16)
+
+    # A round that failed after training, finishing in December, starts December's count.
+    monkeypatch.setattr(settings, "now", lambda: "2026-12-01T00:10:00.000Z")
+    failed = priced(begun(dispatched(aws, "three.jsonl")))
+    failed["outcome"] = {"decision": "failed", "reason": "States.TaskFailed: job failed"}
+    finish.handler(failed, None)
+    record = aws.registry.get_iteration(LINEAGE, 3)
+    assert record is not None and record.cost["training_usd"] == pytest.approx(0.16)
+    state = aws.registry.get_state(LINEAGE)
+    assert state is not None and (state.spend_month, state.spend_usd) == ("2026-12", pytest.approx(0.16))
+
+
+def test_finish_without_prices_records_quantities_and_counts_no_spend(aws: Aws, fake: FakeBedrock) -> None:
+    doc = begun(dispatched(aws))
+    doc["validation"]["estimated_tokens"] = 1_234
+    doc["outcome"] = {"decision": "failed", "reason": "States.TaskFailed: job failed"}
+    finish.handler(doc, None)
+    record = aws.registry.get_iteration(LINEAGE, 1)
+    assert record is not None and record.to_history()["cost"] == {
+        "training_tokens": 1_234,
+        "epochs": 2,
+        "training_usd": None,
+        "capacity_hours": 0.0,
+        "capacity_usd": 0.0,
+        "total_usd": None,
+    }
+    state = aws.registry.get_state(LINEAGE)
+    assert state is not None and state.lock_owner is None and state.spend_month is None
+    assert "Estimated cost: no total (set the lineage's cost prices)" in aws.notifications()[0]["Message"]
+
+
+def test_finish_with_an_unreadable_capacity_records_no_cost_but_still_finishes(aws: Aws) -> None:
+    doc = priced(begun(dispatched(aws)))
+    doc["capacity"] = {"evaluation": [{"kind": "provisioned", "role": "candidate"}]}  # no created_at
+    doc["outcome"] = {"decision": "failed", "reason": "States.TaskFailed: job failed"}
+    finish.handler(doc, None)
+    record = aws.registry.get_iteration(LINEAGE, 1)
+    assert record is not None and record.decision == "failed" and record.to_history()["cost"] == {}
+    state = aws.registry.get_state(LINEAGE)
+    assert state is not None and state.lock_owner is None and state.spend_month is None

@@ -53,6 +53,9 @@ def test_a_valid_file_is_copied_to_validated_with_merged_hyperparameters(aws: Aw
         "decision": None,
         "records": 12,
         "size_bytes": len(body),
+        # Per record, its texts' characters / 3, rounded up: "question 0?" + "answer number 0" is
+        # 26 characters -> 9 tokens for i < 10, 28 -> 10 for i = 10, 11: 10 x 9 + 2 x 10.
+        "estimated_tokens": 110,
         "training_data_uri": f"s3://{BUCKET}/{validated}",
         "report_uri": None,
         "hyperparameters": {"epochCount": "3", "learningRate": "1e-05"},

@@ -190,6 +190,7 @@ def test_history_has_the_public_keys() -> None:
         "requested_by",
         "model_deleted_at",
         "reason",
+        "cost",
         "started_at",
         "ended_at",
     } == set(history)

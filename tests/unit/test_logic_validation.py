@@ -239,6 +239,22 @@ def test_token_limits_and_the_near_limit_warning() -> None:
     assert report.valid is False
 
 
+def test_the_dataset_token_total_counts_characters_and_near_the_limit_words_too() -> None:
+    short_words = "a " * 2500  # 5,000 chars, 2,500 words: 3,750 tokens, over 90% of 4,096
+    report = validate_lines(
+        lines_of(
+            {"prompt": "what is my balance?", "completion": "It is shown under Account."},
+            {"prompt": short_words, "completion": "ok"},
+        ),
+        PROMPT_COMPLETION,
+    )
+    assert problems(report) == [(2, "near_token_limit")]
+    # Record 1: 19 + 26 = 45 characters -> 15. Record 2: counted word by word, as its limit check
+    # did: 3,750 + "ok" (max(2 / 3, 1 x 1.5) -> 2) = 3,752, not its 5,002 characters / 3 (1,668).
+    assert report.estimated_tokens == 15 + 3_752
+    assert report.to_dict()["estimated_tokens"] == 3_767
+
+
 @pytest.mark.parametrize(
     ("text", "tokens"),
     [("", 0), ("abc", 2), ("abcdef", 2), ("a b c d", 6), ("word " * 10, 17)],

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -75,6 +76,18 @@ def _plain(attributes: Mapping[str, Any]) -> dict[str, Any]:
 
 def _values(values: Mapping[str, Any]) -> dict[str, Any]:
     return {name: _serializer.serialize(to_dynamo(value)) for name, value in values.items()}
+
+
+SPEND_ATTEMPTS = 3
+"""Tries of the release-and-count write; only a concurrent retry of the same Finish makes one fail."""
+
+
+@dataclass(frozen=True)
+class MonthSpend:
+    """A finished round's estimated cost and the calendar month (UTC, `YYYY-MM`) it counts in."""
+
+    month: str
+    usd: float
 
 
 def _cancellation_codes(error: ClientError) -> list[str]:
@@ -359,13 +372,61 @@ class Registry:
             raise
         return record
 
-    def release_lock(self, lineage: str, iteration: int) -> bool:
-        """Release the lineage's lock if `iteration` holds it; False (and no change) otherwise."""
+    def release_lock(self, lineage: str, iteration: int, spend: MonthSpend | None = None) -> bool:
+        """Release the lineage's lock if `iteration` holds it; False (and no change) otherwise.
+
+        With `spend`, the same conditional write adds the round's cost to STATE's counter for its
+        month (restarting the counter in a new month), so a retried Finish, which no longer holds
+        the lock, cannot count the round twice.
+        """
+        if spend is None:
+            return self._conditional_update(
+                Key=self._key(lineage, naming.STATE_SK),
+                UpdateExpression="REMOVE lock_owner, lock_since",
+                ConditionExpression="lock_owner = :n",
+                ExpressionAttributeValues=_values({":n": iteration}),
+            )
+        values = {":n": iteration, ":month": spend.month, ":usd": spend.usd}
+        for _ in range(SPEND_ATTEMPTS):
+            state = self.get_state(lineage)
+            if state is None or state.lock_owner != iteration:
+                return False
+            if state.spend_month == spend.month:
+                update = "SET spend_usd = spend_usd + :usd REMOVE lock_owner, lock_since"
+                condition = "lock_owner = :n AND spend_month = :month"
+            else:
+                update = "SET spend_month = :month, spend_usd = :usd REMOVE lock_owner, lock_since"
+                condition = "lock_owner = :n AND (attribute_not_exists(spend_month) OR spend_month <> :month)"
+            if self._conditional_update(
+                Key=self._key(lineage, naming.STATE_SK),
+                UpdateExpression=update,
+                ConditionExpression=condition,
+                ExpressionAttributeValues=_values(values),
+            ):
+                return True
+        raise RuntimeError(
+            f"{lineage}: STATE's spend month kept changing while iteration {iteration} finished"
+        )
+
+    def mark_budget_notified(self, lineage: str, month: str) -> bool:
+        """Note that the team was told about `month`'s budget; False when it already was this month."""
         return self._conditional_update(
             Key=self._key(lineage, naming.STATE_SK),
-            UpdateExpression="REMOVE lock_owner, lock_since",
-            ConditionExpression="lock_owner = :n",
-            ExpressionAttributeValues=_values({":n": iteration}),
+            UpdateExpression="SET budget_notified_month = :month",
+            ConditionExpression=(
+                "attribute_exists(pk) AND "
+                "(attribute_not_exists(budget_notified_month) OR budget_notified_month <> :month)"
+            ),
+            ExpressionAttributeValues=_values({":month": month}),
+        )
+
+    def unmark_budget_notified(self, lineage: str, month: str) -> bool:
+        """Undo mark_budget_notified when the notification could not be sent (a redelivery sends it)."""
+        return self._conditional_update(
+            Key=self._key(lineage, naming.STATE_SK),
+            UpdateExpression="REMOVE budget_notified_month",
+            ConditionExpression="budget_notified_month = :month",
+            ExpressionAttributeValues=_values({":month": month}),
         )
 
     def promote(

@@ -1,16 +1,18 @@
-"""Finish iteration: record the outcome and everything the round learned, apply the plateau rule,
-release the lock, notify, and publish the round's metrics (per lineage, for the dashboard).
+"""Finish iteration: record the outcome, everything the round learned and its estimated cost, apply
+the plateau rule, release the lock (counting the cost in the lineage's monthly spend), notify, and
+publish the round's metrics (per lineage, for the dashboard).
 
 Safe to retry: the record update is a plain overwrite of the same values, the plateau count is
-stored once per iteration, the release only applies while this iteration holds the lock, and a
-repeated notification (and the round counted twice in its metrics) is the worst case. The plateau
-state is written before the lock is released, so no dispatch can start a round while a
-just-converged lineage looks idle and open.
+stored once per iteration, the release and the spend it counts apply only while this iteration
+holds the lock, and a repeated notification (and the round counted twice in its metrics) is the
+worst case. The plateau state is written before the lock is released, so no dispatch can start a
+round while a just-converged lineage looks idle and open.
 Result at `$.finish` (empty).
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
@@ -18,13 +20,14 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from iterft_runtime import naming
 from iterft_runtime.dal import notifier
-from iterft_runtime.dal.registry import IterationNotFoundError, Registry
+from iterft_runtime.dal.registry import IterationNotFoundError, MonthSpend, Registry
 from iterft_runtime.handlers import settings
+from iterft_runtime.logic.cost import CostInputError, RoundCost, estimate_round_cost, month_of, parse_time
 from iterft_runtime.logic.notifications import Convergence, round_notification
 from iterft_runtime.logic.plateau import after_round
 from iterft_runtime.logic.round_metrics import round_metric_values
 from iterft_runtime.logic.rounds import gate_improvement, record_fields, round_input
-from iterft_runtime.models.lineage import GatePolicy
+from iterft_runtime.models.lineage import GatePolicy, LineageConfig
 from iterft_runtime.models.records import Decision
 
 logger = Logger()
@@ -40,15 +43,22 @@ class StateMissingError(RuntimeError):
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     given = round_input(event)
     name, iteration = given.lineage.name, given.iteration
-    fields = record_fields(event, ended_at=settings.now())
+    ended_at = settings.now()
+    fields = record_fields(event, ended_at=ended_at)
     if "decision" not in fields:
         fields.update(decision=Decision.FAILED.value, reason="the round reached Finish without an outcome")
     registry = Registry(settings.table_name())
     improvement = gate_improvement(event)
     if improvement is not None:
         fields["converged"] = _apply_plateau_rule(registry, name, iteration, improvement, given.lineage.gate)
+    cost = _estimate(event, given.lineage, parse_time(ended_at))
+    if cost is not None:
+        fields["cost"] = cost.to_dict()
     registry.update_iteration(name, iteration, fields)
-    released = registry.release_lock(name, iteration)
+    spend = None
+    if cost is not None and cost.total_usd is not None:
+        spend = MonthSpend(month=month_of(parse_time(ended_at)), usd=cost.total_usd)
+    released = registry.release_lock(name, iteration, spend)
     record = registry.get_iteration(name, iteration)
     if record is None:
         raise IterationNotFoundError(f"{name}: no iteration {iteration}")
@@ -81,6 +91,16 @@ def _publish_metrics(lineage: str, event: dict[str, Any], decision: str) -> None
     metrics.add_dimension(name=naming.METRIC_LINEAGE_DIMENSION, value=lineage)
     for value in round_metric_values(event, decision):
         metrics.add_metric(name=value.name, unit=MetricUnit(value.unit), value=value.value)
+
+
+def _estimate(event: dict[str, Any], lineage: LineageConfig, finished_at: datetime) -> RoundCost | None:
+    """The round's estimated cost; None (logged, nothing counted) when its state cannot be read:
+    a cost estimate must never keep a round from finishing and releasing its lineage."""
+    try:
+        return estimate_round_cost(event, lineage.cost, lineage.model_family(), finished_at)
+    except CostInputError:
+        logger.exception("no cost estimate for this round", extra={"lineage": lineage.name})
+        return None
 
 
 def _apply_plateau_rule(

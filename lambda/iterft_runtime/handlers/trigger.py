@@ -23,6 +23,7 @@ from iterft_runtime import naming
 from iterft_runtime.dal import notifier, workflow
 from iterft_runtime.dal.registry import Registry
 from iterft_runtime.handlers import settings
+from iterft_runtime.logic.cost import BudgetCheck, budget_check, parse_time
 from iterft_runtime.logic.dispatch import (
     ApprovalRequest,
     DispatchRequest,
@@ -34,7 +35,11 @@ from iterft_runtime.logic.dispatch import (
     parse_message,
     rollback_input,
 )
-from iterft_runtime.logic.notifications import approval_notification, unknown_lineage_notification
+from iterft_runtime.logic.notifications import (
+    approval_notification,
+    budget_notification,
+    unknown_lineage_notification,
+)
 from iterft_runtime.models.lineage import LineageConfig
 from iterft_runtime.models.records import DatasetRef, Decision, IterationRecord
 
@@ -134,6 +139,8 @@ def dispatch(registry: Registry, lineage: LineageConfig) -> str | None:
     taking it) is resumed: the execution name is deterministic, so starting it again is harmless.
     A converged lineage with `gate.pause_when_converged` starts nothing: its uploads stay queued
     (visible in `iterft status`) until `iterft resume` clears `converged` and asks for a dispatch.
+    Neither does a lineage whose estimated spend this month (UTC) has reached its monthly budget:
+    the next dispatch in a new month, or under a raised budget, starts the queue head.
     """
     for _ in range(DISPATCH_ATTEMPTS):
         state = registry.get_state(lineage.name)
@@ -151,6 +158,10 @@ def dispatch(registry: Registry, lineage: LineageConfig) -> str | None:
         head = registry.queue_head(lineage.name)
         if head is None:
             return None
+        budget = budget_check(lineage.cost, state.spend_month, state.spend_usd, parse_time(settings.now()))
+        if budget is not None and budget.reached:
+            _notify_budget_reached(registry, lineage.name, budget)
+            return None
         record = registry.try_dispatch(lineage.name, state.next_iteration, head, settings.now())
         if record is not None:
             return _start(registry, lineage, record)
@@ -158,6 +169,26 @@ def dispatch(registry: Registry, lineage: LineageConfig) -> str | None:
     raise DispatchIncompleteError(
         f"{lineage.name}: the queue head was not dispatched after {DISPATCH_ATTEMPTS} attempts"
     )
+
+
+def _notify_budget_reached(registry: Registry, lineage: str, budget: BudgetCheck) -> None:
+    """Tell the team once per month and lineage: the mark is taken first (concurrent dispatches
+    notify once) and given back if the message cannot be sent, so a redelivery sends it."""
+    logger.info(
+        "monthly budget reached: uploads stay queued",
+        extra={"lineage": lineage, "month": budget.month, "spend_usd": budget.spend_usd},
+    )
+    if not registry.mark_budget_notified(lineage, budget.month):
+        return
+    queued = len(registry.queued_uploads(lineage))
+    try:
+        notifier.publish(
+            settings.topic_arn(),
+            budget_notification(lineage, budget.month, budget.spend_usd, budget.budget_usd, queued),
+        )
+    except Exception:
+        registry.unmark_budget_notified(lineage, budget.month)
+        raise
 
 
 def _start(registry: Registry, lineage: LineageConfig, record: IterationRecord) -> str:

@@ -39,6 +39,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         "decision": Decision.REJECTED.value,
         "records": 0,
         "size_bytes": source.size,
+        "estimated_tokens": 0,
         "training_data_uri": None,
         "report_uri": None,
         "hyperparameters": hyperparameters,
@@ -54,7 +55,12 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     report = validate_lines(
         storage.iter_lines(source.bucket, source.key, source.version_id), family, declared_size=source.size
     )
-    result.update(records=report.records, size_bytes=report.size_bytes, decision=Decision.INVALID_DATA.value)
+    result.update(
+        records=report.records,
+        size_bytes=report.size_bytes,
+        estimated_tokens=report.estimated_tokens,
+        decision=Decision.INVALID_DATA.value,
+    )
     if report.valid:
         result.update(valid=True, decision=None)
         result["reason"] = report.summary()

@@ -77,7 +77,48 @@ def round_notification(
     if convergence is not None:
         subject = f"{head} converged, {record.decision}{_score_summary(record)}"
         lines += _convergence_lines(lineage, record, convergence)
+    if record.cost:
+        lines.append(cost_line(record.cost))
     return Notification(subject=subject_line(subject), body="\n".join(lines) + "\n")
+
+
+def cost_line(cost: Mapping[str, Any]) -> str:
+    """The round's estimated cost in one line: the total, then what it was counted from."""
+    tokens, epochs = int(cost.get("training_tokens") or 0), int(cost.get("epochs") or 0)
+    hours = float(cost.get("capacity_hours") or 0.0)
+    total = cost.get("total_usd")
+    head = money(total) if total is not None else "no total (set the lineage's cost prices)"
+    return (
+        f"Estimated cost: {head} (training {tokens:,} tokens x {epochs} epoch(s): "
+        f"{_usd(cost.get('training_usd'))}; evaluation capacity {hours:.2f} h: "
+        f"{_usd(cost.get('capacity_usd'))})"
+    )
+
+
+def budget_notification(
+    lineage: str, month: str, spend_usd: float, budget_usd: float, queued: int
+) -> Notification:
+    """The lineage's monthly budget is reached: its uploads wait, and how rounds start again."""
+    body = (
+        f"Lineage: {lineage}\n"
+        f"Monthly budget reached: estimated spend in {month} (UTC) is {money(spend_usd)} "
+        f"of the {money(budget_usd)} monthly budget (cost.monthly_budget_usd).\n"
+        f"No round starts: {queued} upload(s) are queued and new uploads are recorded and queued "
+        f"(see `iterft status {lineage}`).\n"
+        f"Rounds start again, in upload order, with the next upload or `iterft resume {lineage}` "
+        f"once the month (UTC) has changed or the deployed budget is raised.\n"
+    )
+    subject = f"iterft {lineage} monthly budget reached: {money(spend_usd)} of {money(budget_usd)} in {month}"
+    return Notification(subject=subject_line(subject), body=body)
+
+
+def money(usd: float) -> str:
+    """Dollars to the cent, or to a hundredth of a cent under a dollar (small rounds stay visible)."""
+    return f"${usd:,.2f}" if abs(usd) >= 1 or usd == 0 else f"${usd:.4f}"
+
+
+def _usd(value: object) -> str:
+    return money(float(value)) if isinstance(value, int | float) else "price not set"
 
 
 def approval_notification(lineage: str, iteration: int, reason: str, timeout_hours: float) -> Notification:

@@ -148,6 +148,41 @@ def _known_metric_name(value: str) -> str:
     return value
 
 
+BUDGET_PRICES = ("training_usd_per_1k_tokens", "evaluation_capacity_usd_per_hour")
+"""Every price a round's estimate uses: a budget needs them all, or its spend would be undercounted."""
+
+
+class CostConfig(BaseModel):
+    """Prices for the per-round cost estimate, and an optional monthly budget.
+
+    No defaults: prices depend on the model and the region and change, so they are the operator's
+    to set (the Amazon Bedrock pricing page). Unset prices leave the estimate in tokens and hours,
+    with its dollars null.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    training_usd_per_1k_tokens: Annotated[float, Field(ge=0)] | None = None
+    """Customization price per 1,000 training tokens (Bedrock bills tokens x epochs)."""
+    evaluation_capacity_usd_per_hour: Annotated[float, Field(ge=0)] | None = None
+    """One model-unit hour of no-commitment provisioned throughput, what a round creates to evaluate a
+    model without on-demand deployment (an on-demand deployment has no hourly charge)."""
+    monthly_budget_usd: Annotated[float, Field(gt=0)] | None = None
+    """Once this calendar month's (UTC) estimated spend reaches it, uploads queue and no round starts."""
+
+    @model_validator(mode="after")
+    def _budget_has_prices(self) -> CostConfig:
+        if self.monthly_budget_usd is None:
+            return self
+        missing = [name for name in BUDGET_PRICES if getattr(self, name) is None]
+        if missing:
+            raise ValueError(
+                "monthly_budget_usd: a budget needs the prices the spend is counted with; set "
+                + " and ".join(f"cost.{name}" for name in missing)
+            )
+        return self
+
+
 class LineageConfig(BaseModel):
     """One lineage: a chain of custom models grown from one starting model."""
 
@@ -166,6 +201,7 @@ class LineageConfig(BaseModel):
     serving: ServingConfig = Field(default_factory=ServingConfig)
     retention: ModelRetention = Field(default_factory=ModelRetention)
     approval: ApprovalPolicy = Field(default_factory=ApprovalPolicy)
+    cost: CostConfig = Field(default_factory=CostConfig)
 
     @model_validator(mode="after")
     def _family_resolves(self) -> LineageConfig:
@@ -199,6 +235,7 @@ class LineageConfig(BaseModel):
 __all__ = [
     "ApprovalPolicy",
     "Commitment",
+    "CostConfig",
     "GatePolicy",
     "LineageConfig",
     "ModelRetention",

@@ -67,6 +67,10 @@ class QueuedUpload:
     dataset: DatasetRef
 
 
+COST_KEYS = ("training_tokens", "epochs", "training_usd", "capacity_hours", "capacity_usd", "total_usd")
+"""An iteration's `cost`, as the history shows it."""
+
+
 @dataclass
 class IterationRecord:
     """One round of a lineage (registry item `ITER#<n>`)."""
@@ -134,6 +138,9 @@ class IterationRecord:
     execution_arn: str | None = None
     started_at: str | None = None
     ended_at: str | None = None
+    cost: dict[str, Any] = field(default_factory=dict)
+    """The round's estimated cost (logic/cost.py), COST_KEYS; the registry leaves out the dollars
+    a price was unset for, the history shows them as null. Empty: no estimate was made."""
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> IterationRecord:
@@ -197,6 +204,7 @@ class IterationRecord:
             "requested_by": self.requested_by,
             "model_deleted_at": self.model_deleted_at,
             "reason": self.reason,
+            "cost": {key: self.cost.get(key) for key in COST_KEYS} if self.cost else {},
             "started_at": self.started_at,
             "ended_at": self.ended_at,
         }
@@ -232,6 +240,12 @@ class LineageState:
     lock_owner: int | None = None
     lock_since: str | None = None
     next_iteration: int = 1
+    spend_month: str | None = None
+    """The calendar month (UTC, `YYYY-MM`) `spend_usd` counts: the month of the last counted Finish."""
+    spend_usd: float = 0.0
+    """The estimated cost (total_usd) of the rounds that finished in `spend_month`."""
+    budget_notified_month: str | None = None
+    """The month the team was last told the monthly budget was reached (once a month)."""
 
     @classmethod
     def from_dict(cls, lineage: str, data: Mapping[str, Any]) -> LineageState:
