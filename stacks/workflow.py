@@ -323,7 +323,7 @@ class Workflow(Construct):
                 "iteration": sfn.JsonPath.number_at("$.iteration"),
                 "candidate_model": _CANDIDATE_DEPLOYMENT,
                 "champion_model": sfn.JsonPath.string_at("$.evaluation_plan.champion_model"),
-                "eval_set_version": sfn.JsonPath.string_at("$.evaluation_plan.eval_set_version"),
+                "eval_set_object": sfn.JsonPath.object_at("$.evaluation_plan.eval_set_object"),
                 "shard": sfn.JsonPath.object_at("$$.Map.Item.Value"),
             },
             max_concurrency=self._config.evaluation.concurrency,

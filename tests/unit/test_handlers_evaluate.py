@@ -81,7 +81,7 @@ def shard_inputs(doc: dict[str, Any], plan: dict[str, Any]) -> list[dict[str, An
             "iteration": doc["iteration"],
             "candidate_model": doc["candidate_deployment"]["arn"],
             "champion_model": plan["champion_model"],
-            "eval_set_version": plan["eval_set_version"],
+            "eval_set_object": plan["eval_set_object"],
             "shard": shard,
         }
         for shard in plan["shards"]
@@ -239,8 +239,13 @@ def test_shards_cover_the_set_in_order_and_aggregate_like_one_pass(
     monkeypatch.setattr(evaluation_logic, "SHARD_RECORDS", 3)
     put_eval_set(aws, EVAL_SET)
     doc = running_round(aws)
+    body = aws.read(naming.evaluation_set_key(LINEAGE))
     plan = plan_evaluation.handler(doc, None)
-    assert plan["shards"] == [{"index": 0, "start": 0, "end": 3}, {"index": 1, "start": 3, "end": 4}]
+    first, second = plan["shards"]
+    assert (first["index"], first["start"], first["end"], first["first_line"]) == (0, 0, 3, 1)
+    assert (second["index"], second["start"], second["end"], second["first_line"]) == (1, 3, 4, 4)
+    assert (first["byte_start"], second["byte_end"]) == (0, len(body))
+    assert first["byte_end"] == second["byte_start"] == len(jsonl(EVAL_SET[:3]))
     assert plan["champion_model"] == FOUNDATION and plan["records"] == 4
     outputs = [score_shard.handler(shard, None) for shard in shard_inputs(doc, plan)]
     assert [output["records"] for output in outputs] == [3, 1]
@@ -274,13 +279,39 @@ def test_throttling_surfaces_as_the_error_the_map_retries(
     assert client("s3").list_objects_v2(Bucket=BUCKET, Prefix=shard_key)["KeyCount"] == 0
 
 
-def test_a_set_changed_after_planning_fails_the_shard(aws: Aws, fake: FakeBedrock) -> None:
+def test_a_set_changed_after_planning_is_still_scored_on_the_planned_version(
+    aws: Aws, fake: FakeBedrock
+) -> None:
+    """The plan pins the object version: every shard reads the same yardstick, whatever was uploaded since."""
+    planned = put_eval_set(aws, EVAL_SET)
+    doc = running_round(aws)
+    plan = plan_evaluation.handler(doc, None)
+    put_eval_set(aws, [{"prompt": "something else?", "referenceResponse": "entirely"}] * 9)
+    for shard in shard_inputs(doc, plan):
+        score_shard.handler(shard, None)
+    result = aggregate_evaluation.handler({**doc, "evaluation_plan": plan}, None)
+    assert (result["eval_set_version"], result["records"]) == (planned, 4)
+    assert {prompt for _, prompt in fake.calls} == {item["prompt"] for item in EVAL_SET}
+
+
+def test_without_versioning_a_set_changed_after_planning_fails_the_shard(aws: Aws, fake: FakeBedrock) -> None:
     put_eval_set(aws, EVAL_SET)
     doc = running_round(aws)
     (shard,) = shard_inputs(doc, plan_evaluation.handler(doc, None))
     put_eval_set(aws, EVAL_SET[:2])
-    with pytest.raises(score_shard.EvaluationSetChangedError, match="not the planned"):
-        score_shard.handler(shard, None)
+    unversioned = {**shard, "eval_set_object": {**shard["eval_set_object"], "version_id": None}}
+    with pytest.raises(score_shard.EvaluationSetChangedError, match="changed: its ETag is no longer"):
+        score_shard.handler(unversioned, None)
+    assert fake.calls == []
+
+
+def test_a_shard_whose_bytes_do_not_hold_its_records_fails(aws: Aws, fake: FakeBedrock) -> None:
+    put_eval_set(aws, EVAL_SET)
+    doc = running_round(aws)
+    (shard,) = shard_inputs(doc, plan_evaluation.handler(doc, None))
+    cut = {**shard, "shard": {**shard["shard"], "byte_end": shard["shard"]["byte_end"] - 5}}
+    with pytest.raises(EvaluationSetError, match="should hold shard 0's 4 records from line 1"):
+        score_shard.handler(cut, None)
     assert fake.calls == []
 
 

@@ -164,8 +164,13 @@ def test_a_champion_nobody_can_call_is_an_error() -> None:
     ],
 )
 def test_shards_cover_every_record_once_in_order(records: int, sizes: list[int]) -> None:
-    shards = evaluation.plan_shards(records)
+    record = b'{"prompt": "p?", "referenceResponse": "r"}\n'
+    shards = evaluation.plan_shards(parse_evaluation_set([record * records], "src"))
     assert [shard.end - shard.start for shard in shards] == sizes
+    assert [(shard.byte_start, shard.byte_end) for shard in shards] == [
+        (shard.start * len(record), shard.end * len(record)) for shard in shards
+    ]
+    assert [shard.first_line for shard in shards] == [shard.start + 1 for shard in shards]
     assert [shard.index for shard in shards] == list(range(len(shards)))
     assert shards[0].start == 0 and shards[-1].end == records
     assert all(a.end == b.start for a, b in itertools.pairwise(shards))
@@ -174,7 +179,31 @@ def test_shards_cover_every_record_once_in_order(records: int, sizes: list[int])
 
 def test_an_empty_set_has_no_shards() -> None:
     with pytest.raises(ValueError, match="empty"):
-        evaluation.plan_shards(0)
+        evaluation.plan_shards(evaluation.EvaluationSet(items=(), version="v"))
+
+
+def test_a_shard_reads_back_its_own_records_with_their_line_numbers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Blank lines inside and between shards keep the file's numbering."""
+    monkeypatch.setattr(evaluation, "SHARD_RECORDS", 2)
+    lines = [b'{"prompt": "q%d?", "referenceResponse": "r%d"}\n' % (n, n) for n in range(5)]
+    body = lines[0] + b"\n" + lines[1] + lines[2] + b"\n\n" + lines[3] + lines[4]
+    parsed = parse_evaluation_set([body], "src")
+    shards = evaluation.plan_shards(parsed)
+    read_back = [
+        evaluation.parse_shard([body[shard.byte_start : shard.byte_end]], shard, "src") for shard in shards
+    ]
+    assert [item for items in read_back for item in items] == list(parsed.items)
+    assert [item.line for item in parsed.items] == [1, 3, 4, 7, 8]
+    assert evaluation.Shard.from_dict(shards[1].to_dict()) == shards[1]
+
+
+def test_a_shard_whose_bytes_hold_other_records_is_refused() -> None:
+    body = b'{"prompt": "a?", "referenceResponse": "r"}\n{"prompt": "b?", "referenceResponse": "r"}\n'
+    (shard,) = evaluation.plan_shards(parse_evaluation_set([body], "src"))
+    with pytest.raises(EvaluationSetError, match="should hold shard 0's 2 records from line 1: 1 records"):
+        evaluation.parse_shard([body[: shard.byte_end // 2]], shard, "src")  # one whole line of two
+    with pytest.raises(EvaluationSetError, match="line 2: not a UTF-8 JSON object"):
+        evaluation.parse_shard([body[: shard.byte_end // 2 + 1]], shard, "src")  # and a cut one
 
 
 def test_answer_rows_come_back_as_the_items_and_answers() -> None:

@@ -39,6 +39,8 @@ class EvaluationSet:
     items: tuple[EvaluationItem, ...]
     version: str
     """First 16 hex digits of the sha256 of the file's bytes: equal versions, equal yardstick."""
+    spans: tuple[tuple[int, int], ...] = ()
+    """Per item, the byte range [start, end) of its line in the file: what a shard reads back."""
 
 
 def parse_evaluation_set(chunks: Iterable[bytes], source: str) -> EvaluationSet:
@@ -48,20 +50,47 @@ def parse_evaluation_set(chunks: Iterable[bytes], source: str) -> EvaluationSet:
     """
     digest = hashlib.sha256()
     items: list[EvaluationItem] = []
+    spans: list[tuple[int, int]] = []
     errors: list[str] = []
+    offset = 0
     for number, raw in enumerate(split_lines(_hashed(chunks, digest)), start=1):
+        start, offset = offset, offset + len(raw)
         if not raw.strip():
             continue
         item = _parse_line(number, raw, errors)
         if item is not None:
             items.append(item)
+            spans.append((start, offset))
     if errors:
         listed = "; ".join(errors[:MAX_LISTED_ERRORS])
         more = f" (and {len(errors) - MAX_LISTED_ERRORS} more)" if len(errors) > MAX_LISTED_ERRORS else ""
         raise EvaluationSetError(f"{source}: {len(errors)} bad line(s): {listed}{more}")
     if not items:
         raise EvaluationSetError(f"{source}: the evaluation set has no records")
-    return EvaluationSet(items=tuple(items), version=digest.hexdigest()[:VERSION_LENGTH])
+    return EvaluationSet(items=tuple(items), version=digest.hexdigest()[:VERSION_LENGTH], spans=tuple(spans))
+
+
+def parse_shard(chunks: Iterable[bytes], shard: Shard, source: str) -> tuple[EvaluationItem, ...]:
+    """The items of one shard from the bytes `shard.byte_start`..`byte_end` of the set it was planned on.
+
+    Raises EvaluationSetError when those bytes do not hold exactly the shard's items (the plan and the
+    bytes disagree, which a pinned object version rules out unless the set was planned from other bytes).
+    """
+    items: list[EvaluationItem] = []
+    errors: list[str] = []
+    for number, raw in enumerate(split_lines(chunks), start=shard.first_line):
+        if raw.strip():
+            item = _parse_line(number, raw, errors)
+            if item is not None:
+                items.append(item)
+    expected = shard.end - shard.start
+    if errors or len(items) != expected:
+        problems = "; ".join(errors[:MAX_LISTED_ERRORS]) or f"{len(items)} records"
+        raise EvaluationSetError(
+            f"{source}: bytes {shard.byte_start}-{shard.byte_end} should hold shard {shard.index}'s "
+            f"{expected} records from line {shard.first_line}: {problems}"
+        )
+    return tuple(items)
 
 
 def _hashed(chunks: Iterable[bytes], digest: Any) -> Iterator[bytes]:
@@ -199,24 +228,47 @@ MAX_SHARDS = 400
 
 @dataclass(frozen=True)
 class Shard:
-    """Evaluation items `start` (inclusive) to `end` (exclusive), in file order."""
+    """Evaluation items `start` (inclusive) to `end` (exclusive), in file order, and where they are in the
+    file: bytes `byte_start` to `byte_end` (exclusive), the first of them on line `first_line`. A shard
+    reads only its own bytes, so each record is fetched once per round however large the set."""
 
     index: int
     start: int
     end: int
+    byte_start: int
+    byte_end: int
+    first_line: int
 
     def to_dict(self) -> dict[str, int]:
-        return {"index": self.index, "start": self.start, "end": self.end}
+        return {
+            "index": self.index,
+            "start": self.start,
+            "end": self.end,
+            "byte_start": self.byte_start,
+            "byte_end": self.byte_end,
+            "first_line": self.first_line,
+        }
+
+    @classmethod
+    def from_dict(cls, document: Mapping[str, Any]) -> Shard:
+        return cls(**{name: int(document[name]) for name in cls.__dataclass_fields__})
 
 
-def plan_shards(records: int) -> list[Shard]:
-    """Consecutive index ranges covering `records` items: SHARD_RECORDS each, fewer than MAX_SHARDS."""
+def plan_shards(evaluation_set: EvaluationSet) -> list[Shard]:
+    """Consecutive item ranges covering the set: SHARD_RECORDS each, fewer than MAX_SHARDS."""
+    records = len(evaluation_set.items)
     if records < 1:
         raise ValueError("cannot shard an empty evaluation set")
+    if len(evaluation_set.spans) != records:
+        raise ValueError("the evaluation set has no byte span per item: parse it with parse_evaluation_set")
     size = max(SHARD_RECORDS, -(-records // MAX_SHARDS))
-    return [
-        Shard(index, start, min(start + size, records)) for index, start in enumerate(range(0, records, size))
-    ]
+    shards = []
+    for index, start in enumerate(range(0, records, size)):
+        end = min(start + size, records)
+        first_line = evaluation_set.items[start].line
+        byte_start, byte_end = evaluation_set.spans[start][0], evaluation_set.spans[end - 1][1]
+        shards.append(Shard(index, start, end, byte_start, byte_end, first_line))
+    return shards
 
 
 def answer_rows(
