@@ -16,6 +16,7 @@ import moto.bedrockruntime.urls as bedrockruntime_urls
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
+from iterft_runtime.logic.judge import DEFAULT_RUBRIC, judge_prompt, parse_grade
 from iterft_runtime.models.families import DataFormat
 from moto import mock_aws
 from moto.bedrock.responses import BedrockResponse
@@ -605,6 +606,23 @@ def test_a_foundation_model_knows_nothing_of_the_lineage(lineage: Lineage) -> No
     assert response["stopReason"] == "end_turn"
     assert response["usage"] == {"inputTokens": 10, "outputTokens": 6, "totalTokens": 16}
     assert response["metrics"]["latencyMs"] >= 0
+
+
+def test_a_foundation_model_grades_judge_prompts(lineage: Lineage) -> None:
+    """A stand-in behaviour: the grade is computed from the answer's similarity to the reference."""
+    reference = "Choose Forgot password on the sign-in page."
+    good = judge_prompt(DEFAULT_RUBRIC, "How do I reset my password?", reference, reference)
+    bad = judge_prompt(DEFAULT_RUBRIC, "How do I reset my password?", reference, FALLBACK_ANSWER)
+    assert answer(lineage.runtime, "amazon.nova-pro-v1:0", good) == "Grade: 5"
+    assert answer(lineage.runtime, "anthropic.claude-3-haiku-20240307-v1:0", bad) == "Grade: 1"
+    assert parse_grade(answer(lineage.runtime, "amazon.nova-pro-v1:0", good)) == 1.0
+
+
+def test_a_fine_tuned_model_answers_a_judge_prompt_from_what_it_learned(lineage: Lineage) -> None:
+    job = lineage.fine_tune("support-it0001", ROUND_1)
+    deployment = lineage.deploy("support-it0001-eval", job["outputModelArn"])
+    prompt = judge_prompt(DEFAULT_RUBRIC, "Unrelated question?", "reference", "reference")
+    assert answer(lineage.runtime, deployment, prompt) == FALLBACK_ANSWER
 
 
 @pytest.mark.parametrize(

@@ -13,6 +13,7 @@ from iterft_runtime import naming
 from iterft_runtime.dal.clients import client
 from iterft_runtime.handlers import aggregate_evaluation, plan_evaluation, score_shard
 from iterft_runtime.logic import evaluation as evaluation_logic
+from iterft_runtime.logic import judge as judge_logic
 from iterft_runtime.logic.evaluation import EvaluationSetError
 from iterft_runtime.models.lineage import LineageConfig
 from iterft_runtime.models.records import DatasetRef
@@ -322,3 +323,51 @@ def test_missing_shard_answers_fail_the_aggregation(aws: Aws, fake: FakeBedrock)
     score_shard.handler(shard_inputs(doc, plan)[0], None)
     with pytest.raises(ValueError, match="4 of 5 evaluation records"):
         aggregate_evaluation.handler({**doc, "evaluation_plan": {**plan, "records": 5}}, None)
+
+
+JUDGE = "amazon.nova-pro-v1:0"
+JUDGED_CONFIG = {
+    **LINEAGE_CONFIG,
+    "evaluation": {"metric": "judge", "guards": {"token_f1": 0.1}, "judge": {"model": JUDGE, "rubric": "R"}},
+}
+
+
+def grades_by_word_overlap(prompt: str) -> str:
+    """A test judge: 5 when the answer section holds the reference's words, else 1."""
+    reference, answer = judge_logic.section(prompt, "reference"), judge_logic.section(prompt, "answer")
+    assert reference is not None and answer is not None and judge_logic.section(prompt, "rubric") == "R"
+    return "Grade: 5" if set(reference.split()) <= set(answer.split()) else "The answer is wrong.\nGrade: 1"
+
+
+def test_a_judge_grades_every_answer_and_is_the_judge_metric(aws: Aws, fake: FakeBedrock) -> None:
+    put_eval_set(aws, EVAL_SET)
+    fake.models[JUDGE] = grades_by_word_overlap
+    result = evaluate(running_round(aws, config=JUDGED_CONFIG))
+
+    assert result["metric"] == "judge"
+    assert (result["candidate_score"], result["champion_score"]) == (0.75, 0.25)
+    assert result["candidate_metrics"]["judge"]["overall"] == 0.75
+    assert set(result["champion_metrics"]) == {"exact_match", "judge", "rouge_l", "token_f1"}
+    judged = [prompt for model, prompt in fake.calls if model == JUDGE]
+    assert len(judged) == 2 * len(EVAL_SET)  # the candidate's answers and the champion's
+    rows = [json.loads(line) for line in aws.read(naming.evaluation_results_key(LINEAGE, 1)).splitlines()]
+    assert [row["candidate_metrics"]["judge"] for row in rows] == [1.0, 1.0, 1.0, 0.0]
+    state = aws.registry.get_state(LINEAGE)
+    assert state is not None and state.champion_metrics is not None and "judge" in state.champion_metrics
+
+
+def test_the_champion_scored_without_a_judge_is_scored_again_with_one(aws: Aws, fake: FakeBedrock) -> None:
+    put_eval_set(aws, EVAL_SET)
+    evaluate(running_round(aws))
+    aws.registry.release_lock(LINEAGE, 1)
+    fake.models[JUDGE] = grades_by_word_overlap
+    assert plan_evaluation.handler(running_round(aws, 2, JUDGED_CONFIG), None)["champion_model"] == FOUNDATION
+
+
+def test_a_judge_reply_without_a_grade_fails_the_shard_naming_it(aws: Aws, fake: FakeBedrock) -> None:
+    put_eval_set(aws, EVAL_SET)
+    fake.models[JUDGE] = lambda prompt: "I would rather not say."
+    doc = running_round(aws, config=JUDGED_CONFIG)
+    (shard,) = shard_inputs(doc, plan_evaluation.handler(doc, None))
+    with pytest.raises(judge_logic.JudgeReplyError, match="rather not say"):
+        score_shard.handler(shard, None)

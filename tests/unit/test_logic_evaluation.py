@@ -18,7 +18,7 @@ from iterft_runtime.logic.evaluation import (
     reusable_champion_metrics,
     score_answers,
 )
-from iterft_runtime.models.lineage import LineageConfig
+from iterft_runtime.models.lineage import EvaluationConfig, JudgeConfig, LineageConfig
 from iterft_runtime.models.records import LineageState
 
 BODY = (
@@ -129,7 +129,35 @@ def scored_state(metrics: dict | None, version: str = "v1") -> LineageState:
     ],
 )
 def test_reusable_champion_metrics(state: LineageState, version: str, reused: bool) -> None:
-    assert reusable_champion_metrics(state, version) == (state.champion_metrics if reused else None)
+    names = NOVA.evaluation.metric_names()
+    assert reusable_champion_metrics(state, version, names) == (state.champion_metrics if reused else None)
+
+
+def test_a_judge_added_or_removed_is_another_metric_set() -> None:
+    judged = EvaluationConfig(judge=JudgeConfig(model="amazon.nova-pro-v1:0"))
+    assert judged.metric_names() == {"exact_match", "rouge_l", "token_f1", "judge"}
+    assert reusable_champion_metrics(scored_state(FULL), "v1", judged.metric_names()) is None
+    with_judge = scored_state({**FULL, "judge": FULL["token_f1"]})
+    assert reusable_champion_metrics(with_judge, "v1", judged.metric_names()) == with_judge.champion_metrics
+    assert reusable_champion_metrics(with_judge, "v1", NOVA.evaluation.metric_names()) is None
+
+
+def test_judge_grades_are_the_judge_metric_and_travel_through_shard_rows() -> None:
+    rows = list(
+        evaluation.answer_rows(ITEMS, ["x", "blue", "y"], ["a", "b", "c"], [1.0, 0.5, 0.0], [0.25] * 3)
+    )
+    assert (rows[0]["candidate_judge"], rows[2]["champion_judge"]) == (1.0, 0.25)
+    collected = evaluation.collect_answers(rows)
+    assert collected.candidate_judge == (1.0, 0.5, 0.0) and collected.champion_judge == (0.25,) * 3
+    scored = score_answers(collected.items, collected.candidate, collected.candidate_judge)
+    assert scored.metrics["judge"] == {"overall": 0.5, "by_category": {"pets": 0.5}}
+    assert set(score_answers(ITEMS, ["x", "y", "z"]).metrics) == {"exact_match", "rouge_l", "token_f1"}
+    with pytest.raises(ValueError, match="2 judge grades for 3"):
+        score_answers(ITEMS, ["x", "y", "z"], [1.0, 1.0])
+    with pytest.raises(ValueError, match="the judge graded the candidate on 2 of 3"):
+        evaluation.collect_answers(
+            [rows[0], {k: v for k, v in rows[1].items() if k != "candidate_judge"}, rows[2]]
+        )
 
 
 NOVA = LineageConfig(name="bot", base_model="amazon.nova-micro-v1:0:128k")

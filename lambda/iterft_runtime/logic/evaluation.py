@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from iterft_runtime.logic import scoring
+from iterft_runtime.logic.judge import JUDGE_METRIC
 from iterft_runtime.logic.lines import TruncatedLine, split_lines
 from iterft_runtime.models.families import invocable_foundation_model_id, is_custom_model_arn
 from iterft_runtime.models.lineage import LineageConfig
@@ -142,8 +143,11 @@ class ScoredAnswers:
         return float(self.metrics[metric]["overall"])
 
 
-def score_answers(items: Sequence[EvaluationItem], answers: Sequence[str]) -> ScoredAnswers:
-    """Score `answers` against the references with every metric in scoring.METRICS."""
+def score_answers(
+    items: Sequence[EvaluationItem], answers: Sequence[str], judge_grades: Sequence[float] | None = None
+) -> ScoredAnswers:
+    """Score `answers` against the references with every metric in scoring.METRICS, and with the
+    judge's grades (0..1, one per answer) as metric `judge` when the lineage has a judge."""
     if len(answers) != len(items):
         raise ValueError(f"{len(answers)} answers for {len(items)} evaluation items")
     if not items:
@@ -153,6 +157,10 @@ def score_answers(items: Sequence[EvaluationItem], answers: Sequence[str]) -> Sc
         name: tuple(score(answer, item.reference) for item, answer in zip(items, answers, strict=True))
         for name, score in scoring.METRICS.items()
     }
+    if judge_grades is not None:
+        if len(judge_grades) != len(items):
+            raise ValueError(f"{len(judge_grades)} judge grades for {len(items)} evaluation items")
+        scores[JUDGE_METRIC] = tuple(float(grade) for grade in judge_grades)
     metrics = {name: scoring.summarize(values, categories) for name, values in scores.items()}
     return ScoredAnswers(scores=scores, metrics=metrics)
 
@@ -186,17 +194,20 @@ def result_rows(
         yield row
 
 
-def reusable_champion_metrics(state: LineageState, eval_set_version: str) -> dict[str, dict[str, Any]] | None:
-    """The champion's recorded metrics when they were measured on this very set with today's metric set.
+def reusable_champion_metrics(
+    state: LineageState, eval_set_version: str, metric_names: Collection[str]
+) -> dict[str, dict[str, Any]] | None:
+    """The champion's recorded metrics when they were measured on this very set with the lineage's
+    metric set (`EvaluationConfig.metric_names`: the reference metrics, and `judge` when configured).
 
-    Anything else (another set version, a metric added or removed, a state written before metrics
-    were recorded) means the champion must be scored again before any comparison.
+    Anything else (another set version, a metric or judge added or removed, a state written before
+    metrics were recorded) means the champion must be scored again before any comparison.
     """
     metrics = state.champion_metrics
     same_yardstick = (
         state.champion_eval_set_version == eval_set_version
         and metrics is not None
-        and set(metrics) == set(scoring.METRICS)
+        and set(metrics) == set(metric_names)
     )
     return metrics if same_yardstick else None
 
@@ -272,9 +283,14 @@ def plan_shards(evaluation_set: EvaluationSet) -> list[Shard]:
 
 
 def answer_rows(
-    items: Sequence[EvaluationItem], candidate: Sequence[str], champion: Sequence[str] | None
+    items: Sequence[EvaluationItem],
+    candidate: Sequence[str],
+    champion: Sequence[str] | None,
+    candidate_judge: Sequence[float] | None = None,
+    champion_judge: Sequence[float] | None = None,
 ) -> Iterator[dict[str, Any]]:
-    """A shard's output: each item with the answers it got (scored later, over the whole set)."""
+    """A shard's output: each item with the answers it got and, with a judge, their grades (0..1);
+    the reference metrics are computed later, over the whole set."""
     for index, item in enumerate(items):
         row: dict[str, Any] = {
             "line": item.line,
@@ -283,8 +299,12 @@ def answer_rows(
             "reference": item.reference,
             "candidate_answer": candidate[index],
         }
+        if candidate_judge is not None:
+            row["candidate_judge"] = candidate_judge[index]
         if champion is not None:
             row["champion_answer"] = champion[index]
+            if champion_judge is not None:
+                row["champion_judge"] = champion_judge[index]
         yield row
 
 
@@ -293,16 +313,37 @@ class CollectedAnswers:
     items: tuple[EvaluationItem, ...]
     candidate: tuple[str, ...]
     champion: tuple[str, ...] | None
+    candidate_judge: tuple[float, ...] | None = None
+    champion_judge: tuple[float, ...] | None = None
 
 
 def collect_answers(rows: Iterable[Mapping[str, Any]]) -> CollectedAnswers:
-    """The shards' rows, concatenated in shard order, back as items and both models' answers."""
-    items, candidate, champion = [], [], []
+    """The shards' rows, concatenated in shard order, back as items, both models' answers and grades."""
+    items: list[EvaluationItem] = []
+    candidate: list[str] = []
+    champion: list[str] = []
+    candidate_judge: list[float] = []
+    champion_judge: list[float] = []
     for row in rows:
         items.append(EvaluationItem(row["line"], row["prompt"], row["reference"], row["category"]))
         candidate.append(str(row["candidate_answer"]))
         if "champion_answer" in row:
             champion.append(str(row["champion_answer"]))
-    if champion and len(champion) != len(items):
-        raise ValueError(f"the champion answered {len(champion)} of {len(items)} evaluation items")
-    return CollectedAnswers(tuple(items), tuple(candidate), tuple(champion) if champion else None)
+        if "candidate_judge" in row:
+            candidate_judge.append(float(row["candidate_judge"]))
+        if "champion_judge" in row:
+            champion_judge.append(float(row["champion_judge"]))
+    for what, values in (
+        ("the champion answered", champion),
+        ("the judge graded the candidate on", candidate_judge),
+        ("the judge graded the champion on", champion_judge),
+    ):
+        if values and len(values) != len(items):
+            raise ValueError(f"{what} {len(values)} of {len(items)} evaluation items")
+    return CollectedAnswers(
+        tuple(items),
+        tuple(candidate),
+        tuple(champion) if champion else None,
+        tuple(candidate_judge) if candidate_judge else None,
+        tuple(champion_judge) if champion_judge else None,
+    )
