@@ -371,3 +371,14 @@ def test_a_judge_reply_without_a_grade_fails_the_shard_naming_it(aws: Aws, fake:
     (shard,) = shard_inputs(doc, plan_evaluation.handler(doc, None))
     with pytest.raises(judge_logic.JudgeReplyError, match="rather not say"):
         score_shard.handler(shard, None)
+
+
+def test_the_champions_judge_grades_are_reused_only_from_the_same_judge(aws: Aws, fake: FakeBedrock) -> None:
+    put_eval_set(aws, EVAL_SET)
+    fake.models[JUDGE] = grades_by_word_overlap
+    evaluate(running_round(aws, config=JUDGED_CONFIG))
+    aws.registry.release_lock(LINEAGE, 1)
+    doc = running_round(aws, 2, JUDGED_CONFIG)
+    assert plan_evaluation.handler(doc, None)["champion_model"] is None
+    new_rubric = {**JUDGED_CONFIG, "evaluation": {**JUDGED_CONFIG["evaluation"], "judge": {"model": JUDGE}}}
+    assert plan_evaluation.handler({**doc, "lineage": new_rubric}, None)["champion_model"] == FOUNDATION

@@ -129,17 +129,24 @@ def scored_state(metrics: dict | None, version: str = "v1") -> LineageState:
     ],
 )
 def test_reusable_champion_metrics(state: LineageState, version: str, reused: bool) -> None:
-    names = NOVA.evaluation.metric_names()
-    assert reusable_champion_metrics(state, version, names) == (state.champion_metrics if reused else None)
+    assert reusable_champion_metrics(state, version, NOVA.evaluation) == (
+        state.champion_metrics if reused else None
+    )
 
 
-def test_a_judge_added_or_removed_is_another_metric_set() -> None:
+def test_a_judge_added_removed_or_changed_is_another_yardstick() -> None:
     judged = EvaluationConfig(judge=JudgeConfig(model="amazon.nova-pro-v1:0"))
     assert judged.metric_names() == {"exact_match", "rouge_l", "token_f1", "judge"}
-    assert reusable_champion_metrics(scored_state(FULL), "v1", judged.metric_names()) is None
-    with_judge = scored_state({**FULL, "judge": FULL["token_f1"]})
-    assert reusable_champion_metrics(with_judge, "v1", judged.metric_names()) == with_judge.champion_metrics
-    assert reusable_champion_metrics(with_judge, "v1", NOVA.evaluation.metric_names()) is None
+    assert reusable_champion_metrics(scored_state(FULL), "v1", judged) is None
+    assert judged.judge is not None
+    graded = score_answers(ITEMS, ["x", "y", "z"], [1.0, 0.5, 0.0], judged.judge.identity()).metrics
+    with_judge = scored_state(graded)
+    assert reusable_champion_metrics(with_judge, "v1", judged) == graded
+    assert reusable_champion_metrics(with_judge, "v1", NOVA.evaluation) is None
+    other_rubric = EvaluationConfig(judge=JudgeConfig(model="amazon.nova-pro-v1:0", rubric="5: perfect"))
+    other_model = EvaluationConfig(judge=JudgeConfig(model="anthropic.claude-3-haiku-20240307-v1:0"))
+    assert reusable_champion_metrics(with_judge, "v1", other_rubric) is None
+    assert reusable_champion_metrics(with_judge, "v1", other_model) is None
 
 
 def test_judge_grades_are_the_judge_metric_and_travel_through_shard_rows() -> None:

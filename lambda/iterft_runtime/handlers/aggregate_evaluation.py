@@ -42,7 +42,8 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         or (collected.champion is not None and collected.champion_judge is None)
     ):
         raise ValueError(f"{lineage.name} has a judge, but the shards hold no judge grades")
-    candidate = score_answers(collected.items, collected.candidate, collected.candidate_judge)
+    judge = lineage.evaluation.judge.identity() if lineage.evaluation.judge is not None else None
+    candidate = score_answers(collected.items, collected.candidate, collected.candidate_judge, judge)
 
     registry = Registry(settings.table_name())
     state = registry.get_state(lineage.name)
@@ -50,7 +51,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         raise RegistryStateMissingError(f"{lineage.name}: no lineage state in the registry")
     champion = None
     if collected.champion is not None:
-        champion = score_answers(collected.items, collected.champion, collected.champion_judge)
+        champion = score_answers(collected.items, collected.champion, collected.champion_judge, judge)
         champion_metrics = champion.metrics
         registry.record_champion_score(
             lineage.name,

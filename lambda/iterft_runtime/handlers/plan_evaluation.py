@@ -61,8 +61,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     state = Registry(settings.table_name()).get_state(lineage.name)
     if state is None:
         raise RegistryStateMissingError(f"{lineage.name}: no lineage state in the registry")
-    metric_names = lineage.evaluation.metric_names()
-    rescore = reusable_champion_metrics(state, evaluation_set.version, metric_names) is None
+    rescore = reusable_champion_metrics(state, evaluation_set.version, lineage.evaluation) is None
     shards = plan_shards(evaluation_set)
     result = {
         "eval_set_version": evaluation_set.version,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,10 +12,12 @@ from iterft_runtime.logic import scoring
 from iterft_runtime.logic.judge import JUDGE_METRIC
 from iterft_runtime.logic.lines import TruncatedLine, split_lines
 from iterft_runtime.models.families import invocable_foundation_model_id, is_custom_model_arn
-from iterft_runtime.models.lineage import LineageConfig
+from iterft_runtime.models.lineage import EvaluationConfig, LineageConfig
 from iterft_runtime.models.records import LineageState
 
 VERSION_LENGTH = 16
+JUDGE_IDENTITY = "judge"
+"""In the `judge` metric's summary: which judge (JudgeConfig.identity) gave the grades."""
 MAX_LISTED_ERRORS = 10
 
 
@@ -144,10 +146,14 @@ class ScoredAnswers:
 
 
 def score_answers(
-    items: Sequence[EvaluationItem], answers: Sequence[str], judge_grades: Sequence[float] | None = None
+    items: Sequence[EvaluationItem],
+    answers: Sequence[str],
+    judge_grades: Sequence[float] | None = None,
+    judge_identity: str | None = None,
 ) -> ScoredAnswers:
     """Score `answers` against the references with every metric in scoring.METRICS, and with the
-    judge's grades (0..1, one per answer) as metric `judge` when the lineage has a judge."""
+    judge's grades (0..1, one per answer) as metric `judge` when the lineage has a judge; its summary
+    also names the judge (`JudgeConfig.identity`), so that grades of another judge are never reused."""
     if len(answers) != len(items):
         raise ValueError(f"{len(answers)} answers for {len(items)} evaluation items")
     if not items:
@@ -162,6 +168,8 @@ def score_answers(
             raise ValueError(f"{len(judge_grades)} judge grades for {len(items)} evaluation items")
         scores[JUDGE_METRIC] = tuple(float(grade) for grade in judge_grades)
     metrics = {name: scoring.summarize(values, categories) for name, values in scores.items()}
+    if JUDGE_METRIC in metrics and judge_identity is not None:
+        metrics[JUDGE_METRIC][JUDGE_IDENTITY] = judge_identity
     return ScoredAnswers(scores=scores, metrics=metrics)
 
 
@@ -195,19 +203,22 @@ def result_rows(
 
 
 def reusable_champion_metrics(
-    state: LineageState, eval_set_version: str, metric_names: Collection[str]
+    state: LineageState, eval_set_version: str, evaluation: EvaluationConfig
 ) -> dict[str, dict[str, Any]] | None:
     """The champion's recorded metrics when they were measured on this very set with the lineage's
-    metric set (`EvaluationConfig.metric_names`: the reference metrics, and `judge` when configured).
+    metric set (`EvaluationConfig.metric_names`: the reference metrics, and `judge` when configured)
+    and, with a judge, by the same judge (model and rubric).
 
-    Anything else (another set version, a metric or judge added or removed, a state written before
-    metrics were recorded) means the champion must be scored again before any comparison.
+    Anything else (another set version, a metric or judge added, removed or changed, a state written
+    before metrics were recorded) means the champion must be scored again before any comparison.
     """
     metrics = state.champion_metrics
+    judge = evaluation.judge.identity() if evaluation.judge is not None else None
     same_yardstick = (
         state.champion_eval_set_version == eval_set_version
         and metrics is not None
-        and set(metrics) == set(metric_names)
+        and set(metrics) == set(evaluation.metric_names())
+        and (judge is None or metrics[JUDGE_METRIC].get(JUDGE_IDENTITY) == judge)
     )
     return metrics if same_yardstick else None
 

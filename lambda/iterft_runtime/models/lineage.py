@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import math
 from enum import StrEnum
 from typing import Annotated
@@ -76,6 +77,13 @@ class JudgeConfig(BaseModel):
     """What each grade from 1 to 5 means (default: logic/judge.DEFAULT_RUBRIC)."""
     max_tokens: Annotated[int, Field(ge=1, le=1024)] = 64
     """maxTokens of each judge call: the reply is one `Grade: N` line."""
+
+    def identity(self) -> str:
+        """The judge as a yardstick: its model and rubric. Grades from another judge are not comparable."""
+        from iterft_runtime.logic.judge import DEFAULT_RUBRIC
+
+        rubric = hashlib.sha256((self.rubric or DEFAULT_RUBRIC).encode()).hexdigest()[:12]
+        return f"{self.model}#rubric-{rubric}"
 
 
 class EvaluationConfig(BaseModel):
