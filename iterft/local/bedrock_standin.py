@@ -1343,3 +1343,15 @@ def install_bedrock_standin() -> None:
     _reroute(
         bedrockruntime_urls.url_paths, BedrockRuntimeResponse.dispatch, BedrockRuntimeStandInResponse.dispatch
     )
+
+
+def uninstall_bedrock_standin() -> bool:
+    """Route moto's Bedrock and Bedrock Runtime requests back to moto's own responses; whether the
+    stand-in was installed. For tests written against moto's Bedrock that share a process with
+    the embedded default (install is process-wide)."""
+    installed = BedrockStandInResponse.dispatch in bedrock_urls.url_paths.values()
+    _reroute(bedrock_urls.url_paths, BedrockStandInResponse.dispatch, BedrockResponse.dispatch)
+    _reroute(
+        bedrockruntime_urls.url_paths, BedrockRuntimeStandInResponse.dispatch, BedrockRuntimeResponse.dispatch
+    )
+    return installed

@@ -20,6 +20,7 @@ from iterft_runtime.logic.judge import DEFAULT_RUBRIC, judge_prompt, parse_grade
 from iterft_runtime.models.families import DataFormat
 from moto import mock_aws
 from moto.bedrock.responses import BedrockResponse
+from moto.bedrockruntime.responses import BedrockRuntimeResponse
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.server import ThreadedMotoServer
 
@@ -198,6 +199,21 @@ def test_install_reroutes_every_bedrock_route_and_is_idempotent() -> None:
     assert BedrockResponse.dispatch not in handlers
     assert bedrock_urls.url_paths["{0}/.*$"] == BedrockStandInResponse.dispatch
     assert set(bedrockruntime_urls.url_paths.values()) == {BedrockRuntimeStandInResponse.dispatch}
+
+
+def test_uninstall_gives_moto_its_own_bedrock_back(credentials: None) -> None:
+    install_bedrock_standin()
+    try:
+        assert bedrock_standin.uninstall_bedrock_standin() is True
+        assert BedrockStandInResponse.dispatch not in set(bedrock_urls.url_paths.values())
+        assert set(bedrockruntime_urls.url_paths.values()) == {BedrockRuntimeResponse.dispatch}
+        assert bedrock_standin.uninstall_bedrock_standin() is False
+        with mock_aws():  # moto's own Bedrock: a job is created without reading its training data
+            lineage = Lineage()
+            lineage.create("moto-own", "s3://missing-bucket/train.jsonl")
+            assert lineage.job("iterft-moto-own")["status"] == "InProgress"  # moto's Get takes names only
+    finally:
+        install_bedrock_standin()
 
 
 def test_install_fails_loudly_when_moto_moved_its_routes() -> None:
