@@ -90,7 +90,8 @@ def test_the_judge_is_off_by_default_and_judge_needs_one() -> None:
     "model",
     [
         "arn:aws:bedrock:us-east-1::foundation-model/amazon.nova-pro-v1:0",
-        "us.amazon.nova-pro-v1:0 extra",
+        "us.amazon.nova-pro-v1:0",  # an inference profile
+        "amazon.nova-pro-v1:0 extra",
         "amazon.nova-micro-v1:0:128k",  # a fine-tuning variant, not an on-demand id
         "",
     ],

@@ -62,8 +62,9 @@ class ServingConfig(BaseModel):
     mode: ServingMode = ServingMode.ON_DEMAND
 
 
-FOUNDATION_MODEL_ID = r"^[a-z0-9-]+\.[A-Za-z0-9._-]+(:\d+)?$"
-"""An on-demand foundation model id (`provider.model-version:n`), as its IAM ARN names it."""
+FOUNDATION_MODEL_ID = r"^[a-z0-9-]+\.[A-Za-z0-9_-]+(:\d+)?$"
+"""An on-demand foundation model id (`provider.model-version:n`), as its IAM ARN names it; not an
+inference profile id (`us.amazon.nova-pro-v1:0`), whose ARN and region fan-out IAM would also need."""
 
 
 class JudgeConfig(BaseModel):
