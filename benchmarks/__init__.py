@@ -20,8 +20,8 @@ class Options:
     size_mb: float = 200.0
     repeats: int = 3
     eval_records: int = 1000
-    eval_latency_s: float = 0.02
-    """The stand-in's artificial latency per Converse call."""
+    eval_latency_s: float = 0.3
+    """The stand-in's artificial latency per Converse call: the fast end of a real call (0.3-2 s)."""
     eval_concurrency: int = 8
 
 

@@ -24,7 +24,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--size-mb", type=float, default=Options.size_mb, help="validation: the generated file's size in MiB"
     )
     parser.add_argument(
-        "--repeats", type=int, default=Options.repeats, help="runs per measured side; the best time counts"
+        "--repeats",
+        type=int,
+        default=Options.repeats,
+        help="runs per measured side (evaluation: measured rounds); the best time counts",
     )
     parser.add_argument(
         "--eval-records", type=int, default=Options.eval_records, help="evaluation: records in the set"

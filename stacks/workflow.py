@@ -285,7 +285,7 @@ class Workflow(Construct):
                 "iteration": sfn.JsonPath.number_at("$.iteration"),
                 "candidate_model": sfn.JsonPath.string_at("$.capacity.candidate_model"),
                 "champion_model": sfn.JsonPath.string_at("$.capacity.champion_model"),
-                "eval_set_version": sfn.JsonPath.string_at("$.evaluation_plan.eval_set_version"),
+                "eval_set_object": sfn.JsonPath.object_at("$.evaluation_plan.eval_set_object"),
                 "shard": sfn.JsonPath.object_at("$$.Map.Item.Value"),
             },
             max_concurrency=self._config.evaluation.concurrency,
@@ -472,6 +472,9 @@ class Workflow(Construct):
         storage.grant_read(fns["score_shard"], naming.EVALUATION_SET_PREFIX)
         storage.grant_write(fns["score_shard"], naming.EVALUATION_RESULTS_PREFIX)
         self._allow(fns["score_shard"], ["bedrock:InvokeModel"], self._evaluation_models())
+        judges = self._judge_models()
+        if judges:  # the judge metric's models, and no other foundation model
+            self._allow(fns["score_shard"], ["bedrock:InvokeModel"], judges)
         grant_key_use(storage.key, fns["score_shard"], ["kms:Decrypt"], "bedrock")
         storage.grant_read(fns["aggregate_evaluation"], naming.EVALUATION_RESULTS_PREFIX)
         storage.grant_write(fns["aggregate_evaluation"], naming.EVALUATION_RESULTS_PREFIX)
@@ -522,6 +525,16 @@ class Workflow(Construct):
                 invoke = lineage.evaluation_invoke_model
                 models.append(invoke if invoke.startswith("arn:") else self._foundation_model_arn(invoke))
         return list(dict.fromkeys(models))
+
+    def _judge_models(self) -> list[str]:
+        """The foundation model ARN of each lineage's judge (`evaluation.judge.model`), once each."""
+        return list(
+            dict.fromkeys(
+                self._foundation_model_arn(lineage.evaluation.judge.model)
+                for lineage in self._config.lineages
+                if lineage.evaluation.judge is not None
+            )
+        )
 
     def _grant_state_machine(self) -> None:
         """The fine-tune step's permissions (CustomState grants nothing by itself); tasks grant the rest."""

@@ -4,7 +4,9 @@ This is a stand-in, not Amazon Bedrock and not an LLM. Its "models" are the smal
 bigram models of `iterft.local.standin_model`: a customization job really trains one on the job's
 JSONL (read from moto's S3), starting from its base model's accumulated state, and writes the loss
 figures that training measured where Bedrock writes them. Converse on a deployed custom model
-answers from what that model learned; a foundation model knows none of the lineage's data.
+answers from what that model learned; a foundation model knows none of the lineage's data, but
+replies to a judge prompt (the judge metric's rubric prompt) with a grade it computes from how
+similar the answer in the prompt is to the reference in it (`standin_model.judge_reply`).
 
 It is registered into moto 5.2.5 by `install_bedrock_standin()`, so plain boto3 `bedrock` and
 `bedrock-runtime` clients work against moto's server and under `mock_aws`. Its state lives in a
@@ -59,6 +61,7 @@ from iterft.local.standin_model import (
     StandInModel,
     TrainingReport,
     first_tokens,
+    judge_reply,
     pairs_from_jsonl,
     token_count,
 )
@@ -1020,7 +1023,7 @@ class BedrockStandIn(BaseBackend):
         messages = request.get("messages") or []
         if not messages or messages[-1].get("role") != "user":
             raise _invalid("A conversation must end with a user message.")
-        answer = model.answer(_text(messages[-1].get("content") or []))
+        answer = _reply(model, _text(messages[-1].get("content") or []))
         answer, stop_reason = _limit(answer, (request.get("inferenceConfig") or {}).get("maxTokens"))
         texts = [block["text"] for block in request.get("system") or [] if "text" in block]
         texts += [_text(message.get("content") or []) for message in messages]
@@ -1047,11 +1050,17 @@ class BedrockStandIn(BaseBackend):
             raise _invalid("The request body is not valid JSON.") from None
         provider = _provider(foundation_id)
         question = provider.question(body)
-        answer, stop_reason = _limit(model.answer(question), provider.max_tokens(body))
+        answer, stop_reason = _limit(_reply(model, question), provider.max_tokens(body))
         if latency:
             time.sleep(latency)
         payload = provider.response(answer, stop_reason == "max_tokens", token_count(question))
         return {"body": json.dumps(payload).encode(), "contentType": "application/json"}
+
+
+def _reply(model: StandInModel, question: str) -> str:
+    """A foundation model (never fine-tuned) grades judge prompts; every model answers the rest."""
+    graded = judge_reply(question) if model is _EMPTY_MODEL else None
+    return graded if graded is not None else model.answer(question)
 
 
 class _JobDataError(Exception):
@@ -1364,3 +1373,15 @@ def install_bedrock_standin() -> None:
     _reroute(
         bedrockruntime_urls.url_paths, BedrockRuntimeResponse.dispatch, BedrockRuntimeStandInResponse.dispatch
     )
+
+
+def uninstall_bedrock_standin() -> bool:
+    """Route moto's Bedrock and Bedrock Runtime requests back to moto's own responses; whether the
+    stand-in was installed. For tests written against moto's Bedrock that share a process with
+    the embedded default (install is process-wide)."""
+    installed = BedrockStandInResponse.dispatch in bedrock_urls.url_paths.values()
+    _reroute(bedrock_urls.url_paths, BedrockStandInResponse.dispatch, BedrockResponse.dispatch)
+    _reroute(
+        bedrockruntime_urls.url_paths, BedrockRuntimeStandInResponse.dispatch, BedrockRuntimeResponse.dispatch
+    )
+    return installed

@@ -34,6 +34,9 @@ DEFAULT_TIME_SCALE = 0.001
 _TAP_QUEUE = "iterft-emulator-s3-event-tap"
 _TAP_TARGET_ID = "iterft-emulator-tap"
 _POLL_SECONDS = 0.01
+_MAX_POLL_SECONDS = 0.1
+"""Polling backs off to this while the lineage is busy: each poll is requests to the server, which shares
+this process (and its GIL) with the handlers and the Step Functions interpreter it is watching."""
 
 
 @dataclass(frozen=True)
@@ -251,12 +254,14 @@ class LocalSession:
     def wait_until_idle(self, lineage: str, timeout: float = 60.0) -> None:
         """Until the lineage is idle twice in a row (work hands over between the trigger and executions)."""
         deadline = time.monotonic() + timeout
-        idle_in_a_row = 0
+        idle_in_a_row, pause = 0, _POLL_SECONDS
         while idle_in_a_row < 2:
-            idle_in_a_row = idle_in_a_row + 1 if self.is_idle(lineage) else 0
+            idle = self.is_idle(lineage)
+            idle_in_a_row = idle_in_a_row + 1 if idle else 0
             if time.monotonic() > deadline:
                 raise TimeoutError(f"lineage {lineage} still busy after {timeout}s")
-            time.sleep(_POLL_SECONDS)
+            pause = _POLL_SECONDS if idle else min(pause * 2, _MAX_POLL_SECONDS)
+            time.sleep(pause)
 
     def close(self) -> None:
         """Stop the embedded AWS and give the process back its environment."""

@@ -16,6 +16,12 @@ Two parts, both plain Python and deterministic:
 A model is immutable: `train` returns a new model and leaves its parent untouched, so a child
 fine-tuned from a champion starts from the champion's accumulated state. System prompts are ignored
 (they are usually the same for every record and say nothing about which answer to give).
+
+* **Judging** (`judge_reply`) is what the stand-in's foundation models do with a judge prompt (the
+  rubric prompt of iterft_runtime.logic.judge, with the reference and the answer in their own
+  sections): they reply `Grade: N`, N = 1 + round(4 x cosine similarity) of the answer's and the
+  reference's term counts (the same terms retrieval uses). A computed grade, not a reading of the
+  rubric: an answer saying what the reference says gets 5, one sharing no content word with it 1.
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ from functools import cached_property
 from itertools import pairwise
 from typing import Any
 
+from iterft_runtime.logic.judge import ANSWER, MAX_GRADE, MIN_GRADE, REFERENCE, section
 from iterft_runtime.models.families import DataFormat
 
 FALLBACK_ANSWER = "I don't know."
@@ -78,6 +85,23 @@ def _stem(word: str) -> str:
 
 def _terms(text: str) -> list[str]:
     return [_stem(word) for word in _WORD.findall(text.lower()) if word not in _STOP_WORDS]
+
+
+def similarity(first: str, second: str) -> float:
+    """Cosine similarity of two texts' term counts (0 when either has no content word)."""
+    one, other = Counter(_terms(first)), Counter(_terms(second))
+    dot = sum(count * other[term] for term, count in one.items())
+    norms = math.sqrt(sum(c * c for c in one.values())) * math.sqrt(sum(c * c for c in other.values()))
+    return dot / norms if norms else 0.0
+
+
+def judge_reply(prompt: str) -> str | None:
+    """`Grade: N` for a judge prompt (see the module docstring), None for any other prompt."""
+    reference, answer = section(prompt, REFERENCE), section(prompt, ANSWER)
+    if reference is None or answer is None:
+        return None
+    grade = MIN_GRADE + round((MAX_GRADE - MIN_GRADE) * similarity(answer, reference))
+    return f"Grade: {grade}"
 
 
 def _answer_tokens(text: str) -> list[str]:

@@ -12,19 +12,30 @@ import zipfile
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import botocore.session
 import emulator_fixture_handlers as handlers
 import pytest
 from botocore.exceptions import ClientError
+from moto import backends as moto_backends
 from moto.awslambda.models import LambdaBackend
 from moto.awslambda_simple.models import LambdaSimpleBackend
+from moto.core import responses as moto_responses
+from moto.core.responses import BaseResponse
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from moto.s3 import notifications as s3_notifications
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import state_task_service_callback
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
 from moto.stepfunctions.parser.asl.parse import preprocessor
+from moto.stepfunctions.parser.asl.utils import boto_client as sfn_boto_client
+from moto.stepfunctions.parser.asl.utils import json_path
 
 from iterft.local import adapters
-from iterft.local.bedrock_standin import install_bedrock_standin, standin_backend
+from iterft.local.bedrock_standin import (
+    BedrockRuntimeStandInResponse,
+    install_bedrock_standin,
+    standin_backend,
+)
 from iterft.local.server import EmbeddedAws
 
 pytestmark = pytest.mark.xdist_group("emulator")
@@ -450,6 +461,64 @@ def test_s3_events_reach_eventbridge_in_the_shape_aws_sends(aws: EmbeddedAws) ->
     assert second_event["detail"]["object"]["sequencer"] > obj["sequencer"]
 
 
+# --- 6. per-request work remembered ----------------------------------------------------------------
+
+
+def test_backend_for_a_host_is_worked_out_once(aws: EmbeddedAws, monkeypatch: pytest.MonkeyPatch) -> None:
+    app = DomainDispatcherApplication(create_backend_app)
+    host = "bedrock-runtime.us-east-1.amazonaws.com"
+    assert app.get_backend_for_host(host) == "bedrockruntime"
+    monkeypatch.setattr(moto_backends, "list_of_moto_modules", lambda: pytest.fail("worked out again"))
+    assert app.get_backend_for_host(host) == "bedrockruntime"
+
+
+def test_runtime_and_control_plane_requests_still_reach_their_services(aws: EmbeddedAws) -> None:
+    """Both signed `bedrock`: the runtime shortcut and moto's own inference for the control plane."""
+    reply = aws.client("bedrock-runtime").converse(
+        modelId="amazon.nova-micro-v1:0", messages=[{"role": "user", "content": [{"text": "Hello?"}]}]
+    )
+    assert reply["output"]["message"]["role"] == "assistant"
+    assert "modelSummaries" in aws.client("bedrock").list_custom_models()
+    with pytest.raises(ClientError, match="ResourceNotFoundException"):
+        aws.client("bedrock").get_custom_model_deployment(customModelDeploymentIdentifier="missing")
+
+
+def test_bedrock_runtime_paths_begin_where_no_other_bedrock_signed_service_goes() -> None:
+    """What makes the runtime shortcut safe: no other service signed `bedrock` shares a first segment."""
+    session = botocore.session.get_session()
+    runtime = adapters._runtime_first_segments()
+    assert {"model", "guardrail", "async-invoke"} <= runtime
+    others = [
+        name
+        for name in session.get_available_services()
+        if name != "bedrock-runtime" and session.get_service_model(name).signing_name == "bedrock"
+    ]
+    assert {"bedrock", "bedrock-agent"} <= set(others)
+    for name in others:
+        model = session.get_service_model(name)
+        segments = {
+            adapters._first_segment(model.operation_model(op).http["requestUri"])
+            for op in model.operation_names
+        }
+        assert not segments & runtime, name
+
+
+def test_step_functions_tasks_reuse_one_client_per_service_and_endpoint(aws: EmbeddedAws) -> None:
+    lambda_client = sfn_boto_client.boto_client_for(region="us-east-1", service="lambda")
+    assert sfn_boto_client.boto_client_for(region="us-east-1", service="lambda") is lambda_client
+    assert sfn_boto_client.boto_client_for(region="us-east-1", service="s3") is not lambda_client
+    assert lambda_client.meta.config.retries["total_max_attempts"] == 1  # moto's own settings kept
+    assert lambda_client.list_functions()["Functions"] is not None
+
+
+def test_parsed_json_paths_and_method_names_are_cached(aws: EmbeddedAws) -> None:
+    assert json_path.parse("$.shard.index") is json_path.parse("$.shard.index")
+    assert json_path.extract_json("$.shard.index", {"shard": {"index": 3}}) == 3
+    names = moto_responses.method_names_from_class(BedrockRuntimeStandInResponse)
+    assert {"converse", "invoke_model"} <= names
+    assert moto_responses.method_names_from_class(BedrockRuntimeStandInResponse) is names
+
+
 # --- install / uninstall ----------------------------------------------------------------------------
 
 
@@ -463,6 +532,12 @@ def test_every_patched_internal_exists_in_this_moto() -> None:
     assert callable(WaitFunction._wait_interval)
     assert callable(s3_notifications._send_event_bridge_message)
     assert callable(s3_notifications._detail_type)
+    assert callable(DomainDispatcherApplication.get_backend_for_host)
+    assert "path" in inspect.signature(DomainDispatcherApplication.infer_service_region_host).parameters
+    assert callable(BaseResponse._get_action)
+    assert callable(moto_responses.method_names_from_class)
+    assert callable(sfn_boto_client.boto3.client)
+    assert callable(json_path.parse)
 
 
 def test_installing_again_only_changes_the_time_scale(aws: EmbeddedAws) -> None:

@@ -16,9 +16,11 @@ import moto.bedrockruntime.urls as bedrockruntime_urls
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
+from iterft_runtime.logic.judge import DEFAULT_RUBRIC, judge_prompt, parse_grade
 from iterft_runtime.models.families import DataFormat
 from moto import mock_aws
 from moto.bedrock.responses import BedrockResponse
+from moto.bedrockruntime.responses import BedrockRuntimeResponse
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.server import ThreadedMotoServer
 
@@ -197,6 +199,21 @@ def test_install_reroutes_every_bedrock_route_and_is_idempotent() -> None:
     assert BedrockResponse.dispatch not in handlers
     assert bedrock_urls.url_paths["{0}/.*$"] == BedrockStandInResponse.dispatch
     assert set(bedrockruntime_urls.url_paths.values()) == {BedrockRuntimeStandInResponse.dispatch}
+
+
+def test_uninstall_gives_moto_its_own_bedrock_back(credentials: None) -> None:
+    install_bedrock_standin()
+    try:
+        assert bedrock_standin.uninstall_bedrock_standin() is True
+        assert BedrockStandInResponse.dispatch not in set(bedrock_urls.url_paths.values())
+        assert set(bedrockruntime_urls.url_paths.values()) == {BedrockRuntimeResponse.dispatch}
+        assert bedrock_standin.uninstall_bedrock_standin() is False
+        with mock_aws():  # moto's own Bedrock: a job is created without reading its training data
+            lineage = Lineage()
+            lineage.create("moto-own", "s3://missing-bucket/train.jsonl")
+            assert lineage.job("iterft-moto-own")["status"] == "InProgress"  # moto's Get takes names only
+    finally:
+        install_bedrock_standin()
 
 
 def test_install_fails_loudly_when_moto_moved_its_routes() -> None:
@@ -634,6 +651,23 @@ def test_a_foundation_model_knows_nothing_of_the_lineage(lineage: Lineage) -> No
     assert response["stopReason"] == "end_turn"
     assert response["usage"] == {"inputTokens": 10, "outputTokens": 6, "totalTokens": 16}
     assert response["metrics"]["latencyMs"] >= 0
+
+
+def test_a_foundation_model_grades_judge_prompts(lineage: Lineage) -> None:
+    """A stand-in behaviour: the grade is computed from the answer's similarity to the reference."""
+    reference = "Choose Forgot password on the sign-in page."
+    good = judge_prompt(DEFAULT_RUBRIC, "How do I reset my password?", reference, reference)
+    bad = judge_prompt(DEFAULT_RUBRIC, "How do I reset my password?", reference, FALLBACK_ANSWER)
+    assert answer(lineage.runtime, "amazon.nova-pro-v1:0", good) == "Grade: 5"
+    assert answer(lineage.runtime, "anthropic.claude-3-haiku-20240307-v1:0", bad) == "Grade: 1"
+    assert parse_grade(answer(lineage.runtime, "amazon.nova-pro-v1:0", good)) == 1.0
+
+
+def test_a_fine_tuned_model_answers_a_judge_prompt_from_what_it_learned(lineage: Lineage) -> None:
+    job = lineage.fine_tune("support-it0001", ROUND_1)
+    deployment = lineage.deploy("support-it0001-eval", job["outputModelArn"])
+    prompt = judge_prompt(DEFAULT_RUBRIC, "Unrelated question?", "reference", "reference")
+    assert answer(lineage.runtime, deployment, prompt) == FALLBACK_ANSWER
 
 
 @pytest.mark.parametrize(

@@ -6,6 +6,7 @@ import json
 import math
 
 import pytest
+from iterft_runtime.logic.judge import DEFAULT_RUBRIC, judge_prompt
 from iterft_runtime.models.families import DataFormat
 
 from iterft.local.standin_model import (
@@ -14,7 +15,9 @@ from iterft.local.standin_model import (
     Pair,
     StandInModel,
     first_tokens,
+    judge_reply,
     pairs_from_jsonl,
+    similarity,
     token_count,
 )
 
@@ -219,3 +222,35 @@ def test_token_counting_and_cutting() -> None:
     assert token_count("Open Settings, then Billing.") == 6
     assert first_tokens("Open Settings, then Billing.", 3) == "Open Settings,"
     assert first_tokens("Open Settings.", 10) == "Open Settings."
+
+
+REFERENCE = "Open Settings, Billing and choose Cancel plan."
+
+
+@pytest.mark.parametrize(
+    ("answer", "grade"),
+    [
+        (REFERENCE, 5),
+        ("To cancel, open Settings then Billing, and choose Cancel plan.", 5),
+        ("Open Settings and choose Cancel.", 4),
+        ("Open the Settings page.", 3),
+        ("Find it on the Settings page.", 2),
+        (FALLBACK_ANSWER, 1),
+        ("We accept Visa, Mastercard and PayPal.", 1),
+    ],
+)
+def test_a_judge_prompt_gets_a_grade_computed_from_answer_and_reference(answer: str, grade: int) -> None:
+    prompt = judge_prompt(DEFAULT_RUBRIC, "How do I cancel my subscription?", REFERENCE, answer)
+    expected = 1 + round(4 * similarity(answer, REFERENCE))
+    assert judge_reply(prompt) == f"Grade: {expected}" == f"Grade: {grade}"
+
+
+def test_only_judge_prompts_are_graded() -> None:
+    assert judge_reply("How do I cancel my subscription?") is None
+    assert judge_reply("<reference>\nonly a reference\n</reference>") is None
+
+
+def test_similarity_is_a_cosine_over_content_words() -> None:
+    assert similarity("Cancel the plan", "cancel plan") == pytest.approx(1.0)
+    assert similarity("the a of", "plan") == 0.0
+    assert 0 < similarity("cancel plan", "cancel subscription") < 1

@@ -24,6 +24,8 @@ from runtime_support import (
     aws_client,
 )
 
+from iterft.local.bedrock_standin import install_bedrock_standin, uninstall_bedrock_standin
+
 
 @pytest.fixture
 def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
@@ -39,6 +41,17 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     reset_clients()
     parameters.clear_caches()
+    # These tests are written against moto's own Bedrock; an emulator test earlier in this process
+    # may have installed the stand-in (process-wide), so it is set aside while they run.
+    standin_was_installed = uninstall_bedrock_standin()
+    try:
+        yield from _mocked_account(monkeypatch)
+    finally:
+        if standin_was_installed:
+            install_bedrock_standin()
+
+
+def _mocked_account(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
     with mock_aws():
         aws_client("dynamodb").create_table(
             TableName=TABLE,

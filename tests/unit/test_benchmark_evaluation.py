@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -33,6 +34,7 @@ def test_the_generated_config_sets_the_concurrency() -> None:
     config = DeploymentConfig.model_validate(yaml.safe_load(bench.config_yaml(5)))
     assert config.evaluation.concurrency == 5
     assert [lineage.name for lineage in config.lineages] == [bench.LINEAGE]
+    assert config.lineages[0].gate.pause_when_converged is False  # measured rounds never wait
 
 
 def test_the_wall_time_runs_from_entering_plan_to_leaving_aggregate() -> None:
@@ -47,33 +49,56 @@ def test_the_wall_time_runs_from_entering_plan_to_leaving_aggregate() -> None:
         bench.evaluation_seconds(history[:3])
 
 
+def test_cpu_time_is_read_between_samples() -> None:
+    walls, cpus = [10.0, 11.0, 13.0], [1.0, 1.5, 2.5]
+    assert bench.cpu_between(walls, cpus, 12.0) == pytest.approx(2.0)
+    assert bench.cpu_between(walls, cpus, 11.0) == pytest.approx(1.5)
+    assert (bench.cpu_between(walls, cpus, 5.0), bench.cpu_between(walls, cpus, 20.0)) == (1.0, 2.5)
+    with pytest.raises(ValueError, match="no CPU samples"):
+        bench.cpu_between([], [], 1.0)
+
+
+def test_the_cpu_clock_samples_this_process() -> None:
+    with bench.CpuClock() as clock:
+        started = time.time()
+        while time.time() - started < 0.1:
+            pass  # CPU work the clock must see
+    assert clock.cpu_at(time.time()) - clock.cpu_at(started) > 0
+
+
 def test_the_figures_compare_the_wall_time_with_the_ideal() -> None:
-    figures = {figure.name: figure for figure in bench.figures(1000, 0.02, 8, 3.0)}
+    best = bench.Measured(wall_seconds=3.0, cpu_seconds=2.0)
+    figures = {figure.name: figure for figure in bench.figures(1000, 0.02, 8, best, 1.5)}
     assert figures["ideal_seconds"].value == pytest.approx(2.5)
+    assert figures["overhead_seconds"].value == pytest.approx(0.5)
+    assert figures["cpu_ms_per_record"].value == pytest.approx(2.0)
     assert figures["ratio_to_ideal"].value == pytest.approx(1.2)
     assert figures["target_met"].value is True
+    assert figures["load_average"].value == 1.5
     assert {name: figures[name].formatted() for name in ("records", "concurrency", "latency_s")} == {
         "records": "1000",
         "concurrency": "8",
         "latency_s": "0.020",
     }
-    assert next(f for f in bench.figures(1000, 0.02, 8, 3.5) if f.name == "target_met").value is False
+    slow = bench.Measured(wall_seconds=3.5, cpu_seconds=2.0)
+    assert next(f for f in bench.figures(1000, 0.02, 8, slow) if f.name == "target_met").value is False
 
 
 def test_bench_prints_one_well_formed_line_per_figure(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    measured: list[tuple[int, float, int]] = []
+    measured: list[tuple[int, float, int, int]] = []
 
-    def measure(records: int, latency: float, concurrency: int) -> float:
-        measured.append((records, latency, concurrency))
-        return 0.5
+    def measure(records: int, latency: float, concurrency: int, rounds: int) -> list[bench.Measured]:
+        measured.append((records, latency, concurrency, rounds))
+        return [bench.Measured(0.75, 0.1), bench.Measured(0.5, 0.2)]
 
     monkeypatch.setattr(bench, "measure", measure)  # the embedded deployment is what `make bench` runs
-    assert main(["--only", "evaluation", "--eval-records", "20", "--eval-latency", "0.1"]) == 0
+    argv = ["--only", "evaluation", "--eval-records", "20", "--eval-latency", "0.1", "--repeats", "2"]
+    assert main(argv) == 0
     header, *lines = capsys.readouterr().out.splitlines()
     assert header.startswith("# evaluation: ")
-    assert measured == [(20, 0.1, 8)]
+    assert measured == [(20, 0.1, 8, 2)]
     figures = {}
     for line in lines:
         match = FIGURE_LINE.match(line)
@@ -85,10 +110,15 @@ def test_bench_prints_one_well_formed_line_per_figure(
         "concurrency",
         "wall_seconds",
         "ideal_seconds",
+        "overhead_seconds",
+        "cpu_seconds",
+        "cpu_ms_per_record",
         "ratio_to_ideal",
         "target_met",
+        "load_average",
     ]
-    assert json.loads(figures["ratio_to_ideal"]) == 2.0 and figures["target_met"] == "false"
+    assert json.loads(figures["ratio_to_ideal"]) == 2.0 and figures["target_met"] == "false"  # the best
+    assert json.loads(figures["cpu_ms_per_record"]) == 10.0
 
 
 def test_a_concurrency_no_inline_map_runs_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:

@@ -117,8 +117,22 @@ def test_a_valid_config_in_another_directory_loads(tmp_path: Path) -> None:
         pytest.param({"lineages": []}, ["lineages", "at least 1"], id="no-lineage"),
         pytest.param(
             {"lineage": {"evaluation": {"metric": "bleu"}}},
-            ["lineages.0.evaluation.metric", "unknown metric 'bleu'", "exact_match, rouge_l, token_f1"],
+            [
+                "lineages.0.evaluation.metric",
+                "unknown metric 'bleu'",
+                "exact_match, judge, rouge_l, token_f1",
+            ],
             id="unknown-primary-metric",
+        ),
+        pytest.param(
+            {"lineage": {"evaluation": {"metric": "judge"}}},
+            ["lineages.0.evaluation", "the 'judge' metric needs evaluation.judge"],
+            id="judge-metric-without-a-judge",
+        ),
+        pytest.param(
+            {"lineage": {"evaluation": {"judge": {"model": "amazon.nova-micro-v1:0:128k"}}}},
+            ["lineages.0.evaluation.judge.model", "String should match pattern"],
+            id="judge-not-an-on-demand-foundation-model",
         ),
         pytest.param(
             {"lineage": {"evaluation": {"guards": {"rouge": 0.05}}}},

@@ -13,6 +13,7 @@ from iterft_runtime import naming
 from iterft_runtime.dal.clients import client
 from iterft_runtime.handlers import aggregate_evaluation, plan_evaluation, score_shard
 from iterft_runtime.logic import evaluation as evaluation_logic
+from iterft_runtime.logic import judge as judge_logic
 from iterft_runtime.logic.evaluation import EvaluationSetError
 from iterft_runtime.models.lineage import LineageConfig
 from iterft_runtime.models.records import DatasetRef
@@ -81,7 +82,7 @@ def shard_inputs(doc: dict[str, Any], plan: dict[str, Any]) -> list[dict[str, An
             "iteration": doc["iteration"],
             "candidate_model": doc["capacity"]["candidate_model"],
             "champion_model": plan["champion_model"],
-            "eval_set_version": plan["eval_set_version"],
+            "eval_set_object": plan["eval_set_object"],
             "shard": shard,
         }
         for shard in plan["shards"]
@@ -244,8 +245,13 @@ def test_shards_cover_the_set_in_order_and_aggregate_like_one_pass(
     monkeypatch.setattr(evaluation_logic, "SHARD_RECORDS", 3)
     put_eval_set(aws, EVAL_SET)
     doc = running_round(aws)
+    body = aws.read(naming.evaluation_set_key(LINEAGE))
     plan = plan_evaluation.handler(doc, None)
-    assert plan["shards"] == [{"index": 0, "start": 0, "end": 3}, {"index": 1, "start": 3, "end": 4}]
+    first, second = plan["shards"]
+    assert (first["index"], first["start"], first["end"], first["first_line"]) == (0, 0, 3, 1)
+    assert (second["index"], second["start"], second["end"], second["first_line"]) == (1, 3, 4, 4)
+    assert (first["byte_start"], second["byte_end"]) == (0, len(body))
+    assert first["byte_end"] == second["byte_start"] == len(jsonl(EVAL_SET[:3]))
     assert plan["champion_model"] == FOUNDATION and plan["records"] == 4
     outputs = [score_shard.handler(shard, None) for shard in shard_inputs(doc, plan)]
     assert [output["records"] for output in outputs] == [3, 1]
@@ -279,13 +285,39 @@ def test_throttling_surfaces_as_the_error_the_map_retries(
     assert client("s3").list_objects_v2(Bucket=BUCKET, Prefix=shard_key)["KeyCount"] == 0
 
 
-def test_a_set_changed_after_planning_fails_the_shard(aws: Aws, fake: FakeBedrock) -> None:
+def test_a_set_changed_after_planning_is_still_scored_on_the_planned_version(
+    aws: Aws, fake: FakeBedrock
+) -> None:
+    """The plan pins the object version: every shard reads the same yardstick, whatever was uploaded since."""
+    planned = put_eval_set(aws, EVAL_SET)
+    doc = running_round(aws)
+    plan = plan_evaluation.handler(doc, None)
+    put_eval_set(aws, [{"prompt": "something else?", "referenceResponse": "entirely"}] * 9)
+    for shard in shard_inputs(doc, plan):
+        score_shard.handler(shard, None)
+    result = aggregate_evaluation.handler({**doc, "evaluation_plan": plan}, None)
+    assert (result["eval_set_version"], result["records"]) == (planned, 4)
+    assert {prompt for _, prompt in fake.calls} == {item["prompt"] for item in EVAL_SET}
+
+
+def test_without_versioning_a_set_changed_after_planning_fails_the_shard(aws: Aws, fake: FakeBedrock) -> None:
     put_eval_set(aws, EVAL_SET)
     doc = running_round(aws)
     (shard,) = shard_inputs(doc, plan_evaluation.handler(doc, None))
     put_eval_set(aws, EVAL_SET[:2])
-    with pytest.raises(score_shard.EvaluationSetChangedError, match="not the planned"):
-        score_shard.handler(shard, None)
+    unversioned = {**shard, "eval_set_object": {**shard["eval_set_object"], "version_id": None}}
+    with pytest.raises(score_shard.EvaluationSetChangedError, match="changed: its ETag is no longer"):
+        score_shard.handler(unversioned, None)
+    assert fake.calls == []
+
+
+def test_a_shard_whose_bytes_do_not_hold_its_records_fails(aws: Aws, fake: FakeBedrock) -> None:
+    put_eval_set(aws, EVAL_SET)
+    doc = running_round(aws)
+    (shard,) = shard_inputs(doc, plan_evaluation.handler(doc, None))
+    cut = {**shard, "shard": {**shard["shard"], "byte_end": shard["shard"]["byte_end"] - 5}}
+    with pytest.raises(EvaluationSetError, match="should hold shard 0's 4 records from line 1"):
+        score_shard.handler(cut, None)
     assert fake.calls == []
 
 
@@ -296,3 +328,62 @@ def test_missing_shard_answers_fail_the_aggregation(aws: Aws, fake: FakeBedrock)
     score_shard.handler(shard_inputs(doc, plan)[0], None)
     with pytest.raises(ValueError, match="4 of 5 evaluation records"):
         aggregate_evaluation.handler({**doc, "evaluation_plan": {**plan, "records": 5}}, None)
+
+
+JUDGE = "amazon.nova-pro-v1:0"
+JUDGED_CONFIG = {
+    **LINEAGE_CONFIG,
+    "evaluation": {"metric": "judge", "guards": {"token_f1": 0.1}, "judge": {"model": JUDGE, "rubric": "R"}},
+}
+
+
+def grades_by_word_overlap(prompt: str) -> str:
+    """A test judge: 5 when the answer section holds the reference's words, else 1."""
+    reference, answer = judge_logic.section(prompt, "reference"), judge_logic.section(prompt, "answer")
+    assert reference is not None and answer is not None and judge_logic.section(prompt, "rubric") == "R"
+    return "Grade: 5" if set(reference.split()) <= set(answer.split()) else "The answer is wrong.\nGrade: 1"
+
+
+def test_a_judge_grades_every_answer_and_is_the_judge_metric(aws: Aws, fake: FakeBedrock) -> None:
+    put_eval_set(aws, EVAL_SET)
+    fake.models[JUDGE] = grades_by_word_overlap
+    result = evaluate(running_round(aws, config=JUDGED_CONFIG))
+
+    assert result["metric"] == "judge"
+    assert (result["candidate_score"], result["champion_score"]) == (0.75, 0.25)
+    assert result["candidate_metrics"]["judge"]["overall"] == 0.75
+    assert set(result["champion_metrics"]) == {"exact_match", "judge", "rouge_l", "token_f1"}
+    judged = [prompt for model, prompt in fake.calls if model == JUDGE]
+    assert len(judged) == 2 * len(EVAL_SET)  # the candidate's answers and the champion's
+    rows = [json.loads(line) for line in aws.read(naming.evaluation_results_key(LINEAGE, 1)).splitlines()]
+    assert [row["candidate_metrics"]["judge"] for row in rows] == [1.0, 1.0, 1.0, 0.0]
+    state = aws.registry.get_state(LINEAGE)
+    assert state is not None and state.champion_metrics is not None and "judge" in state.champion_metrics
+
+
+def test_the_champion_scored_without_a_judge_is_scored_again_with_one(aws: Aws, fake: FakeBedrock) -> None:
+    put_eval_set(aws, EVAL_SET)
+    evaluate(running_round(aws))
+    aws.registry.release_lock(LINEAGE, 1)
+    fake.models[JUDGE] = grades_by_word_overlap
+    assert plan_evaluation.handler(running_round(aws, 2, JUDGED_CONFIG), None)["champion_model"] == FOUNDATION
+
+
+def test_a_judge_reply_without_a_grade_fails_the_shard_naming_it(aws: Aws, fake: FakeBedrock) -> None:
+    put_eval_set(aws, EVAL_SET)
+    fake.models[JUDGE] = lambda prompt: "I would rather not say."
+    doc = running_round(aws, config=JUDGED_CONFIG)
+    (shard,) = shard_inputs(doc, plan_evaluation.handler(doc, None))
+    with pytest.raises(judge_logic.JudgeReplyError, match="rather not say"):
+        score_shard.handler(shard, None)
+
+
+def test_the_champions_judge_grades_are_reused_only_from_the_same_judge(aws: Aws, fake: FakeBedrock) -> None:
+    put_eval_set(aws, EVAL_SET)
+    fake.models[JUDGE] = grades_by_word_overlap
+    evaluate(running_round(aws, config=JUDGED_CONFIG))
+    aws.registry.release_lock(LINEAGE, 1)
+    doc = running_round(aws, 2, JUDGED_CONFIG)
+    assert plan_evaluation.handler(doc, None)["champion_model"] is None
+    new_rubric = {**JUDGED_CONFIG, "evaluation": {**JUDGED_CONFIG["evaluation"], "judge": {"model": JUDGE}}}
+    assert plan_evaluation.handler({**doc, "lineage": new_rubric}, None)["champion_model"] == FOUNDATION

@@ -18,7 +18,7 @@ from iterft_runtime.logic.evaluation import (
     reusable_champion_metrics,
     score_answers,
 )
-from iterft_runtime.models.lineage import LineageConfig
+from iterft_runtime.models.lineage import EvaluationConfig, JudgeConfig, LineageConfig
 from iterft_runtime.models.records import LineageState
 
 BODY = (
@@ -129,7 +129,42 @@ def scored_state(metrics: dict | None, version: str = "v1") -> LineageState:
     ],
 )
 def test_reusable_champion_metrics(state: LineageState, version: str, reused: bool) -> None:
-    assert reusable_champion_metrics(state, version) == (state.champion_metrics if reused else None)
+    assert reusable_champion_metrics(state, version, NOVA.evaluation) == (
+        state.champion_metrics if reused else None
+    )
+
+
+def test_a_judge_added_removed_or_changed_is_another_yardstick() -> None:
+    judged = EvaluationConfig(judge=JudgeConfig(model="amazon.nova-pro-v1:0"))
+    assert judged.metric_names() == {"exact_match", "rouge_l", "token_f1", "judge"}
+    assert reusable_champion_metrics(scored_state(FULL), "v1", judged) is None
+    assert judged.judge is not None
+    graded = score_answers(ITEMS, ["x", "y", "z"], [1.0, 0.5, 0.0], judged.judge.identity()).metrics
+    with_judge = scored_state(graded)
+    assert reusable_champion_metrics(with_judge, "v1", judged) == graded
+    assert reusable_champion_metrics(with_judge, "v1", NOVA.evaluation) is None
+    other_rubric = EvaluationConfig(judge=JudgeConfig(model="amazon.nova-pro-v1:0", rubric="5: perfect"))
+    other_model = EvaluationConfig(judge=JudgeConfig(model="anthropic.claude-3-haiku-20240307-v1:0"))
+    assert reusable_champion_metrics(with_judge, "v1", other_rubric) is None
+    assert reusable_champion_metrics(with_judge, "v1", other_model) is None
+
+
+def test_judge_grades_are_the_judge_metric_and_travel_through_shard_rows() -> None:
+    rows = list(
+        evaluation.answer_rows(ITEMS, ["x", "blue", "y"], ["a", "b", "c"], [1.0, 0.5, 0.0], [0.25] * 3)
+    )
+    assert (rows[0]["candidate_judge"], rows[2]["champion_judge"]) == (1.0, 0.25)
+    collected = evaluation.collect_answers(rows)
+    assert collected.candidate_judge == (1.0, 0.5, 0.0) and collected.champion_judge == (0.25,) * 3
+    scored = score_answers(collected.items, collected.candidate, collected.candidate_judge)
+    assert scored.metrics["judge"] == {"overall": 0.5, "by_category": {"pets": 0.5}}
+    assert set(score_answers(ITEMS, ["x", "y", "z"]).metrics) == {"exact_match", "rouge_l", "token_f1"}
+    with pytest.raises(ValueError, match="2 judge grades for 3"):
+        score_answers(ITEMS, ["x", "y", "z"], [1.0, 1.0])
+    with pytest.raises(ValueError, match="the judge graded the candidate on 2 of 3"):
+        evaluation.collect_answers(
+            [rows[0], {k: v for k, v in rows[1].items() if k != "candidate_judge"}, rows[2]]
+        )
 
 
 NOVA = LineageConfig(name="bot", base_model="amazon.nova-micro-v1:0:128k")
@@ -163,8 +198,13 @@ def test_a_champion_nothing_serves_is_deployed_for_evaluation() -> None:
     ],
 )
 def test_shards_cover_every_record_once_in_order(records: int, sizes: list[int]) -> None:
-    shards = evaluation.plan_shards(records)
+    record = b'{"prompt": "p?", "referenceResponse": "r"}\n'
+    shards = evaluation.plan_shards(parse_evaluation_set([record * records], "src"))
     assert [shard.end - shard.start for shard in shards] == sizes
+    assert [(shard.byte_start, shard.byte_end) for shard in shards] == [
+        (shard.start * len(record), shard.end * len(record)) for shard in shards
+    ]
+    assert [shard.first_line for shard in shards] == [shard.start + 1 for shard in shards]
     assert [shard.index for shard in shards] == list(range(len(shards)))
     assert shards[0].start == 0 and shards[-1].end == records
     assert all(a.end == b.start for a, b in itertools.pairwise(shards))
@@ -173,7 +213,31 @@ def test_shards_cover_every_record_once_in_order(records: int, sizes: list[int])
 
 def test_an_empty_set_has_no_shards() -> None:
     with pytest.raises(ValueError, match="empty"):
-        evaluation.plan_shards(0)
+        evaluation.plan_shards(evaluation.EvaluationSet(items=(), version="v"))
+
+
+def test_a_shard_reads_back_its_own_records_with_their_line_numbers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Blank lines inside and between shards keep the file's numbering."""
+    monkeypatch.setattr(evaluation, "SHARD_RECORDS", 2)
+    lines = [b'{"prompt": "q%d?", "referenceResponse": "r%d"}\n' % (n, n) for n in range(5)]
+    body = lines[0] + b"\n" + lines[1] + lines[2] + b"\n\n" + lines[3] + lines[4]
+    parsed = parse_evaluation_set([body], "src")
+    shards = evaluation.plan_shards(parsed)
+    read_back = [
+        evaluation.parse_shard([body[shard.byte_start : shard.byte_end]], shard, "src") for shard in shards
+    ]
+    assert [item for items in read_back for item in items] == list(parsed.items)
+    assert [item.line for item in parsed.items] == [1, 3, 4, 7, 8]
+    assert evaluation.Shard.from_dict(shards[1].to_dict()) == shards[1]
+
+
+def test_a_shard_whose_bytes_hold_other_records_is_refused() -> None:
+    body = b'{"prompt": "a?", "referenceResponse": "r"}\n{"prompt": "b?", "referenceResponse": "r"}\n'
+    (shard,) = evaluation.plan_shards(parse_evaluation_set([body], "src"))
+    with pytest.raises(EvaluationSetError, match="should hold shard 0's 2 records from line 1: 1 records"):
+        evaluation.parse_shard([body[: shard.byte_end // 2]], shard, "src")  # one whole line of two
+    with pytest.raises(EvaluationSetError, match="line 2: not a UTF-8 JSON object"):
+        evaluation.parse_shard([body[: shard.byte_end // 2 + 1]], shard, "src")  # and a cut one
 
 
 def test_answer_rows_come_back_as_the_items_and_answers() -> None:

@@ -736,6 +736,29 @@ def test_score_shard_may_invoke_each_starting_point(synth: SynthResult) -> None:
         assert _allows(statements, "bedrock:InvokeModel", arn), lineage.name
 
 
+def test_score_shard_may_invoke_each_judge_and_no_other_foundation_model(synth: SynthResult) -> None:
+    """The judge metric adds exactly its own models; a config without a judge adds nothing."""
+    statements = _role_statements(synth, _function_role(synth, "score_shard"))
+    invocable = {
+        resource
+        for statement in statements
+        if statement["Effect"] == "Allow" and "bedrock:InvokeModel" in _listify(statement["Action"])
+        for resource in _listify(statement["Resource"])
+        if "foundation-model/" in resource
+    }
+    prefix = f"arn:<AWS::Partition>:bedrock:{synth.config.region}::foundation-model/"
+    starting_points = {
+        prefix + invocable_foundation_model_id(lineage.base_model) for lineage in synth.config.lineages
+    }
+    judges = {
+        prefix + lineage.evaluation.judge.model
+        for lineage in synth.config.lineages
+        if lineage.evaluation.judge is not None
+    }
+    assert invocable == starting_points | judges
+    assert bool(judges) == (synth.config.environment == "prod")  # the prod example has a judged lineage
+
+
 # IAM across the stack -------------------------------------------------------------------------
 
 

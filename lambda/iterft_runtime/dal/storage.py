@@ -21,6 +21,10 @@ class ObjectNotFoundError(LookupError):
     """The object (or that version of it) does not exist; the message names its s3:// URI."""
 
 
+class ObjectChangedError(LookupError):
+    """The object no longer has the ETag the reader was promised (If-Match failed)."""
+
+
 @dataclass(frozen=True)
 class ObjectInfo:
     bucket: str
@@ -84,11 +88,28 @@ def find_object(bucket: str, key: str, version_id: str | None = None) -> ObjectI
         return head_object(bucket, decoded, version_id)
 
 
-def iter_chunks(bucket: str, key: str, version_id: str | None = None) -> Iterator[bytes]:
-    """The object's bytes, CHUNK_BYTES at a time, as they arrive."""
+def iter_chunks(
+    bucket: str,
+    key: str,
+    version_id: str | None = None,
+    *,
+    byte_range: tuple[int, int] | None = None,
+    etag: str | None = None,
+) -> Iterator[bytes]:
+    """The object's bytes (only `byte_range`, [start, end), when given), CHUNK_BYTES at a time.
+
+    With `etag`, the read fails with ObjectChangedError unless the object still has that ETag.
+    """
+    extra = _version(version_id)
+    if byte_range is not None:
+        extra["Range"] = f"bytes={byte_range[0]}-{byte_range[1] - 1}"
+    if etag is not None:
+        extra["IfMatch"] = f'"{etag}"'
     try:
-        response = client("s3").get_object(Bucket=bucket, Key=key, **_version(version_id))
+        response = client("s3").get_object(Bucket=bucket, Key=key, **extra)
     except ClientError as error:
+        if error_code(error) in ("PreconditionFailed", "412"):
+            raise ObjectChangedError(f"{s3_uri(bucket, key)} changed: its ETag is no longer {etag}") from None
         raise (_not_found(error, bucket, key) or error) from None
     body = response["Body"]
     try:

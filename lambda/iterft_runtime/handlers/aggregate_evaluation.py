@@ -1,6 +1,7 @@
 """Aggregate evaluation: gather the Score shards' answers, score the candidate (and the champion
-when it answered) with every metric, overall and per category, write the per-record results and
-remember a new champion score. Result at `$.evaluation`, which Decide reads.
+when it answered) with every metric, overall and per category (the judge's grades, graded in the
+shards, are the `judge` metric), write the per-record results and remember a new champion score.
+Result at `$.evaluation`, which Decide reads.
 
 Every score carries the set version it was measured on; a champion that did not answer keeps the
 metrics the registry holds for this very version (Plan evaluation checked them).
@@ -36,7 +37,13 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     collected = collect_answers(_shard_rows(bucket, lineage.name, iteration, plan["shards"]))
     if len(collected.items) != plan["records"]:
         raise ValueError(f"the shards hold {len(collected.items)} of {plan['records']} evaluation records")
-    candidate = score_answers(collected.items, collected.candidate)
+    if lineage.evaluation.judge is not None and (
+        collected.candidate_judge is None
+        or (collected.champion is not None and collected.champion_judge is None)
+    ):
+        raise ValueError(f"{lineage.name} has a judge, but the shards hold no judge grades")
+    judge = lineage.evaluation.judge.identity() if lineage.evaluation.judge is not None else None
+    candidate = score_answers(collected.items, collected.candidate, collected.candidate_judge, judge)
 
     registry = Registry(settings.table_name())
     state = registry.get_state(lineage.name)
@@ -44,7 +51,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         raise RegistryStateMissingError(f"{lineage.name}: no lineage state in the registry")
     champion = None
     if collected.champion is not None:
-        champion = score_answers(collected.items, collected.champion)
+        champion = score_answers(collected.items, collected.champion, collected.champion_judge, judge)
         champion_metrics = champion.metrics
         registry.record_champion_score(
             lineage.name,

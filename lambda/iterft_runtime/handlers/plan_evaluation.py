@@ -2,6 +2,9 @@
 champion must answer too (and whether it needs evaluation capacity for that), and cut the set into
 shards for the Score shards Map. Result at `$.evaluation_plan`.
 
+The plan pins the S3 object it read (`eval_set_object`: version id and ETag) and gives each shard its
+byte range, so every shard reads back only its own records, from exactly the bytes that were planned.
+
 The champion's metrics are reused only when they were measured on the same set version with the
 same metric set; otherwise the champion answers now too, before any comparison.
 """
@@ -37,12 +40,14 @@ class RegistryStateMissingError(RuntimeError):
     """The lineage has no STATE item: it was never dispatched, so there is no champion to compare."""
 
 
-def read_evaluation_set(lineage: str) -> EvaluationSet:
-    """The lineage's evaluation set, parsed (Score shard reads it again, by index)."""
+def read_evaluation_set(lineage: str) -> tuple[EvaluationSet, storage.ObjectInfo]:
+    """The lineage's evaluation set, parsed, and the S3 object version it was read from."""
     bucket, key = settings.bucket_name(), naming.evaluation_set_key(lineage)
     source = storage.s3_uri(bucket, key)
     try:
-        return parse_evaluation_set(storage.iter_chunks(bucket, key), source)
+        found = storage.head_object(bucket, key)
+        chunks = storage.iter_chunks(bucket, key, found.version_id, etag=found.etag)
+        return parse_evaluation_set(chunks, source), found
     except storage.ObjectNotFoundError:
         raise EvaluationSetMissingError(
             f"no evaluation set at {source}: upload the lineage's JSONL evaluation set to s3 key {key}"
@@ -52,15 +57,16 @@ def read_evaluation_set(lineage: str) -> EvaluationSet:
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     given = round_input(event)
     lineage = given.lineage
-    evaluation_set = read_evaluation_set(lineage.name)
+    evaluation_set, found = read_evaluation_set(lineage.name)
     state = Registry(settings.table_name()).get_state(lineage.name)
     if state is None:
         raise RegistryStateMissingError(f"{lineage.name}: no lineage state in the registry")
-    rescore = reusable_champion_metrics(state, evaluation_set.version) is None
-    shards = plan_shards(len(evaluation_set.items))
+    rescore = reusable_champion_metrics(state, evaluation_set.version, lineage.evaluation) is None
+    shards = plan_shards(evaluation_set)
     champion = champion_source(lineage, state) if rescore else None
     result = {
         "eval_set_version": evaluation_set.version,
+        "eval_set_object": {"version_id": found.version_id, "etag": found.etag},
         "records": len(evaluation_set.items),
         "champion_model": champion.invoke if champion else None,
         "champion_to_deploy": champion.deploy if champion else None,

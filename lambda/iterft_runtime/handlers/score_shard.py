@@ -2,9 +2,14 @@
 plan names one) answers the shard's records; the answers go to S3 for Aggregate evaluation.
 
 Input (the Map's ItemSelector): `lineage`, `iteration`, `candidate_model`, `champion_model` (or
-null), `eval_set_version`, `shard` (`{index, start, end}`). Bedrock throttling surfaces as
-`BedrockThrottled`, which the Map iteration retries with backoff; the output key is fixed per shard,
-so a retried shard overwrites its own earlier work.
+null), `eval_set_object` (`{version_id, etag}`: the object the plan read), `shard` (`{index, start, end,
+byte_start, byte_end, first_line}`). With a judge (`lineage.evaluation.judge`), each answer is also
+graded by the judge model, one Converse call per answer, and the grade (0..1) stored beside it.
+The shard reads only its byte range of that object version, so
+a set replaced mid-round is still scored on the planned yardstick (a bucket without versioning fails
+the shard instead: the ETag no longer matches). Bedrock throttling surfaces as `BedrockThrottled`,
+which the Map iteration retries with backoff; the output key is fixed per shard, so a retried shard
+overwrites its own earlier work.
 """
 
 from __future__ import annotations
@@ -19,9 +24,15 @@ from iterft_runtime import naming
 from iterft_runtime.dal import bedrock, storage
 from iterft_runtime.dal.clients import error_code
 from iterft_runtime.handlers import settings
-from iterft_runtime.handlers.plan_evaluation import read_evaluation_set
-from iterft_runtime.logic.evaluation import EvaluationItem, EvaluationSetError, answer_rows
-from iterft_runtime.models.lineage import LineageConfig
+from iterft_runtime.logic.evaluation import (
+    EvaluationItem,
+    EvaluationSetError,
+    Shard,
+    answer_rows,
+    parse_shard,
+)
+from iterft_runtime.logic.judge import DEFAULT_RUBRIC, judge_prompt, parse_grade
+from iterft_runtime.models.lineage import JudgeConfig, LineageConfig
 
 logger = Logger()
 
@@ -35,33 +46,64 @@ class BedrockThrottled(RuntimeError):
 
 
 class EvaluationSetChangedError(EvaluationSetError):
-    """The set changed between Plan evaluation and this shard: its answers would mix two yardsticks."""
+    """The planned set's bytes are gone (unversioned bucket): its answers would mix two yardsticks."""
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     lineage = LineageConfig.model_validate(event["lineage"])
-    iteration, shard = int(event["iteration"]), event["shard"]
-    evaluation_set = read_evaluation_set(lineage.name)
-    if evaluation_set.version != event["eval_set_version"]:
-        raise EvaluationSetChangedError(
-            f"{lineage.name}: the evaluation set is now version {evaluation_set.version}, "
-            f"not the planned {event['eval_set_version']}; start the round again"
-        )
-    items = evaluation_set.items[int(shard["start"]) : int(shard["end"])]
+    iteration, shard = int(event["iteration"]), Shard.from_dict(event["shard"])
+    items = _read_shard(lineage.name, shard, event["eval_set_object"])
     max_tokens = lineage.evaluation.max_answer_tokens
     candidate = _answers(event["candidate_model"], items, max_tokens)
     champion_model = event.get("champion_model")
     champion = _answers(champion_model, items, max_tokens) if champion_model else None
-    key = naming.evaluation_shard_key(lineage.name, iteration, int(shard["index"]))
-    uri = storage.put_jsonl(settings.bucket_name(), key, answer_rows(items, candidate, champion))
-    logger.info("shard answered", extra={"lineage": lineage.name, "iteration": iteration, "shard": shard})
-    return {"index": int(shard["index"]), "records": len(items), "uri": uri}
+    candidate_judge = champion_judge = None
+    if lineage.evaluation.judge is not None:
+        candidate_judge = _grades(lineage.evaluation.judge, items, candidate)
+        champion_judge = _grades(lineage.evaluation.judge, items, champion) if champion is not None else None
+    rows = answer_rows(items, candidate, champion, candidate_judge, champion_judge)
+    key = naming.evaluation_shard_key(lineage.name, iteration, shard.index)
+    uri = storage.put_jsonl(settings.bucket_name(), key, rows)
+    logger.info(
+        "shard answered", extra={"lineage": lineage.name, "iteration": iteration, "shard": shard.to_dict()}
+    )
+    return {"index": shard.index, "records": len(items), "uri": uri}
+
+
+def _read_shard(lineage: str, shard: Shard, planned: dict[str, Any]) -> tuple[EvaluationItem, ...]:
+    """The shard's records, from its byte range of the object version the plan read."""
+    bucket, key = settings.bucket_name(), naming.evaluation_set_key(lineage)
+    chunks = storage.iter_chunks(
+        bucket,
+        key,
+        planned.get("version_id"),
+        byte_range=(shard.byte_start, shard.byte_end),
+        etag=str(planned["etag"]),
+    )
+    try:
+        return parse_shard(chunks, shard, storage.s3_uri(bucket, key))
+    except storage.ObjectChangedError as error:
+        raise EvaluationSetChangedError(f"{lineage}: {error} since the plan; start the round again") from None
 
 
 def _answers(model_id: str, items: Sequence[EvaluationItem], max_tokens: int) -> list[str]:
     """The model's answer to every item's prompt, in item order (the Map gives the parallelism)."""
+    return _converse_all(model_id, [item.prompt for item in items], max_tokens)
+
+
+def _grades(judge: JudgeConfig, items: Sequence[EvaluationItem], answers: Sequence[str]) -> list[float]:
+    """The judge's grade (0..1) of every answer against its item's reference."""
+    rubric = judge.rubric or DEFAULT_RUBRIC
+    prompts = [
+        judge_prompt(rubric, item.prompt, item.reference, answer)
+        for item, answer in zip(items, answers, strict=True)
+    ]
+    return [parse_grade(reply) for reply in _converse_all(judge.model, prompts, judge.max_tokens)]
+
+
+def _converse_all(model_id: str, prompts: Sequence[str], max_tokens: int) -> list[str]:
     try:
-        return [bedrock.converse(model_id, item.prompt, max_tokens) for item in items]
+        return [bedrock.converse(model_id, prompt, max_tokens) for prompt in prompts]
     except ClientError as error:
         if error_code(error) in THROTTLING_CODES:
             raise BedrockThrottled(f"{model_id}: {error}") from error

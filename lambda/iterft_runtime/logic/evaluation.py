@@ -9,12 +9,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from iterft_runtime.logic import scoring
+from iterft_runtime.logic.judge import JUDGE_METRIC
 from iterft_runtime.logic.lines import TruncatedLine, split_lines
 from iterft_runtime.models.families import invocable_foundation_model_id, is_custom_model_arn
-from iterft_runtime.models.lineage import LineageConfig
+from iterft_runtime.models.lineage import EvaluationConfig, LineageConfig
 from iterft_runtime.models.records import LineageState
 
 VERSION_LENGTH = 16
+JUDGE_IDENTITY = "judge"
+"""In the `judge` metric's summary: which judge (JudgeConfig.identity) gave the grades."""
 MAX_LISTED_ERRORS = 10
 
 
@@ -35,6 +38,8 @@ class EvaluationSet:
     items: tuple[EvaluationItem, ...]
     version: str
     """First 16 hex digits of the sha256 of the file's bytes: equal versions, equal yardstick."""
+    spans: tuple[tuple[int, int], ...] = ()
+    """Per item, the byte range [start, end) of its line in the file: what a shard reads back."""
 
 
 def parse_evaluation_set(chunks: Iterable[bytes], source: str) -> EvaluationSet:
@@ -44,20 +49,47 @@ def parse_evaluation_set(chunks: Iterable[bytes], source: str) -> EvaluationSet:
     """
     digest = hashlib.sha256()
     items: list[EvaluationItem] = []
+    spans: list[tuple[int, int]] = []
     errors: list[str] = []
+    offset = 0
     for number, raw in enumerate(split_lines(_hashed(chunks, digest)), start=1):
+        start, offset = offset, offset + len(raw)
         if not raw.strip():
             continue
         item = _parse_line(number, raw, errors)
         if item is not None:
             items.append(item)
+            spans.append((start, offset))
     if errors:
         listed = "; ".join(errors[:MAX_LISTED_ERRORS])
         more = f" (and {len(errors) - MAX_LISTED_ERRORS} more)" if len(errors) > MAX_LISTED_ERRORS else ""
         raise EvaluationSetError(f"{source}: {len(errors)} bad line(s): {listed}{more}")
     if not items:
         raise EvaluationSetError(f"{source}: the evaluation set has no records")
-    return EvaluationSet(items=tuple(items), version=digest.hexdigest()[:VERSION_LENGTH])
+    return EvaluationSet(items=tuple(items), version=digest.hexdigest()[:VERSION_LENGTH], spans=tuple(spans))
+
+
+def parse_shard(chunks: Iterable[bytes], shard: Shard, source: str) -> tuple[EvaluationItem, ...]:
+    """The items of one shard from the bytes `shard.byte_start`..`byte_end` of the set it was planned on.
+
+    Raises EvaluationSetError when those bytes do not hold exactly the shard's items (the plan and the
+    bytes disagree, which a pinned object version rules out unless the set was planned from other bytes).
+    """
+    items: list[EvaluationItem] = []
+    errors: list[str] = []
+    for number, raw in enumerate(split_lines(chunks), start=shard.first_line):
+        if raw.strip():
+            item = _parse_line(number, raw, errors)
+            if item is not None:
+                items.append(item)
+    expected = shard.end - shard.start
+    if errors or len(items) != expected:
+        problems = "; ".join(errors[:MAX_LISTED_ERRORS]) or f"{len(items)} records"
+        raise EvaluationSetError(
+            f"{source}: bytes {shard.byte_start}-{shard.byte_end} should hold shard {shard.index}'s "
+            f"{expected} records from line {shard.first_line}: {problems}"
+        )
+    return tuple(items)
 
 
 def _hashed(chunks: Iterable[bytes], digest: Any) -> Iterator[bytes]:
@@ -109,8 +141,15 @@ class ScoredAnswers:
         return float(self.metrics[metric]["overall"])
 
 
-def score_answers(items: Sequence[EvaluationItem], answers: Sequence[str]) -> ScoredAnswers:
-    """Score `answers` against the references with every metric in scoring.METRICS."""
+def score_answers(
+    items: Sequence[EvaluationItem],
+    answers: Sequence[str],
+    judge_grades: Sequence[float] | None = None,
+    judge_identity: str | None = None,
+) -> ScoredAnswers:
+    """Score `answers` against the references with every metric in scoring.METRICS, and with the
+    judge's grades (0..1, one per answer) as metric `judge` when the lineage has a judge; its summary
+    also names the judge (`JudgeConfig.identity`), so that grades of another judge are never reused."""
     if len(answers) != len(items):
         raise ValueError(f"{len(answers)} answers for {len(items)} evaluation items")
     if not items:
@@ -120,7 +159,13 @@ def score_answers(items: Sequence[EvaluationItem], answers: Sequence[str]) -> Sc
         name: tuple(score(answer, item.reference) for item, answer in zip(items, answers, strict=True))
         for name, score in scoring.METRICS.items()
     }
+    if judge_grades is not None:
+        if len(judge_grades) != len(items):
+            raise ValueError(f"{len(judge_grades)} judge grades for {len(items)} evaluation items")
+        scores[JUDGE_METRIC] = tuple(float(grade) for grade in judge_grades)
     metrics = {name: scoring.summarize(values, categories) for name, values in scores.items()}
+    if JUDGE_METRIC in metrics and judge_identity is not None:
+        metrics[JUDGE_METRIC][JUDGE_IDENTITY] = judge_identity
     return ScoredAnswers(scores=scores, metrics=metrics)
 
 
@@ -153,17 +198,23 @@ def result_rows(
         yield row
 
 
-def reusable_champion_metrics(state: LineageState, eval_set_version: str) -> dict[str, dict[str, Any]] | None:
-    """The champion's recorded metrics when they were measured on this very set with today's metric set.
+def reusable_champion_metrics(
+    state: LineageState, eval_set_version: str, evaluation: EvaluationConfig
+) -> dict[str, dict[str, Any]] | None:
+    """The champion's recorded metrics when they were measured on this very set with the lineage's
+    metric set (`EvaluationConfig.metric_names`: the reference metrics, and `judge` when configured)
+    and, with a judge, by the same judge (model and rubric).
 
-    Anything else (another set version, a metric added or removed, a state written before metrics
-    were recorded) means the champion must be scored again before any comparison.
+    Anything else (another set version, a metric or judge added, removed or changed, a state written
+    before metrics were recorded) means the champion must be scored again before any comparison.
     """
     metrics = state.champion_metrics
+    judge = evaluation.judge.identity() if evaluation.judge is not None else None
     same_yardstick = (
         state.champion_eval_set_version == eval_set_version
         and metrics is not None
-        and set(metrics) == set(scoring.METRICS)
+        and set(metrics) == set(evaluation.metric_names())
+        and (judge is None or metrics[JUDGE_METRIC].get(JUDGE_IDENTITY) == judge)
     )
     return metrics if same_yardstick else None
 
@@ -199,30 +250,58 @@ MAX_SHARDS = 400
 
 @dataclass(frozen=True)
 class Shard:
-    """Evaluation items `start` (inclusive) to `end` (exclusive), in file order."""
+    """Evaluation items `start` (inclusive) to `end` (exclusive), in file order, and where they are in the
+    file: bytes `byte_start` to `byte_end` (exclusive), the first of them on line `first_line`. A shard
+    reads only its own bytes, so each record is fetched once per round however large the set."""
 
     index: int
     start: int
     end: int
+    byte_start: int
+    byte_end: int
+    first_line: int
 
     def to_dict(self) -> dict[str, int]:
-        return {"index": self.index, "start": self.start, "end": self.end}
+        return {
+            "index": self.index,
+            "start": self.start,
+            "end": self.end,
+            "byte_start": self.byte_start,
+            "byte_end": self.byte_end,
+            "first_line": self.first_line,
+        }
+
+    @classmethod
+    def from_dict(cls, document: Mapping[str, Any]) -> Shard:
+        return cls(**{name: int(document[name]) for name in cls.__dataclass_fields__})
 
 
-def plan_shards(records: int) -> list[Shard]:
-    """Consecutive index ranges covering `records` items: SHARD_RECORDS each, fewer than MAX_SHARDS."""
+def plan_shards(evaluation_set: EvaluationSet) -> list[Shard]:
+    """Consecutive item ranges covering the set: SHARD_RECORDS each, fewer than MAX_SHARDS."""
+    records = len(evaluation_set.items)
     if records < 1:
         raise ValueError("cannot shard an empty evaluation set")
+    if len(evaluation_set.spans) != records:
+        raise ValueError("the evaluation set has no byte span per item: parse it with parse_evaluation_set")
     size = max(SHARD_RECORDS, -(-records // MAX_SHARDS))
-    return [
-        Shard(index, start, min(start + size, records)) for index, start in enumerate(range(0, records, size))
-    ]
+    shards = []
+    for index, start in enumerate(range(0, records, size)):
+        end = min(start + size, records)
+        first_line = evaluation_set.items[start].line
+        byte_start, byte_end = evaluation_set.spans[start][0], evaluation_set.spans[end - 1][1]
+        shards.append(Shard(index, start, end, byte_start, byte_end, first_line))
+    return shards
 
 
 def answer_rows(
-    items: Sequence[EvaluationItem], candidate: Sequence[str], champion: Sequence[str] | None
+    items: Sequence[EvaluationItem],
+    candidate: Sequence[str],
+    champion: Sequence[str] | None,
+    candidate_judge: Sequence[float] | None = None,
+    champion_judge: Sequence[float] | None = None,
 ) -> Iterator[dict[str, Any]]:
-    """A shard's output: each item with the answers it got (scored later, over the whole set)."""
+    """A shard's output: each item with the answers it got and, with a judge, their grades (0..1);
+    the reference metrics are computed later, over the whole set."""
     for index, item in enumerate(items):
         row: dict[str, Any] = {
             "line": item.line,
@@ -231,8 +310,12 @@ def answer_rows(
             "reference": item.reference,
             "candidate_answer": candidate[index],
         }
+        if candidate_judge is not None:
+            row["candidate_judge"] = candidate_judge[index]
         if champion is not None:
             row["champion_answer"] = champion[index]
+            if champion_judge is not None:
+                row["champion_judge"] = champion_judge[index]
         yield row
 
 
@@ -241,16 +324,37 @@ class CollectedAnswers:
     items: tuple[EvaluationItem, ...]
     candidate: tuple[str, ...]
     champion: tuple[str, ...] | None
+    candidate_judge: tuple[float, ...] | None = None
+    champion_judge: tuple[float, ...] | None = None
 
 
 def collect_answers(rows: Iterable[Mapping[str, Any]]) -> CollectedAnswers:
-    """The shards' rows, concatenated in shard order, back as items and both models' answers."""
-    items, candidate, champion = [], [], []
+    """The shards' rows, concatenated in shard order, back as items, both models' answers and grades."""
+    items: list[EvaluationItem] = []
+    candidate: list[str] = []
+    champion: list[str] = []
+    candidate_judge: list[float] = []
+    champion_judge: list[float] = []
     for row in rows:
         items.append(EvaluationItem(row["line"], row["prompt"], row["reference"], row["category"]))
         candidate.append(str(row["candidate_answer"]))
         if "champion_answer" in row:
             champion.append(str(row["champion_answer"]))
-    if champion and len(champion) != len(items):
-        raise ValueError(f"the champion answered {len(champion)} of {len(items)} evaluation items")
-    return CollectedAnswers(tuple(items), tuple(candidate), tuple(champion) if champion else None)
+        if "candidate_judge" in row:
+            candidate_judge.append(float(row["candidate_judge"]))
+        if "champion_judge" in row:
+            champion_judge.append(float(row["champion_judge"]))
+    for what, values in (
+        ("the champion answered", champion),
+        ("the judge graded the candidate on", candidate_judge),
+        ("the judge graded the champion on", champion_judge),
+    ):
+        if values and len(values) != len(items):
+            raise ValueError(f"{what} {len(values)} of {len(items)} evaluation items")
+    return CollectedAnswers(
+        tuple(items),
+        tuple(candidate),
+        tuple(champion) if champion else None,
+        tuple(candidate_judge) if candidate_judge else None,
+        tuple(champion_judge) if champion_judge else None,
+    )

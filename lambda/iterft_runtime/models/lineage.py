@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import math
 from enum import StrEnum
 from typing import Annotated
@@ -110,6 +111,31 @@ class ModelRetention(BaseModel):
     billed for storage every month), except the champion and the model that serves."""
 
 
+FOUNDATION_MODEL_ID = r"^[a-z0-9-]+\.[A-Za-z0-9_-]+(:\d+)?$"
+"""An on-demand foundation model id (`provider.model-version:n`), as its IAM ARN names it; not an
+inference profile id (`us.amazon.nova-pro-v1:0`), whose ARN and region fan-out IAM would also need."""
+
+
+class JudgeConfig(BaseModel):
+    """A foundation model that grades every answer against its reference with a rubric (metric `judge`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    model: Annotated[str, Field(pattern=FOUNDATION_MODEL_ID)]
+    """Called through Converse; the scoring function may invoke this model and no other foundation model."""
+    rubric: Annotated[str, Field(min_length=1, max_length=4000)] | None = None
+    """What each grade from 1 to 5 means (default: logic/judge.DEFAULT_RUBRIC)."""
+    max_tokens: Annotated[int, Field(ge=1, le=1024)] = 64
+    """maxTokens of each judge call: the reply is one `Grade: N` line."""
+
+    def identity(self) -> str:
+        """The judge as a yardstick: its model and rubric. Grades from another judge are not comparable."""
+        from iterft_runtime.logic.judge import DEFAULT_RUBRIC
+
+        rubric = hashlib.sha256((self.rubric or DEFAULT_RUBRIC).encode()).hexdigest()[:12]
+        return f"{self.model}#rubric-{rubric}"
+
+
 class EvaluationConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -118,6 +144,8 @@ class EvaluationConfig(BaseModel):
     guards: dict[str, Annotated[float, Field(ge=0, le=1)]] = Field(default_factory=dict)
     """Guard metrics: each may fall by at most its tolerance (absolute) against the champion."""
     max_answer_tokens: Annotated[int, Field(ge=1, le=4096)] = 512
+    judge: JudgeConfig | None = None
+    """Off by default; when set, every answer is also graded by this judge (metric `judge`)."""
 
     @field_validator("metric")
     @classmethod
@@ -137,14 +165,27 @@ class EvaluationConfig(BaseModel):
             raise ValueError(
                 f"guards: {self.metric!r} is the primary metric; its rule is gate.min_improvement"
             )
+        from iterft_runtime.logic.judge import JUDGE_METRIC
+
+        if self.judge is None and JUDGE_METRIC in (self.metric, *self.guards):
+            raise ValueError(f"the {JUDGE_METRIC!r} metric needs evaluation.judge (its model) to be set")
         return self
+
+    def metric_names(self) -> frozenset[str]:
+        """Every metric a round computes for this lineage: the reference metrics, and `judge` when set."""
+        from iterft_runtime.logic.judge import JUDGE_METRIC
+        from iterft_runtime.logic.scoring import METRICS
+
+        return frozenset(METRICS) | ({JUDGE_METRIC} if self.judge is not None else frozenset())
 
 
 def _known_metric_name(value: str) -> str:
+    from iterft_runtime.logic.judge import JUDGE_METRIC
     from iterft_runtime.logic.scoring import METRICS
 
-    if value not in METRICS:
-        raise ValueError(f"unknown metric {value!r}; known: {', '.join(sorted(METRICS))}")
+    known = {*METRICS, JUDGE_METRIC}
+    if value not in known:
+        raise ValueError(f"unknown metric {value!r}; known: {', '.join(sorted(known))}")
     return value
 
 
@@ -236,7 +277,9 @@ __all__ = [
     "ApprovalPolicy",
     "Commitment",
     "CostConfig",
+    "EvaluationConfig",
     "GatePolicy",
+    "JudgeConfig",
     "LineageConfig",
     "ModelRetention",
     "ServingConfig",
