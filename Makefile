@@ -44,8 +44,9 @@ test: setup lint
 	$(BIN)/pytest -n 2 --dist loadfile --ignore=tests/integration
 	$(BIN)/pytest -n 2 --dist loadfile tests/integration
 
+# KEEP=1 keeps the embedded default running afterwards (Ctrl-C stops it), for iterft commands against it.
 demo: setup
-	$(BIN)/python -m iterft.demo
+	$(BIN)/python -m iterft.demo $(if $(KEEP),--keep,)
 
 synth: setup
 	npx cdk synth -c env=$(ENV) --quiet

@@ -7,9 +7,11 @@ round. The first upload runs alone; the other three arrive together and wait the
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -73,7 +75,40 @@ class Progress:
         raise TimeoutError(f"{count} iterations did not end within {ROUND_TIMEOUT_SECONDS * count} s")
 
 
-def main() -> int:
+def keep_instructions(endpoint: str, region: str, stack: str) -> list[str]:
+    """What to type in another terminal to use `iterft` against the kept embedded default."""
+    return [
+        f"export AWS_ENDPOINT_URL={endpoint} AWS_DEFAULT_REGION={region} "
+        "AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing",
+        f".venv/bin/iterft status --stack {stack}",
+        f".venv/bin/iterft history {LINEAGE} --stack {stack}",
+        f".venv/bin/iterft report {LINEAGE} --out out/demo/report --stack {stack}",
+    ]
+
+
+def _serve_until_interrupted(console: Console, session: LocalSession) -> None:
+    """Keep the embedded default (and its in-process Lambdas) running until Ctrl-C."""
+    console.rule("the embedded default keeps running; in another terminal:")
+    for line in keep_instructions(session.endpoint, session.aws.region, session.deployment.stack_name):
+        console.print(f"  {line}", markup=False)
+    console.print("Ctrl-C stops it.")
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        console.print("stopping the embedded default")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m iterft.demo",
+        description="Four rounds of the example lineage on the embedded default.",
+    )
+    parser.add_argument(
+        "--keep",
+        action="store_true",
+        help="keep the embedded default running afterwards for iterft commands (make demo KEEP=1)",
+    )
+    args = parser.parse_args(argv)
     # The handlers run in this process: keep their structured logs to warnings and errors.
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
     os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")  # and their metrics' JSON lines off
@@ -126,6 +161,8 @@ def main() -> int:
         console.print(f"wrote {OUT / 'history.json'}, {OUT / 'summary.json'} and {OUT / 'report.md'}")
         console.print(f"report (charts and history): {page}")
         console.print(f"demo finished in {time.monotonic() - started:.1f} s")
+        if args.keep:
+            _serve_until_interrupted(console, session)
         return 1 if breaks or leftovers else 0
     finally:
         session.close()
