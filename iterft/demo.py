@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 import threading
 import time
@@ -95,6 +96,7 @@ def _serve_until_interrupted(console: Console, session: LocalSession) -> None:
     try:
         threading.Event().wait()
     except KeyboardInterrupt:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the shutdown short
         console.print("stopping the embedded default")
 
 
