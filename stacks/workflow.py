@@ -383,8 +383,19 @@ class Workflow(Construct):
 
     def _score_shard(self, name: str) -> tasks.LambdaInvoke:
         """Score shard; throttling (`BedrockThrottled`) is retried with exponential backoff and jitter,
-        so a burst against a per-model quota slows the evaluation down instead of failing the round."""
-        score_shard = self._invoke(name, "score_shard", sfn.JsonPath.DISCARD)
+        so a burst against a per-model quota slows the evaluation down instead of failing the round.
+
+        Each iteration outputs only its shard's index: the Map gathers every iteration's output before
+        discarding it, and that array must stay within 256 KiB (the input, with the lineage's config,
+        would not for thousands of shards)."""
+        score_shard = tasks.LambdaInvoke(
+            self,
+            name,
+            lambda_function=self.functions["score_shard"],
+            payload_response_only=True,
+            result_path=sfn.JsonPath.DISCARD,
+            output_path="$.shard.index",
+        )
         score_shard.add_retry(
             errors=["BedrockThrottled"],
             interval=cdk.Duration.seconds(2),

@@ -953,6 +953,7 @@ def test_score_shards_is_a_bounded_map_retrying_throttled_shards_with_backoff(sy
     processor = score_shards["ItemProcessor"]
     shard = processor["States"][processor["StartAt"]]
     assert shard["End"] is True and shard["ResultPath"] is None
+    assert shard["OutputPath"] == "$.shard.index"  # the Map's gathered outputs stay small
     (throttled,) = [retry for retry in shard["Retry"] if retry["ErrorEquals"] == ["BedrockThrottled"]]
     assert throttled["BackoffRate"] == 2 and throttled["MaxAttempts"] >= 3
     assert throttled["JitterStrategy"] == "FULL"
