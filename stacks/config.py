@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import yaml
+from iterft_runtime.logic.evaluation import INLINE_MAX_SHARDS
 from iterft_runtime.models.lineage import LineageConfig
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationError, field_validator
 
@@ -51,6 +52,9 @@ class EvaluationConfig(BaseModel):
     concurrency: Annotated[int, Field(ge=1, le=40)] = 8
     """Score shard iterations in flight at once: fast on large sets, gentle on Bedrock's request quotas
     (40 is the most an inline Map runs at once)."""
+    distributed_above_shards: Annotated[int, Field(ge=1, le=INLINE_MAX_SHARDS)] = 40
+    """A plan with more shards than this is scored by a Distributed Map (child executions, each with its
+    own history) instead of the inline Map; at most INLINE_MAX_SHARDS, the inline Map's history limit."""
 
 
 class DeploymentConfig(BaseModel):

@@ -7,6 +7,7 @@ IAM5, the exact wildcard resource), so a new wildcard anywhere still fails the s
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import aws_cdk as cdk
@@ -17,6 +18,7 @@ from constructs import IConstruct
 from iterft_runtime import naming
 
 from stacks.iterft_stack import IterftStack
+from stacks.workflow import shard_lists_pattern
 
 XRAY = "X-Ray's PutTraceSegments/PutTelemetryRecords (added by CDK for active tracing) accept no resource ARN"
 
@@ -107,6 +109,12 @@ def acknowledge(stack: IterftStack) -> None:
         "keys each round.",
     )
     _ack(
+        _role(steps["plan_evaluation"]),
+        bucket_objects(naming.EVALUATION_RESULTS_PREFIX),
+        "Plan evaluation writes the round's shard list to evaluations/<lineage>/<iteration>/"
+        "shard-list.json, a new key each round.",
+    )
+    _ack(
         _role(steps["aggregate_evaluation"]),
         bucket_objects(naming.EVALUATION_RESULTS_PREFIX),
         "Aggregate evaluation reads the round's shard answers and writes results.jsonl under "
@@ -182,6 +190,24 @@ def acknowledge(stack: IterftStack) -> None:
     )
     _ack(
         machine_role,
+        _resource_finding(stack, storage.data_bucket.arn_for_objects(shard_lists_pattern())),
+        "Score shards (distributed) reads its items from the round's shard list, "
+        "evaluations/<lineage>/<iteration>/shard-list.json, written by Plan evaluation at run time.",
+    )
+    # CDK adds this policy for the Distributed Map: its child executions are named at run time.
+    distributed_map_policy = workflow.state_machine.node.find_child("DistributedMapPolicy")
+    for statement in stack.resolve(distributed_map_policy.document)["Statement"]:
+        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        rendered = _render(statement["Resource"])
+        if "*" in rendered:
+            _ack(
+                distributed_map_policy,
+                f"AwsSolutions-IAM5[Resource::{rendered}]",
+                f"Score shards (distributed) runs each shard in a child execution of this state machine; "
+                f"{', '.join(actions)} name those executions, which get their names at run time.",
+            )
+    _ack(
+        machine_role,
         jobs,
         "Fine-tune candidate (.sync) creates, polls and on cancel stops the round's customization job; "
         "its ARN is assigned by Bedrock at run time.",
@@ -227,4 +253,6 @@ def _render(value: Any) -> str:
     if "Fn::Join" in value:
         separator, parts = value["Fn::Join"]
         return separator.join(_render(part) for part in parts)
+    if "Fn::Select" in value:
+        return json.dumps(value, separators=(",", ":"))
     raise ValueError(f"cannot render {value!r} as cdk-nag does")

@@ -7,9 +7,13 @@ state's input and result path. Every task from Validate through Promote/Discard 
 
 from __future__ import annotations
 
+from typing import Any
+
 import aws_cdk as cdk
+import jsii
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
@@ -41,6 +45,57 @@ BEDROCK_THROTTLING_ERRORS = [
     "Bedrock.ServiceQuotaExceededException",
 ]
 """What Step Functions reports when Bedrock refuses for rate or quota (few jobs may run at once)."""
+
+
+@jsii.implements(sfn.IItemReader)
+class ShardListReader:
+    """The Distributed Map's items: the JSON array at the key `key_path` names in the data bucket.
+
+    sfn.S3JsonItemReader would do, but grants s3:GetObject on the whole bucket; this one grants only
+    the shard lists, evaluations/<lineage>/<iteration>/shard-list.json (and decrypts through S3).
+    """
+
+    def __init__(self, bucket: s3.IBucket, key_path: str) -> None:
+        self._bucket, self._key_path = bucket, key_path
+
+    @property
+    def bucket(self) -> s3.IBucket:
+        return self._bucket
+
+    @property
+    def bucket_name_path(self) -> str | None:
+        return None
+
+    @property
+    def resource(self) -> str:
+        return f"arn:{cdk.Aws.PARTITION}:states:::s3:getObject"
+
+    @property
+    def max_items(self) -> int | None:
+        return None
+
+    def render(self, query_language: sfn.QueryLanguage | None = None) -> Any:
+        return {
+            "Resource": self.resource,
+            "ReaderConfig": {"InputType": "JSON"},
+            "Parameters": {"Bucket": self._bucket.bucket_name, "Key.$": self._key_path},
+        }
+
+    def provide_policy_statements(self) -> list[iam.PolicyStatement]:
+        return [
+            iam.PolicyStatement(
+                actions=["s3:GetObject"],
+                resources=[self._bucket.arn_for_objects(shard_lists_pattern())],
+            )
+        ]
+
+    def validate_item_reader(self) -> list[str]:
+        return []
+
+
+def shard_lists_pattern() -> str:
+    """Every round's shard list key, as an S3 object ARN pattern."""
+    return f"{naming.EVALUATION_RESULTS_PREFIX}*/{naming.SHARD_LIST_NAME}"
 
 
 class Workflow(Construct):
@@ -143,9 +198,11 @@ class Workflow(Construct):
         plan_evaluation = self._invoke("Plan evaluation", "plan_evaluation", "$.evaluation_plan")
         provision = self._invoke("Provision evaluation capacity", "provision_capacity", "$.capacity")
         score_shards = self._score_shards()
+        score_shards_distributed = self._score_shards_distributed()
+        choose_map = sfn.Choice(self, "Distributed evaluation?")
         aggregate_evaluation = self._invoke("Aggregate evaluation", "aggregate_evaluation", "$.evaluation")
         wait_for_evaluation_capacity = self._wait_until_serving(
-            "evaluation capacity", "$.capacity.evaluation", then=score_shards, otherwise=clean_up
+            "evaluation capacity", "$.capacity.evaluation", then=choose_map, otherwise=clean_up
         )
         # 7. Decide.
         decide = self._invoke("Decide", "decide", "$.decision")
@@ -234,6 +291,14 @@ class Workflow(Construct):
         mark_invalid.next(retain)
         begin.next(fine_tune).next(collect_metrics).next(plan_evaluation).next(provision)
         provision.next(wait_for_evaluation_capacity)
+        choose_map.when(
+            sfn.Condition.number_greater_than(
+                "$.evaluation_plan.shard_count", self._config.evaluation.distributed_above_shards
+            ),
+            score_shards_distributed,
+        )
+        choose_map.otherwise(score_shards)
+        score_shards_distributed.next(aggregate_evaluation)
         score_shards.next(aggregate_evaluation).next(decide).next(promote_or_discard)
         promote_or_discard.when(
             sfn.Condition.and_(
@@ -261,37 +326,76 @@ class Workflow(Construct):
         round_failed.when(sfn.Condition.string_equals("$.outcome.decision", "failed"), failed)
         round_failed.otherwise(succeeded)
 
-        failure_path_from: list[tasks.LambdaInvoke | sfn.CustomState | sfn.Map | tasks.SqsSendMessage] = [
+        failure_path_from: list[tasks.LambdaInvoke | sfn.CustomState | sfn.MapBase | tasks.SqsSendMessage] = [
             begin_rollback, validate, begin, fine_tune, collect_metrics, plan_evaluation, provision,
-            score_shards, aggregate_evaluation, decide, wait_for_approval, swap_serving, promote, discard,
+            score_shards, score_shards_distributed, aggregate_evaluation, decide, wait_for_approval,
+            swap_serving, promote, discard,
         ]  # fmt: skip
         for step in failure_path_from:
             step.add_catch(clean_up, errors=[sfn.Errors.ALL], result_path="$.error")
         return is_rollback
 
     def _score_shards(self) -> sfn.Map:
-        """An inline Map over the plan's shards, `evaluation.concurrency` at a time; each Score shard
-        writes its answers to S3 (the Map's own result is discarded: 256 KiB would not hold them).
-
-        Throttling (`BedrockThrottled`) is retried with exponential backoff and jitter, so a burst
-        against a per-model quota slows the evaluation down instead of failing the round.
-        """
+        """An inline Map over the plan's inline shard list, `evaluation.concurrency` at a time; each
+        Score shard writes its answers to S3 (the Map's own result is discarded: 256 KiB would not hold
+        them). For plans up to `evaluation.distributed_above_shards` shards."""
         score_shards = sfn.Map(
             self,
             "Score shards",
             items_path="$.evaluation_plan.shards",
-            item_selector={
-                "lineage": sfn.JsonPath.object_at("$.lineage"),
-                "iteration": sfn.JsonPath.number_at("$.iteration"),
-                "candidate_model": sfn.JsonPath.string_at("$.capacity.candidate_model"),
-                "champion_model": sfn.JsonPath.string_at("$.capacity.champion_model"),
-                "eval_set_object": sfn.JsonPath.object_at("$.evaluation_plan.eval_set_object"),
-                "shard": sfn.JsonPath.object_at("$$.Map.Item.Value"),
-            },
+            item_selector=self._shard_selector(),
             max_concurrency=self._config.evaluation.concurrency,
             result_path=sfn.JsonPath.DISCARD,
         )
-        score_shard = self._invoke("Score shard", "score_shard", sfn.JsonPath.DISCARD)
+        score_shards.item_processor(self._score_shard("Score shard"))
+        return score_shards
+
+    def _score_shards_distributed(self) -> sfn.DistributedMap:
+        """A Distributed Map over the plan's shard list in S3 (`shard_list_key`): each shard runs in a
+        child execution with its own history, so a set of any size fits. Same selector, same step and
+        retry, same concurrency as the inline Map; the result is discarded here too."""
+        score_shards = sfn.DistributedMap(
+            self,
+            "Score shards (distributed)",
+            item_reader=ShardListReader(self._storage.data_bucket, "$.evaluation_plan.shard_list_key"),
+            item_selector=self._shard_selector(),
+            max_concurrency=self._config.evaluation.concurrency,
+            result_path=sfn.JsonPath.DISCARD,
+        )
+        score_shards.item_processor(
+            self._score_shard("Score shard (distributed)"),
+            mode=sfn.ProcessorMode.DISTRIBUTED,
+            execution_type=sfn.ProcessorType.STANDARD,
+        )
+        return score_shards
+
+    @staticmethod
+    def _shard_selector() -> dict[str, object]:
+        """What one Score shard gets: the round's identity, both models, the pinned set, its shard."""
+        return {
+            "lineage": sfn.JsonPath.object_at("$.lineage"),
+            "iteration": sfn.JsonPath.number_at("$.iteration"),
+            "candidate_model": sfn.JsonPath.string_at("$.capacity.candidate_model"),
+            "champion_model": sfn.JsonPath.string_at("$.capacity.champion_model"),
+            "eval_set_object": sfn.JsonPath.object_at("$.evaluation_plan.eval_set_object"),
+            "shard": sfn.JsonPath.object_at("$$.Map.Item.Value"),
+        }
+
+    def _score_shard(self, name: str) -> tasks.LambdaInvoke:
+        """Score shard; throttling (`BedrockThrottled`) is retried with exponential backoff and jitter,
+        so a burst against a per-model quota slows the evaluation down instead of failing the round.
+
+        Each iteration outputs only its shard's index: the Map gathers every iteration's output before
+        discarding it, and that array must stay within 256 KiB (the input, with the lineage's config,
+        would not for thousands of shards)."""
+        score_shard = tasks.LambdaInvoke(
+            self,
+            name,
+            lambda_function=self.functions["score_shard"],
+            payload_response_only=True,
+            result_path=sfn.JsonPath.DISCARD,
+            output_path="$.shard.index",
+        )
         score_shard.add_retry(
             errors=["BedrockThrottled"],
             interval=cdk.Duration.seconds(2),
@@ -299,8 +403,7 @@ class Workflow(Construct):
             max_attempts=6,
             jitter_strategy=sfn.JitterType.FULL,
         )
-        score_shards.item_processor(score_shard)
-        return score_shards
+        return score_shard
 
     def _wait_until_serving(
         self, label: str, capacities: str, *, then: sfn.IChainable, otherwise: sfn.IChainable
@@ -469,6 +572,7 @@ class Workflow(Construct):
         self._allow(fns["collect_metrics"], ["bedrock:GetModelCustomizationJob"], [self.job_arns])
 
         storage.grant_read(fns["plan_evaluation"], naming.EVALUATION_SET_PREFIX)
+        storage.grant_write(fns["plan_evaluation"], naming.EVALUATION_RESULTS_PREFIX)  # the shard list
         storage.grant_read(fns["score_shard"], naming.EVALUATION_SET_PREFIX)
         storage.grant_write(fns["score_shard"], naming.EVALUATION_RESULTS_PREFIX)
         self._allow(fns["score_shard"], ["bedrock:InvokeModel"], self._evaluation_models())
@@ -560,6 +664,8 @@ class Workflow(Construct):
                 conditions={"StringEquals": {"iam:PassedToService": "bedrock.amazonaws.com"}},
             )
         )
+        # Score shards (distributed) reads the round's shard list (ShardListReader grants the GetObject).
+        grant_key_use(self._storage.key, self.state_machine, ["kms:Decrypt"], "s3")
         # The custom model is encrypted with the stack key; Bedrock uses it on the caller's behalf.
         grant_key_use(
             self._storage.key,

@@ -99,6 +99,14 @@ def evaluation_shard_key(lineage: str, iteration: int, shard: int) -> str:
     return f"{_iteration_dir(EVALUATION_RESULTS_PREFIX, lineage, iteration)}shards/{shard:05d}.jsonl"
 
 
+SHARD_LIST_NAME = "shard-list.json"
+
+
+def evaluation_shard_list_key(lineage: str, iteration: int) -> str:
+    """Plan evaluation's full shard list (a JSON array): what the Distributed Map reads its items from."""
+    return f"{_iteration_dir(EVALUATION_RESULTS_PREFIX, lineage, iteration)}{SHARD_LIST_NAME}"
+
+
 def short_hash(text: str, length: int = 8) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:length]
 

@@ -198,6 +198,16 @@ def test_a_valid_config_in_another_directory_loads(tmp_path: Path) -> None:
         ),
         pytest.param({"account": "12345"}, ["account"], id="account-not-12-digits"),
         pytest.param(
+            {"evaluation": {"distributed_above_shards": 401}},
+            ["evaluation.distributed_above_shards", "less than or equal to 400"],
+            id="distributed-map-threshold-past-the-inline-limit",
+        ),
+        pytest.param(
+            {"evaluation": {"distributed_above_shards": 0}},
+            ["evaluation.distributed_above_shards", "greater than or equal to 1"],
+            id="distributed-map-threshold-zero",
+        ),
+        pytest.param(
             {"notifications": {"emails": ["not-an-address"]}}, ["notifications.emails.0"], id="bad-email"
         ),
     ],

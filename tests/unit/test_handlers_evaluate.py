@@ -259,6 +259,27 @@ def test_shards_cover_the_set_in_order_and_aggregate_like_one_pass(
     assert (result["candidate_score"], result["champion_score"], result["records"]) == (0.75, 0.25, 4)
     rows = [json.loads(line) for line in aws.read(naming.evaluation_results_key(LINEAGE, 1)).splitlines()]
     assert [row["line"] for row in rows] == [1, 2, 3, 4]
+    assert json.loads(aws.read(plan["shard_list_key"])) == plan["shards"]
+    assert plan["shard_count"] == 2 and plan["shard_list_key"] == naming.evaluation_shard_list_key(LINEAGE, 1)
+
+
+def test_past_the_inline_limit_the_shards_are_listed_only_in_s3_and_aggregate_alike(
+    aws: Aws, fake: FakeBedrock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The Distributed Map's path: items from the S3 shard list, the plan carrying none inline."""
+    monkeypatch.setattr(evaluation_logic, "SHARD_RECORDS", 1)
+    put_eval_set(aws, EVAL_SET)
+    doc = running_round(aws)
+    inline_plan = plan_evaluation.handler(doc, None)
+    monkeypatch.setattr(evaluation_logic, "INLINE_MAX_SHARDS", 3)
+    plan = plan_evaluation.handler(doc, None)
+    assert plan["shards"] is None and plan["shard_count"] == 4
+    listed = json.loads(aws.read(plan["shard_list_key"]))
+    assert listed == inline_plan["shards"]
+    for shard in reversed(shard_inputs(doc, {**plan, "shards": listed})):
+        score_shard.handler(shard, None)
+    result = aggregate_evaluation.handler({**doc, "evaluation_plan": plan}, None)
+    assert (result["candidate_score"], result["champion_score"], result["records"]) == (0.75, 0.25, 4)
 
 
 def test_a_reusable_champion_is_not_asked_to_answer(aws: Aws, fake: FakeBedrock) -> None:

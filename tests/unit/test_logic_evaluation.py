@@ -194,7 +194,7 @@ def test_a_champion_nothing_serves_is_deployed_for_evaluation() -> None:
         (25, [25]),
         (26, [25, 1]),
         (1000, [25] * 40),
-        (20_001, [51] * 392 + [9]),  # past MAX_SHARDS shards of 25, shards grow instead
+        (20_001, [25] * 800 + [1]),  # past the inline Map's limit: more shards, never larger ones
     ],
 )
 def test_shards_cover_every_record_once_in_order(records: int, sizes: list[int]) -> None:
@@ -208,7 +208,15 @@ def test_shards_cover_every_record_once_in_order(records: int, sizes: list[int])
     assert [shard.index for shard in shards] == list(range(len(shards)))
     assert shards[0].start == 0 and shards[-1].end == records
     assert all(a.end == b.start for a, b in itertools.pairwise(shards))
-    assert len(shards) <= evaluation.MAX_SHARDS
+
+
+@pytest.mark.parametrize(("records", "inline"), [(25 * 400, True), (25 * 400 + 1, False)])
+def test_the_plan_lists_shards_inline_only_up_to_the_inline_map_limit(records: int, inline: bool) -> None:
+    record = b'{"prompt": "p?", "referenceResponse": "r"}\n'
+    shards = evaluation.plan_shards(parse_evaluation_set([record * records], "src"))
+    listed = evaluation.inline_shards(shards)
+    assert len(shards) == evaluation.INLINE_MAX_SHARDS + (0 if inline else 1)
+    assert listed == ([shard.to_dict() for shard in shards] if inline else None)
 
 
 def test_an_empty_set_has_no_shards() -> None:

@@ -34,6 +34,7 @@ FLOW = [
     "Start evaluation capacity polls",
     "Check evaluation capacity",
     "Evaluation capacity ready?",
+    "Distributed evaluation?",
     "Score shards",
     "Aggregate evaluation",
     "Decide",
@@ -86,6 +87,7 @@ CAUGHT = [
     "Provision evaluation capacity",
     "Check evaluation capacity",
     "Score shards",
+    "Score shards (distributed)",
     "Aggregate evaluation",
     "Decide",
     "Swap serving model",
@@ -711,7 +713,7 @@ def test_step_permissions(synth: SynthResult) -> None:
         "decide": ("dynamodb:", "s3:", "bedrock:", "sns:", "kms:"),
         "clean_up": ("dynamodb:PutItem", "dynamodb:UpdateItem", "s3:"),
         "collect_metrics": ("s3:PutObject", "bedrock:Create", "bedrock:Stop"),
-        "plan_evaluation": ("dynamodb:PutItem", "dynamodb:UpdateItem", "s3:PutObject", "bedrock:"),
+        "plan_evaluation": ("dynamodb:PutItem", "dynamodb:UpdateItem", "bedrock:"),  # it writes shard lists
         "score_shard": ("dynamodb:", "sns:"),
         "aggregate_evaluation": ("bedrock:", "sns:"),
         "capacity_status": ("dynamodb:", "s3:", "sns:", "bedrock:Create", "bedrock:Update", "bedrock:Delete"),
@@ -831,7 +833,7 @@ def _happy_choice(name: str, state: dict) -> str:
         return next(c["Next"] for c in state["Choices"] if c["Variable"] == "$.capacity_check.ready")
     if name == "Promote?":
         return next(c["Next"] for c in state["Choices"] if c.get("BooleanEquals") is True)
-    assert name in ("Rollback?", "Dataset valid?", "Round failed?"), name
+    assert name in ("Rollback?", "Dataset valid?", "Distributed evaluation?", "Round failed?"), name
     return state["Default"]
 
 
@@ -865,7 +867,10 @@ def test_side_paths_join_the_flow_where_the_architecture_says(synth: SynthResult
         "reason.$": "$.validation.reason",
     }
     assert states["Mark invalid"]["Next"] == "Apply retention"
-    for label, then in (("evaluation capacity", "Score shards"), ("serving capacity", "Promote candidate")):
+    for label, then in (
+        ("evaluation capacity", "Distributed evaluation?"),
+        ("serving capacity", "Promote candidate"),
+    ):
         title = label[0].upper() + label[1:]
         ready = states[f"{title} ready?"]
         choices = {c["Variable"]: c for c in ready["Choices"]}
@@ -948,9 +953,63 @@ def test_score_shards_is_a_bounded_map_retrying_throttled_shards_with_backoff(sy
     processor = score_shards["ItemProcessor"]
     shard = processor["States"][processor["StartAt"]]
     assert shard["End"] is True and shard["ResultPath"] is None
+    assert shard["OutputPath"] == "$.shard.index"  # the Map's gathered outputs stay small
     (throttled,) = [retry for retry in shard["Retry"] if retry["ErrorEquals"] == ["BedrockThrottled"]]
     assert throttled["BackoffRate"] == 2 and throttled["MaxAttempts"] >= 3
     assert throttled["JitterStrategy"] == "FULL"
+
+
+def test_large_plans_are_scored_by_a_distributed_map_reading_the_shard_list(synth: SynthResult) -> None:
+    states = _definition(synth)["States"]
+    choice = states["Distributed evaluation?"]
+    assert choice["Choices"] == [
+        {
+            "Variable": "$.evaluation_plan.shard_count",
+            "NumericGreaterThan": synth.config.evaluation.distributed_above_shards,
+            "Next": "Score shards (distributed)",
+        }
+    ]
+    assert choice["Default"] == "Score shards"
+    inline, distributed = states["Score shards"], states["Score shards (distributed)"]
+    assert distributed["Type"] == "Map" and "ItemsPath" not in distributed
+    bucket = _logical_id(synth, "AWS::S3::Bucket", "StorageDataBucket")
+    assert distributed["ItemReader"] == {
+        "Resource": "arn:<AWS::Partition>:states:::s3:getObject",
+        "ReaderConfig": {"InputType": "JSON"},
+        "Parameters": {"Bucket": f"<{bucket}>", "Key.$": "$.evaluation_plan.shard_list_key"},
+    }
+    # The same shard input, concurrency, step, retry and failure path as the inline Map.
+    assert distributed["ItemSelector"] == inline["ItemSelector"]
+    assert distributed["MaxConcurrency"] == inline["MaxConcurrency"] == synth.config.evaluation.concurrency
+    assert distributed["ResultPath"] is None
+    assert distributed["Next"] == inline["Next"] == "Aggregate evaluation"
+    assert distributed["Catch"] == inline["Catch"]
+    processor = distributed["ItemProcessor"]
+    assert processor["ProcessorConfig"] == {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"}
+    inline_processor = inline["ItemProcessor"]
+    assert processor["StartAt"] == "Score shard (distributed)"
+    assert (
+        processor["States"][processor["StartAt"]] == inline_processor["States"][inline_processor["StartAt"]]
+    )
+
+
+def test_the_distributed_map_may_read_only_shard_lists_and_run_only_its_own_children(
+    synth: SynthResult,
+) -> None:
+    role = _logical_id(synth, "AWS::IAM::Role", "WorkflowStateMachineRole")
+    machine = _logical_id(synth, "AWS::StepFunctions::StateMachine", "WorkflowStateMachine")
+    statements = _role_statements(synth, role)
+    bucket = _logical_id(synth, "AWS::S3::Bucket", "StorageDataBucket")
+    reads = [s for s in statements if "s3:GetObject" in _listify(s["Action"])]
+    assert [_listify(s["Resource"]) for s in reads] == [[f"<{bucket}.Arn>/evaluations/*/shard-list.json"]]
+    (start,) = _allows(statements, "states:StartExecution", f"<{machine}>")
+    assert _listify(start["Resource"]) == [f"<{machine}>"]
+    children = [s for s in statements if "states:DescribeExecution" in _listify(s["Action"])]
+    assert children and all(":execution:" in str(s["Resource"]) for s in children)
+    decrypt = [s for s in statements if "kms:Decrypt" in _listify(s["Action"]) and "s3." in str(s)]
+    assert decrypt, "the shard list is SSE-KMS encrypted: reading it decrypts through S3"
+    plan_role = _function_role(synth, "plan_evaluation")
+    assert _allows(_role_statements(synth, plan_role), "s3:PutObject", f"<{bucket}.Arn>/evaluations/*")
 
 
 def test_finish_retries_any_error_because_it_holds_the_lineage_lock(synth: SynthResult) -> None:

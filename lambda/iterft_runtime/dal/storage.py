@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote_plus, urlsplit
@@ -141,7 +141,7 @@ def copy_object(
     return s3_uri(bucket, key)
 
 
-def put_json(bucket: str, key: str, document: Mapping[str, Any]) -> str:
+def put_json(bucket: str, key: str, document: Mapping[str, Any] | Sequence[Any]) -> str:
     body = json.dumps(document, indent=2, sort_keys=True, default=str).encode()
     client("s3").put_object(Bucket=bucket, Key=key, Body=body, ContentType="application/json")
     return s3_uri(bucket, key)

@@ -34,7 +34,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     given = round_input(event)
     lineage, iteration, plan = given.lineage, given.iteration, event["evaluation_plan"]
     bucket, metric, version = settings.bucket_name(), lineage.evaluation.metric, plan["eval_set_version"]
-    collected = collect_answers(_shard_rows(bucket, lineage.name, iteration, plan["shards"]))
+    collected = collect_answers(_shard_rows(bucket, lineage.name, iteration, int(plan["shard_count"])))
     if len(collected.items) != plan["records"]:
         raise ValueError(f"the shards hold {len(collected.items)} of {plan['records']} evaluation records")
     if lineage.evaluation.judge is not None and (
@@ -90,10 +90,10 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return result
 
 
-def _shard_rows(bucket: str, lineage: str, iteration: int, shards: list[dict[str, Any]]) -> Iterator[Any]:
-    """Every shard's rows, in shard order (so in the set's order)."""
-    for shard in sorted(shards, key=lambda shard: int(shard["index"])):
-        key = naming.evaluation_shard_key(lineage, iteration, int(shard["index"]))
+def _shard_rows(bucket: str, lineage: str, iteration: int, shard_count: int) -> Iterator[Any]:
+    """Every shard's rows, in shard order (so in the set's order), whichever Map scored them."""
+    for index in range(shard_count):
+        key = naming.evaluation_shard_key(lineage, iteration, index)
         for line in b"".join(storage.iter_chunks(bucket, key)).splitlines():
             if line.strip():
                 yield json.loads(line)

@@ -2,6 +2,10 @@
 champion must answer too (and whether it needs evaluation capacity for that), and cut the set into
 shards for the Score shards Map. Result at `$.evaluation_plan`.
 
+The full shard list is always written to S3 (`shard_list_key`, a JSON array): the Distributed Map
+reads its items from there. The plan also lists the shards inline (`shards`) when an inline Map may
+run them (at most INLINE_MAX_SHARDS); `shard_count` is what the workflow chooses the Map by.
+
 The plan pins the S3 object it read (`eval_set_object`: version id and ETag) and gives each shard its
 byte range, so every shard reads back only its own records, from exactly the bytes that were planned.
 
@@ -23,6 +27,7 @@ from iterft_runtime.logic.evaluation import (
     EvaluationSet,
     EvaluationSetError,
     champion_source,
+    inline_shards,
     parse_evaluation_set,
     plan_shards,
     reusable_champion_metrics,
@@ -64,16 +69,27 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     rescore = reusable_champion_metrics(state, evaluation_set.version, lineage.evaluation) is None
     shards = plan_shards(evaluation_set)
     champion = champion_source(lineage, state) if rescore else None
+    bucket, shard_list_key = (
+        settings.bucket_name(),
+        naming.evaluation_shard_list_key(lineage.name, given.iteration),
+    )
+    storage.put_json(bucket, shard_list_key, [shard.to_dict() for shard in shards])
     result = {
         "eval_set_version": evaluation_set.version,
         "eval_set_object": {"version_id": found.version_id, "etag": found.etag},
         "records": len(evaluation_set.items),
         "champion_model": champion.invoke if champion else None,
         "champion_to_deploy": champion.deploy if champion else None,
-        "shards": [shard.to_dict() for shard in shards],
+        "shard_count": len(shards),
+        "shard_list_key": shard_list_key,
+        "shards": inline_shards(shards),
     }
     logger.info(
         "evaluation planned",
-        extra={"lineage": lineage.name, "iteration": given.iteration, **result, "shards": len(shards)},
+        extra={
+            "lineage": lineage.name,
+            "iteration": given.iteration,
+            **{key: value for key, value in result.items() if key != "shards"},
+        },
     )
     return result

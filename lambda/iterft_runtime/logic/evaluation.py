@@ -244,8 +244,10 @@ def champion_source(lineage: LineageConfig, state: LineageState) -> ChampionSour
 
 SHARD_RECORDS = 25
 """Records per Score shard iteration: small shards keep the Map's concurrent workers evenly busy."""
-MAX_SHARDS = 400
-"""An inline Map's iterations all land in the execution's history (25,000 events at most)."""
+INLINE_MAX_SHARDS = 400
+"""An inline Map's iterations all land in the execution's history (25,000 events at most): a plan with
+more shards is scored only by the Distributed Map (each of its child executions has its own history),
+so the plan lists its shards inline only up to this many."""
 
 
 @dataclass(frozen=True)
@@ -277,13 +279,14 @@ class Shard:
 
 
 def plan_shards(evaluation_set: EvaluationSet) -> list[Shard]:
-    """Consecutive item ranges covering the set: SHARD_RECORDS each, fewer than MAX_SHARDS."""
+    """Consecutive item ranges covering the set, SHARD_RECORDS each (the last may hold fewer): a large
+    set gets more shards, not larger ones, so a shard's work stays within one Lambda's time limit."""
     records = len(evaluation_set.items)
     if records < 1:
         raise ValueError("cannot shard an empty evaluation set")
     if len(evaluation_set.spans) != records:
         raise ValueError("the evaluation set has no byte span per item: parse it with parse_evaluation_set")
-    size = max(SHARD_RECORDS, -(-records // MAX_SHARDS))
+    size = SHARD_RECORDS
     shards = []
     for index, start in enumerate(range(0, records, size)):
         end = min(start + size, records)
@@ -291,6 +294,11 @@ def plan_shards(evaluation_set: EvaluationSet) -> list[Shard]:
         byte_start, byte_end = evaluation_set.spans[start][0], evaluation_set.spans[end - 1][1]
         shards.append(Shard(index, start, end, byte_start, byte_end, first_line))
     return shards
+
+
+def inline_shards(shards: Sequence[Shard]) -> list[dict[str, int]] | None:
+    """The shards for the plan's inline list, or None when there are too many for an inline Map."""
+    return [shard.to_dict() for shard in shards] if len(shards) <= INLINE_MAX_SHARDS else None
 
 
 def answer_rows(
