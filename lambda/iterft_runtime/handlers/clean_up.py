@@ -30,6 +30,7 @@ from iterft_runtime.logic.serving import (
     swap_target,
 )
 from iterft_runtime.models.capacity import Capacity, CapacityKind, CapacityRole
+from iterft_runtime.models.families import ModelFamily
 from iterft_runtime.models.records import Decision
 
 logger = Logger()
@@ -82,7 +83,9 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return outcome
 
 
-def _created_by_round(event: dict[str, Any], family: Any, name: str, iteration: int) -> list[Capacity]:
+def _created_by_round(
+    event: dict[str, Any], family: ModelFamily, name: str, iteration: int
+) -> list[Capacity]:
     """Everything the round created or may have created: what the state document lists, plus the
     deterministic names of capacity whose creation may have happened without reaching it."""
     listed = list(evaluation_capacities(event))
@@ -111,7 +114,7 @@ def _created_by_round(event: dict[str, Any], family: Any, name: str, iteration: 
     unique: dict[tuple[str, str], Capacity] = {}
     for capacity in listed:
         unique.setdefault((capacity.kind, capacity.name), capacity)
-    return [unique_capacity for unique_capacity in unique.values()]
+    return list(unique.values())
 
 
 def _keep_serving(serving: Capacity) -> None:
@@ -119,10 +122,8 @@ def _keep_serving(serving: Capacity) -> None:
     status = bedrock.describe_capacity(serving.kind, serving.arn)
     if status is None:
         return
-    if serving.model_arn not in (status.model_arn,) or status.desired_model_arn not in (
-        None,
-        serving.model_arn,
-    ):
+    moving_elsewhere = status.desired_model_arn not in (None, serving.model_arn)
+    if status.model_arn != serving.model_arn or moving_elsewhere:
         bedrock.swap_model(serving)
 
 
