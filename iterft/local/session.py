@@ -227,8 +227,9 @@ class LocalSession:
         ]
         return sorted(throughputs + deployments, key=lambda item: (item["kind"], item["name"]))
 
-    def is_idle(self, lineage: str) -> bool:
+    def is_idle(self, lineage: str, *, queued_allowed: bool = False) -> bool:
         """No trigger work in flight, no running execution of the lineage, nothing queued, no lock.
+        `queued_allowed`: uploads may wait in the queue (a paused or over-budget lineage keeps them).
 
         Checked in the order work hands over (trigger -> execution -> registry -> trigger): an execution
         ending between two checks has sent its dispatch message before it ended.
@@ -249,14 +250,14 @@ class LocalSession:
         state = table.get_item(
             TableName=self.stack.registry_table, Key={"pk": pk, "sk": {"S": naming.STATE_SK}}
         ).get("Item", {})
-        return queued == 0 and "lock_owner" not in state and adapters.is_quiet()
+        return (queued_allowed or queued == 0) and "lock_owner" not in state and adapters.is_quiet()
 
-    def wait_until_idle(self, lineage: str, timeout: float = 60.0) -> None:
+    def wait_until_idle(self, lineage: str, timeout: float = 60.0, *, queued_allowed: bool = False) -> None:
         """Until the lineage is idle twice in a row (work hands over between the trigger and executions)."""
         deadline = time.monotonic() + timeout
         idle_in_a_row, pause = 0, _POLL_SECONDS
         while idle_in_a_row < 2:
-            idle = self.is_idle(lineage)
+            idle = self.is_idle(lineage, queued_allowed=queued_allowed)
             idle_in_a_row = idle_in_a_row + 1 if idle else 0
             if time.monotonic() > deadline:
                 raise TimeoutError(f"lineage {lineage} still busy after {timeout}s")

@@ -4,13 +4,11 @@ the month's spend reaches the lineage's budget the next upload waits in the queu
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
 
 from iterft.history import lineage_history, lineage_status
-from iterft.local import adapters
 from iterft.local.session import LocalSession
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("embedded-default")]
@@ -26,22 +24,10 @@ def session(itest_session: LocalSession) -> LocalSession:
     return itest_session
 
 
-def _wait_until_settled(session: LocalSession) -> dict:
-    """Until no trigger work, no round of the lineage and no lock remain (the queue may hold uploads)."""
-    deadline = time.monotonic() + TIMEOUT
-    settled_in_a_row = 0
-    while settled_in_a_row < 2:
-        [status] = lineage_status(session.deployment, LINEAGE)
-        running = [
-            e
-            for e in session.executions()
-            if e["name"].startswith(f"{LINEAGE}-it") and e["status"] == "RUNNING"
-        ]
-        settled = adapters.is_quiet() and not running and status["running_iteration"] is None
-        settled_in_a_row = settled_in_a_row + 1 if settled else 0
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"lineage {LINEAGE} still busy after {TIMEOUT}s")
-        time.sleep(0.05)
+def _settled(session: LocalSession, lineage: str) -> dict:
+    """The lineage's status once no trigger work, no round and no lock remain (uploads may stay queued)."""
+    session.wait_until_idle(lineage, timeout=TIMEOUT, queued_allowed=True)
+    [status] = lineage_status(session.deployment, lineage)
     return status
 
 
@@ -59,7 +45,7 @@ def test_a_lineage_over_its_monthly_budget_queues_the_next_upload_and_says_so(se
     assert "Estimated cost: $" in finished["message"]
 
     session.upload(LINEAGE, (EXAMPLES / "round-2-storage-and-account.jsonl").read_bytes(), name="r2.jsonl")
-    status = _wait_until_settled(session)
+    status = _settled(session, LINEAGE)
 
     assert status["budget_reached"] is True
     assert status["month_spend_usd"] == pytest.approx(cost["total_usd"], abs=1e-6)

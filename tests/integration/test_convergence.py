@@ -8,7 +8,6 @@ before any comparison.
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import pytest
@@ -16,7 +15,6 @@ from iterft_runtime import naming
 
 from iterft import cli
 from iterft.history import lineage_history, lineage_status
-from iterft.local import adapters
 from iterft.local.session import LocalSession
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("embedded-default")]
@@ -39,22 +37,10 @@ def _run(session: LocalSession, lineage: str, body: bytes, name: str) -> list[di
     return lineage_history(session.deployment, lineage)
 
 
-def _wait_until_settled(session: LocalSession, lineage: str) -> dict:
-    """Until no trigger work, no round of the lineage and no lock remain (the queue may hold uploads)."""
-    deadline = time.monotonic() + TIMEOUT
-    settled_in_a_row = 0
-    while settled_in_a_row < 2:
-        [status] = lineage_status(session.deployment, lineage)
-        running = [
-            e
-            for e in session.executions()
-            if e["name"].startswith(f"{lineage}-it") and e["status"] == "RUNNING"
-        ]
-        settled = adapters.is_quiet() and not running and status["running_iteration"] is None
-        settled_in_a_row = settled_in_a_row + 1 if settled else 0
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"lineage {lineage} still busy after {TIMEOUT}s")
-        time.sleep(0.05)
+def _settled(session: LocalSession, lineage: str) -> dict:
+    """The lineage's status once no trigger work, no round and no lock remain (uploads may stay queued)."""
+    session.wait_until_idle(lineage, timeout=TIMEOUT, queued_allowed=True)
+    [status] = lineage_status(session.deployment, lineage)
     return status
 
 
@@ -80,7 +66,7 @@ def test_a_lineage_converges_after_k_marginal_rounds_and_waits_for_resume(sessio
 
     # While converged, a new upload is recorded and queued, visible in status, and starts nothing.
     session.upload("converge", (EXAMPLES / "round-2-storage-and-account.jsonl").read_bytes(), name="r2.jsonl")
-    status = _wait_until_settled(session, "converge")
+    status = _settled(session, "converge")
     assert status["converged"] is True and status["paused"] is True
     assert [uri.split("/")[-1].split("?")[0] for uri in status["queued"]] == ["r2.jsonl"]
     assert len(lineage_history(session.deployment, "converge")) == 3
