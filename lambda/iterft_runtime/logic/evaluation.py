@@ -169,6 +169,11 @@ def score_answers(
     return ScoredAnswers(scores=scores, metrics=metrics)
 
 
+def _item_columns(item: EvaluationItem) -> dict[str, Any]:
+    """The columns every per-record output starts with: where the item is and what it asks."""
+    return {"line": item.line, "category": item.category, "prompt": item.prompt, "reference": item.reference}
+
+
 def result_rows(
     items: Sequence[EvaluationItem],
     candidate: Sequence[str],
@@ -183,10 +188,7 @@ def result_rows(
     """
     for index, item in enumerate(items):
         row: dict[str, Any] = {
-            "line": item.line,
-            "category": item.category,
-            "prompt": item.prompt,
-            "reference": item.reference,
+            **_item_columns(item),
             "candidate_answer": candidate[index],
             "candidate_score": candidate_scores.scores[primary][index],
             "candidate_metrics": {name: values[index] for name, values in candidate_scores.scores.items()},
@@ -311,13 +313,7 @@ def answer_rows(
     """A shard's output: each item with the answers it got and, with a judge, their grades (0..1);
     the reference metrics are computed later, over the whole set."""
     for index, item in enumerate(items):
-        row: dict[str, Any] = {
-            "line": item.line,
-            "category": item.category,
-            "prompt": item.prompt,
-            "reference": item.reference,
-            "candidate_answer": candidate[index],
-        }
+        row: dict[str, Any] = {**_item_columns(item), "candidate_answer": candidate[index]}
         if candidate_judge is not None:
             row["candidate_judge"] = candidate_judge[index]
         if champion is not None:
