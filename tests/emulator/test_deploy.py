@@ -235,11 +235,9 @@ def test_the_state_machine_executes_with_the_definition_cloudformation_resolved(
     assert execution["output"]["event"] == {"key": "k"}
 
 
-def test_a_resource_moto_cannot_create_is_named(aws: EmbeddedAws, tmp_path: Path) -> None:
-    (tmp_path / "manifest.json").write_text(
-        json.dumps({"artifacts": {"Broken": {"type": "aws:cloudformation:stack"}}})
-    )
-    template = {
+def _one_function_template(handler: str, code: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    """A template of one Python function and its role: what the deployer's failure tests break."""
+    return {
         "Resources": {
             "Role": {
                 "Type": "AWS::IAM::Role",
@@ -249,13 +247,21 @@ def test_a_resource_moto_cannot_create_is_named(aws: EmbeddedAws, tmp_path: Path
                 "Type": "AWS::Lambda::Function",
                 "Properties": {
                     "Runtime": "python3.11",
-                    "Handler": "index.handler",
+                    "Handler": handler,
                     "Role": {"Fn::GetAtt": ["Role", "Arn"]},
-                    "Code": {"S3Bucket": "no-such-bucket", "S3Key": "code.zip"},
+                    "Code": code,
+                    **extra,
                 },
             },
         }
     }
+
+
+def test_a_resource_moto_cannot_create_is_named(aws: EmbeddedAws, tmp_path: Path) -> None:
+    (tmp_path / "manifest.json").write_text(
+        json.dumps({"artifacts": {"Broken": {"type": "aws:cloudformation:stack"}}})
+    )
+    template = _one_function_template("index.handler", {"S3Bucket": "no-such-bucket", "S3Key": "code.zip"})
 
     with pytest.raises(DeployError, match=r"failed at Function \(AWS::Lambda::Function\): .*NoSuchBucket"):
         deploy_stack(Synthesized(template, tmp_path, "Broken"), aws.endpoint, aws.region)
@@ -286,24 +292,11 @@ def test_a_handler_this_process_cannot_import_fails_the_deploy_and_leaves_the_en
         }
     }
     (tmp_path / "manifest.json").write_text(json.dumps(manifest))
-    template = {
-        "Resources": {
-            "Role": {
-                "Type": "AWS::IAM::Role",
-                "Properties": {"AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": []}},
-            },
-            "Function": {
-                "Type": "AWS::Lambda::Function",
-                "Properties": {
-                    "Runtime": "python3.11",
-                    "Handler": "no_such_module.handler",
-                    "Role": {"Fn::GetAtt": ["Role", "Arn"]},
-                    "Code": {"S3Bucket": {"Fn::Sub": destination["bucketName"]}, "S3Key": "abc.zip"},
-                    "Environment": {"Variables": {"ONLY_IN_NO_HANDLER": "set"}},
-                },
-            },
-        }
-    }
+    template = _one_function_template(
+        "no_such_module.handler",
+        {"S3Bucket": {"Fn::Sub": destination["bucketName"]}, "S3Key": "abc.zip"},
+        Environment={"Variables": {"ONLY_IN_NO_HANDLER": "set"}},
+    )
 
     with pytest.raises(DeployError, match=r"Function: handler no_such_module\.handler is not importable"):
         deploy_stack(Synthesized(template, tmp_path, "NoHandler"), aws.endpoint, aws.region)
