@@ -33,6 +33,7 @@ import json
 import re
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -55,6 +56,7 @@ from moto.core.responses import ActionResult
 from moto.s3.exceptions import MissingBucket
 from moto.s3.models import s3_backends
 
+from iterft.local.standin_evaluation import METRIC_NAMES, score_record
 from iterft.local.standin_model import (
     DataFormatError,
     Pair,
@@ -75,6 +77,28 @@ VALIDATION_METRICS_KEY = (
     "validation_metrics.csv"
 )
 
+EVALUATION_OUTPUT_KEY = (
+    "{job_name}/{job_id}/models/{model}/taskTypes/{task_type}/datasets/{dataset}/{file_id}_output.jsonl"
+)
+MAX_EVALUATION_PROMPTS = 1000
+"""Bedrock's limit on the prompts of a custom prompt dataset of an automated evaluation job."""
+
+_EVALUATION_JOB_NAME = re.compile(r"[a-z0-9](-*[a-z0-9]){0,62}")
+_EVALUATION_JOB_ARN = re.compile(
+    r"arn:aws(-[^:]+)?:bedrock:[a-z0-9-]{1,20}:[0-9]{12}:evaluation-job/[a-z0-9]{12}"
+)
+_EVALUATION_DATASET_NAME = re.compile(r"[0-9a-zA-Z-_.]+")
+_EVALUATION_MODEL_ID = re.compile(
+    r"(arn:aws(-[^:]+)?:bedrock:[a-z0-9-]{1,20}:((:foundation-model/[a-z0-9-]{1,63}[.]{1}[a-z0-9-]{1,63}"
+    r"([.:]?[a-z0-9-]{1,63}))|([0-9]{12}:provisioned-model/[a-z0-9]{12})|([0-9]{12}:imported-model/[a-z0-9]{12})"
+    r"|([0-9]{12}:application-inference-profile/[a-z0-9]{12})|([0-9]{12}:inference-profile/(([a-z-]{2,8}.)"
+    r"[a-z0-9-]{1,63}[.]{1}[a-z0-9-]{1,63}([.:]?[a-z0-9-]{1,63})))|([0-9]{12}:(default-prompt-router|prompt-router)"
+    r"/[a-zA-Z0-9-:.]+)))|(([a-z]{2,4}[.]{1})([a-z0-9-]{1,63}[.]{1}[a-z0-9-]{1,63}([.:]?[a-z0-9-]{1,63})))"
+    r"|([a-z0-9-]{1,63}[.]{1}[a-z0-9-]{1,63}([.:]?[a-z0-9-]{1,63}))"
+    r"|arn:aws(-[^:]+)?:sagemaker:[a-z0-9-]{1,20}:[0-9]{12}:endpoint/[a-z0-9-]{1,63}"
+)
+"""botocore's EvaluationBedrockModel.modelIdentifier pattern, verbatim: Bedrock checks it (botocore does
+not), so custom model and custom model deployment ARNs are refused."""
 _JOB_NAME = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9\+\-\.])*")
 _RESOURCE_NAME = re.compile(r"([0-9a-zA-Z][_-]?){1,63}")
 _PROVISIONED_NAME = re.compile(r"([0-9a-zA-Z][_-]?)+")
@@ -353,6 +377,70 @@ class _Throughput:
         return response
 
 
+@dataclass
+class _EvaluationJob:
+    name: str
+    arn: str
+    job_id: str
+    request: dict[str, Any]
+    created: datetime
+    polls_left: int
+    injected_failure: str | None
+    status: str = "InProgress"
+    last_modified: datetime | None = None
+    failure_messages: list[str] | None = None
+
+    @property
+    def model_identifiers(self) -> list[str]:
+        return [
+            model["bedrockModel"]["modelIdentifier"] for model in self.request["inferenceConfig"]["models"]
+        ]
+
+    @property
+    def metric_configs(self) -> list[dict[str, Any]]:
+        return self.request["evaluationConfig"]["automated"]["datasetMetricConfigs"]
+
+    def end(self, status: str, failure_messages: list[str] | None = None) -> None:
+        self.status, self.failure_messages, self.last_modified = status, failure_messages, _now()
+
+    def describe(self) -> dict[str, Any]:
+        response: dict[str, Any] = {
+            "jobArn": self.arn,
+            "jobName": self.name,
+            "roleArn": self.request["roleArn"],
+            "status": self.status,
+            "jobType": "Automated",
+            "applicationType": "ModelEvaluation",
+            "evaluationConfig": self.request["evaluationConfig"],
+            "inferenceConfig": self.request["inferenceConfig"],
+            "outputDataConfig": self.request["outputDataConfig"],
+            "creationTime": self.created,
+            "lastModifiedTime": self.last_modified or self.created,
+        }
+        optional = {
+            "jobDescription": self.request.get("jobDescription"),
+            "customerEncryptionKeyId": self.request.get("customerEncryptionKeyId"),
+            "failureMessages": self.failure_messages if self.status == "Failed" else None,
+        }
+        response.update({key: value for key, value in optional.items() if value is not None})
+        return response
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "jobArn": self.arn,
+            "jobName": self.name,
+            "status": self.status,
+            "creationTime": self.created,
+            "jobType": "Automated",
+            "evaluationTaskTypes": sorted({config["taskType"] for config in self.metric_configs}),
+            "modelIdentifiers": self.model_identifiers,
+            "inferenceConfigSummary": {
+                "modelConfigSummary": {"bedrockModelIdentifiers": self.model_identifiers}
+            },
+            "applicationType": "ModelEvaluation",
+        }
+
+
 def _metrics(report: TrainingReport) -> dict[str, Any]:
     metrics: dict[str, Any] = {"trainingMetrics": {"trainingLoss": report.training_loss}}
     if report.validation_loss is not None:
@@ -376,6 +464,9 @@ class BedrockStandIn(BaseBackend):
         self._throttles: dict[str, list[str]] = {}
         self._latency = 0.0
         self._job_polls_in_progress = 0
+        self._evaluation_jobs: dict[str, _EvaluationJob] = {}
+        self._evaluation_failures: list[tuple[str, str]] = []
+        self._evaluation_polls_in_progress = 0
         self._deployment_polls_creating = 1
         self._sequence = 0
 
@@ -400,6 +491,13 @@ class BedrockStandIn(BaseBackend):
         with self._lock:
             self._job_polls_in_progress = polls
 
+    def set_evaluation_job_polls_in_progress(self, polls: int) -> None:
+        """How many GetEvaluationJob calls report InProgress before a new evaluation job runs (default 0)."""
+        if polls < 0:
+            raise ValueError("polls cannot be negative")
+        with self._lock:
+            self._evaluation_polls_in_progress = polls
+
     def set_deployment_polls_creating(self, polls: int) -> None:
         """How many Get calls report Creating before a new deployment is Active or a new provisioned
         throughput InService (default 1, so pollers see the transition; a large number stands for
@@ -413,6 +511,12 @@ class BedrockStandIn(BaseBackend):
         """The next job created whose name contains `match` ends Failed with `message` and makes no model."""
         with self._lock:
             self._failures.append((match, message))
+
+    def fail_next_evaluation_job(self, match: str, message: str) -> None:
+        """The next evaluation job created whose name contains `match` ends Failed with `message`
+        (its only failure message) and writes no output."""
+        with self._lock:
+            self._evaluation_failures.append((match, message))
 
     def fail_next_capacity(self, match: str, message: str) -> None:
         """The next custom model deployment or provisioned throughput created whose name contains
@@ -664,6 +768,289 @@ class BedrockStandIn(BaseBackend):
             if job.status != "InProgress":
                 raise _invalid(f"Job {job.name} cannot be stopped: its status is {job.status}.")
             self._end(job, "Stopped", None)
+            return {}
+
+    # Evaluation jobs ----------------------------------------------------------------------------
+
+    def create_evaluation_job(self, request: Mapping[str, Any]) -> dict[str, Any]:
+        """CreateEvaluationJob: automated model evaluation (QuestionAndAnswer, built-in metrics) only."""
+        self._check_throttle("CreateEvaluationJob")
+        request = dict(request)
+        with self._lock:
+            name = _required_pattern(request, "jobName", _EVALUATION_JOB_NAME)
+            token = request.get("clientRequestToken")
+            existing = self._evaluation_jobs.get(name)
+            if existing is not None:
+                if token and existing.request.get("clientRequestToken") == token:
+                    return {"jobArn": existing.arn}
+                raise _conflict(f"An evaluation job named {name} already exists.")
+            if token and any(
+                job.request.get("clientRequestToken") == token for job in self._evaluation_jobs.values()
+            ):
+                raise _conflict(f"Client request token {token} was used for another evaluation job.")
+            _required_pattern(request, "roleArn", _ROLE_ARN, maximum=2048)
+            application = request.setdefault("applicationType", "ModelEvaluation")
+            if application != "ModelEvaluation":
+                raise _invalid(
+                    f"The stand-in implements applicationType ModelEvaluation only, not {application}."
+                )
+            self._check_evaluation_config(_required(request, "evaluationConfig"))
+            self._check_evaluation_models(_required(request, "inferenceConfig"))
+            output_uri = _required(
+                request.get("outputDataConfig") or {}, "outputDataConfig.s3Uri", key="s3Uri"
+            )
+            if not self._bucket_exists(output_uri):
+                raise _invalid(
+                    f"Unable to write to the output location {output_uri}: the bucket does not exist."
+                )
+            job_id = self._new_id("evaluation-job", name)
+            injected = next((item for item in self._evaluation_failures if item[0] in name), None)
+            if injected:
+                self._evaluation_failures.remove(injected)
+            job = _EvaluationJob(
+                name=name,
+                arn=self._arn(f"evaluation-job/{job_id}"),
+                job_id=job_id,
+                request=request,
+                created=_now(),
+                polls_left=self._evaluation_polls_in_progress,
+                injected_failure=injected[1] if injected else None,
+            )
+            self._evaluation_jobs[name] = job
+            self._tag(job.arn, request.get("jobTags"))
+            return {"jobArn": job.arn}
+
+    def _check_evaluation_config(self, config: Mapping[str, Any]) -> None:
+        if "automated" not in config:
+            raise _invalid(
+                "The stand-in implements automated evaluation jobs only (evaluationConfig.automated)."
+            )
+        automated = config["automated"]
+        for judged in ("evaluatorModelConfig", "customMetricConfig"):
+            if automated.get(judged):
+                raise _invalid(
+                    f"The stand-in implements automated evaluation jobs with built-in metrics only: {judged} "
+                    "(metrics judged by an evaluator model) is not implemented."
+                )
+        metric_configs = automated.get("datasetMetricConfigs") or []
+        if not 1 <= len(metric_configs) <= 5:
+            raise _invalid("evaluationConfig.automated.datasetMetricConfigs must hold 1 to 5 items.")
+        for metric_config in metric_configs:
+            task_type = _required(metric_config, "datasetMetricConfigs.taskType", key="taskType")
+            if task_type != "QuestionAndAnswer":
+                raise _invalid(
+                    f"The stand-in evaluates taskType QuestionAndAnswer only, not {task_type} "
+                    "(a stand-in limitation, not Bedrock's)."
+                )
+            dataset = _required(metric_config, "datasetMetricConfigs.dataset", key="dataset")
+            _required_pattern(dataset, "name", _EVALUATION_DATASET_NAME)
+            uri = (dataset.get("datasetLocation") or {}).get("s3Uri")
+            if not uri:
+                raise _invalid(
+                    f"Dataset {dataset['name']} has no datasetLocation.s3Uri: the stand-in has no built-in "
+                    "datasets (Builtin.*), only custom prompt datasets in S3."
+                )
+            if self._read(uri) is None:
+                raise _invalid(f"Unable to read the dataset at {uri}: the object does not exist.")
+            metric_names = metric_config.get("metricNames") or []
+            if not metric_names:
+                raise _invalid("datasetMetricConfigs.metricNames must hold at least one metric.")
+            unknown = [name for name in metric_names if name not in METRIC_NAMES]
+            if unknown:
+                raise _invalid(
+                    f"Unknown metric {unknown[0]}: an automated evaluation job's metrics are "
+                    f"{', '.join(METRIC_NAMES)}."
+                )
+
+    def _check_evaluation_models(self, inference: Mapping[str, Any]) -> None:
+        models = inference.get("models") or []
+        if not 1 <= len(models) <= 2:
+            raise _invalid(
+                "inferenceConfig.models must hold 1 or 2 models "
+                "(the stand-in does not evaluate knowledge bases)."
+            )
+        for model in models:
+            if "bedrockModel" not in model:
+                raise _invalid(
+                    "The stand-in evaluates Bedrock models only, not precomputed inference sources."
+                )
+            identifier = _required(
+                model["bedrockModel"],
+                "inferenceConfig.models.bedrockModel.modelIdentifier",
+                key="modelIdentifier",
+            )
+            if (
+                not isinstance(identifier, str)
+                or len(identifier) > 2048
+                or not _EVALUATION_MODEL_ID.fullmatch(identifier)
+            ):
+                hint = (
+                    " A custom model is evaluated through its provisioned throughput's ARN."
+                    if ":custom-model" in str(identifier)
+                    else ""
+                )
+                raise _invalid(
+                    f"1 validation error detected: Value '{identifier}' at "
+                    "'inferenceConfig.models.bedrockModel.modelIdentifier' failed to satisfy constraint: "
+                    f"Member must satisfy regular expression pattern: {_EVALUATION_MODEL_ID.pattern}.{hint}"
+                )
+            if ":provisioned-model/" in identifier:
+                if identifier not in self._throughputs:
+                    raise _not_found(f"Provisioned model {identifier} not found.")
+            elif identifier.startswith("arn:") and not _FOUNDATION_ARN.fullmatch(identifier):
+                raise _invalid(
+                    f"The stand-in cannot evaluate {identifier}: it evaluates foundation models and "
+                    "provisioned throughput only."
+                )
+            else:
+                self._serving(identifier)  # refuses what on-demand inference cannot call
+
+    def _find_evaluation_job(self, identifier: str) -> _EvaluationJob:
+        if not _EVALUATION_JOB_ARN.fullmatch(identifier):
+            raise _invalid(
+                f"1 validation error detected: Value '{identifier}' at 'jobIdentifier' failed to satisfy "
+                f"constraint: Member must satisfy regular expression pattern: {_EVALUATION_JOB_ARN.pattern}."
+            )
+        job = next((job for job in self._evaluation_jobs.values() if job.arn == identifier), None)
+        if job is None:
+            raise _not_found(f"Evaluation job {identifier} not found.")
+        return job
+
+    def get_evaluation_job(self, request: Mapping[str, Any]) -> dict[str, Any]:
+        self._check_throttle("GetEvaluationJob")
+        with self._lock:
+            job = self._find_evaluation_job(_required(request, "jobIdentifier"))
+            if job.status == "Stopping":
+                job.end("Stopped")
+            elif job.status == "InProgress":
+                if job.polls_left:
+                    job.polls_left -= 1
+                else:
+                    self._run_evaluation(job)
+            return job.describe()
+
+    def _run_evaluation(self, job: _EvaluationJob) -> None:
+        """Answer every prompt with every model, score the answers, write Bedrock's output files."""
+        if job.injected_failure is not None:
+            job.end("Failed", [job.injected_failure])
+            return
+        outputs: dict[str, str] = {}
+        try:
+            for metric_config in job.metric_configs:
+                dataset = metric_config["dataset"]
+                records = self._evaluation_records(
+                    dataset["datasetLocation"]["s3Uri"], metric_config["metricNames"]
+                )
+                for identifier in job.model_identifiers:
+                    model = self._evaluation_model(identifier)
+                    key = EVALUATION_OUTPUT_KEY.format(
+                        job_name=job.name,
+                        job_id=job.job_id,
+                        model=identifier.rsplit("/", 1)[-1],
+                        task_type=metric_config["taskType"],
+                        dataset=dataset["name"],
+                        file_id=uuid.uuid5(uuid.NAMESPACE_URL, f"{job.arn}/{identifier}/{dataset['name']}"),
+                    )
+                    outputs[key] = "".join(
+                        json.dumps(self._evaluated(record, identifier, model, metric_config["metricNames"]))
+                        + "\n"
+                        for record in records
+                    )
+        except _JobDataError as error:
+            job.end("Failed", [str(error)])
+            return
+        for key, body in outputs.items():
+            self._write(job.request["outputDataConfig"]["s3Uri"], key, body)
+        job.end("Completed")
+
+    @staticmethod
+    def _evaluated(
+        record: dict[str, Any], identifier: str, model: StandInModel, metric_names: list[str]
+    ) -> dict[str, Any]:
+        """One output line: the record's scores, the record, and the model's answer."""
+        answer = _reply(model, record["prompt"])
+        scores = score_record(record, answer, metric_names, lambda prompt: _reply(model, prompt))
+        return {
+            "automatedEvaluationResult": {"scores": scores},
+            "inputRecord": record,
+            "modelResponses": [{"response": answer, "modelIdentifier": identifier}],
+        }
+
+    def _evaluation_records(self, uri: str, metric_names: list[str]) -> list[dict[str, Any]]:
+        """The prompt dataset's records; a reference response is required by Accuracy and Robustness."""
+        data = self._read(uri)
+        if data is None:
+            raise _JobDataError(f"Unable to read the prompt dataset {uri}: the object no longer exists.")
+        try:
+            lines = [line for line in data.decode("utf-8").splitlines() if line.strip()]
+        except UnicodeDecodeError:
+            raise _JobDataError(f"The prompt dataset {uri} is not UTF-8 text.") from None
+        if len(lines) > MAX_EVALUATION_PROMPTS:
+            raise _JobDataError(
+                f"The prompt dataset {uri} holds {len(lines)} prompts; "
+                f"at most {MAX_EVALUATION_PROMPTS} are allowed."
+            )
+        needs_reference = any(name != "Builtin.Toxicity" for name in metric_names)
+        records = []
+        for number, line in enumerate(lines, start=1):
+            try:
+                record = json.loads(line)
+            except ValueError:
+                raise _JobDataError(f"Line {number} of the prompt dataset {uri} is not valid JSON.") from None
+            if (
+                not isinstance(record, dict)
+                or not isinstance(record.get("prompt"), str)
+                or not record["prompt"]
+            ):
+                raise _JobDataError(f'Line {number} of the prompt dataset {uri} has no "prompt" string.')
+            if needs_reference and not isinstance(record.get("referenceResponse"), str):
+                raise _JobDataError(
+                    f'Line {number} of the prompt dataset {uri} has no "referenceResponse" string, which '
+                    "Builtin.Accuracy and Builtin.Robustness need."
+                )
+            records.append(record)
+        return records
+
+    def _evaluation_model(self, identifier: str) -> StandInModel:
+        """What answers the job's prompts for `identifier`: the serving path Converse uses."""
+        throughput = self._throughputs.get(identifier)
+        if ":provisioned-model/" in identifier and throughput is None:
+            raise _JobDataError(f"Provisioned model {identifier} no longer exists.")
+        if throughput is not None and throughput.status not in ("InService", "Updating"):
+            raise _JobDataError(
+                f"Provisioned model {identifier} is not in service: its status is {throughput.status}."
+            )
+        try:
+            return self._serving(identifier)[0]
+        except BedrockError as error:
+            raise _JobDataError(f"Model {identifier} cannot be invoked: {error.message}") from None
+
+    def list_evaluation_jobs(self, request: Mapping[str, Any]) -> dict[str, Any]:
+        self._check_throttle("ListEvaluationJobs")
+        with self._lock:
+            sort_by = request.get("sortBy") or "CreationTime"
+            if sort_by != "CreationTime":
+                raise _invalid(f"Invalid sortBy: {sort_by}.")
+            jobs = _filtered(
+                self._evaluation_jobs.values(),
+                request,
+                created=lambda job: job.created,
+                filters={
+                    "statusEquals": lambda job, value: job.status == value,
+                    "nameContains": lambda job, value: value in job.name,
+                    "applicationTypeEquals": lambda job, value: value == "ModelEvaluation",
+                },
+            )
+            page, token = _page(jobs, request)
+            return _with_token({"jobSummaries": [job.summary() for job in page]}, token)
+
+    def stop_evaluation_job(self, request: Mapping[str, Any]) -> dict[str, Any]:
+        self._check_throttle("StopEvaluationJob")
+        with self._lock:
+            job = self._find_evaluation_job(_required(request, "jobIdentifier"))
+            if job.status != "InProgress":
+                raise _invalid(f"Evaluation job {job.name} cannot be stopped: its status is {job.status}.")
+            job.end("Stopping")
             return {}
 
     # Custom models ------------------------------------------------------------------------------
@@ -938,6 +1325,7 @@ class BedrockStandIn(BaseBackend):
             or any(model.arn == arn for model in self._models.values())
             or arn in self._deployments
             or arn in self._throughputs
+            or any(job.arn == arn for job in self._evaluation_jobs.values())
         )
 
     def _tag(self, arn: str, tags: Iterable[Mapping[str, str]] | None) -> None:
@@ -1278,6 +1666,18 @@ class BedrockStandInResponse(BedrockResponse):
 
     def list_model_customization_jobs(self) -> ActionResult:
         return self._call(BedrockStandIn.list_model_customization_jobs)
+
+    def create_evaluation_job(self) -> ActionResult:
+        return self._call(BedrockStandIn.create_evaluation_job)
+
+    def get_evaluation_job(self) -> ActionResult:
+        return self._call(BedrockStandIn.get_evaluation_job)
+
+    def list_evaluation_jobs(self) -> ActionResult:
+        return self._call(BedrockStandIn.list_evaluation_jobs)
+
+    def stop_evaluation_job(self) -> ActionResult:
+        return self._call(BedrockStandIn.stop_evaluation_job)
 
     def stop_model_customization_job(self) -> ActionResult:
         return self._call(BedrockStandIn.stop_model_customization_job)

@@ -200,7 +200,9 @@ class LocalSession:
 
     def bedrock_inventory(self) -> list[dict[str, Any]]:
         """Every provisioned throughput and custom model deployment that exists, as Bedrock lists them
-        (what is billed by the hour or could be invoked): `{kind, name, arn, model_arn, status}`."""
+        (what is billed by the hour or could be invoked): `{kind, name, arn, model_arn, status}`; and
+        every evaluation job still running (InProgress or Stopping, billed for its inference):
+        `{kind: "evaluation_job", name, arn, status}`."""
         bedrock = self.client("bedrock")
         throughputs = [
             {
@@ -225,7 +227,18 @@ class LocalSession:
             for page in bedrock.get_paginator("list_custom_model_deployments").paginate()
             for item in page["modelDeploymentSummaries"]
         ]
-        return sorted(throughputs + deployments, key=lambda item: (item["kind"], item["name"]))
+        evaluations = [
+            {
+                "kind": "evaluation_job",
+                "name": item["jobName"],
+                "arn": item["jobArn"],
+                "status": item["status"],
+            }
+            for page in bedrock.get_paginator("list_evaluation_jobs").paginate()
+            for item in page["jobSummaries"]
+            if item["status"] in ("InProgress", "Stopping")
+        ]
+        return sorted(throughputs + deployments + evaluations, key=lambda item: (item["kind"], item["name"]))
 
     def is_idle(self, lineage: str, *, queued_allowed: bool = False) -> bool:
         """No trigger work in flight, no running execution of the lineage, nothing queued, no lock.
