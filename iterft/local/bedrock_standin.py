@@ -15,15 +15,20 @@ moto `BackendDict`, one `BedrockStandIn` per account and region, reset whenever 
 Implemented (request and response members as in botocore's bedrock 2023-04-20 and bedrock-runtime
 2023-09-30 models): model customization jobs (create, get by name or ARN, list, stop), custom models
 (get, list, delete), custom model deployments and provisioned throughput (create, get, list, update,
-delete), tags on those resources, and the runtime's Converse and InvokeModel. Every operation is
+delete), automated model evaluation jobs (create, get, list, stop: task type QuestionAndAnswer, the
+built-in metrics Accuracy, Robustness and Toxicity, scored by `iterft.local.standin_evaluation`), tags
+on those resources, and the runtime's Converse and InvokeModel. Every operation is
 also a Python method of `BedrockStandIn` that takes the API request (camelCase) and returns the API
 response, so an emulator adapter can call it directly.
 
 Lifecycles, so pollers see real transitions: a job reports InProgress until the first
 GetModelCustomizationJob (or as many as `set_job_polls_in_progress` says), which trains the model
-and reports Completed or Failed. A deployment reports Creating on its first Get and Active from the
-second; an update reports Updating once, then UpdateCompleted. Provisioned throughput reports
-Creating (or Updating) once, then InService.
+and reports Completed or Failed. An evaluation job likewise runs on the first GetEvaluationJob (or
+after `set_evaluation_job_polls_in_progress` polls): every model answers every prompt through the
+serving path Converse uses, and the scored answers are written where Bedrock writes them; a stopped
+job reports Stopping until the next Get, then Stopped. A deployment reports Creating on its first
+Get and Active from the second; an update reports Updating once, then UpdateCompleted. Provisioned
+throughput reports Creating (or Updating) once, then InService.
 """
 
 from __future__ import annotations
@@ -1760,7 +1765,10 @@ def install_bedrock_standin() -> None:
     tests/emulator/test_bedrock_standin.py:
 
     1. `moto.bedrock.urls.url_paths`: every route to `BedrockResponse.dispatch` now leads to
-       `BedrockStandInResponse.dispatch` (a subclass of moto's `BedrockResponse`).
+       `BedrockStandInResponse.dispatch` (a subclass of moto's `BedrockResponse`). moto has no
+       evaluation-job routes of its own: its catch-all `{0}/.*$` route carries `/evaluation-jobs...`
+       and `/evaluation-job/{id}/stop` to the stand-in, and moto picks the operation from botocore's
+       model, so methods named after the operations (`create_evaluation_job`, ...) serve them.
     2. `moto.bedrockruntime.urls.url_paths`: every route to `BedrockRuntimeResponse.dispatch` now leads
        to `BedrockRuntimeStandInResponse.dispatch` (a subclass of moto's `BedrockRuntimeResponse`).
 
