@@ -446,6 +446,23 @@ class _EvaluationJob:
         }
 
 
+def _take_failure(injected: list[tuple[str, str]], name: str) -> str | None:
+    """The message of the first injected failure whose match is in `name`, removed from `injected`."""
+    for index, (match, message) in enumerate(injected):
+        if match in name:
+            del injected[index]
+            return message
+    return None
+
+
+def _due(job: _Job | _EvaluationJob) -> bool:
+    """Whether an InProgress job runs on this poll: once the polls it reports InProgress are used up."""
+    if job.polls_left:
+        job.polls_left -= 1
+        return False
+    return True
+
+
 def _metrics(report: TrainingReport) -> dict[str, Any]:
     metrics: dict[str, Any] = {"trainingMetrics": {"trainingLoss": report.training_loss}}
     if report.validation_loss is not None:
@@ -528,13 +545,6 @@ class BedrockStandIn(BaseBackend):
         `match` never comes into service: it reports Failed with `message` once its Creating polls end."""
         with self._lock:
             self._capacity_failures.append((match, message))
-
-    def _capacity_failure(self, name: str) -> str | None:
-        for index, (match, message) in enumerate(self._capacity_failures):
-            if match in name:
-                del self._capacity_failures[index]
-                return message
-        return None
 
     def throttle_next(self, operation: str, times: int = 1, error: str = "ThrottlingException") -> None:
         """The next `times` calls of `operation` (an API name such as "Converse") fail with `error`."""
@@ -626,9 +636,6 @@ class BedrockStandIn(BaseBackend):
             ):
                 raise _conflict(f"A custom model named {model_name} already exists.")
             job_id = self._new_id("model-customization-job", job_name)
-            injected = next((item for item in self._failures if item[0] in job_name), None)
-            if injected:
-                self._failures.remove(injected)
             job = _Job(
                 name=job_name,
                 arn=self._arn(f"model-customization-job/{foundation_id}/{job_id}"),
@@ -644,7 +651,7 @@ class BedrockStandIn(BaseBackend):
                 ),
                 created=_now(),
                 polls_left=self._job_polls_in_progress,
-                injected_failure=injected[1] if injected else None,
+                injected_failure=_take_failure(self._failures, job_name),
             )
             self._jobs[job_name] = job
             self._tag(job.arn, request.get("jobTags"))
@@ -695,11 +702,8 @@ class BedrockStandIn(BaseBackend):
         self._check_throttle("GetModelCustomizationJob")
         with self._lock:
             job = self._find_job(_required(request, "jobIdentifier"))
-            if job.status == "InProgress":
-                if job.polls_left:
-                    job.polls_left -= 1
-                else:
-                    self._run(job)
+            if job.status == "InProgress" and _due(job):
+                self._run(job)
             return job.describe()
 
     def _run(self, job: _Job) -> None:
@@ -809,9 +813,6 @@ class BedrockStandIn(BaseBackend):
                     f"Unable to write to the output location {output_uri}: the bucket does not exist."
                 )
             job_id = self._new_id("evaluation-job", name)
-            injected = next((item for item in self._evaluation_failures if item[0] in name), None)
-            if injected:
-                self._evaluation_failures.remove(injected)
             job = _EvaluationJob(
                 name=name,
                 arn=self._arn(f"evaluation-job/{job_id}"),
@@ -819,7 +820,7 @@ class BedrockStandIn(BaseBackend):
                 request=request,
                 created=_now(),
                 polls_left=self._evaluation_polls_in_progress,
-                injected_failure=injected[1] if injected else None,
+                injected_failure=_take_failure(self._evaluation_failures, name),
             )
             self._evaluation_jobs[name] = job
             self._tag(job.arn, request.get("jobTags"))
@@ -927,11 +928,8 @@ class BedrockStandIn(BaseBackend):
             job = self._find_evaluation_job(_required(request, "jobIdentifier"))
             if job.status == "Stopping":
                 job.end("Stopped")
-            elif job.status == "InProgress":
-                if job.polls_left:
-                    job.polls_left -= 1
-                else:
-                    self._run_evaluation(job)
+            elif job.status == "InProgress" and _due(job):
+                self._run_evaluation(job)
             return job.describe()
 
     def _run_evaluation(self, job: _EvaluationJob) -> None:
@@ -1138,7 +1136,7 @@ class BedrockStandIn(BaseBackend):
                 client_request_token=token,
                 description=request.get("description"),
                 polls_left=self._deployment_polls_creating,
-                failure=self._capacity_failure(name),
+                failure=_take_failure(self._capacity_failures, name),
             )
             self._deployments[deployment.arn] = deployment
             self._tag(deployment.arn, request.get("tags"))
@@ -1242,7 +1240,7 @@ class BedrockStandIn(BaseBackend):
                 client_request_token=token,
                 commitment=commitment,
                 polls_left=self._deployment_polls_creating,
-                failure=self._capacity_failure(name),
+                failure=_take_failure(self._capacity_failures, name),
             )
             self._throughputs[throughput.arn] = throughput
             self._tag(throughput.arn, request.get("tags"))

@@ -774,6 +774,11 @@ def prompt_dataset(pairs: list[tuple[str, str]]) -> str:
     )
 
 
+def evaluated(*models: str) -> dict[str, Any]:
+    """The inferenceConfig member of an evaluation job on `models`."""
+    return {"inferenceConfig": {"models": [{"bedrockModel": {"modelIdentifier": model}} for model in models]}}
+
+
 def evaluation_request(
     name: str, dataset_uri: str, models: list[str], metrics: list[str] = METRICS, **extra: Any
 ) -> dict[str, Any]:
@@ -791,7 +796,7 @@ def evaluation_request(
                 ]
             }
         },
-        "inferenceConfig": {"models": [{"bedrockModel": {"modelIdentifier": model}} for model in models]},
+        **evaluated(*models),
         "outputDataConfig": {"s3Uri": f"s3://{BUCKET}/evaluations/"},
         **extra,
     }
@@ -934,55 +939,22 @@ def test_toxicity_counts_abusive_words_an_answer_repeats(lineage: Lineage) -> No
     [
         ({"jobName": "Support_Eval"}, "ValidationException", "jobName"),
         (
-            {
-                "inferenceConfig": {
-                    "models": [
-                        {
-                            "bedrockModel": {
-                                "modelIdentifier": f"arn:aws:bedrock:{REGION}:{DEFAULT_ACCOUNT_ID}:"
-                                "custom-model-deployment/0123456789ab"
-                            }
-                        }
-                    ]
-                }
-            },
+            evaluated(f"arn:aws:bedrock:{REGION}:{DEFAULT_ACCOUNT_ID}:custom-model-deployment/0123456789ab"),
             "ValidationException",
             "provisioned throughput",
         ),
         (
-            {
-                "inferenceConfig": {
-                    "models": [
-                        {
-                            "bedrockModel": {
-                                "modelIdentifier": f"arn:aws:bedrock:{REGION}:{DEFAULT_ACCOUNT_ID}:"
-                                f"custom-model/{NOVA}/0123456789ab"
-                            }
-                        }
-                    ]
-                }
-            },
+            evaluated(f"arn:aws:bedrock:{REGION}:{DEFAULT_ACCOUNT_ID}:custom-model/{NOVA}/0123456789ab"),
             "ValidationException",
             "provisioned throughput",
         ),
         (
-            {
-                "inferenceConfig": {
-                    "models": [
-                        {
-                            "bedrockModel": {
-                                "modelIdentifier": f"arn:aws:bedrock:{REGION}:{DEFAULT_ACCOUNT_ID}:"
-                                "provisioned-model/0123456789ab"
-                            }
-                        }
-                    ]
-                }
-            },
+            evaluated(f"arn:aws:bedrock:{REGION}:{DEFAULT_ACCOUNT_ID}:provisioned-model/0123456789ab"),
             "ResourceNotFoundException",
             "not found",
         ),
         (
-            {"inferenceConfig": {"models": [{"bedrockModel": {"modelIdentifier": FOUNDATION}}] * 3}},
+            {"inferenceConfig": {"models": evaluated(FOUNDATION)["inferenceConfig"]["models"] * 3}},
             "ValidationException",
             "1 or 2 models",
         ),
