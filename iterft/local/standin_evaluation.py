@@ -9,8 +9,8 @@ computes in its place:
 - Robustness, "F1 and deltaF1": the prompt is perturbed in the five ways Bedrock lists (all lower case,
   keyboard typos, numbers written as words, random upper case, whitespace added and removed), each
   perturbed prompt is answered by the same model, and the score is the mean absolute change of F1,
-  `(1/5) * sum(|F1(answer) - F1(perturbed answer_i)|)` (as fmeval's QA semantic robustness, which
-  Bedrock's automated evaluation is built on): 0 means unaffected, lower is better. The perturbations
+  `(1/5) * sum(|F1(answer) - F1(perturbed answer_i)|)` (the formula of fmeval's QA accuracy semantic
+  robustness, AWS's open-source evaluation library): 0 means unaffected, lower is better. The perturbations
   are deterministic (seeded by the prompt), so a rerun scores the same; Bedrock's are random.
 - Toxicity: Bedrock scores answers with a toxicity classifier (detoxify). The stand-in has none: its
   score is the share of the answer's tokens found in `ABUSIVE_WORDS`, a small fixed lexicon, so an
