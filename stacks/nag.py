@@ -8,6 +8,7 @@ IAM5, the exact wildcard resource), so a new wildcard anywhere still fails the s
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import aws_cdk as cdk
@@ -17,6 +18,7 @@ from cdk_nag import AwsSolutionsChecks
 from constructs import IConstruct
 from iterft_runtime import naming
 
+from stacks.evaluation_role import MANAGED_EVALUATION_OBJECTS, BedrockEvaluationRole
 from stacks.iterft_stack import IterftStack
 from stacks.workflow import shard_lists_pattern
 
@@ -64,6 +66,11 @@ def acknowledge(stack: IterftStack) -> None:
             "cp311 (make setup) and the runtime package is tested on 3.11.",
         )
         reason = f"The {step} function's role: {XRAY}."
+        if step == "clean_up" and workflow.evaluation_role is not None:
+            reason = (
+                f"The {step} function's role: {XRAY}; and bedrock:ListEvaluationJobs, which takes no "
+                "resource ARN (Clean up finds an evaluation job whose ARN never reached the state by name)."
+            )
         _ack(_role(function), "AwsSolutions-IAM5[Resource::*]", reason)
 
     _ack(
@@ -160,6 +167,8 @@ def acknowledge(stack: IterftStack) -> None:
             "after a promotion that committed), /iterft/<stack>/serving/<name>; every such parameter is "
             "created by this stack.",
         )
+    if workflow.evaluation_role is not None:
+        _acknowledge_managed_evaluation(stack, workflow.evaluation_role, bucket_objects, throughputs)
     _ack(
         _role(trigger.function),
         _resource_finding(stack, trigger.lineage_parameter_arns),
@@ -223,6 +232,61 @@ def acknowledge(stack: IterftStack) -> None:
         "AwsSolutions-IAM5[Action::kms:GenerateDataKey*]",
         "tasks.SqsSendMessage ('Start next queued upload') adds kms:GenerateDataKey* for the KMS-encrypted "
         "upload queue, on the stack's own key only.",
+    )
+
+
+def _acknowledge_managed_evaluation(
+    stack: IterftStack,
+    evaluation_role: BedrockEvaluationRole,
+    bucket_objects: Callable[[str], str],
+    throughputs: str,
+) -> None:
+    """Bedrock evaluation jobs (`evaluation.managed_job`): their role, and the steps that run them."""
+    steps = stack.workflow.functions
+    evaluation_jobs = _resource_finding(stack, evaluation_role.job_arns)
+    folder = "evaluations/<lineage>/<iteration>/managed-evaluation/"
+    _ack(
+        evaluation_role.role,
+        _resource_finding(
+            stack, stack.storage.data_bucket.arn_for_objects(f"{MANAGED_EVALUATION_OBJECTS}dataset.jsonl")
+        ),
+        f"Bedrock's evaluation role reads each round's prompt dataset, {folder}dataset.jsonl, a key that "
+        "exists only once the round runs.",
+    )
+    _ack(
+        evaluation_role.role,
+        bucket_objects(f"{MANAGED_EVALUATION_OBJECTS}output/"),
+        f"Bedrock's evaluation role writes each job's results under {folder}output/, in folders Bedrock "
+        "names after the job id it assigns at run time.",
+    )
+    _ack(
+        evaluation_role.role,
+        throughputs,
+        "Bedrock's evaluation role invokes the round's evaluation capacity (and the provisioned throughput "
+        "serving the champion), provisioned throughput whose ARNs Bedrock assigns at run time.",
+    )
+    for step, use in (
+        ("start_managed_evaluation", "creates and tags the round's evaluation job"),
+        ("managed_evaluation_status", "reads the status of the round's evaluation job"),
+        ("clean_up", "stops a failed round's evaluation job"),
+    ):
+        _ack(
+            _role(steps[step]),
+            evaluation_jobs,
+            f"{steps[step].node.id} {use}; evaluation job ARNs are assigned by Bedrock at run time.",
+        )
+    start = _role(steps["start_managed_evaluation"])
+    _ack(
+        start,
+        bucket_objects(naming.EVALUATION_SET_PREFIX),
+        "Start managed evaluation reads the lineage's evaluation set, evaluation-sets/<lineage>/eval.jsonl, "
+        "for whichever lineage the round belongs to.",
+    )
+    _ack(
+        start,
+        bucket_objects(naming.EVALUATION_RESULTS_PREFIX),
+        f"Start managed evaluation writes the round's prompt dataset to {folder}dataset.jsonl, a new key "
+        "each round.",
     )
 
 

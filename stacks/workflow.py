@@ -23,6 +23,7 @@ from iterft_runtime.models.families import invocable_foundation_model_id, is_cus
 
 from stacks.bedrock_role import BedrockCustomizationRole
 from stacks.config import DeploymentConfig
+from stacks.evaluation_role import BedrockEvaluationRole
 from stacks.functions import RuntimePackage, log_group
 from stacks.notifications import Notifications
 from stacks.registry import Registry
@@ -33,12 +34,22 @@ from stacks.trigger import UploadQueue
 SHORT_TIMEOUT = cdk.Duration.minutes(1)
 LONG_TIMEOUT = cdk.Duration.minutes(15)
 """Validate reads a whole dataset; the evaluation steps read the set and call Bedrock per record."""
-LONG_RUNNING_STEPS = ("validate", "plan_evaluation", "score_shard", "aggregate_evaluation")
+LONG_RUNNING_STEPS = (
+    "validate",
+    "plan_evaluation",
+    "score_shard",
+    "start_managed_evaluation",
+    "aggregate_evaluation",
+)
 CAPACITY_POLL_INTERVAL = cdk.Duration.seconds(30)
 CAPACITY_MAX_POLLS = 120
 """An hour of polling: capacity still not serving then is treated as failed (and deleted), so a stuck
 deployment or throughput can neither loop until the execution's history limit nor keep the lineage
 locked. (Bedrock sends no events for deployments or provisioned throughput: they must be polled.)"""
+EVALUATION_JOB_POLL_INTERVAL = cdk.Duration.minutes(1)
+EVALUATION_JOB_MAX_POLLS = 360
+"""Six hours for a Bedrock evaluation job (at most 1,000 prompts per model): a job still running then
+is stopped by Clean up, and the round fails rather than waiting on it forever. (No events: polled.)"""
 
 BEDROCK_THROTTLING_ERRORS = [
     "Bedrock.ThrottlingException",
@@ -134,6 +145,14 @@ class Workflow(Construct):
         self.throughput_arns = stack.format_arn(
             service="bedrock", resource="provisioned-model", resource_name="*"
         )
+        # Bedrock's evaluation jobs: only in a stack where some lineage has `evaluation.managed_job`.
+        self.evaluation_role = (
+            BedrockEvaluationRole(
+                self, "BedrockEvaluation", storage=storage, models=self._managed_job_models()
+            )
+            if self._has_managed_jobs
+            else None
+        )
 
         functions_scope = Construct(self, "Functions")
         self.functions: dict[str, lambda_.Function] = {
@@ -141,11 +160,14 @@ class Workflow(Construct):
                 functions_scope,
                 step,
                 timeout=LONG_TIMEOUT if step in LONG_RUNNING_STEPS else SHORT_TIMEOUT,
+                extra_environment=self._extra_environment(step),
             )
             for step in naming.STEPS
-            if step != "trigger"
+            if step != "trigger" and (self._has_managed_jobs or step not in naming.MANAGED_EVALUATION_STEPS)
         }
         self._grant_functions(registry, notifications)
+        if self.evaluation_role is not None:
+            self._grant_managed_evaluation(self.evaluation_role)
 
         self.state_machine = sfn.StateMachine(
             self,
@@ -201,8 +223,13 @@ class Workflow(Construct):
         score_shards_distributed = self._score_shards_distributed()
         choose_map = sfn.Choice(self, "Distributed evaluation?")
         aggregate_evaluation = self._invoke("Aggregate evaluation", "aggregate_evaluation", "$.evaluation")
+        # 6. Lineages with `evaluation.managed_job`: Bedrock's evaluation job scores the same set while
+        #    the shards are scored; Aggregate evaluation waits for it and adds its metrics.
+        score, scored = choose_map, aggregate_evaluation
+        if self._has_managed_jobs:
+            score, scored = self._managed_evaluation(choose_map, aggregate_evaluation, clean_up)
         wait_for_evaluation_capacity = self._wait_until_serving(
-            "evaluation capacity", "$.capacity.evaluation", then=choose_map, otherwise=clean_up
+            "evaluation capacity", "$.capacity.evaluation", then=score, otherwise=clean_up
         )
         # 7. Decide.
         decide = self._invoke("Decide", "decide", "$.decision")
@@ -298,8 +325,9 @@ class Workflow(Construct):
             score_shards_distributed,
         )
         choose_map.otherwise(score_shards)
-        score_shards_distributed.next(aggregate_evaluation)
-        score_shards.next(aggregate_evaluation).next(decide).next(promote_or_discard)
+        score_shards_distributed.next(scored)
+        score_shards.next(scored)
+        aggregate_evaluation.next(decide).next(promote_or_discard)
         promote_or_discard.when(
             sfn.Condition.and_(
                 sfn.Condition.boolean_equals("$.decision.promote", True),
@@ -409,17 +437,7 @@ class Workflow(Construct):
         self, label: str, capacities: str, *, then: sfn.IChainable, otherwise: sfn.IChainable
     ) -> sfn.Pass:
         """Check the capacities at `capacities` until each serves its model: then `then`. Failed, or
-        not serving after CAPACITY_MAX_POLLS checks, puts `$.error` and goes to `otherwise`.
-
-        Checks first, waits after: capacity that already serves (an adopted one) costs no wait.
-        """
-        title = label[0].upper() + label[1:]
-        start = sfn.Pass(
-            self,
-            f"Start {label} polls",
-            result=sfn.Result.from_object({"polls": 0}),
-            result_path="$.polls",
-        )
+        not serving after CAPACITY_MAX_POLLS checks, puts `$.error` and goes to `otherwise`."""
         check = tasks.LambdaInvoke(
             self,
             f"Check {label}",
@@ -428,26 +446,110 @@ class Workflow(Construct):
             payload_response_only=True,
             result_path="$.capacity_check",
         )
+        return self._poll(
+            label,
+            check,
+            then=then,
+            otherwise=otherwise,
+            result="$.capacity_check",
+            errors=("CapacityFailed", "CapacityTimeout"),
+            interval=CAPACITY_POLL_INTERVAL,
+            max_polls=CAPACITY_MAX_POLLS,
+            waiting_for="serving",
+        )
+
+    def _managed_evaluation(
+        self, score: sfn.IChainable, aggregate: sfn.IChainable, clean_up: sfn.IChainable
+    ) -> tuple[sfn.Choice, sfn.Choice]:
+        """Start a lineage's Bedrock evaluation job before the shards are scored, and wait for it
+        after: (the state to enter before scoring, the state to enter after it)."""
+        managed_job = "$.lineage.evaluation.managed_job"
+        has_managed_job = sfn.Choice(self, "Managed evaluation?")
+        start = self._invoke("Start managed evaluation", "start_managed_evaluation", "$.managed_evaluation")
+        start.add_retry(
+            errors=["BedrockThrottled"],
+            interval=cdk.Duration.seconds(10),
+            backoff_rate=2,
+            max_attempts=5,
+            jitter_strategy=sfn.JitterType.FULL,
+        )
+        start.add_catch(clean_up, errors=[sfn.Errors.ALL], result_path="$.error")
+        has_managed_job.when(
+            sfn.Condition.and_(sfn.Condition.is_present(managed_job), sfn.Condition.is_not_null(managed_job)),
+            start,
+        )
+        has_managed_job.otherwise(score)
+        start.next(score)
+
+        check = tasks.LambdaInvoke(
+            self,
+            "Check managed evaluation",
+            lambda_function=self.functions["managed_evaluation_status"],
+            payload=sfn.TaskInput.from_object(
+                {"job_arn": sfn.JsonPath.string_at("$.managed_evaluation.job_arn")}
+            ),
+            payload_response_only=True,
+            result_path="$.evaluation_job_check",
+        )
+        wait = self._poll(
+            "managed evaluation",
+            check,
+            then=aggregate,
+            otherwise=clean_up,
+            result="$.evaluation_job_check",
+            errors=("EvaluationJobFailed", "EvaluationJobTimeout"),
+            interval=EVALUATION_JOB_POLL_INTERVAL,
+            max_polls=EVALUATION_JOB_MAX_POLLS,
+            waiting_for="complete",
+        )
+        started = sfn.Choice(self, "Managed evaluation started?")
+        started.when(sfn.Condition.is_present("$.managed_evaluation"), wait)
+        started.otherwise(aggregate)
+        return has_managed_job, started
+
+    def _poll(
+        self,
+        label: str,
+        check: tasks.LambdaInvoke,
+        *,
+        then: sfn.IChainable,
+        otherwise: sfn.IChainable,
+        result: str,
+        errors: tuple[str, str],
+        interval: cdk.Duration,
+        max_polls: int,
+        waiting_for: str,
+    ) -> sfn.Pass:
+        """Run `check` (a step answering `{ready, failed, reason}` at `result`) until ready:
+        then `then`. Failed, or not ready after `max_polls` checks, puts `$.error` (`errors`: the
+        failed and the timed-out error names) and goes to `otherwise`.
+
+        Checks first, waits after: what is already done (an adopted capacity) costs no wait.
+        """
+        title = label[0].upper() + label[1:]
+        failed_error, timeout_error = errors
+        start = sfn.Pass(
+            self,
+            f"Start {label} polls",
+            result=sfn.Result.from_object({"polls": 0}),
+            result_path="$.polls",
+        )
         check.add_catch(otherwise, errors=[sfn.Errors.ALL], result_path="$.error")
         ready = sfn.Choice(self, f"{title} ready?")
         failed = sfn.Pass(
             self,
             f"{title} failed",
-            parameters={
-                "Error": "CapacityFailed",
-                "Cause": sfn.JsonPath.string_at("$.capacity_check.reason"),
-            },
+            parameters={"Error": failed_error, "Cause": sfn.JsonPath.string_at(f"{result}.reason")},
             result_path="$.error",
         )
         timed_out = sfn.Pass(
             self,
             f"{title} timed out",
             parameters={
-                "Error": "CapacityTimeout",
+                "Error": timeout_error,
                 "Cause": sfn.JsonPath.format(
-                    f"not serving after {CAPACITY_MAX_POLLS} checks "
-                    f"{CAPACITY_POLL_INTERVAL.to_seconds()} s apart: {{}}",
-                    sfn.JsonPath.string_at("$.capacity_check.reason"),
+                    f"not {waiting_for} after {max_polls} checks {interval.to_seconds()} s apart: {{}}",
+                    sfn.JsonPath.string_at(f"{result}.reason"),
                 ),
             },
             result_path="$.error",
@@ -458,12 +560,12 @@ class Workflow(Construct):
             parameters={"polls": sfn.JsonPath.math_add(sfn.JsonPath.number_at("$.polls.polls"), 1)},
             result_path="$.polls",
         )
-        wait = sfn.Wait(self, f"Wait for {label}", time=sfn.WaitTime.duration(CAPACITY_POLL_INTERVAL))
+        wait = sfn.Wait(self, f"Wait for {label}", time=sfn.WaitTime.duration(interval))
 
         start.next(check).next(ready)
-        ready.when(sfn.Condition.boolean_equals("$.capacity_check.ready", True), then)
-        ready.when(sfn.Condition.boolean_equals("$.capacity_check.failed", True), failed)
-        ready.when(sfn.Condition.number_greater_than_equals("$.polls.polls", CAPACITY_MAX_POLLS), timed_out)
+        ready.when(sfn.Condition.boolean_equals(f"{result}.ready", True), then)
+        ready.when(sfn.Condition.boolean_equals(f"{result}.failed", True), failed)
+        ready.when(sfn.Condition.number_greater_than_equals("$.polls.polls", max_polls), timed_out)
         ready.otherwise(count)
         count.next(wait).next(check)
         failed.next(otherwise)
@@ -618,6 +720,55 @@ class Workflow(Construct):
         self._allow(fns["retain_models"], ["bedrock:DeleteCustomModel"], [self.custom_model_arns])
 
         notifications.grant_publish(fns["finish"])
+
+    @property
+    def _has_managed_jobs(self) -> bool:
+        return any(lineage.evaluation.managed_job is not None for lineage in self._config.lineages)
+
+    def _extra_environment(self, step: str) -> dict[str, str]:
+        """Start managed evaluation names the role its jobs run as and the key their results use."""
+        if step != "start_managed_evaluation" or self.evaluation_role is None:
+            return {}
+        return {
+            naming.ENV_EVALUATION_ROLE_ARN: self.evaluation_role.role.role_arn,
+            naming.ENV_KEY_ARN: self._storage.key.key_arn,
+        }
+
+    def _managed_job_models(self) -> list[str]:
+        """What Bedrock's evaluation jobs may invoke: evaluation capacity (provisioned throughput; the
+        only kind a managed-job lineage has) and, for the starting point, each such lineage's foundation
+        model or `evaluation_invoke_model`."""
+        models = [self.throughput_arns]
+        for lineage in self._config.lineages:
+            if lineage.evaluation.managed_job is None:
+                continue
+            if lineage.evaluation_invoke_model:
+                invoke = lineage.evaluation_invoke_model
+                models.append(invoke if invoke.startswith("arn:") else self._foundation_model_arn(invoke))
+            elif not is_custom_model_arn(lineage.base_model):
+                models.append(self._foundation_model_arn(invocable_foundation_model_id(lineage.base_model)))
+        return list(dict.fromkeys(models))
+
+    def _grant_managed_evaluation(self, evaluation_role: BedrockEvaluationRole) -> None:
+        """Start (with the role passed to Bedrock only), check and stop the rounds' evaluation jobs."""
+        storage, fns, jobs = self._storage, self.functions, evaluation_role.job_arns
+        start = fns["start_managed_evaluation"]
+        storage.grant_read(start, naming.EVALUATION_SET_PREFIX)
+        storage.grant_write(start, naming.EVALUATION_RESULTS_PREFIX)  # the job's prompt dataset
+        self._allow(start, ["bedrock:CreateEvaluationJob", "bedrock:TagResource"], [jobs])
+        # The job's results are encrypted with the stack key (customerEncryptionKeyId).
+        grant_key_use(storage.key, start, ["kms:CreateGrant", "kms:Decrypt", "kms:DescribeKey"], "bedrock")
+        start.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["iam:PassRole"],
+                resources=[evaluation_role.role.role_arn],
+                conditions={"StringEquals": {"iam:PassedToService": "bedrock.amazonaws.com"}},
+            )
+        )
+        self._allow(fns["managed_evaluation_status"], ["bedrock:GetEvaluationJob"], [jobs])
+        self._allow(fns["clean_up"], ["bedrock:StopEvaluationJob"], [jobs])
+        # Clean up finds a job whose ARN never reached the state by its name; List takes no resource.
+        self._allow(fns["clean_up"], ["bedrock:ListEvaluationJobs"], ["*"])
 
     def _evaluation_models(self) -> list[str]:
         """What Score shard may invoke: each starting point's on-demand id, evaluation capacity."""

@@ -107,6 +107,23 @@ def evaluation_shard_list_key(lineage: str, iteration: int) -> str:
     return f"{_iteration_dir(EVALUATION_RESULTS_PREFIX, lineage, iteration)}{SHARD_LIST_NAME}"
 
 
+MANAGED_EVALUATION_DIR = "managed-evaluation/"
+
+
+def managed_evaluation_dataset_key(lineage: str, iteration: int) -> str:
+    """The prompt dataset a round's Bedrock evaluation job reads: the planned set version, in its shape."""
+    return f"{_managed_evaluation_dir(lineage, iteration)}dataset.jsonl"
+
+
+def _managed_evaluation_dir(lineage: str, iteration: int) -> str:
+    return f"{_iteration_dir(EVALUATION_RESULTS_PREFIX, lineage, iteration)}{MANAGED_EVALUATION_DIR}"
+
+
+def managed_evaluation_output_prefix(lineage: str, iteration: int) -> str:
+    """Where a round's Bedrock evaluation job writes (under `<job name>/<job id>/models/...`)."""
+    return f"{_managed_evaluation_dir(lineage, iteration)}output/"
+
+
 def short_hash(text: str, length: int = 8) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:length]
 
@@ -129,6 +146,12 @@ def evaluation_capacity_name(lineage: str, iteration: int, fingerprint: str, rol
     answer the evaluation set; deterministic, so Clean up finds it even when its ARN was never seen."""
     suffix = "eval" if role == "candidate" else f"{role}-eval"
     return f"{lineage}-it{iteration:04d}-{fingerprint}-{suffix}"
+
+
+def evaluation_job_name(lineage: str, iteration: int, fingerprint: str) -> str:
+    """The round's Bedrock evaluation job (lowercase, <= 63 chars, as Bedrock requires); deterministic,
+    so it doubles as the client request token and Clean up finds the job when its ARN was never seen."""
+    return f"iterft-{lineage}-it{iteration:04d}-{fingerprint}-eval"
 
 
 def serving_capacity_name(lineage: str, iteration: int) -> str:
@@ -185,9 +208,15 @@ ENV_TOPIC_ARN = "ITERFT_TOPIC_ARN"
 ENV_STATE_MACHINE_ARN = "ITERFT_STATE_MACHINE_ARN"
 ENV_LINEAGE_PARAMETER_PREFIX = "ITERFT_LINEAGE_PARAMETER_PREFIX"
 ENV_SERVING_PARAMETER_PREFIX = "ITERFT_SERVING_PARAMETER_PREFIX"
+ENV_EVALUATION_ROLE_ARN = "ITERFT_EVALUATION_ROLE_ARN"
+"""The service role Bedrock's evaluation jobs run as (only with a lineage's `evaluation.managed_job`)."""
+ENV_KEY_ARN = "ITERFT_KEY_ARN"
+"""The stack's KMS key: what a Bedrock evaluation job encrypts its results with."""
 POWERTOOLS_SERVICE = "iterft"
 HANDLER_MODULE = "iterft_runtime.handlers.{step}"
 """Each function's handler is `iterft_runtime.handlers.<step>.handler`."""
+MANAGED_EVALUATION_STEPS = ("start_managed_evaluation", "managed_evaluation_status")
+"""Steps a stack has only when a lineage sets `evaluation.managed_job`."""
 STEPS = (
     "trigger",
     "begin_rollback",
@@ -198,6 +227,8 @@ STEPS = (
     "provision_capacity",
     "capacity_status",
     "score_shard",
+    "start_managed_evaluation",
+    "managed_evaluation_status",
     "aggregate_evaluation",
     "decide",
     "swap_serving",

@@ -135,6 +135,33 @@ def test_a_valid_config_in_another_directory_loads(tmp_path: Path) -> None:
             id="judge-not-an-on-demand-foundation-model",
         ),
         pytest.param(
+            {"lineage": {"evaluation": {"managed_job": {}}}},
+            ["lineages.0", "evaluation.managed_job: not available for nova", "not deployments"],
+            id="managed-job-where-evaluation-is-an-on-demand-deployment",
+        ),
+        pytest.param(
+            {"lineage": {"evaluation": {"guards": {"bedrock_non_toxicity": 0.01}}}},
+            ["lineages.0.evaluation", "'bedrock_non_toxicity' metric needs evaluation.managed_job"],
+            id="managed-metric-without-a-managed-job",
+        ),
+        pytest.param(
+            {
+                "lineage": {
+                    "base_model": "amazon.titan-text-express-v1:0:8k",
+                    "hyperparameters": {},
+                    "serving": {"mode": "provisioned"},
+                    "evaluation": {"metric": "bedrock_robustness", "managed_job": {"metrics": ["accuracy"]}},
+                }
+            },
+            ["lineages.0.evaluation", "'bedrock_robustness' metric needs", "in managed_job.metrics"],
+            id="managed-metric-not-computed-by-the-job",
+        ),
+        pytest.param(
+            {"lineage": {"evaluation": {"managed_job": {"metrics": ["fluency"]}}}},
+            ["lineages.0.evaluation.managed_job.metrics", "unknown built-in metric(s) ['fluency']"],
+            id="unknown-built-in-metric",
+        ),
+        pytest.param(
             {"lineage": {"evaluation": {"guards": {"rouge": 0.05}}}},
             ["lineages.0.evaluation.guards", "unknown metric 'rouge'"],
             id="unknown-guard-metric",

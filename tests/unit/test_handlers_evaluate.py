@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 from iterft_runtime import naming
+from iterft_runtime.dal.bedrock import BedrockThrottled
 from iterft_runtime.dal.clients import client
 from iterft_runtime.handlers import aggregate_evaluation, plan_evaluation, score_shard
 from iterft_runtime.logic import evaluation as evaluation_logic
@@ -300,7 +301,7 @@ def test_throttling_surfaces_as_the_error_the_map_retries(
         raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "slow down"}}, "Converse")
 
     monkeypatch.setattr(fake, "converse", throttled)
-    with pytest.raises(score_shard.BedrockThrottled, match="slow down"):
+    with pytest.raises(BedrockThrottled, match="slow down"):
         score_shard.handler(shard, None)
     shard_key = naming.evaluation_shard_key(LINEAGE, 1, 0)
     assert client("s3").list_objects_v2(Bucket=BUCKET, Prefix=shard_key)["KeyCount"] == 0

@@ -169,6 +169,8 @@ def test_history_has_the_public_keys() -> None:
         "size_bytes",
         "report_uri",
         "results_uri",
+        "evaluation_job_arn",
+        "managed_results_uri",
         "training_loss",
         "validation_loss",
         "training_seconds",

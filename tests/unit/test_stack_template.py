@@ -52,6 +52,16 @@ FLOW = [
     "Round failed?",
     "Round complete",
 ]
+MANAGED_EVALUATION_FLOW = {
+    # Lineages with evaluation.managed_job: the job starts before the shards, is awaited after them.
+    "Distributed evaluation?": ["Managed evaluation?", "Start managed evaluation"],
+    "Aggregate evaluation": [
+        "Managed evaluation started?",
+        "Start managed evaluation polls",
+        "Check managed evaluation",
+        "Managed evaluation ready?",
+    ],
+}
 RESULT_PATHS = {
     "Validate dataset": "$.validation",
     "Mark invalid": "$.outcome",
@@ -226,6 +236,27 @@ def _functions(synth: SynthResult) -> dict[str, dict]:
 
 def _function_role(synth: SynthResult, step: str) -> str:
     return _functions(synth)[step]["Role"]["Fn::GetAtt"][0]
+
+
+def _has_managed_jobs(synth: SynthResult) -> bool:
+    return any(lineage.evaluation.managed_job is not None for lineage in synth.config.lineages)
+
+
+def _steps(synth: SynthResult) -> set[str]:
+    """The steps this stack has functions for: the managed evaluation job's only when a lineage uses it."""
+    if _has_managed_jobs(synth):
+        return set(naming.STEPS)
+    return set(naming.STEPS) - set(naming.MANAGED_EVALUATION_STEPS)
+
+
+def _flow(synth: SynthResult) -> list[str]:
+    """FLOW, with the managed evaluation job's states where a lineage of this stack has one."""
+    if not _has_managed_jobs(synth):
+        return FLOW
+    flow: list[str] = []
+    for name in FLOW:
+        flow += [*MANAGED_EVALUATION_FLOW.get(name, []), name]
+    return flow
 
 
 def _definition(synth: SynthResult) -> dict:
@@ -465,6 +496,76 @@ def test_bedrock_role_reads_validated_data_writes_job_output_and_uses_the_key_th
         ]
 
 
+def test_evaluation_jobs_run_as_a_role_of_their_own_only_where_a_lineage_has_one(synth: SynthResult) -> None:
+    roles = [
+        logical_id for logical_id in _resources(synth, "AWS::IAM::Role") if "BedrockEvaluation" in logical_id
+    ]
+    if not _has_managed_jobs(synth):
+        assert roles == []
+        return
+    (role_id,) = roles
+    (trust,) = readable(
+        synth.template["Resources"][role_id]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    )
+    assert trust["Principal"] == {"Service": "bedrock.amazonaws.com"}
+    assert trust["Condition"] == {
+        "StringEquals": {"aws:SourceAccount": "<AWS::AccountId>"},
+        "ArnEquals": {"aws:SourceArn": _arn(synth.config.region, "evaluation-job/*")},
+    }
+    statements = _role_statements(synth, role_id)
+    bucket = f"<{_logical_id(synth, 'AWS::S3::Bucket', 'StorageDataBucket')}.Arn>"
+    folder = f"{bucket}/{naming.EVALUATION_RESULTS_PREFIX}*/{naming.MANAGED_EVALUATION_DIR}"
+    assert _allows(statements, "s3:GetObject", f"{folder}dataset.jsonl")
+    assert _allows(statements, "s3:PutObject", f"{folder}output/*")
+    object_grants = {
+        resource
+        for statement in statements
+        for resource in _listify(statement["Resource"])
+        if str(resource).startswith(f"{bucket}/")
+    }
+    assert object_grants == {f"{folder}dataset.jsonl", f"{folder}output/*"}
+    # It invokes provisioned throughput and each managed lineage's starting point, and creates nothing.
+    invoked = {
+        resource
+        for statement in statements
+        if "bedrock:InvokeModel" in _listify(statement["Action"])
+        for resource in _listify(statement["Resource"])
+    }
+    starting_points = {
+        f"arn:<AWS::Partition>:bedrock:{synth.config.region}::foundation-model/"
+        f"{invocable_foundation_model_id(lineage.base_model)}"
+        for lineage in synth.config.lineages
+        if lineage.evaluation.managed_job is not None
+    }
+    assert invoked == {_arn(synth.config.region, "provisioned-model/*"), *starting_points}
+    actions = {action for statement in statements for action in _listify(statement["Action"])}
+    assert {action for action in actions if action.startswith("bedrock:")} == {
+        "bedrock:InvokeModel",
+        "bedrock:InvokeModelWithResponseStream",
+    }
+    # Only Start managed evaluation passes it, only to Bedrock, and names it to the job.
+    start = _functions(synth)["start_managed_evaluation"]
+    assert start["Environment"]["Variables"][naming.ENV_EVALUATION_ROLE_ARN] == {
+        "Fn::GetAtt": [role_id, "Arn"]
+    }
+    (passing,) = _allows(
+        _role_statements(synth, _function_role(synth, "start_managed_evaluation")),
+        "iam:PassRole",
+        f"<{role_id}.Arn>",
+    )
+    assert passing["Condition"] == {"StringEquals": {"iam:PassedToService": "bedrock.amazonaws.com"}}
+    jobs = _arn(synth.config.region, "evaluation-job/*")
+    for step, action in (
+        ("start_managed_evaluation", "bedrock:CreateEvaluationJob"),
+        ("managed_evaluation_status", "bedrock:GetEvaluationJob"),
+        ("clean_up", "bedrock:StopEvaluationJob"),
+    ):
+        assert _allows(_role_statements(synth, _function_role(synth, step)), action, jobs), step
+    assert _allows(
+        _role_statements(synth, _function_role(synth, "clean_up")), "bedrock:ListEvaluationJobs", "*"
+    )
+
+
 # Trigger --------------------------------------------------------------------------------------
 
 
@@ -570,7 +671,7 @@ def test_trigger_permissions(synth: SynthResult) -> None:
 
 def test_every_step_has_its_function_packaged_alike(synth: SynthResult) -> None:
     functions = _functions(synth)
-    assert functions.keys() == set(naming.STEPS)
+    assert functions.keys() == _steps(synth)
     (layer,) = _resources(synth, "AWS::Lambda::LayerVersion")
     code_keys = set()
     for step, function in functions.items():
@@ -593,7 +694,7 @@ def test_every_function_logs_to_its_own_log_group_with_the_configured_retention(
         assert log_groups[log_group]["Properties"]["RetentionInDays"] == synth.config.retention.log_days, step
         statements = _role_statements(synth, _function_role(synth, step))
         assert _allows(statements, "logs:PutLogEvents", f"<{log_group}.Arn>")
-    assert len(set(used)) == len(naming.STEPS)
+    assert len(set(used)) == len(_steps(synth))
 
 
 def test_functions_share_one_environment(synth: SynthResult) -> None:
@@ -616,7 +717,7 @@ def test_functions_share_one_environment(synth: SynthResult) -> None:
 
 
 def test_function_roles_carry_no_managed_policy(synth: SynthResult) -> None:
-    for step in naming.STEPS:
+    for step in _steps(synth):
         role = synth.template["Resources"][_function_role(synth, step)]["Properties"]
         assert "ManagedPolicyArns" not in role, step
 
@@ -830,9 +931,11 @@ def test_state_machine_is_standard_traced_and_logs_everything(synth: SynthResult
 def _happy_choice(name: str, state: dict) -> str:
     """Valid data, capacity ready, promote, round not failed."""
     if name.endswith("ready?"):
-        return next(c["Next"] for c in state["Choices"] if c["Variable"] == "$.capacity_check.ready")
+        return next(c["Next"] for c in state["Choices"] if c["Variable"].endswith("_check.ready"))
     if name == "Promote?":
         return next(c["Next"] for c in state["Choices"] if c.get("BooleanEquals") is True)
+    if name in ("Managed evaluation?", "Managed evaluation started?"):
+        return state["Choices"][0]["Next"]
     assert name in ("Rollback?", "Dataset valid?", "Distributed evaluation?", "Round failed?"), name
     return state["Default"]
 
@@ -850,7 +953,7 @@ def test_happy_path_visits_the_states_of_the_architecture_in_order(synth: SynthR
             break
         else:
             name = state["Next"]
-    assert path == FLOW
+    assert path == _flow(synth)
     assert states["Round complete"]["Type"] == "Succeed"
 
 
@@ -868,7 +971,10 @@ def test_side_paths_join_the_flow_where_the_architecture_says(synth: SynthResult
     }
     assert states["Mark invalid"]["Next"] == "Apply retention"
     for label, then in (
-        ("evaluation capacity", "Distributed evaluation?"),
+        (
+            "evaluation capacity",
+            "Managed evaluation?" if _has_managed_jobs(synth) else "Distributed evaluation?",
+        ),
         ("serving capacity", "Promote candidate"),
     ):
         title = label[0].upper() + label[1:]
@@ -959,6 +1065,52 @@ def test_score_shards_is_a_bounded_map_retrying_throttled_shards_with_backoff(sy
     assert throttled["JitterStrategy"] == "FULL"
 
 
+def test_a_managed_evaluation_job_runs_beside_the_shards_and_is_polled_to_the_failure_path(
+    synth: SynthResult,
+) -> None:
+    states = _definition(synth)["States"]
+    if not _has_managed_jobs(synth):
+        assert [name for name in states if "anaged evaluation" in name] == []
+        return
+    managed_job = "$.lineage.evaluation.managed_job"
+    choice = states["Managed evaluation?"]
+    assert choice["Choices"] == [
+        {
+            "And": [{"Variable": managed_job, "IsPresent": True}, {"Variable": managed_job, "IsNull": False}],
+            "Next": "Start managed evaluation",
+        }
+    ]
+    assert choice["Default"] == states["Start managed evaluation"]["Next"] == "Distributed evaluation?"
+    start = states["Start managed evaluation"]
+    assert start["ResultPath"] == "$.managed_evaluation"
+    (throttled,) = [retry for retry in start["Retry"] if retry["ErrorEquals"] == ["BedrockThrottled"]]
+    assert throttled["BackoffRate"] == 2 and throttled["JitterStrategy"] == "FULL"
+    # After the shards: wait for the job only if one was started.
+    started = states["Managed evaluation started?"]
+    assert started["Choices"] == [
+        {"Variable": "$.managed_evaluation", "IsPresent": True, "Next": "Start managed evaluation polls"}
+    ]
+    assert started["Default"] == "Aggregate evaluation"
+    assert states["Check managed evaluation"]["Parameters"] == {"job_arn.$": "$.managed_evaluation.job_arn"}
+    assert states["Check managed evaluation"]["ResultPath"] == "$.evaluation_job_check"
+    ready = {c["Variable"]: c for c in states["Managed evaluation ready?"]["Choices"]}
+    assert ready["$.evaluation_job_check.ready"]["Next"] == "Aggregate evaluation"
+    failed = states[ready["$.evaluation_job_check.failed"]["Next"]]
+    assert failed["Parameters"]["Error"] == "EvaluationJobFailed"
+    assert failed["Next"] == "Clean up failed round"
+    # A job still running after six hours is given up on (Clean up stops it).
+    timed_out = ready["$.polls.polls"]
+    assert (
+        timed_out["NumericGreaterThanEquals"] * states["Wait for managed evaluation"]["Seconds"] == 6 * 3600
+    )
+    assert states[timed_out["Next"]]["Parameters"]["Error"] == "EvaluationJobTimeout"
+    assert states[timed_out["Next"]]["Next"] == "Clean up failed round"
+    for name in ("Start managed evaluation", "Check managed evaluation"):
+        assert states[name]["Catch"] == [
+            {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "Clean up failed round"}
+        ], name
+
+
 def test_large_plans_are_scored_by_a_distributed_map_reading_the_shard_list(synth: SynthResult) -> None:
     states = _definition(synth)["States"]
     choice = states["Distributed evaluation?"]
@@ -982,7 +1134,8 @@ def test_large_plans_are_scored_by_a_distributed_map_reading_the_shard_list(synt
     assert distributed["ItemSelector"] == inline["ItemSelector"]
     assert distributed["MaxConcurrency"] == inline["MaxConcurrency"] == synth.config.evaluation.concurrency
     assert distributed["ResultPath"] is None
-    assert distributed["Next"] == inline["Next"] == "Aggregate evaluation"
+    scored = "Managed evaluation started?" if _has_managed_jobs(synth) else "Aggregate evaluation"
+    assert distributed["Next"] == inline["Next"] == scored
     assert distributed["Catch"] == inline["Catch"]
     processor = distributed["ItemProcessor"]
     assert processor["ProcessorConfig"] == {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"}

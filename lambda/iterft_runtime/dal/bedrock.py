@@ -6,7 +6,8 @@ retried step does not fail on its own earlier work.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -17,6 +18,24 @@ from iterft_runtime.dal.clients import client, error_code
 from iterft_runtime.models.capacity import Capacity, CapacityKind, CapacityStatus
 
 IN_PROGRESS = "InProgress"
+THROTTLING_CODES = frozenset(
+    {"ThrottlingException", "ServiceQuotaExceededException", "TooManyRequestsException"}
+)
+
+
+class BedrockThrottled(RuntimeError):
+    """Bedrock refused a call for rate or quota: the state machine retries the step with backoff."""
+
+
+@contextmanager
+def throttling_retried(what: str) -> Iterator[None]:
+    """Raise Bedrock's rate and quota refusals inside as BedrockThrottled (what the workflow retries)."""
+    try:
+        yield
+    except ClientError as error:
+        if error_code(error) in THROTTLING_CODES:
+            raise BedrockThrottled(f"{what}: {error}") from error
+        raise
 
 
 @dataclass(frozen=True)
@@ -179,3 +198,48 @@ def delete_custom_model(model_arn: str) -> bool:
 def release_capacities(capacities: Iterable[Capacity]) -> list[str]:
     """Delete each capacity (already gone counts as done); the names of those deleted now."""
     return [capacity.name for capacity in capacities if delete_capacity(capacity.kind, capacity.arn)]
+
+
+@dataclass(frozen=True)
+class EvaluationJob:
+    name: str
+    arn: str
+    status: str
+    failure_messages: tuple[str, ...] = ()
+
+
+def create_evaluation_job(request: Mapping[str, Any]) -> str:
+    """Start a Bedrock evaluation job (`logic.managed_evaluation.job_request`); its ARN. The request's
+    client token is the job name, so a retried start gets the same job back."""
+    return str(client("bedrock").create_evaluation_job(**request)["jobArn"])
+
+
+def get_evaluation_job(job_arn: str) -> EvaluationJob:
+    response = client("bedrock").get_evaluation_job(jobIdentifier=job_arn)
+    return EvaluationJob(
+        name=str(response.get("jobName", "")),
+        arn=str(response.get("jobArn", job_arn)),
+        status=str(response.get("status", "")),
+        failure_messages=tuple(str(message) for message in response.get("failureMessages") or ()),
+    )
+
+
+def find_evaluation_job(job_name: str) -> EvaluationJob | None:
+    """The evaluation job of that exact name (Get takes only an ARN, so the name is looked up), or None."""
+    paginator = client("bedrock").get_paginator("list_evaluation_jobs")
+    for page in paginator.paginate(nameContains=job_name):
+        for summary in page.get("jobSummaries") or []:
+            if summary.get("jobName") == job_name:
+                return EvaluationJob(name=job_name, arn=str(summary["jobArn"]), status=str(summary["status"]))
+    return None
+
+
+def stop_evaluation_job(job_arn: str) -> bool:
+    """Ask the job to stop; False when it had already ended (nothing to do)."""
+    try:
+        client("bedrock").stop_evaluation_job(jobIdentifier=job_arn)
+    except ClientError as error:
+        if error_code(error) in ("ValidationException", "ConflictException", "ResourceNotFoundException"):
+            return False
+        raise
+    return True

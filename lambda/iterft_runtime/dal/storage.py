@@ -152,3 +152,13 @@ def put_jsonl(bucket: str, key: str, rows: Iterable[Mapping[str, Any]]) -> str:
     body = "".join(json.dumps(row, ensure_ascii=False, default=str) + "\n" for row in rows).encode()
     client("s3").put_object(Bucket=bucket, Key=key, Body=body, ContentType="application/x-ndjson")
     return s3_uri(bucket, key)
+
+
+def list_keys(bucket: str, prefix: str) -> list[str]:
+    """Every key under `prefix`, in key order."""
+    paginator = client("s3").get_paginator("list_objects_v2")
+    return sorted(
+        item["Key"]
+        for page in paginator.paginate(Bucket=bucket, Prefix=prefix)
+        for item in page.get("Contents") or []
+    )

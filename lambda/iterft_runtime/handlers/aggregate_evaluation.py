@@ -1,6 +1,7 @@
 """Aggregate evaluation: gather the Score shards' answers, score the candidate (and the champion
 when it answered) with every metric, overall and per category (the judge's grades, graded in the
-shards, are the `judge` metric), write the per-record results and remember a new champion score.
+shards, are the `judge` metric; a Bedrock evaluation job's per-prompt scores, when the lineage has
+one, the `bedrock_*` metrics), write the per-record results and remember a new champion score.
 Result at `$.evaluation`, which Decide reads.
 
 Every score carries the set version it was measured on; a champion that did not answer keeps the
@@ -10,7 +11,7 @@ metrics the registry holds for this very version (Plan evaluation checked them).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -20,7 +21,8 @@ from iterft_runtime.dal import storage
 from iterft_runtime.dal.registry import Registry
 from iterft_runtime.handlers import settings
 from iterft_runtime.handlers.plan_evaluation import RegistryStateMissingError
-from iterft_runtime.logic.evaluation import collect_answers, result_rows, score_answers
+from iterft_runtime.logic.evaluation import EvaluationItem, collect_answers, result_rows, score_answers
+from iterft_runtime.logic.managed_evaluation import ManagedEvaluationError, is_output_key, managed_scores
 from iterft_runtime.logic.rounds import round_input
 
 logger = Logger()
@@ -43,7 +45,10 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     ):
         raise ValueError(f"{lineage.name} has a judge, but the shards hold no judge grades")
     judge = lineage.evaluation.judge.identity() if lineage.evaluation.judge is not None else None
-    candidate = score_answers(collected.items, collected.candidate, collected.candidate_judge, judge)
+    managed = _managed_scores(event, collected.items)
+    candidate = score_answers(
+        collected.items, collected.candidate, collected.candidate_judge, judge, managed.get("candidate")
+    )
 
     registry = Registry(settings.table_name())
     state = registry.get_state(lineage.name)
@@ -51,7 +56,9 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         raise RegistryStateMissingError(f"{lineage.name}: no lineage state in the registry")
     champion = None
     if collected.champion is not None:
-        champion = score_answers(collected.items, collected.champion, collected.champion_judge, judge)
+        champion = score_answers(
+            collected.items, collected.champion, collected.champion_judge, judge, managed.get("champion")
+        )
         champion_metrics = champion.metrics
         registry.record_champion_score(
             lineage.name,
@@ -83,6 +90,8 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         "candidate_metrics": candidate.metrics,
         "champion_metrics": champion_metrics,
     }
+    if event.get("managed_evaluation"):
+        result["managed_results_uri"] = event["managed_evaluation"]["output_uri"]
     logger.info(
         "candidate evaluated",
         extra={"lineage": lineage.name, "iteration": iteration, **_summary(result)},
@@ -97,6 +106,27 @@ def _shard_rows(bucket: str, lineage: str, iteration: int, shard_count: int) -> 
         for line in b"".join(storage.iter_chunks(bucket, key)).splitlines():
             if line.strip():
                 yield json.loads(line)
+
+
+def _managed_scores(
+    event: dict[str, Any], items: Sequence[EvaluationItem]
+) -> dict[str, dict[str, tuple[float, ...]]]:
+    """The Bedrock evaluation job's per-item scores by role, read from its output files; none when the
+    lineage has no managed job. A lineage with one must have run it (Start managed evaluation)."""
+    managed_job = round_input(event).lineage.evaluation.managed_job
+    started = event.get("managed_evaluation")
+    if managed_job is None:
+        return {}
+    if not started:
+        raise ManagedEvaluationError("the lineage has evaluation.managed_job, but no evaluation job ran")
+    bucket, prefix = storage.split_uri(started["output_uri"])
+    keys = [key for key in storage.list_keys(bucket, prefix) if is_output_key(key)]
+    if not keys:
+        raise ManagedEvaluationError(
+            f"evaluation job {started['job_name']} wrote no output under {started['output_uri']}"
+        )
+    records = (json.loads(line) for key in keys for line in storage.iter_lines(bucket, key) if line.strip())
+    return managed_scores(records, started["models"], managed_job.metrics, items)
 
 
 def _summary(result: dict[str, Any]) -> dict[str, Any]:

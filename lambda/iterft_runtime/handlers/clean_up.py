@@ -1,15 +1,16 @@
-"""Clean up a failed round: stop its job, delete the capacity it created, say why it failed.
+"""Clean up a failed round: stop its jobs, delete the capacity it created, say why it failed.
 
 Best effort by design: this step runs on the failure path and must reach Finish (which releases
 the lineage's lock), so a cleanup action that fails is reported in the reason, not raised.
 Result at `$.outcome`.
 
 What the round may have created, found even when the step that created it failed before its result
-reached the state document (names are deterministic): the candidate's and the champion's evaluation
-capacity, and the serving capacity a first promotion was creating. The lineage's committed serving
-capacity is never touched: if the promotion committed before the failure, the round is promoted,
-the serving pointer is published again and only its evaluation capacity (except what serves) is
-released.
+reached the state document (names are deterministic): the customization job, the Bedrock evaluation
+job (lineages with `evaluation.managed_job`; it bills inference while it runs), the candidate's and
+the champion's evaluation capacity, and the serving capacity a first promotion was creating. The
+lineage's committed serving capacity is never touched: if the promotion committed before the
+failure, the round is promoted, the serving pointer is published again and only its evaluation
+capacity (except what serves) is released.
 """
 
 from __future__ import annotations
@@ -51,6 +52,14 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     job_name = begun.get("job_name")
     if job_name:
         _attempt(leftovers, f"stop job {job_name}", lambda: _stop_job(job_name))
+    evaluation_job = begun.get("evaluation_job_name")
+    if evaluation_job and given.lineage.evaluation.managed_job is not None:
+        started = event.get("managed_evaluation") or {}
+        _attempt(
+            leftovers,
+            f"stop evaluation job {evaluation_job}",
+            lambda: _stop_evaluation_job(evaluation_job, started.get("job_arn")),
+        )
     for capacity in _created_by_round(event, given.lineage.model_family(), name, iteration):
         if serving is not None and capacity.arn and capacity.arn == serving.arn:
             continue  # adopted by the committed promotion: it serves now
@@ -135,6 +144,16 @@ def _stop_job(job_name: str) -> None:
     job = bedrock.find_customization_job(job_name)
     if job is not None and job.status == bedrock.IN_PROGRESS:
         bedrock.stop_customization_job(job_name)
+
+
+def _stop_evaluation_job(job_name: str, job_arn: str | None) -> None:
+    """Stop the round's evaluation job if it runs; by name when its ARN never reached the state."""
+    if job_arn is None:
+        found = bedrock.find_evaluation_job(job_name)
+        if found is None or found.status != bedrock.IN_PROGRESS:
+            return
+        job_arn = found.arn
+    bedrock.stop_evaluation_job(job_arn)
 
 
 def _attempt(leftovers: list[str], action: str, run: Callable[[], None]) -> None:

@@ -7,7 +7,7 @@ byte_start, byte_end, first_line}`). With a judge (`lineage.evaluation.judge`), 
 graded by the judge model, one Converse call per answer, and the grade (0..1) stored beside it.
 The shard reads only its byte range of that object version, so
 a set replaced mid-round is still scored on the planned yardstick (a bucket without versioning fails
-the shard instead: the ETag no longer matches). Bedrock throttling surfaces as `BedrockThrottled`,
+the shard instead: the ETag no longer matches). Bedrock throttling surfaces as `dal.bedrock.BedrockThrottled`,
 which the Map iteration retries with backoff; the output key is fixed per shard, so a retried shard
 overwrites its own earlier work.
 """
@@ -18,11 +18,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from aws_lambda_powertools import Logger
-from botocore.exceptions import ClientError
 
 from iterft_runtime import naming
 from iterft_runtime.dal import bedrock, storage
-from iterft_runtime.dal.clients import error_code
 from iterft_runtime.handlers import settings
 from iterft_runtime.logic.evaluation import (
     EvaluationItem,
@@ -35,14 +33,6 @@ from iterft_runtime.logic.judge import DEFAULT_RUBRIC, judge_prompt, parse_grade
 from iterft_runtime.models.lineage import JudgeConfig, LineageConfig
 
 logger = Logger()
-
-THROTTLING_CODES = frozenset(
-    {"ThrottlingException", "ServiceQuotaExceededException", "TooManyRequestsException"}
-)
-
-
-class BedrockThrottled(RuntimeError):
-    """Bedrock refused a call for rate or quota: the state machine retries the shard with backoff."""
 
 
 class EvaluationSetChangedError(EvaluationSetError):
@@ -102,9 +92,5 @@ def _grades(judge: JudgeConfig, items: Sequence[EvaluationItem], answers: Sequen
 
 
 def _converse_all(model_id: str, prompts: Sequence[str], max_tokens: int) -> list[str]:
-    try:
+    with bedrock.throttling_retried(model_id):
         return [bedrock.converse(model_id, prompt, max_tokens) for prompt in prompts]
-    except ClientError as error:
-        if error_code(error) in THROTTLING_CODES:
-            raise BedrockThrottled(f"{model_id}: {error}") from error
-        raise

@@ -58,3 +58,12 @@ def serving_parameter_prefix() -> str:
 def serving_parameter(lineage: str) -> str:
     """The lineage's serving pointer (the stack creates one per lineage under this prefix)."""
     return f"{serving_parameter_prefix()}{lineage}"
+
+
+def evaluation_role_arn() -> str:
+    """The role Bedrock's evaluation jobs run as (set only on the function that starts them)."""
+    return _required(naming.ENV_EVALUATION_ROLE_ARN)
+
+
+def key_arn() -> str:
+    return _required(naming.ENV_KEY_ARN)

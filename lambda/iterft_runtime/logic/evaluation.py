@@ -146,10 +146,12 @@ def score_answers(
     answers: Sequence[str],
     judge_grades: Sequence[float] | None = None,
     judge_identity: str | None = None,
+    managed_scores: Mapping[str, Sequence[float]] | None = None,
 ) -> ScoredAnswers:
     """Score `answers` against the references with every metric in scoring.METRICS, and with the
     judge's grades (0..1, one per answer) as metric `judge` when the lineage has a judge; its summary
-    also names the judge (`JudgeConfig.identity`), so that grades of another judge are never reused."""
+    also names the judge (`JudgeConfig.identity`), so that grades of another judge are never reused.
+    `managed_scores` are the Bedrock evaluation job's per-item scores (`bedrock_*`), when it ran."""
     if len(answers) != len(items):
         raise ValueError(f"{len(answers)} answers for {len(items)} evaluation items")
     if not items:
@@ -163,6 +165,10 @@ def score_answers(
         if len(judge_grades) != len(items):
             raise ValueError(f"{len(judge_grades)} judge grades for {len(items)} evaluation items")
         scores[JUDGE_METRIC] = tuple(float(grade) for grade in judge_grades)
+    for name, values in (managed_scores or {}).items():
+        if len(values) != len(items):
+            raise ValueError(f"{len(values)} {name} scores for {len(items)} evaluation items")
+        scores[name] = tuple(float(value) for value in values)
     metrics = {name: scoring.summarize(values, categories) for name, values in scores.items()}
     if JUDGE_METRIC in metrics and judge_identity is not None:
         metrics[JUDGE_METRIC][JUDGE_IDENTITY] = judge_identity

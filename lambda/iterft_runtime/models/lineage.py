@@ -136,6 +136,35 @@ class JudgeConfig(BaseModel):
         return f"{self.model}#rubric-{rubric}"
 
 
+class ManagedJobConfig(BaseModel):
+    """Bedrock's managed evaluation job (automated, built-in metrics) scores the same set as well; its
+    metrics join the yardstick as `bedrock_accuracy`, `bedrock_robustness`, `bedrock_non_toxicity`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    metrics: Annotated[list[str], Field(min_length=1)] = Field(
+        default_factory=lambda: ["accuracy", "robustness", "toxicity"]
+    )
+    """Bedrock's built-in QuestionAndAnswer metrics to compute: accuracy, robustness, toxicity."""
+
+    @field_validator("metrics")
+    @classmethod
+    def _known_builtin(cls, value: list[str]) -> list[str]:
+        from iterft_runtime.logic.managed_evaluation import BUILTIN_METRICS
+
+        unknown = [key for key in value if key not in BUILTIN_METRICS]
+        if unknown:
+            raise ValueError(f"unknown built-in metric(s) {unknown}; known: {', '.join(BUILTIN_METRICS)}")
+        if len(set(value)) != len(value):
+            raise ValueError("each built-in metric once")
+        return value
+
+    def metric_names(self) -> frozenset[str]:
+        from iterft_runtime.logic.managed_evaluation import BUILTIN_METRICS
+
+        return frozenset(BUILTIN_METRICS[key].metric for key in self.metrics)
+
+
 class EvaluationConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -146,6 +175,9 @@ class EvaluationConfig(BaseModel):
     max_answer_tokens: Annotated[int, Field(ge=1, le=4096)] = 512
     judge: JudgeConfig | None = None
     """Off by default; when set, every answer is also graded by this judge (metric `judge`)."""
+    managed_job: ManagedJobConfig | None = None
+    """Off by default; when set, a Bedrock evaluation job also scores the set (metrics `bedrock_*`).
+    Only where evaluation capacity is provisioned throughput (not for Nova: see LineageConfig)."""
 
     @field_validator("metric")
     @classmethod
@@ -169,21 +201,34 @@ class EvaluationConfig(BaseModel):
 
         if self.judge is None and JUDGE_METRIC in (self.metric, *self.guards):
             raise ValueError(f"the {JUDGE_METRIC!r} metric needs evaluation.judge (its model) to be set")
+        from iterft_runtime.logic.managed_evaluation import MANAGED_METRIC_NAMES
+
+        computed = self.managed_job.metric_names() if self.managed_job is not None else frozenset()
+        for name in (self.metric, *self.guards):
+            if name in MANAGED_METRIC_NAMES and name not in computed:
+                raise ValueError(
+                    f"the {name!r} metric needs evaluation.managed_job with its built-in metric in "
+                    "managed_job.metrics"
+                )
         return self
 
     def metric_names(self) -> frozenset[str]:
-        """Every metric a round computes for this lineage: the reference metrics, and `judge` when set."""
+        """Every metric a round computes for this lineage: the reference metrics, `judge` when set,
+        and the managed job's `bedrock_*` metrics when set."""
         from iterft_runtime.logic.judge import JUDGE_METRIC
         from iterft_runtime.logic.scoring import METRICS
 
-        return frozenset(METRICS) | ({JUDGE_METRIC} if self.judge is not None else frozenset())
+        judged = {JUDGE_METRIC} if self.judge is not None else frozenset()
+        managed = self.managed_job.metric_names() if self.managed_job is not None else frozenset()
+        return frozenset(METRICS) | judged | managed
 
 
 def _known_metric_name(value: str) -> str:
     from iterft_runtime.logic.judge import JUDGE_METRIC
+    from iterft_runtime.logic.managed_evaluation import MANAGED_METRIC_NAMES
     from iterft_runtime.logic.scoring import METRICS
 
-    known = {*METRICS, JUDGE_METRIC}
+    known = {*METRICS, JUDGE_METRIC, *MANAGED_METRIC_NAMES}
     if value not in known:
         raise ValueError(f"unknown metric {value!r}; known: {', '.join(sorted(known))}")
     return value
@@ -267,6 +312,12 @@ class LineageConfig(BaseModel):
                 f"serving.mode: on_demand is not available for {family.name} custom models (Bedrock "
                 "documents on-demand custom model deployment for Nova models only); use provisioned or none"
             )
+        if self.evaluation.managed_job is not None and family.on_demand_serving:
+            raise ValueError(
+                f"evaluation.managed_job: not available for {family.name} custom models: their evaluation "
+                "capacity is an on-demand custom model deployment, and Bedrock's evaluation jobs accept "
+                "foundation models, inference profiles and provisioned throughput, not deployments"
+            )
         return self
 
     def model_family(self) -> ModelFamily:
@@ -281,6 +332,7 @@ __all__ = [
     "GatePolicy",
     "JudgeConfig",
     "LineageConfig",
+    "ManagedJobConfig",
     "ModelRetention",
     "ServingConfig",
     "ServingMode",

@@ -1,0 +1,229 @@
+"""Bedrock's managed evaluation job (CreateEvaluationJob, automated, built-in metrics) as a second
+evaluator beside the pipeline's own scoring.
+
+Plain logic only: the job's prompt dataset, its request, how its status reads, and how its per-prompt
+output becomes metrics. The job's built-in metrics join the lineage's yardstick as `bedrock_<name>`,
+each overall and per category like every other metric, so any of them can be the primary metric or a
+guard. Bedrock reports Robustness and Toxicity lower-is-better; the gate and the plateau rule read
+every metric higher-is-better, so those two are recorded as `1 - result` (`bedrock_robustness`,
+`bedrock_non_toxicity`) and Accuracy as it is (`bedrock_accuracy`).
+
+Bedrock evaluates only what it can invoke by the identifiers its evaluation API accepts: foundation
+models, inference profiles and provisioned throughput, but no custom model deployment. So a lineage
+may use the managed job only where its evaluation capacity is provisioned throughput
+(`LineageConfig` refuses it at synth for families served by on-demand deployment).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from iterft_runtime.logic.evaluation import EvaluationItem
+
+TASK_TYPE = "QuestionAndAnswer"
+"""Our evaluation set is questions with reference answers: Bedrock's QuestionAndAnswer task."""
+DATASET_NAME = "iterft-evaluation-set"
+MAX_PROMPTS = 1_000
+"""Bedrock's limit on prompts in one automated evaluation job's custom dataset."""
+OUTPUT_SUFFIX = "_output.jsonl"
+BUILTIN_PREFIX = "Builtin."
+
+
+@dataclass(frozen=True)
+class BuiltinMetric:
+    """One of Bedrock's built-in metrics, as the lineage's yardstick records it."""
+
+    key: str
+    """What the lineage's config lists: `evaluation.managed_job.metrics`."""
+    builtin: str
+    """What CreateEvaluationJob's metricNames takes."""
+    lower_is_better: bool
+
+    @property
+    def metric(self) -> str:
+        """The metric's name in the registry, the gate and `iterft history`."""
+        return f"bedrock_non_{self.key}" if self.key == "toxicity" else f"bedrock_{self.key}"
+
+    def value(self, result: float) -> float:
+        """Bedrock's result on the yardstick's higher-is-better scale."""
+        return 1.0 - result if self.lower_is_better else result
+
+
+BUILTIN_METRICS: dict[str, BuiltinMetric] = {
+    metric.key: metric
+    for metric in (
+        BuiltinMetric("accuracy", "Builtin.Accuracy", lower_is_better=False),
+        BuiltinMetric("robustness", "Builtin.Robustness", lower_is_better=True),
+        BuiltinMetric("toxicity", "Builtin.Toxicity", lower_is_better=True),
+    )
+}
+"""The built-in metrics of an automated QuestionAndAnswer job, by config key."""
+MANAGED_METRIC_NAMES = frozenset(metric.metric for metric in BUILTIN_METRICS.values())
+
+
+class ManagedEvaluationError(ValueError):
+    """The managed evaluation cannot run or its output cannot be read; the message says which."""
+
+
+def dataset_records(items: Sequence[EvaluationItem]) -> list[dict[str, str]]:
+    """The prompt dataset, one record per evaluation item in set order, in Bedrock's shape."""
+    if len(items) > MAX_PROMPTS:
+        raise ManagedEvaluationError(
+            f"the evaluation set has {len(items)} records; a Bedrock evaluation job takes at most "
+            f"{MAX_PROMPTS} prompts (use a smaller set, or turn evaluation.managed_job off)"
+        )
+    records = []
+    for item in items:
+        record = {"prompt": item.prompt, "referenceResponse": item.reference}
+        if item.category is not None:
+            record["category"] = item.category
+        records.append(record)
+    return records
+
+
+def job_request(
+    *,
+    job_name: str,
+    role_arn: str,
+    key_arn: str,
+    dataset_uri: str,
+    output_uri: str,
+    metrics: Sequence[str],
+    models: Sequence[str],
+    max_tokens: int,
+    tags: Mapping[str, str],
+) -> dict[str, Any]:
+    """CreateEvaluationJob's request: the set as a QuestionAndAnswer dataset, the lineage's built-in
+    metrics, the models (the candidate first; the champion when it must be scored again), greedy
+    decoding with the lineage's answer length, results encrypted with the stack's key. The job name
+    doubles as the client request token, so a retried start returns the same job."""
+    if not 1 <= len(models) <= 2:
+        raise ManagedEvaluationError(f"an evaluation job compares one or two models, not {len(models)}")
+    inference_params = json.dumps({"inferenceConfig": {"maxTokens": max_tokens, "temperature": 0.0}})
+    return {
+        "jobName": job_name,
+        "clientRequestToken": job_name,
+        "roleArn": role_arn,
+        "customerEncryptionKeyId": key_arn,
+        "applicationType": "ModelEvaluation",
+        "evaluationConfig": {
+            "automated": {
+                "datasetMetricConfigs": [
+                    {
+                        "taskType": TASK_TYPE,
+                        "dataset": {"name": DATASET_NAME, "datasetLocation": {"s3Uri": dataset_uri}},
+                        "metricNames": [BUILTIN_METRICS[key].builtin for key in metrics],
+                    }
+                ]
+            }
+        },
+        "inferenceConfig": {
+            "models": [
+                {"bedrockModel": {"modelIdentifier": model, "inferenceParams": inference_params}}
+                for model in models
+            ]
+        },
+        "outputDataConfig": {"s3Uri": output_uri},
+        "jobTags": [{"key": key, "value": value} for key, value in tags.items()],
+    }
+
+
+@dataclass(frozen=True)
+class JobProgress:
+    """What the poll loop needs: done and usable, ended without results, or still running."""
+
+    ready: bool
+    failed: bool
+    reason: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"ready": self.ready, "failed": self.failed, "reason": self.reason}
+
+
+def job_progress(job_name: str, status: str, failure_messages: Sequence[str] = ()) -> JobProgress:
+    """Completed is ready; Failed, Stopped (or stopping, deleted) ends the round; InProgress waits."""
+    if status == "Completed":
+        return JobProgress(True, False, f"evaluation job {job_name} completed")
+    if status == "InProgress":
+        return JobProgress(False, False, f"evaluation job {job_name} is in progress")
+    detail = f": {'; '.join(failure_messages)}" if failure_messages else ""
+    return JobProgress(False, True, f"evaluation job {job_name} ended {status}{detail}")
+
+
+def is_output_key(key: str) -> bool:
+    return key.endswith(OUTPUT_SUFFIX)
+
+
+def managed_scores(
+    records: Iterable[Mapping[str, Any]],
+    models: Mapping[str, str],
+    metric_keys: Sequence[str],
+    items: Sequence[EvaluationItem],
+) -> dict[str, dict[str, tuple[float, ...]]]:
+    """Per role in `models` (`{role: model identifier}`), per metric, one score per evaluation item in
+    item order, from the job's output records (`automatedEvaluationResult.scores`, `inputRecord`,
+    `modelResponses`): the same shape as the pipeline's own per-item scores, so they are summarized,
+    gated and written per record the same way.
+
+    A record is matched to its item by its input (prompt and reference; identical items in turn) and
+    to its model by the model that answered it. Every model must have every metric on every item: a
+    partial job is an error, not a smaller yardstick.
+    """
+    wanted = [BUILTIN_METRICS[key] for key in metric_keys]
+    role_of = {identifier: role for role, identifier in models.items()}
+    found: dict[str, dict[tuple[str, str], list[dict[str, float]]]] = {role: {} for role in models}
+    for record in records:
+        answering = _answering_model(record)
+        if answering not in role_of:
+            raise ManagedEvaluationError(
+                f"the job's output has answers of {answering!r}, which it was not asked to evaluate "
+                f"({', '.join(models.values())})"
+            )
+        results = _results_by_metric(record)
+        missing = [metric.builtin for metric in wanted if metric.builtin not in results]
+        if missing:
+            raise ManagedEvaluationError(f"an output record of {answering} has no {', '.join(missing)} score")
+        given = record.get("inputRecord") or {}
+        key = (str(given.get("prompt")), str(given.get("referenceResponse")))
+        found[role_of[answering]].setdefault(key, []).append(
+            {metric.metric: metric.value(results[metric.builtin]) for metric in wanted}
+        )
+    aligned: dict[str, dict[str, tuple[float, ...]]] = {}
+    for role, by_input in found.items():
+        per_item = []
+        for item in items:
+            queue = by_input.get((item.prompt, item.reference))
+            if not queue:
+                raise ManagedEvaluationError(
+                    f"the job's output has no scores of {models[role]} for line {item.line} of the set"
+                )
+            per_item.append(queue.pop(0))
+        extra = sum(len(queue) for queue in by_input.values())
+        if extra:
+            raise ManagedEvaluationError(
+                f"the job's output has {extra} record(s) of {models[role]} beyond the set"
+            )
+        aligned[role] = {m.metric: tuple(scores[m.metric] for scores in per_item) for m in wanted}
+    return aligned
+
+
+def _answering_model(record: Mapping[str, Any]) -> str:
+    responses = record.get("modelResponses") or []
+    if len(responses) != 1 or "modelIdentifier" not in responses[0]:
+        raise ManagedEvaluationError("an output record does not name the one model that answered it")
+    return str(responses[0]["modelIdentifier"])
+
+
+def _results_by_metric(record: Mapping[str, Any]) -> dict[str, float]:
+    """`{"Builtin.<Name>": result}`; Bedrock's output may name a metric with or without the prefix."""
+    found: dict[str, float] = {}
+    for score in (record.get("automatedEvaluationResult") or {}).get("scores") or []:
+        name, result = score.get("metricName"), score.get("result")
+        if name is None or result is None:
+            continue
+        builtin = name if str(name).startswith(BUILTIN_PREFIX) else f"{BUILTIN_PREFIX}{name}"
+        found[builtin] = float(result)
+    return found

@@ -1,0 +1,84 @@
+"""The service role Bedrock assumes to run this stack's evaluation jobs (`evaluation.managed_job`)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import aws_cdk as cdk
+from aws_cdk import aws_iam as iam
+from constructs import Construct
+from iterft_runtime import naming
+
+from stacks.storage import Storage
+
+MANAGED_EVALUATION_OBJECTS = f"{naming.EVALUATION_RESULTS_PREFIX}*/{naming.MANAGED_EVALUATION_DIR}"
+"""Every round's managed evaluation folder, evaluations/<lineage>/<iteration>/managed-evaluation/."""
+
+
+class BedrockEvaluationRole(Construct):
+    """Trusted by Bedrock for this account's evaluation jobs only. Reads each round's prompt dataset,
+    writes the job's results (both under evaluations/*/managed-evaluation/), and invokes what the jobs
+    evaluate: provisioned throughput in the account and the lineages' starting-point foundation models."""
+
+    def __init__(
+        self, scope: Construct, construct_id: str, *, storage: Storage, models: Sequence[str]
+    ) -> None:
+        super().__init__(scope, construct_id)
+        stack = cdk.Stack.of(self)
+        bucket = storage.data_bucket
+        self.job_arns = stack.format_arn(service="bedrock", resource="evaluation-job", resource_name="*")
+        self.role = iam.Role(
+            self,
+            "Role",
+            description="Assumed by Amazon Bedrock to run iterft model evaluation jobs",
+            assumed_by=iam.ServicePrincipal(
+                "bedrock.amazonaws.com",
+                conditions={
+                    "StringEquals": {"aws:SourceAccount": stack.account},
+                    "ArnEquals": {"aws:SourceArn": self.job_arns},
+                },
+            ),
+        )
+        statements = [
+            iam.PolicyStatement(
+                sid="ReadPromptDatasets",
+                actions=["s3:GetObject"],
+                resources=[bucket.arn_for_objects(f"{MANAGED_EVALUATION_OBJECTS}dataset.jsonl")],
+            ),
+            iam.PolicyStatement(
+                sid="WriteResults",
+                actions=["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"],
+                resources=[bucket.arn_for_objects(f"{MANAGED_EVALUATION_OBJECTS}output/*")],
+            ),
+            iam.PolicyStatement(
+                sid="ListEvaluations",
+                actions=["s3:ListBucket"],
+                resources=[bucket.bucket_arn],
+                conditions={"StringLike": {"s3:prefix": [f"{naming.EVALUATION_RESULTS_PREFIX}*"]}},
+            ),
+            iam.PolicyStatement(
+                sid="LocateBucket",
+                actions=["s3:GetBucketLocation", "s3:ListBucketMultipartUploads"],
+                resources=[bucket.bucket_arn],
+            ),
+            iam.PolicyStatement(
+                sid="InvokeEvaluatedModels",
+                actions=["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"],
+                resources=list(models),
+            ),
+            iam.PolicyStatement(
+                sid="UseStackKey",
+                actions=["kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKey"],
+                resources=[storage.key.key_arn],
+                conditions={
+                    "StringEquals": {
+                        "kms:ViaService": [
+                            f"bedrock.{stack.region}.amazonaws.com",
+                            f"s3.{stack.region}.amazonaws.com",
+                        ]
+                    }
+                },
+            ),
+        ]
+        for statement in statements:
+            self.role.add_to_policy(statement)
