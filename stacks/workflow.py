@@ -388,13 +388,10 @@ class Workflow(Construct):
             item_reader=ShardListReader(self._storage.data_bucket, "$.evaluation_plan.shard_list_key"),
             item_selector=self._shard_selector(),
             max_concurrency=self._config.evaluation.concurrency,
+            map_execution_type=sfn.StateMachineType.STANDARD,
             result_path=sfn.JsonPath.DISCARD,
         )
-        score_shards.item_processor(
-            self._score_shard("Score shard (distributed)"),
-            mode=sfn.ProcessorMode.DISTRIBUTED,
-            execution_type=sfn.ProcessorType.STANDARD,
-        )
+        score_shards.item_processor(self._score_shard("Score shard (distributed)"))
         return score_shards
 
     @staticmethod
