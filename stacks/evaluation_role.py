@@ -50,15 +50,11 @@ class BedrockEvaluationRole(Construct):
                 actions=["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"],
                 resources=[bucket.arn_for_objects(f"{MANAGED_EVALUATION_OBJECTS}output/*")],
             ),
+            # Unconditioned, as Bedrock's documented role has it: checking the output location sends no
+            # prefix. Listing shows keys, not contents.
             iam.PolicyStatement(
-                sid="ListEvaluations",
-                actions=["s3:ListBucket"],
-                resources=[bucket.bucket_arn],
-                conditions={"StringLike": {"s3:prefix": [f"{naming.EVALUATION_RESULTS_PREFIX}*"]}},
-            ),
-            iam.PolicyStatement(
-                sid="LocateBucket",
-                actions=["s3:GetBucketLocation", "s3:ListBucketMultipartUploads"],
+                sid="LocateAndListBucket",
+                actions=["s3:GetBucketLocation", "s3:ListBucket", "s3:ListBucketMultipartUploads"],
                 resources=[bucket.bucket_arn],
             ),
             iam.PolicyStatement(
@@ -82,3 +78,16 @@ class BedrockEvaluationRole(Construct):
         ]
         for statement in statements:
             self.role.add_to_policy(statement)
+        # Bedrock itself keeps a temporary copy of the job's data encrypted with the key: the key policy
+        # must let the service use it for this account's evaluation jobs (Bedrock's documented statement).
+        storage.allow_service(
+            "BedrockEvaluationJobs",
+            "bedrock.amazonaws.com",
+            ["kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKey"],
+            {
+                "StringLike": {
+                    "kms:EncryptionContext:evaluationJobArn": self.job_arns,
+                    "aws:SourceArn": self.job_arns,
+                }
+            },
+        )

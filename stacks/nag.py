@@ -245,11 +245,12 @@ def _acknowledge_managed_evaluation(
     steps = stack.workflow.functions
     evaluation_jobs = _resource_finding(stack, evaluation_role.job_arns)
     folder = "evaluations/<lineage>/<iteration>/managed-evaluation/"
+    dataset = _resource_finding(
+        stack, stack.storage.data_bucket.arn_for_objects(f"{MANAGED_EVALUATION_OBJECTS}dataset.jsonl")
+    )
     _ack(
         evaluation_role.role,
-        _resource_finding(
-            stack, stack.storage.data_bucket.arn_for_objects(f"{MANAGED_EVALUATION_OBJECTS}dataset.jsonl")
-        ),
+        dataset,
         f"Bedrock's evaluation role reads each round's prompt dataset, {folder}dataset.jsonl, a key that "
         "exists only once the round runs.",
     )
@@ -284,9 +285,9 @@ def _acknowledge_managed_evaluation(
     )
     _ack(
         start,
-        bucket_objects(naming.EVALUATION_RESULTS_PREFIX),
-        f"Start managed evaluation writes the round's prompt dataset to {folder}dataset.jsonl, a new key "
-        "each round.",
+        dataset,
+        f"Start managed evaluation writes the round's prompt dataset to {folder}dataset.jsonl (and no "
+        "other key), a new key each round.",
     )
 
 

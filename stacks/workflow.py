@@ -23,7 +23,7 @@ from iterft_runtime.models.families import invocable_foundation_model_id, is_cus
 
 from stacks.bedrock_role import BedrockCustomizationRole
 from stacks.config import DeploymentConfig
-from stacks.evaluation_role import BedrockEvaluationRole
+from stacks.evaluation_role import MANAGED_EVALUATION_OBJECTS, BedrockEvaluationRole
 from stacks.functions import RuntimePackage, log_group
 from stacks.notifications import Notifications
 from stacks.registry import Registry
@@ -458,8 +458,9 @@ class Workflow(Construct):
     def _managed_evaluation(
         self, score: sfn.IChainable, aggregate: sfn.IChainable, clean_up: sfn.IChainable
     ) -> tuple[sfn.Choice, sfn.Choice]:
-        """Start a lineage's Bedrock evaluation job before the shards are scored, and wait for it
-        after: (the state to enter before scoring, the state to enter after it)."""
+        """Start a lineage's Bedrock evaluation jobs (the candidate's; the champion's when it is scored
+        again) before the shards are scored, and wait for them after: (the state to enter before
+        scoring, the state to enter after it)."""
         managed_job = "$.lineage.evaluation.managed_job"
         has_managed_job = sfn.Choice(self, "Managed evaluation?")
         start = self._invoke("Start managed evaluation", "start_managed_evaluation", "$.managed_evaluation")
@@ -483,10 +484,17 @@ class Workflow(Construct):
             "Check managed evaluation",
             lambda_function=self.functions["managed_evaluation_status"],
             payload=sfn.TaskInput.from_object(
-                {"job_arn": sfn.JsonPath.string_at("$.managed_evaluation.job_arn")}
+                {"job_arns": sfn.JsonPath.list_at("$.managed_evaluation.job_arns")}
             ),
             payload_response_only=True,
             result_path="$.evaluation_job_check",
+        )
+        check.add_retry(
+            errors=["BedrockThrottled"],
+            interval=cdk.Duration.seconds(10),
+            backoff_rate=2,
+            max_attempts=5,
+            jitter_strategy=sfn.JitterType.FULL,
         )
         wait = self._poll(
             "managed evaluation",
@@ -751,10 +759,18 @@ class Workflow(Construct):
         storage, fns, jobs = self._storage, self.functions, evaluation_role.job_arns
         start = fns["start_managed_evaluation"]
         storage.grant_read(start, naming.EVALUATION_SET_PREFIX)
-        storage.grant_write(start, naming.EVALUATION_RESULTS_PREFIX)  # the job's prompt dataset
+        start.add_to_role_policy(  # the round's prompt dataset, and nothing else under evaluations/
+            iam.PolicyStatement(
+                actions=["s3:PutObject"],
+                resources=[storage.data_bucket.arn_for_objects(f"{MANAGED_EVALUATION_OBJECTS}dataset.jsonl")],
+            )
+        )
         self._allow(start, ["bedrock:CreateEvaluationJob", "bedrock:TagResource"], [jobs])
-        # The job's results are encrypted with the stack key (customerEncryptionKeyId).
-        grant_key_use(storage.key, start, ["kms:CreateGrant", "kms:Decrypt", "kms:DescribeKey"], "bedrock")
+        # The jobs encrypt their data with the stack key (customerEncryptionKeyId): Bedrock's documented
+        # caller permissions, through Bedrock and S3 (it keeps a temporary copy in its own S3 location).
+        grant_key_use(
+            storage.key, start, ["kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKey"], "bedrock", "s3"
+        )
         start.add_to_role_policy(
             iam.PolicyStatement(
                 actions=["iam:PassRole"],

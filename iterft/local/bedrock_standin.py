@@ -47,6 +47,7 @@ from typing import Any, TypeVar
 import moto.bedrock.urls as bedrock_urls
 import moto.bedrockruntime.urls as bedrockruntime_urls
 from iterft_runtime.logic.hyperparameters import check_hyperparameters
+from iterft_runtime.logic.managed_evaluation import EVALUABLE_MODEL_ID, MAX_PROMPTS
 from iterft_runtime.models.families import (
     ModelFamily,
     UnknownModelError,
@@ -85,25 +86,12 @@ VALIDATION_METRICS_KEY = (
 EVALUATION_OUTPUT_KEY = (
     "{job_name}/{job_id}/models/{model}/taskTypes/{task_type}/datasets/{dataset}/{file_id}_output.jsonl"
 )
-MAX_EVALUATION_PROMPTS = 1000
-"""Bedrock's limit on the prompts of a custom prompt dataset of an automated evaluation job."""
 
 _EVALUATION_JOB_NAME = re.compile(r"[a-z0-9](-*[a-z0-9]){0,62}")
 _EVALUATION_JOB_ARN = re.compile(
     r"arn:aws(-[^:]+)?:bedrock:[a-z0-9-]{1,20}:[0-9]{12}:evaluation-job/[a-z0-9]{12}"
 )
 _EVALUATION_DATASET_NAME = re.compile(r"[0-9a-zA-Z-_.]+")
-_EVALUATION_MODEL_ID = re.compile(
-    r"(arn:aws(-[^:]+)?:bedrock:[a-z0-9-]{1,20}:((:foundation-model/[a-z0-9-]{1,63}[.]{1}[a-z0-9-]{1,63}"
-    r"([.:]?[a-z0-9-]{1,63}))|([0-9]{12}:provisioned-model/[a-z0-9]{12})|([0-9]{12}:imported-model/[a-z0-9]{12})"
-    r"|([0-9]{12}:application-inference-profile/[a-z0-9]{12})|([0-9]{12}:inference-profile/(([a-z-]{2,8}.)"
-    r"[a-z0-9-]{1,63}[.]{1}[a-z0-9-]{1,63}([.:]?[a-z0-9-]{1,63})))|([0-9]{12}:(default-prompt-router|prompt-router)"
-    r"/[a-zA-Z0-9-:.]+)))|(([a-z]{2,4}[.]{1})([a-z0-9-]{1,63}[.]{1}[a-z0-9-]{1,63}([.:]?[a-z0-9-]{1,63})))"
-    r"|([a-z0-9-]{1,63}[.]{1}[a-z0-9-]{1,63}([.:]?[a-z0-9-]{1,63}))"
-    r"|arn:aws(-[^:]+)?:sagemaker:[a-z0-9-]{1,20}:[0-9]{12}:endpoint/[a-z0-9-]{1,63}"
-)
-"""botocore's EvaluationBedrockModel.modelIdentifier pattern, verbatim: Bedrock checks it (botocore does
-not), so custom model and custom model deployment ARNs are refused."""
 _JOB_NAME = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9\+\-\.])*")
 _RESOURCE_NAME = re.compile(r"([0-9a-zA-Z][_-]?){1,63}")
 _PROVISIONED_NAME = re.compile(r"([0-9a-zA-Z][_-]?)+")
@@ -870,10 +858,10 @@ class BedrockStandIn(BaseBackend):
 
     def _check_evaluation_models(self, inference: Mapping[str, Any]) -> None:
         models = inference.get("models") or []
-        if not 1 <= len(models) <= 2:
+        if len(models) != 1:
             raise _invalid(
-                "inferenceConfig.models must hold 1 or 2 models "
-                "(the stand-in does not evaluate knowledge bases)."
+                f"inferenceConfig.models holds {len(models)} models: for automated model evaluation jobs, "
+                "only a single model is supported."
             )
         for model in models:
             if "bedrockModel" not in model:
@@ -888,7 +876,7 @@ class BedrockStandIn(BaseBackend):
             if (
                 not isinstance(identifier, str)
                 or len(identifier) > 2048
-                or not _EVALUATION_MODEL_ID.fullmatch(identifier)
+                or not EVALUABLE_MODEL_ID.fullmatch(identifier)
             ):
                 hint = (
                     " A custom model is evaluated through its provisioned throughput's ARN."
@@ -898,7 +886,7 @@ class BedrockStandIn(BaseBackend):
                 raise _invalid(
                     f"1 validation error detected: Value '{identifier}' at "
                     "'inferenceConfig.models.bedrockModel.modelIdentifier' failed to satisfy constraint: "
-                    f"Member must satisfy regular expression pattern: {_EVALUATION_MODEL_ID.pattern}.{hint}"
+                    f"Member must satisfy regular expression pattern: {EVALUABLE_MODEL_ID.pattern}.{hint}"
                 )
             if ":provisioned-model/" in identifier:
                 if identifier not in self._throughputs:
@@ -966,9 +954,12 @@ class BedrockStandIn(BaseBackend):
             self._write(job.request["outputDataConfig"]["s3Uri"], key, body)
         job.end("Completed")
 
-    @staticmethod
+    def _model_arn(self, identifier: str) -> str:
+        """The model as Bedrock's evaluation output names it: its ARN (a foundation model's, for an id)."""
+        return identifier if identifier.startswith("arn:") else self._foundation_arn(identifier)
+
     def _evaluated(
-        record: dict[str, Any], identifier: str, model: StandInModel, metric_names: list[str]
+        self, record: dict[str, Any], identifier: str, model: StandInModel, metric_names: list[str]
     ) -> dict[str, Any]:
         """One output line: the record's scores, the record, and the model's answer."""
         answer = _reply(model, record["prompt"])
@@ -976,7 +967,7 @@ class BedrockStandIn(BaseBackend):
         return {
             "automatedEvaluationResult": {"scores": scores},
             "inputRecord": record,
-            "modelResponses": [{"response": answer, "modelIdentifier": identifier}],
+            "modelResponses": [{"response": answer, "modelIdentifier": self._model_arn(identifier)}],
         }
 
     def _evaluation_records(self, uri: str, metric_names: list[str]) -> list[dict[str, Any]]:
@@ -988,10 +979,9 @@ class BedrockStandIn(BaseBackend):
             lines = [line for line in data.decode("utf-8").splitlines() if line.strip()]
         except UnicodeDecodeError:
             raise _JobDataError(f"The prompt dataset {uri} is not UTF-8 text.") from None
-        if len(lines) > MAX_EVALUATION_PROMPTS:
+        if len(lines) > MAX_PROMPTS:
             raise _JobDataError(
-                f"The prompt dataset {uri} holds {len(lines)} prompts; "
-                f"at most {MAX_EVALUATION_PROMPTS} are allowed."
+                f"The prompt dataset {uri} holds {len(lines)} prompts; at most {MAX_PROMPTS} are allowed."
             )
         needs_reference = any(name != "Builtin.Toxicity" for name in metric_names)
         records = []

@@ -148,10 +148,12 @@ def evaluation_capacity_name(lineage: str, iteration: int, fingerprint: str, rol
     return f"{lineage}-it{iteration:04d}-{fingerprint}-{suffix}"
 
 
-def evaluation_job_name(lineage: str, iteration: int, fingerprint: str) -> str:
-    """The round's Bedrock evaluation job (lowercase, <= 63 chars, as Bedrock requires); deterministic,
-    so it doubles as the client request token and Clean up finds the job when its ARN was never seen."""
-    return f"iterft-{lineage}-it{iteration:04d}-{fingerprint}-eval"
+def evaluation_job_name(lineage: str, iteration: int, fingerprint: str, role: str) -> str:
+    """The round's Bedrock evaluation job of `role` (candidate | champion: an automated job evaluates one
+    model); lowercase, <= 63 chars, as Bedrock requires. Deterministic, so it doubles as the client
+    request token and Clean up finds the job when its ARN was never seen."""
+    suffix = "eval" if role == "candidate" else f"{role}-eval"
+    return f"iterft-{lineage}-it{iteration:04d}-{fingerprint}-{suffix}"
 
 
 def serving_capacity_name(lineage: str, iteration: int) -> str:

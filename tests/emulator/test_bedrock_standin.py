@@ -842,52 +842,60 @@ def mean_accuracy(lines: list[dict[str, Any]]) -> float:
     return sum(scores_of(line)["Accuracy"] for line in lines) / len(lines)
 
 
-def test_an_evaluation_job_scores_a_trained_and_a_foundation_model(
+def test_evaluation_jobs_score_a_trained_and_a_foundation_model(
     lineage: Lineage, standin: BedrockStandIn
 ) -> None:
     throughput = provisioned(lineage, "support-it0001", ROUND_1)
     dataset = lineage.upload("eval/support.jsonl", prompt_dataset(ROUND_1))
     standin.set_evaluation_job_polls_in_progress(1)
-    request = evaluation_request("support-it0001-eval", dataset, [throughput, FOUNDATION])
-    arn = lineage.bedrock.create_evaluation_job(**request)["jobArn"]
-    assert re.fullmatch(rf"arn:aws:bedrock:{REGION}:{DEFAULT_ACCOUNT_ID}:evaluation-job/[a-z0-9]{{12}}", arn)
-    first = evaluation(lineage, arn)
-    assert (first["status"], output_lines(lineage, first)) == ("InProgress", {})
-    job = evaluation(lineage, arn)
-    assert job["status"] == "Completed"
-    assert (job["jobType"], job["applicationType"], job["roleArn"]) == ("Automated", "ModelEvaluation", ROLE)
-    assert job["evaluationConfig"] == request["evaluationConfig"]
-    assert job["inferenceConfig"] == request["inferenceConfig"]
-    assert job["lastModifiedTime"] >= job["creationTime"]
-    assert "failureMessages" not in job
-
-    outputs = output_lines(lineage, job)
-    job_id = arn.rsplit("/", 1)[1]
-    by_model = {}
-    for key, lines in outputs.items():
-        match = re.fullmatch(
-            rf"evaluations/support-it0001-eval/{job_id}/models/([^/]+)/taskTypes/QuestionAndAnswer/"
-            r"datasets/support-eval/[0-9a-f-]{36}_output\.jsonl",
-            key,
-        )
-        assert match, key
-        by_model[match.group(1)] = lines
-    assert set(by_model) == {throughput.rsplit("/", 1)[-1], FOUNDATION}
     records = [json.loads(line) for line in prompt_dataset(ROUND_1).splitlines()]
-    for identifier in (throughput, FOUNDATION):
-        lines = by_model[identifier.rsplit("/", 1)[-1]]
+    by_model = {}
+    for job_name, identifier, arn_written in (
+        ("support-it0001-eval", throughput, throughput),
+        (
+            "support-it0001-champion-eval",
+            FOUNDATION,
+            f"arn:aws:bedrock:{REGION}::foundation-model/{FOUNDATION}",
+        ),
+    ):
+        request = evaluation_request(job_name, dataset, [identifier])
+        arn = lineage.bedrock.create_evaluation_job(**request)["jobArn"]
+        assert re.fullmatch(
+            rf"arn:aws:bedrock:{REGION}:{DEFAULT_ACCOUNT_ID}:evaluation-job/[a-z0-9]{{12}}", arn
+        )
+        first = evaluation(lineage, arn)
+        assert (first["status"], output_lines(lineage, first)) == ("InProgress", {})
+        job = evaluation(lineage, arn)
+        assert job["status"] == "Completed"
+        assert (job["jobType"], job["applicationType"], job["roleArn"]) == (
+            "Automated",
+            "ModelEvaluation",
+            ROLE,
+        )
+        assert job["evaluationConfig"] == request["evaluationConfig"]
+        assert job["inferenceConfig"] == request["inferenceConfig"]
+        assert job["lastModifiedTime"] >= job["creationTime"]
+        assert "failureMessages" not in job
+
+        job_id = arn.rsplit("/", 1)[1]
+        [(key, lines)] = output_lines(lineage, job).items()
+        assert re.fullmatch(
+            rf"evaluations/{job_name}/{job_id}/models/{re.escape(identifier.rsplit('/', 1)[-1])}/"
+            r"taskTypes/QuestionAndAnswer/datasets/support-eval/[0-9a-f-]{36}_output\.jsonl",
+            key,
+        ), key
         assert [line["inputRecord"] for line in lines] == records
         for line in lines:
             [response] = line["modelResponses"]
-            assert response["modelIdentifier"] == identifier
+            assert response["modelIdentifier"] == arn_written  # Bedrock's output names the model's ARN
             scores = scores_of(line)
             assert list(scores) == ["Accuracy", "Robustness", "Toxicity"]
             assert scores["Accuracy"] == nlp_f1(
                 response["response"], line["inputRecord"]["referenceResponse"]
             )
             assert scores["Toxicity"] == 0.0
-    trained = by_model[throughput.rsplit("/", 1)[-1]]
-    untrained = by_model[FOUNDATION]
+        by_model[identifier] = lines
+    trained, untrained = by_model[throughput], by_model[FOUNDATION]
     assert all(scores_of(line)["Accuracy"] == 1.0 for line in trained)  # answers identical to references
     assert {line["modelResponses"][0]["response"] for line in untrained} == {FALLBACK_ANSWER}
     assert mean_accuracy(untrained) < mean_accuracy(trained)
@@ -954,9 +962,9 @@ def test_toxicity_counts_abusive_words_an_answer_repeats(lineage: Lineage) -> No
             "not found",
         ),
         (
-            {"inferenceConfig": {"models": evaluated(FOUNDATION)["inferenceConfig"]["models"] * 3}},
+            {"inferenceConfig": {"models": evaluated(FOUNDATION)["inferenceConfig"]["models"] * 2}},
             "ValidationException",
-            "1 or 2 models",
+            "only a single model is supported",
         ),
         ({"applicationType": "RagEvaluation"}, "ValidationException", "ModelEvaluation only"),
         ({"outputDataConfig": {"s3Uri": "s3://no-such-bucket/out/"}}, "ValidationException", "bucket"),

@@ -96,28 +96,24 @@ def test_a_lineage_is_gated_on_the_managed_jobs_scores(session: LocalSession) ->
         ["guard", "bedrock_non_toxicity"],
         ["guard", "token_f1"],
     ]
-    # One job evaluated both models (the starting point answers through its foundation model).
-    job = _job(session, row["evaluation_job_arn"])
-    assert job["status"] == "Completed"
-    models = [m["bedrockModel"]["modelIdentifier"] for m in job["inferenceConfig"]["models"]]
-    assert (
-        len(models) == 2
-        and ":provisioned-model/" in models[0]
-        and models[1] == "amazon.titan-text-express-v1:0"
-    )
-
-    # The recorded metrics are the job's own per-prompt scores, summarized: recompute them from its files.
-    records = _output_records(session, row["managed_results_uri"])
-    assert len(records) == 2 * 22
-    for model, side in ((models[0], "metrics"), (models[1], "champion_metrics")):
+    # An automated job evaluates one model: the candidate's, and the starting point's (its foundation model).
+    jobs = {job["jobName"]: job for job in (_job(session, arn) for arn in row["evaluation_job_arns"])}
+    assert {name.rsplit("-it0001-", 1)[1].split("-", 1)[1] for name in jobs} == {"eval", "champion-eval"}
+    for name, job in jobs.items():
+        assert job["status"] == "Completed"
+        [model] = [m["bedrockModel"]["modelIdentifier"] for m in job["inferenceConfig"]["models"]]
+        champion = name.endswith("-champion-eval")
+        assert model == "amazon.titan-text-express-v1:0" if champion else ":provisioned-model/" in model
+        # The recorded metrics are the job's own per-prompt scores, summarized: recompute them from its files.
+        records = _output_records(session, f"{row['managed_results_uri']}{name}/")
         accuracy = [
             score["result"]
             for record in records
-            if record["modelResponses"][0]["modelIdentifier"] == model
             for score in record["automatedEvaluationResult"]["scores"]
             if score["metricName"] in ("Accuracy", "Builtin.Accuracy")
         ]
-        assert len(accuracy) == 22
+        assert len(records) == len(accuracy) == 22
+        side = "champion_metrics" if champion else "metrics"
         assert row[side]["bedrock_accuracy"]["overall"] == pytest.approx(sum(accuracy) / len(accuracy))
     assert (
         row["metrics"]["bedrock_accuracy"]["overall"] > row["champion_metrics"]["bedrock_accuracy"]["overall"]
@@ -143,11 +139,11 @@ def test_a_lineage_is_gated_on_the_managed_jobs_scores(session: LocalSession) ->
     ]
     assert _running_jobs(session, "managed") == []
 
-    # The champion's job scores are reused on the same set: the next job evaluates the candidate only.
+    # The champion's job scores are reused on the same set: the next round runs the candidate's job only.
     second = _run(session, "managed", _prompt_completion("round-2-storage-and-account.jsonl"))
     assert second["decision"] in ("promoted", "rejected"), second["reason"]
-    second_job = _job(session, second["evaluation_job_arn"])
-    assert len(second_job["inferenceConfig"]["models"]) == 1
+    [second_job] = [_job(session, arn) for arn in second["evaluation_job_arns"]]
+    assert "-it0002-" in second_job["jobName"] and not second_job["jobName"].endswith("-champion-eval")
     assert second["champion_metrics"]["bedrock_accuracy"] == row["metrics"]["bedrock_accuracy"]
 
 
@@ -174,10 +170,9 @@ def test_a_round_that_fails_while_its_job_runs_stops_the_job(session: LocalSessi
         session.standin.set_evaluation_job_polls_in_progress(0)
 
     assert row["decision"] == "failed" and "ValidationException" in row["reason"], row["reason"]
-    # Stopped by Clean up: no longer in progress (Stopping until Bedrock has wound it down).
-    assert [job["status"] for job in _running_jobs(session, "managed-stop")] in ([], ["Stopping"])
-    [job] = session.client("bedrock").list_evaluation_jobs(nameContains="iterft-managed-stop-")[
-        "jobSummaries"
-    ]
-    assert job["status"] in ("Stopping", "Stopped")
+    # Both jobs (candidate and starting point) stopped by Clean up: no longer in progress (Stopping until
+    # Bedrock has wound them down).
+    assert {job["status"] for job in _running_jobs(session, "managed-stop")} <= {"Stopping"}
+    jobs = session.client("bedrock").list_evaluation_jobs(nameContains="iterft-managed-stop-")["jobSummaries"]
+    assert len(jobs) == 2 and {job["status"] for job in jobs} <= {"Stopping", "Stopped"}
     assert [item for item in session.bedrock_inventory() if item["name"].startswith("managed-stop-")] == []

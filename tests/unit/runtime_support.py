@@ -5,6 +5,7 @@ boundary. The fixtures themselves are in runtime_fixtures.py (a plugin: `pytest_
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -137,7 +138,8 @@ class Aws:
 
 @dataclass
 class FakeBedrock:
-    """Stands in for dal.bedrock where moto has nothing (Converse, deployments, provisioned throughput).
+    """Stands in for dal.bedrock where moto has nothing (Converse, deployments, provisioned throughput,
+    evaluation jobs).
 
     `models` maps a model id to a function from prompt to answer; `capacity` holds the deployments and
     throughputs that exist (ARN -> the model each serves), always in service. Attributes it does not
@@ -148,6 +150,8 @@ class FakeBedrock:
     capacity: dict[str, str] = field(default_factory=dict)
     deleted: list[str] = field(default_factory=list)
     calls: list[tuple[str, str]] = field(default_factory=list)
+    evaluation_jobs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Evaluation jobs by name: `request`, `arn`, `status`, `failure_messages`."""
 
     def __getattr__(self, name: str) -> Any:
         return getattr(real_bedrock, name)
@@ -185,6 +189,31 @@ class FakeBedrock:
 
     def release_capacities(self, capacities: Iterable[Capacity]) -> list[str]:
         return [item.name for item in capacities if self.delete_capacity(item.kind, item.arn)]
+
+    def create_evaluation_job(self, request: Mapping[str, Any]) -> str:
+        """Like Bedrock with the job name as client token: the same name returns the same job."""
+        name = str(request["jobName"])
+        job_id = hashlib.sha256(name.encode()).hexdigest()[:12]
+        arn = f"arn:aws:bedrock:{REGION}:{ACCOUNT}:evaluation-job/{job_id}"
+        job = self.evaluation_jobs.setdefault(
+            name, {"request": dict(request), "arn": arn, "status": "InProgress", "failure_messages": []}
+        )
+        return str(job["arn"])
+
+    def get_evaluation_job(self, job_arn: str) -> real_bedrock.EvaluationJob:
+        [(name, job)] = [(name, job) for name, job in self.evaluation_jobs.items() if job["arn"] == job_arn]
+        return real_bedrock.EvaluationJob(name, job["arn"], job["status"], tuple(job["failure_messages"]))
+
+    def find_evaluation_job(self, job_name: str) -> real_bedrock.EvaluationJob | None:
+        job = self.evaluation_jobs.get(job_name)
+        return None if job is None else self.get_evaluation_job(job["arn"])
+
+    def stop_evaluation_job(self, job_arn: str) -> bool:
+        [job] = [job for job in self.evaluation_jobs.values() if job["arn"] == job_arn]
+        if job["status"] != "InProgress":
+            return False
+        job["status"] = "Stopping"
+        return True
 
 
 def install_fake_bedrock(monkeypatch: pytest.MonkeyPatch, *modules: ModuleType) -> FakeBedrock:

@@ -157,6 +157,19 @@ def test_a_valid_config_in_another_directory_loads(tmp_path: Path) -> None:
             id="managed-metric-not-computed-by-the-job",
         ),
         pytest.param(
+            {
+                "lineage": {
+                    "base_model": "amazon.titan-text-express-v1:0:8k",
+                    "hyperparameters": {},
+                    "serving": {"mode": "provisioned"},
+                    "evaluation_invoke_model": "arn:aws:bedrock:us-east-1:123456789012:custom-model/abc",
+                    "evaluation": {"managed_job": {}},
+                }
+            },
+            ["lineages.0", "evaluation_invoke_model", "cannot be evaluated by evaluation.managed_job"],
+            id="managed-job-cannot-evaluate-the-starting-point",
+        ),
+        pytest.param(
             {"lineage": {"evaluation": {"managed_job": {"metrics": ["fluency"]}}}},
             ["lineages.0.evaluation.managed_job.metrics", "unknown built-in metric(s) ['fluency']"],
             id="unknown-built-in-metric",

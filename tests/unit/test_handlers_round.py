@@ -191,7 +191,8 @@ def test_begin_builds_on_the_starting_point_with_deterministic_names(aws: Aws) -
         "output_uri": f"s3://{BUCKET}/{naming.job_output_prefix(LINEAGE, 1)}",
         "candidate_capacity_name": naming.evaluation_capacity_name(LINEAGE, 1, fingerprint, "candidate"),
         "champion_capacity_name": naming.evaluation_capacity_name(LINEAGE, 1, fingerprint, "champion"),
-        "evaluation_job_name": naming.evaluation_job_name(LINEAGE, 1, fingerprint),
+        "candidate_evaluation_job_name": naming.evaluation_job_name(LINEAGE, 1, fingerprint, "candidate"),
+        "champion_evaluation_job_name": naming.evaluation_job_name(LINEAGE, 1, fingerprint, "champion"),
         "hyperparameters": {"epochCount": "2", "learningRate": "1e-05"},
     }
     record = aws.registry.get_iteration(LINEAGE, 1)

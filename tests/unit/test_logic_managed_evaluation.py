@@ -5,15 +5,20 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import botocore.session
 import pytest
 from iterft_runtime import naming
 from iterft_runtime.logic.evaluation import EvaluationItem, reusable_champion_metrics, score_answers
 from iterft_runtime.logic.managed_evaluation import (
+    EVALUABLE_MODEL_ID,
     MAX_PROMPTS,
     ManagedEvaluationError,
+    check_prompt_count,
     dataset_records,
+    job_output_prefix,
     job_progress,
     job_request,
+    jobs_progress,
     managed_scores,
 )
 from iterft_runtime.models.lineage import LineageConfig
@@ -53,10 +58,13 @@ def test_the_dataset_is_the_set_in_bedrocks_shape_and_at_most_a_thousand_prompts
         ManagedEvaluationError, match="1001 records; a Bedrock evaluation job takes at most 1000"
     ):
         dataset_records(too_many)
+    check_prompt_count(MAX_PROMPTS)
+    with pytest.raises(ManagedEvaluationError, match="1001 records"):
+        check_prompt_count(MAX_PROMPTS + 1)
 
 
-def test_the_request_names_the_set_the_metrics_and_both_models_with_the_name_as_token() -> None:
-    name = naming.evaluation_job_name("claims", 3, "abcd1234")
+def test_the_request_names_the_set_the_metrics_and_one_model_with_the_name_as_token() -> None:
+    name = naming.evaluation_job_name("claims", 3, "abcd1234", "champion")
     request = job_request(
         job_name=name,
         role_arn="arn:aws:iam::123456789012:role/eval",
@@ -64,11 +72,15 @@ def test_the_request_names_the_set_the_metrics_and_both_models_with_the_name_as_
         dataset_uri="s3://b/evaluations/claims/000003/managed-evaluation/dataset.jsonl",
         output_uri="s3://b/evaluations/claims/000003/managed-evaluation/output/",
         metrics=["accuracy", "toxicity"],
-        models=[CANDIDATE, CHAMPION],
+        model=CHAMPION,
         max_tokens=256,
         tags={"iterft:lineage": "claims"},
     )
-    assert name == "iterft-claims-it0003-abcd1234-eval"
+    assert name == "iterft-claims-it0003-abcd1234-champion-eval"
+    assert (
+        naming.evaluation_job_name("claims", 3, "abcd1234", "candidate")
+        == "iterft-claims-it0003-abcd1234-eval"
+    )
     assert request["jobName"] == request["clientRequestToken"] == name
     (config,) = request["evaluationConfig"]["automated"]["datasetMetricConfigs"]
     assert config == {
@@ -79,29 +91,18 @@ def test_the_request_names_the_set_the_metrics_and_both_models_with_the_name_as_
         },
         "metricNames": ["Builtin.Accuracy", "Builtin.Toxicity"],
     }
-    models = [model["bedrockModel"] for model in request["inferenceConfig"]["models"]]
-    assert [model["modelIdentifier"] for model in models] == [CANDIDATE, CHAMPION]
-    assert json.loads(models[0]["inferenceParams"]) == {
-        "inferenceConfig": {"maxTokens": 256, "temperature": 0.0}
-    }
+    # An automated job evaluates a single model.
+    [model] = [model["bedrockModel"] for model in request["inferenceConfig"]["models"]]
+    assert model["modelIdentifier"] == CHAMPION
+    assert json.loads(model["inferenceParams"]) == {"inferenceConfig": {"maxTokens": 256, "temperature": 0.0}}
     assert request["customerEncryptionKeyId"] == "arn:aws:kms:us-east-1:123456789012:key/k"
-    assert request["jobTags"] == [{"key": "iterft:lineage", "value": "claims"}]
-    with pytest.raises(ManagedEvaluationError, match="one or two models, not 3"):
-        job_request(**{**_request_args(), "models": [CANDIDATE, CHAMPION, CHAMPION]})
-
-
-def _request_args() -> dict[str, Any]:
-    return {
-        "job_name": "j",
-        "role_arn": "r",
-        "key_arn": "k",
-        "dataset_uri": "s3://b/d",
-        "output_uri": "s3://b/o/",
-        "metrics": ["accuracy"],
-        "models": [CANDIDATE],
-        "max_tokens": 1,
-        "tags": {},
+    assert request["outputDataConfig"] == {
+        "s3Uri": "s3://b/evaluations/claims/000003/managed-evaluation/output/"
     }
+    assert request["jobTags"] == [{"key": "iterft:lineage", "value": "claims"}]
+    assert job_output_prefix("evaluations/claims/000003/managed-evaluation/output/", name) == (
+        f"evaluations/claims/000003/managed-evaluation/output/{name}/"
+    )
 
 
 @pytest.mark.parametrize(
@@ -124,6 +125,23 @@ def test_job_progress(status: str, messages: tuple[str, ...], expected: tuple[bo
     assert expected[2] in progress.reason
 
 
+def test_the_rounds_jobs_are_ready_together_and_fail_as_soon_as_one_fails() -> None:
+    done, running = job_progress("a", "Completed"), job_progress("b", "InProgress")
+    failed = job_progress("c", "Failed", ("quota exceeded",))
+    assert jobs_progress([done, done]).ready
+    assert jobs_progress([done, running]).to_dict() == {
+        "ready": False,
+        "failed": False,
+        "reason": "evaluation job b is in progress",
+    }
+    both = jobs_progress([running, failed])
+    assert (both.ready, both.failed, both.reason) == (
+        False,
+        True,
+        "evaluation job c ended Failed: quota exceeded",
+    )
+
+
 def test_output_scores_line_up_with_the_items_and_read_higher_is_better() -> None:
     # Output in another order than the set, with both spellings of the metric names Bedrock uses.
     records = [
@@ -132,30 +150,25 @@ def test_output_scores_line_up_with_the_items_and_read_higher_is_better() -> Non
             CANDIDATE,
             **{"Builtin.Accuracy": 0.25, "Builtin.Robustness": 0.5, "Builtin.Toxicity": 0.0},
         ),
-        _record(ITEMS[0], CHAMPION, Accuracy=0.0, Robustness=0.0, Toxicity=0.5),
         _record(ITEMS[0], CANDIDATE, Accuracy=1.0, Robustness=0.1, Toxicity=0.0),
         _record(ITEMS[1], CANDIDATE, Accuracy=0.5, Robustness=0.2, Toxicity=0.25),
         _record(ITEMS[2], CANDIDATE, Accuracy=0.75, Robustness=0.3, Toxicity=0.0),
-        _record(ITEMS[1], CHAMPION, Accuracy=0.0, Robustness=1.0, Toxicity=0.0),
-        _record(ITEMS[2], CHAMPION, Accuracy=0.5, Robustness=0.0, Toxicity=0.0),
-        _record(ITEMS[3], CHAMPION, Accuracy=0.0, Robustness=0.0, Toxicity=0.0),
     ]
-    scores = managed_scores(
-        records, {"candidate": CANDIDATE, "champion": CHAMPION}, ["accuracy", "robustness", "toxicity"], ITEMS
-    )
+    scores = managed_scores(records, ["accuracy", "robustness", "toxicity"], ITEMS)
     # Identical items (lines 1 and 3) take the identical records in turn.
-    assert scores["candidate"] == {
+    assert scores == {
         "bedrock_accuracy": (1.0, 0.5, 0.75, 0.25),
         "bedrock_robustness": (0.9, 0.8, 0.7, 0.5),
         "bedrock_non_toxicity": (1.0, 0.75, 1.0, 1.0),
     }
-    assert scores["champion"]["bedrock_non_toxicity"] == (0.5, 1.0, 1.0, 1.0)
     # Summarized like every other metric: overall, and per category (line 4 has none).
-    summary = score_answers(ITEMS, ["a"] * 4, managed_scores=scores["candidate"]).metrics
+    summary = score_answers(ITEMS, ["a"] * 4, managed_scores=scores).metrics
     assert summary["bedrock_accuracy"] == {
         "overall": pytest.approx((1.0 + 0.5 + 0.75 + 0.25) / 4),
         "by_category": {"account": 0.5, "billing": pytest.approx(0.875)},
     }
+    with pytest.raises(ValueError, match="3 bedrock_accuracy scores for 4 evaluation items"):
+        score_answers(ITEMS, ["a"] * 4, managed_scores={"bedrock_accuracy": (1.0, 1.0, 1.0)})
 
 
 @pytest.mark.parametrize(
@@ -163,18 +176,13 @@ def test_output_scores_line_up_with_the_items_and_read_higher_is_better() -> Non
     [
         pytest.param(
             [_record(item, CANDIDATE, Accuracy=1.0) for item in ITEMS[:3]],
-            "no scores of .*provisioned-model/cand00000001 for line 4",
+            "no scores for line 4 of the set",
             id="a-prompt-missing",
         ),
         pytest.param(
             [_record(item, CANDIDATE, Accuracy=1.0) for item in [*ITEMS, ITEMS[0]]],
-            "1 record\\(s\\) of .* beyond the set",
+            "1 record\\(s\\) beyond the set",
             id="a-prompt-too-many",
-        ),
-        pytest.param(
-            [_record(ITEMS[0], "amazon.nova-pro-v1:0", Accuracy=1.0)],
-            "answers of 'amazon.nova-pro-v1:0', which it was not asked to evaluate",
-            id="another-model",
         ),
         pytest.param(
             [_record(ITEMS[0], CANDIDATE, Robustness=1.0)],
@@ -184,16 +192,11 @@ def test_output_scores_line_up_with_the_items_and_read_higher_is_better() -> Non
         pytest.param(
             [_record(ITEMS[0], CANDIDATE, Accuracy=None)], "has no Builtin.Accuracy score", id="metric-null"
         ),
-        pytest.param(
-            [{**_record(ITEMS[0], CANDIDATE, Accuracy=1.0), "modelResponses": []}],
-            "does not name the one model",
-            id="no-model",
-        ),
     ],
 )
-def test_an_incomplete_or_foreign_output_is_an_error(records: list[dict[str, Any]], error: str) -> None:
+def test_an_incomplete_output_is_an_error(records: list[dict[str, Any]], error: str) -> None:
     with pytest.raises(ManagedEvaluationError, match=error):
-        managed_scores(records, {"candidate": CANDIDATE}, ["accuracy"], ITEMS)
+        managed_scores(records, ["accuracy"], ITEMS)
 
 
 def test_adding_a_managed_job_is_a_new_yardstick_the_champion_is_scored_on_again() -> None:
@@ -218,3 +221,11 @@ def test_adding_a_managed_job_is_a_new_yardstick_the_champion_is_scored_on_again
     )
     assert reusable_champion_metrics(state, "v1", plain.evaluation) == scored
     assert reusable_champion_metrics(state, "v1", managed.evaluation) is None
+
+
+def test_what_a_job_can_evaluate_is_botocores_pattern_verbatim() -> None:
+    shape = botocore.session.get_session().get_service_model("bedrock").shape_for("EvaluationBedrockModel")
+    assert EVALUABLE_MODEL_ID.pattern == shape.members["modelIdentifier"].metadata["pattern"]
+    assert EVALUABLE_MODEL_ID.fullmatch(CANDIDATE) and EVALUABLE_MODEL_ID.fullmatch(CHAMPION)
+    deployment = "arn:aws:bedrock:us-east-1:123456789012:custom-model-deployment/abcdef123456"
+    assert not EVALUABLE_MODEL_ID.fullmatch(deployment)

@@ -169,7 +169,7 @@ def test_history_has_the_public_keys() -> None:
         "size_bytes",
         "report_uri",
         "results_uri",
-        "evaluation_job_arn",
+        "evaluation_job_arns",
         "managed_results_uri",
         "training_loss",
         "validation_loss",

@@ -543,7 +543,31 @@ def test_evaluation_jobs_run_as_a_role_of_their_own_only_where_a_lineage_has_one
         "bedrock:InvokeModel",
         "bedrock:InvokeModelWithResponseStream",
     }
-    # Only Start managed evaluation passes it, only to Bedrock, and names it to the job.
+    # Bedrock itself may use the stack key for this account's evaluation jobs only (its key policy).
+    key_id = _logical_id(synth, "AWS::KMS::Key", "StorageKey")
+    key_policy = readable(synth.template["Resources"][key_id]["Properties"]["KeyPolicy"]["Statement"])
+    (for_bedrock,) = [st for st in key_policy if st.get("Principal") == {"Service": "bedrock.amazonaws.com"}]
+    assert sorted(_listify(for_bedrock["Action"])) == [
+        "kms:Decrypt",
+        "kms:DescribeKey",
+        "kms:GenerateDataKey",
+    ]
+    assert for_bedrock["Condition"] == {
+        "StringLike": {
+            "kms:EncryptionContext:evaluationJobArn": _arn(synth.config.region, "evaluation-job/*"),
+            "aws:SourceArn": _arn(synth.config.region, "evaluation-job/*"),
+        }
+    }
+    # Only Start managed evaluation passes it, only to Bedrock, and names it to the job; it writes the
+    # prompt dataset and nothing else.
+    start_statements = _role_statements(synth, _function_role(synth, "start_managed_evaluation"))
+    written = {
+        resource
+        for statement in start_statements
+        if "s3:PutObject" in _listify(statement["Action"])
+        for resource in _listify(statement["Resource"])
+    }
+    assert written == {f"{folder}dataset.jsonl"}
     start = _functions(synth)["start_managed_evaluation"]
     assert start["Environment"]["Variables"][naming.ENV_EVALUATION_ROLE_ARN] == {
         "Fn::GetAtt": [role_id, "Arn"]
@@ -1091,8 +1115,11 @@ def test_a_managed_evaluation_job_runs_beside_the_shards_and_is_polled_to_the_fa
         {"Variable": "$.managed_evaluation", "IsPresent": True, "Next": "Start managed evaluation polls"}
     ]
     assert started["Default"] == "Aggregate evaluation"
-    assert states["Check managed evaluation"]["Parameters"] == {"job_arn.$": "$.managed_evaluation.job_arn"}
-    assert states["Check managed evaluation"]["ResultPath"] == "$.evaluation_job_check"
+    check = states["Check managed evaluation"]
+    assert check["Parameters"] == {"job_arns.$": "$.managed_evaluation.job_arns"}
+    assert check["ResultPath"] == "$.evaluation_job_check"
+    (throttled,) = [retry for retry in check["Retry"] if retry["ErrorEquals"] == ["BedrockThrottled"]]
+    assert throttled["BackoffRate"] == 2 and throttled["JitterStrategy"] == "FULL"
     ready = {c["Variable"]: c for c in states["Managed evaluation ready?"]["Choices"]}
     assert ready["$.evaluation_job_check.ready"]["Next"] == "Aggregate evaluation"
     failed = states[ready["$.evaluation_job_check.failed"]["Next"]]

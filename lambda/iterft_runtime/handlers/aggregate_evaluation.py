@@ -22,7 +22,12 @@ from iterft_runtime.dal.registry import Registry
 from iterft_runtime.handlers import settings
 from iterft_runtime.handlers.plan_evaluation import RegistryStateMissingError
 from iterft_runtime.logic.evaluation import EvaluationItem, collect_answers, result_rows, score_answers
-from iterft_runtime.logic.managed_evaluation import ManagedEvaluationError, is_output_key, managed_scores
+from iterft_runtime.logic.managed_evaluation import (
+    ManagedEvaluationError,
+    is_output_key,
+    job_output_prefix,
+    managed_scores,
+)
 from iterft_runtime.logic.rounds import round_input
 
 logger = Logger()
@@ -111,22 +116,32 @@ def _shard_rows(bucket: str, lineage: str, iteration: int, shard_count: int) -> 
 def _managed_scores(
     event: dict[str, Any], items: Sequence[EvaluationItem]
 ) -> dict[str, dict[str, tuple[float, ...]]]:
-    """The Bedrock evaluation job's per-item scores by role, read from its output files; none when the
-    lineage has no managed job. A lineage with one must have run it (Start managed evaluation)."""
+    """The Bedrock evaluation jobs' per-item scores by role (candidate, champion), each read from its
+    own job's output files; none when the lineage has no managed job. A lineage with one must have
+    run them (Start managed evaluation)."""
     managed_job = round_input(event).lineage.evaluation.managed_job
     started = event.get("managed_evaluation")
     if managed_job is None:
         return {}
     if not started:
         raise ManagedEvaluationError("the lineage has evaluation.managed_job, but no evaluation job ran")
-    bucket, prefix = storage.split_uri(started["output_uri"])
-    keys = [key for key in storage.list_keys(bucket, prefix) if is_output_key(key)]
-    if not keys:
-        raise ManagedEvaluationError(
-            f"evaluation job {started['job_name']} wrote no output under {started['output_uri']}"
-        )
-    records = (json.loads(line) for key in keys for line in storage.iter_lines(bucket, key) if line.strip())
-    return managed_scores(records, started["models"], managed_job.metrics, items)
+    bucket, output_prefix = storage.split_uri(started["output_uri"])
+    scores = {}
+    for job in started["jobs"]:
+        prefix = job_output_prefix(output_prefix, job["job_name"])
+        keys = [key for key in storage.list_keys(bucket, prefix) if is_output_key(key)]
+        if not keys:
+            raise ManagedEvaluationError(
+                f"evaluation job {job['job_name']} wrote no output under {storage.s3_uri(bucket, prefix)}"
+            )
+        lines = (line for key in keys for line in storage.iter_lines(bucket, key) if line.strip())
+        try:
+            scores[job["role"]] = managed_scores(
+                (json.loads(line) for line in lines), managed_job.metrics, items
+            )
+        except ManagedEvaluationError as error:
+            raise ManagedEvaluationError(f"evaluation job {job['job_name']}: {error}") from None
+    return scores
 
 
 def _summary(result: dict[str, Any]) -> dict[str, Any]:

@@ -36,7 +36,10 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         "output_uri": f"s3://{settings.bucket_name()}/{naming.job_output_prefix(name, iteration)}",
         "candidate_capacity_name": naming.evaluation_capacity_name(name, iteration, fingerprint, "candidate"),
         "champion_capacity_name": naming.evaluation_capacity_name(name, iteration, fingerprint, "champion"),
-        "evaluation_job_name": naming.evaluation_job_name(name, iteration, fingerprint),
+        "candidate_evaluation_job_name": naming.evaluation_job_name(
+            name, iteration, fingerprint, "candidate"
+        ),
+        "champion_evaluation_job_name": naming.evaluation_job_name(name, iteration, fingerprint, "champion"),
         "hyperparameters": dict(event["validation"]["hyperparameters"]),
     }
     registry.update_iteration(

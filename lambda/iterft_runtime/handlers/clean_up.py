@@ -52,14 +52,18 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     job_name = begun.get("job_name")
     if job_name:
         _attempt(leftovers, f"stop job {job_name}", lambda: _stop_job(job_name))
-    evaluation_job = begun.get("evaluation_job_name")
-    if evaluation_job and given.lineage.evaluation.managed_job is not None:
-        started = event.get("managed_evaluation") or {}
-        _attempt(
-            leftovers,
-            f"stop evaluation job {evaluation_job}",
-            lambda: _stop_evaluation_job(evaluation_job, started.get("job_arn")),
-        )
+    if given.lineage.evaluation.managed_job is not None:
+        started = {
+            job["job_name"]: job["job_arn"] for job in (event.get("managed_evaluation") or {}).get("jobs", [])
+        }
+        for role in (CapacityRole.CANDIDATE, CapacityRole.CHAMPION):
+            evaluation_job = begun.get(f"{role.value}_evaluation_job_name")
+            if evaluation_job:
+                _attempt(
+                    leftovers,
+                    f"stop evaluation job {evaluation_job}",
+                    lambda name=evaluation_job: _stop_evaluation_job(name, started.get(name)),
+                )
     for capacity in _created_by_round(event, given.lineage.model_family(), name, iteration):
         if serving is not None and capacity.arn and capacity.arn == serving.arn:
             continue  # adopted by the committed promotion: it serves now

@@ -66,4 +66,5 @@ def evaluation_role_arn() -> str:
 
 
 def key_arn() -> str:
+    """The stack's KMS key (set only on the function that starts evaluation jobs, which encrypt with it)."""
     return _required(naming.ENV_KEY_ARN)

@@ -1,11 +1,12 @@
-"""Start managed evaluation: Bedrock's evaluation job scores the planned set too (lineages with
+"""Start managed evaluation: Bedrock's evaluation jobs score the planned set too (lineages with
 `evaluation.managed_job`). Result at `$.managed_evaluation`.
 
-Runs once the evaluation capacity serves and before the shards are scored, so the job and the Map
-work at the same time. The job reads a copy of exactly the planned set version (its own S3 object,
-in Bedrock's dataset shape) and evaluates the candidate's provisioned throughput, and the champion
-when the plan has it answer again. Its name, from Begin, doubles as the client request token: a
-retried start returns the same job, and Clean up can find it by name.
+Runs once the evaluation capacity serves and before the shards are scored, so the jobs and the Map
+work at the same time. The jobs read a copy of exactly the planned set version (its own S3 object,
+in Bedrock's dataset shape). An automated job evaluates a single model: one job for the candidate's
+provisioned throughput, and one for the champion when the plan has it answer again. Their names,
+from Begin, double as client request tokens: a retried start returns the same jobs, and Clean up can
+find them by name.
 """
 
 from __future__ import annotations
@@ -49,26 +50,29 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         naming.managed_evaluation_dataset_key(lineage.name, iteration),
         dataset_records(evaluation_set.items),
     )
-    models = {"candidate": capacity["candidate_model"]}
+    models = {CapacityRole.CANDIDATE: capacity["candidate_model"]}
     if capacity.get("champion_model"):
-        models["champion"] = capacity["champion_model"]
-    job_name = begun["evaluation_job_name"]
+        models[CapacityRole.CHAMPION] = capacity["champion_model"]
     output_uri = storage.s3_uri(bucket, naming.managed_evaluation_output_prefix(lineage.name, iteration))
-    with bedrock.throttling_retried(f"evaluation job {job_name}"):
-        job_arn = bedrock.create_evaluation_job(
-            job_request(
-                job_name=job_name,
-                role_arn=settings.evaluation_role_arn(),
-                key_arn=settings.key_arn(),
-                dataset_uri=dataset_uri,
-                output_uri=output_uri,
-                metrics=managed.metrics,
-                models=list(models.values()),
-                max_tokens=lineage.evaluation.max_answer_tokens,
-                tags=capacity_tags(lineage.name, iteration, CapacityRole.CANDIDATE),
+    jobs = []
+    for role, model in models.items():
+        job_name = begun[f"{role.value}_evaluation_job_name"]
+        with bedrock.throttling_retried(f"evaluation job {job_name}"):
+            job_arn = bedrock.create_evaluation_job(
+                job_request(
+                    job_name=job_name,
+                    role_arn=settings.evaluation_role_arn(),
+                    key_arn=settings.key_arn(),
+                    dataset_uri=dataset_uri,
+                    output_uri=output_uri,
+                    metrics=managed.metrics,
+                    model=model,
+                    max_tokens=lineage.evaluation.max_answer_tokens,
+                    tags=capacity_tags(lineage.name, iteration, role),
+                )
             )
-        )
-    result = {"job_name": job_name, "job_arn": job_arn, "output_uri": output_uri, "models": models}
+        jobs.append({"role": role.value, "job_name": job_name, "job_arn": job_arn, "model": model})
+    result = {"output_uri": output_uri, "jobs": jobs, "job_arns": [job["job_arn"] for job in jobs]}
     logger.info(
         "managed evaluation started", extra={"lineage": lineage.name, "iteration": iteration, **result}
     )

@@ -11,12 +11,15 @@ every metric higher-is-better, so those two are recorded as `1 - result` (`bedro
 Bedrock evaluates only what it can invoke by the identifiers its evaluation API accepts: foundation
 models, inference profiles and provisioned throughput, but no custom model deployment. So a lineage
 may use the managed job only where its evaluation capacity is provisioned throughput
-(`LineageConfig` refuses it at synth for families served by on-demand deployment).
+(`LineageConfig` refuses it at synth for families served by on-demand deployment). An automated job
+evaluates a single model: a round runs one job for the candidate, and one for the champion when the
+champion must be scored again.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -30,6 +33,18 @@ MAX_PROMPTS = 1_000
 """Bedrock's limit on prompts in one automated evaluation job's custom dataset."""
 OUTPUT_SUFFIX = "_output.jsonl"
 BUILTIN_PREFIX = "Builtin."
+EVALUABLE_MODEL_ID = re.compile(
+    r"(arn:aws(-[^:]+)?:bedrock:[a-z0-9-]{1,20}:((:foundation-model/[a-z0-9-]{1,63}[.]{1}[a-z0-9-]{1,63}"
+    r"([.:]?[a-z0-9-]{1,63}))|([0-9]{12}:provisioned-model/[a-z0-9]{12})|([0-9]{12}:imported-model/[a-z0-9]{12})"
+    r"|([0-9]{12}:application-inference-profile/[a-z0-9]{12})|([0-9]{12}:inference-profile/(([a-z-]{2,8}.)"
+    r"[a-z0-9-]{1,63}[.]{1}[a-z0-9-]{1,63}([.:]?[a-z0-9-]{1,63})))|([0-9]{12}:(default-prompt-router|prompt-router)"
+    r"/[a-zA-Z0-9-:.]+)))|(([a-z]{2,4}[.]{1})([a-z0-9-]{1,63}[.]{1}[a-z0-9-]{1,63}([.:]?[a-z0-9-]{1,63})))"
+    r"|([a-z0-9-]{1,63}[.]{1}[a-z0-9-]{1,63}([.:]?[a-z0-9-]{1,63}))"
+    r"|arn:aws(-[^:]+)?:sagemaker:[a-z0-9-]{1,20}:[0-9]{12}:endpoint/[a-z0-9-]{1,63}"
+)
+"""botocore's EvaluationBedrockModel.modelIdentifier pattern, verbatim: what an evaluation job can
+evaluate. Bedrock checks it (botocore does not): custom model and custom model deployment ARNs do
+not match it, so a custom model is evaluated through its provisioned throughput's ARN."""
 
 
 @dataclass(frozen=True)
@@ -68,13 +83,18 @@ class ManagedEvaluationError(ValueError):
     """The managed evaluation cannot run or its output cannot be read; the message says which."""
 
 
-def dataset_records(items: Sequence[EvaluationItem]) -> list[dict[str, str]]:
-    """The prompt dataset, one record per evaluation item in set order, in Bedrock's shape."""
-    if len(items) > MAX_PROMPTS:
+def check_prompt_count(records: int) -> None:
+    """Refuse a set Bedrock's job cannot take: checked when the round is planned, before any capacity."""
+    if records > MAX_PROMPTS:
         raise ManagedEvaluationError(
-            f"the evaluation set has {len(items)} records; a Bedrock evaluation job takes at most "
+            f"the evaluation set has {records} records; a Bedrock evaluation job takes at most "
             f"{MAX_PROMPTS} prompts (use a smaller set, or turn evaluation.managed_job off)"
         )
+
+
+def dataset_records(items: Sequence[EvaluationItem]) -> list[dict[str, str]]:
+    """The prompt dataset, one record per evaluation item in set order, in Bedrock's shape."""
+    check_prompt_count(len(items))
     records = []
     for item in items:
         record = {"prompt": item.prompt, "referenceResponse": item.reference}
@@ -92,16 +112,14 @@ def job_request(
     dataset_uri: str,
     output_uri: str,
     metrics: Sequence[str],
-    models: Sequence[str],
+    model: str,
     max_tokens: int,
     tags: Mapping[str, str],
 ) -> dict[str, Any]:
     """CreateEvaluationJob's request: the set as a QuestionAndAnswer dataset, the lineage's built-in
-    metrics, the models (the candidate first; the champion when it must be scored again), greedy
-    decoding with the lineage's answer length, results encrypted with the stack's key. The job name
-    doubles as the client request token, so a retried start returns the same job."""
-    if not 1 <= len(models) <= 2:
-        raise ManagedEvaluationError(f"an evaluation job compares one or two models, not {len(models)}")
+    metrics, the one model (an automated job evaluates a single model), greedy decoding with the
+    lineage's answer length, results encrypted with the stack's key. The job name doubles as the
+    client request token, so a retried start returns the same job."""
     inference_params = json.dumps({"inferenceConfig": {"maxTokens": max_tokens, "temperature": 0.0}})
     return {
         "jobName": job_name,
@@ -121,10 +139,7 @@ def job_request(
             }
         },
         "inferenceConfig": {
-            "models": [
-                {"bedrockModel": {"modelIdentifier": model, "inferenceParams": inference_params}}
-                for model in models
-            ]
+            "models": [{"bedrockModel": {"modelIdentifier": model, "inferenceParams": inference_params}}]
         },
         "outputDataConfig": {"s3Uri": output_uri},
         "jobTags": [{"key": key, "value": value} for key, value in tags.items()],
@@ -143,6 +158,17 @@ class JobProgress:
         return {"ready": self.ready, "failed": self.failed, "reason": self.reason}
 
 
+def jobs_progress(progresses: Sequence[JobProgress]) -> JobProgress:
+    """The round's jobs together: ready when all are, failed when one is, else still running."""
+    failed = [progress.reason for progress in progresses if progress.failed]
+    if failed:
+        return JobProgress(False, True, "; ".join(failed))
+    pending = [progress.reason for progress in progresses if not progress.ready]
+    if pending:
+        return JobProgress(False, False, "; ".join(pending))
+    return JobProgress(True, False, "; ".join(progress.reason for progress in progresses))
+
+
 def job_progress(job_name: str, status: str, failure_messages: Sequence[str] = ()) -> JobProgress:
     """Completed is ready; Failed, Stopped (or stopping, deleted) ends the round; InProgress waits."""
     if status == "Completed":
@@ -157,64 +183,43 @@ def is_output_key(key: str) -> bool:
     return key.endswith(OUTPUT_SUFFIX)
 
 
-def managed_scores(
-    records: Iterable[Mapping[str, Any]],
-    models: Mapping[str, str],
-    metric_keys: Sequence[str],
-    items: Sequence[EvaluationItem],
-) -> dict[str, dict[str, tuple[float, ...]]]:
-    """Per role in `models` (`{role: model identifier}`), per metric, one score per evaluation item in
-    item order, from the job's output records (`automatedEvaluationResult.scores`, `inputRecord`,
-    `modelResponses`): the same shape as the pipeline's own per-item scores, so they are summarized,
-    gated and written per record the same way.
+def job_output_prefix(output_prefix: str, job_name: str) -> str:
+    """Where one job writes under the round's output location: `<output>/<job name>/<job id>/...`."""
+    return f"{output_prefix.rstrip('/')}/{job_name}/"
 
-    A record is matched to its item by its input (prompt and reference; identical items in turn) and
-    to its model by the model that answered it. Every model must have every metric on every item: a
-    partial job is an error, not a smaller yardstick.
+
+def managed_scores(
+    records: Iterable[Mapping[str, Any]], metric_keys: Sequence[str], items: Sequence[EvaluationItem]
+) -> dict[str, tuple[float, ...]]:
+    """Per metric, one score per evaluation item in item order, from one job's output records
+    (`automatedEvaluationResult.scores`, `inputRecord`): the same shape as the pipeline's own per-item
+    scores, so they are summarized, gated and written per record the same way.
+
+    A record is matched to its item by its input (prompt and reference; identical items in turn).
+    Every metric on every item is required: a partial job is an error, not a smaller yardstick.
     """
     wanted = [BUILTIN_METRICS[key] for key in metric_keys]
-    role_of = {identifier: role for role, identifier in models.items()}
-    found: dict[str, dict[tuple[str, str], list[dict[str, float]]]] = {role: {} for role in models}
+    by_input: dict[tuple[str, str], list[dict[str, float]]] = {}
     for record in records:
-        answering = _answering_model(record)
-        if answering not in role_of:
-            raise ManagedEvaluationError(
-                f"the job's output has answers of {answering!r}, which it was not asked to evaluate "
-                f"({', '.join(models.values())})"
-            )
         results = _results_by_metric(record)
         missing = [metric.builtin for metric in wanted if metric.builtin not in results]
-        if missing:
-            raise ManagedEvaluationError(f"an output record of {answering} has no {', '.join(missing)} score")
         given = record.get("inputRecord") or {}
-        key = (str(given.get("prompt")), str(given.get("referenceResponse")))
-        found[role_of[answering]].setdefault(key, []).append(
-            {metric.metric: metric.value(results[metric.builtin]) for metric in wanted}
-        )
-    aligned: dict[str, dict[str, tuple[float, ...]]] = {}
-    for role, by_input in found.items():
-        per_item = []
-        for item in items:
-            queue = by_input.get((item.prompt, item.reference))
-            if not queue:
-                raise ManagedEvaluationError(
-                    f"the job's output has no scores of {models[role]} for line {item.line} of the set"
-                )
-            per_item.append(queue.pop(0))
-        extra = sum(len(queue) for queue in by_input.values())
-        if extra:
+        if missing:
             raise ManagedEvaluationError(
-                f"the job's output has {extra} record(s) of {models[role]} beyond the set"
+                f"the job's output record of {given.get('prompt')!r} has no {', '.join(missing)} score"
             )
-        aligned[role] = {m.metric: tuple(scores[m.metric] for scores in per_item) for m in wanted}
-    return aligned
-
-
-def _answering_model(record: Mapping[str, Any]) -> str:
-    responses = record.get("modelResponses") or []
-    if len(responses) != 1 or "modelIdentifier" not in responses[0]:
-        raise ManagedEvaluationError("an output record does not name the one model that answered it")
-    return str(responses[0]["modelIdentifier"])
+        key = (str(given.get("prompt")), str(given.get("referenceResponse")))
+        by_input.setdefault(key, []).append({m.metric: m.value(results[m.builtin]) for m in wanted})
+    per_item = []
+    for item in items:
+        queue = by_input.get((item.prompt, item.reference))
+        if not queue:
+            raise ManagedEvaluationError(f"the job's output has no scores for line {item.line} of the set")
+        per_item.append(queue.pop(0))
+    extra = sum(len(queue) for queue in by_input.values())
+    if extra:
+        raise ManagedEvaluationError(f"the job's output has {extra} record(s) beyond the set")
+    return {m.metric: tuple(scores[m.metric] for scores in per_item) for m in wanted}
 
 
 def _results_by_metric(record: Mapping[str, Any]) -> dict[str, float]:

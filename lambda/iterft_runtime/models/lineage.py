@@ -318,6 +318,15 @@ class LineageConfig(BaseModel):
                 "capacity is an on-demand custom model deployment, and Bedrock's evaluation jobs accept "
                 "foundation models, inference profiles and provisioned throughput, not deployments"
             )
+        if self.evaluation.managed_job is not None and self.evaluation_invoke_model:
+            from iterft_runtime.logic.managed_evaluation import EVALUABLE_MODEL_ID
+
+            if not EVALUABLE_MODEL_ID.fullmatch(self.evaluation_invoke_model):
+                raise ValueError(
+                    f"evaluation_invoke_model: {self.evaluation_invoke_model!r} cannot be evaluated by "
+                    "evaluation.managed_job: Bedrock's evaluation jobs take a foundation model, inference "
+                    "profile or provisioned throughput (not a custom model or its deployment)"
+                )
         return self
 
     def model_family(self) -> ModelFamily:

@@ -121,9 +121,9 @@ class IterationRecord:
     size_bytes: int | None = None
     report_uri: str | None = None
     results_uri: str | None = None
-    evaluation_job_arn: str | None = None
-    """The round's Bedrock evaluation job (lineages with `evaluation.managed_job`); its per-prompt output
-    is under `managed_results_uri`."""
+    evaluation_job_arns: list[str] = field(default_factory=list)
+    """The round's Bedrock evaluation jobs (lineages with `evaluation.managed_job`): the candidate's, and
+    the champion's when it was scored again; their per-prompt output is under `managed_results_uri`."""
     managed_results_uri: str | None = None
     evaluation_capacity: list[dict[str, Any]] = field(default_factory=list)
     """What the round created so the candidate (and a champion with nothing serving it) could answer
@@ -187,7 +187,7 @@ class IterationRecord:
             "size_bytes": self.size_bytes,
             "report_uri": self.report_uri,
             "results_uri": self.results_uri,
-            "evaluation_job_arn": self.evaluation_job_arn,
+            "evaluation_job_arns": list(self.evaluation_job_arns),
             "managed_results_uri": self.managed_results_uri,
             "training_loss": self.training_loss,
             "validation_loss": self.validation_loss,
