@@ -267,9 +267,9 @@ def _acknowledge_managed_evaluation(
         "serving the champion), provisioned throughput whose ARNs Bedrock assigns at run time.",
     )
     for step, use in (
-        ("start_managed_evaluation", "creates and tags the round's evaluation job"),
-        ("managed_evaluation_status", "reads the status of the round's evaluation job"),
-        ("clean_up", "stops a failed round's evaluation job"),
+        ("start_managed_evaluation", "creates and tags the round's evaluation jobs"),
+        ("managed_evaluation_status", "reads the status of the round's evaluation jobs"),
+        ("clean_up", "stops a failed round's evaluation jobs"),
     ):
         _ack(
             _role(steps[step]),

@@ -154,7 +154,7 @@ def test_output_scores_line_up_with_the_items_and_read_higher_is_better() -> Non
         _record(ITEMS[1], CANDIDATE, Accuracy=0.5, Robustness=0.2, Toxicity=0.25),
         _record(ITEMS[2], CANDIDATE, Accuracy=0.75, Robustness=0.3, Toxicity=0.0),
     ]
-    scores = managed_scores(records, ["accuracy", "robustness", "toxicity"], ITEMS)
+    scores = managed_scores([records], ["accuracy", "robustness", "toxicity"], ITEMS)
     # Identical items (lines 1 and 3) take the identical records in turn.
     assert scores == {
         "bedrock_accuracy": (1.0, 0.5, 0.75, 0.25),
@@ -171,12 +171,29 @@ def test_output_scores_line_up_with_the_items_and_read_higher_is_better() -> Non
         score_answers(ITEMS, ["a"] * 4, managed_scores={"bedrock_accuracy": (1.0, 1.0, 1.0)})
 
 
+def test_one_file_per_metric_reads_like_one_file_with_every_metric() -> None:
+    accuracy = [
+        _record(item, CANDIDATE, Accuracy=score)
+        for item, score in zip(ITEMS, (1, 0.5, 0.75, 0.25), strict=True)
+    ]
+    toxicity = [
+        _record(item, CANDIDATE, Toxicity=score) for item, score in zip(ITEMS, (0, 0.5, 0, 0), strict=True)
+    ]
+    toxicity.reverse()
+    assert managed_scores([accuracy, toxicity], ["accuracy", "toxicity"], ITEMS) == {
+        "bedrock_accuracy": (1.0, 0.5, 0.75, 0.25),
+        "bedrock_non_toxicity": (1.0, 0.5, 1.0, 1.0),
+    }
+    with pytest.raises(ManagedEvaluationError, match=r"no Builtin\.Toxicity score for line 1"):
+        managed_scores([accuracy], ["accuracy", "toxicity"], ITEMS)
+
+
 @pytest.mark.parametrize(
     ("records", "error"),
     [
         pytest.param(
             [_record(item, CANDIDATE, Accuracy=1.0) for item in ITEMS[:3]],
-            "no scores for line 4 of the set",
+            "no Builtin.Accuracy score for line 4 of the set",
             id="a-prompt-missing",
         ),
         pytest.param(
@@ -196,7 +213,7 @@ def test_output_scores_line_up_with_the_items_and_read_higher_is_better() -> Non
 )
 def test_an_incomplete_output_is_an_error(records: list[dict[str, Any]], error: str) -> None:
     with pytest.raises(ManagedEvaluationError, match=error):
-        managed_scores(records, ["accuracy"], ITEMS)
+        managed_scores([records], ["accuracy"], ITEMS)
 
 
 def test_adding_a_managed_job_is_a_new_yardstick_the_champion_is_scored_on_again() -> None:

@@ -134,11 +134,11 @@ def _managed_scores(
             raise ManagedEvaluationError(
                 f"evaluation job {job['job_name']} wrote no output under {storage.s3_uri(bucket, prefix)}"
             )
-        lines = (line for key in keys for line in storage.iter_lines(bucket, key) if line.strip())
+        files = (
+            (json.loads(line) for line in storage.iter_lines(bucket, key) if line.strip()) for key in keys
+        )
         try:
-            scores[job["role"]] = managed_scores(
-                (json.loads(line) for line in lines), managed_job.metrics, items
-            )
+            scores[job["role"]] = managed_scores(files, managed_job.metrics, items)
         except ManagedEvaluationError as error:
             raise ManagedEvaluationError(f"evaluation job {job['job_name']}: {error}") from None
     return scores

@@ -6,7 +6,7 @@ Result at `$.outcome`.
 
 What the round may have created, found even when the step that created it failed before its result
 reached the state document (names are deterministic): the customization job, the Bedrock evaluation
-job (lineages with `evaluation.managed_job`; it bills inference while it runs), the candidate's and
+jobs (lineages with `evaluation.managed_job`; they bill inference while they run), the candidate's and
 the champion's evaluation capacity, and the serving capacity a first promotion was creating. The
 lineage's committed serving capacity is never touched: if the promotion committed before the
 failure, the round is promoted, the serving pointer is published again and only its evaluation

@@ -31,7 +31,6 @@ TASK_TYPE = "QuestionAndAnswer"
 DATASET_NAME = "iterft-evaluation-set"
 MAX_PROMPTS = 1_000
 """Bedrock's limit on prompts in one automated evaluation job's custom dataset."""
-OUTPUT_SUFFIX = "_output.jsonl"
 BUILTIN_PREFIX = "Builtin."
 EVALUABLE_MODEL_ID = re.compile(
     r"(arn:aws(-[^:]+)?:bedrock:[a-z0-9-]{1,20}:((:foundation-model/[a-z0-9-]{1,63}[.]{1}[a-z0-9-]{1,63}"
@@ -180,7 +179,9 @@ def job_progress(job_name: str, status: str, failure_messages: Sequence[str] = (
 
 
 def is_output_key(key: str) -> bool:
-    return key.endswith(OUTPUT_SUFFIX)
+    """A results file of a job: Bedrock's documented `<uuid>_output.jsonl`, or any other JSON Lines
+    file it writes beside it (its guide also describes one file per metric)."""
+    return key.endswith(".jsonl")
 
 
 def job_output_prefix(output_prefix: str, job_name: str) -> str:
@@ -189,36 +190,40 @@ def job_output_prefix(output_prefix: str, job_name: str) -> str:
 
 
 def managed_scores(
-    records: Iterable[Mapping[str, Any]], metric_keys: Sequence[str], items: Sequence[EvaluationItem]
+    files: Iterable[Iterable[Mapping[str, Any]]], metric_keys: Sequence[str], items: Sequence[EvaluationItem]
 ) -> dict[str, tuple[float, ...]]:
-    """Per metric, one score per evaluation item in item order, from one job's output records
-    (`automatedEvaluationResult.scores`, `inputRecord`): the same shape as the pipeline's own per-item
-    scores, so they are summarized, gated and written per record the same way.
+    """Per metric, one score per evaluation item in item order, from one job's output files (each an
+    iterable of records: `automatedEvaluationResult.scores`, `inputRecord`): the same shape as the
+    pipeline's own per-item scores, so they are summarized, gated and written per record the same way.
 
-    A record is matched to its item by its input (prompt and reference; identical items in turn).
-    Every metric on every item is required: a partial job is an error, not a smaller yardstick.
+    Within a file, a record is matched to its item by its input (prompt and reference; identical items
+    in turn); the scores of the same item in several files are merged, so one file with every metric
+    and one file per metric read alike. Every metric on every item is required: a partial job is an
+    error, not a smaller yardstick.
     """
     wanted = [BUILTIN_METRICS[key] for key in metric_keys]
-    by_input: dict[tuple[str, str], list[dict[str, float]]] = {}
-    for record in records:
-        results = _results_by_metric(record)
-        missing = [metric.builtin for metric in wanted if metric.builtin not in results]
-        given = record.get("inputRecord") or {}
+    per_item: list[dict[str, float]] = [{} for _ in items]
+    for records in files:
+        by_input: dict[tuple[str, str], list[dict[str, float]]] = {}
+        for record in records:
+            results = _results_by_metric(record)
+            given = record.get("inputRecord") or {}
+            key = (str(given.get("prompt")), str(given.get("referenceResponse")))
+            scores = {m.metric: m.value(results[m.builtin]) for m in wanted if m.builtin in results}
+            by_input.setdefault(key, []).append(scores)
+        for index, item in enumerate(items):
+            queue = by_input.get((item.prompt, item.reference))
+            if queue:
+                per_item[index].update(queue.pop(0))
+        extra = sum(len(queue) for queue in by_input.values())
+        if extra:
+            raise ManagedEvaluationError(f"the job's output has {extra} record(s) beyond the set")
+    for item, scores in zip(items, per_item, strict=True):
+        missing = [m.builtin for m in wanted if m.metric not in scores]
         if missing:
             raise ManagedEvaluationError(
-                f"the job's output record of {given.get('prompt')!r} has no {', '.join(missing)} score"
+                f"the job's output has no {', '.join(missing)} score for line {item.line} of the set"
             )
-        key = (str(given.get("prompt")), str(given.get("referenceResponse")))
-        by_input.setdefault(key, []).append({m.metric: m.value(results[m.builtin]) for m in wanted})
-    per_item = []
-    for item in items:
-        queue = by_input.get((item.prompt, item.reference))
-        if not queue:
-            raise ManagedEvaluationError(f"the job's output has no scores for line {item.line} of the set")
-        per_item.append(queue.pop(0))
-    extra = sum(len(queue) for queue in by_input.values())
-    if extra:
-        raise ManagedEvaluationError(f"the job's output has {extra} record(s) beyond the set")
     return {m.metric: tuple(scores[m.metric] for scores in per_item) for m in wanted}
 
 
