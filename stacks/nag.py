@@ -102,7 +102,11 @@ def acknowledge(stack: IterftStack) -> None:
         "Collect training metrics reads the round's customization job (GetModelCustomizationJob); job ARNs "
         "are assigned by Bedrock when each round starts its job.",
     )
-    for step, name in (("plan_evaluation", "Plan evaluation"), ("score_shard", "Score shard")):
+    for step, name in (
+        ("validate", "Validate"),
+        ("plan_evaluation", "Plan evaluation"),
+        ("score_shard", "Score shard"),
+    ):
         _ack(
             _role(steps[step]),
             bucket_objects(naming.EVALUATION_SET_PREFIX),

@@ -674,6 +674,7 @@ class Workflow(Construct):
         storage.grant_copy(
             fns["validate"], naming.INCOMING_PREFIX, naming.VALIDATED_PREFIX, naming.QUARANTINE_PREFIX
         )
+        storage.grant_read(fns["validate"], naming.EVALUATION_SET_PREFIX)  # the yardstick exists
 
         storage.grant_read(fns["collect_metrics"], naming.JOB_OUTPUT_PREFIX)
         self._allow(fns["collect_metrics"], ["bedrock:GetModelCustomizationJob"], [self.job_arns])

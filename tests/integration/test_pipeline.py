@@ -133,6 +133,23 @@ def test_a_failed_training_job_leaves_the_champion_and_releases_the_lock(session
     assert rows[1]["decision"] == "promoted" and rows[1]["base_model"] == FOUNDATION
 
 
+def test_a_round_without_an_evaluation_set_fails_before_anything_is_trained(session: LocalSession) -> None:
+    s3 = session.client("s3")
+    s3.delete_object(Bucket=session.stack.data_bucket, Key=naming.evaluation_set_key("no-yardstick"))
+    [row] = _run(session, "no-yardstick", "round-1-billing.jsonl")
+
+    assert row["decision"] == "failed"
+    assert f"no evaluation set at s3://{session.stack.data_bucket}/" in row["reason"], row["reason"]
+    assert _jobs_of(session, "no-yardstick") == []  # nothing trained, nothing paid for
+    assert [item for item in session.bedrock_inventory() if item["name"].startswith("no-yardstick-")] == []
+    [notice] = [n for n in session.notifications() if "no-yardstick" in n["subject"]]
+    assert "failed" in notice["subject"] and "no evaluation set" in notice["message"]
+    # With its set in place, the lineage's next upload runs.
+    session.put_evaluation_set("no-yardstick", EXAMPLES / "eval.jsonl")
+    rows = _run(session, "no-yardstick", "round-1-billing.jsonl")
+    assert rows[1]["decision"] == "promoted", rows[1]["reason"]
+
+
 def test_the_same_s3_event_delivered_twice_yields_one_iteration(session: LocalSession) -> None:
     session.upload("duplicate", (EXAMPLES / "round-1-billing.jsonl").read_bytes(), name="once.jsonl")
     session.redeliver_last_event("duplicate")

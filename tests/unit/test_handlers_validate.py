@@ -5,8 +5,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
 from iterft_runtime import naming
 from iterft_runtime.handlers import validate
+from iterft_runtime.handlers.plan_evaluation import EvaluationSetMissingError
+from iterft_runtime.logic.managed_evaluation import ManagedEvaluationError
 from runtime_support import (
     BUCKET,
     LINEAGE,
@@ -22,12 +25,24 @@ KEY = f"incoming/{LINEAGE}/batch.jsonl"
 pytest_plugins = ("runtime_fixtures",)
 
 
+EVAL_SET = jsonl([{"prompt": "How do I pay?", "referenceResponse": "Open Billing."}])
+
+
 def round_input(
-    aws: Aws, body: bytes, metadata: dict[str, str] | None = None, key: str = KEY
+    aws: Aws,
+    body: bytes,
+    metadata: dict[str, str] | None = None,
+    key: str = KEY,
+    eval_set: bytes | None = EVAL_SET,
+    lineage: dict[str, Any] = LINEAGE_CONFIG,
 ) -> dict[str, Any]:
+    """The execution input of a round on `body`; with the lineage's evaluation set in place unless
+    `eval_set` is None."""
+    if eval_set is not None:
+        aws.upload(naming.evaluation_set_key(LINEAGE), eval_set)
     put = aws.upload(key, body, metadata)
     return {
-        "lineage": LINEAGE_CONFIG,
+        "lineage": lineage,
         "iteration": 4,
         "dataset": {
             "bucket": BUCKET,
@@ -108,3 +123,30 @@ def test_a_url_encoded_key_is_found_decoded(aws: Aws) -> None:
     event = round_input(aws, valid_dataset(), key=f"incoming/{LINEAGE}/week 1.jsonl")
     event["dataset"]["key"] = f"incoming/{LINEAGE}/week+1.jsonl"
     assert validate.handler(event, None)["valid"] is True
+
+
+def test_a_valid_file_without_an_evaluation_set_fails_before_anything_is_trained(aws: Aws) -> None:
+    event = round_input(aws, valid_dataset(12), eval_set=None)
+    with pytest.raises(EvaluationSetMissingError, match=f"no evaluation set at s3://{BUCKET}/"):
+        validate.handler(event, None)
+    assert aws.keys(naming.VALIDATED_PREFIX) == []
+    # The upload's own problems still come first: an invalid file is invalid_data, set or no set.
+    invalid = validate.handler(round_input(aws, b"not json\n", eval_set=None), None)
+    assert invalid["decision"] == "invalid_data"
+
+
+def test_a_set_too_large_for_the_lineages_managed_job_fails_before_anything_is_trained(aws: Aws) -> None:
+    managed = {
+        **LINEAGE_CONFIG,
+        "base_model": "amazon.titan-text-express-v1:0:8k",
+        "hyperparameters": {},
+        "serving": {"mode": "provisioned"},
+        "evaluation": {"managed_job": {}},
+    }
+    body = jsonl([{"prompt": f"question {i}?", "completion": f"answer {i}"} for i in range(3)])
+    large = jsonl([{"prompt": f"q{i}?", "referenceResponse": f"a{i}"} for i in range(1001)])
+    with pytest.raises(
+        ManagedEvaluationError, match="1001 records; a Bedrock evaluation job takes at most 1000"
+    ):
+        validate.handler(round_input(aws, body, eval_set=large, lineage=managed), None)
+    assert validate.handler(round_input(aws, body, lineage=managed), None)["valid"] is True

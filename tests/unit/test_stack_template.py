@@ -763,6 +763,7 @@ def test_step_permissions(synth: SynthResult) -> None:
             ("s3:PutObject", f"{bucket}/{naming.VALIDATED_PREFIX}*"),
             ("s3:PutObject", f"{bucket}/{naming.QUARANTINE_PREFIX}*"),
             ("s3:PutObjectTagging", f"{bucket}/{naming.QUARANTINE_PREFIX}*"),
+            ("s3:GetObject", f"{bucket}/{naming.EVALUATION_SET_PREFIX}*"),
         ],
         "begin": [("dynamodb:UpdateItem", table)],
         "collect_metrics": [

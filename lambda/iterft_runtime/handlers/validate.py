@@ -5,6 +5,11 @@ outside the family's ranges (no data was looked at), `invalid_data` for a file B
 refuse. A valid file is copied (that exact version) to the round's validated/ key, which the job trains
 on; an invalid one is copied to quarantine/ beside a JSON report with every problem's line.
 Result at `$.validation` (docs/architecture.md).
+
+A valid upload also needs a yardstick to be measured on: the lineage's evaluation set must exist and
+parse (and, for `evaluation.managed_job`, fit Bedrock's evaluation job). Otherwise this step fails
+the round now, saying why, before any training is paid for (not the upload's fault, so not
+invalid_data: the failure path records and notifies it).
 """
 
 from __future__ import annotations
@@ -16,13 +21,24 @@ from aws_lambda_powertools import Logger
 from iterft_runtime import naming
 from iterft_runtime.dal import storage
 from iterft_runtime.handlers import settings
+from iterft_runtime.handlers.plan_evaluation import read_evaluation_set
 from iterft_runtime.logic.hyperparameters import merge_hyperparameters, overrides_from_metadata
+from iterft_runtime.logic.managed_evaluation import check_prompt_count
 from iterft_runtime.logic.notifications import MAX_LISTED_PROBLEMS
 from iterft_runtime.logic.rounds import round_input
 from iterft_runtime.logic.validation import Severity, validate_lines
+from iterft_runtime.models.lineage import LineageConfig
 from iterft_runtime.models.records import Decision
 
 logger = Logger()
+
+
+def _check_yardstick(lineage: LineageConfig) -> None:
+    """Raise EvaluationSetMissingError / EvaluationSetError / ManagedEvaluationError, each naming the
+    set, when the round could not be evaluated."""
+    evaluation_set, _ = read_evaluation_set(lineage.name)
+    if lineage.evaluation.managed_job is not None:
+        check_prompt_count(len(evaluation_set.items))
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
@@ -62,6 +78,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         decision=Decision.INVALID_DATA.value,
     )
     if report.valid:
+        _check_yardstick(lineage)
         result.update(valid=True, decision=None)
         result["reason"] = report.summary()
         result["training_data_uri"] = storage.copy_object(
