@@ -223,8 +223,8 @@ class Workflow(Construct):
         score_shards_distributed = self._score_shards_distributed()
         choose_map = sfn.Choice(self, "Distributed evaluation?")
         aggregate_evaluation = self._invoke("Aggregate evaluation", "aggregate_evaluation", "$.evaluation")
-        # 6. Lineages with `evaluation.managed_job`: Bedrock's evaluation job scores the same set while
-        #    the shards are scored; Aggregate evaluation waits for it and adds its metrics.
+        # 6 (continued). Lineages with `evaluation.managed_job`: Bedrock's evaluation jobs score the same
+        #    set while the shards are scored; Aggregate evaluation waits for them and adds their metrics.
         score, scored = choose_map, aggregate_evaluation
         if self._has_managed_jobs:
             score, scored = self._managed_evaluation(choose_map, aggregate_evaluation, clean_up)

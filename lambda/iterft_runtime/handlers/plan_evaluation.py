@@ -10,8 +10,9 @@ The plan pins the S3 object it read (`eval_set_object`: version id and ETag) and
 byte range, so every shard reads back only its own records, from exactly the bytes that were planned.
 
 The champion's metrics are reused only when they were measured on the same set version with the
-same metric set; otherwise the champion answers now too, before any comparison. A lineage with
-`evaluation.managed_job` is refused here a set larger than Bedrock's evaluation jobs take.
+same metric set; otherwise the champion answers now too, before any comparison. For a lineage with
+`evaluation.managed_job`, a set larger than Bedrock's evaluation jobs take is refused here, before
+any capacity (Validate refused it before training; the set may have been replaced since).
 """
 
 from __future__ import annotations
@@ -66,7 +67,6 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     lineage = given.lineage
     evaluation_set, found = read_evaluation_set(lineage.name)
     if lineage.evaluation.managed_job is not None:
-        # Refused now, before capacity is paid for, rather than when the job is created.
         check_prompt_count(len(evaluation_set.items))
     state = Registry(settings.table_name()).get_state(lineage.name)
     if state is None:

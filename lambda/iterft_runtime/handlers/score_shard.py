@@ -5,11 +5,11 @@ Input (the Map's ItemSelector): `lineage`, `iteration`, `candidate_model`, `cham
 null), `eval_set_object` (`{version_id, etag}`: the object the plan read), `shard` (`{index, start, end,
 byte_start, byte_end, first_line}`). With a judge (`lineage.evaluation.judge`), each answer is also
 graded by the judge model, one Converse call per answer, and the grade (0..1) stored beside it.
-The shard reads only its byte range of that object version, so
-a set replaced mid-round is still scored on the planned yardstick (a bucket without versioning fails
-the shard instead: the ETag no longer matches). Bedrock throttling surfaces as `dal.bedrock.BedrockThrottled`,
-which the Map iteration retries with backoff; the output key is fixed per shard, so a retried shard
-overwrites its own earlier work.
+The shard reads only its byte range of that object version, so a set replaced mid-round is still
+scored on the planned yardstick (a bucket without versioning fails the shard instead: the ETag no
+longer matches). Bedrock throttling surfaces as `dal.bedrock.BedrockThrottled`, which the Map
+iteration retries with backoff; the output key is fixed per shard, so a retried shard overwrites its
+own earlier work.
 """
 
 from __future__ import annotations

@@ -83,7 +83,8 @@ class ManagedEvaluationError(ValueError):
 
 
 def check_prompt_count(records: int) -> None:
-    """Refuse a set Bedrock's job cannot take: checked when the round is planned, before any capacity."""
+    """Refuse a set Bedrock's job cannot take: checked by Validate (before training) and by Plan
+    evaluation (before capacity), not first when the job is created."""
     if records > MAX_PROMPTS:
         raise ManagedEvaluationError(
             f"the evaluation set has {records} records; a Bedrock evaluation job takes at most "
