@@ -7,7 +7,7 @@ from aws_cdk import aws_iam as iam
 from constructs import Construct
 from iterft_runtime import naming
 
-from stacks.storage import Storage
+from stacks.storage import Storage, grant_key_use
 
 
 class BedrockCustomizationRole(Construct):
@@ -54,19 +54,13 @@ class BedrockCustomizationRole(Construct):
                     }
                 },
             ),
-            iam.PolicyStatement(
-                sid="UseStackKey",
-                actions=["kms:CreateGrant", "kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKey"],
-                resources=[storage.key.key_arn],
-                conditions={
-                    "StringEquals": {
-                        "kms:ViaService": [
-                            f"bedrock.{stack.region}.amazonaws.com",
-                            f"s3.{stack.region}.amazonaws.com",
-                        ]
-                    }
-                },
-            ),
         ]
         for statement in statements:
             self.role.add_to_policy(statement)
+        grant_key_use(
+            storage.key,
+            self.role,
+            ["kms:CreateGrant", "kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKey"],
+            "bedrock",
+            "s3",
+        )

@@ -9,7 +9,7 @@ from aws_cdk import aws_iam as iam
 from constructs import Construct
 from iterft_runtime import naming
 
-from stacks.storage import Storage
+from stacks.storage import Storage, grant_key_use
 
 MANAGED_EVALUATION_OBJECTS = f"{naming.EVALUATION_RESULTS_PREFIX}*/{naming.MANAGED_EVALUATION_DIR}"
 """Every round's managed evaluation folder, evaluations/<lineage>/<iteration>/managed-evaluation/."""
@@ -62,22 +62,12 @@ class BedrockEvaluationRole(Construct):
                 actions=["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"],
                 resources=list(models),
             ),
-            iam.PolicyStatement(
-                sid="UseStackKey",
-                actions=["kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKey"],
-                resources=[storage.key.key_arn],
-                conditions={
-                    "StringEquals": {
-                        "kms:ViaService": [
-                            f"bedrock.{stack.region}.amazonaws.com",
-                            f"s3.{stack.region}.amazonaws.com",
-                        ]
-                    }
-                },
-            ),
         ]
         for statement in statements:
             self.role.add_to_policy(statement)
+        grant_key_use(
+            storage.key, self.role, ["kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKey"], "bedrock", "s3"
+        )
         # Bedrock itself keeps a temporary copy of the job's data encrypted with the key: the key policy
         # must let the service use it for this account's evaluation jobs (Bedrock's documented statement).
         storage.allow_service(

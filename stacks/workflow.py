@@ -435,17 +435,10 @@ class Workflow(Construct):
     ) -> sfn.Pass:
         """Check the capacities at `capacities` until each serves its model: then `then`. Failed, or
         not serving after CAPACITY_MAX_POLLS checks, puts `$.error` and goes to `otherwise`."""
-        check = tasks.LambdaInvoke(
-            self,
-            f"Check {label}",
-            lambda_function=self.functions["capacity_status"],
-            payload=sfn.TaskInput.from_object({"capacities": sfn.JsonPath.list_at(capacities)}),
-            payload_response_only=True,
-            result_path="$.capacity_check",
-        )
         return self._poll(
             label,
-            check,
+            "capacity_status",
+            {"capacities": sfn.JsonPath.list_at(capacities)},
             then=then,
             otherwise=otherwise,
             result="$.capacity_check",
@@ -464,13 +457,7 @@ class Workflow(Construct):
         managed_job = "$.lineage.evaluation.managed_job"
         has_managed_job = sfn.Choice(self, "Managed evaluation?")
         start = self._invoke("Start managed evaluation", "start_managed_evaluation", "$.managed_evaluation")
-        start.add_retry(
-            errors=["BedrockThrottled"],
-            interval=cdk.Duration.seconds(10),
-            backoff_rate=2,
-            max_attempts=5,
-            jitter_strategy=sfn.JitterType.FULL,
-        )
+        self._retry_throttled(start)
         start.add_catch(clean_up, errors=[sfn.Errors.ALL], result_path="$.error")
         has_managed_job.when(
             sfn.Condition.and_(sfn.Condition.is_present(managed_job), sfn.Condition.is_not_null(managed_job)),
@@ -479,26 +466,10 @@ class Workflow(Construct):
         has_managed_job.otherwise(score)
         start.next(score)
 
-        check = tasks.LambdaInvoke(
-            self,
-            "Check managed evaluation",
-            lambda_function=self.functions["managed_evaluation_status"],
-            payload=sfn.TaskInput.from_object(
-                {"job_arns": sfn.JsonPath.list_at("$.managed_evaluation.job_arns")}
-            ),
-            payload_response_only=True,
-            result_path="$.evaluation_job_check",
-        )
-        check.add_retry(
-            errors=["BedrockThrottled"],
-            interval=cdk.Duration.seconds(10),
-            backoff_rate=2,
-            max_attempts=5,
-            jitter_strategy=sfn.JitterType.FULL,
-        )
         wait = self._poll(
             "managed evaluation",
-            check,
+            "managed_evaluation_status",
+            {"job_arns": sfn.JsonPath.list_at("$.managed_evaluation.job_arns")},
             then=aggregate,
             otherwise=clean_up,
             result="$.evaluation_job_check",
@@ -506,6 +477,7 @@ class Workflow(Construct):
             interval=EVALUATION_JOB_POLL_INTERVAL,
             max_polls=EVALUATION_JOB_MAX_POLLS,
             waiting_for="complete",
+            retry_throttled=True,
         )
         started = sfn.Choice(self, "Managed evaluation started?")
         started.when(sfn.Condition.is_present("$.managed_evaluation"), wait)
@@ -515,7 +487,8 @@ class Workflow(Construct):
     def _poll(
         self,
         label: str,
-        check: tasks.LambdaInvoke,
+        step: str,
+        payload: dict[str, Any],
         *,
         then: sfn.IChainable,
         otherwise: sfn.IChainable,
@@ -524,15 +497,26 @@ class Workflow(Construct):
         interval: cdk.Duration,
         max_polls: int,
         waiting_for: str,
+        retry_throttled: bool = False,
     ) -> sfn.Pass:
-        """Run `check` (a step answering `{ready, failed, reason}` at `result`) until ready:
-        then `then`. Failed, or not ready after `max_polls` checks, puts `$.error` (`errors`: the
-        failed and the timed-out error names) and goes to `otherwise`.
+        """Run `Check <label>` (Lambda `step` with `payload`, answering `{ready, failed, reason}` at
+        `result`) until ready: then `then`. Failed, or not ready after `max_polls` checks, puts
+        `$.error` (`errors`: the failed and the timed-out error names) and goes to `otherwise`.
 
         Checks first, waits after: what is already done (an adopted capacity) costs no wait.
         """
         title = label[0].upper() + label[1:]
         failed_error, timeout_error = errors
+        check = tasks.LambdaInvoke(
+            self,
+            f"Check {label}",
+            lambda_function=self.functions[step],
+            payload=sfn.TaskInput.from_object(payload),
+            payload_response_only=True,
+            result_path=result,
+        )
+        if retry_throttled:
+            self._retry_throttled(check)
         start = sfn.Pass(
             self,
             f"Start {label} polls",
@@ -576,6 +560,17 @@ class Workflow(Construct):
         failed.next(otherwise)
         timed_out.next(otherwise)
         return start
+
+    @staticmethod
+    def _retry_throttled(step: tasks.LambdaInvoke) -> None:
+        """Retry a step Bedrock refused for rate or quota (`BedrockThrottled`), with backoff and jitter."""
+        step.add_retry(
+            errors=["BedrockThrottled"],
+            interval=cdk.Duration.seconds(10),
+            backoff_rate=2,
+            max_attempts=5,
+            jitter_strategy=sfn.JitterType.FULL,
+        )
 
     def _wait_for_approval(self) -> tasks.SqsSendMessage:
         """Send the task token to the trigger (which records it and notifies) and wait for the answer.
