@@ -50,6 +50,7 @@ class IterftStack(cdk.Stack):
                 naming.ENV_BUCKET: self.storage.data_bucket.bucket_name,
                 naming.ENV_TOPIC_ARN: self.notifications.topic.topic_arn,
                 naming.ENV_SERVING_PARAMETER_PREFIX: self.serving_pointers.prefix,
+                naming.ENV_STACK_NAME: config.stack_name,
                 "POWERTOOLS_SERVICE_NAME": naming.POWERTOOLS_SERVICE,
                 "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
             },

@@ -156,9 +156,12 @@ def evaluation_job_name(lineage: str, iteration: int, fingerprint: str, role: st
     return f"iterft-{lineage}-it{iteration:04d}-{fingerprint}-{suffix}"
 
 
-def serving_capacity_name(lineage: str, iteration: int) -> str:
-    """The lineage's serving capacity, named after the promotion that created it (later ones update it)."""
-    return f"{lineage}-serving-it{iteration:04d}"
+def serving_capacity_name(lineage: str, iteration: int, stack_name: str) -> str:
+    """The lineage's serving capacity, named after the promotion that created it (later ones update it)
+    and after its stack: capacity names are unique per account and region, and two stacks there (dev
+    and prod, say) may each have a lineage of the same name. (The round's other names carry the
+    upload's fingerprint, unique already.)"""
+    return f"{lineage}-serving-it{iteration:04d}-{short_hash(stack_name, 6)}"
 
 
 def execution_name(lineage: str, iteration: int, fingerprint: str) -> str:
@@ -210,6 +213,7 @@ ENV_TOPIC_ARN = "ITERFT_TOPIC_ARN"
 ENV_STATE_MACHINE_ARN = "ITERFT_STATE_MACHINE_ARN"
 ENV_LINEAGE_PARAMETER_PREFIX = "ITERFT_LINEAGE_PARAMETER_PREFIX"
 ENV_SERVING_PARAMETER_PREFIX = "ITERFT_SERVING_PARAMETER_PREFIX"
+ENV_STACK_NAME = "ITERFT_STACK_NAME"
 ENV_EVALUATION_ROLE_ARN = "ITERFT_EVALUATION_ROLE_ARN"
 """The service role Bedrock's evaluation jobs run as (only with a lineage's `evaluation.managed_job`)."""
 ENV_KEY_ARN = "ITERFT_KEY_ARN"

@@ -19,6 +19,7 @@ from runtime_support import (
     PARAMETER_PREFIX,
     REGION,
     SERVING_PREFIX,
+    STACK_NAME,
     TABLE,
     Aws,
     aws_client,
@@ -87,6 +88,7 @@ def _mocked_account(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
             naming.ENV_STATE_MACHINE_ARN: state_machine_arn,
             naming.ENV_LINEAGE_PARAMETER_PREFIX: PARAMETER_PREFIX,
             naming.ENV_SERVING_PARAMETER_PREFIX: SERVING_PREFIX,
+            naming.ENV_STACK_NAME: STACK_NAME,
         }.items():
             monkeypatch.setenv(name, value)
         env = Aws(TABLE, BUCKET, topic_arn, state_machine_arn, queue_url)

@@ -32,6 +32,7 @@ from runtime_support import (
     BUCKET,
     LINEAGE,
     LINEAGE_CONFIG,
+    STACK_NAME,
     Aws,
     FakeBedrock,
     install_fake_bedrock,
@@ -309,7 +310,9 @@ def test_promote_creates_then_updates_the_serving_deployment_in_place(aws: Aws, 
     first = swapped(with_capacity(fake, evaluated(begun(dispatched(aws, "one.jsonl")), 0.7, 0.5)))
     assert first["swap"]["action"] == "create"  # the first promotion creates the serving deployment
     serving = first["swap"]["targets"][0]["arn"]
-    assert serving == fake.arn_of(CapacityKind.DEPLOYMENT, naming.serving_capacity_name(LINEAGE, 1))
+    assert serving == fake.arn_of(
+        CapacityKind.DEPLOYMENT, naming.serving_capacity_name(LINEAGE, 1, STACK_NAME)
+    )
     assert promote.handler(first, None) == {
         "champion_model_arn": first["training"]["output_model_arn"],
         "serving_model_id": serving,

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 
 import pytest
+from iterft_runtime import naming
 from iterft_runtime.logic.serving import (
     LineageModel,
     SwapAction,
@@ -192,3 +194,16 @@ def test_rollback_refusals() -> None:
     assert "deleted by retention" in str(rollback_refusal(deleted, state, 1))
     assert "has no iteration 7" in str(rollback_refusal(None, state, 7))
     assert "no state" in str(rollback_refusal(promoted, None, 1))
+
+
+def test_serving_capacity_names_differ_per_stack_and_fit_bedrocks_names() -> None:
+    dev, prod = (
+        naming.serving_capacity_name("support-bot", 1, stack) for stack in ("iterft-dev", "iterft-prod")
+    )
+    assert dev != prod and dev.startswith("support-bot-serving-it0001-")
+    assert dev == naming.serving_capacity_name(
+        "support-bot", 1, "iterft-dev"
+    )  # deterministic: Clean up finds it
+    longest = naming.serving_capacity_name("a" * 24, 9999, "iterft-" + "x" * 100)
+    # Provisioned throughput and custom model deployment names: at most 63 characters of these.
+    assert len(longest) <= 63 and re.fullmatch(r"([0-9a-zA-Z][_-]?)+", longest)

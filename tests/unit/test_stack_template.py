@@ -124,6 +124,7 @@ LAMBDA_STEPS = {
     "Finish iteration": "finish",
 }
 SHARED_ENV = {
+    naming.ENV_STACK_NAME,
     naming.ENV_TABLE,
     naming.ENV_BUCKET,
     naming.ENV_TOPIC_ARN,

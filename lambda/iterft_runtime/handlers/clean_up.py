@@ -118,7 +118,7 @@ def _created_by_round(
             listed.append(
                 Capacity(
                     kind=serving_kind,
-                    name=naming.serving_capacity_name(name, iteration),
+                    name=naming.serving_capacity_name(name, iteration, settings.stack_name()),
                     arn="",
                     model_arn="",
                     role=CapacityRole.SERVING,

@@ -51,6 +51,10 @@ def now() -> str:
     return timestamp(datetime.now(UTC))
 
 
+def stack_name() -> str:
+    return _required(naming.ENV_STACK_NAME)
+
+
 def serving_parameter_prefix() -> str:
     return _required(naming.ENV_SERVING_PARAMETER_PREFIX)
 

@@ -41,7 +41,11 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         (item for item in evaluation_capacities(event) if item.role is CapacityRole.CANDIDATE), None
     )
     plan = plan_swap(
-        given.lineage.serving, current, candidate, model_arn, naming.serving_capacity_name(name, iteration)
+        given.lineage.serving,
+        current,
+        candidate,
+        model_arn,
+        naming.serving_capacity_name(name, iteration, settings.stack_name()),
     )
     target = plan.target
     if plan.action is SwapAction.CREATE and target is not None:
