@@ -10,6 +10,23 @@ from iterft_runtime import naming
 from stacks.storage import Storage, grant_key_use
 
 
+def bedrock_service_role(scope: Construct, description: str, source_arns: str) -> iam.Role:
+    """A role only Bedrock may assume, and only for this account's jobs matching `source_arns` (the
+    confused-deputy conditions: aws:SourceAccount and aws:SourceArn)."""
+    return iam.Role(
+        scope,
+        "Role",
+        description=description,
+        assumed_by=iam.ServicePrincipal(
+            "bedrock.amazonaws.com",
+            conditions={
+                "StringEquals": {"aws:SourceAccount": cdk.Stack.of(scope).account},
+                "ArnEquals": {"aws:SourceArn": source_arns},
+            },
+        ),
+    )
+
+
 class BedrockCustomizationRole(Construct):
     """Trusted by Bedrock for this account's customization jobs only; reads validated/, writes jobs/."""
 
@@ -17,21 +34,10 @@ class BedrockCustomizationRole(Construct):
         super().__init__(scope, construct_id)
         stack = cdk.Stack.of(self)
         bucket = storage.data_bucket
-        self.role = iam.Role(
+        self.role = bedrock_service_role(
             self,
-            "Role",
-            description="Assumed by Amazon Bedrock to run iterft model customization jobs",
-            assumed_by=iam.ServicePrincipal(
-                "bedrock.amazonaws.com",
-                conditions={
-                    "StringEquals": {"aws:SourceAccount": stack.account},
-                    "ArnEquals": {
-                        "aws:SourceArn": stack.format_arn(
-                            service="bedrock", resource="model-customization-job", resource_name="*"
-                        )
-                    },
-                },
-            ),
+            "Assumed by Amazon Bedrock to run iterft model customization jobs",
+            stack.format_arn(service="bedrock", resource="model-customization-job", resource_name="*"),
         )
         statements = [
             iam.PolicyStatement(

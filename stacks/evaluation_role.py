@@ -9,6 +9,7 @@ from aws_cdk import aws_iam as iam
 from constructs import Construct
 from iterft_runtime import naming
 
+from stacks.bedrock_role import bedrock_service_role
 from stacks.storage import Storage, grant_key_use
 
 MANAGED_EVALUATION_OBJECTS = f"{naming.EVALUATION_RESULTS_PREFIX}*/{naming.MANAGED_EVALUATION_DIR}"
@@ -27,17 +28,8 @@ class BedrockEvaluationRole(Construct):
         stack = cdk.Stack.of(self)
         bucket = storage.data_bucket
         self.job_arns = stack.format_arn(service="bedrock", resource="evaluation-job", resource_name="*")
-        self.role = iam.Role(
-            self,
-            "Role",
-            description="Assumed by Amazon Bedrock to run iterft model evaluation jobs",
-            assumed_by=iam.ServicePrincipal(
-                "bedrock.amazonaws.com",
-                conditions={
-                    "StringEquals": {"aws:SourceAccount": stack.account},
-                    "ArnEquals": {"aws:SourceArn": self.job_arns},
-                },
-            ),
+        self.role = bedrock_service_role(
+            self, "Assumed by Amazon Bedrock to run iterft model evaluation jobs", self.job_arns
         )
         statements = [
             iam.PolicyStatement(

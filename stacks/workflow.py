@@ -744,8 +744,7 @@ class Workflow(Construct):
             if lineage.evaluation.managed_job is None:
                 continue
             if lineage.evaluation_invoke_model:
-                invoke = lineage.evaluation_invoke_model
-                models.append(invoke if invoke.startswith("arn:") else self._foundation_model_arn(invoke))
+                models.append(self._invocable_arn(lineage.evaluation_invoke_model))
             elif not is_custom_model_arn(lineage.base_model):
                 models.append(self._foundation_model_arn(invocable_foundation_model_id(lineage.base_model)))
         return list(dict.fromkeys(models))
@@ -786,8 +785,7 @@ class Workflow(Construct):
             if not is_custom_model_arn(lineage.base_model):
                 models.append(self._foundation_model_arn(invocable_foundation_model_id(lineage.base_model)))
             if lineage.evaluation_invoke_model:
-                invoke = lineage.evaluation_invoke_model
-                models.append(invoke if invoke.startswith("arn:") else self._foundation_model_arn(invoke))
+                models.append(self._invocable_arn(lineage.evaluation_invoke_model))
         return list(dict.fromkeys(models))
 
     def _judge_models(self) -> list[str]:
@@ -833,6 +831,10 @@ class Workflow(Construct):
             ["kms:CreateGrant", "kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKey"],
             "bedrock",
         )
+
+    def _invocable_arn(self, model: str) -> str:
+        """`evaluation_invoke_model` as IAM names it: an ARN as it is, a model id as its foundation model."""
+        return model if model.startswith("arn:") else self._foundation_model_arn(model)
 
     def _foundation_model_arn(self, model_id: str) -> str:
         return cdk.Stack.of(self).format_arn(

@@ -29,6 +29,7 @@ from iterft_runtime.logic.managed_evaluation import (
     managed_scores,
 )
 from iterft_runtime.logic.rounds import round_input
+from iterft_runtime.models.lineage import ManagedJobConfig
 
 logger = Logger()
 
@@ -50,7 +51,9 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     ):
         raise ValueError(f"{lineage.name} has a judge, but the shards hold no judge grades")
     judge = lineage.evaluation.judge.identity() if lineage.evaluation.judge is not None else None
-    managed = _managed_scores(event, collected.items)
+    managed = _managed_scores(
+        lineage.evaluation.managed_job, event.get("managed_evaluation"), collected.items
+    )
     candidate = score_answers(
         collected.items, collected.candidate, collected.candidate_judge, judge, managed.get("candidate")
     )
@@ -114,13 +117,11 @@ def _shard_rows(bucket: str, lineage: str, iteration: int, shard_count: int) -> 
 
 
 def _managed_scores(
-    event: dict[str, Any], items: Sequence[EvaluationItem]
+    managed_job: ManagedJobConfig | None, started: dict[str, Any] | None, items: Sequence[EvaluationItem]
 ) -> dict[str, dict[str, tuple[float, ...]]]:
     """The Bedrock evaluation jobs' per-item scores by role (candidate, champion), each read from its
     own job's output files; none when the lineage has no managed job. A lineage with one must have
     run them (Start managed evaluation)."""
-    managed_job = round_input(event).lineage.evaluation.managed_job
-    started = event.get("managed_evaluation")
     if managed_job is None:
         return {}
     if not started:
