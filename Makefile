@@ -7,6 +7,8 @@ BIN := $(VENV)/bin
 ENV ?= dev
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
+# The embedded default checks every request against the template's IAM (iterft/local/iam) in tests and the demo.
+export ITERFT_IAM_CHECKS := 1
 
 .PHONY: setup test lint format demo synth deploy diff destroy bench clean
 

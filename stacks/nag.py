@@ -271,7 +271,7 @@ def _acknowledge_managed_evaluation(
         "serving the champion), provisioned throughput whose ARNs Bedrock assigns at run time.",
     )
     for step, use in (
-        ("start_managed_evaluation", "creates and tags the round's evaluation jobs"),
+        ("start_managed_evaluation", "tags the round's evaluation jobs as it creates them"),
         ("managed_evaluation_status", "reads the status of the round's evaluation jobs"),
         ("clean_up", "stops a failed round's evaluation jobs"),
     ):
@@ -281,6 +281,13 @@ def _acknowledge_managed_evaluation(
             f"{steps[step].node.id} {use}; evaluation job ARNs are assigned by Bedrock at run time.",
         )
     start = _role(steps["start_managed_evaluation"])
+    _ack(
+        start,
+        _resource_finding(stack, stack.workflow.custom_model_arns),
+        "Start managed evaluation creates evaluation jobs, which IAM authorizes against the models they "
+        "evaluate: the round's candidate and the champion, custom models whose ARNs Bedrock assigns when "
+        "their customization jobs complete.",
+    )
     _ack(
         start,
         bucket_objects(naming.EVALUATION_SET_PREFIX),

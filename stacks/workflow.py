@@ -737,9 +737,12 @@ class Workflow(Construct):
 
     def _managed_job_models(self) -> list[str]:
         """What Bedrock's evaluation jobs may invoke: evaluation capacity (provisioned throughput; the
-        only kind a managed-job lineage has) and, for the starting point, each such lineage's foundation
-        model or `evaluation_invoke_model`."""
-        models = [self.throughput_arns]
+        only kind a managed-job lineage has) and the starting points they score as the champion."""
+        return [self.throughput_arns, *self._managed_job_starting_points()]
+
+    def _managed_job_starting_points(self) -> list[str]:
+        """Each managed-job lineage's foundation model or `evaluation_invoke_model`, once each."""
+        models = []
         for lineage in self._config.lineages:
             if lineage.evaluation.managed_job is None:
                 continue
@@ -760,7 +763,12 @@ class Workflow(Construct):
                 resources=[storage.data_bucket.arn_for_objects(f"{MANAGED_EVALUATION_OBJECTS}dataset.jsonl")],
             )
         )
-        self._allow(start, ["bedrock:CreateEvaluationJob", "bedrock:TagResource"], [jobs])
+        # IAM authorizes CreateEvaluationJob against the models a job evaluates (the Service Authorization
+        # Reference lists custom-model and foundation-model, not evaluation-job): a candidate's provisioned
+        # throughput counts as the custom model it serves; a starting point as itself. Tags: on the job.
+        evaluated = [self.custom_model_arns, *self._managed_job_starting_points()]
+        self._allow(start, ["bedrock:CreateEvaluationJob"], evaluated)
+        self._allow(start, ["bedrock:TagResource"], [jobs])
         # The jobs encrypt their data with the stack key (customerEncryptionKeyId): Bedrock's documented
         # caller permissions, through Bedrock and S3 (it keeps a temporary copy in its own S3 location).
         grant_key_use(

@@ -77,6 +77,8 @@ from moto.stepfunctions.parser.asl.utils import json_path
 from moto.stepfunctions.parser.asl.utils.boto_client import boto_client_for
 from moto.stepfunctions.parser.asl.utils.encoding import to_json_str
 
+from iterft.local.iam import acting_as, authorize_event_source, function_principal
+
 LOG = logging.getLogger(__name__)
 
 _ORIGINAL_SYNC_DELAY_SECONDS: float = state_task_service_callback._DELAY_SECONDS_SYNC_CONDITION_CHECK
@@ -432,7 +434,8 @@ def invoke_function(function: LambdaFunction, event: Any) -> tuple[bytes, bool]:
     except _HandlerLoadError as error:
         return _error_payload(error.error_type, str(error), [], context.aws_request_id), True
     try:
-        result = handler(event, context)
+        with acting_as(function_principal(function)):
+            result = handler(event, context)
     except Exception as error:
         # Drop this frame, as the runtime drops its bootstrap: the trace starts in the handler.
         frames = traceback.extract_tb(error.__traceback__)[1:]
@@ -580,12 +583,14 @@ class SqsPoller:
                 self._stopped.wait(_POLLER_IDLE_SECONDS)
 
     def _poll_once(self, esm: EventSourceMapping) -> bool:
+        function = self._lambda.get_function(esm.function_arn)
+        if not authorize_event_source(function, self.queue):
+            return False
         messages = self._sqs.receive_message(
             self.queue.name, esm.batch_size, 0, int(self.queue.visibility_timeout)
         )
         if not messages:
             return False
-        function = self._lambda.get_function(esm.function_arn)
         payload, errored = invoke_function(
             function, {"Records": [_sqs_record(m, self.queue) for m in messages]}
         )

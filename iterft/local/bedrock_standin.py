@@ -46,6 +46,7 @@ from typing import Any, TypeVar
 
 import moto.bedrock.urls as bedrock_urls
 import moto.bedrockruntime.urls as bedrockruntime_urls
+from botocore.exceptions import ClientError
 from iterft_runtime.logic.hyperparameters import check_hyperparameters
 from iterft_runtime.logic.managed_evaluation import EVALUABLE_MODEL_ID, MAX_PROMPTS
 from iterft_runtime.models.families import (
@@ -62,6 +63,7 @@ from moto.core.responses import ActionResult
 from moto.s3.exceptions import MissingBucket
 from moto.s3.models import s3_backends
 
+from iterft.local.iam import AccessDenied, Principal, acting_as, authorize_assume_role, check_as_current
 from iterft.local.standin_evaluation import METRIC_NAMES, score_record
 from iterft.local.standin_model import (
     DataFormatError,
@@ -122,6 +124,10 @@ def _lookup(store: Mapping[str, T], identifier: str, other_id: Callable[[T], str
     return store.get(identifier) or next(
         (item for item in store.values() if other_id(item) == identifier), None
     )
+
+
+def _error_message(error: ClientError) -> str:
+    return str(error.response.get("Error", {}).get("Message", error))
 
 
 def _not_found(message: str) -> BedrockError:
@@ -554,6 +560,25 @@ class BedrockStandIn(BaseBackend):
     def _foundation_arn(self, model_id: str) -> str:
         return f"arn:{self.partition}:bedrock:{self.region_name}::foundation-model/{model_id}"
 
+    def resource_arn(self, identifier: str) -> str | None:
+        """The ARN of this stand-in's job, model or capacity named `identifier` (a name or an ARN), or None:
+        what IAM checks a request naming it against."""
+        with self._lock:
+            for store in (self._jobs, self._models, self._evaluation_jobs):
+                found = store.get(identifier)
+                if found is not None:
+                    return found.arn
+            for capacity in (*self._deployments.values(), *self._throughputs.values()):
+                if identifier in (capacity.name, capacity.arn):
+                    return capacity.arn
+        return None
+
+    def served_model_arn(self, capacity_arn: str) -> str | None:
+        """The custom model a deployment or provisioned throughput serves."""
+        with self._lock:
+            found = self._deployments.get(capacity_arn) or self._throughputs.get(capacity_arn)
+            return found.model_arn if found is not None else None
+
     def _new_id(self, kind: str, name: str) -> str:
         """A 12-character resource id, as Bedrock's ARNs end with; deterministic for a given history."""
         self._sequence += 1
@@ -566,9 +591,11 @@ class BedrockStandIn(BaseBackend):
         return s3_backends[self.account_id][self.partition]
 
     def _read(self, uri: str) -> bytes | None:
+        """The object, read as the service role the thread acts as (its IAM is checked), or None."""
         bucket, key = _parse_s3_uri(uri)
         if not key:
             return None
+        check_as_current("s3", "GetObject", {"Bucket": bucket, "Key": key}, self.region_name)
         try:
             found = self._s3().get_object(bucket, key)
         except MissingBucket:
@@ -585,7 +612,20 @@ class BedrockStandIn(BaseBackend):
     def _write(self, uri: str, relative_key: str, body: str) -> None:
         bucket, prefix = _parse_s3_uri(uri)
         prefix = prefix.strip("/")
-        self._s3().put_object(bucket, f"{prefix}/{relative_key}" if prefix else relative_key, body.encode())
+        key = f"{prefix}/{relative_key}" if prefix else relative_key
+        check_as_current("s3", "PutObject", {"Bucket": bucket, "Key": key}, self.region_name)
+        self._s3().put_object(bucket, key, body.encode())
+
+    def _service_role(self, request: Mapping[str, Any], kind: str, name: str, arn: str) -> Principal:
+        """Bedrock acting as a job's service role: the role's trust policy must let Bedrock assume it for
+        this job (aws:SourceAccount, aws:SourceArn), as it does before a job starts on AWS."""
+        role_arn = str(request["roleArn"])
+        context = {"aws:SourceAccount": self.account_id, "aws:SourceArn": arn}
+        try:
+            authorize_assume_role("bedrock.amazonaws.com", role_arn, context)
+        except AccessDenied as error:
+            raise _invalid(f"Bedrock could not assume the service role {role_arn}: {error}") from None
+        return Principal(role_arn, f"Bedrock, as the service role of {kind} {name}")
 
     # Model customization jobs -------------------------------------------------------------------
 
@@ -616,7 +656,13 @@ class BedrockStandIn(BaseBackend):
             problems = check_hyperparameters(family, hyperparameters)
             if problems:
                 raise _invalid("Invalid hyperparameters: " + "; ".join(problems) + ".")
-            self._check_job_data(request)
+            job_arn_seen_by_iam = self._arn(f"model-customization-job/{foundation_id}/{job_name}")
+            role = self._service_role(request, "customization job", job_name, job_arn_seen_by_iam)
+            with acting_as(role):
+                try:
+                    self._check_job_data(request)
+                except ClientError as error:
+                    raise _invalid(f"Bedrock cannot use the job's data: {_error_message(error)}") from None
             if job_name in self._jobs:
                 raise _conflict(f"A model customization job named {job_name} already exists.")
             if model_name in self._models or any(
@@ -695,6 +741,18 @@ class BedrockStandIn(BaseBackend):
             return job.describe()
 
     def _run(self, job: _Job) -> None:
+        """Run the job as its service role: a request the role may not make fails the job, as on AWS."""
+        with acting_as(
+            Principal(
+                str(job.request["roleArn"]), f"Bedrock, as the service role of customization job {job.name}"
+            )
+        ):
+            try:
+                self._train(job)
+            except ClientError as error:
+                self._end(job, "Failed", _error_message(error))
+
+    def _train(self, job: _Job) -> None:
         """Train the job's model for real, write Bedrock's metric files and register the custom model."""
         if job.injected_failure is not None:
             self._end(job, "Failed", job.injected_failure)
@@ -791,7 +849,12 @@ class BedrockStandIn(BaseBackend):
                 raise _invalid(
                     f"The stand-in implements applicationType ModelEvaluation only, not {application}."
                 )
-            self._check_evaluation_config(_required(request, "evaluationConfig"))
+            role = self._service_role(request, "evaluation job", name, self._arn(f"evaluation-job/{name}"))
+            with acting_as(role):
+                try:
+                    self._check_evaluation_config(_required(request, "evaluationConfig"))
+                except ClientError as error:
+                    raise _invalid(f"Bedrock cannot use the job's dataset: {_error_message(error)}") from None
             self._check_evaluation_models(_required(request, "inferenceConfig"))
             output_uri = _required(
                 request.get("outputDataConfig") or {}, "outputDataConfig.s3Uri", key="s3Uri"
@@ -921,6 +984,18 @@ class BedrockStandIn(BaseBackend):
             return job.describe()
 
     def _run_evaluation(self, job: _EvaluationJob) -> None:
+        """Run the job as its service role: a request the role may not make fails the job, as on AWS."""
+        with acting_as(
+            Principal(
+                str(job.request["roleArn"]), f"Bedrock, as the service role of evaluation job {job.name}"
+            )
+        ):
+            try:
+                self._evaluate(job)
+            except ClientError as error:
+                job.end("Failed", [_error_message(error)])
+
+    def _evaluate(self, job: _EvaluationJob) -> None:
         """Answer every prompt with every model, score the answers, write Bedrock's output files."""
         if job.injected_failure is not None:
             job.end("Failed", [job.injected_failure])
@@ -933,6 +1008,9 @@ class BedrockStandIn(BaseBackend):
                     dataset["datasetLocation"]["s3Uri"], metric_config["metricNames"]
                 )
                 for identifier in job.model_identifiers:
+                    check_as_current(
+                        "bedrock-runtime", "InvokeModel", {"modelId": identifier}, self.region_name
+                    )
                     model = self._evaluation_model(identifier)
                     key = EVALUATION_OUTPUT_KEY.format(
                         job_name=job.name,

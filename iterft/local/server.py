@@ -21,6 +21,7 @@ from moto.stepfunctions.parser.api import ExecutionStatus
 from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 
 from iterft.local.adapters import install_adapters, uninstall_adapters
+from iterft.local.iam import IamChecker, install_iam_checks, simulator_available, uninstall_iam_checks
 
 ACCOUNT_ID = DEFAULT_ACCOUNT_ID
 DEFAULT_REGION = "us-east-1"
@@ -48,6 +49,19 @@ _WARM_UP_CALLS = {
 }
 # Settings that would send boto3 elsewhere than the embedded endpoint, or to a real account.
 _UNSET = ("AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS")
+IAM_CHECKS_VARIABLE = "ITERFT_IAM_CHECKS"
+"""1: every request a handler, the state machine or a Bedrock service role makes is checked against the
+template's IAM (needs `make setup`'s node_modules); 0: not checked. Unset: checked when the simulator is
+installed. `make test` and `make demo` set 1."""
+
+
+def iam_checks_wanted() -> bool:
+    setting = os.environ.get(IAM_CHECKS_VARIABLE, "")
+    if setting not in ("", "0", "1"):
+        raise ValueError(f"{IAM_CHECKS_VARIABLE} must be 0 or 1, not {setting!r}")
+    if setting == "1" and not simulator_available():
+        raise RuntimeError(f"{IAM_CHECKS_VARIABLE}=1, but node or the IAM simulator is missing: `make setup`")
+    return setting == "1" or (setting == "" and simulator_available())
 
 
 class _LoopbackServer(ThreadedMotoServer):
@@ -119,6 +133,7 @@ class EmbeddedAws:
         self._werkzeug_level = logging.NOTSET
         self._clients: dict[str, Any] = {}
         self._clients_lock = threading.Lock()
+        self.iam: IamChecker | None = None
 
     @property
     def endpoint(self) -> str:
@@ -153,6 +168,8 @@ class EmbeddedAws:
         self._saved_config = {name: default_user_config.get(name) for name in _MOTO_CONFIG}
         default_user_config.update(_MOTO_CONFIG)  # type: ignore[typeddict-item]
         install_adapters(self.time_scale)
+        if iam_checks_wanted():
+            self.iam = install_iam_checks(self.account_id)
         werkzeug = logging.getLogger("werkzeug")
         self._werkzeug_level = werkzeug.level
         werkzeug.setLevel(logging.WARNING)  # one line per request otherwise
@@ -176,6 +193,8 @@ class EmbeddedAws:
             return
         self._stop_running_executions()
         uninstall_adapters()
+        uninstall_iam_checks()
+        self.iam = None
         self._server.stop()
         with contextlib.suppress(AttributeError):
             self._server._server.server_close()  # type: ignore[union-attr]

@@ -64,9 +64,20 @@ def aws() -> Iterator[EmbeddedAws]:
         s3.put_object(
             Bucket=BUCKET, Key="train.jsonl", Body="\n".join(json.dumps(TRAINING_RECORD) for _ in range(8))
         )
-        embedded.client("iam").create_role(
+        # These tests are about the adapters, not IAM (test_iam.py): their one role may do anything.
+        services = ["lambda.amazonaws.com", "states.amazonaws.com", "bedrock.amazonaws.com"]
+        trust = {"Effect": "Allow", "Principal": {"Service": services}, "Action": "sts:AssumeRole"}
+        iam = embedded.client("iam")
+        iam.create_role(
             RoleName="iterft-test",
-            AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []}),
+            AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [trust]}),
+        )
+        anything = {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}],
+        }
+        iam.put_role_policy(
+            RoleName="iterft-test", PolicyName="anything", PolicyDocument=json.dumps(anything)
         )
         yield embedded
 

@@ -100,6 +100,7 @@ def small_app(outdir: Path) -> Synthesized:
         environment=environment,
     )
     trigger.add_event_source(event_sources.SqsEventSource(queue, report_batch_item_failures=True))
+    table.grant_write_data(trigger)  # record_s3_event writes its event there (IAM is checked)
     step = lambda_.Function(
         stack,
         "Step",

@@ -580,8 +580,13 @@ def test_evaluation_jobs_run_as_a_role_of_their_own_only_where_a_lineage_has_one
     )
     assert passing["Condition"] == {"StringEquals": {"iam:PassedToService": "bedrock.amazonaws.com"}}
     jobs = _arn(synth.config.region, "evaluation-job/*")
+    start_statements = _role_statements(synth, _function_role(synth, "start_managed_evaluation"))
+    # IAM authorizes CreateEvaluationJob against the evaluated models, not the job (emulator/test_iam.py).
+    models = _arn(synth.config.region, "custom-model/*")
+    assert _allows(start_statements, "bedrock:CreateEvaluationJob", models)
+    assert not _allows(start_statements, "bedrock:CreateEvaluationJob", jobs)
     for step, action in (
-        ("start_managed_evaluation", "bedrock:CreateEvaluationJob"),
+        ("start_managed_evaluation", "bedrock:TagResource"),
         ("managed_evaluation_status", "bedrock:GetEvaluationJob"),
         ("clean_up", "bedrock:StopEvaluationJob"),
     ):

@@ -1,0 +1,309 @@
+"""The embedded default's IAM check: request mapping, the simulator, and each hook over moto/botocore.
+
+The decisions themselves are @cloud-copilot/iam-simulate's; these tests pin what we feed it (actions,
+resource ARNs, condition keys) and that every identity a request can be made as is carried to it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+from botocore.client import BaseClient
+from botocore.exceptions import ClientError
+from moto.stepfunctions.parser.asl.component.eval_component import EvalComponent
+
+from iterft.local.iam import Principal, acting_as, current
+from iterft.local.iam.requests import Call, IamRequest, UnmappedOperation, requests_for
+from iterft.local.iam.simulator import NodeSimulator, simulator_available
+from iterft.local.server import EmbeddedAws
+
+ACCOUNT = "123456789012"
+REGION = "us-east-1"
+KEY = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/1234"
+pytestmark = pytest.mark.skipif(not simulator_available(), reason="make setup installs the IAM simulator")
+
+
+class FakeResolver:
+    """What the mapping asks the account: one KMS-encrypted bucket, one served provisioned model."""
+
+    def bucket_key(self, bucket: str) -> str | None:
+        return KEY if bucket == "data" else None
+
+    def topic_key(self, topic_arn: str) -> str | None:
+        return KEY
+
+    def queue_key(self, queue_arn: str) -> str | None:
+        return None
+
+    def bedrock_arn(self, region: str, identifier: str) -> str | None:
+        return (
+            f"arn:aws:bedrock:{region}:{ACCOUNT}:custom-model/x/{identifier}"
+            if identifier == "mine"
+            else None
+        )
+
+    def served_model(self, region: str, capacity_arn: str) -> str | None:
+        return f"arn:aws:bedrock:{region}:{ACCOUNT}:custom-model/amazon.titan/abc"
+
+
+def _requests(service: str, operation: str, **params: Any) -> list[IamRequest]:
+    return requests_for(Call(service, operation, params, REGION, ACCOUNT, FakeResolver()))
+
+
+def test_an_object_read_by_version_needs_get_object_version_and_the_bucket_key() -> None:
+    assert _requests("s3", "GetObject", Bucket="data", Key="a/b.jsonl", VersionId="v1") == [
+        IamRequest("s3:GetObjectVersion", "arn:aws:s3:::data/a/b.jsonl"),
+        IamRequest(
+            "kms:Decrypt", KEY, {"kms:ViaService": "s3.us-east-1.amazonaws.com", "kms:CallerAccount": ACCOUNT}
+        ),
+    ]
+    # HeadObject reads metadata only; an unencrypted bucket needs no key.
+    assert _requests("s3", "HeadObject", Bucket="data", Key="k") == [
+        IamRequest("s3:GetObject", "arn:aws:s3:::data/k")
+    ]
+    assert [r.action for r in _requests("s3", "PutObject", Bucket="plain", Key="k")] == ["s3:PutObject"]
+
+
+def test_a_copy_reads_the_source_version_and_writes_the_target() -> None:
+    actions = [
+        (r.action, r.resource)
+        for r in _requests(
+            "s3", "CopyObject", Bucket="data", Key="q/x", CopySource="data/in%20x?versionId=v2"
+        )
+    ]
+    assert actions == [
+        ("s3:GetObjectVersion", "arn:aws:s3:::data/in x"),
+        ("kms:Decrypt", KEY),
+        ("s3:PutObject", "arn:aws:s3:::data/q/x"),
+        ("kms:GenerateDataKey", KEY),
+    ]
+
+
+def test_a_transaction_is_authorized_item_by_item() -> None:
+    items = [
+        {"Put": {"TableName": "t"}},
+        {"Update": {"TableName": "t"}},
+        {"ConditionCheck": {"TableName": "u"}},
+    ]
+    assert [
+        (r.action, r.resource.rsplit("/", 1)[1])
+        for r in _requests("dynamodb", "TransactWriteItems", TransactItems=items)
+    ] == [
+        ("dynamodb:PutItem", "t"),
+        ("dynamodb:UpdateItem", "t"),
+        ("dynamodb:ConditionCheckItem", "u"),
+    ]
+
+
+def test_a_customization_job_passes_its_role_to_bedrock_only() -> None:
+    found = _requests(
+        "bedrock",
+        "CreateModelCustomizationJob",
+        jobName="j",
+        customModelName="m",
+        roleArn=f"arn:aws:iam::{ACCOUNT}:role/r",
+        baseModelIdentifier="mine",
+        customModelTags=[{"key": "iterft:lineage", "value": "bot"}],
+    )
+    assert (
+        IamRequest(
+            "iam:PassRole", f"arn:aws:iam::{ACCOUNT}:role/r", {"iam:PassedToService": "bedrock.amazonaws.com"}
+        )
+        in found
+    )
+    assert found[0].resource == f"arn:aws:bedrock:{REGION}:{ACCOUNT}:custom-model/x/mine"
+    assert found[0].context == {"aws:RequestTag/iterft:lineage": "bot", "aws:TagKeys": ["iterft:lineage"]}
+
+
+def test_an_evaluation_job_is_authorized_against_the_models_it_evaluates() -> None:
+    found = _requests(
+        "bedrock",
+        "CreateEvaluationJob",
+        jobName="e",
+        roleArn=f"arn:aws:iam::{ACCOUNT}:role/r",
+        evaluationConfig={"automated": {}},
+        inferenceConfig={
+            "models": [
+                {
+                    "bedrockModel": {
+                        "modelIdentifier": f"arn:aws:bedrock:{REGION}:{ACCOUNT}:provisioned-model/p"
+                    }
+                }
+            ]
+        },
+    )
+    assert [(r.action, r.resource) for r in found] == [
+        ("bedrock:CreateEvaluationJob", f"arn:aws:bedrock:{REGION}:{ACCOUNT}:custom-model/amazon.titan/abc"),
+        ("iam:PassRole", f"arn:aws:iam::{ACCOUNT}:role/r"),
+    ]
+
+
+def test_an_unknown_operation_is_refused_not_let_through() -> None:
+    with pytest.raises(UnmappedOperation, match="s3:PutBucketPolicy"):
+        _requests("s3", "PutBucketPolicy", Bucket="data")
+    with pytest.raises(UnmappedOperation, match="glue:GetJob"):
+        _requests("glue", "GetJob")
+
+
+@pytest.fixture(scope="module")
+def simulator() -> Iterator[NodeSimulator]:
+    running = NodeSimulator()
+    yield running
+    running.close()
+
+
+def _simulation(
+    action: str, resource: str, statement: dict[str, Any], context: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    return {
+        "request": {
+            "principal": f"arn:aws:iam::{ACCOUNT}:role/r",
+            "action": action,
+            "resource": {"resource": resource, "accountId": ACCOUNT},
+            "contextVariables": context or {},
+        },
+        "identityPolicies": [{"name": "p", "policy": {"Version": "2012-10-17", "Statement": [statement]}}],
+        "serviceControlPolicies": [],
+        "resourceControlPolicies": [],
+    }
+
+
+def test_the_simulator_knows_create_evaluation_job_is_not_authorized_on_evaluation_jobs(
+    simulator: NodeSimulator,
+) -> None:
+    """The grant the stack once had: CreateEvaluationJob on evaluation-job/* allows nothing."""
+    grant = {
+        "Effect": "Allow",
+        "Action": "bedrock:CreateEvaluationJob",
+        "Resource": f"arn:aws:bedrock:{REGION}:{ACCOUNT}:evaluation-job/*",
+    }
+    job = simulator.evaluate(
+        _simulation(
+            "bedrock:CreateEvaluationJob", f"arn:aws:bedrock:{REGION}:{ACCOUNT}:evaluation-job/x", grant
+        )
+    )
+    assert job["result"] == "Error"  # evaluation-job is not one of the action's resource types
+    model = simulator.evaluate(
+        _simulation(
+            "bedrock:CreateEvaluationJob", f"arn:aws:bedrock:{REGION}:{ACCOUNT}:custom-model/a/b", grant
+        )
+    )
+    assert model["result"] == "ImplicitlyDenied"
+
+
+def test_the_simulator_applies_pass_role_conditions(simulator: NodeSimulator) -> None:
+    statement = {
+        "Effect": "Allow",
+        "Action": "iam:PassRole",
+        "Resource": "*",
+        "Condition": {"StringEquals": {"iam:PassedToService": "bedrock.amazonaws.com"}},
+    }
+    role = f"arn:aws:iam::{ACCOUNT}:role/x"
+    to_bedrock = _simulation(
+        "iam:PassRole", role, statement, {"iam:PassedToService": "bedrock.amazonaws.com"}
+    )
+    to_lambda = _simulation("iam:PassRole", role, statement, {"iam:PassedToService": "lambda.amazonaws.com"})
+    assert simulator.evaluate(to_bedrock)["result"] == "Allowed"
+    assert simulator.evaluate(to_lambda)["result"] == "ImplicitlyDenied"
+
+
+# --- The hooks, on a running embedded default --------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def aws(monkeypatch_module: pytest.MonkeyPatch) -> Iterator[EmbeddedAws]:
+    monkeypatch_module.setenv("ITERFT_IAM_CHECKS", "1")
+    with EmbeddedAws() as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_module() -> Iterator[pytest.MonkeyPatch]:
+    with pytest.MonkeyPatch.context() as patch:
+        yield patch
+
+
+def _role(aws: EmbeddedAws, name: str, statements: list[dict[str, Any]]) -> Principal:
+    iam = aws.client("iam")
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
+        ],
+    }
+    arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    iam.put_role_policy(
+        RoleName=name,
+        PolicyName="p",
+        PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": statements}),
+    )
+    return Principal(arn, f"function {name}")
+
+
+def test_a_call_made_as_a_role_is_checked_against_its_policies(aws: EmbeddedAws) -> None:
+    """Relies on botocore.client.BaseClient._make_api_call being where every client call passes."""
+    assert BaseClient._make_api_call.__name__ == "checked_api_call"
+    aws.client("s3").create_bucket(Bucket="iam-hooks")
+    reader = _role(
+        aws, "reader", [{"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "arn:aws:s3:::iam-hooks"}]
+    )
+    s3 = aws.client("s3")
+    assert aws.iam is not None
+    aws.iam.take_denials()
+    with acting_as(reader):
+        s3.list_objects_v2(Bucket="iam-hooks")
+        with pytest.raises(ClientError) as refused:
+            s3.put_object(Bucket="iam-hooks", Key="x", Body=b"1")
+    assert refused.value.response["Error"]["Code"] == "AccessDenied"
+    assert "is not authorized to perform: s3:PutObject on resource: arn:aws:s3:::iam-hooks/x" in str(
+        refused.value
+    )
+    [denial] = aws.iam.take_denials()
+    assert denial.principal == reader and denial.request.action == "s3:PutObject"
+    assert '"Action": "s3:PutObject", "Resource": "arn:aws:s3:::iam-hooks/x"' in denial.describe()
+    s3.put_object(Bucket="iam-hooks", Key="x", Body=b"1")  # nobody in particular: the harness is not checked
+
+
+def test_work_handed_to_a_thread_pool_keeps_its_identity(aws: EmbeddedAws) -> None:
+    """Relies on concurrent.futures.ThreadPoolExecutor.submit (s3transfer's copies use a pool)."""
+    someone = Principal(f"arn:aws:iam::{ACCOUNT}:role/someone", "function someone")
+    with ThreadPoolExecutor(max_workers=1) as pool, acting_as(someone):
+        assert pool.submit(current).result() == someone
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        assert pool.submit(current).result() is None
+
+
+def test_the_interpreter_acts_as_the_execution_role(aws: EmbeddedAws, run_to_end: Any) -> None:
+    """Relies on EvalComponent.eval running every state with the execution's Environment."""
+    assert EvalComponent.eval.__name__ == "eval_as_execution_role"
+    aws.client("s3").create_bucket(Bucket="iam-machine")
+    machine = _role(
+        aws,
+        "machine",
+        [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::iam-machine/*"}],
+    )
+    definition = {
+        "StartAt": "Write",
+        "States": {
+            "Write": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::aws-sdk:s3:putObject",
+                "Parameters": {"Bucket": "iam-machine", "Key": "k", "Body": "x"},
+                "End": True,
+            }
+        },
+    }
+    sfn = aws.client("stepfunctions")
+    arn = sfn.create_state_machine(
+        name="iam-machine", definition=json.dumps(definition), roleArn=machine.role_arn
+    )["stateMachineArn"]
+    assert aws.iam is not None
+    aws.iam.take_denials()
+    execution = run_to_end(sfn, arn, {})
+    assert execution["status"] == "FAILED"
+    [denial] = aws.iam.take_denials()
+    assert (denial.principal.role_arn, denial.request.action) == (machine.role_arn, "s3:PutObject")
