@@ -24,12 +24,13 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-# The Lambda layer: the runtime's libraries for Lambda's Python 3.11 on x86_64.
-build/layer/.built: lambda/requirements.txt
+# The Lambda layer: the runtime's libraries (boto3 and botocore included) for Lambda's Python 3.11 on
+# x86_64, every transitive package at its constraints.txt version (the one the tests run).
+build/layer/.built: lambda/requirements.txt constraints.txt
 	rm -rf build/layer
 	$(BIN)/pip install --quiet --disable-pip-version-check --target build/layer/python \
 		--platform manylinux2014_x86_64 --implementation cp --python-version 3.11 \
-		--only-binary=:all: -r lambda/requirements.txt
+		--only-binary=:all: -c constraints.txt -r lambda/requirements.txt
 	touch $@
 
 lint: setup

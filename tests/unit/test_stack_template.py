@@ -12,7 +12,7 @@ import pytest
 from aws_cdk.assertions import Match, Template
 from iterft_runtime import naming
 from iterft_runtime.models.families import invocable_foundation_model_id
-from template_support import readable
+from template_support import Synths, readable
 
 from stacks.app_builder import SynthResult, synth_stack
 from stacks.trigger import TRIGGER_TIMEOUT_SECONDS
@@ -134,37 +134,18 @@ SHARED_ENV = {
 FORBIDDEN_ON_STAR = re.compile(r"^bedrock:(create|update|delete|stop|put)", re.IGNORECASE)
 
 
-class _Synths:
-    """Each environment synthesized once per module (and per xdist worker), on first use."""
-
-    def __init__(self, tmp_path_factory: pytest.TempPathFactory) -> None:
-        self._tmp_path_factory = tmp_path_factory
-        self._results: dict[str, SynthResult] = {}
-        self._templates: dict[str, Template] = {}
-
-    def result(self, environment: str) -> SynthResult:
-        if environment not in self._results:
-            self._results[environment] = synth_stack(environment, self._tmp_path_factory.mktemp(environment))
-        return self._results[environment]
-
-    def template(self, environment: str) -> Template:
-        if environment not in self._templates:
-            self._templates[environment] = Template.from_json(self.result(environment).template)
-        return self._templates[environment]
-
-
 @pytest.fixture(scope="module")
-def synths(tmp_path_factory: pytest.TempPathFactory) -> _Synths:
-    return _Synths(tmp_path_factory)
+def synths(tmp_path_factory: pytest.TempPathFactory) -> Synths:
+    return Synths(tmp_path_factory)
 
 
 @pytest.fixture(params=["dev", "prod"])
-def synth(request: pytest.FixtureRequest, synths: _Synths) -> SynthResult:
+def synth(request: pytest.FixtureRequest, synths: Synths) -> SynthResult:
     return synths.result(request.param)
 
 
 @pytest.fixture
-def template(synth: SynthResult, synths: _Synths) -> Template:
+def template(synth: SynthResult, synths: Synths) -> Template:
     return synths.template(synth.config.environment)
 
 
@@ -1269,7 +1250,7 @@ def _pascal(name: str) -> str:
     return "".join(part.capitalize() for part in name.split("-"))
 
 
-def test_synth_is_deterministic(synths: _Synths, tmp_path: Path) -> None:
+def test_synth_is_deterministic(synths: Synths, tmp_path: Path) -> None:
     prod = synths.result("prod")
     again = synth_stack("prod", tmp_path)
     name = f"{prod.stack_name}.template.json"
