@@ -15,6 +15,9 @@ import pytest
 from botocore.client import BaseClient
 from botocore.exceptions import ClientError
 from moto.stepfunctions.parser.asl.component.eval_component import EvalComponent
+from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration.itemprocessor import (
+    distributed_item_processor_worker,
+)
 
 from iterft.local.iam import Principal, acting_as, current
 from iterft.local.iam.requests import Call, IamRequest, UnmappedOperation, requests_for
@@ -278,8 +281,13 @@ def test_work_handed_to_a_thread_pool_keeps_its_identity(aws: EmbeddedAws) -> No
 
 
 def test_the_interpreter_acts_as_the_execution_role(aws: EmbeddedAws, run_to_end: Any) -> None:
-    """Relies on EvalComponent.eval running every state with the execution's Environment."""
+    """Relies on EvalComponent.eval running every state with the execution's Environment (and on
+    DistributedItemProcessorWorker._eval_job starting each Distributed Map child)."""
     assert EvalComponent.eval.__name__ == "eval_as_execution_role"
+    assert (
+        distributed_item_processor_worker.DistributedItemProcessorWorker._eval_job.__name__
+        == "eval_child_execution"
+    )
     aws.client("s3").create_bucket(Bucket="iam-machine")
     machine = _role(
         aws,

@@ -8,7 +8,10 @@ Relies on moto 5.2.5 / botocore internals, each covered by tests/emulator/test_i
   iteration and branch of an execution is evaluated there, on the interpreter's threads, with the
   execution's `Environment` (whose `aws_execution_details.role_arn` is the state machine's role);
 * `concurrent.futures.ThreadPoolExecutor.submit`: work handed to a pool (s3transfer's copies) keeps its
-  submitter's identity, as a Lambda function's threads all hold its credentials.
+  submitter's identity, as a Lambda function's threads all hold its credentials;
+* `DistributedItemProcessorWorker._eval_job` (moto's Distributed Map, one call per child execution): Step
+  Functions starts each child as the state machine's role, which needs states:StartExecution on the
+  state machine itself (Distributed Map's IAM page).
 """
 
 from __future__ import annotations
@@ -19,6 +22,9 @@ from typing import Any
 
 from botocore.client import BaseClient
 from moto.stepfunctions.parser.asl.component.eval_component import EvalComponent
+from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration.itemprocessor.distributed_item_processor_worker import (  # noqa: E501
+    DistributedItemProcessorWorker,
+)
 
 from iterft.local.iam.checker import AccessDenied, IamChecker
 from iterft.local.iam.environment import MotoEnvironment
@@ -79,7 +85,19 @@ def install_iam_checks(account_id: str) -> IamChecker:
 
         return submit(self, run)
 
+    eval_job = DistributedItemProcessorWorker._eval_job
+
+    def eval_child_execution(self: DistributedItemProcessorWorker, env: Any, job: Any) -> None:
+        principal = current()
+        if principal is not None:
+            machine = self._map_run_record.map_state_machine_arn.split("/", 1)[0]
+            checker.authorize(
+                principal, IamRequest("states:StartExecution", machine), "Distributed Map child"
+            )
+        eval_job(self, env, job)
+
     for owner, name, value in (
+        (DistributedItemProcessorWorker, "_eval_job", eval_child_execution),
         (BaseClient, "_make_api_call", checked_api_call),
         (EvalComponent, "eval", eval_as_execution_role),
         (ThreadPoolExecutor, "submit", submit_as_submitter),
