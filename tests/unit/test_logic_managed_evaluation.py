@@ -25,7 +25,7 @@ from iterft_runtime.models.lineage import LineageConfig
 from iterft_runtime.models.records import LineageState
 
 CANDIDATE = "arn:aws:bedrock:us-east-1:123456789012:provisioned-model/cand00000001"
-CHAMPION = "amazon.titan-text-express-v1:0"
+CHAMPION = "amazon.titan-text-express-v1"
 ITEMS = [
     EvaluationItem(line=1, prompt="How do I pay?", reference="Open Billing.", category="billing"),
     EvaluationItem(line=2, prompt="Reset password?", reference="Use the reset link.", category="account"),

@@ -32,6 +32,7 @@ PROVISIONED_TITAN_PAGE = _GUIDE + "pt-supported.html"
 EVALUATION_PAGE = _GUIDE + "evaluation-support.html"
 LIFECYCLE_PAGE = _GUIDE + "model-lifecycle.html"
 CLAUDE_3_HAIKU_CARD = _GUIDE + "model-card-anthropic-claude-3-haiku.html"
+TITAN_TEXT_PAGE = _GUIDE + "titan-text-models.html"
 MODEL_EVALUATION_API = (
     "https://docs.aws.amazon.com/bedrock/latest/APIReference/API_EvaluationBedrockModel.html"
 )
@@ -123,7 +124,7 @@ class ModelCapabilities:
     note: str = ""
     on_demand_id: str | None = None
     """The foundation model's on-demand id when it is not the customization id cut at its context
-    suffix (Titan Text's carry no `:0`)."""
+    suffix (Titan Text's carry no `:0`: TITAN_TEXT_PAGE)."""
 
     @property
     def inference_id(self) -> str:
