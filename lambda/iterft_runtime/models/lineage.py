@@ -277,9 +277,11 @@ class LineageConfig(BaseModel):
 
     name: Annotated[str, Field(pattern=LINEAGE_NAME_PATTERN, min_length=1, max_length=24)]
     base_model: Annotated[str, Field(min_length=1)]
-    """A fine-tunable foundation model id, or the ARN of an existing custom model."""
+    """A fine-tunable foundation model id of the capability table, or the ARN of an existing custom
+    model (Bedrock's form names its base model: custom-model/<base model id>/<id>)."""
     family: str | None = None
-    """Required when base_model is a custom model ARN; otherwise derived from the id."""
+    """Derived from the (base) model id; required only for a custom model ARN that names no base model,
+    and when given, it must be the base model's."""
     evaluation_invoke_model: str | None = None
     """What to call to score the starting point (a foundation model's on-demand id or a deployment ARN)."""
     hyperparameters: dict[str, str | int | float] = Field(default_factory=dict)
