@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Annotated
 
 import yaml
 from iterft_runtime.logic.evaluation import INLINE_MAX_SHARDS
+from iterft_runtime.logic.serving import serving_capacity_kind
+from iterft_runtime.models import capabilities
 from iterft_runtime.models.lineage import LineageConfig
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationError, field_validator
 
@@ -122,3 +126,73 @@ def load_config(environment: str, config_dir: Path = CONFIG_DIR) -> DeploymentCo
     if config.environment != environment:
         raise ConfigError(f"{path}: environment: is {config.environment!r}, expected {environment!r}")
     return config
+
+
+@dataclass(frozen=True)
+class ModelWarning:
+    """A model a lineage uses is still available, but not for long."""
+
+    lineage: str
+    message: str
+
+
+def check_models(
+    config: DeploymentConfig, region: str | None, today: date, source: str
+) -> list[ModelWarning]:
+    """Refuse a config whose lineages Bedrock would refuse in the stack's `region` as of `today`, asking
+    the capability table (models/capabilities.py): a base model that cannot be fine-tuned there (the
+    error names the regions where it can), a serving mode or a managed evaluation job its custom models
+    do not have there, a model (or judge) past its end of life, a custom starting point in another
+    region. Returns the warnings: an end of life within END_OF_LIFE_WARNING_DAYS."""
+    if not region:
+        raise ConfigError(
+            f"{source}: region: unknown at synth. Which models can be customized, deployed or evaluated "
+            "depends on it: set `region` in the config, or a default region for the credentials `cdk` runs "
+            "with (CDK_DEFAULT_REGION)"
+        )
+    problems: list[str] = []
+    warnings: list[ModelWarning] = []
+    for index, lineage in enumerate(config.lineages):
+        where = f"lineages.{index} ({lineage.name})"
+        found, warned = _lineage_problems(lineage, region, today)
+        problems += [f"{where}: {problem}" for problem in found]
+        warnings += [ModelWarning(lineage.name, f"{where}: {message}") for message in warned]
+    if problems:
+        raise ConfigError(
+            "\n".join([f"{source}: not deployable in {region} as of {today.isoformat()}", *problems])
+        )
+    return warnings
+
+
+def _lineage_problems(lineage: LineageConfig, region: str, today: date) -> tuple[list[str], list[str]]:
+    foundation = lineage.foundation_model()
+    if foundation is None:
+        return [
+            f"base_model: {lineage.base_model} does not name its base model, which Bedrock's custom model "
+            "ARNs do (custom-model/<base model id>/<id>); the capability table is asked about that base"
+        ], []
+    problems: list[str] = []
+    custom = capabilities.parse_custom_model_arn(lineage.base_model)
+    if custom is not None and custom.region != region:
+        problems.append(
+            f"base_model: the custom model is in {custom.region}, the stack in {region}: Bedrock customizes "
+            "a custom model only in its own region (copy it with a model copy job, or deploy the stack there)"
+        )
+    verdict = capabilities.check_use(
+        capabilities.model(foundation),
+        region,
+        today,
+        serving=serving_capacity_kind(lineage.serving.mode),
+        managed_job=lineage.evaluation.managed_job is not None,
+    )
+    problems += verdict.problems
+    warnings = list(verdict.warnings)
+    judge = lineage.evaluation.judge
+    judge_row = capabilities.by_inference_id(judge.model) if judge is not None else None
+    if judge is not None and judge_row is not None:
+        judged = capabilities.lifecycle_verdict(
+            judge_row, region, today, f"evaluation.judge.model: {judge.model}"
+        )
+        problems += judged.problems
+        warnings += judged.warnings
+    return problems, warnings

@@ -21,6 +21,14 @@ on those resources, and the runtime's Converse and InvokeModel. Every operation 
 also a Python method of `BedrockStandIn` that takes the API request (camelCase) and returns the API
 response, so an emulator adapter can call it directly.
 
+What Bedrock refuses by model and region, it refuses by the same capability table synth checks
+configs against (`iterft_runtime.models.capabilities`), in the backend's region and as of its date
+(`set_today`, default today): a customization job whose base model cannot be customized (by that
+customization type) in the region, or is past its end of life; a custom model deployment for a model
+whose base has no on-demand deployment in the region, or that was customized before 2025-07-16;
+provisioned throughput for a model without it in the region; an on-demand call to a foundation model
+past its end of life. Capacity bought before an end of life keeps answering (the guide is silent).
+
 Lifecycles, so pollers see real transitions: a job reports InProgress until the first
 GetModelCustomizationJob (or as many as `set_job_polls_in_progress` says), which trains the model
 and reports Completed or Failed. An evaluation job likewise runs on the first GetEvaluationJob (or
@@ -41,20 +49,21 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, TypeVar
 
 import moto.bedrock.urls as bedrock_urls
 import moto.bedrockruntime.urls as bedrockruntime_urls
 from botocore.exceptions import ClientError
 from iterft_runtime.logic.hyperparameters import check_hyperparameters
-from iterft_runtime.logic.managed_evaluation import EVALUABLE_MODEL_ID, MAX_PROMPTS
-from iterft_runtime.models.families import (
-    ModelFamily,
-    UnknownModelError,
-    family_for_model,
-    invocable_foundation_model_id,
+from iterft_runtime.logic.managed_evaluation import MAX_PROMPTS
+from iterft_runtime.models import capabilities
+from iterft_runtime.models.capabilities import (
+    EVALUABLE_MODEL_ID,
+    CustomizationType,
+    ModelCapabilities,
 )
+from iterft_runtime.models.families import ModelFamily, family_for_model
 from moto.bedrock.responses import BedrockResponse
 from moto.bedrockruntime.responses import BedrockRuntimeResponse
 from moto.core.base_backend import BackendDict, BaseBackend
@@ -138,6 +147,10 @@ def _conflict(message: str) -> BedrockError:
     return BedrockError("ConflictException", message)
 
 
+END_OF_LIFE_MESSAGE = "This model version has reached the end of its life."
+"""What Bedrock answers (ResourceNotFoundException) for a model past its end of life (its model card)."""
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
 
@@ -214,6 +227,8 @@ class _CustomModel:
     job: _Job
     model: StandInModel
     created: datetime
+    customized_on: date
+    """The stand-in's date when it was customized (on-demand deployment takes models from 2025-07-16)."""
 
     @property
     def foundation_model_id(self) -> str:
@@ -485,6 +500,7 @@ class BedrockStandIn(BaseBackend):
         self._evaluation_polls_in_progress = 0
         self._deployment_polls_creating = 1
         self._sequence = 0
+        self._today: date | None = None
 
     # Settings and fault injection -------------------------------------------------------------
 
@@ -499,6 +515,14 @@ class BedrockStandIn(BaseBackend):
             raise ValueError("latency cannot be negative")
         with self._lock:
             self._latency = seconds
+
+    def set_today(self, day: date | None) -> None:
+        """The date end-of-life dates are checked against (None, the default: today, UTC)."""
+        with self._lock:
+            self._today = day
+
+    def today(self) -> date:
+        return self._today or _now().date()
 
     def set_job_polls_in_progress(self, polls: int) -> None:
         """How many GetModelCustomizationJob calls report InProgress before a new job trains (default 0)."""
@@ -643,12 +667,20 @@ class BedrockStandIn(BaseBackend):
             model_name = _required_pattern(request, "customModelName", _RESOURCE_NAME)
             _required_pattern(request, "roleArn", _ROLE_ARN, maximum=2048)
             customization = request.setdefault("customizationType", "FINE_TUNING")
-            if customization != "FINE_TUNING":
+            identifier = _required(request, "baseModelIdentifier")
+            foundation_id, base_arn, parent = self._resolve_base(identifier)
+            row = self._customizable(identifier, foundation_id, customization)
+            if customization != CustomizationType.FINE_TUNING:
                 raise _invalid(
-                    f"The stand-in supports customizationType FINE_TUNING only, not {customization}."
+                    f"The stand-in supports customizationType FINE_TUNING only, not {customization} (a "
+                    "stand-in limitation, not Bedrock's)."
                 )
-            foundation_id, base_arn, parent = self._resolve_base(_required(request, "baseModelIdentifier"))
-            family = family_for_model(foundation_id)
+            if row.family is None:
+                raise _invalid(
+                    f"The stand-in cannot train {row.name}: {row.note} (a stand-in limitation, not "
+                    "Bedrock's)."
+                )
+            family = family_for_model(row.model_id)
             hyperparameters = {
                 key: str(value) for key, value in (request.get("hyperParameters") or {}).items()
             }
@@ -700,14 +732,36 @@ class BedrockStandIn(BaseBackend):
             raise _not_found(f"The base model {identifier} was not found.")
         foundation = _FOUNDATION_ARN.fullmatch(identifier)
         model_id = foundation.group(1) if foundation else identifier
-        try:
-            family_for_model(model_id)
-        except UnknownModelError:
-            raise _invalid(
-                f"The base model {identifier} does not support fine-tuning (the stand-in fine-tunes the "
-                "Nova, Claude 3 Haiku, Llama 3 and Titan Text families, or a custom model it holds)."
-            ) from None
         return model_id, self._foundation_arn(model_id), None
+
+    def _customizable(self, identifier: str, foundation_id: str, customization: str) -> ModelCapabilities:
+        """The capability table's row of a job's base model, refusing what Bedrock refuses: a model that
+        cannot be customized (by this customization type) in this region, or one past its end of life."""
+        row = capabilities.find(foundation_id)
+        if row is None:
+            raise _invalid(
+                f"The base model {identifier} does not support customization. Customizable models: "
+                f"{capabilities.known_models()}."
+            )
+        kinds = {kind.value: kind for kind in CustomizationType}
+        kind = kinds.get(customization)
+        if kind is None or not row.can_customize(self.region_name, kind):
+            where = capabilities.regions_text(row.customization_regions(kind)) if kind else "no region"
+            raise _invalid(
+                f"The base model {identifier} does not support customization type {customization} in "
+                f"{self.region_name}. It is supported in: {where}."
+            )
+        self._check_end_of_life(row)
+        return row
+
+    def _check_end_of_life(self, row: ModelCapabilities) -> None:
+        if row.past_end_of_life(self.region_name, self.today()):
+            raise BedrockError("ResourceNotFoundException", END_OF_LIFE_MESSAGE)
+
+    def _capabilities_of(self, model: _CustomModel) -> ModelCapabilities:
+        row = capabilities.find(model.foundation_model_id)
+        assert row is not None, model.foundation_model_id  # the stand-in trained it, so the table knows it
+        return row
 
     def _check_job_data(self, request: Mapping[str, Any]) -> None:
         training_uri = _required(
@@ -781,7 +835,9 @@ class BedrockStandIn(BaseBackend):
                 _csv("validation_loss", report.validation),
             )
         job.report = report
-        self._models[job.model_name] = _CustomModel(job.model_name, job.model_arn, job, model, _now())
+        self._models[job.model_name] = _CustomModel(
+            job.model_name, job.model_arn, job, model, _now(), customized_on=self.today()
+        )
         self._tag(job.model_arn, job.request.get("customModelTags"))
         self._end(job, "Completed", None)
 
@@ -1193,7 +1249,7 @@ class BedrockStandIn(BaseBackend):
             if existing is not None:
                 return {"customModelDeploymentArn": existing.arn}
             name = _required_pattern(request, "modelDeploymentName", _RESOURCE_NAME)
-            model = self._model(_required(request, "modelArn"))
+            model = self._deployable_on_demand(_required(request, "modelArn"))
             if any(item.name == name for item in self._deployments.values()):
                 raise _conflict(f"A custom model deployment named {name} already exists.")
             deployment = _Deployment(
@@ -1209,6 +1265,27 @@ class BedrockStandIn(BaseBackend):
             self._deployments[deployment.arn] = deployment
             self._tag(deployment.arn, request.get("tags"))
             return {"customModelDeploymentArn": deployment.arn}
+
+    def _deployable_on_demand(self, identifier: str) -> _CustomModel:
+        """A custom model Bedrock can deploy on demand here: its base model has on-demand deployment in
+        this region (the capability table), it was customized on or after 2025-07-16, and its base model
+        is not past its end of life."""
+        model = self._model(identifier)
+        row = self._capabilities_of(model)
+        if self.region_name not in row.on_demand:
+            raise _invalid(
+                f"The model {model.arn} does not support on-demand deployment in {self.region_name}: custom "
+                f"models of {row.model_id} can be deployed on demand in "
+                f"{capabilities.regions_text(row.on_demand.regions)}. Use provisioned throughput instead."
+            )
+        since = capabilities.ON_DEMAND_CUSTOMIZED_SINCE
+        if model.customized_on < since:
+            raise _invalid(
+                f"The model {model.arn} was customized before {since.isoformat()} and does not support "
+                "on-demand deployment."
+            )
+        self._check_end_of_life(row)
+        return model
 
     def _deployment(self, identifier: str) -> _Deployment:
         found = _lookup(self._deployments, identifier, lambda item: item.name)
@@ -1245,7 +1322,7 @@ class BedrockStandIn(BaseBackend):
         self._check_throttle("UpdateCustomModelDeployment")
         with self._lock:
             deployment = self._deployment(_required(request, "customModelDeploymentIdentifier"))
-            model = self._model(_required(request, "modelArn"))
+            model = self._deployable_on_demand(_required(request, "modelArn"))
             if deployment.status != "Active" or deployment.update_status == "Updating":
                 state = "Updating" if deployment.update_status == "Updating" else deployment.status
                 raise _invalid(f"Custom model deployment {deployment.name} cannot be updated while {state}.")
@@ -1264,19 +1341,27 @@ class BedrockStandIn(BaseBackend):
     # Provisioned throughput ---------------------------------------------------------------------
 
     def _throughput_model(self, identifier: str) -> tuple[str, str]:
-        """(model ARN, foundation model ARN) of what a provisioned throughput serves."""
+        """(model ARN, foundation model ARN) of what a provisioned throughput serves, refusing a model
+        without provisioned throughput in this region or past its end of life (the capability table)."""
         model = self._find_model(identifier)
         if model is not None:
-            return model.arn, self._foundation_arn(model.foundation_model_id)
-        if ":custom-model/" in identifier:
+            row = self._capabilities_of(model)
+            arn = model.arn
+        elif ":custom-model/" in identifier:
             raise _not_found(f"Custom model {identifier} not found.")
-        foundation = _FOUNDATION_ARN.fullmatch(identifier)
-        model_id = foundation.group(1) if foundation else identifier
-        try:
-            family_for_model(model_id)
-        except UnknownModelError:
-            raise _not_found(f"Model {identifier} not found.") from None
-        return self._foundation_arn(model_id), self._foundation_arn(model_id)
+        else:
+            foundation = _FOUNDATION_ARN.fullmatch(identifier)
+            found = capabilities.find(foundation.group(1) if foundation else identifier)
+            if found is None:
+                raise _not_found(f"Model {identifier} not found.")
+            row, arn = found, self._foundation_arn(found.model_id)
+        if self.region_name not in row.provisioned:
+            raise _invalid(
+                f"Provisioned Throughput is not supported for {identifier} in {self.region_name}: it is for "
+                f"{row.model_id} in {capabilities.regions_text(row.provisioned.regions)}."
+            )
+        self._check_end_of_life(row)
+        return arn, self._foundation_arn(row.model_id)
 
     def create_provisioned_model_throughput(self, request: Mapping[str, Any]) -> dict[str, Any]:
         self._check_throttle("CreateProvisionedModelThroughput")
@@ -1458,14 +1543,14 @@ class BedrockStandIn(BaseBackend):
             )
         foundation = _FOUNDATION_ARN.fullmatch(model_id)
         foundation_id = foundation.group(1) if foundation else model_id
-        try:
-            family_for_model(foundation_id)
-        except UnknownModelError:
-            raise _invalid("The provided model identifier is invalid.") from None
-        if invocable_foundation_model_id(foundation_id) != foundation_id:
+        row = capabilities.by_inference_id(foundation_id)
+        if row is None and capabilities.find(foundation_id) is not None:
             raise _invalid(
                 f"Invocation of model ID {foundation_id} with on-demand throughput isn't supported."
             )
+        if row is None:
+            raise _invalid("The provided model identifier is invalid.")
+        self._check_end_of_life(row)
         return _EMPTY_MODEL, foundation_id
 
     def _serve(self, operation: str, model_id: str) -> tuple[StandInModel, str, float]:

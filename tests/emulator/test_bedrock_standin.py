@@ -9,6 +9,7 @@ import re
 import socket
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import date
 from types import SimpleNamespace
 from typing import Any
 
@@ -39,8 +40,12 @@ from iterft.local.standin_evaluation import nlp_f1, perturbations
 from iterft.local.standin_model import FALLBACK_ANSWER, StandInModel, pairs_from_jsonl
 
 REGION = "us-east-1"
+WEST = "us-west-2"
 ROLE = f"arn:aws:iam::{DEFAULT_ACCOUNT_ID}:role/bedrock-customization"
 NOVA = "amazon.nova-micro-v1:0:128k"
+HAIKU = "anthropic.claude-3-haiku-20240307-v1:0:200k"
+TITAN = "amazon.titan-text-express-v1:0:8k"
+BEFORE_HAIKU_END_OF_LIFE = date(2026, 6, 1)
 BUCKET = "iterft-data"
 NO_RETRIES = Config(retries={"total_max_attempts": 1, "mode": "standard"})
 
@@ -104,15 +109,18 @@ def error_code(error: pytest.ExceptionInfo[ClientError]) -> str:
 class Lineage:
     """Plain boto3 clients plus the steps a round takes, to keep the tests short."""
 
-    def __init__(self, **client_args: Any) -> None:
-        self.s3 = boto3.client("s3", region_name=REGION, **client_args)
-        self.bedrock = boto3.client("bedrock", region_name=REGION, **client_args)
-        self.runtime = boto3.client("bedrock-runtime", region_name=REGION, **client_args)
-        self.s3.create_bucket(Bucket=BUCKET)
+    def __init__(self, region: str = REGION, **client_args: Any) -> None:
+        self.s3 = boto3.client("s3", region_name=region, **client_args)
+        self.bedrock = boto3.client("bedrock", region_name=region, **client_args)
+        self.runtime = boto3.client("bedrock-runtime", region_name=region, **client_args)
+        # Bucket names are global: a lineage in another region has a bucket of its own.
+        self.bucket = BUCKET if region == REGION else f"{BUCKET}-{region}"
+        where = {} if region == REGION else {"CreateBucketConfiguration": {"LocationConstraint": region}}
+        self.s3.create_bucket(Bucket=self.bucket, **where)
 
     def upload(self, key: str, text: str) -> str:
-        self.s3.put_object(Bucket=BUCKET, Key=key, Body=text.encode())
-        return f"s3://{BUCKET}/{key}"
+        self.s3.put_object(Bucket=self.bucket, Key=key, Body=text.encode())
+        return f"s3://{self.bucket}/{key}"
 
     def job_request(self, name: str, data_uri: str, base: str = NOVA, **extra: Any) -> dict[str, Any]:
         return {
@@ -121,7 +129,7 @@ class Lineage:
             "roleArn": ROLE,
             "baseModelIdentifier": base,
             "trainingDataConfig": {"s3Uri": data_uri},
-            "outputDataConfig": {"s3Uri": f"s3://{BUCKET}/jobs/{name}/"},
+            "outputDataConfig": {"s3Uri": f"s3://{self.bucket}/jobs/{name}/"},
             "hyperParameters": {"epochCount": "2"},
             **extra,
         }
@@ -155,6 +163,15 @@ class Lineage:
             pass
         return arn
 
+    def provision(self, name: str, model_arn: str) -> str:
+        """One no-commitment model unit, polled until it is in service (what evaluation buys)."""
+        arn = self.bedrock.create_provisioned_model_throughput(
+            provisionedModelName=name, modelId=model_arn, modelUnits=1
+        )["provisionedModelArn"]
+        while self.throughput(arn)["status"] != "InService":
+            pass
+        return arn
+
     def throughput(self, identifier: str) -> dict[str, Any]:
         return self.bedrock.get_provisioned_model_throughput(provisionedModelId=identifier)
 
@@ -162,7 +179,7 @@ class Lineage:
         return self.bedrock.list_tags_for_resource(resourceARN=arn)["tags"]
 
     def read(self, key: str) -> str:
-        return self.s3.get_object(Bucket=BUCKET, Key=key)["Body"].read().decode()
+        return self.s3.get_object(Bucket=self.bucket, Key=key)["Body"].read().decode()
 
     def read_csv(self, key: str) -> list[dict[str, str]]:
         return list(csv.DictReader(io.StringIO(self.read(key))))
@@ -338,7 +355,7 @@ MISSING_CUSTOM_MODEL = f"arn:aws:bedrock:{REGION}:{DEFAULT_ACCOUNT_ID}:custom-mo
         ({"jobName": "-starts-with-a-dash"}, "ValidationException", "jobName"),
         ({"customModelName": "has space"}, "ValidationException", "customModelName"),
         ({"roleArn": "arn:aws:iam::123:user/x"}, "ValidationException", "roleArn"),
-        ({"baseModelIdentifier": "openai.gpt-9"}, "ValidationException", "does not support fine-tuning"),
+        ({"baseModelIdentifier": "openai.gpt-9"}, "ValidationException", "does not support customization"),
         ({"baseModelIdentifier": MISSING_CUSTOM_MODEL}, "ResourceNotFoundException", "not found"),
         (
             {"trainingDataConfig": {"s3Uri": f"s3://{BUCKET}/nothing.jsonl"}},
@@ -412,22 +429,28 @@ def test_a_job_on_malformed_data_fails_with_the_line(lineage: Lineage) -> None:
     assert f"line {len(ROUND_1) + 1}" in job["failureMessage"]
 
 
-def test_all_three_data_formats_train(lineage: Lineage) -> None:
+def test_all_three_data_formats_train(aws: None) -> None:
+    """Each where Bedrock fine-tunes it, served where it can be: Claude 3 Haiku in us-west-2 before its
+    end of life (the stand-in's date set back), Titan Text in us-east-1; both on provisioned throughput
+    (neither has on-demand deployment)."""
+
     def claude(prompt: str, reply: str) -> dict[str, Any]:
         return {"messages": [{"role": "user", "content": prompt}, {"role": "assistant", "content": reply}]}
 
+    standin_backend(DEFAULT_ACCOUNT_ID, WEST).set_today(BEFORE_HAIKU_END_OF_LIFE)
     files = {
-        "haiku": ("anthropic.claude-3-haiku-20240307-v1:0:200k", [claude(q, a) for q, a in ROUND_1]),
-        "titan": ("amazon.titan-text-express-v1:0:8k", [{"prompt": q, "completion": a} for q, a in ROUND_1]),
+        "haiku": (WEST, HAIKU, [claude(q, a) for q, a in ROUND_1]),
+        "titan": (REGION, TITAN, [{"prompt": q, "completion": a} for q, a in ROUND_1]),
     }
-    for name, (base, records) in files.items():
+    for name, (region, base, records) in files.items():
+        lineage = Lineage(region)
         uri = lineage.upload(f"{name}.jsonl", "".join(json.dumps(record) + "\n" for record in records))
         job = lineage.job(
             lineage.create(name, uri, base, hyperParameters={"epochCount": "1", "batchSize": "4"})
         )
         assert job["status"] == "Completed", job.get("failureMessage")
-        deployment = lineage.deploy(f"{name}-eval", job["outputModelArn"])
-        assert answer(lineage.runtime, deployment, "How can I cancel my subscription?") == ROUND_1[9][1]
+        throughput = lineage.provision(f"{name}-eval", job["outputModelArn"])
+        assert answer(lineage.runtime, throughput, "How can I cancel my subscription?") == ROUND_1[9][1]
 
 
 def test_stopping_a_job_creates_no_model(lineage: Lineage, standin: BedrockStandIn) -> None:
@@ -640,6 +663,155 @@ def test_capacity_can_be_made_to_fail_or_stay_creating(lineage: Lineage, standin
     assert [lineage.throughput(slow)["status"] for _ in range(4)] == ["Creating"] * 3 + ["InService"]
 
 
+# What Bedrock refuses, by the capability table ---------------------------------------------------
+# The stand-in asks models/capabilities.py, as the config check at synth does: the same table, so a
+# config synth accepts never meets a refusal here, and what AWS refuses is refused offline too.
+
+LLAMA_31 = "meta.llama3-1-8b-instruct-v1:0:128k"
+LLAMA_33 = "meta.llama3-3-70b-instruct-v1:0:128k"
+TITAN_LITE = "amazon.titan-text-lite-v1:0:4k"
+END_OF_LIFE = "This model version has reached the end of its life."
+
+
+def refusal(error: pytest.ExceptionInfo[ClientError]) -> tuple[str, str]:
+    return error_code(error), error.value.response["Error"]["Message"]
+
+
+def trained(lineage: Lineage, name: str, base: str, records: list[dict[str, Any]], **hyper: str) -> str:
+    """A custom model of `base` trained on `records` (its family's format): its ARN."""
+    uri = lineage.upload(f"{name}.jsonl", "".join(json.dumps(record) + "\n" for record in records))
+    job = lineage.job(lineage.create(name, uri, base, hyperParameters={"epochCount": "1", **hyper}))
+    assert job["status"] == "Completed", job.get("failureMessage")
+    return job["outputModelArn"]
+
+
+def completions(pairs: list[tuple[str, str]]) -> list[dict[str, Any]]:
+    return [{"prompt": prompt, "completion": reply} for prompt, reply in pairs]
+
+
+def chats(pairs: list[tuple[str, str]]) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in conversation(pairs).splitlines()]
+
+
+@pytest.mark.parametrize(
+    ("region", "base", "customization", "where"),
+    [
+        (REGION, HAIKU, "FINE_TUNING", "It is supported in: us-west-2."),
+        (REGION, LLAMA_31, "FINE_TUNING", "It is supported in: us-west-2."),
+        (WEST, NOVA, "FINE_TUNING", "It is supported in: us-east-1."),
+        ("eu-west-1", TITAN, "FINE_TUNING", "It is supported in: us-east-1, us-west-2."),
+        (REGION, NOVA, "CONTINUED_PRE_TRAINING", "It is supported in: no region."),
+        (REGION, NOVA, "REINFORCEMENT_FINE_TUNING", "It is supported in: no region."),
+        (WEST, LLAMA_33, "DISTILLATION", None),  # supported: then the stand-in's own limitation
+    ],
+)
+def test_a_base_model_is_customized_only_where_and_how_bedrock_customizes_it(
+    aws: None, region: str, base: str, customization: str, where: str | None
+) -> None:
+    lineage = Lineage(region)
+    uri = lineage.upload("train.jsonl", conversation(ROUND_1))
+    with pytest.raises(ClientError) as error:
+        lineage.create("support-it0001", uri, base, customizationType=customization)
+    code, message = refusal(error)
+    assert code == "ValidationException"
+    if where is None:
+        assert f"FINE_TUNING only, not {customization} (a stand-in limitation, not Bedrock's)" in message
+    else:
+        expected = f"does not support customization type {customization} in {region}. {where}"
+        assert f"The base model {base} {expected}" == message
+
+
+def test_a_model_past_its_end_of_life_is_refused_everywhere_bedrock_refuses_it(aws: None) -> None:
+    west = Lineage(WEST)
+    standin = standin_backend(DEFAULT_ACCOUNT_ID, WEST)
+    claude = [
+        {"messages": [{"role": "user", "content": q}, {"role": "assistant", "content": a}]}
+        for q, a in ROUND_1
+    ]
+    standin.set_today(date(2026, 9, 9))  # the day before Claude 3 Haiku's end of life
+    model = trained(west, "haiku-it0001", HAIKU, claude, batchSize="4")
+    throughput = west.provision("haiku-serving", model)
+
+    standin.set_today(date(2026, 9, 10))
+    uri = west.upload("more.jsonl", "".join(json.dumps(record) + "\n" for record in claude))
+    for base in (HAIKU, model):  # from the foundation model, or from a custom model of it
+        with pytest.raises(ClientError) as error:
+            west.create("haiku-it0002", uri, base, hyperParameters={"epochCount": "1", "batchSize": "4"})
+        assert refusal(error) == ("ResourceNotFoundException", END_OF_LIFE)
+    with pytest.raises(ClientError) as error:
+        west.bedrock.create_provisioned_model_throughput(
+            provisionedModelName="haiku-eval", modelId=model, modelUnits=1
+        )
+    assert refusal(error) == ("ResourceNotFoundException", END_OF_LIFE)
+    with pytest.raises(ClientError) as error:
+        ask(west.runtime, "anthropic.claude-3-haiku-20240307-v1:0", "Hello?")
+    assert refusal(error) == ("ResourceNotFoundException", END_OF_LIFE)
+    # Decision where the docs are silent: capacity bought before the end of life keeps answering.
+    assert answer(west.runtime, throughput, "How do I reset my password?") == ROUND_1[0][1]
+    # The model card names regions where it stays available after that date.
+    standin_backend(DEFAULT_ACCOUNT_ID, "ca-central-1").set_today(date(2026, 12, 3))
+    canada = boto3.client("bedrock-runtime", region_name="ca-central-1")
+    assert answer(canada, "anthropic.claude-3-haiku-20240307-v1:0", "Hello?") == FALLBACK_ANSWER
+
+
+def test_on_demand_deployment_only_for_models_and_regions_that_have_it(aws: None) -> None:
+    east, west = Lineage(REGION), Lineage(WEST)
+    titan = trained(east, "titan-it0001", TITAN, completions(ROUND_1))
+    llama = trained(west, "llama-it0001", LLAMA_31, completions(ROUND_1))
+    for lineage, model, base, region in ((east, titan, TITAN, REGION), (west, llama, LLAMA_31, WEST)):
+        with pytest.raises(ClientError) as error:
+            lineage.bedrock.create_custom_model_deployment(modelDeploymentName="eval", modelArn=model)
+        assert refusal(error) == (
+            "ValidationException",
+            f"The model {model} does not support on-demand deployment in {region}: custom models of {base} "
+            "can be deployed on demand in no region. Use provisioned throughput instead.",
+        )
+        assert (
+            answer(lineage.runtime, lineage.provision("eval", model), "How do I delete my account?")
+            == (ROUND_1[3][1])
+        )
+    # Llama 3.3 70B is the other way round: on demand in us-west-2, and no provisioned throughput.
+    llama_33 = trained(west, "big-it0001", LLAMA_33, chats(ROUND_1))
+    assert answer(west.runtime, west.deploy("big-eval", llama_33), "Is my data encrypted?") == ROUND_1[4][1]
+    # A Nova model customized before 2025-07-16 cannot be deployed on demand.
+    standin = standin_backend(DEFAULT_ACCOUNT_ID, REGION)
+    standin.set_today(date(2025, 7, 15))
+    old = east.fine_tune("support-it0001", ROUND_1)["outputModelArn"]
+    standin.set_today(None)
+    with pytest.raises(ClientError) as error:
+        east.bedrock.create_custom_model_deployment(modelDeploymentName="old-eval", modelArn=old)
+    assert refusal(error) == (
+        "ValidationException",
+        f"The model {old} was customized before 2025-07-16 and does not support on-demand deployment.",
+    )
+    new = east.fine_tune("support-it0002", ROUND_1)["outputModelArn"]
+    serving = east.deploy("serving", new)
+    with pytest.raises(ClientError) as error:  # nor can a deployment swap it in
+        east.bedrock.update_custom_model_deployment(customModelDeploymentIdentifier=serving, modelArn=old)
+    assert error_code(error) == "ValidationException"
+
+
+def test_provisioned_throughput_only_for_models_and_regions_that_have_it(aws: None) -> None:
+    east, west = Lineage(REGION), Lineage(WEST)
+    llama_33 = trained(west, "big-it0001", LLAMA_33, chats(ROUND_1))
+    lite = trained(east, "lite-it0001", TITAN_LITE, completions(ROUND_1))
+    cases = [
+        (west, llama_33, LLAMA_33, WEST, "no region"),
+        (east, lite, TITAN_LITE, REGION, "no region"),
+        (west, NOVA, NOVA, WEST, "us-east-1"),  # a foundation model's own throughput, in the wrong region
+    ]
+    for lineage, model, base, region, where in cases:
+        with pytest.raises(ClientError) as error:
+            lineage.bedrock.create_provisioned_model_throughput(
+                provisionedModelName="eval", modelId=model, modelUnits=1
+            )
+        assert refusal(error) == (
+            "ValidationException",
+            f"Provisioned Throughput is not supported for {model} in {region}: it is for {base} in {where}.",
+        )
+    assert east.throughput(east.provision("nova", NOVA))["foundationModelArn"].endswith(NOVA)
+
+
 # Runtime ------------------------------------------------------------------------------------------
 
 
@@ -663,7 +835,7 @@ def test_a_foundation_model_grades_judge_prompts(lineage: Lineage) -> None:
     good = judge_prompt(DEFAULT_RUBRIC, "How do I reset my password?", reference, reference)
     bad = judge_prompt(DEFAULT_RUBRIC, "How do I reset my password?", reference, FALLBACK_ANSWER)
     assert answer(lineage.runtime, "amazon.nova-pro-v1:0", good) == "Grade: 5"
-    assert answer(lineage.runtime, "anthropic.claude-3-haiku-20240307-v1:0", bad) == "Grade: 1"
+    assert answer(lineage.runtime, "meta.llama3-1-70b-instruct-v1:0", bad) == "Grade: 1"
     assert parse_grade(answer(lineage.runtime, "amazon.nova-pro-v1:0", good)) == 1.0
 
 
@@ -744,8 +916,9 @@ LLAMA_PROMPT = "<|begin_of_text|><|start_header_id|>user<|end_header_id|>Hi?<|eo
     ],
 )
 def test_invoke_model_speaks_each_providers_body(
-    lineage: Lineage, model_id: str, body: dict[str, Any], text_of: Any
+    lineage: Lineage, standin: BedrockStandIn, model_id: str, body: dict[str, Any], text_of: Any
 ) -> None:
+    standin.set_today(BEFORE_HAIKU_END_OF_LIFE)  # Claude 3 Haiku answers in us-east-1 until 2026-09-10
     response = lineage.runtime.invoke_model(modelId=model_id, body=json.dumps(body))
     assert text_of(json.loads(response["body"].read())) == FALLBACK_ANSWER
 

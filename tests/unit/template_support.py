@@ -4,12 +4,24 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from aws_cdk.assertions import Template
 
 from stacks.app_builder import SynthResult, synth_stack
+from stacks.config import CONFIG_DIR
+
+FIXTURE_CONFIG_DIR = Path(__file__).resolve().parents[1] / "fixtures" / "config"
+SYNTHESIZED = ["dev", "prod", "oregon"]
+"""The environments the template and cdk-nag tests synthesize: the shipped ones, and `oregon`
+(tests/fixtures/config), the one with a managed evaluation job, since no shipped config has one."""
+
+
+def config_dir(environment: str) -> Path:
+    """Where `environment`'s config is: config/, else tests/fixtures/config/."""
+    return CONFIG_DIR if (CONFIG_DIR / f"{environment}.yaml").is_file() else FIXTURE_CONFIG_DIR
 
 
 def readable(value: Any) -> Any:
@@ -38,7 +50,9 @@ class Synths:
 
     def result(self, environment: str) -> SynthResult:
         if environment not in self._results:
-            self._results[environment] = synth_stack(environment, self._tmp_path_factory.mktemp(environment))
+            self._results[environment] = synth_stack(
+                environment, self._tmp_path_factory.mktemp(environment), config_dir(environment)
+            )
         return self._results[environment]
 
     def template(self, environment: str) -> Template:

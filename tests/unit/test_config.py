@@ -61,22 +61,43 @@ def test_a_valid_config_in_another_directory_loads(tmp_path: Path) -> None:
         ),
         pytest.param(
             {"lineage": {"base_model": "acme.super-model-v1"}},
-            ["lineages.0", "'acme.super-model-v1'", "not a foundation model"],
+            [
+                "lineages.0",
+                "'acme.super-model-v1' is not a model iterft can customize",
+                "known: amazon.nova-2-lite-v1:0:256k, amazon.nova-lite-v1:0:300k",
+            ],
             id="unknown-base-model",
         ),
         pytest.param(
-            {"lineage": {"base_model": "arn:aws:bedrock:us-east-1:123456789012:custom-model/abc"}},
-            ["lineages.0", "family: required", "base_model"],
-            id="custom-model-arn-without-family",
-        ),
-        pytest.param(
-            {"lineage": {"base_model": "anthropic.claude-3-haiku-20240307-v1:0:200k"}},
+            {"lineage": {"base_model": "amazon.nova-micro-v1:0"}},
             [
                 "lineages.0",
-                "serving.mode: on_demand is not available for claude-haiku",
-                "provisioned or none",
+                "on-demand id of Amazon Nova Micro",
+                "customize it as 'amazon.nova-micro-v1:0:128k'",
             ],
-            id="on-demand-for-a-family-without-it",
+            id="on-demand-id-as-base-model",
+        ),
+        pytest.param(
+            {"lineage": {"base_model": "amazon.nova-2-lite-v1:0:256k"}},
+            ["lineages.0", "Amazon Nova 2 Lite has no family in iterft", "reasoningContent"],
+            id="customizable-model-without-a-family",
+        ),
+        pytest.param(
+            {
+                "lineage": {
+                    "base_model": "arn:aws:bedrock:us-east-1:123456789012:custom-model/"
+                    "amazon.nova-micro-v1:0:128k/abcdef012345",
+                    "family": "claude-haiku",
+                    "hyperparameters": {},
+                }
+            },
+            ["lineages.0", "family: 'claude-haiku', but amazon.nova-micro-v1:0:128k is of family 'nova'"],
+            id="family-other-than-the-custom-models-base",
+        ),
+        pytest.param(
+            {"lineage": {"base_model": "arn:aws:bedrock:us-east-1:123456789012:custom-model/abc"}},
+            ["lineages.0", "family: required", "does not name its base model"],
+            id="custom-model-arn-without-family",
         ),
         pytest.param(
             {"lineage": {"serving": {"mode": "on_demand", "model_units": 2}}},
@@ -133,11 +154,6 @@ def test_a_valid_config_in_another_directory_loads(tmp_path: Path) -> None:
             {"lineage": {"evaluation": {"judge": {"model": "amazon.nova-micro-v1:0:128k"}}}},
             ["lineages.0.evaluation.judge.model", "String should match pattern"],
             id="judge-not-an-on-demand-foundation-model",
-        ),
-        pytest.param(
-            {"lineage": {"evaluation": {"managed_job": {}}}},
-            ["lineages.0", "evaluation.managed_job: not available for nova", "not deployments"],
-            id="managed-job-where-evaluation-is-an-on-demand-deployment",
         ),
         pytest.param(
             {"lineage": {"evaluation": {"guards": {"bedrock_non_toxicity": 0.01}}}},

@@ -24,7 +24,7 @@ from test_handlers_evaluate import EVAL_SET, put_eval_set, running_round, shard_
 pytest_plugins = ("runtime_fixtures",)
 
 THROUGHPUT = "arn:aws:bedrock:us-east-1:123456789012:provisioned-model/candidate0001"
-FOUNDATION = "amazon.titan-text-express-v1:0"
+FOUNDATION = "amazon.titan-text-express-v1"  # Titan Text's on-demand id has no `:0`
 ROLE_ARN = "arn:aws:iam::123456789012:role/iterft-evaluation"
 KEY_ARN = "arn:aws:kms:us-east-1:123456789012:key/00000000-0000-0000-0000-000000000000"
 MANAGED_CONFIG = {

@@ -10,7 +10,6 @@ import pytest
 from iterft_runtime import naming
 from iterft_runtime.logic.evaluation import EvaluationItem, reusable_champion_metrics, score_answers
 from iterft_runtime.logic.managed_evaluation import (
-    EVALUABLE_MODEL_ID,
     MAX_PROMPTS,
     ManagedEvaluationError,
     check_prompt_count,
@@ -21,11 +20,12 @@ from iterft_runtime.logic.managed_evaluation import (
     jobs_progress,
     managed_scores,
 )
+from iterft_runtime.models.capabilities import EVALUABLE_MODEL_ID
 from iterft_runtime.models.lineage import LineageConfig
 from iterft_runtime.models.records import LineageState
 
 CANDIDATE = "arn:aws:bedrock:us-east-1:123456789012:provisioned-model/cand00000001"
-CHAMPION = "amazon.titan-text-express-v1:0"
+CHAMPION = "amazon.titan-text-express-v1"
 ITEMS = [
     EvaluationItem(line=1, prompt="How do I pay?", reference="Open Billing.", category="billing"),
     EvaluationItem(line=2, prompt="Reset password?", reference="Use the reset link.", category="account"),

@@ -9,6 +9,7 @@ import pytest
 from iterft_runtime import naming
 from iterft_runtime.logic.serving import (
     LineageModel,
+    NoEvaluationCapacityError,
     SwapAction,
     capacity_to_release,
     evaluation_capacity_kind,
@@ -18,8 +19,7 @@ from iterft_runtime.logic.serving import (
     rollback_refusal,
 )
 from iterft_runtime.models.capacity import Capacity, CapacityKind, CapacityRole, CapacityStatus, Readiness
-from iterft_runtime.models.families import CLAUDE_HAIKU, NOVA, NOVA_MICRO, PROMPT_COMPLETION
-from iterft_runtime.models.lineage import ServingConfig
+from iterft_runtime.models.lineage import LineageConfig, ServingConfig
 from iterft_runtime.models.records import IterationRecord, LineageState
 
 M1, M2 = "arn:aws:bedrock:us-east-1:1:custom-model/m1", "arn:aws:bedrock:us-east-1:1:custom-model/m2"
@@ -37,17 +37,30 @@ EVAL_THROUGHPUT = Capacity(
 )
 
 
+CUSTOM_NOVA = "arn:aws:bedrock:us-east-1:123456789012:custom-model/amazon.nova-micro-v1:0:128k/abcdef012345"
+
+
 @pytest.mark.parametrize(
-    ("family", "kind"),
+    ("base_model", "region", "kind"),
     [
-        (NOVA, CapacityKind.DEPLOYMENT),
-        (NOVA_MICRO, CapacityKind.DEPLOYMENT),
-        (CLAUDE_HAIKU, CapacityKind.PROVISIONED),
-        (PROMPT_COMPLETION, CapacityKind.PROVISIONED),
+        ("amazon.nova-micro-v1:0:128k", "us-east-1", CapacityKind.DEPLOYMENT),
+        ("amazon.nova-lite-v1:0:300k", "us-east-1", CapacityKind.DEPLOYMENT),
+        (CUSTOM_NOVA, "us-east-1", CapacityKind.DEPLOYMENT),  # a custom starting point: its base decides
+        ("meta.llama3-3-70b-instruct-v1:0:128k", "us-west-2", CapacityKind.DEPLOYMENT),
+        ("anthropic.claude-3-haiku-20240307-v1:0:200k", "us-west-2", CapacityKind.PROVISIONED),
+        ("meta.llama3-1-8b-instruct-v1:0:128k", "us-west-2", CapacityKind.PROVISIONED),
+        ("amazon.titan-text-express-v1:0:8k", "us-east-1", CapacityKind.PROVISIONED),
     ],
 )
-def test_evaluation_uses_on_demand_where_the_family_allows_it(family, kind) -> None:
-    assert evaluation_capacity_kind(family) is kind
+def test_evaluation_uses_on_demand_where_the_model_has_it_in_the_region(base_model, region, kind) -> None:
+    lineage = LineageConfig(name="bot", base_model=base_model)
+    assert evaluation_capacity_kind(lineage, region) is kind
+
+
+def test_a_model_with_no_capacity_in_the_region_cannot_be_evaluated() -> None:
+    lineage = LineageConfig(name="bot", base_model="amazon.titan-text-lite-v1:0:4k")
+    with pytest.raises(NoEvaluationCapacityError, match="no evaluation capacity in us-east-1"):
+        evaluation_capacity_kind(lineage, "us-east-1")
 
 
 @pytest.mark.parametrize(

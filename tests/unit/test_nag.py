@@ -10,6 +10,7 @@ from pathlib import Path
 import aws_cdk as cdk
 import pytest
 from cdk_nag import AwsSolutionsChecks
+from template_support import SYNTHESIZED, config_dir
 
 from stacks.app_builder import add_stack, feature_flags, synth_stack
 from stacks.config import load_config
@@ -52,7 +53,7 @@ def _acknowledgments(assembly_dir: Path, stack_name: str) -> dict[tuple[str, str
 def _findings_without_acknowledgments(environment: str, outdir: Path) -> set[tuple[str, str]]:
     """(construct path, finding) for every finding AwsSolutions reports on the bare stack."""
     app = cdk.App(outdir=str(outdir), context=feature_flags())
-    add_stack(app, load_config(environment))
+    add_stack(app, load_config(environment, config_dir(environment)))
     cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     with pytest.raises(RuntimeError, match="ValidationFailed"):
         app.synth()
@@ -67,7 +68,7 @@ def _findings_without_acknowledgments(environment: str, outdir: Path) -> set[tup
 
 def _synth_acknowledgments(environment: str, outdir: Path) -> dict[tuple[str, str], str]:
     """Synthesizing with the checks on raises on any unacknowledged finding."""
-    result = synth_stack(environment, outdir)
+    result = synth_stack(environment, outdir, config_dir(environment))
     return _acknowledgments(result.assembly_dir, result.stack_name)
 
 
@@ -77,7 +78,7 @@ def cache() -> dict[str, dict[tuple[str, str], str]]:
     return {}
 
 
-@pytest.fixture(params=["dev", "prod"])
+@pytest.fixture(params=SYNTHESIZED)
 def acknowledgments(
     request: pytest.FixtureRequest, cache: dict, tmp_path_factory: pytest.TempPathFactory
 ) -> dict[tuple[str, str], str]:
@@ -88,8 +89,21 @@ def acknowledgments(
 
 
 @pytest.fixture(scope="module")
-def bare_findings(tmp_path_factory: pytest.TempPathFactory) -> set[tuple[str, str]]:
-    return _findings_without_acknowledgments("prod", tmp_path_factory.mktemp("bare"))
+def bare_cache() -> dict[str, set[tuple[str, str]]]:
+    return {}
+
+
+@pytest.fixture
+def bare_findings(
+    request: pytest.FixtureRequest, bare_cache: dict, tmp_path_factory: pytest.TempPathFactory
+) -> set[tuple[str, str]]:
+    """The bare stack's findings, for the environment the test's acknowledgments are of."""
+    environment = request.node.callspec.params["acknowledgments"]
+    if environment not in bare_cache:
+        bare_cache[environment] = _findings_without_acknowledgments(
+            environment, tmp_path_factory.mktemp(f"bare-{environment}")
+        )
+    return bare_cache[environment]
 
 
 def test_synth_passes_the_checks_with_acknowledged_findings_only(acknowledgments: dict) -> None:
@@ -97,7 +111,8 @@ def test_synth_passes_the_checks_with_acknowledged_findings_only(acknowledgments
     assert acknowledgments
 
 
-@pytest.mark.parametrize("acknowledgments", ["prod"], indirect=True)
+# prod has the most lineages and serving modes; oregon the managed evaluation job's role and steps.
+@pytest.mark.parametrize("acknowledgments", ["prod", "oregon"], indirect=True)
 def test_every_acknowledgment_answers_a_finding_on_its_construct(
     acknowledgments: dict[tuple[str, str], str], bare_findings: set[tuple[str, str]]
 ) -> None:
@@ -130,5 +145,5 @@ def test_every_reason_is_specific(acknowledgments: dict) -> None:
 
 
 def test_no_finding_is_acknowledged_for_the_whole_stack(acknowledgments: dict) -> None:
-    stack_paths = {"iterft-dev", "iterft-prod"}
+    stack_paths = {f"iterft-{environment}" for environment in SYNTHESIZED}
     assert not [key for key in acknowledgments if key[0] in stack_paths]

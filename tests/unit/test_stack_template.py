@@ -12,7 +12,7 @@ import pytest
 from aws_cdk.assertions import Match, Template
 from iterft_runtime import naming
 from iterft_runtime.models.families import invocable_foundation_model_id
-from template_support import Synths, readable
+from template_support import SYNTHESIZED, Synths, readable
 
 from stacks.app_builder import SynthResult, synth_stack
 from stacks.trigger import TRIGGER_TIMEOUT_SECONDS
@@ -139,7 +139,7 @@ def synths(tmp_path_factory: pytest.TempPathFactory) -> Synths:
     return Synths(tmp_path_factory)
 
 
-@pytest.fixture(params=["dev", "prod"])
+@pytest.fixture(params=SYNTHESIZED)
 def synth(request: pytest.FixtureRequest, synths: Synths) -> SynthResult:
     return synths.result(request.param)
 
@@ -871,7 +871,7 @@ def test_score_shard_may_invoke_each_judge_and_no_other_foundation_model(synth: 
         if lineage.evaluation.judge is not None
     }
     assert invocable == starting_points | judges
-    assert bool(judges) == (synth.config.environment == "prod")  # the prod example has a judged lineage
+    assert bool(judges) == (synth.config.environment != "dev")  # prod and oregon each judge a lineage
 
 
 # IAM across the stack -------------------------------------------------------------------------
@@ -1248,6 +1248,11 @@ def test_outputs(synth: SynthResult) -> None:
 
 def _pascal(name: str) -> str:
     return "".join(part.capitalize() for part in name.split("-"))
+
+
+def test_a_synthesized_environment_has_a_managed_evaluation_job(synths: Synths) -> None:
+    """The managed job's resources and states are tested on oregon: no shipped config has one."""
+    assert [name for name in SYNTHESIZED if _has_managed_jobs(synths.result(name))] == ["oregon"]
 
 
 def test_synth_is_deterministic(synths: Synths, tmp_path: Path) -> None:

@@ -20,14 +20,14 @@ import pytest
 from cfnlint.api import lint
 from cfnlint.config import ManualArgs
 from task_parameters import TaskCall, problems, service_calls
-from template_support import Synths, all_states, deploy_region, state_machine_definitions
+from template_support import SYNTHESIZED, Synths, all_states, deploy_region, state_machine_definitions
 
 from stacks.functions import REPO_ROOT
 
 # Asks `--dist loadgroup` to keep this module on one worker, so that its synths run once.
 pytestmark = pytest.mark.xdist_group("template-checks")
 
-ENVIRONMENTS = ["dev", "prod"]
+ENVIRONMENTS = SYNTHESIZED
 ASL_VALIDATOR = REPO_ROOT / "node_modules" / "asl-validator"
 ASL_SCRIPT = Path(__file__).with_name("asl_validate.js")
 BROKEN_PROCESSOR = "control: an item processor state whose Next names no state"

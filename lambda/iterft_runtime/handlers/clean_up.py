@@ -26,12 +26,13 @@ from iterft_runtime.dal.registry import Registry
 from iterft_runtime.handlers import settings
 from iterft_runtime.logic.rounds import readable_cause, round_input
 from iterft_runtime.logic.serving import (
+    NoEvaluationCapacityError,
     evaluation_capacities,
     evaluation_capacity_kind,
     swap_target,
 )
 from iterft_runtime.models.capacity import Capacity, CapacityKind, CapacityRole
-from iterft_runtime.models.families import ModelFamily
+from iterft_runtime.models.lineage import LineageConfig
 from iterft_runtime.models.records import Decision
 
 logger = Logger()
@@ -64,7 +65,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
                     f"stop evaluation job {evaluation_job}",
                     lambda name=evaluation_job: _stop_evaluation_job(name, started.get(name)),
                 )
-    for capacity in _created_by_round(event, given.lineage.model_family(), name, iteration):
+    for capacity in _created_by_round(event, given.lineage, iteration):
         if serving is not None and capacity.arn and capacity.arn == serving.arn:
             continue  # adopted by the committed promotion: it serves now
         if committed and capacity.role is CapacityRole.SERVING:
@@ -96,23 +97,27 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return outcome
 
 
-def _created_by_round(
-    event: dict[str, Any], family: ModelFamily, name: str, iteration: int
-) -> list[Capacity]:
+def _created_by_round(event: dict[str, Any], lineage: LineageConfig, iteration: int) -> list[Capacity]:
     """Everything the round created or may have created: what the state document lists, plus the
     deterministic names of capacity whose creation may have happened without reaching it."""
+    name = lineage.name
     listed = list(evaluation_capacities(event))
     target = swap_target(event)
     if target is not None:
         listed.append(target)
     begun = event.get("round") or {}
-    kind = evaluation_capacity_kind(family)
+    try:
+        kinds = [evaluation_capacity_kind(lineage, settings.region())]
+    except NoEvaluationCapacityError:
+        kinds = list(CapacityKind)  # cannot tell which: look for both
     for role, key in (
         (CapacityRole.CANDIDATE, "candidate_capacity_name"),
         (CapacityRole.CHAMPION, "champion_capacity_name"),
     ):
         if begun.get(key):
-            listed.append(Capacity(kind=kind, name=begun[key], arn="", model_arn="", role=role))
+            listed += [
+                Capacity(kind=kind, name=begun[key], arn="", model_arn="", role=role) for kind in kinds
+            ]
     if event.get("promotion"):
         for serving_kind in CapacityKind:
             listed.append(

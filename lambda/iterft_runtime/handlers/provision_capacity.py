@@ -1,7 +1,8 @@
 """Provision evaluation capacity: make the candidate (and a champion with nothing serving it) invocable
 the cheapest way the model allows. Result at `$.capacity`.
 
-On-demand custom model deployment where the family supports it, otherwise one model unit of
+On-demand custom model deployment where the model has one in this region (the capability table),
+otherwise one model unit of
 no-commitment provisioned throughput (hourly and deletable at any time). Names are deterministic and
 double as client request tokens, so a retry returns the same resources and Clean up can find them
 even when this step failed half-way.
@@ -30,7 +31,7 @@ logger = Logger()
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     given = round_input(event)
     name, iteration = given.lineage.name, given.iteration
-    kind = evaluation_capacity_kind(given.lineage.model_family())
+    kind = evaluation_capacity_kind(given.lineage, settings.region())
     plan, begun = event["evaluation_plan"], event["round"]
     wanted = [
         (CapacityRole.CANDIDATE, begun["candidate_capacity_name"], event["training"]["output_model_arn"])

@@ -51,6 +51,11 @@ def now() -> str:
     return timestamp(datetime.now(UTC))
 
 
+def region() -> str:
+    """The function's region (Lambda sets AWS_REGION; so does the embedded default)."""
+    return _required("AWS_REGION")
+
+
 def stack_name() -> str:
     return _required(naming.ENV_STACK_NAME)
 

@@ -9,9 +9,10 @@ every metric higher-is-better, so those two are recorded as `1 - result` (`bedro
 `bedrock_non_toxicity`) and Accuracy as it is (`bedrock_accuracy`).
 
 Bedrock evaluates only what it can invoke by the identifiers its evaluation API accepts: foundation
-models, inference profiles and provisioned throughput, but no custom model deployment. So a lineage
-may use the managed job only where its evaluation capacity is provisioned throughput
-(`LineageConfig` refuses it at synth for families served by on-demand deployment). An automated job
+models, inference profiles and provisioned throughput, but no custom model deployment
+(`models/capabilities.EVALUABLE_MODEL_ID`). So a lineage may use the managed job only where its
+evaluation capacity is provisioned throughput (the capability table's `managed_job_can_evaluate`,
+checked at synth for the stack's region). An automated job
 evaluates a single model: a round runs one job for the candidate, and one for the champion when the
 champion must be scored again.
 """
@@ -19,7 +20,6 @@ champion must be scored again.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -32,18 +32,6 @@ DATASET_NAME = "iterft-evaluation-set"
 MAX_PROMPTS = 1_000
 """Bedrock's limit on prompts in one automated evaluation job's custom dataset."""
 BUILTIN_PREFIX = "Builtin."
-EVALUABLE_MODEL_ID = re.compile(
-    r"(arn:aws(-[^:]+)?:bedrock:[a-z0-9-]{1,20}:((:foundation-model/[a-z0-9-]{1,63}[.]{1}[a-z0-9-]{1,63}"
-    r"([.:]?[a-z0-9-]{1,63}))|([0-9]{12}:provisioned-model/[a-z0-9]{12})|([0-9]{12}:imported-model/[a-z0-9]{12})"
-    r"|([0-9]{12}:application-inference-profile/[a-z0-9]{12})|([0-9]{12}:inference-profile/(([a-z-]{2,8}.)"
-    r"[a-z0-9-]{1,63}[.]{1}[a-z0-9-]{1,63}([.:]?[a-z0-9-]{1,63})))|([0-9]{12}:(default-prompt-router|prompt-router)"
-    r"/[a-zA-Z0-9-:.]+)))|(([a-z]{2,4}[.]{1})([a-z0-9-]{1,63}[.]{1}[a-z0-9-]{1,63}([.:]?[a-z0-9-]{1,63})))"
-    r"|([a-z0-9-]{1,63}[.]{1}[a-z0-9-]{1,63}([.:]?[a-z0-9-]{1,63}))"
-    r"|arn:aws(-[^:]+)?:sagemaker:[a-z0-9-]{1,20}:[0-9]{12}:endpoint/[a-z0-9-]{1,63}"
-)
-"""botocore's EvaluationBedrockModel.modelIdentifier pattern, verbatim: what an evaluation job can
-evaluate. Bedrock checks it (botocore does not): custom model and custom model deployment ARNs do
-not match it, so a custom model is evaluated through its provisioned throughput's ARN."""
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,8 @@
 model in place, what a round must delete, which custom models retention keeps.
 
 Bedrock's rules these follow (../shared/notes/bedrock-facts.md): a custom model is invocable only
-through a custom model deployment (on-demand, Nova only) or a provisioned throughput; both can swap
+through a custom model deployment (on-demand, for the models and regions the capability table lists)
+or a provisioned throughput; both can swap
 in another model of the same base in place (UpdateCustomModelDeployment,
 UpdateProvisionedModelThroughput); a provisioned throughput with a commitment cannot be deleted
 before its term ends, so evaluation never buys one.
@@ -22,18 +23,29 @@ from iterft_runtime.models.capacity import (
     CapacityStatus,
     Readiness,
 )
-from iterft_runtime.models.families import ModelFamily
-from iterft_runtime.models.lineage import ServingConfig, ServingMode
+from iterft_runtime.models.lineage import LineageConfig, ServingConfig, ServingMode
 from iterft_runtime.models.records import Decision, IterationRecord, LineageState
 
 EVALUATION_MODEL_UNITS = 1
 """Evaluation capacity on provisioned throughput: one model unit, no commitment (hourly, deletable)."""
 
 
-def evaluation_capacity_kind(family: ModelFamily) -> CapacityKind:
-    """The cheapest way a candidate of `family` can answer the evaluation set: on-demand where the
-    family supports it (no hourly charge), else one no-commitment model unit."""
-    return CapacityKind.DEPLOYMENT if family.on_demand_serving else CapacityKind.PROVISIONED
+class NoEvaluationCapacityError(ValueError):
+    """The lineage's model can be neither deployed on demand nor provisioned in this region."""
+
+
+def evaluation_capacity_kind(lineage: LineageConfig, region: str) -> CapacityKind:
+    """The cheapest way a candidate of the lineage can answer the evaluation set in `region`: on-demand
+    where the model has it there (no hourly charge), else one no-commitment model unit (the capability
+    table's `evaluation_capacity`; synth refuses a lineage that has neither)."""
+    row = lineage.model_capabilities()
+    kind = row.evaluation_capacity(region) if row is not None else None
+    if kind is None:
+        raise NoEvaluationCapacityError(
+            f"lineage {lineage.name}: {lineage.base_model} has no evaluation capacity in {region} "
+            "(neither on-demand deployment nor provisioned throughput)"
+        )
+    return kind
 
 
 def serving_capacity_kind(mode: ServingMode) -> CapacityKind | None:

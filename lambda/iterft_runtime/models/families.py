@@ -4,7 +4,9 @@ One table serves the config check at synth, the Validate step and `iterft valida
 Ranges and limits are the Bedrock user guide's (see ../shared/notes/bedrock-facts.md). A family
 holds its defaults; `family_for_model` may return a model's own variant of it (same name, same
 hyperparameters, its own data limits), e.g. Nova Micro, which takes no images or videos.
-Where the guide is silent, the limit is the conservative one and says so below.
+Where the guide is silent, the limit is the conservative one and says so below. Which model belongs
+to which family is the capability table's to say (models/capabilities.py), with what else the model
+can do where.
 """
 
 from __future__ import annotations
@@ -12,6 +14,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 from enum import StrEnum
+
+from iterft_runtime.models import capabilities
+from iterft_runtime.models.capabilities import UnknownModelError
 
 
 class DataFormat(StrEnum):
@@ -70,9 +75,6 @@ class ModelFamily:
     """None: text only; any image or video block is refused."""
     model: str | None = None
     """The model these limits are specific to; None for the family's defaults."""
-    on_demand_serving: bool = False
-    """Custom models of this family can be served by an on-demand custom model deployment
-    (documented for Nova models customized on or after 2025-07-16); others need provisioned throughput."""
 
 
 NOVA = ModelFamily(
@@ -103,7 +105,6 @@ NOVA = ModelFamily(
         "<video>",
     ),
     media=MediaRules(),
-    on_demand_serving=True,
 )
 """Nova family defaults: Lite's and Pro's, media allowed. A custom-model base named only by
 family gets these, so a Micro lineage's media is caught at job time, not here."""
@@ -169,32 +170,22 @@ FAMILIES: dict[str, ModelFamily] = {
     for family in (NOVA, CLAUDE_HAIKU, LLAMA_CONVERSATION, PROMPT_COMPLETION, LLAMA_PROMPT_COMPLETION)
 }
 
-# Foundation model id (context suffix allowed) -> family. First match wins.
-_MODEL_PATTERNS: list[tuple[re.Pattern[str], ModelFamily]] = [
-    (re.compile(r"^amazon\.nova-micro-v\d+:\d+"), NOVA_MICRO),
-    (re.compile(r"^amazon\.nova-(lite|pro)-v\d+:\d+"), NOVA),
-    (re.compile(r"^anthropic\.claude-3-haiku-"), CLAUDE_HAIKU),
-    (re.compile(r"^meta\.llama3-[2-9]"), LLAMA_CONVERSATION),
-    (re.compile(r"^meta\.llama3-1-"), LLAMA_PROMPT_COMPLETION),
-    (re.compile(r"^amazon\.titan-text-(express|lite)-v1"), PROMPT_COMPLETION),
-]
+_VARIANTS: dict[str, ModelFamily] = {"amazon.nova-micro-v1:0:128k": NOVA_MICRO}
+"""Models with limits of their own within their family, by customization id."""
 
 CUSTOM_MODEL_ARN = re.compile(r"^arn:aws[a-z-]*:bedrock:[a-z0-9-]+:\d{12}:custom-model/\S+$")
 
 
-class UnknownModelError(ValueError):
-    """The model id matches no family this tool knows how to fine-tune."""
-
-
 def family_for_model(model_id: str) -> ModelFamily:
-    """The limits of a fine-tunable foundation model id: its own variant of its family, if it has one."""
-    for pattern, family in _MODEL_PATTERNS:
-        if pattern.match(model_id):
-            return family
-    known = ", ".join(sorted(FAMILIES))
-    raise UnknownModelError(
-        f"{model_id!r} is not a foundation model iterft can fine-tune; name its family ({known})"
-    )
+    """The limits of a customizable foundation model id (or its on-demand id): its own variant of its
+    family, if it has one. Unknown ids are refused with the ids the capability table knows."""
+    row = capabilities.find(model_id) or capabilities.by_inference_id(model_id)
+    if row is None:
+        known = capabilities.known_models()
+        raise UnknownModelError(f"{model_id!r} is not a model iterft can fine-tune; known: {known}")
+    if row.family is None:
+        raise UnknownModelError(f"{row.name} ({row.model_id}) has no family in iterft: {row.note}")
+    return _VARIANTS.get(row.model_id) or FAMILIES[row.family]
 
 
 def family_named(name: str) -> ModelFamily:
@@ -211,6 +202,10 @@ def is_custom_model_arn(model_id: str) -> bool:
 
 
 def invocable_foundation_model_id(model_id: str) -> str:
-    """The on-demand id of a fine-tunable id: `amazon.nova-micro-v1:0:128k` -> `amazon.nova-micro-v1:0`."""
+    """The on-demand id of a fine-tunable id: `amazon.nova-micro-v1:0:128k` -> `amazon.nova-micro-v1:0`,
+    `amazon.titan-text-express-v1:0:8k` -> `amazon.titan-text-express-v1` (the capability table's)."""
+    row = capabilities.find(model_id)
+    if row is not None:
+        return row.inference_id
     parts = model_id.split(":")
     return ":".join(parts[:2]) if len(parts) > 2 else model_id

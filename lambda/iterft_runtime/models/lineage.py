@@ -9,12 +9,13 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from iterft_runtime.models import capabilities
+from iterft_runtime.models.capabilities import EVALUABLE_MODEL_ID, ModelCapabilities
 from iterft_runtime.models.families import (
     ModelFamily,
     UnknownModelError,
     family_for_model,
     family_named,
-    is_custom_model_arn,
 )
 
 LINEAGE_NAME_PATTERN = r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$"
@@ -276,9 +277,11 @@ class LineageConfig(BaseModel):
 
     name: Annotated[str, Field(pattern=LINEAGE_NAME_PATTERN, min_length=1, max_length=24)]
     base_model: Annotated[str, Field(min_length=1)]
-    """A fine-tunable foundation model id, or the ARN of an existing custom model."""
+    """A fine-tunable foundation model id of the capability table, or the ARN of an existing custom
+    model (Bedrock's form names its base model: custom-model/<base model id>/<id>)."""
     family: str | None = None
-    """Required when base_model is a custom model ARN; otherwise derived from the id."""
+    """Derived from the (base) model id; required only for a custom model ARN that names no base model,
+    and when given, it must be the base model's."""
     evaluation_invoke_model: str | None = None
     """What to call to score the starting point (a foundation model's on-demand id or a deployment ARN)."""
     hyperparameters: dict[str, str | int | float] = Field(default_factory=dict)
@@ -292,45 +295,52 @@ class LineageConfig(BaseModel):
     @model_validator(mode="after")
     def _family_resolves(self) -> LineageConfig:
         try:
-            if self.family is not None:
+            foundation = self.foundation_model()
+            if foundation is None:
+                if self.family is None:
+                    raise ValueError(
+                        "family: required when base_model is a custom model ARN that does not name its base "
+                        "model (Bedrock's form: custom-model/<base model id>/<id>)"
+                    )
                 family_named(self.family)
-            elif is_custom_model_arn(self.base_model):
-                raise ValueError("family: required when base_model is a custom model ARN")
             else:
-                family_for_model(self.base_model)
+                row = capabilities.model(foundation)
+                if row.family is None:
+                    raise UnknownModelError(f"{row.name} has no family in iterft: {row.note}")
+                if self.family is not None and self.family != row.family:
+                    raise ValueError(
+                        f"family: {self.family!r}, but {row.model_id} is of family {row.family!r}"
+                    )
         except UnknownModelError as error:
-            field_name = "family" if self.family is not None else "base_model"
-            raise ValueError(f"{field_name}: {error}") from None
+            raise ValueError(f"base_model: {error}") from None
         from iterft_runtime.logic.hyperparameters import check_hyperparameters
 
-        family = self.model_family()
-        problems = check_hyperparameters(family, self.hyperparameters)
+        problems = check_hyperparameters(self.model_family(), self.hyperparameters)
         if problems:
             raise ValueError("hyperparameters: " + "; ".join(problems))
-        if self.serving.mode is ServingMode.ON_DEMAND and not family.on_demand_serving:
+        invoke = self.evaluation_invoke_model
+        if self.evaluation.managed_job is not None and invoke and not EVALUABLE_MODEL_ID.fullmatch(invoke):
             raise ValueError(
-                f"serving.mode: on_demand is not available for {family.name} custom models (Bedrock "
-                "documents on-demand custom model deployment for Nova models only); use provisioned or none"
+                f"evaluation_invoke_model: {invoke!r} cannot be evaluated by evaluation.managed_job: "
+                "Bedrock's evaluation jobs take a foundation model, inference profile or provisioned "
+                "throughput (not a custom model or its deployment)"
             )
-        if self.evaluation.managed_job is not None and family.on_demand_serving:
-            raise ValueError(
-                f"evaluation.managed_job: not available for {family.name} custom models: their evaluation "
-                "capacity is an on-demand custom model deployment, and Bedrock's evaluation jobs accept "
-                "foundation models, inference profiles and provisioned throughput, not deployments"
-            )
-        if self.evaluation.managed_job is not None and self.evaluation_invoke_model:
-            from iterft_runtime.logic.managed_evaluation import EVALUABLE_MODEL_ID
-
-            if not EVALUABLE_MODEL_ID.fullmatch(self.evaluation_invoke_model):
-                raise ValueError(
-                    f"evaluation_invoke_model: {self.evaluation_invoke_model!r} cannot be evaluated by "
-                    "evaluation.managed_job: Bedrock's evaluation jobs take a foundation model, inference "
-                    "profile or provisioned throughput (not a custom model or its deployment)"
-                )
         return self
 
+    def foundation_model(self) -> str | None:
+        """The foundation model the lineage grows from: base_model itself, or the base model its custom
+        model ARN names (None when the ARN names none)."""
+        return capabilities.base_model_of(self.base_model)
+
+    def model_capabilities(self) -> ModelCapabilities | None:
+        """The capability table's row of the lineage's foundation model (None when it is not known)."""
+        foundation = self.foundation_model()
+        return capabilities.find(foundation) if foundation else None
+
     def model_family(self) -> ModelFamily:
-        return family_named(self.family) if self.family else family_for_model(self.base_model)
+        if self.family is not None and self.foundation_model() is None:
+            return family_named(self.family)
+        return family_for_model(self.foundation_model() or "")
 
 
 __all__ = [
