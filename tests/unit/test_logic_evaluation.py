@@ -86,6 +86,31 @@ def test_score_answers_every_metric_per_item_overall_and_per_category() -> None:
         score_answers([], [])
 
 
+def test_a_metrics_summary_lists_at_most_a_few_short_named_categories_the_weakest_first() -> None:
+    by_category = {f"c{index:03d}": index / 100 for index in range(50)}
+    by_category["x" * (evaluation.SUMMARY_CATEGORY_CHARS + 1)] = 0.0  # too long a name for a summary
+    metrics = {
+        "token_f1": {"overall": 0.5, "by_category": by_category},
+        "judge": {"overall": 0.25, "by_category": {"a": 1.0}, "judge": "model#rubric-x"},
+    }
+
+    summary = evaluation.metrics_summary(metrics)
+
+    assert summary["token_f1"] == {
+        "overall": 0.5,
+        "by_category": {f"c{index:03d}": index / 100 for index in range(evaluation.SUMMARY_CATEGORIES)},
+        "categories": 51,
+    }
+    assert summary["judge"] == {
+        "overall": 0.25,
+        "by_category": {"a": 1.0},
+        "judge": "model#rubric-x",
+        "categories": 1,
+    }
+    assert evaluation.metrics_summary(summary) == summary
+    assert metrics["token_f1"]["by_category"] is by_category and len(by_category) == 51  # left as it was
+
+
 def test_result_rows_add_champion_columns_only_when_it_answered() -> None:
     answers = ["the cat sat", "red", "a dog ran"]
     candidate = score_answers(ITEMS, answers)

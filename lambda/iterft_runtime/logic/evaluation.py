@@ -175,6 +175,34 @@ def score_answers(
     return ScoredAnswers(scores=scores, metrics=metrics)
 
 
+SUMMARY_CATEGORIES = 10
+"""Per metric, the most categories a metrics summary lists: what the workflow's state, the registry and the
+notification carry of a model's metrics, bounded whatever the evaluation set (every category is in the
+round's metrics document in S3, `metrics_uri`)."""
+SUMMARY_CATEGORY_CHARS = 64
+"""A category whose name is longer is left out of summaries (it is in the metrics document)."""
+
+
+def metrics_summary(metrics: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
+    """A bounded copy of `ScoredAnswers.metrics`: per metric, every field as it is (`overall`, the judge's
+    identity) but `by_category`, which keeps at most SUMMARY_CATEGORIES categories (all of them when the
+    set has no more, else the lowest-scoring: where the next round's data helps most), and `categories`,
+    how many the set has. A summary summarized again is unchanged."""
+    summary: dict[str, dict[str, Any]] = {}
+    for name, values in metrics.items():
+        by_category: Mapping[str, float] = values.get("by_category") or {}
+        listed = sorted(
+            (item for item in by_category.items() if len(item[0]) <= SUMMARY_CATEGORY_CHARS),
+            key=lambda item: (item[1], item[0]),
+        )[:SUMMARY_CATEGORIES]
+        summary[name] = {
+            **{key: value for key, value in values.items() if key not in ("by_category", "categories")},
+            "by_category": dict(sorted(listed)),
+            "categories": int(values.get("categories", len(by_category))),
+        }
+    return summary
+
+
 def _item_columns(item: EvaluationItem) -> dict[str, Any]:
     """The columns every per-record output starts with: where the item is and what it asks."""
     return {"line": item.line, "category": item.category, "prompt": item.prompt, "reference": item.reference}
