@@ -21,6 +21,8 @@ from iterft_runtime.logic.evaluation import (
 from iterft_runtime.models.lineage import EvaluationConfig, JudgeConfig, LineageConfig
 from iterft_runtime.models.records import LineageState
 
+from stacks.workflow import LONG_RUNNING_STEPS, LONG_TIMEOUT
+
 BODY = (
     b'{"prompt": "capital of france?", "referenceResponse": "Paris", "category": "geo"}\n'
     b"\n"
@@ -242,6 +244,45 @@ def test_the_plan_lists_shards_inline_only_up_to_the_inline_map_limit(records: i
     listed = evaluation.inline_shards(shards)
     assert len(shards) == evaluation.INLINE_MAX_SHARDS + (0 if inline else 1)
     assert listed == ([shard.to_dict() for shard in shards] if inline else None)
+
+
+JUDGE = "amazon.nova-pro-v1:0"
+
+
+@pytest.mark.parametrize(
+    ("evaluation_config", "champion_answers", "per_shard"),
+    [
+        ({}, False, 25),  # 512 tokens: 22.5 s a call at worst; 25 is the cap
+        ({}, True, 13),  # two answers a record: 45 s
+        ({"judge": {"model": JUDGE}}, True, 11),  # and two 64-token grades: 53.1 s
+        ({"max_answer_tokens": 4096}, False, 3),  # 165.8 s
+        (
+            {"max_answer_tokens": 4096, "judge": {"model": "amazon.nova-pro-v1:0", "max_tokens": 1024}},
+            True,
+            1,
+        ),
+    ],
+)
+def test_a_shard_holds_what_its_worst_case_lets_finish_well_inside_the_timeout(
+    evaluation_config: dict[str, object], champion_answers: bool, per_shard: int
+) -> None:
+    config = EvaluationConfig.model_validate(evaluation_config)
+    assert evaluation.shard_records(config, champion_answers) == per_shard
+
+
+def test_one_record_at_the_longest_answers_fits_the_shard_budget_and_the_budget_the_timeout() -> None:
+    """The worst record the config allows (4,096-token answers from both models, each graded by a judge
+    allowed 1,024 tokens) fits one shard's budget; the budget leaves a third of the Lambda timeout."""
+    longest = 2 * (evaluation.worst_call_seconds(4096) + evaluation.worst_call_seconds(1024))
+    assert longest <= evaluation.SHARD_TIME_BUDGET_SECONDS
+    assert LONG_TIMEOUT.to_seconds() * 2 / 3 >= evaluation.SHARD_TIME_BUDGET_SECONDS
+    assert "score_shard" in LONG_RUNNING_STEPS
+
+
+def test_a_set_needing_more_than_the_most_shards_is_refused() -> None:
+    evaluation.check_shard_count(evaluation.MAX_SHARDS * 3, 3, "s3://b/eval.jsonl")
+    with pytest.raises(evaluation.TooManyShardsError, match=r"30,001 records need 10,001 shards of 3"):
+        evaluation.check_shard_count(evaluation.MAX_SHARDS * 3 + 1, 3, "s3://b/eval.jsonl")
 
 
 def test_an_empty_set_has_no_shards() -> None:
