@@ -12,6 +12,17 @@ from iterft_runtime.models.records import Decision, IterationRecord
 MAX_SUBJECT = 99
 """SNS subjects must be under 100 characters, on one line."""
 MAX_LISTED_PROBLEMS = 5
+MAX_LISTED_MESSAGE = 300
+"""A listed problem's message is cut here: it may quote the file (a key, a role, a token), and it travels
+in the workflow's state (at most 256 KiB) and the notification; the report in S3 has it whole."""
+
+
+def listed_problem(problem: Mapping[str, Any]) -> dict[str, Any]:
+    """A problem as the notification lists it: its message cut at MAX_LISTED_MESSAGE characters."""
+    message = str(problem.get("message", ""))
+    if len(message) > MAX_LISTED_MESSAGE:
+        message = message[: MAX_LISTED_MESSAGE - 3] + "..."
+    return {**problem, "message": message}
 
 
 @dataclass(frozen=True)
