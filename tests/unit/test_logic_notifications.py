@@ -181,3 +181,17 @@ def test_a_listed_problem_message_is_cut_short_the_report_keeps_it_whole() -> No
         key: value for key, value in long.items() if key != "message"
     }
     assert notifications.listed_problem(short) == short
+
+
+def test_a_long_score_history_is_listed_from_its_last_rounds() -> None:
+    record = IterationRecord(iteration=60, decision="rejected", metric="token_f1", converged=True)
+    history = [(n, n / 100) for n in range(1, 61)]
+    convergence = notifications.Convergence(threshold=0.01, rounds=2, paused=False, score_history=history)
+
+    body = round_notification("bot", record, convergence=convergence).body
+
+    [line] = [line for line in body.splitlines() if line.startswith("Score history")]
+    assert line == (
+        "Score history (token_f1): 40 earlier round(s), then "
+        + ", ".join(f"#{n} {n / 100:.4f}" for n in range(41, 61))
+    )
