@@ -9,21 +9,19 @@ fallback state where AWS fails the execution. Its Lambda runs no timeout, and no
 
 Each `adapt_*` function below patches one moto internal and names it in its docstring, like
 `iterft.local.adapters` (which installs them: `install_limits`); tests/emulator/test_limits.py exercises
-each one end to end. AWS's rules, as the documentation states them:
+each one end to end. AWS's rules, as the documentation gives them (paraphrased where not quoted):
 
-* Step Functions service quotas (docs.aws.amazon.com/step-functions/latest/dg/service-quotas.html): "Maximum
-  input or output size for a task, state, or execution: 256 KiB of data as a UTF-8 encoded string", which
-  "affects tasks (activity, Lambda function, or integrated service), state or execution output, and input
-  data when scheduling a task, entering a state, or starting an execution". The API reference gives the
-  same bound as "Maximum length of 262144", bytes of UTF-8 (StartExecution `input`, StateEnteredEventDetails
-  `input`, StateExitedEventDetails `output`, TaskScheduledEventDetails `parameters`).
+* Step Functions service quotas (docs.aws.amazon.com/step-functions/latest/dg/service-quotas.html): a task's,
+  a state's or an execution's input or output is at most 256 KiB of data as a UTF-8 encoded string. The API
+  reference states the bound as "Maximum length of 262144", "expressed as bytes in UTF-8 encoding"
+  (StartExecution `input`, StateEnteredEventDetails `input`, StateExitedEventDetails `output`,
+  TaskScheduledEventDetails `parameters`).
 * Handling errors in Step Functions workflows
-  (docs.aws.amazon.com/step-functions/latest/dg/concepts-error-handling.html): `States.ALL` "can't catch the
-  `States.DataLimitExceeded` terminal error or `Runtime` error types"; `States.DataLimitExceeded` is
-  "reported due to the following conditions: the output of a connector is larger than payload size quota;
-  the output of a state is larger than payload size quota; after Parameters processing, the input of a
-  state is larger than the payload size quota"; a `States.Runtime` error "isn't retriable, and will always
-  cause the execution to fail".
+  (docs.aws.amazon.com/step-functions/latest/dg/concepts-error-handling.html): `States.ALL` cannot catch the
+  `States.DataLimitExceeded` terminal error or the `States.Runtime` error type; `States.DataLimitExceeded`
+  is reported when a connector's output or a state's output is larger than the payload quota, or a state's
+  input after Parameters processing is; a `States.Runtime` error is not retriable and always fails the
+  execution.
 * Handle Lambda service exceptions
   (docs.aws.amazon.com/step-functions/latest/dg/bp-lambda-serviceexception.html):
   "When Lambda hits the maximum number of invocations, the error is `Lambda.TooManyRequestsException`";
@@ -213,8 +211,8 @@ def _result_within_quota(evaluate: Callable[[Any, Environment], None]) -> Callab
 def error_matches(error_name: Any, error_names: list[Any]) -> bool:
     """Whether a retrier's or catcher's ErrorEquals matches `error_name`, by AWS's rules.
 
-    `States.Runtime` matches nothing: it "isn't retriable, and will always cause the execution to fail".
-    `States.DataLimitExceeded` is matched only when named: `States.ALL` "can't catch" it. Otherwise moto's
+    `States.Runtime` matches nothing: it is not retriable and always fails the execution.
+    `States.DataLimitExceeded` is matched only when named: `States.ALL` cannot catch it. Otherwise moto's
     rules: `States.ALL` matches any error, `States.TaskFailed` any error that is not a `States.*` one.
     """
     name = getattr(error_name, "error_name", None)
