@@ -1,7 +1,7 @@
 """`iterft`: the operator's command line.
 
     iterft validate FILE (--model MODEL_ID | --family F) [--validation] [--json]
-    iterft history LINEAGE [--env ENV | --stack NAME] [--json]
+    iterft history LINEAGE [--categories] [--env ENV | --stack NAME] [--json]
     iterft status [LINEAGE] [--env ENV | --stack NAME] [--json]
     iterft resume LINEAGE [--env ENV | --stack NAME]
     iterft approve LINEAGE ITERATION [--reason TEXT] [--env ENV | --stack NAME]
@@ -151,6 +151,19 @@ def history_table(lineage: str, rows: list[dict[str, Any]]) -> Table:
     return table
 
 
+def category_table(row: dict[str, Any]) -> Table:
+    """One round's primary metric per category, the candidate's weakest first (`history --categories`)."""
+    metric = row["metric"]
+    candidate = row["metrics"].get(metric, {}).get("by_category", {})
+    champion = row["champion_metrics"].get(metric, {}).get("by_category", {})
+    table = Table(title=f"iteration {row['iteration']}: {metric} by category", title_justify="left")
+    for column in ("category", "candidate", "champion"):
+        table.add_column(column, overflow="fold")
+    for category, score in sorted(candidate.items(), key=lambda item: (item[1], item[0])):
+        table.add_row(category, _fmt(score), _fmt(champion.get(category)))
+    return table
+
+
 def _model_label(model: str | None, produced_by: dict[str, int]) -> str:
     """A custom model named by the iteration that produced it, when the history shows it."""
     if model in produced_by:
@@ -168,7 +181,7 @@ def _short_model(model: str | None) -> str:
 def _history(args: argparse.Namespace, console: Console) -> int:
     deployment = _deployment(args)
     lineage_config(deployment, args.lineage)  # an unknown lineage is an error, not an empty history
-    rows = lineage_history(deployment, args.lineage)
+    rows = lineage_history(deployment, args.lineage, categories=args.categories)
     if args.json:
         print(json.dumps(rows, indent=2))
     elif rows:
@@ -176,6 +189,10 @@ def _history(args: argparse.Namespace, console: Console) -> int:
         for row in rows:
             if row.get("reason"):
                 console.print(f"  {row['iteration']}: {row['reason']}", markup=False)
+        if args.categories:
+            for row in rows:
+                if row.get("metrics_uri"):
+                    console.print(category_table(row))
     else:
         console.print(f"lineage {args.lineage}: no iterations yet")
     return EXIT_OK
@@ -424,6 +441,12 @@ def build_parser() -> argparse.ArgumentParser:
         _history,
     )
     history.add_argument("lineage")
+    history.add_argument(
+        "--categories",
+        action="store_true",
+        help="every category's scores, read from each round's metrics document in S3 (the registry keeps a "
+        "few per metric)",
+    )
     _add_target_arguments(history)
 
     status = _command(

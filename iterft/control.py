@@ -16,6 +16,15 @@ from iterft_runtime.models.records import DatasetRef
 from iterft.history import lineage_config
 from iterft.target import Deployment, TargetError
 
+MAX_REASON_CHARS = 1000
+"""A reviewer's or a rollback's reason travels in the workflow's state (at most 256 KiB), the registry and
+the notification: it is a sentence, not a document."""
+
+
+def _check_reason(reason: str) -> None:
+    if len(reason) > MAX_REASON_CHARS:
+        raise TargetError(f"the reason is {len(reason):,} characters; at most {MAX_REASON_CHARS:,} are kept")
+
 
 def _ask_for_dispatch(deployment: Deployment, lineage: str) -> None:
     """Send the trigger the message a finished round sends: dispatch the lineage."""
@@ -32,6 +41,7 @@ def rollback_lineage(deployment: Deployment, lineage: str, to_iteration: int, re
     the trigger then starts it (a dispatch finds the lock held by an iteration not yet started), and
     the workflow swaps the model in through the same steps as a promotion. Refused while a round runs.
     """
+    _check_reason(reason)
     lineage_config(deployment, lineage)  # an unknown lineage fails here, naming the known ones
     registry = Registry(deployment.table_name)
     state = registry.get_state(lineage)
@@ -78,6 +88,7 @@ def answer_review(
     The workflow promotes on `approved`, otherwise records the rejection with `reason` and discards
     the candidate's evaluation deployment.
     """
+    _check_reason(reason)
     lineage_config(deployment, lineage)
     record = Registry(deployment.table_name).get_iteration(lineage, iteration)
     if record is None:

@@ -6,6 +6,7 @@ CLI, the demo and the workflow share one definition of the registry's keys and r
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -13,6 +14,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 from iterft_runtime import naming
 from iterft_runtime.dal.registry import Registry
+from iterft_runtime.dal.storage import split_uri
 from iterft_runtime.logic.cost import budget_check, month_of
 from iterft_runtime.logic.training_metrics import LossPoint, loss_points
 from iterft_runtime.models.lineage import LineageConfig
@@ -23,9 +25,31 @@ from iterft.report import ReportData
 from iterft.target import Deployment, TargetError
 
 
-def lineage_history(deployment: Deployment, lineage: str) -> list[dict[str, Any]]:
-    """One public history object per iteration, in iteration order."""
-    return [record.to_history() for record in Registry(deployment.table_name).list_iterations(lineage)]
+def lineage_history(
+    deployment: Deployment, lineage: str, *, categories: bool = False
+) -> list[dict[str, Any]]:
+    """One public history object per iteration, in iteration order.
+
+    The registry holds each round's metrics summarized (a few categories each); with `categories`, a
+    round's `metrics` and `champion_metrics` are its metrics document's instead, every category listed.
+    """
+    rows = [record.to_history() for record in Registry(deployment.table_name).list_iterations(lineage)]
+    if categories:
+        for row in rows:
+            document = metrics_document(deployment, row)
+            if document is not None:
+                row["metrics"], row["champion_metrics"] = document["candidate"], document["champion"]
+    return rows
+
+
+def metrics_document(deployment: Deployment, row: dict[str, Any]) -> dict[str, Any] | None:
+    """A round's every metric of both models, per category too (Aggregate evaluation's document at the
+    history's `metrics_uri`); None for a round that was not evaluated."""
+    if not row.get("metrics_uri"):
+        return None
+    bucket, key = split_uri(row["metrics_uri"])
+    body = deployment.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+    return dict(json.loads(body))
 
 
 def lineage_names(deployment: Deployment) -> list[str]:

@@ -2,7 +2,8 @@
 
 `_definition` reads top to bottom like the flow in DESIGN.md; docs/architecture.md lists each
 state's input and result path. Every task from Validate through Promote/Discard catches
-`States.ALL` into `$.error` and takes the failure path: clean up, then finish.
+`States.ALL` into `$.error` and takes the failure path: clean up, then finish. Every Lambda step retries
+Lambda's service errors and throttling with jittered backoff (stacks/retries.py).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from stacks.evaluation_role import MANAGED_EVALUATION_OBJECTS, BedrockEvaluation
 from stacks.functions import RuntimePackage, log_group
 from stacks.notifications import Notifications
 from stacks.registry import Registry
+from stacks.retries import lambda_step, retry_bedrock_throttled
 from stacks.serving import ServingPointers
 from stacks.storage import Storage, grant_key_use
 from stacks.trigger import UploadQueue
@@ -413,21 +415,14 @@ class Workflow(Construct):
         Each iteration outputs only its shard's index: the Map gathers every iteration's output before
         discarding it, and that array must stay within 256 KiB (the input, with the lineage's config,
         would not for thousands of shards)."""
-        score_shard = tasks.LambdaInvoke(
+        score_shard = lambda_step(
             self,
             name,
-            lambda_function=self.functions["score_shard"],
-            payload_response_only=True,
+            self.functions["score_shard"],
             result_path=sfn.JsonPath.DISCARD,
             output_path="$.shard.index",
         )
-        score_shard.add_retry(
-            errors=["BedrockThrottled"],
-            interval=cdk.Duration.seconds(2),
-            backoff_rate=2,
-            max_attempts=6,
-            jitter_strategy=sfn.JitterType.FULL,
-        )
+        retry_bedrock_throttled(score_shard, interval_seconds=2, max_attempts=6)
         return score_shard
 
     def _wait_until_serving(
@@ -457,7 +452,7 @@ class Workflow(Construct):
         managed_job = "$.lineage.evaluation.managed_job"
         has_managed_job = sfn.Choice(self, "Managed evaluation?")
         start = self._invoke("Start managed evaluation", "start_managed_evaluation", "$.managed_evaluation")
-        self._retry_throttled(start)
+        retry_bedrock_throttled(start)
         start.add_catch(clean_up, errors=[sfn.Errors.ALL], result_path="$.error")
         has_managed_job.when(
             sfn.Condition.and_(sfn.Condition.is_present(managed_job), sfn.Condition.is_not_null(managed_job)),
@@ -507,16 +502,15 @@ class Workflow(Construct):
         """
         title = label[0].upper() + label[1:]
         failed_error, timeout_error = errors
-        check = tasks.LambdaInvoke(
+        check = lambda_step(
             self,
             f"Check {label}",
-            lambda_function=self.functions[step],
+            self.functions[step],
             payload=sfn.TaskInput.from_object(payload),
-            payload_response_only=True,
             result_path=result,
         )
         if retry_throttled:
-            self._retry_throttled(check)
+            retry_bedrock_throttled(check)
         start = sfn.Pass(
             self,
             f"Start {label} polls",
@@ -561,17 +555,6 @@ class Workflow(Construct):
         timed_out.next(otherwise)
         return start
 
-    @staticmethod
-    def _retry_throttled(step: tasks.LambdaInvoke) -> None:
-        """Retry a step Bedrock refused for rate or quota (`BedrockThrottled`), with backoff and jitter."""
-        step.add_retry(
-            errors=["BedrockThrottled"],
-            interval=cdk.Duration.seconds(10),
-            backoff_rate=2,
-            max_attempts=5,
-            jitter_strategy=sfn.JitterType.FULL,
-        )
-
     def _wait_for_approval(self) -> tasks.SqsSendMessage:
         """Send the task token to the trigger (which records it and notifies) and wait for the answer.
 
@@ -614,14 +597,8 @@ class Workflow(Construct):
         )
 
     def _invoke(self, name: str, step: str, result_path: str) -> tasks.LambdaInvoke:
-        """A Lambda step returning its handler's result (CDK's retry on Lambda service errors kept)."""
-        return tasks.LambdaInvoke(
-            self,
-            name,
-            lambda_function=self.functions[step],
-            payload_response_only=True,
-            result_path=result_path,
-        )
+        """A Lambda step returning its handler's result (Lambda's service errors and throttling retried)."""
+        return lambda_step(self, name, self.functions[step], result_path=result_path)
 
     def _fine_tune(self) -> sfn.CustomState:
         """`createModelCustomizationJob.sync`: Step Functions waits for the job, no polling Lambda.

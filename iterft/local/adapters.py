@@ -8,7 +8,9 @@ its docstring; `install_adapters` applies them all once and `uninstall_adapters`
 internals: moto is pinned exactly (requirements-dev.txt) and tests/emulator/test_adapters.py exercises each
 adapter end to end, so an upgrade that moves one fails loudly there.
 
-JSONata is not adapted: the workflow's definitions use JSONPath only.
+JSONata is not adapted: the workflow's definitions use JSONPath only. What AWS refuses and moto accepts
+(payload quotas, errors `States.ALL` does not catch, Lambda timeouts and throttling) is in
+`iterft.local.limits`, installed with these.
 """
 
 from __future__ import annotations
@@ -77,6 +79,7 @@ from moto.stepfunctions.parser.asl.utils import json_path
 from moto.stepfunctions.parser.asl.utils.boto_client import boto_client_for
 from moto.stepfunctions.parser.asl.utils.encoding import to_json_str
 
+from iterft.local import limits
 from iterft.local.iam import acting_as, authorize_event_source, function_principal
 
 LOG = logging.getLogger(__name__)
@@ -133,6 +136,7 @@ def install_adapters(time_scale: float) -> None:
             adapt_time_scaling()
             adapt_s3_eventbridge_events()
             adapt_request_overhead()
+            limits.install_limits(_STATE.patches)
             _STATE.installed = True
         else:
             state_task_service_callback._DELAY_SECONDS_SYNC_CONDITION_CHECK = _sync_delay()  # type: ignore[misc]
@@ -144,6 +148,7 @@ def uninstall_adapters() -> None:
         for poller in _STATE.pollers.values():
             poller.stop()
         _STATE.pollers.clear()
+        limits.reset_throttles()
         _STATE.patches.restore()
         _STATE.installed = False
 
@@ -387,8 +392,11 @@ class LambdaContext:
         return f"{datetime.now(UTC):%Y/%m/%d}/[$LATEST]{self.aws_request_id.replace('-', '')}"
 
     def get_remaining_time_in_millis(self) -> int:
-        remaining = self.timeout_seconds - (time.monotonic() - self._started)
-        return max(0, int(remaining * 1000))
+        return max(0, int((self.timeout_seconds - self.elapsed()) * 1000))
+
+    def elapsed(self) -> float:
+        """Seconds since the invocation began (real time: handlers are not time-scaled)."""
+        return time.monotonic() - self._started
 
 
 class _HandlerLoadError(Exception):
@@ -422,7 +430,9 @@ def _error_payload(error_type: str, message: str, stack: list[str], request_id: 
 
 
 def invoke_function(function: LambdaFunction, event: Any) -> tuple[bytes, bool]:
-    """Run a moto Lambda function's real handler in this process: (response payload, function errored)."""
+    """Run a moto Lambda function's real handler in this process: (response payload, function errored).
+
+    A handler that runs past the function's timeout fails as Lambda fails it (`limits.timed_out_payload`)."""
     context = LambdaContext(
         function_name=function.function_name,
         invoked_function_arn=make_function_arn(function.region, function.account_id, function.function_name),
@@ -437,11 +447,18 @@ def invoke_function(function: LambdaFunction, event: Any) -> tuple[bytes, bool]:
         with acting_as(function_principal(function)):
             result = handler(event, context)
     except Exception as error:
+        timed_out = limits.timed_out_payload(context)
+        if timed_out is not None:  # Lambda stopped it before it raised
+            return timed_out, True
         # Drop this frame, as the runtime drops its bootstrap: the trace starts in the handler.
         frames = traceback.extract_tb(error.__traceback__)[1:]
         stack = traceback.format_list(frames)
         LOG.info("%s failed: %s: %s", function.function_name, type(error).__name__, error)
         return _error_payload(type(error).__name__, str(error), stack, context.aws_request_id), True
+    timed_out = limits.timed_out_payload(context)
+    if timed_out is not None:
+        LOG.info("%s timed out after %.2f s", function.function_name, context.timeout_seconds)
+        return timed_out, True
     try:
         return json.dumps(result).encode(), False
     except (TypeError, ValueError) as error:

@@ -94,6 +94,11 @@ def evaluation_results_key(lineage: str, iteration: int) -> str:
     return f"{_iteration_dir(EVALUATION_RESULTS_PREFIX, lineage, iteration)}results.jsonl"
 
 
+def evaluation_metrics_key(lineage: str, iteration: int) -> str:
+    """Aggregate evaluation's every metric of both models, per category too (the state carries a summary)."""
+    return f"{_iteration_dir(EVALUATION_RESULTS_PREFIX, lineage, iteration)}metrics.json"
+
+
 def evaluation_shard_key(lineage: str, iteration: int, shard: int) -> str:
     """One Map iteration's answers (Score shard), read back by Aggregate evaluation."""
     return f"{_iteration_dir(EVALUATION_RESULTS_PREFIX, lineage, iteration)}shards/{shard:05d}.jsonl"

@@ -6,9 +6,7 @@ If a moto upgrade moves or changes an internal an adapter relies on, the matchin
 from __future__ import annotations
 
 import inspect
-import io
 import json
-import zipfile
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -16,6 +14,7 @@ import botocore.session
 import emulator_fixture_handlers as handlers
 import pytest
 from botocore.exceptions import ClientError
+from emulator_support import ROLE, create_function, create_test_role, state_machine
 from moto import backends as moto_backends
 from moto.awslambda.models import LambdaBackend
 from moto.awslambda_simple.models import LambdaSimpleBackend
@@ -41,7 +40,6 @@ from iterft.local.server import EmbeddedAws
 pytestmark = pytest.mark.xdist_group("emulator")
 
 TIME_SCALE = 0.001
-ROLE = "arn:aws:iam::123456789012:role/iterft-test"
 BUCKET = "adapter-tests"
 TRAINING_RECORD = {
     "schemaVersion": "bedrock-conversation-2024",
@@ -64,34 +62,13 @@ def aws() -> Iterator[EmbeddedAws]:
         s3.put_object(
             Bucket=BUCKET, Key="train.jsonl", Body="\n".join(json.dumps(TRAINING_RECORD) for _ in range(8))
         )
-        # These tests are about the adapters, not IAM (test_iam.py): their one role may do anything.
-        services = ["lambda.amazonaws.com", "states.amazonaws.com", "bedrock.amazonaws.com"]
-        trust = {"Effect": "Allow", "Principal": {"Service": services}, "Action": "sts:AssumeRole"}
-        iam = embedded.client("iam")
-        iam.create_role(
-            RoleName="iterft-test",
-            AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [trust]}),
-        )
-        anything = {
-            "Version": "2012-10-17",
-            "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}],
-        }
-        iam.put_role_policy(
-            RoleName="iterft-test", PolicyName="anything", PolicyDocument=json.dumps(anything)
-        )
+        create_test_role(embedded)
         yield embedded
 
 
 @pytest.fixture(scope="module")
 def sfn(aws: EmbeddedAws) -> Any:
     return aws.client("stepfunctions")
-
-
-def state_machine(sfn: Any, name: str, states: dict[str, Any], start_at: str) -> str:
-    definition = {"StartAt": start_at, "States": states}
-    return sfn.create_state_machine(name=name, definition=json.dumps(definition), roleArn=ROLE)[
-        "stateMachineArn"
-    ]
 
 
 def failed_task_errors(sfn: Any, execution_arn: str) -> list[str]:
@@ -256,26 +233,6 @@ def test_aws_sdk_bedrock_converts_parameters_and_responses(sfn: Any, run_to_end:
 
 
 # --- 3. Lambda handlers in-process ------------------------------------------------------------------
-
-
-def _zip() -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("placeholder.py", "")  # the handler is imported from this process, not the zip
-    return buffer.getvalue()
-
-
-def create_function(aws: EmbeddedAws, name: str, handler: str, **extra: Any) -> str:
-    response = aws.client("lambda").create_function(
-        FunctionName=name,
-        Runtime="python3.11",
-        Role=ROLE,
-        Handler=handler,
-        Code={"ZipFile": _zip()},
-        MemorySize=256,
-        **extra,
-    )
-    return response["FunctionArn"]
 
 
 @pytest.mark.parametrize("form", ["optimized", "bare-arn"])

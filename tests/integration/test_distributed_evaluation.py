@@ -1,4 +1,4 @@
-"""A round whose evaluation set is past `evaluation.distributed_above_shards` shards (1 in itest.yaml)
+"""A round whose evaluation set is past `evaluation.distributed_above_shards` shards (2 in itest.yaml)
 is scored by the Distributed Map, its items read from the plan's shard list in S3, and aggregated
 like the inline Map's: one result per record, in the set's order, every metric over all of them."""
 
@@ -12,7 +12,7 @@ import pytest
 from iterft_runtime import naming
 from iterft_runtime.dal.registry import Registry
 from iterft_runtime.dal.storage import split_uri
-from iterft_runtime.logic.evaluation import SHARD_RECORDS
+from iterft_runtime.logic.evaluation import shard_records
 
 from iterft.history import lineage_history
 from iterft.local.session import LocalSession
@@ -30,21 +30,24 @@ def test_a_set_of_several_shards_is_scored_through_the_distributed_map(
     example = (EXAMPLES / "eval.jsonl").read_bytes()
     records = len(example.splitlines())
     larger = tmp_path / "eval.jsonl"
-    larger.write_bytes(example * COPIES)  # the example set three times over: 66 records, 3 shards
+    larger.write_bytes(example * COPIES)  # the example set three times over: 66 records, 6 shards
     session.put_evaluation_set("dmap", larger)
     session.upload("dmap", (EXAMPLES / "round-1-billing.jsonl").read_bytes(), name="round-1.jsonl")
     session.wait_until_idle("dmap", timeout=90)
     [row] = lineage_history(session.deployment, "dmap")
     assert row["decision"] == "promoted", row["reason"]
 
-    # The plan's shard list in S3, the Distributed Map's items: every record once, 25 a shard.
+    # The plan's shard list in S3, the Distributed Map's items: every record once, as many a shard as
+    # the worst case of two 512-token answers a record lets finish within the shard's time budget.
     s3 = session.client("s3")
     bucket = session.stack.data_bucket
     listed = s3.get_object(Bucket=bucket, Key=naming.evaluation_shard_list_key("dmap", 1))["Body"].read()
     shards = json.loads(listed)
+    [config] = [lineage for lineage in session.config.lineages if lineage.name == "dmap"]
+    size = shard_records(config.evaluation, champion_answers=True)
+    assert size == 13
     assert [(shard["start"], shard["end"]) for shard in shards] == [
-        (start, min(start + SHARD_RECORDS, records * COPIES))
-        for start in range(0, records * COPIES, SHARD_RECORDS)
+        (start, min(start + size, records * COPIES)) for start in range(0, records * COPIES, size)
     ]
     assert len(shards) > session.config.evaluation.distributed_above_shards
 

@@ -12,7 +12,7 @@ from botocore.exceptions import (
     TokenRetrievalError,
 )
 
-from iterft import cli, target
+from iterft import cli, control, target
 
 
 def _client_error(code: str, message: str = "the message") -> ClientError:
@@ -125,3 +125,18 @@ def test_a_usage_error_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
         cli.main(["start", "bot"])  # --data is required
     assert exit_info.value.code == cli.EXIT_USAGE
     assert "--data" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["reject", "bot", "7"], ["approve", "bot", "7"], ["rollback", "bot", "--to", "3"]],
+)
+def test_a_reason_longer_than_a_sentence_is_refused_before_anything_is_read(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], command: list[str]
+) -> None:
+    """It would travel in the workflow's state (256 KiB at most), the registry and the notification."""
+    monkeypatch.setattr(target, "resolve", lambda *_, **__: object())  # reading it would fail: nothing is
+    reason = "x" * (control.MAX_REASON_CHARS + 1)
+    assert cli.main([*command, "--reason", reason]) == cli.EXIT_FAILED
+    err = capsys.readouterr().err
+    assert f"the reason is 1,001 characters; at most {control.MAX_REASON_CHARS:,} are kept" in err

@@ -118,11 +118,20 @@ def test_the_starting_point_is_scored_on_its_foundation_model(aws: Aws, fake: Fa
         "champion_score": 0.25,
         "champion_reused": False,
         "results_uri": f"s3://{BUCKET}/{results_key}",
+        "metrics_uri": f"s3://{BUCKET}/{naming.evaluation_metrics_key(LINEAGE, 1)}",
     }
     # Every metric, overall and per category (only the first item has one).
     assert set(candidate_metrics) == set(champion_metrics) == {"exact_match", "rouge_l", "token_f1"}
-    assert candidate_metrics["exact_match"] == {"overall": 0.75, "by_category": {"geo": 1.0}}
-    assert champion_metrics["rouge_l"] == {"overall": 0.25, "by_category": {"geo": 1.0}}
+    assert candidate_metrics["exact_match"] == {"overall": 0.75, "by_category": {"geo": 1.0}, "categories": 1}
+    assert champion_metrics["rouge_l"] == {"overall": 0.25, "by_category": {"geo": 1.0}, "categories": 1}
+    document = json.loads(aws.read(naming.evaluation_metrics_key(LINEAGE, 1)))
+    assert document["candidate"]["exact_match"] == {"overall": 0.75, "by_category": {"geo": 1.0}}
+    assert document["champion"]["rouge_l"] == {"overall": 0.25, "by_category": {"geo": 1.0}}
+    assert (document["metric"], document["eval_set_version"], document["champion_reused"]) == (
+        "token_f1",
+        version,
+        False,
+    )
     rows = [json.loads(line) for line in aws.read(results_key).decode().splitlines()]
     assert [(r["line"], r["category"], r["candidate_score"], r["champion_score"]) for r in rows] == [
         (1, "geo", 1.0, 1.0),
@@ -139,6 +148,34 @@ def test_the_starting_point_is_scored_on_its_foundation_model(aws: Aws, fake: Fa
         "token_f1",
     )
     assert state.champion_metrics == champion_metrics
+
+
+def test_many_categories_stay_in_s3_and_the_result_lists_the_weakest_few(aws: Aws, fake: FakeBedrock) -> None:
+    """Each of 40 records its own category: the result and the registry stay the same size as with a few
+    categories (a state is at most 256 KiB, a registry item 400 KB), the metrics document holds them all."""
+    items = [
+        {**item, "category": f"topic-{index:02d}-{item['prompt']}"}
+        for index, item in enumerate(EVAL_SET * 10)
+    ]
+    put_eval_set(aws, items)
+
+    result = evaluate(running_round(aws))
+
+    for summary in (result["candidate_metrics"], result["champion_metrics"]):
+        assert all(metric["categories"] == 40 for metric in summary.values())
+        assert all(
+            len(metric["by_category"]) == evaluation_logic.SUMMARY_CATEGORIES for metric in summary.values()
+        )
+    # The candidate misses "largest planet?" (every 4th record): those categories are its weakest.
+    assert set(result["candidate_metrics"]["token_f1"]["by_category"]) == {
+        f"topic-{index:02d}-largest planet?" for index in range(3, 40, 4)
+    }
+    assert len(json.dumps(result)) < 6000
+    document = json.loads(aws.read(naming.evaluation_metrics_key(LINEAGE, 1)))
+    assert len(document["candidate"]["token_f1"]["by_category"]) == 40
+    assert len(document["champion"]["exact_match"]["by_category"]) == 40
+    state = aws.registry.get_state(LINEAGE)
+    assert state is not None and state.champion_metrics == result["champion_metrics"]
 
 
 def test_the_champions_score_is_reused_on_an_unchanged_set(aws: Aws, fake: FakeBedrock) -> None:

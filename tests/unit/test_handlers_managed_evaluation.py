@@ -178,6 +178,7 @@ def test_aggregate_takes_each_jobs_scores_into_the_yardstick(aws: Aws, fake: Fak
     assert result["candidate_metrics"]["bedrock_non_toxicity"] == {
         "overall": pytest.approx(1 - 0.2 / 4),
         "by_category": {"geo": 1.0},
+        "categories": 1,
     }
     assert set(result["champion_metrics"]) == {
         "exact_match",

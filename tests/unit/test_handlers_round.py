@@ -10,6 +10,7 @@ import json
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 from iterft_runtime import naming
 from iterft_runtime.dal.registry import LockNotHeldError
 from iterft_runtime.handlers import (
@@ -24,6 +25,7 @@ from iterft_runtime.handlers import (
     swap_serving,
 )
 from iterft_runtime.logic.dispatch import execution_input
+from iterft_runtime.logic.serving import LineageModel
 from iterft_runtime.models.capacity import Capacity, CapacityKind, CapacityRole
 from iterft_runtime.models.lineage import LineageConfig
 from iterft_runtime.models.records import DatasetRef
@@ -669,9 +671,29 @@ def test_retention_keeps_the_newest_and_the_champion(
         result = retain_models.handler({**doc, "lineage": keep_one}, None)
         aws.registry.release_lock(LINEAGE, n)
     assert deleted == [arns[2]]  # #1 is the champion, #3 the newest
-    assert result == {"deleted_iterations": [2], "skipped": []}
+    assert result == {"deleted_iterations": [2], "skipped": [], "deleted_count": 1, "skipped_count": 0}
     record = aws.registry.get_iteration(LINEAGE, 2)
     assert record is not None and record.model_deleted_at
+
+
+def test_retention_lists_a_few_of_many_models_it_could_not_delete(
+    aws: Aws, fake: FakeBedrock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Models Bedrock keeps refusing are tried again every round: `$.retention` stays bounded anyway."""
+    doc = dispatched(aws)
+    many = [LineageModel(n, f"arn:aws:bedrock:us-east-1:123456789012:custom-model/m{n}") for n in range(25)]
+    monkeypatch.setattr(retain_models, "models_to_delete", lambda *_: many)
+
+    def refuse(arn: str) -> None:
+        raise ClientError({"Error": {"Code": "ConflictException", "Message": f"{arn} is in use"}}, "Delete")
+
+    monkeypatch.setattr(fake, "delete_custom_model", refuse)
+
+    result = retain_models.handler(doc, None)
+
+    assert result["deleted_iterations"] == [] and result["deleted_count"] == 0
+    assert len(result["skipped"]) == retain_models.MAX_LISTED and result["skipped_count"] == 25
+    assert result["skipped"][0].startswith("#0: ")
 
 
 # -- cost ----------------------------------------------------------------------------------------

@@ -9,6 +9,8 @@ import pytest
 from iterft_runtime import naming
 from iterft_runtime.handlers import validate
 from iterft_runtime.handlers.plan_evaluation import EvaluationSetMissingError
+from iterft_runtime.logic import evaluation as evaluation_logic
+from iterft_runtime.logic.evaluation import TooManyShardsError
 from iterft_runtime.logic.managed_evaluation import ManagedEvaluationError
 from runtime_support import (
     BUCKET,
@@ -150,3 +152,15 @@ def test_a_set_too_large_for_the_lineages_managed_job_fails_before_anything_is_t
     ):
         validate.handler(round_input(aws, body, eval_set=large, lineage=managed), None)
     assert validate.handler(round_input(aws, body, lineage=managed), None)["valid"] is True
+
+
+def test_a_set_needing_too_many_shards_fails_before_anything_is_trained(
+    aws: Aws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Counted as if the champion answers too (13 records a shard at 512-token answers)."""
+    monkeypatch.setattr(evaluation_logic, "MAX_SHARDS", 2)
+    long_answers = {**LINEAGE_CONFIG, "evaluation": {"max_answer_tokens": 512}}
+    large = jsonl([{"prompt": f"q{i}?", "referenceResponse": f"a{i}"} for i in range(27)])
+    with pytest.raises(TooManyShardsError, match="27 records need 3 shards of 13 \\(at most 2\\)"):
+        validate.handler(round_input(aws, valid_dataset(12), eval_set=large, lineage=long_answers), None)
+    assert aws.keys(naming.VALIDATED_PREFIX) == []

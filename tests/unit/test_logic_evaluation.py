@@ -21,6 +21,8 @@ from iterft_runtime.logic.evaluation import (
 from iterft_runtime.models.lineage import EvaluationConfig, JudgeConfig, LineageConfig
 from iterft_runtime.models.records import LineageState
 
+from stacks.workflow import LONG_RUNNING_STEPS, LONG_TIMEOUT
+
 BODY = (
     b'{"prompt": "capital of france?", "referenceResponse": "Paris", "category": "geo"}\n'
     b"\n"
@@ -84,6 +86,31 @@ def test_score_answers_every_metric_per_item_overall_and_per_category() -> None:
         score_answers(ITEMS, ["x"])
     with pytest.raises(ValueError, match="empty"):
         score_answers([], [])
+
+
+def test_a_metrics_summary_lists_at_most_a_few_short_named_categories_the_weakest_first() -> None:
+    by_category = {f"c{index:03d}": index / 100 for index in range(50)}
+    by_category["x" * (evaluation.SUMMARY_CATEGORY_CHARS + 1)] = 0.0  # too long a name for a summary
+    metrics = {
+        "token_f1": {"overall": 0.5, "by_category": by_category},
+        "judge": {"overall": 0.25, "by_category": {"a": 1.0}, "judge": "model#rubric-x"},
+    }
+
+    summary = evaluation.metrics_summary(metrics)
+
+    assert summary["token_f1"] == {
+        "overall": 0.5,
+        "by_category": {f"c{index:03d}": index / 100 for index in range(evaluation.SUMMARY_CATEGORIES)},
+        "categories": 51,
+    }
+    assert summary["judge"] == {
+        "overall": 0.25,
+        "by_category": {"a": 1.0},
+        "judge": "model#rubric-x",
+        "categories": 1,
+    }
+    assert evaluation.metrics_summary(summary) == summary
+    assert metrics["token_f1"]["by_category"] is by_category and len(by_category) == 51  # left as it was
 
 
 def test_result_rows_add_champion_columns_only_when_it_answered() -> None:
@@ -217,6 +244,45 @@ def test_the_plan_lists_shards_inline_only_up_to_the_inline_map_limit(records: i
     listed = evaluation.inline_shards(shards)
     assert len(shards) == evaluation.INLINE_MAX_SHARDS + (0 if inline else 1)
     assert listed == ([shard.to_dict() for shard in shards] if inline else None)
+
+
+JUDGE = "amazon.nova-pro-v1:0"
+
+
+@pytest.mark.parametrize(
+    ("evaluation_config", "champion_answers", "per_shard"),
+    [
+        ({}, False, 25),  # 512 tokens: 22.5 s a call at worst; 25 is the cap
+        ({}, True, 13),  # two answers a record: 45 s
+        ({"judge": {"model": JUDGE}}, True, 11),  # and two 64-token grades: 53.1 s
+        ({"max_answer_tokens": 4096}, False, 3),  # 165.8 s
+        (
+            {"max_answer_tokens": 4096, "judge": {"model": "amazon.nova-pro-v1:0", "max_tokens": 1024}},
+            True,
+            1,
+        ),
+    ],
+)
+def test_a_shard_holds_what_its_worst_case_lets_finish_well_inside_the_timeout(
+    evaluation_config: dict[str, object], champion_answers: bool, per_shard: int
+) -> None:
+    config = EvaluationConfig.model_validate(evaluation_config)
+    assert evaluation.shard_records(config, champion_answers) == per_shard
+
+
+def test_one_record_at_the_longest_answers_fits_the_shard_budget_and_the_budget_the_timeout() -> None:
+    """The worst record the config allows (4,096-token answers from both models, each graded by a judge
+    allowed 1,024 tokens) fits one shard's budget; the budget leaves a third of the Lambda timeout."""
+    longest = 2 * (evaluation.worst_call_seconds(4096) + evaluation.worst_call_seconds(1024))
+    assert longest <= evaluation.SHARD_TIME_BUDGET_SECONDS
+    assert LONG_TIMEOUT.to_seconds() * 2 / 3 >= evaluation.SHARD_TIME_BUDGET_SECONDS
+    assert "score_shard" in LONG_RUNNING_STEPS
+
+
+def test_a_set_needing_more_than_the_most_shards_is_refused() -> None:
+    evaluation.check_shard_count(evaluation.MAX_SHARDS * 3, 3, "s3://b/eval.jsonl")
+    with pytest.raises(evaluation.TooManyShardsError, match=r"30,001 records need 10,001 shards of 3"):
+        evaluation.check_shard_count(evaluation.MAX_SHARDS * 3 + 1, 3, "s3://b/eval.jsonl")
 
 
 def test_an_empty_set_has_no_shards() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from iterft_runtime.logic import notifications
 from iterft_runtime.logic.notifications import (
     MAX_LISTED_PROBLEMS,
     MAX_SUBJECT,
@@ -165,3 +166,32 @@ def test_a_validation_report_becomes_the_invalid_data_message() -> None:
     )
     assert "  line 4 [empty_text] prompt is empty" in message.body
     assert "  line 4 [missing_key] completion is missing" in message.body
+
+
+def test_a_listed_problem_message_is_cut_short_the_report_keeps_it_whole() -> None:
+    """A message may quote the file (an unexpected key of any length): the state and the notification
+    carry at most MAX_LISTED_MESSAGE characters of it."""
+    long = {"line": 3, "code": "unexpected_key", "severity": "error", "message": "has keys " + "k" * 10_000}
+    short = {"line": 4, "code": "invalid_json", "severity": "error", "message": "invalid JSON"}
+
+    listed = notifications.listed_problem(long)
+
+    assert len(listed["message"]) == notifications.MAX_LISTED_MESSAGE and listed["message"].endswith("...")
+    assert {key: value for key, value in listed.items() if key != "message"} == {
+        key: value for key, value in long.items() if key != "message"
+    }
+    assert notifications.listed_problem(short) == short
+
+
+def test_a_long_score_history_is_listed_from_its_last_rounds() -> None:
+    record = IterationRecord(iteration=60, decision="rejected", metric="token_f1", converged=True)
+    history = [(n, n / 100) for n in range(1, 61)]
+    convergence = notifications.Convergence(threshold=0.01, rounds=2, paused=False, score_history=history)
+
+    body = round_notification("bot", record, convergence=convergence).body
+
+    [line] = [line for line in body.splitlines() if line.startswith("Score history")]
+    assert line == (
+        "Score history (token_f1): 40 earlier round(s), then "
+        + ", ".join(f"#{n} {n / 100:.4f}" for n in range(41, 61))
+    )

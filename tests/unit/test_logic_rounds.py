@@ -61,6 +61,7 @@ def test_record_fields_of_a_full_round() -> None:
             "candidate_score": 0.8,
             "champion_score": 0.7,
             "results_uri": "s3://r",
+            "metrics_uri": "s3://m",
         },
         "outcome": {"decision": "promoted", "reason": "better"},
     }
@@ -83,6 +84,7 @@ def test_record_fields_of_a_full_round() -> None:
         "eval_score": 0.8,
         "champion_score": 0.7,
         "results_uri": "s3://r",
+        "metrics_uri": "s3://m",
         "evaluation_capacity": [{"kind": "deployment", "name": "n", "arn": "dep"}],
         "serving_action": "update",
         "serving_model_id": "serving",
@@ -169,6 +171,7 @@ def test_history_has_the_public_keys() -> None:
         "size_bytes",
         "report_uri",
         "results_uri",
+        "metrics_uri",
         "evaluation_job_arns",
         "managed_results_uri",
         "training_loss",

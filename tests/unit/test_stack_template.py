@@ -5,6 +5,7 @@ from __future__ import annotations
 import fnmatch
 import json
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -1037,7 +1038,7 @@ def test_each_state_writes_its_result_where_the_architecture_says(synth: SynthRe
         assert states[name]["ResultPath"] == result_path, name
 
 
-def test_lambda_steps_invoke_their_function_and_keep_the_service_error_retry(synth: SynthResult) -> None:
+def test_lambda_steps_invoke_their_function(synth: SynthResult) -> None:
     states = _definition(synth)["States"]
     functions = {
         step: logical_id
@@ -1047,7 +1048,52 @@ def test_lambda_steps_invoke_their_function_and_keep_the_service_error_retry(syn
     }
     for name, step in LAMBDA_STEPS.items():
         assert states[name]["Resource"] == f"<{functions[step]}.Arn>", name
-        assert "Lambda.ServiceException" in states[name]["Retry"][0]["ErrorEquals"], name
+
+
+def _all_states(states: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Every state, those of Map item processors and Parallel branches included."""
+    for name, state in states.items():
+        yield name, state
+        for processor in [state.get("ItemProcessor"), *state.get("Branches", [])]:
+            if processor:
+                yield from _all_states(processor["States"])
+
+
+def test_every_lambda_step_retries_lambda_service_errors_and_throttling_with_jitter(
+    synth: SynthResult,
+) -> None:
+    """AWS's recommended retry of Lambda's service exceptions (bp-lambda-serviceexception), and its
+    `Lambda.TooManyRequestsException`, each with full jitter, first in every Lambda step's Retry."""
+    functions = {f"<{logical_id}.Arn>" for logical_id in _resources(synth, "AWS::Lambda::Function")}
+    lambda_states = {
+        name: state
+        for name, state in _all_states(_definition(synth)["States"])
+        if state.get("Type") == "Task" and state.get("Resource") in functions
+    }
+    assert set(LAMBDA_STEPS) | {"Score shard", "Score shard (distributed)"} <= set(lambda_states)
+    for name, state in lambda_states.items():
+        service, throttling = state["Retry"][:2]
+        assert service == {
+            "ErrorEquals": [
+                "Lambda.ClientExecutionTimeoutException",
+                "Lambda.ServiceException",
+                "Lambda.AWSLambdaException",
+                "Lambda.SdkClientException",
+            ],
+            "IntervalSeconds": 2,
+            "MaxAttempts": 6,
+            "BackoffRate": 2,
+            "JitterStrategy": "FULL",
+        }, name
+        assert throttling == {
+            "ErrorEquals": ["Lambda.TooManyRequestsException"],
+            "IntervalSeconds": 2,
+            "MaxAttempts": 10,
+            "BackoffRate": 2,
+            "MaxDelaySeconds": 120,
+            "JitterStrategy": "FULL",
+        }, name
+        assert all(retry["ErrorEquals"] != ["States.ALL"] for retry in state["Retry"][:-1]), name
 
 
 def test_every_step_from_validate_to_promote_or_discard_takes_the_failure_path(synth: SynthResult) -> None:

@@ -6,6 +6,11 @@ Result at `$.evaluation`, which Decide reads.
 
 Every score carries the set version it was measured on; a champion that did not answer keeps the
 metrics the registry holds for this very version (Plan evaluation checked them).
+
+Whatever the evaluation set, the result stays small (a state's payload is at most 256 KiB): every
+metric of both models, per category too, goes to the round's metrics document in S3 (`metrics_uri`);
+the result and the registry carry `logic.evaluation.metrics_summary` of each (the overall scores the
+gate compares, and at most a few categories). A reused champion's document entry is that summary.
 """
 
 from __future__ import annotations
@@ -21,7 +26,13 @@ from iterft_runtime.dal import storage
 from iterft_runtime.dal.registry import Registry
 from iterft_runtime.handlers import settings
 from iterft_runtime.handlers.plan_evaluation import RegistryStateMissingError
-from iterft_runtime.logic.evaluation import EvaluationItem, collect_answers, result_rows, score_answers
+from iterft_runtime.logic.evaluation import (
+    EvaluationItem,
+    collect_answers,
+    metrics_summary,
+    result_rows,
+    score_answers,
+)
 from iterft_runtime.logic.managed_evaluation import (
     ManagedEvaluationError,
     is_output_key,
@@ -73,7 +84,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             iteration,
             champion_iteration=state.champion_iteration,
             score=champion.overall(metric),
-            metrics=champion_metrics,
+            metrics=metrics_summary(champion_metrics),
             eval_set_version=version,
             metric=metric,
         )
@@ -87,6 +98,17 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         naming.evaluation_results_key(lineage.name, iteration),
         result_rows(collected.items, collected.candidate, candidate, metric, collected.champion, champion),
     )
+    metrics_uri = storage.put_json(
+        bucket,
+        naming.evaluation_metrics_key(lineage.name, iteration),
+        {
+            "metric": metric,
+            "eval_set_version": version,
+            "champion_reused": champion is None,
+            "candidate": candidate.metrics,
+            "champion": champion_metrics,
+        },
+    )
     result = {
         "metric": metric,
         "eval_set_version": version,
@@ -95,8 +117,9 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         "champion_score": float(champion_metrics[metric]["overall"]),
         "champion_reused": champion is None,
         "results_uri": results_uri,
-        "candidate_metrics": candidate.metrics,
-        "champion_metrics": champion_metrics,
+        "metrics_uri": metrics_uri,
+        "candidate_metrics": metrics_summary(candidate.metrics),
+        "champion_metrics": metrics_summary(champion_metrics),
     }
     if event.get("managed_evaluation"):
         result["managed_results_uri"] = event["managed_evaluation"]["output_uri"]

@@ -2,6 +2,10 @@
 champion must answer too (and whether it needs evaluation capacity for that), and cut the set into
 shards for the Score shards Map. Result at `$.evaluation_plan`.
 
+A shard holds as many records as its worst case lets finish well inside Score shard's timeout
+(`logic.evaluation.shard_records`: fewer for long answers, a judge, or a champion answering too); a set
+that would need more than MAX_SHARDS shards is refused here (Validate refused it before training).
+
 The full shard list is always written to S3 (`shard_list_key`, a JSON array): the Distributed Map
 reads its items from there. The plan also lists the shards inline (`shards`) when an inline Map may
 run them (at most INLINE_MAX_SHARDS); `shard_count` is what the workflow chooses the Map by.
@@ -29,10 +33,12 @@ from iterft_runtime.logic.evaluation import (
     EvaluationSet,
     EvaluationSetError,
     champion_source,
+    check_shard_count,
     inline_shards,
     parse_evaluation_set,
     plan_shards,
     reusable_champion_metrics,
+    shard_records,
 )
 from iterft_runtime.logic.managed_evaluation import check_prompt_count
 from iterft_runtime.logic.rounds import round_input
@@ -48,10 +54,14 @@ class RegistryStateMissingError(RuntimeError):
     """The lineage has no STATE item: it was never dispatched, so there is no champion to compare."""
 
 
+def evaluation_set_uri(lineage: str) -> str:
+    return storage.s3_uri(settings.bucket_name(), naming.evaluation_set_key(lineage))
+
+
 def read_evaluation_set(lineage: str) -> tuple[EvaluationSet, storage.ObjectInfo]:
     """The lineage's evaluation set, parsed, and the S3 object version it was read from."""
     bucket, key = settings.bucket_name(), naming.evaluation_set_key(lineage)
-    source = storage.s3_uri(bucket, key)
+    source = evaluation_set_uri(lineage)
     try:
         found = storage.head_object(bucket, key)
         chunks = storage.iter_chunks(bucket, key, found.version_id, etag=found.etag)
@@ -72,12 +82,14 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if state is None:
         raise RegistryStateMissingError(f"{lineage.name}: no lineage state in the registry")
     rescore = reusable_champion_metrics(state, evaluation_set.version, lineage.evaluation) is None
-    shards = plan_shards(evaluation_set)
-    champion = champion_source(lineage, state) if rescore else None
+    per_shard = shard_records(lineage.evaluation, champion_answers=rescore)
     bucket, shard_list_key = (
         settings.bucket_name(),
         naming.evaluation_shard_list_key(lineage.name, given.iteration),
     )
+    check_shard_count(len(evaluation_set.items), per_shard, evaluation_set_uri(lineage.name))
+    shards = plan_shards(evaluation_set, per_shard)
+    champion = champion_source(lineage, state) if rescore else None
     storage.put_json(bucket, shard_list_key, [shard.to_dict() for shard in shards])
     result = {
         "eval_set_version": evaluation_set.version,
@@ -85,6 +97,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         "records": len(evaluation_set.items),
         "champion_model": champion.invoke if champion else None,
         "champion_to_deploy": champion.deploy if champion else None,
+        "shard_records": per_shard,
         "shard_count": len(shards),
         "shard_list_key": shard_list_key,
         "shards": inline_shards(shards),

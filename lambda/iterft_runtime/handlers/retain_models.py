@@ -5,7 +5,9 @@ can be using a model meanwhile. Never deleted: the champion, the model the servi
 and the newest `keep_models` models (this round's candidate among them). A model Bedrock refuses to
 delete (still deployed somewhere) is skipped and reported. Each deletion is recorded on its
 iteration (`model_deleted_at`), so history shows it and a rollback to it is refused.
-Best effort: a failure here is caught by the workflow and does not stop Finish. Result at `$.retention`.
+Best effort: a failure here is caught by the workflow and does not stop Finish. Result at `$.retention`:
+the first MAX_LISTED deleted iterations and skipped models, and how many there were (a model Bedrock keeps
+refusing is tried again every round, so the list grows with the lineage's history; the log has it all).
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from iterft_runtime.logic.rounds import round_input
 from iterft_runtime.logic.serving import LineageModel, models_to_delete
 
 logger = Logger()
+
+MAX_LISTED = 10
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
@@ -53,6 +57,10 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             continue
         registry.update_iteration(name, model.iteration, {"model_deleted_at": settings.now()})
         deleted.append(model.iteration)
-    result = {"deleted_iterations": deleted, "skipped": skipped}
-    logger.info("retention applied", extra={"lineage": name, **result})
-    return result
+    logger.info("retention applied", extra={"lineage": name, "deleted": deleted, "skipped": skipped})
+    return {
+        "deleted_iterations": deleted[:MAX_LISTED],
+        "skipped": skipped[:MAX_LISTED],
+        "deleted_count": len(deleted),
+        "skipped_count": len(skipped),
+    }

@@ -4,7 +4,8 @@ A bad upload's `decision` is what the round records: `rejected` for hyperparamet
 outside the family's ranges (no data was looked at), `invalid_data` for a file Bedrock would
 refuse. A valid file is copied (that exact version) to the round's validated/ key, which the job trains
 on; an invalid one is copied to quarantine/ beside a JSON report with every problem's line.
-Result at `$.validation` (docs/architecture.md).
+Result at `$.validation` (docs/architecture.md): bounded whatever the file, it lists the first few
+problems, each message cut short (the report in S3 has them all, whole).
 
 A valid upload also needs a yardstick to be measured on: the lineage's evaluation set must exist and
 parse (and, for `evaluation.managed_job`, fit Bedrock's evaluation job). Otherwise this step fails
@@ -21,10 +22,11 @@ from aws_lambda_powertools import Logger
 from iterft_runtime import naming
 from iterft_runtime.dal import storage
 from iterft_runtime.handlers import settings
-from iterft_runtime.handlers.plan_evaluation import read_evaluation_set
+from iterft_runtime.handlers.plan_evaluation import evaluation_set_uri, read_evaluation_set
+from iterft_runtime.logic.evaluation import check_shard_count, shard_records
 from iterft_runtime.logic.hyperparameters import merge_hyperparameters, overrides_from_metadata
 from iterft_runtime.logic.managed_evaluation import check_prompt_count
-from iterft_runtime.logic.notifications import MAX_LISTED_PROBLEMS
+from iterft_runtime.logic.notifications import MAX_LISTED_PROBLEMS, listed_problem
 from iterft_runtime.logic.rounds import round_input
 from iterft_runtime.logic.validation import Severity, validate_lines
 from iterft_runtime.models.lineage import LineageConfig
@@ -35,10 +37,12 @@ logger = Logger()
 
 def _check_yardstick(lineage: LineageConfig) -> None:
     """Raise EvaluationSetMissingError / EvaluationSetError / ManagedEvaluationError, each naming the
-    set, when the round could not be evaluated."""
+    set, when the round could not be evaluated (too many shards: counted as if the champion answers)."""
     evaluation_set, _ = read_evaluation_set(lineage.name)
     if lineage.evaluation.managed_job is not None:
         check_prompt_count(len(evaluation_set.items))
+    per_shard = shard_records(lineage.evaluation, champion_answers=True)
+    check_shard_count(len(evaluation_set.items), per_shard, evaluation_set_uri(lineage.name))
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
@@ -103,7 +107,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         result["reason"] = f"{source.key}: {report.summary()}"
         result["problem_counts"] = dict(report.counts)
         errors = [problem for problem in report.problems if problem.severity is Severity.ERROR]
-        result["problems"] = [problem.to_dict() for problem in errors[:MAX_LISTED_PROBLEMS]]
+        result["problems"] = [listed_problem(problem.to_dict()) for problem in errors[:MAX_LISTED_PROBLEMS]]
     logger.info(
         "dataset validated",
         extra={"lineage": lineage.name, "iteration": iteration, "summary": report.summary()},

@@ -175,6 +175,34 @@ def score_answers(
     return ScoredAnswers(scores=scores, metrics=metrics)
 
 
+SUMMARY_CATEGORIES = 10
+"""Per metric, the most categories a metrics summary lists: what the workflow's state, the registry and the
+notification carry of a model's metrics, bounded whatever the evaluation set (every category is in the
+round's metrics document in S3, `metrics_uri`)."""
+SUMMARY_CATEGORY_CHARS = 64
+"""A category whose name is longer is left out of summaries (it is in the metrics document)."""
+
+
+def metrics_summary(metrics: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
+    """A bounded copy of `ScoredAnswers.metrics`: per metric, every field as it is (`overall`, the judge's
+    identity) but `by_category`, which keeps at most SUMMARY_CATEGORIES categories (all of them when the
+    set has no more, else the lowest-scoring: where the next round's data helps most), and `categories`,
+    how many the set has. A summary summarized again is unchanged."""
+    summary: dict[str, dict[str, Any]] = {}
+    for name, values in metrics.items():
+        by_category: Mapping[str, float] = values.get("by_category") or {}
+        listed = sorted(
+            (item for item in by_category.items() if len(item[0]) <= SUMMARY_CATEGORY_CHARS),
+            key=lambda item: (item[1], item[0]),
+        )[:SUMMARY_CATEGORIES]
+        summary[name] = {
+            **{key: value for key, value in values.items() if key not in ("by_category", "categories")},
+            "by_category": dict(sorted(listed)),
+            "categories": int(values.get("categories", len(by_category))),
+        }
+    return summary
+
+
 def _item_columns(item: EvaluationItem) -> dict[str, Any]:
     """The columns every per-record output starts with: where the item is and what it asks."""
     return {"line": item.line, "category": item.category, "prompt": item.prompt, "reference": item.reference}
@@ -251,7 +279,20 @@ def champion_source(lineage: LineageConfig, state: LineageState) -> ChampionSour
 
 
 SHARD_RECORDS = 25
-"""Records per Score shard iteration: small shards keep the Map's concurrent workers evenly busy."""
+"""The most records a Score shard iteration takes: small shards keep the Map's concurrent workers evenly
+busy. Fewer when their worst case would not fit the shard's time budget (`shard_records`)."""
+SHARD_TIME_BUDGET_SECONDS = 600.0
+"""What a shard's worst case may take: two thirds of Score shard's 15-minute Lambda timeout, the rest left
+for reading its records, writing its answers, a cold start and the Bedrock client's own retries."""
+WORST_CALL_OVERHEAD_SECONDS = 2.0
+WORST_OUTPUT_TOKENS_PER_SECOND = 25.0
+"""The worst case assumed for one Converse call: 2 s of latency before the first token, then 25 output
+tokens a second up to its maxTokens. An estimate, not a measurement: Bedrock publishes no per-model
+speeds; the models this pipeline customizes generate several times faster, so a shard's real time is a
+fraction of its budget, and a call that stops before maxTokens (most do) takes less still."""
+MAX_SHARDS = 10_000
+"""The most shards a plan may have: the Distributed Map gathers one small output per shard (its index)
+into a result that must stay under Step Functions' 256 KiB, and each shard is a child execution."""
 INLINE_MAX_SHARDS = 400
 """An inline Map's iterations all land in the execution's history (25,000 events at most): a plan with
 more shards is scored only by the Distributed Map (each of its child executions has its own history),
@@ -286,15 +327,46 @@ class Shard:
         return cls(**{name: int(document[name]) for name in cls.__dataclass_fields__})
 
 
-def plan_shards(evaluation_set: EvaluationSet) -> list[Shard]:
-    """Consecutive item ranges covering the set, SHARD_RECORDS each (the last may hold fewer): a large
-    set gets more shards, not larger ones, so a shard's work stays within one Lambda's time limit."""
+def worst_call_seconds(max_tokens: int) -> float:
+    """The assumed worst case of one Converse call of at most `max_tokens` output tokens."""
+    return WORST_CALL_OVERHEAD_SECONDS + max_tokens / WORST_OUTPUT_TOKENS_PER_SECOND
+
+
+def shard_records(evaluation: EvaluationConfig, champion_answers: bool) -> int:
+    """Records per shard: as many as fit SHARD_TIME_BUDGET_SECONDS at the worst case of each record's
+    sequential calls (the candidate's answer, the champion's when it answers too, and a judge call for
+    each answer with a judge), at most SHARD_RECORDS, at least one (one record fits: see the tests)."""
+    per_answer = worst_call_seconds(evaluation.max_answer_tokens)
+    if evaluation.judge is not None:
+        per_answer += worst_call_seconds(evaluation.judge.max_tokens)
+    per_record = per_answer * (2 if champion_answers else 1)
+    return max(1, min(SHARD_RECORDS, int(SHARD_TIME_BUDGET_SECONDS // per_record)))
+
+
+class TooManyShardsError(EvaluationSetError):
+    """The set needs more than MAX_SHARDS shards at its lineage's answer length."""
+
+
+def check_shard_count(records: int, per_shard: int, source: str) -> None:
+    """Refuse a set that would need more than MAX_SHARDS shards of `per_shard` records."""
+    shards = -(-records // per_shard)
+    if shards > MAX_SHARDS:
+        raise TooManyShardsError(
+            f"{source}: {records:,} records need {shards:,} shards of {per_shard} (at most {MAX_SHARDS:,}); "
+            "use a smaller evaluation set or a lower evaluation.max_answer_tokens"
+        )
+
+
+def plan_shards(evaluation_set: EvaluationSet, size: int | None = None) -> list[Shard]:
+    """Consecutive item ranges covering the set, `size` records each (default SHARD_RECORDS; the last may
+    hold fewer): a large set gets more shards, not larger ones, so a shard's work stays within one
+    Lambda's time limit."""
+    size = size or SHARD_RECORDS
     records = len(evaluation_set.items)
     if records < 1:
         raise ValueError("cannot shard an empty evaluation set")
     if len(evaluation_set.spans) != records:
         raise ValueError("the evaluation set has no byte span per item: parse it with parse_evaluation_set")
-    size = SHARD_RECORDS
     shards = []
     for index, start in enumerate(range(0, records, size)):
         end = min(start + size, records)

@@ -12,6 +12,20 @@ from iterft_runtime.models.records import Decision, IterationRecord
 MAX_SUBJECT = 99
 """SNS subjects must be under 100 characters, on one line."""
 MAX_LISTED_PROBLEMS = 5
+MAX_LISTED_SCORES = 20
+"""A converged lineage's notification lists its last rounds' scores, not every one (an SNS message is
+at most 256 KB, and a lineage's history only grows)."""
+MAX_LISTED_MESSAGE = 300
+"""A listed problem's message is cut here: it may quote the file (a key, a role, a token), and it travels
+in the workflow's state (at most 256 KiB) and the notification; the report in S3 has it whole."""
+
+
+def listed_problem(problem: Mapping[str, Any]) -> dict[str, Any]:
+    """A problem as the notification lists it: its message cut at MAX_LISTED_MESSAGE characters."""
+    message = str(problem.get("message", ""))
+    if len(message) > MAX_LISTED_MESSAGE:
+        message = message[: MAX_LISTED_MESSAGE - 3] + "..."
+    return {**problem, "message": message}
 
 
 @dataclass(frozen=True)
@@ -203,7 +217,10 @@ def _convergence_lines(lineage: str, record: IterationRecord, convergence: Conve
     ]
     if convergence.paused:
         lines.append(f"New uploads are queued but start no round until `iterft resume {lineage}`.")
-    history = ", ".join(f"#{iteration} {score:.4f}" for iteration, score in convergence.score_history)
+    scores = list(convergence.score_history)
+    history = ", ".join(f"#{iteration} {score:.4f}" for iteration, score in scores[-MAX_LISTED_SCORES:])
+    if len(scores) > MAX_LISTED_SCORES:
+        history = f"{len(scores) - MAX_LISTED_SCORES} earlier round(s), then {history}"
     lines.append(f"Score history ({record.metric or 'primary'}): {history or 'none'}")
     return lines
 

@@ -79,6 +79,7 @@ def record_fields(doc: Mapping[str, Any], ended_at: str) -> dict[str, Any]:
         "eval_score": evaluation.get("candidate_score"),
         "champion_score": evaluation.get("champion_score"),
         "results_uri": evaluation.get("results_uri"),
+        "metrics_uri": evaluation.get("metrics_uri"),
         "evaluation_job_arns": _section(doc, "managed_evaluation").get("job_arns"),
         "managed_results_uri": evaluation.get("managed_results_uri"),
         "metrics": evaluation.get("candidate_metrics"),

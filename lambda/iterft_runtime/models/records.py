@@ -102,9 +102,14 @@ class IterationRecord:
     eval_set_version: str | None = None
     """The evaluation set version every score of this iteration was measured on."""
     metrics: dict[str, Any] = field(default_factory=dict)
-    """The candidate's metrics by name: `{"overall": x, "by_category": {...}}`."""
+    """The candidate's metrics by name, summarized (`logic.evaluation.metrics_summary`): `{"overall": x,
+    "categories": n, "by_category": {...}}`, at most a few categories listed; all of them are in the
+    metrics document at `metrics_uri`."""
     champion_metrics: dict[str, Any] = field(default_factory=dict)
     """The champion's metrics on the same set version, same shape."""
+    metrics_uri: str | None = None
+    """Every metric of both models, per category too: `{metric, eval_set_version, champion_reused,
+    candidate, champion}` (a reused champion's entry is its summary)."""
     deltas: dict[str, float] = field(default_factory=dict)
     """Candidate minus champion, overall, per metric."""
     gate: list[dict[str, Any]] = field(default_factory=list)
@@ -187,6 +192,7 @@ class IterationRecord:
             "size_bytes": self.size_bytes,
             "report_uri": self.report_uri,
             "results_uri": self.results_uri,
+            "metrics_uri": self.metrics_uri,
             "evaluation_job_arns": list(self.evaluation_job_arns),
             "managed_results_uri": self.managed_results_uri,
             "training_loss": self.training_loss,
