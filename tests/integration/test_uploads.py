@@ -1,6 +1,7 @@
 """Uploads on the embedded default: a burst of uploads runs in the order S3 saw it (two versions
 of one key oldest first), files that are not datasets are recorded (not silently ignored), and an
-upload withdrawn with `iterft withdraw` never trains.
+upload withdrawn with `iterft withdraw` (or whose object version was deleted before its round) never
+trains.
 
 The lineage is paused first (converged, as `gate.pause_when_converged` pauses it), so the whole burst
 is queued before anything runs; `iterft resume` then starts the queue.
@@ -65,10 +66,11 @@ def test_a_burst_runs_in_s3_order_and_a_withdrawn_upload_never_trains(
         session.upload(LINEAGE, first, name=f"round-{n}.jsonl")
     old = session.upload(LINEAGE, first, name="data.jsonl")
     new = session.upload(LINEAGE, second, name="data.jsonl")
+    gone = session.upload(LINEAGE, first, name="gone.jsonl")
     for name in ("train.json", "data.csv", "train.jsonl.gz"):
         session.upload(LINEAGE, first, name=name)
     session.upload(LINEAGE, b"", name="")  # a folder marker, incoming/uploads/
-    _wait_until(lambda: len(registry.uploads(LINEAGE)) == 9, "the burst was not recorded")
+    _wait_until(lambda: len(registry.uploads(LINEAGE)) == 10, "the burst was not recorded")
 
     [status] = lineage_status(session.deployment, LINEAGE)
     assert [_file(uri) for uri in status["queued"]] == [
@@ -77,8 +79,9 @@ def test_a_burst_runs_in_s3_order_and_a_withdrawn_upload_never_trains(
         "round-11.jsonl",
         "data.jsonl",
         "data.jsonl",
+        "gone.jsonl",
     ]
-    assert [uri.rsplit("=", 1)[-1] for uri in status["queued"][3:]] == [old, new]  # oldest version first
+    assert [uri.rsplit("=", 1)[-1] for uri in status["queued"][3:5]] == [old, new]  # oldest version first
     refused = {upload["key"].rsplit("/", 1)[-1]: upload for upload in status["not_trained"]}
     assert {name: upload["status"] for name, upload in refused.items()} == {
         "train.json": "invalid_data",
@@ -112,6 +115,10 @@ def test_a_burst_runs_in_s3_order_and_a_withdrawn_upload_never_trains(
     )
     assert code == cli.EXIT_FAILED and "2 queued versions" in err  # ambiguous without ?versionId=
 
+    # An object version deleted before its round starts is withdrawn at dispatch, not trained.
+    session.client("s3").delete_object(
+        Bucket=session.deployment.bucket_name, Key=f"incoming/{LINEAGE}/gone.jsonl", VersionId=gone
+    )
     code, _, err = _cli(session, capsys, "resume", LINEAGE)
     assert code == cli.EXIT_OK, err
     session.wait_until_idle(LINEAGE, timeout=300)
@@ -126,12 +133,22 @@ def test_a_burst_runs_in_s3_order_and_a_withdrawn_upload_never_trains(
     assert (rows[2]["dataset"].rsplit("=", 1)[-1], rows[3]["dataset"].rsplit("=", 1)[-1]) == (old, new)
     assert all(row["decision"] in ("promoted", "rejected") for row in rows)
 
-    [withdrawn] = [u for u in lineage_uploads(session.deployment, LINEAGE) if u["status"] == "withdrawn"]
-    assert _file(withdrawn["dataset"]) == "round-10.jsonl" and withdrawn["reason"] == "wrong export"
-    assert withdrawn["by"] and withdrawn["by"].startswith("arn:aws:")
+    withdrawn = {
+        _file(u["dataset"]): u
+        for u in lineage_uploads(session.deployment, LINEAGE)
+        if u["status"] == "withdrawn"
+    }
+    assert set(withdrawn) == {"round-10.jsonl", "gone.jsonl"}
+    assert withdrawn["round-10.jsonl"]["reason"] == "wrong export"
+    assert withdrawn["round-10.jsonl"]["by"].startswith("arn:aws:")
+    assert (
+        withdrawn["gone.jsonl"]["by"] == "s3"
+        and f"object version {gone} was deleted" in withdrawn["gone.jsonl"]["reason"]
+    )
+    assert withdrawn["gone.jsonl"]["iteration"] is None
     code, out, _ = _cli(session, capsys, "history", LINEAGE)
     assert code == cli.EXIT_OK
-    assert "uploads that started no round (5" in out and "withdrawn: s3://" in out and "wrong export" in out
+    assert "uploads that started no round (6" in out and "withdrawn: s3://" in out and "wrong export" in out
     code, out, _ = _cli(session, capsys, "history", LINEAGE, "--uploads", "--json")
     statuses = sorted(upload["status"] for upload in json.loads(out))
-    assert statuses == ["ignored", *["invalid_data"] * 3, *["started"] * 4, "withdrawn"]
+    assert statuses == ["ignored", *["invalid_data"] * 3, *["started"] * 4, "withdrawn", "withdrawn"]
