@@ -1,13 +1,14 @@
 """`iterft`: the operator's command line.
 
     iterft validate FILE (--model MODEL_ID | --family F) [--validation] [--json]
-    iterft history LINEAGE [--categories] [--env ENV | --stack NAME] [--json]
+    iterft history LINEAGE [--categories | --uploads] [--env ENV | --stack NAME] [--json]
     iterft status [LINEAGE] [--env ENV | --stack NAME] [--json]
     iterft resume LINEAGE [--env ENV | --stack NAME]
     iterft approve LINEAGE ITERATION [--reason TEXT] [--env ENV | --stack NAME]
     iterft reject LINEAGE ITERATION --reason TEXT [--env ENV | --stack NAME]
     iterft rollback LINEAGE --to ITERATION --reason TEXT [--env ENV | --stack NAME]
     iterft start LINEAGE --data s3://BUCKET/incoming/KEY.jsonl [--wait] [--env ENV | --stack NAME]
+    iterft withdraw LINEAGE --upload KEY[?versionId=V] --reason TEXT [--env ENV | --stack NAME]
     iterft report LINEAGE --out DIR [--env ENV | --stack NAME]
 
 Exit codes: 0 success (for validate: the file is valid; for start --wait: the round was
@@ -44,12 +45,13 @@ from rich.console import Console
 from rich.table import Table
 
 from iterft import target
-from iterft.control import answer_review, resume_lineage, rollback_lineage, start_round
+from iterft.control import answer_review, resume_lineage, rollback_lineage, start_round, withdraw_upload
 from iterft.history import (
     RoundProgress,
     lineage_config,
     lineage_history,
     lineage_status,
+    lineage_uploads,
     report_data,
     round_progress,
 )
@@ -181,10 +183,18 @@ def _short_model(model: str | None) -> str:
 def _history(args: argparse.Namespace, console: Console) -> int:
     deployment = _deployment(args)
     lineage_config(deployment, args.lineage)  # an unknown lineage is an error, not an empty history
+    if args.uploads:
+        uploads = lineage_uploads(deployment, args.lineage)
+        if args.json:
+            print(json.dumps(uploads, indent=2))
+        else:
+            console.print(uploads_table(args.lineage, uploads))
+        return EXIT_OK
     rows = lineage_history(deployment, args.lineage, categories=args.categories)
     if args.json:
         print(json.dumps(rows, indent=2))
-    elif rows:
+        return EXIT_OK
+    if rows:
         console.print(history_table(args.lineage, rows))
         for row in rows:
             if row.get("reason"):
@@ -195,7 +205,36 @@ def _history(args: argparse.Namespace, console: Console) -> int:
                     console.print(category_table(row))
     else:
         console.print(f"lineage {args.lineage}: no iterations yet")
+    not_trained = lineage_uploads(deployment, args.lineage, not_trained=True)
+    if not_trained:
+        console.print(f"uploads that started no round ({len(not_trained)}; all uploads: --uploads):")
+        for upload in not_trained:
+            console.print(f"  {_upload_line(upload)}", markup=False)
     return EXIT_OK
+
+
+def _upload_line(upload: dict[str, Any]) -> str:
+    """`withdrawn: s3://.../a.jsonl?versionId=V (by arn:...): reason`."""
+    by = f" (by {upload['by']})" if upload.get("by") else ""
+    return f"{upload['status']}: {upload['dataset']}{by}: {upload.get('reason') or ''}"
+
+
+def uploads_table(lineage: str, uploads: list[dict[str, Any]]) -> Table:
+    """Every object version seen under incoming/<lineage>/, in upload order, and what became of it."""
+    table = Table(title=f"uploads of lineage {lineage}", title_justify="left")
+    for column in ("uploaded", "file", "version", "status", "iteration", "reason"):
+        table.add_column(column, overflow="fold")
+    for upload in uploads:
+        reason = upload.get("reason") or ""
+        table.add_row(
+            upload["uploaded_at"],
+            upload["key"].split("/", 2)[-1],
+            upload["version_id"] or "-",
+            upload["status"],
+            str(upload["iteration"] or "-"),
+            f"{reason} (by {upload['by']})" if upload.get("by") else reason,
+        )
+    return table
 
 
 def _status(args: argparse.Namespace, console: Console) -> int:
@@ -223,6 +262,8 @@ def _status(args: argparse.Namespace, console: Console) -> int:
     for status in statuses:
         for uri in status["queued"]:
             console.print(f"  {status['lineage']} queued: {uri}", markup=False)
+        for upload in status["not_trained"]:
+            console.print(f"  {status['lineage']} {_upload_line(upload)}", markup=False)
     return EXIT_OK
 
 
@@ -280,6 +321,19 @@ def _rollback(args: argparse.Namespace, console: Console) -> int:
     console.print(
         f"{args.lineage}: rollback to #{args.to} started as iteration #{iteration}; the serving pointer "
         "moves once the model is in service (iterft status / iterft history)",
+        markup=False,
+    )
+    return EXIT_OK
+
+
+def _withdraw(args: argparse.Namespace, console: Console) -> int:
+    if not args.reason.strip():
+        _error("iterft withdraw: --reason must not be empty (it is recorded with the withdrawal)")
+        return EXIT_USAGE
+    record = withdraw_upload(_deployment(args), args.lineage, args.upload, args.reason)
+    console.print(
+        f"{args.lineage}: withdrew {record.dataset.s3_uri}; it will not be trained "
+        f"(iterft history {args.lineage} --uploads)",
         markup=False,
     )
     return EXIT_OK
@@ -447,6 +501,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="every category's scores, read from each round's metrics document in S3 (the registry keeps a "
         "few per metric)",
     )
+    history.add_argument(
+        "--uploads",
+        action="store_true",
+        help="list every upload of the lineage and what became of it (queued, started, withdrawn, "
+        "superseded, invalid_data, ignored)",
+    )
     _add_target_arguments(history)
 
     status = _command(
@@ -514,6 +574,28 @@ def build_parser() -> argparse.ArgumentParser:
     rollback.add_argument("--to", type=int, required=True, metavar="ITERATION", help="a promoted iteration")
     rollback.add_argument("--reason", required=True, help="why: recorded in the history and notified")
     _add_target_arguments(rollback, json_output=False)
+
+    withdraw = _command(
+        commands,
+        "withdraw",
+        "take a queued upload out of the lineage's queue: recorded as withdrawn, never trained",
+        [
+            'iterft withdraw support-bot --upload incoming/support-bot/round-7.jsonl --reason "wrong export"',
+            "iterft withdraw support-bot --upload 'incoming/support-bot/r7.jsonl?versionId=V' --reason dup",
+        ],
+        _withdraw,
+    )
+    withdraw.add_argument("lineage")
+    withdraw.add_argument(
+        "--upload",
+        required=True,
+        metavar="KEY[?versionId=V]",
+        help="the queued object's key under incoming/ (or its s3:// URI); ?versionId= names one version",
+    )
+    withdraw.add_argument(
+        "--reason", required=True, help="why: recorded with who withdrew it (must not be empty)"
+    )
+    _add_target_arguments(withdraw, json_output=False)
 
     approve = _command(
         commands,

@@ -11,7 +11,8 @@ from iterft_runtime import naming
 from iterft_runtime.dal.registry import Registry
 from iterft_runtime.logic.dispatch import DISPATCH_KIND, START_KIND, timestamp
 from iterft_runtime.logic.serving import rollback_refusal
-from iterft_runtime.models.records import DatasetRef
+from iterft_runtime.logic.uploads import UploadStatus
+from iterft_runtime.models.records import DatasetRef, UploadRecord
 
 from iterft.history import lineage_config
 from iterft.target import Deployment, TargetError
@@ -159,6 +160,67 @@ def start_round(deployment: Deployment, lineage: str, data_uri: str) -> DatasetR
         MessageBody=json.dumps({"kind": START_KIND, "lineage": lineage, "dataset": dataset.to_dict()}),
     )
     return dataset
+
+
+def withdraw_upload(deployment: Deployment, lineage: str, upload: str, reason: str) -> UploadRecord:
+    """Take a queued upload out of the lineage's queue: recorded as withdrawn (who: the caller's IAM
+    identity; why: `reason`, which must not be empty), never trained. Returns its ledger entry.
+
+    `upload` is the object's key under incoming/<lineage>/ (or its s3:// URI), with `?versionId=V` to
+    name one version; without it, the key must have exactly one queued version. An upload that
+    already started (or was never queued) is refused with the reason.
+    """
+    if not reason.strip():
+        raise TargetError("--reason must not be empty: it is recorded with the withdrawal")
+    lineage_config(deployment, lineage)  # an unknown lineage fails here, naming the known ones
+    key, version_id = parse_upload(deployment, upload)
+    registry = Registry(deployment.table_name)
+    queued = [
+        entry
+        for entry in registry.queued_uploads(lineage)
+        if entry.dataset.key == key and (version_id is None or entry.dataset.identity == version_id)
+    ]
+    if len(queued) > 1:
+        versions = ", ".join(entry.dataset.identity for entry in queued)
+        raise TargetError(f"{key} has {len(queued)} queued versions ({versions}): name one with ?versionId=")
+    if not queued:
+        raise TargetError(_not_queued(registry, lineage, key, version_id))
+    [entry] = queued
+    by = deployment.client("sts").get_caller_identity()["Arn"]
+    at = timestamp(datetime.now(UTC))
+    if not registry.close_queued(lineage, entry, UploadStatus.WITHDRAWN, reason=reason.strip(), by=by, at=at):
+        raise TargetError(f"{entry.dataset.s3_uri} started meanwhile; it can no longer be withdrawn")
+    [record] = [r for r in registry.uploads(lineage, key) if r.dataset.identity == entry.dataset.identity]
+    return record
+
+
+def _not_queued(registry: Registry, lineage: str, key: str, version_id: str | None) -> str:
+    """Why nothing matching is queued: what became of that upload, as the ledger says."""
+    seen = [
+        r for r in registry.uploads(lineage, key) if version_id is None or r.dataset.identity == version_id
+    ]
+    name = key + (f"?versionId={version_id}" if version_id else "")
+    if not seen:
+        return f"no upload {name} was recorded for {lineage} (iterft history {lineage} --uploads lists them)"
+    outcomes = "; ".join(
+        f"version {r.dataset.identity}: {r.status}" + (f" as iteration {r.iteration}" if r.iteration else "")
+        for r in seen
+    )
+    return f"{name} is not queued for {lineage}, so it cannot be withdrawn ({outcomes})"
+
+
+def parse_upload(deployment: Deployment, upload: str) -> tuple[str, str | None]:
+    """`KEY[?versionId=V]` or `s3://BUCKET/KEY[?versionId=V]` (the stack's data bucket) -> (key, version)."""
+    if upload.startswith("s3://"):
+        bucket, key, version = parse_data_uri(upload)
+        if bucket != deployment.bucket_name:
+            raise TargetError(f"{upload}: not in the stack's data bucket, s3://{deployment.bucket_name}/")
+        return key, version
+    parts = urlsplit(upload)
+    key = unquote(parts.path)
+    if not key.startswith(naming.INCOMING_PREFIX):
+        raise TargetError(f"{upload!r}: name the upload by its key under {naming.INCOMING_PREFIX}")
+    return key, parse_qs(parts.query).get("versionId", [None])[0]
 
 
 def parse_data_uri(uri: str) -> tuple[str, str, str | None]:

@@ -17,6 +17,7 @@ from iterft_runtime.dal.registry import Registry
 from iterft_runtime.dal.storage import split_uri
 from iterft_runtime.logic.cost import budget_check, month_of
 from iterft_runtime.logic.training_metrics import LossPoint, loss_points
+from iterft_runtime.logic.uploads import NOT_TRAINED
 from iterft_runtime.models.lineage import LineageConfig
 from iterft_runtime.models.records import Decision
 
@@ -50,6 +51,24 @@ def metrics_document(deployment: Deployment, row: dict[str, Any]) -> dict[str, A
     bucket, key = split_uri(row["metrics_uri"])
     body = deployment.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
     return dict(json.loads(body))
+
+
+def lineage_uploads(
+    deployment: Deployment, lineage: str, *, not_trained: bool = False
+) -> list[dict[str, Any]]:
+    """The lineage's upload ledger, in upload order: every object version seen under
+    incoming/<lineage>/ and what became of it (`not_trained`: only those that started no round)."""
+    records = Registry(deployment.table_name).uploads(lineage)
+    if not_trained:
+        records = [record for record in records if record.status in NOT_TRAINED]
+    records.sort(
+        key=lambda record: (record.dataset.uploaded_at, record.received_at or "", record.dataset.key)
+    )
+    return [record.to_public() for record in records]
+
+
+STATUS_NOT_TRAINED = 10
+"""How many of the latest uploads that started no round `iterft status` lists per lineage."""
 
 
 def lineage_names(deployment: Deployment) -> list[str]:
@@ -95,6 +114,7 @@ def lineage_status(deployment: Deployment, only: str | None = None) -> list[dict
                     deployment, registry, lineage, state.lock_owner if state else None
                 ),
                 "queued": [queued.dataset.s3_uri for queued in registry.queued_uploads(lineage)],
+                "not_trained": lineage_uploads(deployment, lineage, not_trained=True)[-STATUS_NOT_TRAINED:],
                 "converged": state.converged if state else False,
                 "marginal_rounds": state.marginal_rounds if state else 0,
                 "paused": bool(state and state.converged and config and config.gate.pause_when_converged),

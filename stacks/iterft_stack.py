@@ -77,6 +77,7 @@ class IterftStack(cdk.Stack):
             state_machine=self.workflow.state_machine,
             registry=self.registry,
             notifications=self.notifications,
+            storage=self.storage,
         )
         self.monitoring = Monitoring(
             self,

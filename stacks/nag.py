@@ -182,6 +182,12 @@ def acknowledge(stack: IterftStack) -> None:
 
     _ack(
         _role(trigger.function),
+        bucket_objects(naming.INCOMING_PREFIX),
+        "At dispatch the trigger checks (HeadObject) that the queued object version, wherever under "
+        "incoming/<lineage>/ the team put it, still exists: a deleted version is withdrawn, not trained.",
+    )
+    _ack(
+        _role(trigger.function),
         _resource_finding(stack, trigger.execution_arns),
         "The trigger describes an execution of this stack's state machine by the name it derived (a "
         "redelivered dispatch finds its round already started); execution names exist only at run time.",

@@ -129,6 +129,17 @@ class Storage(Construct):
         )
         grant_key_use(self.key, grantee, ["kms:Decrypt"], "s3")
 
+    def grant_head(self, grantee: iam.IGrantable, *prefixes: str) -> None:
+        """HeadObject (any version) under `prefixes`: whether an object version still exists.
+
+        HeadObject is authorized as s3:GetObject (s3:GetObjectVersion with a version id) but returns
+        metadata only, so no kms:Decrypt; s3:ListBucket makes a missing key 404 instead of 403.
+        """
+        self._grant_objects(grantee, ["s3:GetObject", "s3:GetObjectVersion"], prefixes)
+        grantee.grant_principal.add_to_principal_policy(
+            iam.PolicyStatement(actions=["s3:ListBucket"], resources=[self.data_bucket.bucket_arn])
+        )
+
     def grant_write(self, grantee: iam.IGrantable, *prefixes: str) -> None:
         """Write objects under `prefixes` (multipart uploads under SSE-KMS need Decrypt too)."""
         self._grant_objects(grantee, ["s3:PutObject"], prefixes)

@@ -120,6 +120,7 @@ class Trigger(Construct):
         state_machine: sfn.IStateMachine,
         registry: Registry,
         notifications: Notifications,
+        storage: Storage,
     ) -> None:
         super().__init__(scope, construct_id)
         parameter_prefix = naming.lineage_parameter_prefix(stack_name)
@@ -179,3 +180,5 @@ class Trigger(Construct):
         )
         registry.grant_read_write(self.function)
         notifications.grant_publish(self.function)
+        # At dispatch: does the queue head's object version still exist (deleted: withdrawn, not run)?
+        storage.grant_head(self.function, naming.INCOMING_PREFIX)

@@ -44,11 +44,12 @@ def incoming_prefix(lineage: str) -> str:
 
 
 def lineage_of_incoming_key(key: str) -> str | None:
-    """`incoming/<lineage>/<file>` -> `<lineage>`; None for keys outside that shape."""
+    """`incoming/<lineage>/<file>` -> `<lineage>`, a folder marker `incoming/<lineage>/` included (the
+    trigger records it for the lineage); None for keys outside that shape."""
     if not key.startswith(INCOMING_PREFIX):
         return None
     parts = key[len(INCOMING_PREFIX) :].split("/")
-    return parts[0] if len(parts) >= 2 and parts[0] and parts[-1] else None
+    return parts[0] if len(parts) >= 2 and parts[0] else None
 
 
 def _iteration_dir(prefix: str, lineage: str, iteration: int) -> str:

@@ -18,8 +18,18 @@ from runtime_support import BUCKET, LINEAGE, LINEAGE_CONFIG, Aws, valid_dataset
 pytest_plugins = ("runtime_fixtures",)
 
 
-def s3_event(key: str, version_id: str, *, time: str = "2026-03-01T10:00:00Z", size: int = 100) -> str:
+def s3_event(
+    key: str,
+    version_id: str,
+    *,
+    time: str = "2026-03-01T10:00:00Z",
+    size: int = 100,
+    sequencer: str | None = None,
+) -> str:
     """An EventBridge S3 Object Created event as AWS documents it."""
+    obj: dict[str, Any] = {"key": key, "size": size, "etag": "b1946ac9", "version-id": version_id}
+    if sequencer is not None:
+        obj["sequencer"] = sequencer
     return json.dumps(
         {
             "version": "0",
@@ -33,7 +43,7 @@ def s3_event(key: str, version_id: str, *, time: str = "2026-03-01T10:00:00Z", s
             "detail": {
                 "version": "0",
                 "bucket": {"name": BUCKET},
-                "object": {"key": key, "size": size, "etag": "b1946ac9", "version-id": version_id},
+                "object": obj,
                 "reason": "PutObject",
             },
         }
@@ -67,10 +77,25 @@ def run(*bodies: str) -> list[dict[str, str]]:
     return trigger.handler(sqs_event(*bodies), None)["batchItemFailures"]
 
 
-def upload_event(aws: Aws, name: str, time: str) -> str:
+def upload_event(aws: Aws, name: str, time: str, sequencer: str | None = None) -> str:
     key = f"incoming/{LINEAGE}/{name}"
     put = aws.upload(key, valid_dataset())
-    return s3_event(key, put["VersionId"], time=time)
+    return s3_event(key, put["VersionId"], time=time, sequencer=sequencer)
+
+
+def started_keys(aws: Aws) -> list[str]:
+    """Each started round's file name and version, in iteration order."""
+    return [
+        f"{record.dataset_key.rsplit('/', 1)[-1]}@{record.dataset_version}"  # type: ignore[union-attr]
+        for record in aws.registry.list_iterations(LINEAGE)
+    ]
+
+
+def run_queue_out(aws: Aws) -> None:
+    """Finish each started round (release its lock) and dispatch, until the queue is empty."""
+    while (state := aws.registry.get_state(LINEAGE)) is not None and state.lock_owner is not None:
+        assert aws.registry.release_lock(LINEAGE, state.lock_owner)
+        assert run(dispatch_message()) == []
 
 
 def test_an_upload_starts_iteration_one_with_the_contract_input(aws: Aws) -> None:
@@ -136,10 +161,115 @@ def test_uploads_during_a_round_wait_and_run_in_upload_order(aws: Aws) -> None:
     assert [e["input"]["iteration"] for e in aws.executions()] == [1, 2, 3]
 
 
-def test_keys_that_are_not_jsonl_are_ignored(aws: Aws) -> None:
-    assert run(s3_event(f"incoming/{LINEAGE}/notes.txt", "v1")) == []
-    assert aws.registry.get_state(LINEAGE) is None
-    assert aws.executions() == [] and aws.notifications() == []
+@pytest.mark.parametrize(
+    ("name", "size", "status", "reason"),
+    [
+        ("train.json", 100, "invalid_data", "not a .jsonl file (extension 'json')"),
+        ("data.csv", 100, "invalid_data", "not a .jsonl file (extension 'csv')"),
+        ("train.jsonl.gz", 100, "invalid_data", "compressed JSON Lines (.jsonl.gz) are not accepted"),
+        ("empty.jsonl", 0, "invalid_data", "the object is empty (0 bytes)"),
+        ("", 0, "ignored", "a folder marker"),
+    ],
+)
+def test_objects_that_are_not_datasets_are_recorded_and_notified_once(
+    aws: Aws, name: str, size: int, status: str, reason: str
+) -> None:
+    key = f"incoming/{LINEAGE}/{name}"
+    event = s3_event(key, "v1", size=size, sequencer="00A1")
+    assert run(event, event) == []
+    assert run(event) == []
+
+    [record] = aws.registry.uploads(LINEAGE)
+    assert (record.dataset.key, record.dataset.version_id, record.status) == (key, "v1", status)
+    assert record.reason is not None and reason in record.reason and record.closed_at is not None
+    [notification] = aws.notifications()  # once, however often the event is delivered
+    assert f"upload {status}" in notification["Subject"]
+    assert (
+        f"s3://{BUCKET}/{key}?versionId=v1" in notification["Message"] and reason in notification["Message"]
+    )
+    assert aws.executions() == [] and aws.registry.queued_uploads(LINEAGE) == []
+
+
+def test_two_versions_of_one_key_within_a_second_run_oldest_first(aws: Aws) -> None:
+    key = f"incoming/{LINEAGE}/data.jsonl"
+    blocker = upload_event(aws, "blocker.jsonl", "2026-03-01T09:00:00Z", "0001")
+    old, new = (aws.upload(key, valid_dataset(n))["VersionId"] for n in (3, 4))
+    # One second, delivered newest first: the sequencer (right-padded, compared as text) decides.
+    newer = s3_event(key, new, sequencer="0055AED6DCD90281E6")
+    older = s3_event(key, old, sequencer="0055AED6DCD90281E5")
+    assert run(blocker) == []
+    assert run(newer, older) == []
+    assert [(q.dataset.version_id, q.sequencer) for q in aws.registry.queued_uploads(LINEAGE)] == [
+        (old, "0055AED6DCD90281E5"),
+        (new, "0055AED6DCD90281E6"),
+    ]
+    run_queue_out(aws)
+    assert started_keys(aws)[1:] == [f"data.jsonl@{old}", f"data.jsonl@{new}"]
+
+
+def test_a_burst_of_keys_inside_one_second_runs_in_name_order(aws: Aws) -> None:
+    blocker = upload_event(aws, "blocker.jsonl", "2026-03-01T09:00:00Z", "0001")
+    burst = {
+        n: upload_event(aws, f"round-{n}.jsonl", "2026-03-01T10:00:00Z", f"00{n:02X}") for n in (9, 10, 11)
+    }
+    assert run(blocker) == []
+    assert run(burst[11], burst[9], burst[10]) == []
+    run_queue_out(aws)
+    assert [name.split("@")[0] for name in started_keys(aws)] == [
+        "blocker.jsonl",
+        "round-9.jsonl",
+        "round-10.jsonl",
+        "round-11.jsonl",
+    ]
+
+
+def test_a_late_event_for_an_older_version_is_superseded_never_trained(aws: Aws) -> None:
+    key = f"incoming/{LINEAGE}/data.jsonl"
+    old, new = (aws.upload(key, valid_dataset(n))["VersionId"] for n in (3, 4))
+    assert run(s3_event(key, new, sequencer="00B0")) == []  # the newer version starts round 1
+    assert run(s3_event(key, old, sequencer="00A0")) == []  # its older sibling's event comes late
+    run_queue_out(aws)
+
+    assert started_keys(aws) == [f"data.jsonl@{new}"]
+    by_version = {record.dataset.version_id: record for record in aws.registry.uploads(LINEAGE)}
+    assert (by_version[new].status, by_version[new].iteration) == ("started", 1)
+    stale = by_version[old]
+    assert stale.status == "superseded" and stale.reason is not None
+    assert f"versionId {new}" in stale.reason and "iteration 1" in stale.reason
+    assert any("upload superseded" in n["Subject"] for n in aws.notifications())
+
+
+def test_supersede_same_key_runs_only_the_newest_queued_version(aws: Aws) -> None:
+    aws.put_lineage({**LINEAGE_CONFIG, "queue": {"supersede_same_key": True}})
+    parameters.clear_caches()
+    key = f"incoming/{LINEAGE}/data.jsonl"
+    blocker = upload_event(aws, "blocker.jsonl", "2026-03-01T09:00:00Z", "0001")
+    versions = [aws.upload(key, valid_dataset(n))["VersionId"] for n in (3, 4, 5)]
+    assert run(blocker) == []
+    assert run(*(s3_event(key, v, sequencer=f"00C{i}") for i, v in enumerate(versions))) == []
+    run_queue_out(aws)
+
+    assert [name.split("@")[0] for name in started_keys(aws)] == ["blocker.jsonl", "data.jsonl"]
+    assert started_keys(aws)[1] == f"data.jsonl@{versions[2]}"
+    statuses = {r.dataset.version_id: r.status for r in aws.registry.uploads(LINEAGE) if r.dataset.key == key}
+    assert statuses == {versions[0]: "superseded", versions[1]: "superseded", versions[2]: "started"}
+
+
+def test_an_upload_whose_version_was_deleted_before_its_round_is_withdrawn_not_trained(aws: Aws) -> None:
+    key = f"incoming/{LINEAGE}/gone.jsonl"
+    blocker = upload_event(aws, "blocker.jsonl", "2026-03-01T09:00:00Z", "0001")
+    version = aws.upload(key, valid_dataset())["VersionId"]
+    after = upload_event(aws, "after.jsonl", "2026-03-01T11:00:00Z", "0003")
+    assert run(blocker, s3_event(key, version, sequencer="0002"), after) == []
+    aws.client("s3").delete_object(Bucket=BUCKET, Key=key, VersionId=version)
+    run_queue_out(aws)
+
+    assert [name.split("@")[0] for name in started_keys(aws)] == ["blocker.jsonl", "after.jsonl"]
+    [gone] = [r for r in aws.registry.uploads(LINEAGE) if r.dataset.key == key]
+    assert (gone.status, gone.by) == ("withdrawn", "s3")
+    assert gone.reason is not None and f"object version {version} was deleted" in gone.reason
+    [notice] = [n for n in aws.notifications() if "withdrawn" in n["Subject"]]
+    assert f"?versionId={version}" in notice["Message"]
 
 
 def test_an_unknown_lineage_is_notified_and_consumed(aws: Aws) -> None:

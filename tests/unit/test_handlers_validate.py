@@ -100,7 +100,10 @@ def test_an_invalid_file_is_quarantined_with_a_report(aws: Aws) -> None:
         (8, "missing_key"),
         (8, "no_messages"),
     ]
-    assert result["reason"].startswith(f"{KEY}: invalid: 8 records, 3 errors")
+    version = event["dataset"]["version_id"]
+    assert result["reason"].startswith(
+        f"s3://{BUCKET}/{KEY}?versionId={version}: invalid: 8 records, 3 errors"
+    )
     report_key = naming.validation_report_key(LINEAGE, 4)
     assert result["report_uri"] == f"s3://{BUCKET}/{report_key}"
     report = json.loads(aws.read(report_key))

@@ -385,3 +385,58 @@ def test_try_dispatch_reports_a_lost_race_but_raises_when_nobody_dispatched(
     else:
         with pytest.raises(ClientError):
             registry.try_dispatch(LINEAGE, 1, head, "t")
+
+
+def test_a_withdrawal_takes_the_upload_out_of_the_queue_once_and_not_after_it_started(
+    registry: Registry,
+) -> None:
+    from iterft_runtime.logic.uploads import UploadStatus
+
+    at = "2026-01-01T00:00:00.100Z"
+    registry.record_upload(LINEAGE, dataset(version="v1"), sequencer="00A1", received_at=at)
+    registry.record_upload(LINEAGE, dataset(key="incoming/support-bot/b.jsonl", version="v2"), received_at=at)
+    first, second = registry.queued_uploads(LINEAGE)
+    assert (first.dataset.version_id, first.sequencer, first.received_at) == ("v1", "00A1", at)
+
+    closed = registry.close_queued(
+        LINEAGE, first, UploadStatus.WITHDRAWN, reason="wrong export", by="arn:aws:iam::1:user/op", at="now"
+    )
+    assert closed
+    assert not registry.close_queued(
+        LINEAGE, first, UploadStatus.WITHDRAWN, reason="again", by=None, at="later"
+    )
+    [entry] = registry.uploads(LINEAGE, first.dataset.key)
+    assert (entry.status, entry.reason, entry.by, entry.closed_at) == (
+        "withdrawn",
+        "wrong export",
+        "arn:aws:iam::1:user/op",
+        "now",
+    )
+    assert entry.sequencer == "00A1" and entry.iteration is None
+
+    state = registry.get_state(LINEAGE)
+    assert state is not None and registry.try_dispatch(LINEAGE, state.next_iteration, second, "now")
+    assert not registry.close_queued(
+        LINEAGE, second, UploadStatus.WITHDRAWN, reason="late", by=None, at="now"
+    )
+    [started] = registry.uploads(LINEAGE, second.dataset.key)
+    assert (started.status, started.iteration, started.reason) == ("started", 1, None)
+    assert registry.queued_uploads(LINEAGE) == []
+
+
+def test_a_ledger_entry_written_before_statuses_reads_as_queued_or_started(
+    registry: Registry, aws: Aws
+) -> None:
+    registry.record_upload(LINEAGE, dataset(version="v1"))
+    dispatch_one(registry, dataset(key="incoming/support-bot/b.jsonl", version="v2"))
+    table = aws.client("dynamodb")
+    for item in table.scan(TableName=registry.table_name)["Items"]:
+        if item["sk"]["S"].startswith(naming.UPLOAD_SK_PREFIX):
+            table.update_item(
+                TableName=registry.table_name,
+                Key={"pk": item["pk"], "sk": item["sk"]},
+                UpdateExpression="REMOVE #s, iteration",
+                ExpressionAttributeNames={"#s": "status"},
+            )
+    statuses = {entry.dataset.version_id: entry.status for entry in registry.uploads(LINEAGE)}
+    assert statuses == {"v1": "started", "v2": "queued"}  # a.jsonl was the head

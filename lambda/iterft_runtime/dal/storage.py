@@ -6,7 +6,7 @@ import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import unquote_plus, urlsplit
+from urllib.parse import quote, unquote_plus, urlsplit
 
 from botocore.exceptions import ClientError
 
@@ -52,9 +52,13 @@ def _version(version_id: str | None) -> dict[str, str]:
     return {"VersionId": version_id} if version_id else {}
 
 
-def _not_found(error: ClientError, bucket: str, key: str) -> ObjectNotFoundError | None:
+def _not_found(
+    error: ClientError, bucket: str, key: str, version_id: str | None = None
+) -> ObjectNotFoundError | None:
+    """The error for a missing object, naming the exact version asked for."""
     if error_code(error) in _MISSING:
-        return ObjectNotFoundError(f"{s3_uri(bucket, key)} does not exist")
+        version = f"?versionId={quote(version_id, safe='')}" if version_id else ""
+        return ObjectNotFoundError(f"{s3_uri(bucket, key)}{version} does not exist")
     return None
 
 
@@ -62,7 +66,7 @@ def head_object(bucket: str, key: str, version_id: str | None = None) -> ObjectI
     try:
         response = client("s3").head_object(Bucket=bucket, Key=key, **_version(version_id))
     except ClientError as error:
-        raise (_not_found(error, bucket, key) or error) from None
+        raise (_not_found(error, bucket, key, version_id) or error) from None
     return ObjectInfo(
         bucket=bucket,
         key=key,
@@ -110,7 +114,7 @@ def iter_chunks(
     except ClientError as error:
         if error_code(error) in ("PreconditionFailed", "412"):
             raise ObjectChangedError(f"{s3_uri(bucket, key)} changed: its ETag is no longer {etag}") from None
-        raise (_not_found(error, bucket, key) or error) from None
+        raise (_not_found(error, bucket, key, version_id) or error) from None
     body = response["Body"]
     try:
         yield from body.iter_chunks(CHUNK_BYTES)

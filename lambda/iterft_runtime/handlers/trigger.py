@@ -11,6 +11,7 @@ to repeat (conditional writes, idempotent execution start).
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -20,7 +21,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
 
 from iterft_runtime import naming
-from iterft_runtime.dal import notifier, workflow
+from iterft_runtime.dal import notifier, storage, workflow
 from iterft_runtime.dal.registry import Registry
 from iterft_runtime.handlers import settings
 from iterft_runtime.logic.cost import BudgetCheck, budget_check, parse_time
@@ -34,14 +35,17 @@ from iterft_runtime.logic.dispatch import (
     execution_name,
     parse_message,
     rollback_input,
+    timestamp,
 )
 from iterft_runtime.logic.notifications import (
     approval_notification,
     budget_notification,
     unknown_lineage_notification,
+    upload_not_trained_notification,
 )
+from iterft_runtime.logic.uploads import UploadStatus, plan_next
 from iterft_runtime.models.lineage import LineageConfig
-from iterft_runtime.models.records import DatasetRef, Decision, IterationRecord
+from iterft_runtime.models.records import DatasetRef, Decision, IterationRecord, QueuedUpload
 
 logger = Logger()
 
@@ -63,6 +67,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 def _handle(record: SQSRecord) -> None:
     message = parse_message(record.body)
+    received_at = _sent_at(record)
     if isinstance(message, DispatchRequest):
         lineage = _lineage_config(message.lineage)
         if lineage is None:
@@ -76,7 +81,16 @@ def _handle(record: SQSRecord) -> None:
     if isinstance(message, StartRequest):
         _handle_start(message)
         return
-    _handle_upload(message)
+    _handle_upload(message, received_at)
+
+
+def _sent_at(record: SQSRecord) -> str | None:
+    """When the trigger queue received the message (SQS SentTimestamp, epoch milliseconds)."""
+    sent = (record.raw_event.get("attributes") or {}).get("SentTimestamp")
+    try:
+        return timestamp(datetime.fromtimestamp(int(sent) / 1000, UTC)) if sent else None
+    except (TypeError, ValueError):
+        return None
 
 
 def _handle_start(request: StartRequest) -> None:
@@ -107,24 +121,49 @@ def _request_approval(request: ApprovalRequest) -> None:
     logger.info("approval requested", extra={"lineage": lineage.name, "iteration": request.iteration})
 
 
-def _handle_upload(upload: Upload) -> None:
+def _handle_upload(upload: Upload, received_at: str | None) -> None:
     key = upload.dataset.key
-    if not upload.is_dataset:
-        logger.info("ignored: not a .jsonl dataset", extra={"key": key})
-        return
     lineage = _lineage_config(upload.lineage) if upload.lineage else None
     if lineage is None:
         known = _known_lineages()
         logger.warning("upload for an unknown lineage", extra={"key": key, "known": known})
         notifier.publish(settings.topic_arn(), unknown_lineage_notification(key, upload.lineage, known))
         return
-    _queue_and_dispatch(lineage, upload.dataset)
+    kind = upload.classification
+    if not kind.is_dataset:
+        _record_not_trained(lineage, upload, kind.status, kind.reason)
+        return
+    _queue_and_dispatch(lineage, upload.dataset, sequencer=upload.sequencer, received_at=received_at)
 
 
-def _queue_and_dispatch(lineage: LineageConfig, dataset: DatasetRef) -> None:
+def _record_not_trained(lineage: LineageConfig, upload: Upload, status: UploadStatus, reason: str) -> None:
+    """Nothing under incoming/<lineage>/ is silently ignored: recorded in the upload ledger (iterft
+    history --uploads, iterft status) and notified, once per object version."""
+    registry = Registry(settings.table_name())
+    dataset = upload.dataset
+    logger.info(
+        "upload recorded without a round",
+        extra={"lineage": lineage.name, "dataset": dataset.s3_uri, "status": status.value, "reason": reason},
+    )
+    if registry.record_refused(
+        lineage.name, dataset, status, reason, at=settings.now(), sequencer=upload.sequencer
+    ):
+        notifier.publish(
+            settings.topic_arn(),
+            upload_not_trained_notification(lineage.name, dataset.s3_uri, status.value, reason),
+        )
+
+
+def _queue_and_dispatch(
+    lineage: LineageConfig,
+    dataset: DatasetRef,
+    *,
+    sequencer: str | None = None,
+    received_at: str | None = None,
+) -> None:
     registry = Registry(settings.table_name())
     registry.ensure_state(lineage)
-    if registry.record_upload(lineage.name, dataset):
+    if registry.record_upload(lineage.name, dataset, sequencer=sequencer, received_at=received_at):
         logger.info("upload queued", extra={"lineage": lineage.name, "dataset": dataset.s3_uri})
     else:
         logger.info("upload already recorded", extra={"lineage": lineage.name, "dataset": dataset.s3_uri})
@@ -155,12 +194,15 @@ def dispatch(registry: Registry, lineage: LineageConfig) -> str | None:
         if state.converged and lineage.gate.pause_when_converged:
             logger.info("converged: uploads wait for iterft resume", extra={"lineage": lineage.name})
             return None
-        head = registry.queue_head(lineage.name)
-        if head is None:
+        queued = registry.queued_uploads(lineage.name)
+        if not queued:
             return None
         budget = budget_check(lineage.cost, state.spend_month, state.spend_usd, parse_time(settings.now()))
         if budget is not None and budget.reached:
             _notify_budget_reached(registry, lineage.name, budget)
+            return None
+        head = _next_runnable(registry, lineage, queued)
+        if head is None:
             return None
         record = registry.try_dispatch(lineage.name, state.next_iteration, head, settings.now())
         if record is not None:
@@ -168,6 +210,76 @@ def dispatch(registry: Registry, lineage: LineageConfig) -> str | None:
         logger.info("lost a dispatch race; looking again", extra={"lineage": lineage.name})
     raise DispatchIncompleteError(
         f"{lineage.name}: the queue head was not dispatched after {DISPATCH_ATTEMPTS} attempts"
+    )
+
+
+def _next_runnable(
+    registry: Registry, lineage: LineageConfig, queued: list[QueuedUpload]
+) -> QueuedUpload | None:
+    """The queued upload to run next (logic/uploads.plan_next); on the way, stale or superseded
+    versions are recorded as superseded, and a head whose object version was deleted as withdrawn."""
+    while queued:
+        sequenced = {entry.dataset.key for entry in queued if entry.sequencer is not None}
+        plan = plan_next(
+            queued,
+            registry.started_versions(lineage.name, sequenced),
+            supersede_same_key=lineage.queue.supersede_same_key,
+        )
+        for item in plan.superseded:
+            _close(registry, lineage.name, item.entry, UploadStatus.SUPERSEDED, item.reason, None)
+        head = plan.head
+        if head is None:
+            return None
+        gone = _deleted_reason(head.dataset)
+        if gone is None:
+            return head
+        _close(registry, lineage.name, head, UploadStatus.WITHDRAWN, gone, DELETED_BY)
+        queued = registry.queued_uploads(lineage.name)
+    return None
+
+
+DELETED_BY = "s3"
+"""Who withdrew an upload whose object version was deleted before its round started."""
+
+
+def _deleted_reason(dataset: DatasetRef) -> str | None:
+    """Why the upload can no longer run (its object version deleted, or hidden by a delete marker), or
+    None when it still exists as uploaded."""
+    try:
+        found = storage.head_object(dataset.bucket, dataset.key, dataset.version_id)
+        if dataset.version_id is None and dataset.etag and found.etag != dataset.etag:
+            return "the object was overwritten before its round started (unversioned bucket)"
+        if dataset.version_id is not None:
+            storage.head_object(dataset.bucket, dataset.key)
+    except storage.ObjectNotFoundError:
+        if dataset.version_id is None:
+            return "the object was deleted before its round started"
+        return (
+            f"the object version {dataset.version_id} was deleted (or hidden by a delete marker) "
+            "before its round started"
+        )
+    return None
+
+
+def _close(
+    registry: Registry,
+    lineage: str,
+    entry: QueuedUpload,
+    status: UploadStatus,
+    reason: str,
+    by: str | None,
+) -> None:
+    """Take `entry` out of the queue as withdrawn or superseded, and tell the team (once: only the
+    dispatcher whose write took it out notifies)."""
+    if not registry.close_queued(lineage, entry, status, reason=reason, by=by, at=settings.now()):
+        return
+    logger.info(
+        "upload not trained",
+        extra={"lineage": lineage, "dataset": entry.dataset.s3_uri, "status": status.value, "reason": reason},
+    )
+    notifier.publish(
+        settings.topic_arn(),
+        upload_not_trained_notification(lineage, entry.dataset.s3_uri, status.value, reason, by),
     )
 
 

@@ -104,7 +104,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         result["report_uri"] = storage.put_json(
             bucket, naming.validation_report_key(lineage.name, iteration), document
         )
-        result["reason"] = f"{source.key}: {report.summary()}"
+        result["reason"] = f"{dataset.s3_uri}: {report.summary()}"  # the exact version at fault
         result["problem_counts"] = dict(report.counts)
         errors = [problem for problem in report.problems if problem.severity is Severity.ERROR]
         result["problems"] = [listed_problem(problem.to_dict()) for problem in errors[:MAX_LISTED_PROBLEMS]]

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from iterft_runtime import naming
+from iterft_runtime.logic.uploads import Classification, classify, normalize_sequencer
 from iterft_runtime.models.lineage import LineageConfig
 from iterft_runtime.models.records import DatasetRef
 
@@ -64,14 +65,20 @@ class StartRequest:
 
 @dataclass(frozen=True)
 class Upload:
-    """An S3 `Object Created` event; `lineage` is None when the key is not under incoming/<lineage>/."""
+    """An S3 `Object Created` event; `lineage` is None when the key is not under incoming/<lineage>/
+    (a folder marker `incoming/<lineage>/` is under it). `sequencer` orders the versions of one key."""
 
     lineage: str | None
     dataset: DatasetRef
+    sequencer: str | None = None
+
+    @property
+    def classification(self) -> Classification:
+        return classify(self.dataset.key, self.dataset.size)
 
     @property
     def is_dataset(self) -> bool:
-        return self.dataset.key.lower().endswith(naming.DATASET_SUFFIX)
+        return self.classification.is_dataset
 
 
 def timestamp(moment: datetime) -> str:
@@ -153,7 +160,11 @@ def _upload(event: dict[str, Any]) -> Upload:
         size=int(obj.get("size") or 0),
         uploaded_at=normalize_event_time(event.get("time")),
     )
-    return Upload(lineage=naming.lineage_of_incoming_key(dataset.key), dataset=dataset)
+    return Upload(
+        lineage=naming.lineage_of_incoming_key(dataset.key),
+        dataset=dataset,
+        sequencer=normalize_sequencer(obj.get("sequencer")),
+    )
 
 
 def _version_id(value: object) -> str | None:

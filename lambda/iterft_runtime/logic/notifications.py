@@ -247,3 +247,17 @@ def _problem_lines(counts: Mapping[str, int], problems: Sequence[Mapping[str, An
 
 def _is_warning(code: str) -> bool:
     return CODES.get(code) is Severity.WARNING
+
+
+def upload_not_trained_notification(
+    lineage: str, dataset_uri: str, status: str, reason: str, by: str | None = None
+) -> Notification:
+    """An upload of the lineage that starts no round (refused, ignored, withdrawn or superseded): the
+    exact object version, why, and where it is recorded."""
+    lines = [f"Lineage: {lineage}", f"Upload: {dataset_uri}", f"Recorded as: {status}", f"Reason: {reason}"]
+    if by:
+        lines.append(f"By: {by}")
+    lines.append(f"No round runs on it; it is listed by `iterft history {lineage} --uploads`.")
+    name = dataset_uri.rsplit("/", 1)[-1]
+    subject = f"iterft {lineage} upload {status}: {name}"
+    return Notification(subject=subject_line(subject), body="\n".join(lines) + "\n")

@@ -270,6 +270,16 @@ class CostConfig(BaseModel):
         return self
 
 
+class QueueConfig(BaseModel):
+    """How the lineage's queued uploads are taken (README, "Upload order")."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    supersede_same_key: bool = False
+    """A newer version of a key that has not started yet replaces the older queued one(s), which are
+    recorded as superseded; off: every version runs, oldest first."""
+
+
 class LineageConfig(BaseModel):
     """One lineage: a chain of custom models grown from one starting model."""
 
@@ -291,6 +301,7 @@ class LineageConfig(BaseModel):
     retention: ModelRetention = Field(default_factory=ModelRetention)
     approval: ApprovalPolicy = Field(default_factory=ApprovalPolicy)
     cost: CostConfig = Field(default_factory=CostConfig)
+    queue: QueueConfig = Field(default_factory=QueueConfig)
 
     @model_validator(mode="after")
     def _family_resolves(self) -> LineageConfig:
@@ -353,6 +364,7 @@ __all__ = [
     "LineageConfig",
     "ManagedJobConfig",
     "ModelRetention",
+    "QueueConfig",
     "ServingConfig",
     "ServingMode",
     "UnknownModelError",

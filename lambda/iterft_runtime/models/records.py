@@ -65,6 +65,60 @@ class QueuedUpload:
 
     sort_key: str
     dataset: DatasetRef
+    sequencer: str | None = None
+    """The S3 event's `sequencer` (upper-case hex): orders the versions of one key (logic/uploads.py)."""
+    received_at: str | None = None
+    """When the trigger queue received the event (SQS SentTimestamp, milliseconds)."""
+
+
+@dataclass(frozen=True)
+class UploadRecord:
+    """One object version seen under incoming/<lineage>/ (registry item `UPLOAD#<key>#<version>`):
+    the lineage's upload ledger, what `iterft history --uploads` lists."""
+
+    dataset: DatasetRef
+    status: str
+    """logic/uploads.UploadStatus: queued, started, withdrawn, superseded, invalid_data, ignored."""
+    sequencer: str | None = None
+    received_at: str | None = None
+    iteration: int | None = None
+    """The iteration it started (status started)."""
+    reason: str | None = None
+    """Why it was withdrawn, superseded, refused or ignored."""
+    by: str | None = None
+    """Who withdrew it (the operator's IAM identity, or `s3` when its object version was deleted)."""
+    closed_at: str | None = None
+    """When it was withdrawn, superseded, refused or ignored."""
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> UploadRecord:
+        iteration = data.get("iteration")
+        return cls(
+            dataset=DatasetRef.from_dict(data),
+            status=str(data.get("status") or "started"),
+            sequencer=data.get("sequencer"),
+            received_at=data.get("received_at"),
+            iteration=int(iteration) if iteration is not None else None,
+            reason=data.get("reason"),
+            by=data.get("by"),
+            closed_at=data.get("closed_at"),
+        )
+
+    def to_public(self) -> dict[str, Any]:
+        """What `iterft history --uploads --json` and `iterft status --json` show for one upload."""
+        return {
+            "dataset": self.dataset.s3_uri,
+            "key": self.dataset.key,
+            "version_id": self.dataset.version_id,
+            "size_bytes": self.dataset.size,
+            "uploaded_at": self.dataset.uploaded_at,
+            "sequencer": self.sequencer,
+            "status": self.status,
+            "iteration": self.iteration,
+            "reason": self.reason,
+            "by": self.by,
+            "closed_at": self.closed_at,
+        }
 
 
 COST_KEYS = ("training_tokens", "epochs", "training_usd", "capacity_hours", "capacity_usd", "total_usd")
