@@ -128,10 +128,11 @@ def history_table(lineage: str, rows: list[dict[str, Any]]) -> Table:
         "iteration",
         "base model",
         "dataset",
-        "training loss",
+        "training loss (last-epoch mean)",
         "eval score",
         "champion",
         "decision",
+        "rollback to",
     ):
         table.add_column(column, overflow="fold")
     colours = {"promoted": "green", "rejected": "yellow", "failed": "red", "invalid_data": "red"}
@@ -147,8 +148,17 @@ def history_table(lineage: str, rows: list[dict[str, Any]]) -> Table:
             _fmt(row["eval_score"]),
             _fmt(row["champion_score"]),
             f"[{colour}]{decision}[/{colour}]",
+            _ROLLBACK_LABELS.get(row.get("rollback"), "-"),
         )
     return table
+
+
+_ROLLBACK_LABELS = {
+    "possible": "[green]possible[/green]",
+    "champion": "champion",
+    "deleted": "[dim]model deleted[/dim]",
+}
+"""The history's `rollback` as the table shows it: whether `iterft rollback --to N` can go there."""
 
 
 def _model_label(model: str | None, produced_by: dict[str, int]) -> str:

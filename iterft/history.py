@@ -14,9 +14,10 @@ from botocore.exceptions import ClientError
 from iterft_runtime import naming
 from iterft_runtime.dal.registry import Registry
 from iterft_runtime.logic.cost import budget_check, month_of
+from iterft_runtime.logic.serving import rollback_refusal
 from iterft_runtime.logic.training_metrics import LossPoint, loss_points
 from iterft_runtime.models.lineage import LineageConfig
-from iterft_runtime.models.records import Decision
+from iterft_runtime.models.records import Decision, IterationRecord, LineageState
 
 from iterft.charts import LossCurves
 from iterft.report import ReportData
@@ -24,8 +25,26 @@ from iterft.target import Deployment, TargetError
 
 
 def lineage_history(deployment: Deployment, lineage: str) -> list[dict[str, Any]]:
-    """One public history object per iteration, in iteration order."""
-    return [record.to_history() for record in Registry(deployment.table_name).list_iterations(lineage)]
+    """One public history object per iteration, in iteration order, each with `rollback`: whether
+    `iterft rollback --to` that iteration can be done now (`possible`), it is the `champion`, its
+    model was `deleted` by retention, or null (it never served: nothing to go back to)."""
+    registry = Registry(deployment.table_name)
+    state = registry.get_state(lineage)
+    return [
+        {**record.to_history(), "rollback": rollback_availability(record, state)}
+        for record in registry.list_iterations(lineage)
+    ]
+
+
+def rollback_availability(record: IterationRecord, state: LineageState | None) -> str | None:
+    """`possible`, `champion`, `deleted` or None (never promoted), as `iterft rollback` would judge it."""
+    if record.decision != Decision.PROMOTED or not record.output_model_arn:
+        return None
+    if record.model_deleted_at:
+        return "deleted"
+    if state is not None and state.champion_iteration == record.iteration:
+        return "champion"
+    return "possible" if rollback_refusal(record, state, record.iteration) is None else None
 
 
 def lineage_names(deployment: Deployment) -> list[str]:
