@@ -9,13 +9,18 @@ find it among the axes' lines without looking at pixels.
 from __future__ import annotations
 
 import io
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import matplotlib
 from iterft_runtime.logic.training_metrics import LossPoint
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
+from matplotlib.ticker import FuncFormatter, NullLocator
 
 # Files only, never a window: the operator's machine or CI may have no display.
 matplotlib.use("Agg")
@@ -29,6 +34,8 @@ DECISION_STYLE: dict[str, tuple[str, str]] = {
     "running": ("tab:blue", "o"),
 }
 """Colour and marker per decision, shared by every chart."""
+LABELLED_BARS = 30
+"""Up to this many dataset bars carry their file size; more would overlap."""
 NO_VALIDATION_NOTE = "no validation curves: no round was trained with validation data"
 
 
@@ -82,39 +89,77 @@ def round_scores(history: Sequence[Mapping[str, Any]]) -> list[RoundScore]:
     return scores
 
 
-def loss_curves_figure(curves: Sequence[LossCurves]) -> Figure:
-    """Training (solid) and validation (dashed, dots) loss per step, every iteration overlaid, one
-    colour per iteration. Steps restart at each job, so the curves share the x axis."""
-    figure = Figure(figsize=(8, 4.5), layout="constrained")
-    axes = figure.add_subplot()
+RECENT_ITERATIONS = 6
+"""The loss chart draws the newest this many iterations in colour; earlier ones are faded grey."""
+FADED_COLOUR = "#b8b8b8"
+FINAL_TRAINING_LABEL = "final training loss (last-epoch mean)"
+FINAL_VALIDATION_LABEL = "final validation loss (last step)"
+
+
+def final_training_loss(points: Sequence[LossPoint]) -> float | None:
+    """What the history records as an iteration's training loss: the mean over its last epoch's steps."""
+    if not points:
+        return None
+    last = max(point.epoch for point in points)
+    losses = [point.loss for point in points if point.epoch == last]
+    return sum(losses) / len(losses)
+
+
+def loss_curves_figure(curves: Sequence[LossCurves], *, recent: int = RECENT_ITERATIONS) -> Figure:
+    """Top: training (solid) and validation (dashed, dots) loss per step of each iteration's job,
+    overlaid (steps restart at each job, so the curves share the x axis): the newest `recent`
+    iterations one colour each, earlier ones faded grey behind them; the legend sits outside the
+    axes. Bottom: each iteration's final losses, so a long history reads as one line per kind."""
+    figure = Figure(figsize=(10, 7), layout="constrained")
+    axes, finals = figure.subplots(2, 1, height_ratios=[3, 2])
     colours = matplotlib.colormaps["tab10"]
-    for index, curve in enumerate(sorted(curves, key=lambda c: c.iteration)):
-        colour = colours(index % 10)
+    ordered = sorted(curves, key=lambda c: c.iteration)
+    newest = ordered[-recent:] if recent > 0 else []
+    earlier = len(ordered) - len(newest)
+    handles = []
+    for index, curve in enumerate(ordered):
+        is_recent = index >= earlier
+        colour = colours((index - earlier) % 10) if is_recent else FADED_COLOUR
+        style = {"color": colour, "linewidth": 1.5 if is_recent else 0.8, "zorder": 3 if is_recent else 1}
         if curve.training:
-            axes.plot(
+            (line,) = axes.plot(
                 [p.step for p in curve.training],
                 [p.loss for p in curve.training],
-                color=colour,
-                linewidth=1.5,
                 label=training_label(curve.iteration),
+                **style,
             )
+            if is_recent:
+                handles.append(line)
         if curve.validation:
-            axes.plot(
+            (line,) = axes.plot(
                 [p.step for p in curve.validation],
                 [p.loss for p in curve.validation],
-                color=colour,
                 linestyle="--",
-                marker="o",
+                marker="o" if is_recent else None,
+                markersize=4,
                 label=validation_label(curve.iteration),
+                **style,
             )
-    axes.set_title("Training and validation loss per iteration")
+            if is_recent:
+                handles.append(line)
+    if earlier:
+        handles.insert(
+            0,
+            Line2D([], [], color=FADED_COLOUR, linewidth=0.8, label=f"iterations {ordered[0].iteration}-"
+                   f"{ordered[earlier - 1].iteration} (faded)" if earlier > 1 else
+                   f"iteration {ordered[0].iteration} (faded)"),
+        )  # fmt: skip
+    axes.set_title(
+        "Training and validation loss per step"
+        + (f" (the newest {len(newest)} iterations in colour)" if earlier else "")
+    )
     axes.set_xlabel("step (of the iteration's job)")
     axes.set_ylabel("loss")
     axes.grid(alpha=0.3)
     if not curves:
         axes.text(0.5, 0.5, "no training metrics yet", ha="center", va="center", transform=axes.transAxes)
     else:
-        axes.legend(fontsize="small", ncols=2)
+        axes.legend(handles=handles, fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1))
         if not any(curve.validation for curve in curves):
             axes.text(
                 0.99,
@@ -126,17 +171,46 @@ def loss_curves_figure(curves: Sequence[LossCurves]) -> Figure:
                 color="dimgray",
                 transform=axes.transAxes,
             )
+    _final_losses(finals, ordered)
     return figure
+
+
+def _final_losses(axes: Axes, curves: Sequence[LossCurves]) -> None:
+    """Each iteration's final training loss (last-epoch mean, the history's `training_loss`) and final
+    validation loss, against the iteration."""
+    training = [(c.iteration, final_training_loss(c.training)) for c in curves if c.training]
+    validation = [(c.iteration, c.validation[-1].loss) for c in curves if c.validation]
+    marker = "o" if len(curves) <= 40 else None
+    if training:
+        axes.plot(*zip(*training, strict=True), color="tab:blue", marker=marker, label=FINAL_TRAINING_LABEL)
+    if validation:
+        axes.plot(
+            *zip(*validation, strict=True),
+            color="tab:orange",
+            linestyle="--",
+            marker=marker,
+            label=FINAL_VALIDATION_LABEL,
+        )
+    axes.set_title("Final loss per iteration")
+    axes.set_xlabel("iteration")
+    axes.set_ylabel("loss")
+    axes.grid(alpha=0.3)
+    axes.xaxis.get_major_locator().set_params(integer=True)
+    if training or validation:
+        axes.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1))
 
 
 def score_figure(
     scores: Sequence[RoundScore], *, metric: str, min_improvement: float, plateau_threshold: float
 ) -> Figure:
     """Top: the candidate's primary score per iteration, marked by decision, beside the champion's score
-    it had to beat. Bottom: the improvement per iteration against the gate and the plateau threshold
-    (a decided round under the threshold counts towards convergence)."""
-    figure = Figure(figsize=(8, 6), layout="constrained")
+    it had to beat. Bottom: the improvement per iteration against the gate and the plateau band
+    (|improvement| under the threshold: marginal, counts towards convergence; a fall beyond it is a
+    regression, which does not). The bottom axis is linear within a few thresholds of zero and
+    logarithmic beyond, so the threshold stays apart from zero beside large gains and falls."""
+    figure = Figure(figsize=(10, 6.5), layout="constrained")
     top, bottom = figure.subplots(2, 1, sharex=True, height_ratios=[3, 2])
+    size = 80 if len(scores) <= 30 else 30
     champions = [s for s in scores if s.champion_score is not None]
     if champions:
         top.plot(
@@ -144,7 +218,7 @@ def score_figure(
             [s.champion_score for s in champions],
             color="black",
             linestyle=":",
-            marker=".",
+            marker="." if len(champions) <= 40 else None,
             label="champion it faced",
         )
     for decision, (colour, marker) in DECISION_STYLE.items():
@@ -155,7 +229,7 @@ def score_figure(
                 [s.score for s in chosen],
                 color=colour,
                 marker=marker,
-                s=80,
+                s=size,
                 zorder=3,
                 label=decision,
             )
@@ -163,7 +237,7 @@ def score_figure(
     top.set_ylabel(metric)
     top.grid(alpha=0.3)
     if scores:
-        top.legend(fontsize="small")
+        top.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1))
 
     decided = [s for s in scores if s.improvement is not None]
     bottom.bar(
@@ -172,28 +246,60 @@ def score_figure(
         color=[DECISION_STYLE.get(s.decision, ("tab:gray", ""))[0] for s in decided],
         label="improvement",
     )
+    if plateau_threshold > 0:
+        bottom.axhspan(
+            -plateau_threshold,
+            plateau_threshold,
+            color="tab:orange",
+            alpha=0.18,
+            linewidth=0,
+            label=f"marginal: |improvement| < {plateau_threshold:g}",
+        )
+        bottom.axhline(-plateau_threshold, color="tab:orange", linestyle="--", linewidth=1.2)
     bottom.axhline(
         plateau_threshold,
         color="tab:orange",
         linestyle="--",
+        linewidth=1.2,
         label=f"plateau threshold {plateau_threshold:g}",
     )
     if min_improvement != plateau_threshold:
         bottom.axhline(
             min_improvement, color="tab:purple", linestyle="-.", label=f"min improvement {min_improvement:g}"
         )
-    bottom.axhline(0, color="black", linewidth=0.8)
+    bottom.axhline(0, color="black", linewidth=0.8, label="_zero")
+    _improvement_scale(bottom, [s.improvement for s in decided], max(plateau_threshold, min_improvement))
     bottom.set_ylabel("candidate - champion")
     bottom.set_xlabel("iteration")
     bottom.grid(alpha=0.3)
-    bottom.legend(fontsize="small")
+    bottom.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1))
     bottom.xaxis.get_major_locator().set_params(integer=True)
     return figure
 
 
+def _improvement_scale(axes: Axes, improvements: Sequence[float | None], gate: float) -> None:
+    """Linear within four gate widths of zero, logarithmic beyond, with plain signed tick labels at
+    zero, the gate's thresholds and the decades the data reach."""
+    linear = gate * 4 or 0.01
+    values = [value for value in improvements if value is not None]
+    low, high = min([*values, -gate * 2, 0.0]) * 1.4, max([*values, gate * 2, 0.0]) * 1.4
+    axes.set_yscale("symlog", linthresh=linear, linscale=2)
+    axes.set_ylim(low, high)
+    ticks = {0.0, gate, -gate} if gate else {0.0}
+    decade = 10 ** math.floor(math.log10(linear))
+    while decade <= max(high, -low):
+        ticks |= {v for m in (1, 2, 5) if linear * 0.9 <= (v := m * decade) and v <= max(high, -low)}
+        decade *= 10
+    ticks = {tick for tick in ticks | {-tick for tick in ticks} if low <= tick <= high}
+    axes.set_yticks(sorted(ticks))
+    axes.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:+g}" if value else "0"))
+    axes.yaxis.set_minor_locator(NullLocator())
+
+
 def dataset_figure(history: Sequence[Mapping[str, Any]]) -> Figure:
-    """Records per iteration's dataset (as validated), coloured by decision and labelled with its size."""
-    figure = Figure(figsize=(8, 3.5), layout="constrained")
+    """Records per iteration's dataset (as validated), coloured by its round's decision (the legend
+    says which colour is which) and, up to LABELLED_BARS bars, labelled with its file size."""
+    figure = Figure(figsize=(10, 3.8), layout="constrained")
     axes = figure.add_subplot()
     rows = [row for row in history if row.get("records") is not None]
     bars = axes.bar(
@@ -201,8 +307,11 @@ def dataset_figure(history: Sequence[Mapping[str, Any]]) -> Figure:
         [int(row["records"]) for row in rows],
         color=[DECISION_STYLE.get(str(row["decision"]), ("tab:gray", ""))[0] for row in rows],
     )
-    axes.bar_label(bars, labels=[_size_label(row.get("size_bytes")) for row in rows], fontsize="small")
-    axes.set_title("Dataset size per iteration (records; label: file size)")
+    if len(rows) <= LABELLED_BARS:
+        axes.bar_label(bars, labels=[_size_label(row.get("size_bytes")) for row in rows], fontsize="small")
+        axes.set_title("Dataset size per iteration (records; label: file size)")
+    else:
+        axes.set_title("Dataset size per iteration (records)")
     axes.set_xlabel("iteration")
     axes.set_ylabel("records")
     axes.grid(axis="y", alpha=0.3)
@@ -210,6 +319,20 @@ def dataset_figure(history: Sequence[Mapping[str, Any]]) -> Figure:
     axes.xaxis.get_major_locator().set_params(integer=True)
     if not rows:
         axes.text(0.5, 0.5, "no validated datasets yet", ha="center", va="center", transform=axes.transAxes)
+    else:
+        present = {str(row["decision"]) for row in rows}
+        axes.legend(
+            handles=[
+                Patch(color=DECISION_STYLE.get(decision, ("tab:gray", ""))[0], label=f"round {decision}")
+                for decision in DECISION_STYLE
+                if decision in present
+            ],
+            fontsize="small",
+            loc="upper left",
+            bbox_to_anchor=(1.01, 1),
+            title="bar colour",
+            title_fontsize="small",
+        )
     return figure
 
 

@@ -55,7 +55,7 @@ from iterft.history import (
     report_data,
     round_progress,
 )
-from iterft.report import write_report
+from iterft.report import base_model_label, produced_by, write_report
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 _READ_CHUNK = 1024 * 1024
@@ -130,25 +130,27 @@ def history_table(lineage: str, rows: list[dict[str, Any]]) -> Table:
         "iteration",
         "base model",
         "dataset",
-        "training loss",
+        "training loss (last-epoch mean)",
         "eval score",
         "champion",
         "decision",
+        "rollback to",
     ):
         table.add_column(column, overflow="fold")
     colours = {"promoted": "green", "rejected": "yellow", "failed": "red", "invalid_data": "red"}
-    produced_by = {row["output_model_arn"]: row["iteration"] for row in rows if row["output_model_arn"]}
+    produced = produced_by(rows)
     for row in rows:
         decision = row["decision"]
         colour = colours.get(decision, "cyan")
         table.add_row(
             str(row["iteration"]),
-            _model_label(row["base_model"], produced_by),
+            base_model_label(row["base_model"], produced),
             (row["dataset"] or "-").split("/")[-1].split("?")[0],
             _fmt(row["training_loss"]),
             _fmt(row["eval_score"]),
             _fmt(row["champion_score"]),
             f"[{colour}]{decision}[/{colour}]",
+            _ROLLBACK_LABELS.get(row.get("rollback"), "-"),
         )
     return table
 
@@ -171,6 +173,14 @@ def _model_label(model: str | None, produced_by: dict[str, int]) -> str:
     if model in produced_by:
         return f"iteration {produced_by[model]}'s model"
     return _short_model(model)
+
+
+_ROLLBACK_LABELS = {
+    "possible": "[green]possible[/green]",
+    "champion": "champion",
+    "deleted": "[dim]model deleted[/dim]",
+}
+"""The history's `rollback` as the table shows it: whether `iterft rollback --to N` can go there."""
 
 
 def _short_model(model: str | None) -> str:
@@ -250,7 +260,9 @@ def _status(args: argparse.Namespace, console: Console) -> int:
     for status in statuses:
         table.add_row(
             status["lineage"],
-            f"{_short_model(status['champion_model'])} (it {status['champion_iteration']})",
+            f"iteration {status['champion_iteration']}'s model ({_short_model(status['champion_model'])})"
+            if status["champion_iteration"]
+            else f"{_short_model(status['champion_model'])} (starting model)",
             _fmt(status["champion_score"]),
             _serving_label(status),
             _running_label(status),

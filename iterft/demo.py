@@ -110,7 +110,9 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="keep the embedded default running afterwards for iterft commands (make demo KEEP=1)",
     )
+    parser.add_argument("--out", type=Path, default=OUT, help=f"where to write the results (default {OUT})")
     args = parser.parse_args(argv)
+    out: Path = args.out
     # The handlers run in this process: keep their structured logs to warnings and errors.
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
     os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")  # and their metrics' JSON lines off
@@ -139,17 +141,25 @@ def main(argv: list[str] | None = None) -> int:
         starting_model = session.config.lineage(LINEAGE).base_model
         # A pipe gets 80 columns by default; the table needs more to stay readable.
         Console(width=max(console.width, 150)).print(history_table(LINEAGE, history))
-        OUT.mkdir(parents=True, exist_ok=True)
-        (OUT / "history.json").write_text(json.dumps({LINEAGE: history}, indent=2) + "\n")
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "history.json").write_text(json.dumps({LINEAGE: history}, indent=2) + "\n")
         report = markdown_report(LINEAGE, starting_model, history)
-        (OUT / "report.md").write_text(report)
+        (out / "report.md").write_text(report)
+        targets = [row["iteration"] for row in history if row.get("rollback") == "possible"]
+        console.print(
+            "rollback possible to iteration "
+            + ", ".join(str(n) for n in targets)
+            + f" (iterft rollback {LINEAGE} --to N --reason ...); rejected candidates were deleted"
+            if targets
+            else "rollback: no earlier promoted model is kept"
+        )
         breaks = lineage_breaks(history, starting_model)
         for problem in breaks:
             console.print(f"[red]lineage check: {problem}[/red]")
         if not breaks:
             console.print("lineage check: every iteration's base model was the champion when it began")
         summary, leftovers = deployment_summary(session)
-        (OUT / "summary.json").write_text(json.dumps(summary, indent=2, default=str) + "\n")
+        (out / "summary.json").write_text(json.dumps(summary, indent=2, default=str) + "\n")
         for leftover in leftovers:
             console.print(f"[red]inventory check: {leftover} exists but serves no lineage[/red]")
         if not leftovers:
@@ -159,8 +169,8 @@ def main(argv: list[str] | None = None) -> int:
                 f"{served['serving_model_id'] or 'nothing'})"
             )
         console.print(f"notifications published: {len(session.notifications())}")
-        page = write_report(report_data(session.deployment, LINEAGE), OUT / "report")
-        console.print(f"wrote {OUT / 'history.json'}, {OUT / 'summary.json'} and {OUT / 'report.md'}")
+        page = write_report(report_data(session.deployment, LINEAGE), out / "report")
+        console.print(f"wrote {out / 'history.json'}, {out / 'summary.json'} and {out / 'report.md'}")
         console.print(f"report (charts and history): {page}")
         console.print(f"demo finished in {time.monotonic() - started:.1f} s")
         if args.keep:

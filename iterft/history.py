@@ -16,10 +16,11 @@ from iterft_runtime import naming
 from iterft_runtime.dal.registry import Registry
 from iterft_runtime.dal.storage import split_uri
 from iterft_runtime.logic.cost import budget_check, month_of
+from iterft_runtime.logic.serving import rollback_refusal
 from iterft_runtime.logic.training_metrics import LossPoint, loss_points
 from iterft_runtime.logic.uploads import NOT_TRAINED
 from iterft_runtime.models.lineage import LineageConfig
-from iterft_runtime.models.records import Decision
+from iterft_runtime.models.records import Decision, IterationRecord, LineageState
 
 from iterft.charts import LossCurves
 from iterft.report import ReportData
@@ -29,12 +30,19 @@ from iterft.target import Deployment, TargetError
 def lineage_history(
     deployment: Deployment, lineage: str, *, categories: bool = False
 ) -> list[dict[str, Any]]:
-    """One public history object per iteration, in iteration order.
+    """One public history object per iteration, in iteration order, each with `rollback`: whether
+    `iterft rollback --to` that iteration can be done now (`possible`), it is the `champion`, its
+    model was `deleted` by retention, or null (it never served: nothing to go back to).
 
     The registry holds each round's metrics summarized (a few categories each); with `categories`, a
     round's `metrics` and `champion_metrics` are its metrics document's instead, every category listed.
     """
-    rows = [record.to_history() for record in Registry(deployment.table_name).list_iterations(lineage)]
+    registry = Registry(deployment.table_name)
+    state = registry.get_state(lineage)
+    rows = [
+        {**record.to_history(), "rollback": rollback_availability(record, state)}
+        for record in registry.list_iterations(lineage)
+    ]
     if categories:
         for row in rows:
             document = metrics_document(deployment, row)
@@ -69,6 +77,17 @@ def lineage_uploads(
 
 STATUS_NOT_TRAINED = 10
 """How many of the latest uploads that started no round `iterft status` lists per lineage."""
+
+
+def rollback_availability(record: IterationRecord, state: LineageState | None) -> str | None:
+    """`possible`, `champion`, `deleted` or None (never promoted), as `iterft rollback` would judge it."""
+    if record.decision != Decision.PROMOTED or not record.output_model_arn:
+        return None
+    if record.model_deleted_at:
+        return "deleted"
+    if state is not None and state.champion_iteration == record.iteration:
+        return "champion"
+    return "possible" if rollback_refusal(record, state, record.iteration) is None else None
 
 
 def lineage_names(deployment: Deployment) -> list[str]:

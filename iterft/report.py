@@ -63,13 +63,15 @@ def markdown_report(lineage: str, starting_model: str, history: Sequence[dict[st
             if any(row["decision"] == decision for row in history)
         ),
         "",
-        "| iteration | base model | dataset | training loss | eval score | champion score | decision "
+        "| iteration | base model | dataset | training loss (last-epoch mean) | eval score | champion score "
+        "| decision "
         "| reason |",
         "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
+    produced = produced_by(history)
     for row in history:
         dataset = (row["dataset"] or "-").split("/")[-1].split("?")[0]
-        base = (row["base_model"] or "-").rsplit("/", 1)[-1]
+        base = base_model_label(row["base_model"], produced)
         lines.append(
             f"| {row['iteration']} | `{base}` | `{dataset}` | {_score(row['training_loss'])} "
             f"| {_score(row['eval_score'])} | {_score(row['champion_score'])} | {row['decision']} "
@@ -135,8 +137,8 @@ _HTML_COLUMNS = (
     "base model",
     "dataset",
     "records",
-    "training loss",
-    "validation loss",
+    "training loss (last-epoch mean)",
+    "validation loss (last step)",
     "score",
     "champion score",
     "reason",
@@ -193,11 +195,12 @@ def html_report(data: ReportData, charts: dict[str, bytes]) -> str:
         "<table>",
         "<tr>" + "".join(f"<th>{c}</th>" for c in _HTML_COLUMNS) + "</tr>",
     ]
+    produced = produced_by(history)
     for row in history:
         cells = (
             str(row["iteration"]),
             f'<span class="{e(row["decision"])}">{e(row["decision"])}</span>',
-            e(_short(row["base_model"])),
+            e(base_model_label(row["base_model"], produced)),
             e((row["dataset"] or "-").split("/")[-1].split("?")[0]),
             e(str(row["records"]) if row.get("records") is not None else "-"),
             _score(row["training_loss"]),
@@ -220,6 +223,18 @@ def _counts(history: Sequence[dict[str, Any]]) -> str:
         if any(row["decision"] == decision for row in history)
     ]
     return f"{len(history)}" + (f" ({', '.join(counts)})" if counts else "")
+
+
+def produced_by(history: Sequence[dict[str, Any]]) -> dict[str, int]:
+    """Each custom model the history shows, by the iteration that produced it."""
+    return {row["output_model_arn"]: row["iteration"] for row in history if row.get("output_model_arn")}
+
+
+def base_model_label(model: str | None, produced: dict[str, int]) -> str:
+    """A base model named by the iteration that produced it ("iteration 2's model"), else shortened."""
+    if model in produced:
+        return f"iteration {produced[model]}'s model"
+    return _short(model)
 
 
 def _short(model: str | None) -> str:

@@ -97,7 +97,7 @@ def test_status_shows_the_round_waiting_for_review_and_the_uploads_queued_behind
     assert code == cli.EXIT_OK
     [row] = [line for line in out.splitlines() if line.startswith("│ operate")]
     assert "it 1: Wait for approval (" in row
-    assert "amazon.nova-micro-v1:0:128k (it 0)" in row
+    assert "amazon.nova-micro-v1:0:128k (starting model)" in out
     assert "on_demand: -" in row  # the serving mode; nothing serves before the first promotion
     assert "operate queued: s3://" in out and "round-2-storage-and-account.jsonl" in out
 
@@ -135,7 +135,8 @@ def test_reject_and_approve_answer_the_waiting_rounds_in_turn(
     rows = [
         [cell.strip() for cell in line.split("│")[1:-1]] for line in out.splitlines() if line.startswith("│ ")
     ]
-    assert {int(cells[0]): cells[-1] for cells in rows} == {1: "rejected", 2: "promoted"}
+    assert {int(cells[0]): cells[-2] for cells in rows} == {1: "rejected", 2: "promoted"}
+    assert {int(cells[0]): cells[-1] for cells in rows} == {1: "-", 2: "champion"}  # rollback to
     [why] = [line for line in out.splitlines() if line.startswith("  1: ")]
     assert "answers leak ticket ids" in why  # why round 1 was rejected
 

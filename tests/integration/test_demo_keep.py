@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -38,3 +40,21 @@ def test_the_printed_commands_work_from_a_fresh_process(itest_session: LocalSess
     )
     assert done.returncode == 0, done.stderr
     assert {lineage.name for lineage in itest_session.config.lineages} <= set(done.stdout.split('"'))
+
+
+def test_the_stock_demo_ends_with_rollback_to_iteration_1_possible(tmp_path: Path) -> None:
+    # The demo's four rounds (promoted, promoted, rejected, rejected) under config/dev.yaml's retention:
+    # the rejected candidates are deleted as their rounds end and never push a promoted model out.
+    done = subprocess.run(
+        [sys.executable, "-m", "iterft.demo", "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    rows = json.loads((tmp_path / "history.json").read_text())["support-bot"]
+    assert [row["decision"] for row in rows] == ["promoted", "promoted", "rejected", "rejected"]
+    assert [row["rollback"] for row in rows] == ["possible", "champion", None, None]
+    assert [row["model_deleted_at"] is not None for row in rows] == [False, False, True, True]
+    assert "rollback possible to iteration 1 " in done.stdout

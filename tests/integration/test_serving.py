@@ -215,22 +215,36 @@ def test_an_approval_timeout_leaves_nothing(session: LocalSession) -> None:
 # -- retention ----------------------------------------------------------------------------------------
 
 
-def test_retention_deletes_old_models_but_never_the_champion(session: LocalSession) -> None:
+def _custom_models(session: LocalSession) -> set[str]:
+    return {
+        model["modelArn"]
+        for page in session.client("bedrock").get_paginator("list_custom_models").paginate()
+        for model in page["modelSummaries"]
+    }
+
+
+def test_retention_deletes_rejected_candidates_and_keeps_the_newest_promoted(session: LocalSession) -> None:
     first = _run(session, "keep-one", ROUND_1)
     second = _run(session, "keep-one", ROUND_1)
     third = _run(session, "keep-one", ROUND_1)
     assert [row["decision"] for row in (first, second, third)] == ["promoted", "rejected", "rejected"]
 
-    models = {
-        model["modelArn"]
-        for page in session.client("bedrock").get_paginator("list_custom_models").paginate()
-        for model in page["modelSummaries"]
-    }
+    # Rejected candidates go as their round ends; they never push the promoted model out.
+    models = _custom_models(session)
     assert first["output_model_arn"] in models  # the champion, and it serves
-    assert third["output_model_arn"] in models  # the newest (keep_models: 1)
     assert second["output_model_arn"] not in models
+    assert third["output_model_arn"] not in models
     rows = lineage_history(session.deployment, "keep-one")
-    assert [row.get("model_deleted_at") is not None for row in rows] == [False, True, False]
+    assert [row.get("model_deleted_at") is not None for row in rows] == [False, True, True]
+    assert [row["rollback"] for row in rows] == ["champion", None, None]
+
+    # A second promotion: keep_models 1 keeps the newest promoted model (the champion) only.
+    fourth = _run(session, "keep-one", ROUND_2)
+    assert fourth["decision"] == "promoted", fourth["reason"]
+    assert first["output_model_arn"] not in _custom_models(session)
+    rows = lineage_history(session.deployment, "keep-one")
+    assert [row.get("model_deleted_at") is not None for row in rows] == [True, True, True, False]
+    assert [row["rollback"] for row in rows] == ["deleted", None, None, "champion"]
     assert_only_serving_capacity_left(session, "keep-one")
 
 

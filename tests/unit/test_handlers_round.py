@@ -499,12 +499,14 @@ def decided_round(aws: Aws, name: str, candidate: float, champion: float) -> dic
 
 
 def test_finish_marks_the_lineage_converged_after_k_marginal_rounds(aws: Aws, fake: FakeBedrock) -> None:
-    """K = 3 (the default), threshold = min_improvement 0.02; invalid rounds do not count either way."""
+    """K = 3 (the default), threshold = min_improvement 0.02; invalid rounds and regressions do not
+    count either way."""
     rounds = [
         ("big.jsonl", 0.70, 0.50),  # +0.20: resets
         ("small-promoted.jsonl", 0.71, 0.70),  # +0.01 marginal (1)
-        ("worse.jsonl", 0.60, 0.70),  # rejected, marginal (2)
+        ("worse.jsonl", 0.60, 0.70),  # rejected, -0.10: a regression, not counted
         (None, 0, 0),  # invalid data: not counted
+        ("slightly-worse.jsonl", 0.69, 0.70),  # rejected, -0.01: marginal (2)
         ("tie.jsonl", 0.70, 0.70),  # marginal (3): converged
     ]
     converged = []
@@ -519,14 +521,24 @@ def test_finish_marks_the_lineage_converged_after_k_marginal_rounds(aws: Aws, fa
         record = aws.registry.get_iteration(LINEAGE, n)
         assert record is not None
         converged.append(record.converged)
-    assert converged == [False, False, False, None, True]
+    assert converged == [False, False, False, None, False, True]
+    regression = aws.registry.get_iteration(LINEAGE, 3)
+    assert regression is not None and regression.regression is True
+    assert (
+        regression.reason and "regression: the candidate fell 0.1000 below the champion" in regression.reason
+    )
+    assert [aws.registry.get_iteration(LINEAGE, n).to_history()["regression"] for n in (1, 2, 5, 6)] == [
+        False
+    ] * 4
     state = aws.registry.get_state(LINEAGE)
     assert state is not None and (state.converged, state.marginal_rounds) == (True, 3)
     last = aws.notifications()[-1]
     assert "converged" in last["Subject"]
-    assert "stayed under 0.0200 for 3 decided round(s) in a row" in last["Message"]
+    assert "stayed within ±0.0200 for 3 decided round(s) in a row" in last["Message"]
     assert "until `iterft resume support-bot`" in last["Message"]
-    assert "Score history (token_f1): #1 0.7000, #2 0.7100, #3 0.6000, #5 0.7000" in last["Message"]
+    assert (
+        "Score history (token_f1): #1 0.7000, #2 0.7100, #3 0.6000, #5 0.6900, #6 0.7000" in last["Message"]
+    )
 
 
 def test_finish_of_invalid_data_lists_the_problems(aws: Aws) -> None:
@@ -655,25 +667,48 @@ def test_a_round_that_never_trained_publishes_only_its_outcome(
     assert document[naming.METRIC_LINEAGE_DIMENSION] == LINEAGE
 
 
-def test_retention_keeps_the_newest_and_the_champion(
+def test_retention_deletes_rejected_candidates_at_once_and_keeps_the_newest_promoted(
     aws: Aws, fake: FakeBedrock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     deleted: list[str] = []
     monkeypatch.setattr(fake, "delete_custom_model", lambda arn: deleted.append(arn) or True)
     keep_one = {**LINEAGE_CONFIG, "retention": {"keep_models": 1}}
-    arns = {}
-    for n in (1, 2, 3):
+    arns, results = {}, {}
+    for n, decision in ((1, "promoted"), (2, "rejected"), (3, "rejected"), (4, "promoted")):
         doc = evaluated(begun(dispatched(aws, f"{n}.jsonl")), 0.5, 0.5)
         arns[n] = doc["training"]["output_model_arn"]
         aws.registry.update_iteration(LINEAGE, n, {"output_model_arn": arns[n]})
-        if n == 1:
+        if decision == "promoted":
             promote.handler(swapped(with_capacity(fake, doc)), None)
-        result = retain_models.handler({**doc, "lineage": keep_one}, None)
+        doc["outcome"] = {"decision": decision, "reason": "test"}
+        results[n] = retain_models.handler({**doc, "lineage": keep_one}, None)
+        aws.registry.update_iteration(LINEAGE, n, {"decision": decision})  # what Finish records
         aws.registry.release_lock(LINEAGE, n)
-    assert deleted == [arns[2]]  # #1 is the champion, #3 the newest
-    assert result == {"deleted_iterations": [2], "skipped": [], "deleted_count": 1, "skipped_count": 0}
-    record = aws.registry.get_iteration(LINEAGE, 2)
-    assert record is not None and record.model_deleted_at
+    # Each rejected candidate goes as its round ends; #1 stays a rollback target until #4 replaces it.
+    assert [results[n]["deleted_iterations"] for n in (1, 2, 3, 4)] == [[], [2], [3], [1]]
+    assert deleted == [arns[2], arns[3], arns[1]]
+    assert {n for n in (1, 2, 3, 4) if aws.registry.get_iteration(LINEAGE, n).model_deleted_at} == {1, 2, 3}
+
+
+def test_retention_keeps_a_rejected_candidate_for_the_configured_days(
+    aws: Aws, fake: FakeBedrock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    deleted: list[str] = []
+    monkeypatch.setattr(fake, "delete_custom_model", lambda arn: deleted.append(arn) or True)
+    inspect = {**LINEAGE_CONFIG, "retention": {"keep_models": 1, "keep_rejected_days": 7}}
+    arns = []
+    for n, ended in ((1, "2026-03-01T12:00:00.000Z"), (2, "2026-03-08T12:00:00.000Z")):
+        monkeypatch.setattr(settings, "now", lambda at=ended: at)
+        doc = evaluated(begun(dispatched(aws, f"{n}.jsonl")), 0.5, 0.6)
+        arns.append(doc["training"]["output_model_arn"])
+        aws.registry.update_iteration(LINEAGE, n, {"output_model_arn": arns[-1]})
+        doc["outcome"] = {"decision": "rejected", "reason": "test"}
+        result = retain_models.handler({**doc, "lineage": inspect}, None)
+        aws.registry.update_iteration(LINEAGE, n, {"decision": "rejected", "ended_at": settings.now()})
+        aws.registry.release_lock(LINEAGE, n)
+        # #1 is kept for inspection at its own end, and deleted by the round that ends 7 days later.
+        assert result["deleted_iterations"] == ([] if n == 1 else [1])
+    assert deleted == arns[:1]
 
 
 def test_retention_lists_a_few_of_many_models_it_could_not_delete(

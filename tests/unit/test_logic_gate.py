@@ -114,17 +114,30 @@ def test_a_metric_missing_from_either_side_is_an_error_not_a_pass() -> None:
     ("before", "improvement", "threshold", "rounds", "after"),
     [
         (0, 0.001, 0.02, 3, PlateauState(1, False)),  # marginal, whether promoted or rejected
-        (1, -0.20, 0.02, 3, PlateauState(2, False)),  # a worse candidate is marginal too
+        (1, -0.019, 0.02, 3, PlateauState(2, False)),  # a small fall is marginal too
+        (1, -0.20, 0.02, 3, PlateauState(1, False, regression=True)),  # clearly worse: not counted
+        (2, -0.02, 0.02, 3, PlateauState(2, False, regression=True)),  # a fall of exactly the threshold
+        (3, -0.5, 0.02, 3, PlateauState(3, True, regression=True)),  # neither clears converged
+        (2, -0.02 + EPSILON / 2, 0.02, 3, PlateauState(2, False, regression=True)),  # float noise
         (2, 0.019, 0.02, 3, PlateauState(3, True)),  # the K-th marginal round in a row converges
         (3, 0.0, 0.02, 3, PlateauState(4, True)),  # stays converged
         (2, 0.02, 0.02, 3, PlateauState(0, False)),  # exactly the threshold is not marginal: reset
         (2, 0.02 - EPSILON / 2, 0.02, 3, PlateauState(0, False)),  # within float noise of it
         (5, 0.30, 0.02, 3, PlateauState(0, False)),  # a real gain resets and clears converged
-        (0, 0.0, 0.0, 1, PlateauState(0, False)),  # threshold 0: only a fall is marginal
-        (0, -0.01, 0.0, 1, PlateauState(1, True)),  # K = 1
+        (0, 0.0, 0.0, 1, PlateauState(0, False)),  # threshold 0: nothing is marginal
+        (0, -0.01, 0.0, 1, PlateauState(0, False, regression=True)),  # and any fall is a regression
+        (0, -0.01, 0.02, 1, PlateauState(1, True)),  # K = 1
     ],
 )
 def test_plateau_rule(
     before: int, improvement: float, threshold: float, rounds: int, after: PlateauState
 ) -> None:
     assert after_round(before, improvement, threshold, rounds) == after
+
+
+def test_regressions_between_marginal_rounds_neither_break_nor_extend_the_run() -> None:
+    state = PlateauState(0, False)
+    for improvement in (0.005, -0.15, -0.01, -0.3):
+        state = after_round(state.marginal_rounds, improvement, 0.02, 3)
+    assert state == PlateauState(2, False, regression=True)  # two marginal rounds, not four
+    assert after_round(state.marginal_rounds, 0.0, 0.02, 3) == PlateauState(3, True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from iterft_runtime import naming
@@ -190,9 +191,47 @@ def test_a_round_releases_everything_it_created_except_what_serves() -> None:
         (10, [], []),
     ],
 )
-def test_retention(keep: int, protected: list[str | None], deleted: list[int]) -> None:
+def test_retention_keeps_the_newest_promoted_models(
+    keep: int, protected: list[str | None], deleted: list[int]
+) -> None:
     models = [LineageModel(n, f"m{n}") for n in (1, 2, 3, 4, 5)]
     assert [model.iteration for model in models_to_delete(models, keep, protected)] == deleted
+
+
+NOW = datetime(2026, 11, 20, tzinfo=UTC)
+
+
+def _round(n: int, decision: str, days_ago: float | None = 0) -> LineageModel:
+    ended = None if days_ago is None else NOW - timedelta(days=days_ago)
+    return LineageModel(n, f"m{n}", decision, ended)
+
+
+def test_rejected_rounds_never_push_a_promoted_model_out() -> None:
+    # The demo: promoted, promoted, rejected, rejected; keep_models 2 keeps both rollback targets.
+    models = [_round(1, "promoted"), _round(2, "promoted"), _round(3, "rejected"), _round(4, "rejected")]
+    doomed = models_to_delete(models, 2, ["m2"], now=NOW)
+    assert [model.iteration for model in doomed] == [4, 3]
+    assert [model.iteration for model in models_to_delete(models, 1, ["m2"], now=NOW)] == [4, 3, 1]
+    # #1 is beyond keep_models 1 but is the champion after a rollback: never deleted.
+    assert [model.iteration for model in models_to_delete(models, 1, ["m1"], now=NOW)] == [4, 3]
+
+
+def test_never_served_candidates_are_kept_for_inspection_for_the_configured_days() -> None:
+    models = [
+        _round(1, "promoted"),
+        _round(2, "rejected", days_ago=8),
+        _round(3, "failed", days_ago=7),
+        _round(4, "rejected", days_ago=6.9),
+        _round(5, "rejected", days_ago=None),  # the round applying retention: it just ended
+        _round(6, "running", days_ago=None),  # in flight
+    ]
+    assert [model.iteration for model in models_to_delete(models, 3, [], keep_rejected_days=7, now=NOW)] == [
+        3,
+        2,
+    ]
+    assert [model.iteration for model in models_to_delete(models, 3, [], now=NOW)] == [5, 4, 3, 2]
+    # What something still uses is never deleted, whatever its round's outcome.
+    assert [model.iteration for model in models_to_delete(models, 3, ["m3", "m5"], now=NOW)] == [4, 2]
 
 
 def test_rollback_refusals() -> None:

@@ -12,7 +12,11 @@ import pytest
 from iterft_runtime.logic.training_metrics import LossPoint, loss_points
 
 from iterft.charts import (
+    FADED_COLOUR,
+    FINAL_TRAINING_LABEL,
+    FINAL_VALIDATION_LABEL,
     NO_VALIDATION_NOTE,
+    RECENT_ITERATIONS,
     LossCurves,
     dataset_figure,
     loss_curves_figure,
@@ -21,7 +25,15 @@ from iterft.charts import (
     training_label,
     validation_label,
 )
-from iterft.report import CHART_FILES, ReportData, report_figures, write_report
+from iterft.report import (
+    CHART_FILES,
+    ReportData,
+    base_model_label,
+    markdown_report,
+    produced_by,
+    report_figures,
+    write_report,
+)
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -74,8 +86,17 @@ def _lines(figure: Any) -> dict[str, tuple[list[float], list[float]]]:
     }
 
 
+def _axes_lines(axes: Any) -> dict[str, tuple[list[float], list[float]]]:
+    return {
+        line.get_label(): (list(line.get_xdata()), list(line.get_ydata()))
+        for line in axes.get_lines()
+        if not line.get_label().startswith("_")
+    }
+
+
 def test_every_iterations_training_and_validation_curve_is_drawn_with_its_own_steps() -> None:
-    lines = _lines(loss_curves_figure(CURVES))
+    figure = loss_curves_figure(CURVES)
+    lines = _axes_lines(figure.axes[0])
     assert lines[training_label(1)] == ([1, 2, 3], [2.0, 1.5, 1.1])
     assert lines[training_label(2)] == ([1, 2], [1.2, 1.0])
     assert lines[training_label(4)] == ([1, 2, 3], [1.0, 0.7, 0.6])
@@ -83,6 +104,13 @@ def test_every_iterations_training_and_validation_curve_is_drawn_with_its_own_st
     assert lines[validation_label(4)] == ([3], [0.8])
     assert validation_label(2) not in lines  # iteration 2 had no validation data
     assert len(lines) == 5
+    # Below: each iteration's final losses, the training one being the last epoch's mean.
+    finals = _axes_lines(figure.axes[1])
+    assert finals[FINAL_TRAINING_LABEL] == (
+        [1, 2, 4],
+        [pytest.approx(1.1), pytest.approx(1.1), pytest.approx(0.7666667)],
+    )
+    assert finals[FINAL_VALIDATION_LABEL] == ([1, 4], [1.3, 0.8])
 
 
 def test_an_iteration_keeps_one_colour_for_its_training_and_validation_curves() -> None:
@@ -122,8 +150,15 @@ def test_the_metric_chart_marks_promotions_and_rejections_and_draws_the_plateau_
     thresholds = {line.get_label(): list(line.get_ydata()) for line in bottom.get_lines()}
     assert thresholds["plateau threshold 0.03"] == [0.03, 0.03]
     assert thresholds["min improvement 0.02"] == [0.02, 0.02]
-    bars = {round(patch.get_x() + patch.get_width() / 2): patch.get_height() for patch in bottom.patches}
+    bars = {
+        round(patch.get_x() + patch.get_width() / 2): patch.get_height() for patch in bottom.containers[0]
+    }
     assert bars == {1: pytest.approx(0.30), 2: pytest.approx(0.005), 4: pytest.approx(0.15)}
+    # The marginal band around zero, and an axis linear near zero so the threshold stands apart from it.
+    [band] = [patch for patch in bottom.patches if patch.get_label().startswith("marginal")]
+    assert band.get_label() == "marginal: |improvement| < 0.03"
+    assert bottom.get_yscale() == "symlog"
+    assert bottom.transData.transform((0, 0.03))[1] - bottom.transData.transform((0, 0))[1] > 10  # pixels
 
 
 def test_one_threshold_line_when_the_plateau_threshold_is_the_gates() -> None:
@@ -137,8 +172,19 @@ def test_one_threshold_line_when_the_plateau_threshold_is_the_gates() -> None:
 
 def test_the_dataset_chart_has_one_bar_per_validated_dataset_labelled_with_its_size() -> None:
     axes = dataset_figure(HISTORY).axes[0]
-    bars = {round(patch.get_x() + patch.get_width() / 2): patch.get_height() for patch in axes.patches}
+    bars = {round(patch.get_x() + patch.get_width() / 2): patch.get_height() for patch in axes.containers[0]}
     assert bars == {1: 40, 2: 25, 3: 3, 4: 60}
+    legend = axes.get_legend()
+    assert [text.get_text() for text in legend.get_texts()] == [
+        "round promoted",
+        "round rejected",
+        "round invalid_data",
+    ]
+    assert [handle.get_facecolor() for handle in legend.legend_handles] == [
+        axes.containers[0][0].get_facecolor(),  # iteration 1: promoted
+        axes.containers[0][1].get_facecolor(),  # iteration 2: rejected
+        axes.containers[0][2].get_facecolor(),  # iteration 3: invalid data
+    ]
     labels = [text.get_text() for text in axes.texts]
     assert labels == ["12.3 kB", "800 B", "2.0 MB", "20.0 kB"]
 
@@ -187,3 +233,89 @@ def test_loss_points_come_back_in_step_order_skipping_diverged_steps() -> None:
         "2,1,nan,1\n",
     ]
     assert loss_points(lines, "training_loss", "x.csv") == [LossPoint(1, 1, 2.0), LossPoint(2, 3, 0.5)]
+
+
+def _long_history(count: int) -> tuple[list[dict[str, Any]], list[LossCurves]]:
+    """`count` synthetic rounds: every 4th promoted, some clear regressions, the rest marginal."""
+    history, curves = [], []
+    champion = 0.2
+    for n in range(1, count + 1):
+        decision = "promoted" if n % 4 == 1 else "rejected"
+        delta = 0.05 if decision == "promoted" else (-0.2 if n % 7 == 0 else 0.004)
+        history.append(
+            _row(n, decision, records=50 + n, size_bytes=1000 * n, eval_score=champion + delta,
+                 champion_score=champion, deltas={"token_f1": delta})
+        )  # fmt: skip
+        if decision == "promoted":
+            champion += delta
+        start = 2.0 - n / (count * 2)
+        curves.append(
+            LossCurves(
+                n,
+                [
+                    LossPoint(epoch, step, start - 0.1 * step)
+                    for epoch, step in ((1, 1), (1, 2), (2, 3), (2, 4))
+                ],
+                [LossPoint(2, 4, start - 0.2)],
+            )
+        )
+    return history, curves
+
+
+@pytest.mark.parametrize("count", [30, 100])
+def test_a_long_history_stays_readable(count: int, tmp_path: Path) -> None:
+    history, curves = _long_history(count)
+    figure = loss_curves_figure(curves)
+    steps, finals = figure.axes
+    # Every iteration is still drawn, the newest few in colour and the rest faded behind them.
+    lines = {line.get_label(): line for line in steps.get_lines()}
+    assert {training_label(n) for n in range(1, count + 1)} <= set(lines)
+    faded = [n for n in range(1, count + 1) if lines[training_label(n)].get_color() == FADED_COLOUR]
+    assert faded == list(range(1, count - RECENT_ITERATIONS + 1))
+    recent = {lines[training_label(n)].get_color() for n in range(count - RECENT_ITERATIONS + 1, count + 1)}
+    assert len(recent) == RECENT_ITERATIONS and FADED_COLOUR not in recent
+    # The legend is outside the axes and short: the recent iterations and one entry for the faded ones.
+    legend = steps.get_legend()
+    texts = [text.get_text() for text in legend.get_texts()]
+    assert texts[0] == f"iterations 1-{count - RECENT_ITERATIONS} (faded)"
+    assert len(texts) == 1 + 2 * RECENT_ITERATIONS
+    figure.draw_without_rendering()
+    legend_box = legend.get_window_extent()
+    assert legend_box.x0 >= steps.get_window_extent().x1
+    # The final losses read as one line per kind over all iterations.
+    final = _axes_lines(finals)
+    assert final[FINAL_TRAINING_LABEL][0] == list(range(1, count + 1))
+    assert final[FINAL_TRAINING_LABEL][1][-1] == pytest.approx(2.0 - 0.5 - 0.35)
+    assert final[FINAL_VALIDATION_LABEL][0] == list(range(1, count + 1))
+
+    score = score_figure(
+        round_scores(history), metric="token_f1", min_improvement=0.02, plateau_threshold=0.02
+    )
+    bottom = score.axes[1]
+    assert len(bottom.containers[0]) == count
+    assert bottom.transData.transform((0, 0.02))[1] - bottom.transData.transform((0, 0))[1] > 10
+    sizes = dataset_figure(history).axes[0]
+    assert len(sizes.containers[0]) == count
+    assert [t.get_text() for t in sizes.texts] == (
+        [] if count > 30 else [f"{n}.0 kB" for n in range(1, count + 1)]
+    )
+    data = ReportData(
+        "bot", "iterft-test", "amazon.nova-micro-v1:0:128k", "token_f1", 0.02, 0.02, history, curves
+    )
+    write_report(data, tmp_path)
+    for name in CHART_FILES:
+        assert (tmp_path / name).read_bytes().startswith(PNG_SIGNATURE)
+
+
+def test_base_models_are_named_by_the_iteration_that_produced_them(tmp_path: Path) -> None:
+    history = [*HISTORY, _row(5, "rejected", base_model=HISTORY[3]["output_model_arn"], records=9)]
+    produced = produced_by(history)
+    assert base_model_label(history[4]["base_model"], produced) == "iteration 4's model"
+    assert base_model_label("amazon.nova-micro-v1:0:128k", produced) == "amazon.nova-micro-v1:0:128k"
+    text = markdown_report("bot", "amazon.nova-micro-v1:0:128k", history)
+    assert "| 5 | `iteration 4's model` |" in text and "training loss (last-epoch mean)" in text
+    data = ReportData(
+        "bot", "iterft-test", "amazon.nova-micro-v1:0:128k", "token_f1", 0.02, 0.02, history, CURVES
+    )
+    page = write_report(data, tmp_path).read_text()
+    assert "<td>iteration 4&#x27;s model</td>" in page and "<th>training loss (last-epoch mean)</th>" in page

@@ -24,7 +24,7 @@ from iterft_runtime.dal.registry import IterationNotFoundError, MonthSpend, Regi
 from iterft_runtime.handlers import settings
 from iterft_runtime.logic.cost import CostInputError, RoundCost, estimate_round_cost, month_of, parse_time
 from iterft_runtime.logic.notifications import Convergence, round_notification
-from iterft_runtime.logic.plateau import after_round
+from iterft_runtime.logic.plateau import after_round, is_regression, regression_note
 from iterft_runtime.logic.round_metrics import round_metric_values
 from iterft_runtime.logic.rounds import gate_improvement, record_fields, round_input
 from iterft_runtime.models.lineage import GatePolicy, LineageConfig
@@ -51,6 +51,11 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     improvement = gate_improvement(event)
     if improvement is not None:
         fields["converged"] = _apply_plateau_rule(registry, name, iteration, improvement, given.lineage.gate)
+        if is_regression(improvement, given.lineage.gate.plateau_limit):
+            fields["regression"] = True
+            fields["reason"] = (
+                f"{fields.get('reason') or 'rejected'}; {regression_note(improvement, given.lineage.gate)}"
+            )
     cost = _estimate(event, given.lineage, parse_time(ended_at))
     if cost is not None:
         fields["cost"] = cost.to_dict()

@@ -1,10 +1,13 @@
-"""Apply retention: delete the lineage's custom models beyond the newest `retention.keep_models`.
+"""Apply retention by role: delete the custom models nothing can serve again or roll back to.
 
 Runs at the end of every round, before Finish releases the lock, so no other round of the lineage
-can be using a model meanwhile. Never deleted: the champion, the model the serving capacity serves,
-and the newest `keep_models` models (this round's candidate among them). A model Bedrock refuses to
-delete (still deployed somewhere) is skipped and reported. Each deletion is recorded on its
-iteration (`model_deleted_at`), so history shows it and a rollback to it is refused.
+can be using a model meanwhile. Deleted: a rejected or failed round's candidate (this round's
+among them) once its round ended, or `retention.keep_rejected_days` later; promoted models beyond
+the newest `retention.keep_models` promoted ones. Never deleted: the champion, the model the serving
+capacity serves, what a round still in flight builds on or produced (queued rounds build on the
+champion). A model Bedrock refuses to delete (still deployed somewhere) is skipped and reported.
+Each deletion is recorded on its iteration (`model_deleted_at`), so history shows it and a rollback
+to it is refused.
 Best effort: a failure here is caught by the workflow and does not stop Finish. Result at `$.retention`:
 the first MAX_LISTED deleted iterations and skipped models, and how many there were (a model Bedrock keeps
 refusing is tried again every round, so the list grows with the lineage's history; the log has it all).
@@ -12,6 +15,7 @@ refusing is tried again every round, so the list grows with the lineage's histor
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -21,8 +25,10 @@ from iterft_runtime.dal import bedrock
 from iterft_runtime.dal.clients import error_code
 from iterft_runtime.dal.registry import Registry
 from iterft_runtime.handlers import settings
+from iterft_runtime.logic.cost import CostInputError, parse_time
 from iterft_runtime.logic.rounds import round_input
 from iterft_runtime.logic.serving import LineageModel, models_to_delete
+from iterft_runtime.models.records import Decision, IterationRecord
 
 logger = Logger()
 
@@ -34,20 +40,43 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     name = given.lineage.name
     registry = Registry(settings.table_name())
     state = registry.get_state(name)
+    records = registry.list_iterations(name)
+    # This round's record says `running` until Finish: its outcome is in the state document.
+    outcome = str((event.get("outcome") or {}).get("decision") or Decision.FAILED.value)
     models = [
-        LineageModel(record.iteration, record.output_model_arn)
-        for record in registry.list_iterations(name)
+        LineageModel(
+            record.iteration,
+            record.output_model_arn,
+            outcome if record.iteration == given.iteration else record.decision,
+            None if record.iteration == given.iteration else _ended(record),
+        )
+        for record in records
         if record.output_model_arn and not record.model_deleted_at
     ]
     serving = state.serving_capacity if state and state.serving_capacity else {}
+    in_flight = [
+        arn
+        for record in records
+        if record.decision == Decision.RUNNING and record.iteration != given.iteration
+        for arn in (record.base_model, record.output_model_arn)
+    ]
     protected = [
         state.champion_model if state else None,
         state.champion_model_arn if state else None,
         serving.get("model_arn"),
+        *in_flight,
     ]
+    retention = given.lineage.retention
+    doomed = models_to_delete(
+        models,
+        retention.keep_models,
+        protected,
+        keep_rejected_days=retention.keep_rejected_days,
+        now=parse_time(settings.now()),
+    )
     deleted: list[int] = []
     skipped: list[str] = []
-    for model in models_to_delete(models, given.lineage.retention.keep_models, protected):
+    for model in doomed:
         try:
             bedrock.delete_custom_model(model.model_arn)
         except ClientError as error:
@@ -64,3 +93,11 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         "deleted_count": len(deleted),
         "skipped_count": len(skipped),
     }
+
+
+def _ended(record: IterationRecord) -> datetime | None:
+    stamp = record.ended_at or record.started_at
+    try:
+        return parse_time(stamp) if stamp else None
+    except CostInputError:
+        return None

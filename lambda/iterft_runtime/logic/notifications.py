@@ -212,8 +212,8 @@ def _score_lines(record: IterationRecord) -> list[str]:
 
 def _convergence_lines(lineage: str, record: IterationRecord, convergence: Convergence) -> list[str]:
     lines = [
-        f"Converged: the {record.metric or 'primary'} improvement stayed under {convergence.threshold:.4f} "
-        f"for {convergence.rounds} decided round(s) in a row."
+        f"Converged: the {record.metric or 'primary'} change stayed within ±{convergence.threshold:.4f} "
+        f"for {convergence.rounds} decided round(s) in a row (regressions, where the data hurt, not counted)."
     ]
     if convergence.paused:
         lines.append(f"New uploads are queued but start no round until `iterft resume {lineage}`.")

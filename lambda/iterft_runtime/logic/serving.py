@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -136,20 +137,62 @@ def capacity_to_release(created: Iterable[Capacity], serving: Capacity | None) -
     return [capacity for capacity in created if capacity.arn and capacity.arn != serving_arn]
 
 
+NEVER_SERVED = frozenset({Decision.REJECTED, Decision.FAILED, Decision.INVALID_DATA})
+"""Outcomes whose candidate no promotion put in service: nothing can roll back to it."""
+
+
 @dataclass(frozen=True)
 class LineageModel:
+    """A custom model a round of the lineage produced, as retention sees it."""
+
     iteration: int
     model_arn: str
+    decision: str = Decision.PROMOTED.value
+    """The round's outcome (promoted, rejected, failed; running while it is in flight)."""
+    ended_at: datetime | None = None
+    """When the round ended (None: it is in flight, or is the round applying retention)."""
 
 
 def models_to_delete(
-    models: Sequence[LineageModel], keep: int, protected: Iterable[str | None]
+    models: Sequence[LineageModel],
+    keep: int,
+    protected: Iterable[str | None],
+    *,
+    keep_rejected_days: int = 0,
+    now: datetime | None = None,
 ) -> list[LineageModel]:
-    """Retention: every custom model of the lineage except the newest `keep` and the protected ones
-    (the champion, the model that serves, what a running round uses)."""
+    """Retention by role: which of the lineage's custom models to delete now.
+
+    - a promoted model is kept while it is among the newest `keep` promoted ones (a rollback
+      target), then deleted;
+    - a model no promotion ever served (rejected or failed) is deleted once its round has ended,
+      or `keep_rejected_days` after it ended (kept meanwhile for inspection);
+    - a round in flight (`running`) keeps its model, and the protected ones are never deleted:
+      the champion, the model that serves, what a running or queued round builds on.
+    """
     never = {arn for arn in protected if arn}
-    newest = sorted(models, key=lambda model: model.iteration, reverse=True)
-    return [model for model in newest[keep:] if model.model_arn not in never]
+    promoted = sorted(
+        (model for model in models if model.decision == Decision.PROMOTED),
+        key=lambda model: model.iteration,
+        reverse=True,
+    )
+    doomed = {model.iteration for model in promoted[keep:]}
+    kept_for = timedelta(days=keep_rejected_days)
+    for model in models:
+        if model.decision in NEVER_SERVED and _expired(model.ended_at, now, kept_for):
+            doomed.add(model.iteration)
+    return sorted(
+        (model for model in models if model.iteration in doomed and model.model_arn not in never),
+        key=lambda model: model.iteration,
+        reverse=True,
+    )
+
+
+def _expired(ended_at: datetime | None, now: datetime | None, kept_for: timedelta) -> bool:
+    """Whether a never-served model's inspection period is over (a zero period: as its round ends)."""
+    if not kept_for:
+        return True
+    return ended_at is not None and now is not None and now - ended_at >= kept_for
 
 
 def evaluation_capacities(doc: Mapping[str, Any]) -> list[Capacity]:

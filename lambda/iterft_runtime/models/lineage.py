@@ -108,8 +108,12 @@ class ModelRetention(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     keep_models: Annotated[int, Field(ge=1, le=1000)] = 3
-    """After each round, custom models beyond the newest `keep_models` are deleted (a custom model is
-    billed for storage every month), except the champion and the model that serves."""
+    """After each round, promoted models beyond the newest `keep_models` promoted ones are deleted (a
+    custom model is billed for storage every month), except the champion and the model that serves:
+    the ones kept are what `iterft rollback` can go back to."""
+    keep_rejected_days: Annotated[int, Field(ge=0, le=90)] = 0
+    """A rejected or failed round's candidate (never servable) is deleted when its round ends (0), or
+    by the first round to end at least this many days later (kept meanwhile for inspection)."""
 
 
 FOUNDATION_MODEL_ID = r"^[a-z0-9-]+\.[A-Za-z0-9_-]+(:\d+)?$"

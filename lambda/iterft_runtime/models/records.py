@@ -170,6 +170,9 @@ class IterationRecord:
     """The gate's verdict per rule: `{"rule": "...", "passed": bool}`."""
     converged: bool | None = None
     """The lineage's converged state after this round (None: the round was not decided by the gate)."""
+    regression: bool | None = None
+    """True: the gate decided the round and the candidate fell by the plateau threshold or more (the
+    data hurt); such a round does not count towards a plateau."""
     reason: str | None = None
     approval: dict[str, Any] = field(default_factory=dict)
     """The human review of a passing candidate: `status` (pending | approved | rejected | timed_out),
@@ -262,6 +265,7 @@ class IterationRecord:
             "deltas": dict(self.deltas),
             "gate": list(self.gate),
             "converged": self.converged,
+            "regression": bool(self.regression),
             "approval": dict(self.approval),
             "evaluation_capacity": [dict(item) for item in self.evaluation_capacity],
             "serving_action": self.serving_action,
