@@ -717,7 +717,7 @@ def test_retention_lists_a_few_of_many_models_it_could_not_delete(
     """Models Bedrock keeps refusing are tried again every round: `$.retention` stays bounded anyway."""
     doc = dispatched(aws)
     many = [LineageModel(n, f"arn:aws:bedrock:us-east-1:123456789012:custom-model/m{n}") for n in range(25)]
-    monkeypatch.setattr(retain_models, "models_to_delete", lambda *_: many)
+    monkeypatch.setattr(retain_models, "models_to_delete", lambda *_, **__: many)
 
     def refuse(arn: str) -> None:
         raise ClientError({"Error": {"Code": "ConflictException", "Message": f"{arn} is in use"}}, "Delete")

@@ -172,6 +172,7 @@ def test_history_has_the_public_keys() -> None:
         "report_uri",
         "results_uri",
         "metrics_uri",
+        "regression",
         "evaluation_job_arns",
         "managed_results_uri",
         "training_loss",
