@@ -41,13 +41,14 @@ throughput reports Creating (or Updating) once, then InService.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import re
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, TypeVar
@@ -133,6 +134,11 @@ def _lookup(store: Mapping[str, T], identifier: str, other_id: Callable[[T], str
     return store.get(identifier) or next(
         (item for item in store.values() if other_id(item) == identifier), None
     )
+
+
+def _job_role(request: Mapping[str, Any], kind: str, name: str) -> Principal:
+    """Bedrock acting for a job, through the service role the job was given."""
+    return Principal(str(request["roleArn"]), f"Bedrock, as the service role of {kind} {name}")
 
 
 def _error_message(error: ClientError) -> str:
@@ -649,7 +655,18 @@ class BedrockStandIn(BaseBackend):
             authorize_assume_role("bedrock.amazonaws.com", role_arn, context)
         except AccessDenied as error:
             raise _invalid(f"Bedrock could not assume the service role {role_arn}: {error}") from None
-        return Principal(role_arn, f"Bedrock, as the service role of {kind} {name}")
+        return _job_role(request, kind, name)
+
+    @contextlib.contextmanager
+    def _as_job_role(
+        self, request: Mapping[str, Any], kind: str, name: str, fail: Callable[[str], None]
+    ) -> Iterator[None]:
+        """Run a job's work as its service role: a request the role may not make fails the job, as on AWS."""
+        with acting_as(_job_role(request, kind, name)):
+            try:
+                yield
+            except ClientError as error:
+                fail(_error_message(error))
 
     # Model customization jobs -------------------------------------------------------------------
 
@@ -795,16 +812,10 @@ class BedrockStandIn(BaseBackend):
             return job.describe()
 
     def _run(self, job: _Job) -> None:
-        """Run the job as its service role: a request the role may not make fails the job, as on AWS."""
-        with acting_as(
-            Principal(
-                str(job.request["roleArn"]), f"Bedrock, as the service role of customization job {job.name}"
-            )
+        with self._as_job_role(
+            job.request, "customization job", job.name, lambda why: self._end(job, "Failed", why)
         ):
-            try:
-                self._train(job)
-            except ClientError as error:
-                self._end(job, "Failed", _error_message(error))
+            self._train(job)
 
     def _train(self, job: _Job) -> None:
         """Train the job's model for real, write Bedrock's metric files and register the custom model."""
@@ -1040,16 +1051,8 @@ class BedrockStandIn(BaseBackend):
             return job.describe()
 
     def _run_evaluation(self, job: _EvaluationJob) -> None:
-        """Run the job as its service role: a request the role may not make fails the job, as on AWS."""
-        with acting_as(
-            Principal(
-                str(job.request["roleArn"]), f"Bedrock, as the service role of evaluation job {job.name}"
-            )
-        ):
-            try:
-                self._evaluate(job)
-            except ClientError as error:
-                job.end("Failed", [_error_message(error)])
+        with self._as_job_role(job.request, "evaluation job", job.name, lambda why: job.end("Failed", [why])):
+            self._evaluate(job)
 
     def _evaluate(self, job: _EvaluationJob) -> None:
         """Answer every prompt with every model, score the answers, write Bedrock's output files."""

@@ -7,6 +7,7 @@ resource ARNs, condition keys) and that every identity a request can be made as 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -19,6 +20,7 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration.item
     distributed_item_processor_worker,
 )
 
+from iterft.local.bedrock_standin import install_bedrock_standin
 from iterft.local.iam import Principal, acting_as, current
 from iterft.local.iam.requests import Call, IamRequest, UnmappedOperation, requests_for
 from iterft.local.iam.simulator import NodeSimulator, simulator_available
@@ -220,6 +222,7 @@ def test_the_simulator_applies_pass_role_conditions(simulator: NodeSimulator) ->
 @pytest.fixture(scope="module")
 def aws(monkeypatch_module: pytest.MonkeyPatch) -> Iterator[EmbeddedAws]:
     monkeypatch_module.setenv("ITERFT_IAM_CHECKS", "1")
+    install_bedrock_standin()
     with EmbeddedAws() as running:
         yield running
 
@@ -315,3 +318,68 @@ def test_the_interpreter_acts_as_the_execution_role(aws: EmbeddedAws, run_to_end
     assert execution["status"] == "FAILED"
     [denial] = aws.iam.take_denials()
     assert (denial.principal.role_arn, denial.request.action) == (machine.role_arn, "s3:PutObject")
+
+
+RECORD = {
+    "schemaVersion": "bedrock-conversation-2024",
+    "messages": [
+        {"role": "user", "content": [{"text": "How do I reset my password?"}]},
+        {"role": "assistant", "content": [{"text": "Open settings and choose reset password."}]},
+    ],
+}
+
+
+def _customization_role(aws: EmbeddedAws, name: str, trusted: str, statements: list[dict[str, Any]]) -> str:
+    iam = aws.client("iam")
+    trust = {"Effect": "Allow", "Principal": {"Service": trusted}, "Action": "sts:AssumeRole"}
+    policy = {"Version": "2012-10-17", "Statement": [trust]}
+    arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(policy))["Role"]["Arn"]
+    document = {"Version": "2012-10-17", "Statement": statements}
+    iam.put_role_policy(RoleName=name, PolicyName="p", PolicyDocument=json.dumps(document))
+    return str(arn)
+
+
+def _create_job(aws: EmbeddedAws, role_arn: str, name: str) -> dict[str, Any]:
+    return dict(
+        aws.client("bedrock").create_model_customization_job(
+            jobName=name,
+            customModelName=f"{name}-model",
+            roleArn=role_arn,
+            baseModelIdentifier="amazon.nova-micro-v1:0:128k",
+            trainingDataConfig={"s3Uri": "s3://iam-jobs/train.jsonl"},
+            outputDataConfig={"s3Uri": "s3://iam-jobs/out/"},
+        )
+    )
+
+
+def test_bedrock_acts_for_a_job_only_through_a_role_that_trusts_it_and_may_read_the_data(
+    aws: EmbeddedAws,
+) -> None:
+    """The stand-in assumes the job's role (trust policy) and reads the training data as that role."""
+    s3 = aws.client("s3")
+    s3.create_bucket(Bucket="iam-jobs")
+    s3.put_object(Bucket="iam-jobs", Key="train.jsonl", Body="\n".join(json.dumps(RECORD) for _ in range(8)))
+    read_write = [
+        {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::iam-jobs/train.jsonl"},
+        {"Effect": "Allow", "Action": "s3:PutObject", "Resource": "arn:aws:s3:::iam-jobs/out/*"},
+    ]
+    assert aws.iam is not None
+    aws.iam.take_denials()
+
+    untrusting = _customization_role(aws, "trusts-lambda", "lambda.amazonaws.com", read_write)
+    with pytest.raises(ClientError, match="could not assume the service role"):
+        _create_job(aws, untrusting, "iam-untrusted")
+    blind = _customization_role(aws, "cannot-read", "bedrock.amazonaws.com", read_write[1:])
+    with pytest.raises(
+        ClientError, match=re.escape("s3:GetObject on resource: arn:aws:s3:::iam-jobs/train.jsonl")
+    ):
+        _create_job(aws, blind, "iam-blind")
+    assert [(d.request.action, d.request.resource, d.principal.role_arn) for d in aws.iam.take_denials()] == [
+        ("sts:AssumeRole", untrusting, "bedrock.amazonaws.com"),
+        ("s3:GetObject", "arn:aws:s3:::iam-jobs/train.jsonl", blind),
+    ]
+
+    allowed = _customization_role(aws, "can-read", "bedrock.amazonaws.com", read_write)
+    job = _create_job(aws, allowed, "iam-allowed")
+    status = aws.client("bedrock").get_model_customization_job(jobIdentifier=job["jobArn"])["status"]
+    assert status == "Completed" and aws.iam.take_denials() == []
