@@ -23,12 +23,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import stat
 import sys
 import time
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO, NoReturn
+from urllib.parse import urlsplit
 
 from botocore.exceptions import BotoCoreError, ClientError
 from iterft_runtime.logic.lines import split_lines
@@ -42,6 +44,7 @@ from iterft_runtime.models.families import (
     family_named,
 )
 from rich.console import Console
+from rich.measure import Measurement
 from rich.table import Table
 
 from iterft import target
@@ -61,14 +64,45 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 _READ_CHUNK = 1024 * 1024
 
 
-def _file_chunks(path: Path) -> Iterator[bytes]:
-    with path.open("rb") as handle:
-        while chunk := handle.read(_READ_CHUNK):
-            yield chunk
+def _file_chunks(handle: BinaryIO) -> Iterator[bytes]:
+    while chunk := handle.read(_READ_CHUNK):
+        yield chunk
 
 
-def _print_report(report: ValidationReport, path: Path, console: Console) -> None:
-    console.print(f"{path}: {report.summary()}", style="green" if report.valid else "red", markup=False)
+class _UsageError(Exception):
+    """A bad argument found after parsing (a file that cannot be read, a folder that cannot be
+    written): one line on stderr and exit 2."""
+
+
+def _open_input(name: str) -> tuple[BinaryIO, str, int | None]:
+    """The file to validate (`-`: standard input), the name to show and its size when known.
+
+    Directories, devices (/dev/null) and sockets are refused; a named pipe (`<(zcat data.gz)`) streams.
+    """
+    if name == "-":
+        return sys.stdin.buffer, "<stdin>", None
+    path = Path(name)
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        raise _UsageError(f"no such file: {path}") from None
+    except OSError as error:
+        raise _UsageError(f"cannot read {path}: {error.strerror}") from None
+    if stat.S_ISDIR(mode):
+        raise _UsageError(f"{path} is a directory, not a file")
+    if not (stat.S_ISREG(mode) or stat.S_ISFIFO(mode)):
+        raise _UsageError(
+            f"{path} is a device or socket, not a file (give a JSONL file, or - for standard input)"
+        )
+    try:
+        handle = path.open("rb")
+    except OSError as error:
+        raise _UsageError(f"cannot read {path}: {error.strerror}") from None
+    return handle, str(path), path.stat().st_size if stat.S_ISREG(mode) else None
+
+
+def _print_report(report: ValidationReport, name: str, console: Console) -> None:
+    console.print(f"{name}: {report.summary()}", style="green" if report.valid else "red", markup=False)
     for problem in report.problems:
         where = f"line {problem.line}" if problem.line is not None else "file"
         console.print(f"  {where}: {problem.severity.value} {problem.code}: {problem.message}", markup=False)
@@ -90,20 +124,23 @@ def _validate(args: argparse.Namespace, console: Console) -> int:
     except UnknownModelError as error:
         _error(f"iterft validate: {error}")
         return EXIT_USAGE
-    path = Path(args.file)
-    if not path.is_file():
-        _error(f"iterft validate: no such file: {path}")
-        return EXIT_USAGE
-    report = validate_lines(
-        split_lines(_file_chunks(path)),
-        family,
-        validation_file=args.validation,
-        declared_size=path.stat().st_size,
-    )
+    handle, name, size = _open_input(args.file)
+    try:
+        report = validate_lines(
+            split_lines(_file_chunks(handle)),
+            family,
+            validation_file=args.validation,
+            declared_size=size,
+        )
+    except OSError as error:  # e.g. EISDIR or EIO mid-read
+        raise _UsageError(f"cannot read {name}: {error.strerror or error}") from None
+    finally:
+        if handle is not sys.stdin.buffer:
+            handle.close()
     if args.json:
         print(json.dumps(report.to_dict(), indent=2))
     else:
-        _print_report(report, path, console)
+        _print_report(report, name, console)
     return EXIT_OK if report.valid else EXIT_FAILED
 
 
@@ -121,6 +158,24 @@ def _fmt(value: Any, digits: int = 4) -> str:
     if value is None:
         return "-"
     return f"{value:.{digits}f}" if isinstance(value, float) else str(value)
+
+
+def print_table(console: Console, table: Table) -> None:
+    """A table at its natural width when the output is not a terminal (a pipe, a file, CI), so that no
+    cell is folded mid-word at the 80 columns a pipe is given; on a terminal, the terminal's width."""
+    if console.is_terminal:
+        console.print(table)
+        return
+    natural = Measurement.get(console, console.options.update_width(10_000), table).maximum
+    wide = Console(
+        file=console.file,
+        width=max(console.width, natural),
+        soft_wrap=True,
+        highlight=False,
+        no_color=console.no_color,
+        color_system=console.color_system,  # type: ignore[arg-type]
+    )
+    wide.print(table)
 
 
 def history_table(lineage: str, rows: list[dict[str, Any]]) -> Table:
@@ -198,21 +253,21 @@ def _history(args: argparse.Namespace, console: Console) -> int:
         if args.json:
             print(json.dumps(uploads, indent=2))
         else:
-            console.print(uploads_table(args.lineage, uploads))
+            print_table(console, uploads_table(args.lineage, uploads))
         return EXIT_OK
     rows = lineage_history(deployment, args.lineage, categories=args.categories)
     if args.json:
         print(json.dumps(rows, indent=2))
         return EXIT_OK
     if rows:
-        console.print(history_table(args.lineage, rows))
+        print_table(console, history_table(args.lineage, rows))
         for row in rows:
             if row.get("reason"):
                 console.print(f"  {row['iteration']}: {row['reason']}", markup=False)
         if args.categories:
             for row in rows:
                 if row.get("metrics_uri"):
-                    console.print(category_table(row))
+                    print_table(console, category_table(row))
     else:
         console.print(f"lineage {args.lineage}: no iterations yet")
     not_trained = lineage_uploads(deployment, args.lineage, not_trained=True)
@@ -270,7 +325,7 @@ def _status(args: argparse.Namespace, console: Console) -> int:
             _converged_label(status),
             _spend_label(status),
         )
-    console.print(table)
+    print_table(console, table)
     for status in statuses:
         for uri in status["queued"]:
             console.print(f"  {status['lineage']} queued: {uri}", markup=False)
@@ -339,9 +394,6 @@ def _rollback(args: argparse.Namespace, console: Console) -> int:
 
 
 def _withdraw(args: argparse.Namespace, console: Console) -> int:
-    if not args.reason.strip():
-        _error("iterft withdraw: --reason must not be empty (it is recorded with the withdrawal)")
-        return EXIT_USAGE
     record = withdraw_upload(_deployment(args), args.lineage, args.upload, args.reason)
     console.print(
         f"{args.lineage}: withdrew {record.dataset.s3_uri}; it will not be trained "
@@ -427,11 +479,67 @@ def _wait_for_round(
             time.sleep(args.interval)
 
 
+def _check_out_dir(out: Path) -> None:
+    """Before anything is read: --out is (or can become) a directory this user can write into."""
+    existing = out
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        what = "" if existing == out else f" ({existing} is a file)"
+        raise _UsageError(
+            f"--out {out} cannot be a directory{what}: give a directory for index.html and its charts"
+        )
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise target.TargetError(f"cannot write into {existing}: permission denied")
+
+
 def _report(args: argparse.Namespace, console: Console) -> int:
+    out = Path(args.out)
+    _check_out_dir(out)
     deployment = _deployment(args)
-    page = write_report(report_data(deployment, args.lineage), Path(args.out))
+    data = report_data(deployment, args.lineage)
+    try:
+        page = write_report(data, out)
+    except OSError as error:
+        raise target.TargetError(f"cannot write the report into {out}: {error.strerror or error}") from None
     console.print(f"wrote {page}", markup=False)
     return EXIT_OK
+
+
+class _Parser(argparse.ArgumentParser):
+    """Usage errors in one line on stderr (which command, what is wrong, where to look), exit 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
+def _positive(kind: type[int] | type[float]) -> Any:
+    def parse(text: str) -> int | float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if not value > 0:  # also refuses nan
+            raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+        return value
+
+    return parse
+
+
+def _reason(text: str) -> str:
+    if not text.strip():
+        raise argparse.ArgumentTypeError("must not be empty (it is recorded in the history and notified)")
+    return text
+
+
+def _endpoint_url(text: str) -> str:
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an http(s) URL (from --endpoint-url or AWS_ENDPOINT_URL): "
+            "give the scheme too, e.g. http://127.0.0.1:PORT"
+        )
+    return text
 
 
 def _add_target_arguments(parser: argparse.ArgumentParser, *, json_output: bool = True) -> None:
@@ -442,6 +550,7 @@ def _add_target_arguments(parser: argparse.ArgumentParser, *, json_output: bool 
     parser.add_argument(
         "--endpoint-url",
         default=os.environ.get("AWS_ENDPOINT_URL"),
+        type=_endpoint_url,
         help="AWS endpoint, e.g. the embedded default's http://127.0.0.1:PORT",
     )
     if json_output:
@@ -464,7 +573,7 @@ def _command(
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="iterft",
         description="Iterative fine-tuning of Bedrock custom models: check data, watch and steer the "
         "lineages of a deployed iterft stack.",
@@ -484,7 +593,7 @@ def build_parser() -> argparse.ArgumentParser:
         ],
         _validate,
     )
-    validate.add_argument("file")
+    validate.add_argument("file", help="the JSONL file; - reads standard input")
     model = validate.add_mutually_exclusive_group(required=True)
     model.add_argument(
         "--model",
@@ -548,9 +657,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="s3://BUCKET/incoming/.../FILE.jsonl in the stack's data bucket (?versionId= pins a version)",
     )
     start.add_argument("--wait", action="store_true", help="show progress until the round ends")
-    start.add_argument("--timeout", type=float, help="with --wait: give up waiting after this many seconds")
     start.add_argument(
-        "--interval", type=float, default=2.0, help="with --wait: seconds between progress checks (default 2)"
+        "--timeout", type=_positive(float), help="with --wait: give up waiting after this many seconds"
+    )
+    start.add_argument(
+        "--interval",
+        type=_positive(float),
+        default=2.0,
+        help="with --wait: seconds between progress checks (default 2)",
     )
     _add_target_arguments(start, json_output=False)
 
@@ -583,8 +697,12 @@ def build_parser() -> argparse.ArgumentParser:
         _rollback,
     )
     rollback.add_argument("lineage")
-    rollback.add_argument("--to", type=int, required=True, metavar="ITERATION", help="a promoted iteration")
-    rollback.add_argument("--reason", required=True, help="why: recorded in the history and notified")
+    rollback.add_argument(
+        "--to", type=_positive(int), required=True, metavar="ITERATION", help="a promoted iteration"
+    )
+    rollback.add_argument(
+        "--reason", type=_reason, required=True, help="why: recorded in the history and notified"
+    )
     _add_target_arguments(rollback, json_output=False)
 
     withdraw = _command(
@@ -605,7 +723,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="the queued object's key under incoming/ (or its s3:// URI); ?versionId= names one version",
     )
     withdraw.add_argument(
-        "--reason", required=True, help="why: recorded with who withdrew it (must not be empty)"
+        "--reason", type=_reason, required=True, help="why: recorded with who withdrew it (must not be empty)"
     )
     _add_target_arguments(withdraw, json_output=False)
 
@@ -617,8 +735,8 @@ def build_parser() -> argparse.ArgumentParser:
         _approve,
     )
     approve.add_argument("lineage")
-    approve.add_argument("iteration", type=int)
-    approve.add_argument("--reason", default="approved", help="recorded with the approval")
+    approve.add_argument("iteration", type=_positive(int))
+    approve.add_argument("--reason", type=_reason, default="approved", help="recorded with the approval")
     _add_target_arguments(approve, json_output=False)
 
     reject = _command(
@@ -629,8 +747,10 @@ def build_parser() -> argparse.ArgumentParser:
         _reject,
     )
     reject.add_argument("lineage")
-    reject.add_argument("iteration", type=int)
-    reject.add_argument("--reason", required=True, help="why: recorded in the history and notified")
+    reject.add_argument("iteration", type=_positive(int))
+    reject.add_argument(
+        "--reason", type=_reason, required=True, help="why: recorded in the history and notified"
+    )
     _add_target_arguments(reject, json_output=False)
     return parser
 
@@ -639,6 +759,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.run(args, Console(soft_wrap=True, highlight=False)))
+    except _UsageError as error:
+        _error(f"iterft {args.command}: {error}")
+        return EXIT_USAGE
     except target.TargetError as error:
         _error(f"iterft {args.command}: {error}")
     except (BotoCoreError, ClientError) as error:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import signal
 import sys
@@ -19,7 +20,7 @@ from typing import Any
 
 from rich.console import Console
 
-from iterft.cli import history_table
+from iterft.cli import history_table, print_table
 from iterft.history import lineage_history, report_data, round_progress
 from iterft.local.session import LocalSession
 from iterft.report import lineage_breaks, markdown_report, write_report
@@ -76,6 +77,25 @@ class Progress:
         raise TimeoutError(f"{count} iterations did not end within {ROUND_TIMEOUT_SECONDS * count} s")
 
 
+INTERPRETER_LOGGERS = ("moto",)
+"""moto logs its interpreter's internals at ERROR (e.g. `Exception=NoSuchJsonPathError ... at
+'(StringJsonPath|...'` for a path a Choice tests before it exists): the demo sends them to a file."""
+
+
+def route_interpreter_logs(path: Path) -> logging.Handler:
+    """moto's log records go to `path` only, not to the terminal (Python's last-resort handler prints
+    WARNING and above to stderr when nothing else handles them). The demo's own lines are printed by
+    its console, not logged, so nothing of its progress is hidden."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(path, mode="w", encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    for name in INTERPRETER_LOGGERS:
+        logger = logging.getLogger(name)
+        logger.addHandler(handler)
+        logger.propagate = False
+    return handler
+
+
 def keep_instructions(endpoint: str, region: str, stack: str) -> list[str]:
     """What to type in another terminal to use `iterft` against the kept embedded default."""
     return [
@@ -117,6 +137,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
     os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")  # and their metrics' JSON lines off
     console = Console(highlight=False, soft_wrap=True)
+    route_interpreter_logs(out / "moto.log")
     started = time.monotonic()
     console.rule("iterft demo: the embedded default (moto on loopback, Bedrock stand-in; no AWS account)")
     with console.status("synthesizing config/dev.yaml and deploying it into the embedded AWS"):
@@ -139,8 +160,7 @@ def main(argv: list[str] | None = None) -> int:
         history = progress.wait_for(len(UPLOADS))
 
         starting_model = session.config.lineage(LINEAGE).base_model
-        # A pipe gets 80 columns by default; the table needs more to stay readable.
-        Console(width=max(console.width, 150)).print(history_table(LINEAGE, history))
+        print_table(console, history_table(LINEAGE, history))  # at its natural width through a pipe
         out.mkdir(parents=True, exist_ok=True)
         (out / "history.json").write_text(json.dumps({LINEAGE: history}, indent=2) + "\n")
         report = markdown_report(LINEAGE, starting_model, history)
@@ -170,7 +190,10 @@ def main(argv: list[str] | None = None) -> int:
             )
         console.print(f"notifications published: {len(session.notifications())}")
         page = write_report(report_data(session.deployment, LINEAGE), out / "report")
-        console.print(f"wrote {out / 'history.json'}, {out / 'summary.json'} and {out / 'report.md'}")
+        console.print(
+            f"wrote {out / 'history.json'}, {out / 'summary.json'} and {out / 'report.md'} "
+            f"(the interpreter's own log: {out / 'moto.log'})"
+        )
         console.print(f"report (charts and history): {page}")
         console.print(f"demo finished in {time.monotonic() - started:.1f} s")
         if args.keep:

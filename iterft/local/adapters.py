@@ -56,6 +56,8 @@ from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name
     StatesErrorNameType,
 )
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+from moto.stepfunctions.parser.asl.component.common.timeouts.heartbeat import Heartbeat
+from moto.stepfunctions.parser.asl.component.common.timeouts.timeout import Timeout
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.credentials import StateCredentials
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import state_task_service_callback
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.resource import (
@@ -689,18 +691,85 @@ def _sync_delay() -> float:
     return max(scaled(_ORIGINAL_SYNC_DELAY_SECONDS), _MIN_SYNC_DELAY_SECONDS)
 
 
+_RECORDING = threading.local()
+"""Set while a Task state records its TaskScheduled event: the history shows the declared seconds."""
+
+
+class _ScaledSeconds:
+    """Evaluates the declared component (seconds, a path or JSONata) and pushes real seconds instead."""
+
+    def __init__(self, declared: Any) -> None:
+        self.declared = declared
+
+    def _eval_seconds(self, env: Environment) -> int:  # pragma: no cover - _eval_body is overridden
+        raise NotImplementedError
+
+    def _eval_body(self, env: Environment) -> None:
+        self.declared.eval(env=env)
+        if not getattr(_RECORDING, "active", False):
+            env.stack.append(scaled(env.stack.pop()))
+
+
+class _ScaledTimeout(_ScaledSeconds, Timeout):
+    """A callback Task's TimeoutSeconds(Path), in real seconds under the time scale."""
+
+    def is_default_value(self) -> bool:
+        return bool(self.declared.is_default_value())
+
+
+class _ScaledHeartbeat(_ScaledSeconds, Heartbeat):
+    """A callback Task's HeartbeatSeconds(Path), in real seconds under the time scale."""
+
+
+_ORIGINAL_SERVICE_FROM_STATE_PROPS = StateTaskService.from_state_props
+_ORIGINAL_BEFORE_EVAL_EXECUTION = StateTaskService._before_eval_execution
+
+
+def _service_task_from_state_props(self: StateTaskService, state_props: Any) -> None:
+    """Scale the timeout and heartbeat of `.sync`, `.sync:2` and `.waitForTaskToken` Task states.
+
+    Request-response tasks (Lambda invoke, SDK calls) keep real seconds: their work (the in-process
+    handlers, the server's calls) takes real time whatever the scale. A TimeoutSeconds left to its
+    default (99999999, or moto's 60 beside a HeartbeatSeconds) is not scaled either.
+    """
+    _ORIGINAL_SERVICE_FROM_STATE_PROPS(self, state_props)
+    if getattr(self.resource, "condition", None) is None:
+        return
+    if not self.timeout.is_default_value():
+        self.timeout = _ScaledTimeout(self.timeout)
+    if self.heartbeat is not None:
+        self.heartbeat = _ScaledHeartbeat(self.heartbeat)
+
+
+def _before_eval_execution_declared(self: StateTaskService, *args: Any, **kwargs: Any) -> None:
+    """TaskScheduled keeps the declared timeoutInSeconds/heartbeatInSeconds, as AWS records them."""
+    _RECORDING.active = True
+    try:
+        _ORIGINAL_BEFORE_EVAL_EXECUTION(self, *args, **kwargs)
+    finally:
+        _RECORDING.active = False
+
+
 def adapt_time_scaling() -> None:
-    """Wait states, Retry intervals and the .sync polling delay last `time_scale` times as long.
+    """Wait states, Retry intervals, the .sync polling delay and the timeouts and heartbeats of callback
+    Task states (`.sync`, `.waitForTaskToken`: e.g. a 72-hour approval) last `time_scale` times as long.
 
     Relies on `WaitFunction._wait_interval` (parser/asl/component/state/wait/wait_function/wait_function.py),
     the module-level `time` that `RetrierDecl._eval_body` sleeps with
-    (parser/asl/component/common/retry/retrier_decl.py) and
+    (parser/asl/component/common/retry/retrier_decl.py),
     `state_task_service_callback._DELAY_SECONDS_SYNC_CONDITION_CHECK` (read on every poll; floored at
-    10 ms, see _MIN_SYNC_DELAY_SECONDS).
+    10 ms, see _MIN_SYNC_DELAY_SECONDS), and, for timeouts and heartbeats, on the state's `timeout` and
+    `heartbeat` components (parser/asl/component/common/timeouts/timeout.py and heartbeat.py: each pushes
+    its seconds on `env.stack`) being set by `StateTaskService.from_state_props` and evaluated by
+    `ExecutionState._evaluate_with_timeout` and `StateTaskServiceCallback._eval_integration_pattern`
+    (which hands them to `CallbackEndpoint.wait` and `HeartbeatEndpoint`), and recorded in TaskScheduled
+    by `StateTaskService._before_eval_execution`.
     """
     _STATE.patches.replace(WaitFunction, "_wait_interval", _scaled_wait_interval)
     _STATE.patches.replace(retrier_decl, "time", _ScaledSleep())
     _STATE.patches.replace(state_task_service_callback, "_DELAY_SECONDS_SYNC_CONDITION_CHECK", _sync_delay())
+    _STATE.patches.replace(StateTaskService, "from_state_props", _service_task_from_state_props)
+    _STATE.patches.replace(StateTaskService, "_before_eval_execution", _before_eval_execution_declared)
 
 
 # --- 7: S3 events in AWS's EventBridge shape ------------------------------------------------------------

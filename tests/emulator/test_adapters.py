@@ -23,9 +23,16 @@ from moto.core.responses import BaseResponse
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from moto.s3 import notifications as s3_notifications
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+from moto.stepfunctions.parser.asl.component.common.timeouts.heartbeat import Heartbeat
+from moto.stepfunctions.parser.asl.component.common.timeouts.timeout import Timeout
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import state_task_service_callback
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service import (
+    StateTaskService,
+)
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
+from moto.stepfunctions.parser.asl.eval.callback.callback import CallbackEndpoint, HeartbeatEndpoint
 from moto.stepfunctions.parser.asl.parse import preprocessor
+from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
 from moto.stepfunctions.parser.asl.utils import boto_client as sfn_boto_client
 from moto.stepfunctions.parser.asl.utils import json_path
 
@@ -387,6 +394,136 @@ def test_waits_and_retries_are_scaled(aws: EmbeddedAws, sfn: Any, run_to_end: Ru
     assert failed_lambda_errors(sfn, execution["executionArn"]) == ["DatasetRejected"] * 3
 
 
+LONG_WAIT_SCALE = 0.00001
+"""72 simulated hours in 2.6 real seconds."""
+APPROVAL_TIMEOUT_SECONDS = 72 * 3600
+YEAR_SECONDS = 365 * 24 * 3600
+
+
+@pytest.fixture
+def long_waits_scaled() -> Iterator[None]:
+    adapters.install_adapters(LONG_WAIT_SCALE)
+    try:
+        yield
+    finally:
+        adapters.install_adapters(TIME_SCALE)
+
+
+def _timed_out_machine(sfn: Any, name: str, task: dict[str, Any]) -> str:
+    return state_machine(
+        sfn,
+        name,
+        {
+            "Wait for answer": {
+                **task,
+                "Type": "Task",
+                "ResultPath": "$.answer",
+                "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "Done"}],
+                "End": True,
+            },
+            "Done": {"Type": "Succeed"},
+        },
+        "Wait for answer",
+    )
+
+
+def _scheduled(sfn: Any, execution_arn: str) -> dict[str, Any]:
+    events = sfn.get_execution_history(executionArn=execution_arn)["events"]
+    [scheduled] = [e["taskScheduledEventDetails"] for e in events if e["type"] == "TaskScheduled"]
+    return scheduled
+
+
+def _token_task(queue_url: str, **timing: Any) -> dict[str, Any]:
+    return {
+        "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+        "Parameters": {"QueueUrl": queue_url, "MessageBody": {"token.$": "$$.Task.Token"}},
+        **timing,
+    }
+
+
+def test_a_72_hour_approval_timeout_is_scaled_like_a_wait(
+    aws: EmbeddedAws, sfn: Any, run_to_end: Run, long_waits_scaled: None
+) -> None:
+    """The approval state's shape: sqs:sendMessage.waitForTaskToken with TimeoutSecondsPath, nobody answers.
+
+    Relies on StateTaskService.from_state_props setting `timeout`/`heartbeat` (common/timeouts/) that
+    ExecutionState._evaluate_with_timeout and StateTaskServiceCallback._eval_integration_pattern evaluate.
+    """
+    queue_url = aws.client("sqs").create_queue(QueueName="approvals")["QueueUrl"]
+    arn = _timed_out_machine(sfn, "approval-timeout", _token_task(queue_url, TimeoutSecondsPath="$.timeout"))
+
+    execution = run_to_end(sfn, arn, {"timeout": APPROVAL_TIMEOUT_SECONDS})  # unscaled: 72 hours
+
+    assert execution["status"] == "SUCCEEDED"
+    assert execution["output"]["error"]["Error"] == "States.Timeout"
+    # The history shows the declared timeout, as AWS records it.
+    assert _scheduled(sfn, execution["executionArn"])["timeoutInSeconds"] == APPROVAL_TIMEOUT_SECONDS
+
+
+def test_a_task_heartbeat_is_scaled_like_a_wait(
+    aws: EmbeddedAws, sfn: Any, run_to_end: Run, long_waits_scaled: None
+) -> None:
+    queue_url = aws.client("sqs").create_queue(QueueName="heartbeats")["QueueUrl"]
+    # A year's TimeoutSeconds is 315 s scaled, past the hang guard: ending first, the heartbeat ended it.
+    task = _token_task(queue_url, TimeoutSeconds=YEAR_SECONDS, HeartbeatSeconds=3600)
+    arn = _timed_out_machine(sfn, "heartbeat-timeout", task)
+
+    execution = run_to_end(sfn, arn, {})  # unscaled: an hour without a heartbeat
+
+    assert execution["status"] == "SUCCEEDED"
+    # AWS says States.HeartbeatTimeout; moto's HeartbeatTimeoutError is a TimeoutError: States.Timeout.
+    assert execution["output"]["error"]["Error"] in ("States.HeartbeatTimeout", "States.Timeout")
+    scheduled = _scheduled(sfn, execution["executionArn"])
+    assert (scheduled["timeoutInSeconds"], scheduled["heartbeatInSeconds"]) == (YEAR_SECONDS, 3600)
+
+
+def test_a_sync_task_timeout_is_scaled_like_a_wait(
+    aws: EmbeddedAws, sfn: Any, run_to_end: Run, long_waits_scaled: None
+) -> None:
+    standin = standin_backend(aws.account_id, aws.region)
+    standin.set_job_polls_in_progress(10**9)  # the job never ends: only the state's timeout can
+    try:
+        task = {
+            "Resource": "arn:aws:states:::bedrock:createModelCustomizationJob.sync",
+            "Parameters": job_parameters("sync-timeout"),
+            "TimeoutSeconds": APPROVAL_TIMEOUT_SECONDS,
+        }
+        arn = _timed_out_machine(sfn, "sync-timeout", task)
+
+        execution = run_to_end(sfn, arn, {})  # unscaled: 72 hours
+
+        assert execution["status"] == "SUCCEEDED"
+        assert execution["output"]["error"]["Error"] == "States.Timeout"
+    finally:
+        standin.set_job_polls_in_progress(0)
+
+
+def test_request_response_task_timeouts_stay_in_real_seconds(aws: EmbeddedAws) -> None:
+    """A Lambda's handler runs in real time: scaling its state's 60 s would time it out at once."""
+    definition = {
+        "StartAt": "Call",
+        "States": {
+            "Call": {
+                "Type": "Task",
+                "Resource": "arn:aws:lambda:us-east-1:123456789012:function:f",
+                "TimeoutSeconds": 60,
+                "End": True,
+            },
+            "Approve": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+                "Parameters": {"QueueUrl": "q", "MessageBody.$": "$$.Task.Token"},
+                "TimeoutSeconds": 60,
+                "End": True,
+            },
+        },
+    }
+    program, _ = AmazonStateLanguageParser.parse(json.dumps(definition))
+    states = program.states.states  # type: ignore[attr-defined]
+    assert not isinstance(states["Call"].timeout, adapters._ScaledTimeout)
+    assert isinstance(states["Approve"].timeout, adapters._ScaledTimeout)
+
+
 # --- 7. S3 events to EventBridge --------------------------------------------------------------------
 
 
@@ -506,6 +643,11 @@ def test_every_patched_internal_exists_in_this_moto() -> None:
     assert callable(moto_responses.method_names_from_class)
     assert callable(sfn_boto_client.boto3.client)
     assert callable(json_path.parse)
+    assert callable(StateTaskService.from_state_props)
+    assert callable(StateTaskService._before_eval_execution)
+    assert "timeout" in inspect.signature(CallbackEndpoint.wait).parameters
+    assert "heartbeat_seconds" in inspect.signature(HeartbeatEndpoint.__init__).parameters
+    assert callable(Timeout._eval_body) and callable(Heartbeat._eval_body)
 
 
 def test_installing_again_only_changes_the_time_scale(aws: EmbeddedAws) -> None:

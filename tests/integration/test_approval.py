@@ -95,12 +95,13 @@ def test_a_reviewer_can_reject_a_passing_candidate(session: LocalSession) -> Non
 
 
 def test_no_answer_within_the_timeout_is_a_rejection(session: LocalSession) -> None:
+    """Half an hour's approval timeout, scaled like a Wait state: 1.8 s here."""
     session.upload("silence", (EXAMPLES / "round-1-billing.jsonl").read_bytes(), name="r1.jsonl")
     session.wait_until_idle("silence", timeout=TIMEOUT)
 
     [row] = lineage_history(session.deployment, "silence")
     assert row["decision"] == "rejected"
-    assert row["reason"].startswith("rejected: no review within 2 second(s)"), row["reason"]
+    assert row["reason"].startswith("rejected: no review within 1800 second(s)"), row["reason"]
     assert row["approval"]["status"] == "timed_out"
     [status] = lineage_status(session.deployment, "silence")
     assert status["champion_model"] == FOUNDATION

@@ -39,15 +39,18 @@ def session(itest_session: LocalSession) -> LocalSession:
 
 
 @pytest.fixture(autouse=True)
-def wide(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A wide pipe, so that table cells are not folded mid-word."""
-    monkeypatch.setenv("COLUMNS", "250")
+def pipe_width(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The 80 columns a pipe is given: tables are printed at their natural width instead, unfolded."""
+    monkeypatch.setenv("COLUMNS", "80")
 
 
 def _cli(session: LocalSession, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
     """Run `iterft ARGS` against the session's stack: (exit code, stdout, stderr)."""
     target = ["--endpoint-url", session.endpoint, "--stack", session.deployment.stack_name]
-    code = cli.main([*args, *target])
+    try:
+        code = cli.main([*args, *target])
+    except SystemExit as usage_error:  # argparse's: a usage error exits 2 before any command runs
+        code = int(usage_error.code or 0)
     out, err = capsys.readouterr()
     out = "".join(line for line in out.splitlines(keepends=True) if not line.startswith(HANDLER_OUTPUT))
     assert not ANSI.search(out + err), "colour codes on a pipe"
@@ -245,6 +248,43 @@ def test_report_writes_the_page_with_every_iterations_loss_curve(
     assert {training_label(1), training_label(2)} <= labels
 
 
+def test_history_through_a_pipe_folds_no_cell_and_has_json(
+    session: LocalSession, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = _cli(session, capsys, "history", "manual")
+    assert code == cli.EXIT_OK
+    rows = [line for line in out.splitlines() if re.match(r"│ \d+ ", line)]
+    assert len(rows) == 2 and max(len(line) for line in out.splitlines()) > 80
+    assert SHARED_KEY.rsplit("/", 1)[-1] in rows[0]  # the dataset's file name, whole, on its row
+    assert all("amazon.nova-micro-v1:0:128k" in row or "iteration 1's model" in row for row in rows)
+    code, out, _ = _cli(session, capsys, "history", "manual", "--json")
+    assert [row["iteration"] for row in json.loads(out)] == [1, 2]
+
+
+def test_report_into_a_file_is_one_line_and_exit_2(
+    session: LocalSession, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    existing = tmp_path / "index.html"
+    existing.write_text("kept")
+    code, out, err = _cli(session, capsys, "report", "manual", "--out", str(existing))
+    assert code == cli.EXIT_USAGE and out == ""
+    [line] = err.strip().splitlines()
+    assert line.startswith(f"iterft report: --out {existing} cannot be a directory")
+    assert existing.read_text() == "kept"
+
+
+def test_an_endpoint_without_its_scheme_is_one_line_and_exit_2(
+    session: LocalSession, capsys: pytest.CaptureFixture[str]
+) -> None:
+    endpoint = session.endpoint.split("://", 1)[1]
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["status", "--endpoint-url", endpoint, "--stack", session.deployment.stack_name])
+    out, err = capsys.readouterr()
+    assert exit_info.value.code == cli.EXIT_USAGE and out == ""
+    [line] = err.strip().splitlines()
+    assert line.startswith(f"iterft status: argument --endpoint-url: '{endpoint}' is not an http(s) URL")
+
+
 @pytest.mark.parametrize(
     "command",
     [
@@ -288,13 +328,14 @@ def test_start_wait_gives_up_after_its_timeout_with_one_line(
     session.upload("operate", EXAMPLES / "round-3-legacy-helpdesk-export.jsonl")  # waits for review there
     key = "incoming/operate/round-3-legacy-helpdesk-export.jsonl"
     code, out, err = _cli(
-        session, capsys, "start", "manual", "--data", _data_uri(session, key), "--wait", "--timeout", "0"
+        session, capsys, "start", "manual", "--data", _data_uri(session, key), "--wait", "--timeout", "0.001"
     )
     assert code == cli.EXIT_FAILED
     assert out.startswith("manual: round requested on ")
     [line] = err.strip().splitlines()
     assert re.fullmatch(
-        r"iterft start: manual #(-|3) still (queued|running) after 0 s; follow it with: iterft status manual",
+        r"iterft start: manual #(-|3) still (queued|running) after 0.001 s; "
+        r"follow it with: iterft status manual",
         line,
     ), line
     session.wait_until_idle("manual", timeout=TIMEOUT)

@@ -29,7 +29,10 @@ HANDLER_OUTPUT = ('{"level":', '{"_aws":')
 
 def _cli(session: LocalSession, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
     target = ["--endpoint-url", session.endpoint, "--stack", session.deployment.stack_name]
-    code = cli.main([*args, *target])
+    try:
+        code = cli.main([*args, *target])
+    except SystemExit as usage_error:  # argparse's: a usage error exits 2 before any command runs
+        code = int(usage_error.code or 0)
     out, err = capsys.readouterr()
     out = "".join(line for line in out.splitlines(keepends=True) if not line.startswith(HANDLER_OUTPUT))
     return code, out, err

@@ -3,6 +3,12 @@ on stderr and exit 1 (never a traceback), and every command's --help ends with a
 
 from __future__ import annotations
 
+import gzip
+import io
+import os
+import sys
+from pathlib import Path
+
 import pytest
 from botocore.exceptions import (
     ClientError,
@@ -11,6 +17,7 @@ from botocore.exceptions import (
     NoRegionError,
     TokenRetrievalError,
 )
+from rich.console import Console
 
 from iterft import cli, control, target
 
@@ -140,3 +147,185 @@ def test_a_reason_longer_than_a_sentence_is_refused_before_anything_is_read(
     assert cli.main([*command, "--reason", reason]) == cli.EXIT_FAILED
     err = capsys.readouterr().err
     assert f"the reason is 1,001 characters; at most {control.MAX_REASON_CHARS:,} are kept" in err
+
+
+def _one_line(capsys: pytest.CaptureFixture[str], starts: str) -> str:
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert "Traceback" not in err
+    [line] = err.strip().splitlines()
+    assert line.startswith(starts), line
+    return line
+
+
+def _usage(capsys: pytest.CaptureFixture[str], argv: list[str], starts: str) -> str:
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(argv)
+    assert exit_info.value.code == cli.EXIT_USAGE
+    return _one_line(capsys, starts)
+
+
+@pytest.mark.parametrize("url", ["127.0.0.1:5000", "localhost", "ftp://host"])
+def test_an_endpoint_without_a_scheme_is_a_usage_error(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], url: str
+) -> None:
+    line = _usage(capsys, ["status", "--endpoint-url", url], "iterft status: argument --endpoint-url: ")
+    assert "e.g. http://127.0.0.1:PORT" in line
+    monkeypatch.setenv("AWS_ENDPOINT_URL", url)  # the same check for the environment's endpoint
+    _usage(capsys, ["history", "bot"], "iterft history: argument --endpoint-url: ")
+
+
+START = ["start", "bot", "--data", "s3://b/k"]
+
+
+@pytest.mark.parametrize(
+    ("argv", "starts"),
+    [
+        (["reject", "bot", "7", "--reason", ""], "iterft reject: argument --reason: must not be empty"),
+        (["reject", "bot", "7", "--reason", "  "], "iterft reject: argument --reason: must not be empty"),
+        (["approve", "bot", "7", "--reason", ""], "iterft approve: argument --reason: must not be empty"),
+        (["rollback", "bot", "--to", "3", "--reason", ""], "iterft rollback: argument --reason: must not"),
+        (
+            ["withdraw", "bot", "--upload", "k", "--reason", ""],
+            "iterft withdraw: argument --reason: must not",
+        ),
+        ([*START, "--timeout", "-5"], "iterft start: argument --timeout: must be"),
+        ([*START, "--timeout", "nan"], "iterft start: argument --timeout: must be"),
+        ([*START, "--interval", "0"], "iterft start: argument --interval: must be"),
+        ([*START, "--timeout", "soon"], "iterft start: argument --timeout: 'soon'"),
+        (
+            ["rollback", "bot", "--to", "0", "--reason", "r"],
+            "iterft rollback: argument --to: must be positive",
+        ),
+        (["approve", "bot", "-1"], "iterft approve: argument iteration: must be positive"),
+        (["reject", "bot", "0", "--reason", "r"], "iterft reject: argument iteration: must be positive"),
+        (["start", "bot"], "iterft start: the following arguments are required: --data"),
+        ([], "iterft: the following arguments are required: COMMAND"),
+    ],
+)
+def test_usage_errors_are_one_line_and_exit_2(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], argv: list[str], starts: str
+) -> None:
+    monkeypatch.setattr(target, "resolve", lambda *_, **__: pytest.fail("nothing is read"))
+    line = _usage(capsys, argv, starts)
+    assert line.endswith("--help)")
+
+
+@pytest.fixture
+def report_reads_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(target, "resolve", lambda *_, **__: object())
+    monkeypatch.setattr(cli, "report_data", lambda *_: object())
+
+
+def test_report_into_an_existing_file_is_a_usage_error(
+    report_reads_nothing: None, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    existing = tmp_path / "report.html"
+    existing.write_text("kept")
+    for out in (existing, existing / "inside"):
+        assert cli.main(["report", "bot", "--out", str(out)]) == cli.EXIT_USAGE
+        line = _one_line(capsys, f"iterft report: --out {out} cannot be a directory")
+        assert "give a directory" in line
+    assert existing.read_text() == "kept"
+
+
+def test_report_into_a_folder_that_cannot_be_written_is_one_line(
+    report_reads_nothing: None, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # /proc takes no new folders, even from root; a read-only folder (root writes into any) is refused
+    # before anything is read.
+    outs = [Path("/proc/iterft-report")]
+    if os.geteuid() != 0:
+        locked = tmp_path / "locked"
+        locked.mkdir()
+        locked.chmod(0o500)
+        outs.append(locked / "report")
+    for out in outs:
+        assert cli.main(["report", "bot", "--out", str(out)]) == cli.EXIT_FAILED
+        _one_line(capsys, "iterft report: cannot write ")
+
+
+VALID_RECORD = (
+    '{"schemaVersion": "bedrock-conversation-2024", '
+    '"messages": [{"role": "user", "content": [{"text": "q"}]}, '
+    '{"role": "assistant", "content": [{"text": "a"}]}]}\n'
+)
+
+
+@pytest.mark.parametrize(
+    ("path", "says"),
+    [
+        ("/nowhere/data.jsonl", "iterft validate: no such file: /nowhere/data.jsonl"),
+        ("/dev/null", "iterft validate: /dev/null is a device or socket, not a file"),
+        ("{tmp}", "iterft validate: {tmp} is a directory, not a file"),
+    ],
+)
+def test_validate_refuses_what_is_not_a_readable_file_with_exit_2(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, path: str, says: str
+) -> None:
+    path, says = path.format(tmp=tmp_path), says.format(tmp=tmp_path)
+    assert cli.main(["validate", path, "--family", "nova"]) == cli.EXIT_USAGE
+    _one_line(capsys, says)
+
+
+def test_validate_of_an_unreadable_file_is_exit_2(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    data = tmp_path / "data.jsonl"
+    data.write_text(VALID_RECORD)
+    if os.geteuid() == 0:  # root reads a file whatever its mode: refuse the open as the kernel would
+        monkeypatch.setattr(
+            Path, "open", lambda *_, **__: (_ for _ in ()).throw(PermissionError(13, "Permission denied"))
+        )
+    else:
+        data.chmod(0)
+    assert cli.main(["validate", str(data), "--family", "nova"]) == cli.EXIT_USAGE
+    _one_line(capsys, f"iterft validate: cannot read {data}: Permission denied")
+
+
+def test_validate_dash_reads_standard_input(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(VALID_RECORD.encode() * 3)))
+    assert cli.main(["validate", "-", "--family", "nova"]) == cli.EXIT_FAILED  # too few records
+    out = capsys.readouterr().out
+    assert out.startswith("<stdin>: invalid: 3 records")
+    assert "too_few_records" in out
+
+
+def test_validate_names_a_gzip_file(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    data = tmp_path / "data.jsonl.gz"
+    data.write_bytes(gzip.compress(VALID_RECORD.encode() * 10))
+    assert cli.main(["validate", str(data), "--family", "nova"]) == cli.EXIT_FAILED
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1].startswith(
+        "  line 1: error compressed_file: the file is gzip-compressed (it starts with 1f 8b)"
+    )
+
+
+def test_tables_through_a_pipe_fold_no_word(capsys: pytest.CaptureFixture[str]) -> None:
+    """A pipe is given 80 columns: the table is printed at its natural width instead, no cell folded."""
+    rows = [
+        {
+            "iteration": n,
+            "base_model": "amazon.nova-micro-v1:0:128k",
+            "dataset": f"s3://bucket/incoming/bot/round-{n}-legacy-helpdesk-export.jsonl",
+            "training_loss": 0.123456,
+            "eval_score": 0.654321,
+            "champion_score": 0.5,
+            "decision": "promoted",
+            "rollback": "possible",
+        }
+        for n in (1, 2)
+    ]
+    console = Console(file=io.StringIO(), width=80, soft_wrap=True, highlight=False)
+    assert not console.is_terminal
+    cli.print_table(console, cli.history_table("support-bot", rows))
+    text = console.file.getvalue()  # type: ignore[attr-defined]
+    assert "\x1b[" not in text
+    for cell in (
+        "round-2-legacy-helpdesk-export.jsonl",
+        "amazon.nova-micro-v1:0:128k",
+        "training loss (last-epoch mean)",
+    ):
+        assert cell in text

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import bz2
+import gzip
 import json
 import tracemalloc
 from collections.abc import Iterator
@@ -10,7 +12,7 @@ from typing import Any
 import pytest
 from family_params import ALL_FAMILIES
 from iterft_runtime.logic import validation
-from iterft_runtime.logic.lines import TruncatedLine
+from iterft_runtime.logic.lines import TruncatedLine, split_lines
 from iterft_runtime.logic.validation import estimate_tokens, validate_lines
 from iterft_runtime.models.families import (
     CLAUDE_HAIKU,
@@ -64,7 +66,8 @@ def problems(report: validation.ValidationReport) -> list[tuple[int | None, str]
 CONVERSATION_CASES = [
     pytest.param(GOOD_CONV, [], id="valid"),
     pytest.param(b"{oops", [(1, "invalid_json")], id="invalid-json"),
-    pytest.param(b"\xff\xfe{}", [(1, "invalid_utf8")], id="invalid-utf8"),
+    pytest.param(b"\xfe{}", [(1, "invalid_utf8")], id="invalid-utf8"),
+    pytest.param(b"\xff\xfe{}", [(1, "wrong_encoding"), (1, "invalid_utf8")], id="utf16-bom"),
     pytest.param([GOOD_CONV], [(1, "not_object")], id="array"),
     pytest.param({"messages": GOOD_CONV["messages"]}, [(1, "missing_key")], id="no-schema-version"),
     pytest.param({**GOOD_CONV, "schemaVersion": "v2"}, [(1, "bad_schema_version")], id="bad-schema-version"),
@@ -332,6 +335,47 @@ def test_a_byte_order_mark_is_named() -> None:
         [b"\xef\xbb\xbf" + json.dumps({"prompt": "p", "completion": "c"}).encode()], PROMPT_COMPLETION
     )
     assert problems(report) == [(1, "utf8_bom")]
+
+
+RECORD_TEXT = json.dumps({"prompt": "p", "completion": "c"}) + "\n"
+
+
+@pytest.mark.parametrize(
+    ("data", "named"),
+    [
+        pytest.param(gzip.compress(RECORD_TEXT.encode() * 3), "gzip-compressed", id="gzip"),
+        pytest.param(bz2.compress(RECORD_TEXT.encode() * 3), "bzip2-compressed", id="bzip2"),
+        pytest.param(
+            (RECORD_TEXT * 3).encode("utf-16"),
+            "UTF-16 LE text (it starts with the byte order mark ff fe)",
+            id="utf16-bom",
+        ),
+        pytest.param(
+            (RECORD_TEXT * 3).encode("utf-16-le"), "UTF-16 LE text (it starts with zero bytes", id="utf16le"
+        ),
+        pytest.param((RECORD_TEXT * 3).encode("utf-16-be"), "UTF-16 BE text", id="utf16be"),
+        pytest.param(
+            (RECORD_TEXT * 3).encode("utf-32"),
+            "UTF-32 LE text (it starts with the byte order mark ff fe 00 00)",
+            id="utf32-bom",
+        ),
+        pytest.param((RECORD_TEXT * 3).encode("utf-32-be"), "UTF-32 BE text", id="utf32be"),
+    ],
+)
+def test_a_compressed_or_utf16_or_utf32_file_is_named_from_its_first_bytes(data: bytes, named: str) -> None:
+    """The lines' own problems still follow (their codes unchanged); the first one says what the file is."""
+    report = validate_lines(split_lines([data]), PROMPT_COMPLETION)
+    first = report.problems[0]
+    assert first.line == 1 and first.code in ("compressed_file", "wrong_encoding")
+    assert named in first.message
+    assert ("decompress it" if first.code == "compressed_file" else "save it as UTF-8") in first.message
+    assert report.counts[first.code] == 1
+    assert not report.valid
+
+
+def test_utf8_text_with_zero_bytes_later_is_not_taken_for_utf16() -> None:
+    report = validate_lines([b'{"prompt": "p\\u0000", "completion": "c"}'], PROMPT_COMPLETION)
+    assert "wrong_encoding" not in report.counts
 
 
 def pc_line(tail: bytes) -> bytes:

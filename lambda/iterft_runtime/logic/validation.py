@@ -52,6 +52,8 @@ CODES: dict[str, Severity] = {
     # per line
     "invalid_utf8": Severity.ERROR,
     "utf8_bom": Severity.ERROR,
+    "compressed_file": Severity.ERROR,
+    "wrong_encoding": Severity.ERROR,
     "invalid_json": Severity.ERROR,
     "not_object": Severity.ERROR,
     "missing_key": Severity.ERROR,
@@ -91,6 +93,21 @@ MEDIA_KINDS = ("image", "video")
 
 MAX_EXAMPLES_PER_CODE = 50
 UTF8_BOM = b"\xef\xbb\xbf"
+COMPRESSED_MAGIC = (
+    (b"\x1f\x8b", "gzip", "gunzip FILE"),
+    (b"BZh", "bzip2", "bunzip2 FILE"),
+    (b"\xfd7zXZ\x00", "xz", "unxz FILE"),
+    (b"\x28\xb5\x2f\xfd", "zstd", "unzstd FILE"),
+    (b"PK\x03\x04", "zip", "unzip FILE"),
+)
+"""What compressed files start with, and how to decompress them."""
+ENCODING_BOMS = (
+    (b"\xff\xfe\x00\x00", "UTF-32 LE"),
+    (b"\x00\x00\xfe\xff", "UTF-32 BE"),
+    (b"\xff\xfe", "UTF-16 LE"),
+    (b"\xfe\xff", "UTF-16 BE"),
+)
+"""Byte order marks, longest first (UTF-32 LE's begins with UTF-16 LE's)."""
 MAX_NESTING = 254
 """Deepest nesting of objects and arrays checked (orjson parses 1,024); no record comes near it."""
 DUPLICATE_WINDOW = 100_000
@@ -283,6 +300,8 @@ class _RecordChecker:
 
     def check_line(self, number: int, raw: bytes) -> None:
         add = self.report.add
+        if number == 1:
+            _check_first_bytes(raw, add)
         if isinstance(raw, TruncatedLine):
             self.report.records += 1
             add(
@@ -491,6 +510,46 @@ def _reserved_in(text: str, by_last: list[tuple[str, tuple[str, ...]]]) -> set[s
         else:
             found.update(token for token in tokens if token in text)
     return found
+
+
+def _check_first_bytes(raw: bytes, add: _Add) -> None:
+    """A compressed file, or text in UTF-16 or UTF-32, named from the file's first bytes.
+
+    Only line 1 is looked at (the hot loop is unchanged); the lines are still checked one by one,
+    so their own problems (`invalid_utf8`, `invalid_json`) follow this one.
+    """
+    for magic, kind, command in COMPRESSED_MAGIC:
+        if raw.startswith(magic):
+            add(
+                1,
+                "compressed_file",
+                f"the file is {kind}-compressed (it starts with {magic.hex(' ')}); decompress it "
+                f"({command}) and upload the JSONL text",
+            )
+            return
+    encoding = next((name for bom, name in ENCODING_BOMS if raw.startswith(bom)), None)
+    found, source = "", ""
+    if encoding is not None:
+        found = f"the byte order mark {raw[: 4 if '32' in encoding else 2].hex(' ')}"
+        source = encoding.split()[0]  # iconv reads the byte order from the mark, and drops it
+    head = raw[:4]
+    if encoding is None and len(head) == 4 and b"\x00" in head:
+        # JSON text starts with an ASCII character: the zeros around it give the encoding away.
+        encoding = {
+            (False, True, True, True): "UTF-32 LE",
+            (True, True, True, False): "UTF-32 BE",
+            (False, True, False, True): "UTF-16 LE",
+            (True, False, True, False): "UTF-16 BE",
+        }.get(tuple(byte == 0 for byte in head))
+        found = f"zero bytes around its characters ({head.hex(' ')})"
+        source = (encoding or "").replace(" ", "")
+    if encoding is not None:
+        add(
+            1,
+            "wrong_encoding",
+            f"the file is {encoding} text (it starts with {found}); save it as UTF-8 without a byte order "
+            f"mark (e.g. iconv -f {source} -t UTF-8 FILE)",
+        )
 
 
 def _report_unparsable(number: int, raw: bytes, error: orjson.JSONDecodeError, add: _Add) -> None:
