@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
+from cli_support import run_cli
 from iterft_runtime.dal.registry import Registry
 
 from iterft import cli
@@ -26,8 +27,6 @@ pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("embedded-default
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "support-bot"
 TIMEOUT = 60
-ANSI = re.compile(r"\x1b\[")
-HANDLER_OUTPUT = ('{"level":', '{"_aws":')
 """The Lambda handlers run in this process and write JSON logs and metrics to stdout: not the CLI's."""
 
 
@@ -42,20 +41,6 @@ def session(itest_session: LocalSession) -> LocalSession:
 def pipe_width(monkeypatch: pytest.MonkeyPatch) -> None:
     """The 80 columns a pipe is given: tables are printed at their natural width instead, unfolded."""
     monkeypatch.setenv("COLUMNS", "80")
-
-
-def _cli(session: LocalSession, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    """Run `iterft ARGS` against the session's stack: (exit code, stdout, stderr)."""
-    target = ["--endpoint-url", session.endpoint, "--stack", session.deployment.stack_name]
-    try:
-        code = cli.main([*args, *target])
-    except SystemExit as usage_error:  # argparse's: a usage error exits 2 before any command runs
-        code = int(usage_error.code or 0)
-    out, err = capsys.readouterr()
-    out = "".join(line for line in out.splitlines(keepends=True) if not line.startswith(HANDLER_OUTPUT))
-    assert not ANSI.search(out + err), "colour codes on a pipe"
-    assert "Traceback" not in out + err
-    return code, out, err
 
 
 def _wait_until(condition: object, what: str) -> None:
@@ -96,7 +81,7 @@ def test_status_shows_the_round_waiting_for_review_and_the_uploads_queued_behind
     session.upload("operate", EXAMPLES / "round-2-storage-and-account.jsonl")
     _wait_until(lambda: len(registry.queued_uploads("operate")) == 1, "the second upload was not queued")
 
-    code, out, _ = _cli(session, capsys, "status", "operate")
+    code, out, _ = run_cli(session, capsys, "status", "operate")
     assert code == cli.EXIT_OK
     [row] = [line for line in out.splitlines() if line.startswith("│ operate")]
     assert "it 1: Wait for approval (" in row
@@ -104,13 +89,13 @@ def test_status_shows_the_round_waiting_for_review_and_the_uploads_queued_behind
     assert "on_demand: -" in row  # the serving mode; nothing serves before the first promotion
     assert "operate queued: s3://" in out and "round-2-storage-and-account.jsonl" in out
 
-    code, out, _ = _cli(session, capsys, "status", "operate", "--json")
+    code, out, _ = run_cli(session, capsys, "status", "operate", "--json")
     [status] = json.loads(out)
     assert (status["running_iteration"], status["running_step"]) == (1, "Wait for approval")
     assert len(status["queued"]) == 1 and status["converged"] is False
 
     # Every lineage of the stack, one row each.
-    code, out, _ = _cli(session, capsys, "status")
+    code, out, _ = run_cli(session, capsys, "status")
     assert code == cli.EXIT_OK
     lineages = {line.split("│")[1].strip() for line in out.splitlines() if line.startswith("│ ")}
     assert {"operate", "manual", "promote", "silence"} <= lineages
@@ -120,7 +105,7 @@ def test_reject_and_approve_answer_the_waiting_rounds_in_turn(
     session: LocalSession, capsys: pytest.CaptureFixture[str], review_pending: Registry
 ) -> None:
     registry = review_pending
-    code, out, _ = _cli(session, capsys, "reject", "operate", "1", "--reason", "answers leak ticket ids")
+    code, out, _ = run_cli(session, capsys, "reject", "operate", "1", "--reason", "answers leak ticket ids")
     assert code == cli.EXIT_OK and "operate #1: rejected" in out
     _wait_until(
         lambda: (
@@ -129,11 +114,11 @@ def test_reject_and_approve_answer_the_waiting_rounds_in_turn(
         ),
         "operate #2 never asked for approval",
     )
-    code, out, _ = _cli(session, capsys, "approve", "operate", "2", "--reason", "spot-checked")
+    code, out, _ = run_cli(session, capsys, "approve", "operate", "2", "--reason", "spot-checked")
     assert code == cli.EXIT_OK and "operate #2: approved" in out
     session.wait_until_idle("operate", timeout=TIMEOUT)
 
-    code, out, _ = _cli(session, capsys, "history", "operate")
+    code, out, _ = run_cli(session, capsys, "history", "operate")
     assert code == cli.EXIT_OK
     rows = [
         [cell.strip() for cell in line.split("│")[1:-1]] for line in out.splitlines() if line.startswith("│ ")
@@ -147,10 +132,10 @@ def test_reject_and_approve_answer_the_waiting_rounds_in_turn(
 def test_approve_and_reject_errors_are_one_line(
     session: LocalSession, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code, out, err = _cli(session, capsys, "approve", "operate", "2")
+    code, out, err = run_cli(session, capsys, "approve", "operate", "2")
     assert code == cli.EXIT_FAILED and out == ""
     assert err.strip() == "iterft approve: operate #2 is not waiting for approval (approval: approved)"
-    code, _, err = _cli(session, capsys, "reject", "operate", "99", "--reason", "x")
+    code, _, err = run_cli(session, capsys, "reject", "operate", "99", "--reason", "x")
     assert code == cli.EXIT_FAILED and err.strip() == "iterft reject: operate has no iteration 99"
 
 
@@ -158,7 +143,7 @@ def test_start_wait_runs_a_manual_round_on_another_lineages_data_and_shows_its_s
     session: LocalSession, capsys: pytest.CaptureFixture[str], review_pending: Registry
 ) -> None:
     key = SHARED_KEY
-    code, out, err = _cli(
+    code, out, err = run_cli(
         session,
         capsys,
         "start",
@@ -185,7 +170,7 @@ def test_start_wait_runs_a_manual_round_on_another_lineages_data_and_shows_its_s
     assert status["champion_iteration"] == 1 and status["running_iteration"] is None
 
     # The same object version again: refused before anything is sent (one version, one round).
-    code, out, err = _cli(session, capsys, "start", "manual", "--data", _data_uri(session, key))
+    code, out, err = run_cli(session, capsys, "start", "manual", "--data", _data_uri(session, key))
     assert code == cli.EXIT_FAILED and out == ""
     assert "was already recorded for manual" in err and len(err.strip().splitlines()) == 1
 
@@ -194,7 +179,7 @@ def test_start_without_wait_returns_at_once_and_the_round_runs(
     session: LocalSession, capsys: pytest.CaptureFixture[str]
 ) -> None:
     key = "incoming/operate/round-2-storage-and-account.jsonl"
-    code, out, _ = _cli(session, capsys, "start", "manual", "--data", _data_uri(session, key))
+    code, out, _ = run_cli(session, capsys, "start", "manual", "--data", _data_uri(session, key))
     assert code == cli.EXIT_OK
     assert "follow it with: iterft status manual" in out
     _wait_until(
@@ -221,7 +206,7 @@ def test_start_refuses_data_the_round_could_not_read(
     session: LocalSession, capsys: pytest.CaptureFixture[str], data: str, error: str
 ) -> None:
     uri = data.format(bucket=f"s3://{session.deployment.bucket_name}")
-    code, out, err = _cli(session, capsys, "start", "manual", "--data", uri)
+    code, out, err = run_cli(session, capsys, "start", "manual", "--data", uri)
     assert code == cli.EXIT_FAILED and out == ""
     assert err.startswith("iterft start: ") and error in err
     assert len(err.strip().splitlines()) == 1
@@ -230,7 +215,7 @@ def test_start_refuses_data_the_round_could_not_read(
 def test_report_writes_the_page_with_every_iterations_loss_curve(
     session: LocalSession, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    code, out, _ = _cli(session, capsys, "report", "manual", "--out", str(tmp_path / "report"))
+    code, out, _ = run_cli(session, capsys, "report", "manual", "--out", str(tmp_path / "report"))
     assert code == cli.EXIT_OK
     page = tmp_path / "report" / "index.html"
     assert out.strip() == f"wrote {page}"
@@ -251,13 +236,13 @@ def test_report_writes_the_page_with_every_iterations_loss_curve(
 def test_history_through_a_pipe_folds_no_cell_and_has_json(
     session: LocalSession, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code, out, _ = _cli(session, capsys, "history", "manual")
+    code, out, _ = run_cli(session, capsys, "history", "manual")
     assert code == cli.EXIT_OK
     rows = [line for line in out.splitlines() if re.match(r"│ \d+ ", line)]
     assert len(rows) == 2 and max(len(line) for line in out.splitlines()) > 80
     assert SHARED_KEY.rsplit("/", 1)[-1] in rows[0]  # the dataset's file name, whole, on its row
     assert all("amazon.nova-micro-v1:0:128k" in row or "iteration 1's model" in row for row in rows)
-    code, out, _ = _cli(session, capsys, "history", "manual", "--json")
+    code, out, _ = run_cli(session, capsys, "history", "manual", "--json")
     assert [row["iteration"] for row in json.loads(out)] == [1, 2]
 
 
@@ -266,7 +251,7 @@ def test_report_into_a_file_is_one_line_and_exit_2(
 ) -> None:
     existing = tmp_path / "index.html"
     existing.write_text("kept")
-    code, out, err = _cli(session, capsys, "report", "manual", "--out", str(existing))
+    code, out, err = run_cli(session, capsys, "report", "manual", "--out", str(existing))
     assert code == cli.EXIT_USAGE and out == ""
     [line] = err.strip().splitlines()
     assert line.startswith(f"iterft report: --out {existing} cannot be a directory")
@@ -300,7 +285,7 @@ def test_an_endpoint_without_its_scheme_is_one_line_and_exit_2(
 def test_an_unknown_lineage_is_one_line_naming_the_known_ones(
     session: LocalSession, capsys: pytest.CaptureFixture[str], command: list[str]
 ) -> None:
-    code, out, err = _cli(session, capsys, *command)
+    code, out, err = run_cli(session, capsys, *command)
     assert code == cli.EXIT_FAILED and out == ""
     [line] = err.strip().splitlines()
     assert line.startswith(
@@ -327,7 +312,7 @@ def test_start_wait_gives_up_after_its_timeout_with_one_line(
     """Last in the file: it adds a third round to `manual` (the report above shows two)."""
     session.upload("operate", EXAMPLES / "round-3-legacy-helpdesk-export.jsonl")  # waits for review there
     key = "incoming/operate/round-3-legacy-helpdesk-export.jsonl"
-    code, out, err = _cli(
+    code, out, err = run_cli(
         session, capsys, "start", "manual", "--data", _data_uri(session, key), "--wait", "--timeout", "0.001"
     )
     assert code == cli.EXIT_FAILED

@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cli_support import run_cli
 from iterft_runtime.dal.registry import Registry
 from iterft_runtime.logic.evaluation import SUMMARY_CATEGORIES
 
-from iterft import cli
 from iterft.history import lineage_history, metrics_document
 from iterft.local import limits
 from iterft.local.session import LocalSession
@@ -43,9 +43,8 @@ def _history_payloads(session: LocalSession, execution_arn: str) -> list[tuple[s
 
 def _cli(session: LocalSession, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
     """`iterft ARGS` against the session's stack: (exit code, what it printed)."""
-    capsys.readouterr()  # the handlers' log lines so far
-    code = cli.main([*args, "--endpoint-url", session.endpoint, "--stack", session.deployment.stack_name])
-    return code, capsys.readouterr().out
+    code, out, _ = run_cli(session, capsys, *args)
+    return code, out
 
 
 def test_a_round_on_thousands_of_categories_is_decided_with_every_state_small(

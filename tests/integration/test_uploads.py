@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
+from cli_support import run_cli
 from iterft_runtime.dal.registry import Registry
 
 from iterft import cli
@@ -24,18 +25,6 @@ pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("embedded-default
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "support-bot"
 LINEAGE = "uploads"
-HANDLER_OUTPUT = ('{"level":', '{"_aws":')
-
-
-def _cli(session: LocalSession, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    target = ["--endpoint-url", session.endpoint, "--stack", session.deployment.stack_name]
-    try:
-        code = cli.main([*args, *target])
-    except SystemExit as usage_error:  # argparse's: a usage error exits 2 before any command runs
-        code = int(usage_error.code or 0)
-    out, err = capsys.readouterr()
-    out = "".join(line for line in out.splitlines(keepends=True) if not line.startswith(HANDLER_OUTPUT))
-    return code, out, err
 
 
 def _wait_until(condition: object, what: str, timeout: float = 60) -> None:
@@ -97,11 +86,11 @@ def test_a_burst_runs_in_s3_order_and_a_withdrawn_upload_never_trains(
     assert len(subjects) == 4
 
     # An empty reason is refused; then round-10 is withdrawn, with who and why.
-    code, _, err = _cli(
+    code, _, err = run_cli(
         session, capsys, "withdraw", LINEAGE, "--upload", "incoming/uploads/round-10.jsonl", "--reason", " "
     )
     assert code == cli.EXIT_USAGE and "must not be empty" in err
-    code, out, err = _cli(
+    code, out, err = run_cli(
         session,
         capsys,
         "withdraw",
@@ -113,7 +102,7 @@ def test_a_burst_runs_in_s3_order_and_a_withdrawn_upload_never_trains(
     )
     assert code == cli.EXIT_OK, err
     assert "withdrew s3://" in out and "round-10.jsonl?versionId=" in out
-    code, _, err = _cli(
+    code, _, err = run_cli(
         session, capsys, "withdraw", LINEAGE, "--upload", "incoming/uploads/data.jsonl", "--reason", "x"
     )
     assert code == cli.EXIT_FAILED and "2 queued versions" in err  # ambiguous without ?versionId=
@@ -122,7 +111,7 @@ def test_a_burst_runs_in_s3_order_and_a_withdrawn_upload_never_trains(
     session.client("s3").delete_object(
         Bucket=session.deployment.bucket_name, Key=f"incoming/{LINEAGE}/gone.jsonl", VersionId=gone
     )
-    code, _, err = _cli(session, capsys, "resume", LINEAGE)
+    code, _, err = run_cli(session, capsys, "resume", LINEAGE)
     assert code == cli.EXIT_OK, err
     session.wait_until_idle(LINEAGE, timeout=300)
 
@@ -149,9 +138,9 @@ def test_a_burst_runs_in_s3_order_and_a_withdrawn_upload_never_trains(
         and f"object version {gone} was deleted" in withdrawn["gone.jsonl"]["reason"]
     )
     assert withdrawn["gone.jsonl"]["iteration"] is None
-    code, out, _ = _cli(session, capsys, "history", LINEAGE)
+    code, out, _ = run_cli(session, capsys, "history", LINEAGE)
     assert code == cli.EXIT_OK
     assert "uploads that started no round (6" in out and "withdrawn: s3://" in out and "wrong export" in out
-    code, out, _ = _cli(session, capsys, "history", LINEAGE, "--uploads", "--json")
+    code, out, _ = run_cli(session, capsys, "history", LINEAGE, "--uploads", "--json")
     statuses = sorted(upload["status"] for upload in json.loads(out))
     assert statuses == ["ignored", *["invalid_data"] * 3, *["started"] * 4, "withdrawn", "withdrawn"]
