@@ -623,11 +623,13 @@ class Workflow(Construct):
 
     def _grant_functions(self, registry: Registry, notifications: Notifications) -> None:
         storage, fns = self._storage, self.functions
-        # Decide is pure logic over its input; Clean up only reads the lineage's state.
+        # Decide is pure logic over its input; Clean up reads the lineage's state and updates the
+        # iteration (the model of a job that completed while the round failed).
         for step in ("begin", "collect_metrics", "aggregate_evaluation", "promote", "finish"):
             registry.grant_read_write(fns[step])
         for step in ("clean_up", "plan_evaluation"):
             registry.grant_read(fns[step])
+        registry.grant_update_items(fns["clean_up"])
 
         storage.grant_copy(
             fns["validate"], naming.INCOMING_PREFIX, naming.VALIDATED_PREFIX, naming.QUARANTINE_PREFIX

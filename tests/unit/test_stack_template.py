@@ -803,6 +803,7 @@ def test_step_permissions(synth: SynthResult) -> None:
         ],
         "clean_up": [
             ("dynamodb:GetItem", table),
+            ("dynamodb:UpdateItem", table),  # a completed job's model, recorded for retention
             ("bedrock:StopModelCustomizationJob", jobs),
             ("bedrock:GetModelCustomizationJob", jobs),
             ("bedrock:DeleteCustomModelDeployment", deployments),
@@ -825,7 +826,7 @@ def test_step_permissions(synth: SynthResult) -> None:
     not_granted = {
         "validate": ("dynamodb:", "bedrock:", "sns:"),
         "decide": ("dynamodb:", "s3:", "bedrock:", "sns:", "kms:"),
-        "clean_up": ("dynamodb:PutItem", "dynamodb:UpdateItem", "s3:"),
+        "clean_up": ("dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem", "s3:"),
         "collect_metrics": ("s3:PutObject", "bedrock:Create", "bedrock:Stop"),
         "plan_evaluation": ("dynamodb:PutItem", "dynamodb:UpdateItem", "bedrock:"),  # it writes shard lists
         "score_shard": ("dynamodb:", "sns:"),
