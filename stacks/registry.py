@@ -51,6 +51,11 @@ class Registry(Construct):
         self.table.grant(grantee, *READ_ACTIONS)
         grant_key_use(self._key, grantee, ["kms:Decrypt", "kms:DescribeKey"], "dynamodb")
 
+    def grant_update_items(self, grantee: iam.IGrantable) -> None:
+        """UpdateItem only (on top of `grant_read`): set fields on existing items."""
+        self.table.grant(grantee, "dynamodb:UpdateItem")
+        grant_key_use(self._key, grantee, ["kms:Encrypt", "kms:GenerateDataKey"], "dynamodb")
+
     def grant_read_write(self, grantee: iam.IGrantable) -> None:
         """Item reads and writes, with the key use DynamoDB makes on the caller's behalf."""
         self.table.grant(grantee, *READ_ACTIONS, *WRITE_ACTIONS)

@@ -28,7 +28,7 @@ from stacks.evaluation_role import MANAGED_EVALUATION_OBJECTS, BedrockEvaluation
 from stacks.functions import RuntimePackage, log_group
 from stacks.notifications import Notifications
 from stacks.registry import Registry
-from stacks.retries import lambda_step, retry_bedrock_throttled
+from stacks.retries import add_retries, lambda_step
 from stacks.serving import ServingPointers
 from stacks.storage import Storage, grant_key_use
 from stacks.trigger import UploadQueue
@@ -52,12 +52,6 @@ EVALUATION_JOB_POLL_INTERVAL = cdk.Duration.minutes(1)
 EVALUATION_JOB_MAX_POLLS = 360
 """Six hours for a Bedrock evaluation job (at most 1,000 prompts per model): a job still running then
 is stopped by Clean up, and the round fails rather than waiting on it forever. (No events: polled.)"""
-
-BEDROCK_THROTTLING_ERRORS = [
-    "Bedrock.ThrottlingException",
-    "Bedrock.ServiceQuotaExceededException",
-]
-"""What Step Functions reports when Bedrock refuses for rate or quota (few jobs may run at once)."""
 
 
 @jsii.implements(sfn.IItemReader)
@@ -289,12 +283,9 @@ class Workflow(Construct):
         # Every round ends here: delete custom models beyond the lineage's retention (best effort).
         retain = self._invoke("Apply retention", "retain_models", "$.retention")
         # 9. Finish: record, unlock, notify; then ask the trigger to start the next queued upload.
-        finish = self._invoke("Finish iteration", "finish", "$.finish")
         # Finish holds the lineage's lock until it succeeds, and it is safe to repeat: any error is
-        # retried, not only Lambda's service errors, so a passing fault cannot leave the lineage locked.
-        finish.add_retry(
-            errors=[sfn.Errors.ALL], interval=cdk.Duration.seconds(5), backoff_rate=2, max_attempts=4
-        )
+        # retried (stacks/retries.py), so a passing fault cannot leave the lineage locked.
+        finish = self._invoke("Finish iteration", "finish", "$.finish")
         start_next = tasks.SqsSendMessage(
             self,
             "Start next queued upload",
@@ -419,10 +410,10 @@ class Workflow(Construct):
             self,
             name,
             self.functions["score_shard"],
+            "score_shard",
             result_path=sfn.JsonPath.DISCARD,
             output_path="$.shard.index",
         )
-        retry_bedrock_throttled(score_shard, interval_seconds=2, max_attempts=6)
         return score_shard
 
     def _wait_until_serving(
@@ -452,7 +443,6 @@ class Workflow(Construct):
         managed_job = "$.lineage.evaluation.managed_job"
         has_managed_job = sfn.Choice(self, "Managed evaluation?")
         start = self._invoke("Start managed evaluation", "start_managed_evaluation", "$.managed_evaluation")
-        retry_bedrock_throttled(start)
         start.add_catch(clean_up, errors=[sfn.Errors.ALL], result_path="$.error")
         has_managed_job.when(
             sfn.Condition.and_(sfn.Condition.is_present(managed_job), sfn.Condition.is_not_null(managed_job)),
@@ -472,7 +462,6 @@ class Workflow(Construct):
             interval=EVALUATION_JOB_POLL_INTERVAL,
             max_polls=EVALUATION_JOB_MAX_POLLS,
             waiting_for="complete",
-            retry_throttled=True,
         )
         started = sfn.Choice(self, "Managed evaluation started?")
         started.when(sfn.Condition.is_present("$.managed_evaluation"), wait)
@@ -492,7 +481,6 @@ class Workflow(Construct):
         interval: cdk.Duration,
         max_polls: int,
         waiting_for: str,
-        retry_throttled: bool = False,
     ) -> sfn.Pass:
         """Run `Check <label>` (Lambda `step` with `payload`, answering `{ready, failed, reason}` at
         `result`) until ready: then `then`. Failed, or not ready after `max_polls` checks, puts
@@ -506,11 +494,10 @@ class Workflow(Construct):
             self,
             f"Check {label}",
             self.functions[step],
+            step,
             payload=sfn.TaskInput.from_object(payload),
             result_path=result,
         )
-        if retry_throttled:
-            retry_bedrock_throttled(check)
         start = sfn.Pass(
             self,
             f"Start {label} polls",
@@ -598,7 +585,7 @@ class Workflow(Construct):
 
     def _invoke(self, name: str, step: str, result_path: str) -> tasks.LambdaInvoke:
         """A Lambda step returning its handler's result (Lambda's service errors and throttling retried)."""
-        return lambda_step(self, name, self.functions[step], result_path=result_path)
+        return lambda_step(self, name, self.functions[step], step, result_path=result_path)
 
     def _fine_tune(self) -> sfn.CustomState:
         """`createModelCustomizationJob.sync`: Step Functions waits for the job, no polling Lambda.
@@ -616,6 +603,10 @@ class Workflow(Construct):
                     "BaseModelIdentifier.$": "$.round.base_model",
                     "CustomModelName.$": "$.round.custom_model_name",
                     "JobName.$": "$.round.job_name",
+                    # The job's deterministic name is its idempotency token too: a retried Fine-tune
+                    # (after a 5xx on the create or on a status poll) gets back the job it started
+                    # and waits for it, instead of failing on the name or starting a second job.
+                    "ClientRequestToken.$": "$.round.job_name",
                     "RoleArn": self._bedrock_role.role.role_arn,
                     "HyperParameters.$": "$.round.hyperparameters",
                     "TrainingDataConfig": {"S3Uri.$": "$.validation.training_data_uri"},
@@ -625,23 +616,20 @@ class Workflow(Construct):
                 "ResultPath": "$.job",
             },
         )
-        state.add_retry(
-            errors=BEDROCK_THROTTLING_ERRORS,
-            interval=cdk.Duration.seconds(60),
-            backoff_rate=2,
-            max_attempts=6,
-        )
+        add_retries(state, "fine_tune")
         return state
 
     # Permissions ----------------------------------------------------------------------------
 
     def _grant_functions(self, registry: Registry, notifications: Notifications) -> None:
         storage, fns = self._storage, self.functions
-        # Decide is pure logic over its input; Clean up only reads the lineage's state.
+        # Decide is pure logic over its input; Clean up reads the lineage's state and updates the
+        # iteration (the model of a job that completed while the round failed).
         for step in ("begin", "collect_metrics", "aggregate_evaluation", "promote", "finish"):
             registry.grant_read_write(fns[step])
         for step in ("clean_up", "plan_evaluation"):
             registry.grant_read(fns[step])
+        registry.grant_update_items(fns["clean_up"])
 
         storage.grant_copy(
             fns["validate"], naming.INCOMING_PREFIX, naming.VALIDATED_PREFIX, naming.QUARANTINE_PREFIX

@@ -280,6 +280,22 @@ class BedrockCustomizationJobTask(_BedrockCasing, state_task_service_callback.St
             return _bedrock_client_failure(self, env, ex)
         return super()._from_error(env=env, ex=ex)
 
+    def _eval_integration_pattern(
+        self,
+        env: Environment,
+        resource_runtime_part: ResourceRuntimePart,
+        normalised_parameters: dict,
+        state_credentials: StateCredentials,
+    ) -> None:
+        """Each attempt waits on a fresh callback endpoint. moto makes the endpoint once per state entry
+        (`_eval_body`) and interrupts it when an attempt ends; a Retry attempt reusing it would find it
+        already interrupted and fail at once with `States.Timeout`, as no AWS retry does."""
+        if self._is_integration_pattern():
+            env.callback_pool_manager.add(env.states.context_object.update_task_token())
+        super()._eval_integration_pattern(
+            env, resource_runtime_part, normalised_parameters, state_credentials
+        )
+
     def _eval_service_task(
         self,
         env: Environment,
@@ -312,6 +328,10 @@ class BedrockCustomizationJobTask(_BedrockCasing, state_task_service_callback.St
             except ClientError as error:
                 if error.response["Error"]["Code"] == "ThrottlingException":
                     return None  # Step Functions' own poller backs off and polls again.
+                # Any other error of a poll, a 5xx included, fails the task as `Bedrock.<Code>`: AWS does
+                # not document how .sync handles errors while polling, so the embedded default assumes
+                # the harsher case (docs/embedded-default.md): the state's Retry then runs the create
+                # again, whose ClientRequestToken returns the same job, and waits for it.
                 raise
             job.pop("ResponseMetadata", None)
             status = job.get("status")

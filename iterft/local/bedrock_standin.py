@@ -116,6 +116,8 @@ _EMPTY_MODEL = StandInModel()
 _INJECTED_MESSAGES = {
     "ThrottlingException": "Too many requests, please wait before trying again.",
     "ServiceQuotaExceededException": "The request would exceed a service quota of this account.",
+    "InternalServerException": "An internal server error occurred. Retry your request.",
+    "ServiceUnavailableException": "The service isn't currently available. Try again later.",
 }
 
 T = TypeVar("T")
@@ -499,6 +501,7 @@ class BedrockStandIn(BaseBackend):
         self._failures: list[tuple[str, str]] = []
         self._capacity_failures: list[tuple[str, str]] = []
         self._throttles: dict[str, list[str]] = {}
+        self._lost_responses: dict[str, list[str]] = {}
         self._latency = 0.0
         self._job_polls_in_progress = 0
         self._evaluation_jobs: dict[str, _EvaluationJob] = {}
@@ -575,9 +578,24 @@ class BedrockStandIn(BaseBackend):
         with self._lock:
             self._throttles.setdefault(operation, []).extend([error] * times)
 
-    def _check_throttle(self, operation: str) -> None:
+    def lose_next_response(
+        self, operation: str, times: int = 1, error: str = "InternalServerException"
+    ) -> None:
+        """The next `times` calls of `operation` take effect, then answer `error` (a 5xx after the service
+        acted: the caller cannot tell whether it did), unlike `throttle_next`, whose calls have no effect."""
         with self._lock:
-            queued = self._throttles.get(operation)
+            self._lost_responses.setdefault(operation, []).extend([error] * times)
+
+    def check_lost_response(self, operation: str) -> None:
+        """Raise the error `lose_next_response` queued for `operation`, if any (the call took effect)."""
+        self._raise_injected(self._lost_responses, operation)
+
+    def _check_throttle(self, operation: str) -> None:
+        self._raise_injected(self._throttles, operation)
+
+    def _raise_injected(self, queues: dict[str, list[str]], operation: str) -> None:
+        with self._lock:
+            queued = queues.get(operation)
             if queued:
                 error = queued.pop(0)
                 raise BedrockError(error, _INJECTED_MESSAGES.get(error, f"{operation} failed: {error}."))
@@ -1815,7 +1833,10 @@ class BedrockStandInResponse(BedrockResponse):
         self.automated_parameter_parsing = True
 
     def _call(self, operation: Callable[[BedrockStandIn, Mapping[str, Any]], dict[str, Any]]) -> ActionResult:
-        return ActionResult(operation(standin_backend(self.current_account, self.region), self.params))
+        backend = standin_backend(self.current_account, self.region)
+        result = operation(backend, self.params)
+        backend.check_lost_response("".join(part.capitalize() for part in operation.__name__.split("_")))
+        return ActionResult(result)
 
     def create_model_customization_job(self) -> ActionResult:
         return self._call(BedrockStandIn.create_model_customization_job)

@@ -139,7 +139,8 @@ def dataset_fingerprint(key: str, version_id: str) -> str:
 
 
 def job_name(lineage: str, iteration: int, fingerprint: str) -> str:
-    """Deterministic per upload, so a retried submission is recognised; <= 63 chars."""
+    """Deterministic per upload, so a retried submission is recognised (Fine-tune passes it as the
+    ClientRequestToken too: alphanumerics and hyphens fit that pattern); <= 63 chars."""
     return f"iterft-{lineage}-it{iteration:04d}-{fingerprint}"
 
 

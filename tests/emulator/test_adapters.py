@@ -30,7 +30,12 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state
     StateTaskService,
 )
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
-from moto.stepfunctions.parser.asl.eval.callback.callback import CallbackEndpoint, HeartbeatEndpoint
+from moto.stepfunctions.parser.asl.eval.callback.callback import (
+    CallbackEndpoint,
+    CallbackPoolManager,
+    HeartbeatEndpoint,
+)
+from moto.stepfunctions.parser.asl.eval.states import ContextObject
 from moto.stepfunctions.parser.asl.parse import preprocessor
 from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
 from moto.stepfunctions.parser.asl.utils import boto_client as sfn_boto_client
@@ -185,6 +190,40 @@ def test_bedrock_throttling_surfaces_as_bedrock_error_and_is_retried(
     assert execution["status"] == "SUCCEEDED"
     assert execution["output"]["job"]["Status"] == "Completed"
     assert failed_task_errors(sfn, execution["executionArn"]) == ["Bedrock.ThrottlingException"] * 2
+
+
+def test_a_5xx_on_a_sync_poll_fails_the_attempt_and_a_retry_waits_for_the_same_job(
+    aws: EmbeddedAws, sfn: Any, run_to_end: Run
+) -> None:
+    """A poll's InternalServerException fails the attempt as `Bedrock.InternalServerException` (the
+    assumption docs/embedded-default.md states); the retried create, with the job's client token, gets the
+    same job back and the new attempt waits for it (a fresh callback endpoint, not moto's interrupted one)."""
+    standin = standin_backend(aws.account_id, aws.region)
+    standin.throttle_next("GetModelCustomizationJob", 1, "InternalServerException")
+    retry = [{"ErrorEquals": ["Bedrock.InternalServerException"], "IntervalSeconds": 30, "MaxAttempts": 2}]
+    arn = state_machine(
+        sfn,
+        "sync-poll-500",
+        {
+            "Fine-tune": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::bedrock:createModelCustomizationJob.sync",
+                "Parameters": {**job_parameters("sync-poll-500"), "ClientRequestToken": "sync-poll-500"},
+                "ResultPath": "$.job",
+                "Retry": retry,
+                "End": True,
+            }
+        },
+        "Fine-tune",
+    )
+
+    execution = run_to_end(sfn, arn, {})
+
+    assert execution["status"] == "SUCCEEDED"
+    assert execution["output"]["job"]["Status"] == "Completed"
+    assert failed_task_errors(sfn, execution["executionArn"]) == ["Bedrock.InternalServerException"]
+    jobs = aws.client("bedrock").list_model_customization_jobs()["modelCustomizationJobSummaries"]
+    assert [job["jobName"] for job in jobs].count("sync-poll-500") == 1
 
 
 def test_bedrock_rejects_wait_for_task_token_like_aws(sfn: Any) -> None:
@@ -648,6 +687,15 @@ def test_every_patched_internal_exists_in_this_moto() -> None:
     assert "timeout" in inspect.signature(CallbackEndpoint.wait).parameters
     assert "heartbeat_seconds" in inspect.signature(HeartbeatEndpoint.__init__).parameters
     assert callable(Timeout._eval_body) and callable(Heartbeat._eval_body)
+    # BedrockCustomizationJobTask gives each attempt a fresh callback endpoint.
+    assert (
+        "state_credentials"
+        in inspect.signature(
+            state_task_service_callback.StateTaskServiceCallback._eval_integration_pattern
+        ).parameters
+    )
+    assert callable(ContextObject.update_task_token)
+    assert callable(CallbackPoolManager.add)
 
 
 def test_installing_again_only_changes_the_time_scale(aws: EmbeddedAws) -> None:

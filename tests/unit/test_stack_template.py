@@ -803,6 +803,7 @@ def test_step_permissions(synth: SynthResult) -> None:
         ],
         "clean_up": [
             ("dynamodb:GetItem", table),
+            ("dynamodb:UpdateItem", table),  # a completed job's model, recorded for retention
             ("bedrock:StopModelCustomizationJob", jobs),
             ("bedrock:GetModelCustomizationJob", jobs),
             ("bedrock:DeleteCustomModelDeployment", deployments),
@@ -825,7 +826,7 @@ def test_step_permissions(synth: SynthResult) -> None:
     not_granted = {
         "validate": ("dynamodb:", "bedrock:", "sns:"),
         "decide": ("dynamodb:", "s3:", "bedrock:", "sns:", "kms:"),
-        "clean_up": ("dynamodb:PutItem", "dynamodb:UpdateItem", "s3:"),
+        "clean_up": ("dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem", "s3:"),
         "collect_metrics": ("s3:PutObject", "bedrock:Create", "bedrock:Stop"),
         "plan_evaluation": ("dynamodb:PutItem", "dynamodb:UpdateItem", "bedrock:"),  # it writes shard lists
         "score_shard": ("dynamodb:", "sns:"),
@@ -1246,6 +1247,7 @@ def test_fine_tune_is_the_sync_customization_job_with_the_round_parameters(synth
         "BaseModelIdentifier.$": "$.round.base_model",
         "CustomModelName.$": "$.round.custom_model_name",
         "JobName.$": "$.round.job_name",
+        "ClientRequestToken.$": "$.round.job_name",
         "RoleArn": f"<{role}.Arn>",
         "HyperParameters.$": "$.round.hyperparameters",
         "TrainingDataConfig": {"S3Uri.$": "$.validation.training_data_uri"},
@@ -1254,14 +1256,54 @@ def test_fine_tune_is_the_sync_customization_job_with_the_round_parameters(synth
     }
 
 
-def test_fine_tune_retries_bedrock_throttling_with_backoff(synth: SynthResult) -> None:
-    (retry,) = _definition(synth)["States"]["Fine-tune candidate"]["Retry"]
-    assert {
-        "Bedrock.ThrottlingException",
-        "Bedrock.ServiceQuotaExceededException",
-    } <= set(retry["ErrorEquals"])
-    assert "States.ALL" not in retry["ErrorEquals"]
-    assert (retry["IntervalSeconds"], retry["BackoffRate"], retry["MaxAttempts"]) == (60, 2, 6)
+def test_fine_tune_retries_throttling_and_server_errors_with_jittered_backoff(synth: SynthResult) -> None:
+    """Rate and quota refusals, and Bedrock's 5xx on the create or a status poll, are retried for
+    minutes with full jitter; errors that cannot heal (validation, access, not found, a real name
+    conflict) are not."""
+    throttling, server = _definition(synth)["States"]["Fine-tune candidate"]["Retry"]
+    assert throttling == {
+        "ErrorEquals": [
+            "Bedrock.ThrottlingException",
+            "Bedrock.ServiceQuotaExceededException",
+            "Bedrock.TooManyRequestsException",
+        ],
+        "IntervalSeconds": 60,
+        "BackoffRate": 2,
+        "MaxAttempts": 6,
+        "JitterStrategy": "FULL",
+    }
+    assert server == {
+        "ErrorEquals": ["Bedrock.InternalServerException", "Bedrock.ServiceUnavailableException"],
+        "IntervalSeconds": 30,
+        "BackoffRate": 2,
+        "MaxAttempts": 6,
+        "MaxDelaySeconds": 600,
+        "JitterStrategy": "FULL",
+    }
+
+
+def test_idempotent_lambda_steps_retry_transient_aws_errors_for_minutes(synth: SynthResult) -> None:
+    """Promote, Plan evaluation and every other step safe to run again retry a handler's transient AWS
+    error (5xx, throttling, a broken connection: the exception's class name) with jittered backoff of
+    minutes; none retries validation, access or not-found errors, or a bare ClientError."""
+    states = dict(_all_states(_definition(synth)["States"]))
+    for name in ("Promote candidate", "Plan evaluation", "Collect training metrics", "Decide"):
+        (transient,) = [r for r in states[name]["Retry"] if "InternalServerException" in r["ErrorEquals"]]
+        assert {"InternalServerError", "ServiceUnavailableException", "EndpointConnectionError"} <= set(
+            transient["ErrorEquals"]
+        ), name
+        assert (transient["IntervalSeconds"], transient["BackoffRate"], transient["MaxAttempts"]) == (
+            15,
+            2,
+            6,
+        ), name
+        assert transient["MaxDelaySeconds"] == 300 and transient["JitterStrategy"] == "FULL", name
+    never = {"ValidationException", "AccessDeniedException", "ResourceNotFoundException", "ClientError"}
+    for name, state in states.items():
+        for retry in state.get("Retry", []):
+            assert not never & set(retry["ErrorEquals"]), name
+    # Clean up is best effort and never raises its own errors: only Lambda's are retried.
+    assert all(r["ErrorEquals"][0].startswith("Lambda.") for r in states["Clean up failed round"]["Retry"])
 
 
 def test_last_step_asks_the_trigger_to_dispatch_the_lineage(synth: SynthResult) -> None:

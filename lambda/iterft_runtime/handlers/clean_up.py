@@ -7,7 +7,9 @@ Result at `$.outcome`.
 What the round may have created, found even when the step that created it failed before its result
 reached the state document (names are deterministic): the customization job, the Bedrock evaluation
 jobs (lineages with `evaluation.managed_job`; they bill inference while they run), the candidate's and
-the champion's evaluation capacity, and the serving capacity a first promotion was creating. The
+the champion's evaluation capacity, and the serving capacity a first promotion was creating. A job
+that completed although the round failed (Fine-tune gave up waiting for it) has its model recorded on
+the iteration (`output_model_arn`), so Apply retention deletes it like any failed round's candidate. The
 lineage's committed serving capacity is never touched: if the promotion committed before the
 failure, the round is promoted, the serving pointer is published again and only its evaluation
 capacity (except what serves) is released.
@@ -52,7 +54,11 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
     job_name = begun.get("job_name")
     if job_name:
-        _attempt(leftovers, f"stop job {job_name}", lambda: _stop_job(job_name))
+        _attempt(
+            leftovers,
+            f"stop or record job {job_name}",
+            lambda: _settle_job(job_name, lambda fields: registry.update_iteration(name, iteration, fields)),
+        )
     if given.lineage.evaluation.managed_job is not None:
         started = {
             job["job_name"]: job["job_arn"] for job in (event.get("managed_evaluation") or {}).get("jobs", [])
@@ -149,10 +155,16 @@ def _delete(capacity: Capacity) -> None:
     bedrock.delete_capacity(capacity.kind, capacity.arn or capacity.name)
 
 
-def _stop_job(job_name: str) -> None:
+def _settle_job(job_name: str, record: Callable[[dict[str, Any]], None]) -> None:
+    """Stop the round's job if it still trains; if it completed (perhaps while the round was failing:
+    Fine-tune gave up polling it), record its model on the iteration, so retention deletes it."""
     job = bedrock.find_customization_job(job_name)
-    if job is not None and job.status == bedrock.IN_PROGRESS:
+    if job is None:
+        return
+    if job.status == bedrock.IN_PROGRESS:
         bedrock.stop_customization_job(job_name)
+    elif job.output_model_arn:
+        record({"job_arn": job.arn, "output_model_arn": job.output_model_arn})
 
 
 def _stop_evaluation_job(job_name: str, job_arn: str | None) -> None:
