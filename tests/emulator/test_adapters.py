@@ -14,7 +14,7 @@ import botocore.session
 import emulator_fixture_handlers as handlers
 import pytest
 from botocore.exceptions import ClientError
-from emulator_support import ROLE, create_function, create_test_role, state_machine
+from emulator_support import ROLE, create_function, create_test_role, lambda_task, state_machine
 from moto import backends as moto_backends
 from moto.awslambda.models import LambdaBackend
 from moto.awslambda_simple.models import LambdaSimpleBackend
@@ -286,14 +286,7 @@ def test_lambda_task_runs_the_real_handler_in_process(
     aws: EmbeddedAws, sfn: Any, run_to_end: Run, form: str
 ) -> None:
     function_arn = create_function(aws, f"describe-{form}", "emulator_fixture_handlers.describe_context")
-    task: dict[str, Any] = (
-        {
-            "Resource": "arn:aws:states:::lambda:invoke",
-            "Parameters": {"FunctionName": function_arn, "Payload.$": "$"},
-        }
-        if form == "optimized"
-        else {"Resource": function_arn}
-    )
+    task = lambda_task(form, function_arn)
     arn = state_machine(sfn, f"lambda-{form}", {"Call": {"Type": "Task", **task, "End": True}}, "Call")
 
     execution = run_to_end(sfn, arn, {"key": "incoming/a.jsonl"})

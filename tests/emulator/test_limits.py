@@ -16,7 +16,7 @@ import emulator_fixture_handlers as handlers
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
-from emulator_support import create_function, create_test_role, state_machine
+from emulator_support import create_function, create_test_role, lambda_task, state_machine
 from moto.awslambda_simple.models import LambdaSimpleBackend
 from moto.stepfunctions.parser import models as sfn_models
 from moto.stepfunctions.parser import quotas
@@ -267,15 +267,7 @@ def test_a_throttled_invocation_is_lambda_too_many_requests_and_is_retried(
     aws: EmbeddedAws, sfn: Any, run_to_end: Run, form: str
 ) -> None:
     function_arn = create_function(aws, f"throttled-{form}", "emulator_fixture_handlers.describe_context")
-    task: dict[str, Any] = (
-        {
-            "Resource": "arn:aws:states:::lambda:invoke",
-            "Parameters": {"FunctionName": function_arn, "Payload.$": "$"},
-            "ResultSelector": {"event.$": "$.Payload.event"},
-        }
-        if form == "optimized"
-        else {"Resource": function_arn}
-    )
+    task = lambda_task(form, function_arn, ResultSelector={"event.$": "$.Payload.event"})
     retry = [{"ErrorEquals": ["Lambda.TooManyRequestsException"], "IntervalSeconds": 2, "MaxAttempts": 3}]
     arn = state_machine(
         sfn, f"throttle-{form}", {"Call": {"Type": "Task", **task, "Retry": retry, "End": True}}, "Call"
