@@ -10,6 +10,8 @@
     iterft start LINEAGE --data s3://BUCKET/incoming/KEY.jsonl [--wait] [--env ENV | --stack NAME]
     iterft withdraw LINEAGE --upload KEY[?versionId=V] --reason TEXT [--env ENV | --stack NAME]
     iterft report LINEAGE --out DIR [--env ENV | --stack NAME]
+    iterft doctor [LINEAGE...] [--env ENV | --stack NAME] [--json]
+    iterft smoke [--lineage NAME] [--yes] [--env ENV | --stack NAME | --local]
 
 Exit codes: 0 success (for validate: the file is valid; for start --wait: the round was
 decided), 1 invalid data, a failed round or a failed lookup (unknown lineage, no stack,
@@ -144,14 +146,34 @@ def _validate(args: argparse.Namespace, console: Console) -> int:
     return EXIT_OK if report.valid else EXIT_FAILED
 
 
-def _deployment(args: argparse.Namespace) -> target.Deployment:
+def _stack_name(args: argparse.Namespace) -> str:
     if args.endpoint_url:
         # The runtime's data-access layer builds its clients from boto3's defaults.
         os.environ["AWS_ENDPOINT_URL"] = args.endpoint_url
     if args.region:
         os.environ["AWS_DEFAULT_REGION"] = args.region
-    stack = args.stack or f"iterft-{args.env}"
-    return target.resolve(stack, region=args.region, endpoint_url=args.endpoint_url)
+    return str(args.stack or f"iterft-{args.env}")
+
+
+def _deployment(args: argparse.Namespace) -> target.Deployment:
+    return target.resolve(_stack_name(args), region=args.region, endpoint_url=args.endpoint_url)
+
+
+def _doctor(args: argparse.Namespace, console: Console) -> int:
+    from iterft import doctor  # the stack's version digest and every check's client: this command only
+
+    stack = _stack_name(args)
+    return doctor.report(stack, args.region, args.endpoint_url, args.lineage, console, as_json=args.json)
+
+
+def _smoke(args: argparse.Namespace, console: Console) -> int:
+    from iterft import smoke  # and, with --local, the whole embedded default
+
+    try:
+        return smoke.run(args, console, _deployment)
+    except smoke.SmokeError as error:
+        _error(f"iterft smoke: {error}")
+        return EXIT_FAILED
 
 
 def _fmt(value: Any, digits: int = 4) -> str:
@@ -431,7 +453,9 @@ def _start(args: argparse.Namespace, console: Console) -> int:
     if not args.wait:
         console.print(f"follow it with: iterft status {args.lineage}", markup=False)
         return EXIT_OK
-    progress = _wait_for_round(deployment, args.lineage, dataset.s3_uri, args, console)
+    progress = wait_for_round(
+        deployment, args.lineage, dataset.s3_uri, console, timeout=args.timeout, interval=args.interval
+    )
     if progress.decision in ("queued", "running"):
         _error(
             f"iterft start: {args.lineage} #{progress.iteration or '-'} still {progress.decision} after "
@@ -448,8 +472,14 @@ def _start(args: argparse.Namespace, console: Console) -> int:
     return EXIT_OK if progress.decision in _DECIDED else EXIT_FAILED
 
 
-def _wait_for_round(
-    deployment: target.Deployment, lineage: str, dataset_uri: str, args: argparse.Namespace, console: Console
+def wait_for_round(
+    deployment: target.Deployment,
+    lineage: str,
+    dataset_uri: str,
+    console: Console,
+    *,
+    timeout: float | None,
+    interval: float,
 ) -> RoundProgress:
     """Until the dataset's round has ended (or --timeout seconds): which iteration, which step, how long.
 
@@ -457,7 +487,7 @@ def _wait_for_round(
     time the round moves to another step.
     """
     requested = datetime.now(UTC).isoformat()
-    deadline = None if args.timeout is None else time.monotonic() + args.timeout
+    deadline = None if timeout is None else time.monotonic() + timeout
     shown: tuple[int | None, str, str | None] | None = None
     with console.status("waiting for the trigger", spinner="dots") as spinner:
         while True:
@@ -476,7 +506,7 @@ def _wait_for_round(
             shown = (progress.iteration, progress.decision, progress.step)
             if deadline is not None and time.monotonic() > deadline:
                 return progress
-            time.sleep(args.interval)
+            time.sleep(interval)
 
 
 def _check_out_dir(out: Path) -> None:
@@ -752,6 +782,35 @@ def build_parser() -> argparse.ArgumentParser:
         "--reason", type=_reason, required=True, help="why: recorded in the history and notified"
     )
     _add_target_arguments(reject, json_output=False)
+
+    doctor = _command(
+        commands,
+        "doctor",
+        "preflight: credentials, CDK bootstrap, stack version, per lineage model, access, quotas, evaluation "
+        "set, subscriptions, last errors (read-only; exit 1 when a check fails)",
+        ["iterft doctor --env dev", "iterft doctor support-bot --stack iterft-prod --region us-east-1"],
+        _doctor,
+    )
+    doctor.add_argument("lineage", nargs="*", help="check only these lineages (default: all)")
+    _add_target_arguments(doctor)
+
+    smoke = _command(
+        commands,
+        "smoke",
+        "the smallest honest round (minimum records, one epoch): estimate, confirm, upload, wait, inventory",
+        [
+            "iterft smoke --env smoke",
+            "iterft smoke --local",
+            "iterft smoke --env dev --lineage support-bot --yes",
+        ],
+        _smoke,
+    )
+    smoke.add_argument("--lineage", default="smoke", help="the lineage to run it on (default: smoke)")
+    smoke.add_argument("--data", help="a small training file instead of the example records")
+    smoke.add_argument("--yes", action="store_true", help="start without asking for confirmation")
+    smoke.add_argument("--local", action="store_true", help="on a fresh embedded default (config/smoke.yaml)")
+    smoke.add_argument("--timeout", type=_positive(float), help="give up waiting after this many seconds")
+    _add_target_arguments(smoke, json_output=False)
     return parser
 
 

@@ -38,6 +38,48 @@ def left_behind(statuses: Sequence[dict[str, Any]], inventory: Sequence[dict[str
     ]
 
 
+def bedrock_inventory(bedrock: Any) -> list[dict[str, Any]]:
+    """Every provisioned throughput and custom model deployment that exists, as Bedrock lists them
+    (what is billed by the hour or could be invoked): `{kind, name, arn, model_arn, status}`; and
+    every evaluation job still running (InProgress or Stopping, billed for its inference):
+    `{kind: "evaluation_job", name, arn, status}`. `bedrock` is a boto3 Bedrock client."""
+    throughputs = [
+        {
+            "kind": "provisioned",
+            "name": item["provisionedModelName"],
+            "arn": item["provisionedModelArn"],
+            "model_arn": item["modelArn"],
+            "status": item["status"],
+            "model_units": item["modelUnits"],
+        }
+        for page in bedrock.get_paginator("list_provisioned_model_throughputs").paginate()
+        for item in page["provisionedModelSummaries"]
+    ]
+    deployments = [
+        {
+            "kind": "deployment",
+            "name": item["customModelDeploymentName"],
+            "arn": item["customModelDeploymentArn"],
+            "model_arn": item["modelArn"],
+            "status": item["status"],
+        }
+        for page in bedrock.get_paginator("list_custom_model_deployments").paginate()
+        for item in page["modelDeploymentSummaries"]
+    ]
+    evaluations = [
+        {
+            "kind": "evaluation_job",
+            "name": item["jobName"],
+            "arn": item["jobArn"],
+            "status": item["status"],
+        }
+        for page in bedrock.get_paginator("list_evaluation_jobs").paginate()
+        for item in page["jobSummaries"]
+        if item["status"] in ("InProgress", "Stopping")
+    ]
+    return sorted(throughputs + deployments + evaluations, key=lambda item: (item["kind"], item["name"]))
+
+
 def deployment_summary(session: Any) -> tuple[dict[str, Any], list[str]]:
     """The summary and the leftovers of a LocalSession's deployment (all its lineages)."""
     statuses = lineage_status(session.deployment)

@@ -15,6 +15,8 @@ from stacks.registry import Registry
 from stacks.serving import ServingPointers
 from stacks.storage import Storage
 from stacks.trigger import Trigger, UploadQueue
+from stacks.version import OUTPUT_NAME as VERSION_OUTPUT
+from stacks.version import code_version
 from stacks.workflow import Workflow
 
 METRICS_NAMESPACE = naming.METRICS_NAMESPACE
@@ -97,6 +99,7 @@ class IterftStack(cdk.Stack):
             "TopicArn": self.notifications.topic.topic_arn,
             "TriggerQueueUrl": self.upload_queue.queue.queue_url,
             "KmsKeyArn": self.storage.key.key_arn,
+            VERSION_OUTPUT: code_version(),  # what `iterft doctor` compares with the code checked out
         }
         for name, value in outputs.items():
             cdk.CfnOutput(self, name, value=value)

@@ -73,6 +73,7 @@ from moto.core.responses import ActionResult
 from moto.s3.exceptions import MissingBucket
 from moto.s3.models import s3_backends
 
+from iterft.local.account_standin import account_backend, install_service_quotas_standin
 from iterft.local.iam import AccessDenied, Principal, acting_as, authorize_assume_role, check_as_current
 from iterft.local.standin_evaluation import METRIC_NAMES, score_record
 from iterft.local.standin_model import (
@@ -1910,6 +1911,10 @@ class BedrockStandInResponse(BedrockResponse):
     def list_tags_for_resource(self) -> ActionResult:
         return self._call(BedrockStandIn.list_tags_for_resource)
 
+    def get_foundation_model_availability(self) -> ActionResult:
+        backend = account_backend(self.current_account, self.region)
+        return ActionResult(backend.foundation_model_availability(str(self.params["modelId"])))
+
 
 class BedrockRuntimeStandInResponse(BedrockRuntimeResponse):
     """Serves Converse and InvokeModel from the stand-in."""
@@ -1946,6 +1951,8 @@ def install_bedrock_standin() -> None:
        model, so methods named after the operations (`create_evaluation_job`, ...) serve them.
     2. `moto.bedrockruntime.urls.url_paths`: every route to `BedrockRuntimeResponse.dispatch` now leads
        to `BedrockRuntimeStandInResponse.dispatch` (a subclass of moto's `BedrockRuntimeResponse`).
+    3. `moto.servicequotas.urls.url_paths`: Service Quotas answers Bedrock's quotas
+       (`iterft.local.account_standin`, which also holds model access for GetFoundationModelAvailability).
 
     Also relied on, without patching: moto's request parsing and response serialization from
     botocore's models (`automated_parameter_parsing`, `ActionResult`, `ServiceException`), its
@@ -1956,6 +1963,7 @@ def install_bedrock_standin() -> None:
     _reroute(
         bedrockruntime_urls.url_paths, BedrockRuntimeResponse.dispatch, BedrockRuntimeStandInResponse.dispatch
     )
+    install_service_quotas_standin()  # model access (above, GetFoundationModelAvailability) and quotas
 
 
 def uninstall_bedrock_standin() -> bool:

@@ -25,6 +25,7 @@ from iterft.local import adapters
 from iterft.local.bedrock_standin import BedrockStandIn, install_bedrock_standin, standin_backend
 from iterft.local.deploy import DeployedStack, deploy_stack
 from iterft.local.server import DEFAULT_REGION, EmbeddedAws
+from iterft.summary import bedrock_inventory
 from iterft.target import Deployment, resolve
 from stacks.app_builder import synth_stack
 from stacks.config import CONFIG_DIR, DeploymentConfig
@@ -203,42 +204,7 @@ class LocalSession:
         (what is billed by the hour or could be invoked): `{kind, name, arn, model_arn, status}`; and
         every evaluation job still running (InProgress or Stopping, billed for its inference):
         `{kind: "evaluation_job", name, arn, status}`."""
-        bedrock = self.client("bedrock")
-        throughputs = [
-            {
-                "kind": "provisioned",
-                "name": item["provisionedModelName"],
-                "arn": item["provisionedModelArn"],
-                "model_arn": item["modelArn"],
-                "status": item["status"],
-                "model_units": item["modelUnits"],
-            }
-            for page in bedrock.get_paginator("list_provisioned_model_throughputs").paginate()
-            for item in page["provisionedModelSummaries"]
-        ]
-        deployments = [
-            {
-                "kind": "deployment",
-                "name": item["customModelDeploymentName"],
-                "arn": item["customModelDeploymentArn"],
-                "model_arn": item["modelArn"],
-                "status": item["status"],
-            }
-            for page in bedrock.get_paginator("list_custom_model_deployments").paginate()
-            for item in page["modelDeploymentSummaries"]
-        ]
-        evaluations = [
-            {
-                "kind": "evaluation_job",
-                "name": item["jobName"],
-                "arn": item["jobArn"],
-                "status": item["status"],
-            }
-            for page in bedrock.get_paginator("list_evaluation_jobs").paginate()
-            for item in page["jobSummaries"]
-            if item["status"] in ("InProgress", "Stopping")
-        ]
-        return sorted(throughputs + deployments + evaluations, key=lambda item: (item["kind"], item["name"]))
+        return bedrock_inventory(self.client("bedrock"))
 
     def is_idle(self, lineage: str, *, queued_allowed: bool = False) -> bool:
         """No trigger work in flight, no running execution of the lineage, nothing queued, no lock.

@@ -1,0 +1,503 @@
+"""`iterft doctor`: a preflight of an account and a deployment, one line per check.
+
+Run before the first upload and whenever a round fails for a reason outside its data. Every call is a
+read (`DOCTOR_ACTIONS` lists the IAM actions); nothing is created or changed. A failed check says what to
+do; a skipped one says why it did not apply. The embedded default answers every call (model access and
+Bedrock quotas from `iterft/local/account_standin.py`).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import boto3
+from botocore.exceptions import BotoCoreError, ClientError
+from iterft_runtime import naming
+from iterft_runtime.logic.evaluation import EvaluationSetError, parse_evaluation_set
+from iterft_runtime.logic.managed_evaluation import ManagedEvaluationError, check_prompt_count
+from iterft_runtime.logic.serving import serving_capacity_kind
+from iterft_runtime.models import capabilities
+from iterft_runtime.models.capacity import CapacityKind
+from iterft_runtime.models.lineage import Commitment, LineageConfig, ServingMode
+from pydantic import ValidationError
+
+from iterft import target
+from iterft.history import lineage_names
+from stacks.version import OUTPUT_NAME as VERSION_OUTPUT
+from stacks.version import code_version
+
+PASSED, FAILED, SKIPPED = "passed", "failed", "skipped"
+DEFAULT_QUALIFIER = "hnb659fds"
+MIN_BOOTSTRAP_VERSION = 6
+"""The lowest bootstrap version a CDK v2 template's `CheckBootstrapVersion` rule accepts."""
+HEALTHY_STACK = {"CREATE_COMPLETE", "UPDATE_COMPLETE", "IMPORT_COMPLETE"}
+SCHEDULED_JOBS_QUOTA = ("L-0406044C", "(Model customization) Scheduled customization jobs")
+NO_COMMITMENT_UNITS_QUOTA = (
+    "L-BE77399C",
+    "Model units no-commitment Provisioned Throughputs across custom models",
+)
+LAMBDA_ERROR_WINDOW = timedelta(hours=24)
+ENDED_BADLY = {"FAILED", "TIMED_OUT", "ABORTED"}
+_EXECUTION = re.compile(r"^(?P<lineage>.+?)-it\d{4,}-")
+"""naming.execution_name / rollback_execution_name: `<lineage>-it<NNNN>-...`."""
+
+DOCTOR_ACTIONS = (
+    "sts:GetCallerIdentity",
+    "ssm:GetParameter",
+    "ssm:GetParametersByPath",
+    "cloudformation:DescribeStacks",
+    "cloudformation:ListStackResources",
+    "bedrock:GetFoundationModelAvailability",
+    "servicequotas:GetServiceQuota",
+    "s3:GetObject",
+    "kms:Decrypt",
+    "sns:ListSubscriptionsByTopic",
+    "states:ListExecutions",
+    "states:DescribeExecution",
+    "cloudwatch:GetMetricStatistics",
+)
+"""Every IAM action `iterft doctor` uses: all reads (the README lists them)."""
+
+
+@dataclass(frozen=True)
+class Check:
+    """One line of the preflight."""
+
+    name: str
+    status: str
+    detail: str
+    fix: str = ""
+
+    def line(self) -> str:
+        text = f"{self.status:7}  {self.name}: {self.detail}"
+        return f"{text}\n         fix: {self.fix}" if self.fix else text
+
+
+@dataclass
+class _Context:
+    stack_name: str
+    region: str
+    endpoint_url: str | None
+    now: datetime
+    account: str = ""
+
+    def client(self, service: str) -> Any:
+        return boto3.client(service, region_name=self.region, endpoint_url=self.endpoint_url)
+
+
+def diagnose(
+    stack_name: str,
+    *,
+    region: str | None = None,
+    endpoint_url: str | None = None,
+    lineages: Sequence[str] = (),
+    now: datetime | None = None,
+) -> list[Check]:
+    """Every check, in order; `lineages` limits the per-lineage ones (default: every lineage deployed)."""
+    region = region or boto3.session.Session().region_name
+    if not region:
+        return [
+            Check(
+                "credentials and region",
+                FAILED,
+                "no AWS region configured",
+                "pass --region or set AWS_REGION",
+            )
+        ]
+    context = _Context(stack_name, region, endpoint_url, now or datetime.now(UTC))
+    checks = [_credentials(context)]
+    if checks[0].status == FAILED:
+        return [*checks, Check("everything else", SKIPPED, "needs working credentials")]
+    checks.append(_bootstrap(context))
+    stack_check, deployment = _stack(context)
+    checks.append(stack_check)
+    if deployment is None:
+        return [*checks, Check("lineages", SKIPPED, "needs the deployed stack")]
+    configs = _lineage_configs(deployment, lineages, checks)
+    for config in configs:
+        checks += [
+            _model(context, config),
+            _model_access(context, config),
+            _evaluation_set(deployment, config),
+        ]
+    checks += _quotas(context, configs)
+    checks.append(_subscriptions(deployment))
+    checks += _last_rounds(deployment, [config.name for config in configs])
+    checks.append(_lambda_errors(context))
+    return checks
+
+
+def _guarded(name: str, probe: Callable[[], Check]) -> Check:
+    """A check whose AWS call failed is a failed check saying why (e.g. a missing read permission)."""
+    try:
+        return probe()
+    except (BotoCoreError, ClientError) as error:
+        return Check(name, FAILED, target.describe_aws_error(error), _permission_fix(error))
+
+
+def _permission_fix(error: BotoCoreError | ClientError) -> str:
+    if isinstance(error, ClientError) and "AccessDenied" in error.response.get("Error", {}).get("Code", ""):
+        return f"grant the read-only actions in README 'Proving a new account' ({error.operation_name})"
+    return ""
+
+
+def _credentials(context: _Context) -> Check:
+    def probe() -> Check:
+        identity = context.client("sts").get_caller_identity()
+        context.account = str(identity["Account"])
+        return Check(
+            "credentials and region",
+            PASSED,
+            f"{identity['Arn']} in account {context.account}, {context.region}",
+        )
+
+    check = _guarded("credentials and region", probe)
+    if check.status == FAILED and not check.fix:
+        return Check(check.name, FAILED, check.detail, "set AWS_PROFILE or run `aws sso login`, and --region")
+    return check
+
+
+def bootstrap_qualifier(cdk_json: Path = Path("cdk.json")) -> str:
+    """The CDK bootstrap qualifier the app synthesizes for (cdk.json's context, else CDK's default)."""
+    try:
+        context = json.loads(cdk_json.read_text()).get("context", {})
+    except (OSError, ValueError):
+        return DEFAULT_QUALIFIER
+    return str(context.get("@aws-cdk/core:bootstrapQualifier", DEFAULT_QUALIFIER))
+
+
+def _bootstrap(context: _Context) -> Check:
+    name = f"/cdk-bootstrap/{bootstrap_qualifier()}/version"
+    fix = f"npx cdk bootstrap aws://{context.account}/{context.region}"
+
+    def probe() -> Check:
+        ssm = context.client("ssm")
+        try:
+            value = ssm.get_parameter(Name=name)["Parameter"]["Value"]
+        except ssm.exceptions.ParameterNotFound:
+            return Check(
+                "CDK bootstrap", FAILED, f"no parameter {name}: the account is not bootstrapped", fix
+            )
+        if not value.isdigit() or int(value) < MIN_BOOTSTRAP_VERSION:
+            return Check(
+                "CDK bootstrap", FAILED, f"version {value}, the app needs {MIN_BOOTSTRAP_VERSION}+", fix
+            )
+        return Check("CDK bootstrap", PASSED, f"version {value} ({name})")
+
+    return _guarded("CDK bootstrap", probe)
+
+
+def _stack(context: _Context) -> tuple[Check, target.Deployment | None]:
+    name = f"stack {context.stack_name}"
+    deploy = f"make deploy ENV={context.stack_name.removeprefix('iterft-')}"
+    try:
+        stacks = context.client("cloudformation").describe_stacks(StackName=context.stack_name)["Stacks"]
+    except ClientError as error:
+        if "does not exist" in error.response.get("Error", {}).get("Message", ""):
+            return Check(name, FAILED, f"not deployed in {context.region}", deploy), None
+        return Check(name, FAILED, target.describe_aws_error(error), _permission_fix(error)), None
+    stack = stacks[0]
+    outputs = {output["OutputKey"]: output["OutputValue"] for output in stack.get("Outputs", [])}
+    status, deployed, local = stack["StackStatus"], outputs.get(VERSION_OUTPUT), code_version()
+    try:
+        deployment = target.resolve(context.stack_name, context.region, context.endpoint_url)
+    except target.TargetError as error:
+        return Check(name, FAILED, str(error), deploy), None
+    if status not in HEALTHY_STACK:
+        return Check(
+            name, FAILED, f"status {status}", f"see its events in CloudFormation, then {deploy}"
+        ), deployment
+    if deployed != local:
+        found = (
+            f"deployed from code {deployed}" if deployed else f"records no {VERSION_OUTPUT} (older iterft)"
+        )
+        return Check(name, FAILED, f"{found}; this checkout is {local}", deploy), deployment
+    return Check(name, PASSED, f"{status}, code {local}"), deployment
+
+
+def _lineage_configs(
+    deployment: target.Deployment, wanted: Sequence[str], checks: list[Check]
+) -> list[LineageConfig]:
+    """The deployed configs of the lineages to check; an unknown or unreadable one is a failed check."""
+    known = lineage_names(deployment)
+    configs = []
+    for lineage in wanted or known:
+        if lineage not in known:
+            checks.append(
+                Check(f"{lineage}: config", FAILED, f"not in the stack (lineages: {', '.join(known)})")
+            )
+            continue
+        parameter = naming.lineage_parameter_prefix(deployment.stack_name) + lineage
+        value = deployment.client("ssm").get_parameter(Name=parameter)["Parameter"]["Value"]
+        try:
+            configs.append(LineageConfig.model_validate_json(value))
+        except ValidationError as error:
+            first = error.errors()[0]
+            checks.append(
+                Check(
+                    f"{lineage}: config",
+                    FAILED,
+                    f"the deployed config does not parse with this code: {first['msg']}",
+                    "fix the config and redeploy",
+                )
+            )
+    return configs
+
+
+def _model(context: _Context, config: LineageConfig) -> Check:
+    name = f"{config.name}: base model"
+    row = config.model_capabilities()
+    if row is None:
+        return Check(name, SKIPPED, f"{config.base_model} names no foundation model (a custom model ARN)")
+    verdict = capabilities.check_use(
+        row,
+        context.region,
+        context.now.date(),
+        serving=serving_capacity_kind(config.serving.mode),
+        managed_job=config.evaluation.managed_job is not None,
+    )
+    if verdict.problems:
+        return Check(
+            name, FAILED, "; ".join(verdict.problems), "change base_model or region (docs/capabilities.md)"
+        )
+    evaluation = row.evaluation_capacity(context.region)
+    detail = f"{row.model_id} in {context.region}, evaluated on {evaluation}"
+    return Check(name, PASSED, "; ".join([detail, *verdict.warnings]))
+
+
+def _model_access(context: _Context, config: LineageConfig) -> Check:
+    name = f"{config.name}: model access"
+    row = config.model_capabilities()
+    if row is None:
+        return Check(name, SKIPPED, "the base model is a custom model: access was granted to make it")
+
+    def probe() -> Check:
+        found = context.client("bedrock").get_foundation_model_availability(modelId=row.inference_id)
+        agreement = found.get("agreementAvailability", {}).get("status", "")
+        wrong = [
+            f"{key} {found.get(key)}"
+            for key, good in (
+                ("authorizationStatus", "AUTHORIZED"),
+                ("entitlementAvailability", "AVAILABLE"),
+                ("regionAvailability", "AVAILABLE"),
+            )
+            if found.get(key) != good
+        ] + ([f"agreement {agreement}"] if agreement in ("PENDING", "ERROR") else [])
+        if wrong:
+            fix = "request access in the Bedrock console (Model access) for this account and region"
+            return Check(name, FAILED, f"{row.inference_id}: {', '.join(wrong)}", fix)
+        return Check(name, PASSED, f"{row.inference_id} authorized")
+
+    return _guarded(name, probe)
+
+
+def _evaluation_set(deployment: target.Deployment, config: LineageConfig) -> Check:
+    name = f"{config.name}: evaluation set"
+    key = naming.evaluation_set_key(config.name)
+    uri = f"s3://{deployment.bucket_name}/{key}"
+
+    def probe() -> Check:
+        s3 = deployment.client("s3")
+        try:
+            body = s3.get_object(Bucket=deployment.bucket_name, Key=key)["Body"]
+        except s3.exceptions.NoSuchKey:
+            return Check(name, FAILED, f"none at {uri}", f"aws s3 cp eval.jsonl {uri}")
+        try:
+            parsed = parse_evaluation_set(body.iter_chunks(1024 * 1024), uri)
+            if config.evaluation.managed_job is not None:
+                check_prompt_count(len(parsed.items))
+        except (EvaluationSetError, ManagedEvaluationError) as error:
+            return Check(name, FAILED, str(error), f"fix the file and upload it again to {uri}")
+        return Check(name, PASSED, f"{len(parsed.items)} records, version {parsed.version}")
+
+    return _guarded(name, probe)
+
+
+def quota_needs(configs: Iterable[LineageConfig], region: str) -> tuple[int, int, list[str]]:
+    """What rounds need of the account: customization jobs, no-commitment model units (every lineage's
+    serving throughput without commitment, and one unit for an evaluation on provisioned throughput), and
+    the lineages that need those units."""
+    units, users, evaluates_on_units = 0, [], False
+    for config in configs:
+        row = config.model_capabilities()
+        serving = config.serving
+        if serving.mode is ServingMode.PROVISIONED and serving.provisioned_commitment is Commitment.NONE:
+            units += serving.provisioned_model_units
+            users.append(config.name)
+        if row is not None and row.evaluation_capacity(region) is CapacityKind.PROVISIONED:
+            evaluates_on_units = True
+            users.append(config.name)
+    return 1, units + (1 if evaluates_on_units else 0), sorted(set(users))
+
+
+def _quotas(context: _Context, configs: Sequence[LineageConfig]) -> list[Check]:
+    if not configs:
+        return []
+    jobs_needed, units_needed, users = quota_needs(configs, context.region)
+    quotas = context.client("service-quotas")
+
+    def quota(code: str, title: str, needed: int, why: str) -> Check:
+        name = f"quota {title} ({code})"
+
+        def probe() -> Check:
+            try:
+                value = quotas.get_service_quota(ServiceCode="bedrock", QuotaCode=code)["Quota"]["Value"]
+            except quotas.exceptions.NoSuchResourceException:
+                return Check(name, SKIPPED, f"Service Quotas lists no such quota in {context.region}")
+            if value < needed:
+                fix = (
+                    "request an increase: aws service-quotas request-service-quota-increase "
+                    f"--service-code bedrock --quota-code {code} --desired-value {needed}"
+                )
+                return Check(name, FAILED, f"{value:g}, a round needs {needed} ({why})", fix)
+            return Check(name, PASSED, f"{value:g}, a round needs {needed} ({why})")
+
+        return _guarded(name, probe)
+
+    checks = [quota(*SCHEDULED_JOBS_QUOTA, jobs_needed, "one fine-tuning job")]
+    if units_needed:
+        why = f"serving and evaluation of {', '.join(users)}"
+        checks.append(quota(*NO_COMMITMENT_UNITS_QUOTA, units_needed, why))
+    else:
+        checks.append(
+            Check(
+                f"quota {NO_COMMITMENT_UNITS_QUOTA[1]}",
+                SKIPPED,
+                "no lineage uses no-commitment provisioned throughput",
+            )
+        )
+    return checks
+
+
+def _subscriptions(deployment: target.Deployment) -> Check:
+    name = "notifications"
+
+    def probe() -> Check:
+        pages = (
+            deployment.client("sns")
+            .get_paginator("list_subscriptions_by_topic")
+            .paginate(TopicArn=deployment.topic_arn)
+        )
+        subscriptions = [item for page in pages for item in page["Subscriptions"]]
+        pending = [
+            item["Endpoint"] for item in subscriptions if item["SubscriptionArn"] == "PendingConfirmation"
+        ]
+        if not subscriptions:
+            fix = "add notifications.emails to the config and redeploy, or subscribe to the stack's TopicArn"
+            return Check(name, FAILED, "nobody is subscribed: failed rounds would go unnoticed", fix)
+        if pending:
+            fix = "open the confirmation e-mail AWS sent and click its link (or subscribe again)"
+            return Check(name, FAILED, f"not confirmed: {', '.join(pending)}", fix)
+        endpoints = ", ".join(f"{item['Protocol']} {item['Endpoint']}" for item in subscriptions)
+        return Check(name, PASSED, f"confirmed: {endpoints}")
+
+    return _guarded(name, probe)
+
+
+def _last_rounds(deployment: target.Deployment, lineages: Sequence[str]) -> list[Check]:
+    """Per lineage, its newest execution that ended: failed, timed out or aborted is a failed check with
+    the execution's error and cause."""
+    states = deployment.client("stepfunctions")
+    latest: dict[str, dict[str, Any]] = {}
+    try:
+        pages = states.get_paginator("list_executions").paginate(stateMachineArn=deployment.state_machine_arn)
+        for execution in (item for page in pages for item in page["executions"]):
+            match = _EXECUTION.match(execution["name"])
+            if execution["status"] == "RUNNING" or not match or match["lineage"] not in lineages:
+                continue
+            seen = latest.get(match["lineage"])
+            if seen is None or execution["startDate"] > seen["startDate"]:
+                latest[match["lineage"]] = execution
+    except (BotoCoreError, ClientError) as error:
+        return [Check("last rounds", FAILED, target.describe_aws_error(error), _permission_fix(error))]
+    checks = []
+    for lineage in lineages:
+        name = f"{lineage}: last round"
+        execution = latest.get(lineage)
+        if execution is None:
+            checks.append(Check(name, PASSED, "no round has ended yet"))
+        elif execution["status"] in ENDED_BADLY:
+            described = states.describe_execution(executionArn=execution["executionArn"])
+            cause = f"{described.get('error', '')}: {described.get('cause', '')}".strip(": ")
+            checks.append(
+                Check(
+                    name,
+                    FAILED,
+                    f"{execution['name']} {execution['status']}: {_shorten(cause or 'no cause recorded')}",
+                    f"iterft history {lineage} (the reason); fix the cause, then upload again",
+                )
+            )
+        else:
+            checks.append(Check(name, PASSED, f"{execution['name']} {execution['status']}"))
+    return checks
+
+
+def _lambda_errors(context: _Context) -> Check:
+    name = f"Lambda errors (last {LAMBDA_ERROR_WINDOW.total_seconds() / 3600:g} h)"
+
+    def probe() -> Check:
+        pages = (
+            context.client("cloudformation")
+            .get_paginator("list_stack_resources")
+            .paginate(StackName=context.stack_name)
+        )
+        functions = [
+            item["PhysicalResourceId"]
+            for page in pages
+            for item in page["StackResourceSummaries"]
+            if item["ResourceType"] == "AWS::Lambda::Function"
+        ]
+        cloudwatch, errors = context.client("cloudwatch"), {}
+        for function in functions:
+            points = cloudwatch.get_metric_statistics(
+                Namespace="AWS/Lambda",
+                MetricName="Errors",
+                Dimensions=[{"Name": "FunctionName", "Value": function}],
+                StartTime=context.now - LAMBDA_ERROR_WINDOW,
+                EndTime=context.now,
+                Period=int(LAMBDA_ERROR_WINDOW.total_seconds()),
+                Statistics=["Sum"],
+            )["Datapoints"]
+            count = int(sum(point["Sum"] for point in points))
+            if count:
+                errors[function] = count
+        if errors:
+            listed = ", ".join(f"{function} {count}" for function, count in sorted(errors.items()))
+            fix = "read the log groups /aws/lambda/<function> for the tracebacks"
+            return Check(name, FAILED, listed, fix)
+        return Check(name, PASSED, f"none in {len(functions)} functions")
+
+    return _guarded(name, probe)
+
+
+def _shorten(text: str, limit: int = 400) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def report(
+    stack_name: str,
+    region: str | None,
+    endpoint_url: str | None,
+    lineages: Sequence[str],
+    console: Any,
+    *,
+    as_json: bool = False,
+) -> int:
+    """Print every check (or a JSON list); 1 when any failed, else 0."""
+    checks = diagnose(stack_name, region=region, endpoint_url=endpoint_url, lineages=lineages)
+    if as_json:
+        print(json.dumps([check.__dict__ for check in checks], indent=2))
+    else:
+        colours = {PASSED: "green", FAILED: "red", SKIPPED: "yellow"}
+        for check in checks:
+            console.print(check.line(), style=colours[check.status], markup=False)
+        counts = {status: sum(check.status == status for check in checks) for status in colours}
+        console.print(", ".join(f"{count} {status}" for status, count in counts.items()), markup=False)
+    return 1 if any(check.status == FAILED for check in checks) else 0
