@@ -10,7 +10,7 @@ export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 # The embedded default checks every request against the template's IAM (iterft/local/iam) in tests and the demo.
 export ITERFT_IAM_CHECKS := 1
 
-.PHONY: setup test lint format demo synth deploy diff destroy bench clean
+.PHONY: setup test lint format demo synth deploy diff destroy bench clean smoke doctor
 
 setup: $(VENV)/.installed node_modules/.installed build/layer/.built
 
@@ -50,6 +50,14 @@ test: setup lint
 # KEEP=1 keeps the embedded default running afterwards (Ctrl-C stops it), for iterft commands against it.
 demo: setup
 	$(BIN)/python -m iterft.demo $(if $(KEEP),--keep,)
+
+# The smallest honest round (README "Proving a new account"): on ENV's deployment when ENV is given
+# (`make smoke ENV=smoke YES=1`), else on a fresh embedded default (config/smoke.yaml).
+smoke: setup
+	$(BIN)/iterft smoke $(if $(filter file,$(origin ENV)),--local,--env $(ENV)) $(if $(YES),--yes,)
+
+doctor: setup
+	$(BIN)/iterft doctor --env $(ENV)
 
 synth: setup
 	npx cdk synth -c env=$(ENV) --quiet

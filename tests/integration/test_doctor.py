@@ -19,6 +19,7 @@ from iterft_runtime import naming
 
 from iterft.local.account_standin import account_backend, subscription_arns
 from iterft.local.session import LocalSession
+from iterft.smoke import subscribe_operator_queue
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("embedded-default")]
 
@@ -32,12 +33,7 @@ SCHEDULED_JOBS = "L-0406044C"
 def session(itest_session: LocalSession) -> LocalSession:
     """The lineage's evaluation set in place and an operator's queue subscribed (confirmed at once)."""
     itest_session.put_evaluation_set(LINEAGE, EXAMPLES / "eval.jsonl")
-    sqs = itest_session.client("sqs")
-    url = sqs.create_queue(QueueName="iterft-doctor-operator")["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    itest_session.client("sns").subscribe(
-        TopicArn=itest_session.stack.topic_arn, Protocol="sqs", Endpoint=arn
-    )
+    subscribe_operator_queue(itest_session, "iterft-doctor-operator")
     return itest_session
 
 

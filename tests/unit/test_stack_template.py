@@ -17,6 +17,7 @@ from template_support import SYNTHESIZED, Synths, readable
 
 from stacks.app_builder import SynthResult, synth_stack
 from stacks.trigger import TRIGGER_TIMEOUT_SECONDS
+from stacks.version import code_version
 from stacks.workflow import LONG_RUNNING_STEPS
 
 # Asks `--dist loadgroup` to keep this module on one worker, so that its synths run once.
@@ -1331,6 +1332,9 @@ def test_outputs(synth: SynthResult) -> None:
         "ServingParameterPrefix",
         *(f"ServingParameter{_pascal(lineage.name)}" for lineage in synth.config.lineages),
     }
+    assert (
+        synth.template["Outputs"]["CodeVersion"]["Value"] == code_version()
+    )  # what `iterft doctor` compares
     prefix = synth.template["Outputs"]["ServingParameterPrefix"]["Value"]
     assert prefix == naming.serving_parameter_prefix(synth.stack_name)
 
