@@ -18,19 +18,21 @@ failure path) at once. The classes:
   botocore raises a modelled error as a class named after its code (`InternalServerException`,
   DynamoDB's `InternalServerError`, ...), so the class names below are the errors. Retried for minutes
   (a regional hiccup), and only on the steps `IDEMPOTENT_STEPS` lists (each with why it is safe to run
-  again). An unmodelled error (S3's `InternalError`, say) is a bare `ClientError` and is not retried: it
-  cannot be told from a refusal.
+  again). An unmodelled error (S3's `InternalError`, `SlowDown`, say) is a bare `ClientError`, which cannot
+  be told from a refusal: the data-access layer raises the ones that can heal as `TransientServiceError`
+  (dal/clients.py), retried here; any other bare `ClientError` is not.
 - Bedrock refusing a handler for rate or quota (`BedrockThrottled`, raised by `dal.bedrock`).
 - Fine-tune's own errors (`Bedrock.<Exception>` from the optimized integration): throttling and quota
   (few jobs may run at once) and 5xx (`Bedrock.InternalServerException`,
   `Bedrock.ServiceUnavailableException`), on the create or on a status poll. A retried Fine-tune is
   safe: it passes the job's deterministic name as `ClientRequestToken`, so the create returns the job
-  the first attempt started and the retry waits for it (stacks/workflow.py `_fine_tune`).
+  the first attempt started and the retry waits for it; a create that still conflicts finds the job by
+  its name and waits for it (stacks/fine_tune.py).
 - Finish holds the lineage's lock until it succeeds and is safe to repeat: any error.
 
 Never retried (they cannot heal): `ValidationException`, `AccessDeniedException`,
-`ResourceNotFoundException`, `ConflictException` (a retried create carries its token, so a conflict is a
-real one), `States.Permissions`, a handler's own refusals (`LockNotHeldError`, `EvaluationSetError`, ...),
+`ResourceNotFoundException`, `ConflictException` (Fine-tune catches it and finds its own job instead),
+`States.Permissions`, a handler's own refusals (`LockNotHeldError`, `EvaluationSetError`, ...),
 `Sandbox.Timedout` (a step that ran out of time would run out again), `States.DataLimitExceeded`. No Task
 state has a `TimeoutSeconds` of its own except Wait for approval, whose `States.Timeout` is the
 reviewer's silence (a rejection), not a fault: so no step retries `States.Timeout`.
@@ -98,6 +100,7 @@ TRANSIENT_HANDLER_ERRORS = (
     "ConnectTimeoutError",
     "ReadTimeoutError",
     "ConnectionClosedError",
+    "TransientServiceError",  # S3's 5xx and SlowDown, named by dal/clients.py (a bare ClientError otherwise)
 )
 HANDLER_TRANSIENT = Retrier(
     TRANSIENT_HANDLER_ERRORS, interval=15, backoff_rate=2, max_attempts=6, max_delay=300
@@ -154,9 +157,11 @@ STEP_RETRIES: dict[str, tuple[Retrier, ...]] = {
     "retain_models": LAMBDA,
     "finish": (*LAMBDA, FINISH_ANY_ERROR),
     "fine_tune": (FINE_TUNE_THROTTLING, FINE_TUNE_SERVER_ERRORS),
+    # Reads only (stacks/fine_tune.py): the job a conflicting create found, polled until it ends.
+    "find_fine_tune_job": (FINE_TUNE_THROTTLING, FINE_TUNE_SERVER_ERRORS),
 }
 """Each step's retriers, in order (a `States.ALL` retrier must come last); keyed by the step's function
-(naming.STEPS) or, for the one non-Lambda task that retries here, `fine_tune`."""
+(naming.STEPS) or, for the non-Lambda tasks that retry here, `fine_tune` and `find_fine_tune_job`."""
 
 
 def add_retries(state: sfn.TaskStateBase | sfn.CustomState, step: str) -> None:

@@ -25,10 +25,11 @@ from iterft_runtime.models.families import invocable_foundation_model_id, is_cus
 from stacks.bedrock_role import BedrockCustomizationRole
 from stacks.config import DeploymentConfig
 from stacks.evaluation_role import MANAGED_EVALUATION_OBJECTS, BedrockEvaluationRole
+from stacks.fine_tune import FineTune, fine_tune
 from stacks.functions import RuntimePackage, log_group
 from stacks.notifications import Notifications
 from stacks.registry import Registry
-from stacks.retries import add_retries, lambda_step
+from stacks.retries import lambda_step
 from stacks.serving import ServingPointers
 from stacks.storage import Storage, grant_key_use
 from stacks.trigger import UploadQueue
@@ -206,7 +207,8 @@ class Workflow(Construct):
         # 2. Begin: parent, names and hyperparameters of this iteration.
         begin = self._invoke("Begin iteration", "begin", "$.round")
         # 3. Fine-tune (.sync: no transitions spent while the job trains).
-        fine_tune = self._fine_tune()
+        fine_tune_states = self._fine_tune()
+        fine_tune = fine_tune_states.task
         # 4. Collect training metrics.
         collect_metrics = self._invoke("Collect training metrics", "collect_metrics", "$.training")
         # 5. Evaluate on the lineage's fixed evaluation set: plan it (which set version; must the
@@ -310,6 +312,7 @@ class Workflow(Construct):
         dataset_valid.otherwise(begin)
         mark_invalid.next(retain)
         begin.next(fine_tune).next(collect_metrics).next(plan_evaluation).next(provision)
+        fine_tune_states.connect(then=collect_metrics, on_failure=clean_up)
         provision.next(wait_for_evaluation_capacity)
         choose_map.when(
             sfn.Condition.number_greater_than(
@@ -587,37 +590,13 @@ class Workflow(Construct):
         """A Lambda step returning its handler's result (Lambda's service errors and throttling retried)."""
         return lambda_step(self, name, self.functions[step], step, result_path=result_path)
 
-    def _fine_tune(self) -> sfn.CustomState:
-        """`createModelCustomizationJob.sync`: Step Functions waits for the job, no polling Lambda.
+    def _fine_tune(self) -> FineTune:
+        """`createModelCustomizationJob.sync` (stacks/fine_tune.py): Step Functions waits for the job.
 
         A CustomState, not tasks.BedrockCreateModelCustomizationJob, which drops `.sync` and needs the
         base model at synth (here it is the champion, known only at run time).
         """
-        state = sfn.CustomState(
-            self,
-            "Fine-tune candidate",
-            state_json={
-                "Type": "Task",
-                "Resource": f"arn:{cdk.Aws.PARTITION}:states:::bedrock:createModelCustomizationJob.sync",
-                "Parameters": {
-                    "BaseModelIdentifier.$": "$.round.base_model",
-                    "CustomModelName.$": "$.round.custom_model_name",
-                    "JobName.$": "$.round.job_name",
-                    # The job's deterministic name is its idempotency token too: a retried Fine-tune
-                    # (after a 5xx on the create or on a status poll) gets back the job it started
-                    # and waits for it, instead of failing on the name or starting a second job.
-                    "ClientRequestToken.$": "$.round.job_name",
-                    "RoleArn": self._bedrock_role.role.role_arn,
-                    "HyperParameters.$": "$.round.hyperparameters",
-                    "TrainingDataConfig": {"S3Uri.$": "$.validation.training_data_uri"},
-                    "OutputDataConfig": {"S3Uri.$": "$.round.output_uri"},
-                    "CustomModelKmsKeyId": self._storage.key.key_arn,
-                },
-                "ResultPath": "$.job",
-            },
-        )
-        add_retries(state, "fine_tune")
-        return state
+        return fine_tune(self, role_arn=self._bedrock_role.role.role_arn, key_arn=self._storage.key.key_arn)
 
     # Permissions ----------------------------------------------------------------------------
 

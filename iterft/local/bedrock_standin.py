@@ -505,6 +505,7 @@ class BedrockStandIn(BaseBackend):
         self._lost_responses: dict[str, list[str]] = {}
         self._latency = 0.0
         self._job_polls_in_progress = 0
+        self._remember_job_tokens = True
         self._evaluation_jobs: dict[str, _EvaluationJob] = {}
         self._evaluation_failures: list[tuple[str, str]] = []
         self._evaluation_polls_in_progress = 0
@@ -540,6 +541,13 @@ class BedrockStandIn(BaseBackend):
             raise ValueError("polls cannot be negative")
         with self._lock:
             self._job_polls_in_progress = polls
+
+    def forget_job_tokens(self, forget: bool = True) -> None:
+        """Whether CreateModelCustomizationJob stops recognising earlier client request tokens (default:
+        it recognises them). Bedrock does not say how long it remembers a token; forgetting them shows what
+        a retried create meets when its token is no longer recognised: ConflictException on the job name."""
+        with self._lock:
+            self._remember_job_tokens = not forget
 
     def set_evaluation_job_polls_in_progress(self, polls: int) -> None:
         """How many GetEvaluationJob calls report InProgress before a new evaluation job runs (default 0)."""
@@ -693,7 +701,7 @@ class BedrockStandIn(BaseBackend):
         self._check_throttle("CreateModelCustomizationJob")
         request = dict(request)
         with self._lock:
-            token = request.get("clientRequestToken")
+            token = request.get("clientRequestToken") if self._remember_job_tokens else None
             for job in self._jobs.values():
                 if token and job.request.get("clientRequestToken") == token:
                     if job.name != request.get("jobName"):

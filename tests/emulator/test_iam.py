@@ -20,8 +20,10 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration.item
     distributed_item_processor_worker,
 )
 
+from iterft.local.api_calls import call_wrappers, wrapped_api_call
 from iterft.local.bedrock_standin import install_bedrock_standin
 from iterft.local.iam import Principal, acting_as, current
+from iterft.local.iam.hooks import IAM_WRAPPER
 from iterft.local.iam.requests import Call, IamRequest, UnmappedOperation, requests_for
 from iterft.local.iam.simulator import NodeSimulator, simulator_available
 from iterft.local.server import EmbeddedAws
@@ -252,7 +254,8 @@ def _role(aws: EmbeddedAws, name: str, statements: list[dict[str, Any]]) -> Prin
 
 def test_a_call_made_as_a_role_is_checked_against_its_policies(aws: EmbeddedAws) -> None:
     """Relies on botocore.client.BaseClient._make_api_call being where every client call passes."""
-    assert BaseClient._make_api_call.__name__ == "checked_api_call"
+    assert BaseClient._make_api_call is wrapped_api_call
+    assert IAM_WRAPPER in call_wrappers()
     aws.client("s3").create_bucket(Bucket="iam-hooks")
     reader = _role(
         aws, "reader", [{"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "arn:aws:s3:::iam-hooks"}]

@@ -1101,9 +1101,10 @@ def test_every_lambda_step_retries_lambda_service_errors_and_throttling_with_jit
 def test_every_step_from_validate_to_promote_or_discard_takes_the_failure_path(synth: SynthResult) -> None:
     states = _definition(synth)["States"]
     for name in CAUGHT:
-        assert states[name]["Catch"] == [
+        assert states[name]["Catch"][-1:] == [
             {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "Clean up failed round"}
         ], name
+        assert len(states[name]["Catch"]) == (2 if name == "Fine-tune candidate" else 1), name
     assert "Catch" not in states["Finish iteration"]
 
 
@@ -1283,6 +1284,43 @@ def test_fine_tune_retries_throttling_and_server_errors_with_jittered_backoff(sy
     }
 
 
+def test_a_fine_tune_conflict_finds_the_rounds_job_by_name_and_waits_for_it(synth: SynthResult) -> None:
+    """ConflictException (the job exists; its token not recognised) is caught before the catch-all: the
+    job is read by the round's deterministic name and polled until it ends; Completed rejoins the flow at
+    Collect training metrics, Failed or Stopped (or a read failing past its retries) goes to Clean up."""
+    states = _definition(synth)["States"]
+    conflict = states["Fine-tune candidate"]["Catch"][0]
+    assert conflict == {
+        "ErrorEquals": ["Bedrock.ConflictException"],
+        "ResultPath": "$.fine_tune_conflict",
+        "Next": "Find existing job",
+    }
+    find = states["Find existing job"]
+    assert find["Resource"] == "arn:<AWS::Partition>:states:::aws-sdk:bedrock:getModelCustomizationJob"
+    assert find["Parameters"] == {"JobIdentifier.$": "$.round.job_name"}
+    assert find["ResultPath"] == "$.job"
+    assert [r["ErrorEquals"][0] for r in find["Retry"]] == [
+        "Bedrock.ThrottlingException",
+        "Bedrock.InternalServerException",
+    ]
+    assert find["Catch"] == [
+        {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "Clean up failed round"}
+    ]
+    done = states[find["Next"]]
+    targets = {
+        choice.get("StringEquals") or tuple(c["StringEquals"] for c in choice["Or"]): choice["Next"]
+        for choice in done["Choices"]
+    }
+    assert targets == {
+        ("InProgress", "Stopping"): "Wait for existing job",
+        "Completed": "Collect training metrics",
+    }
+    assert states["Wait for existing job"]["Next"] == "Find existing job"
+    failed = states[done["Default"]]
+    assert failed["Parameters"]["Error"] == "States.TaskFailed"
+    assert failed["ResultPath"] == "$.error" and failed["Next"] == "Clean up failed round"
+
+
 def test_idempotent_lambda_steps_retry_transient_aws_errors_for_minutes(synth: SynthResult) -> None:
     """Promote, Plan evaluation and every other step safe to run again retry a handler's transient AWS
     error (5xx, throttling, a broken connection: the exception's class name) with jittered backoff of
@@ -1290,9 +1328,12 @@ def test_idempotent_lambda_steps_retry_transient_aws_errors_for_minutes(synth: S
     states = dict(_all_states(_definition(synth)["States"]))
     for name in ("Promote candidate", "Plan evaluation", "Collect training metrics", "Decide"):
         (transient,) = [r for r in states[name]["Retry"] if "InternalServerException" in r["ErrorEquals"]]
-        assert {"InternalServerError", "ServiceUnavailableException", "EndpointConnectionError"} <= set(
-            transient["ErrorEquals"]
-        ), name
+        assert {
+            "InternalServerError",
+            "ServiceUnavailableException",
+            "EndpointConnectionError",
+            "TransientServiceError",  # S3's 5xx and SlowDown, named by the data-access layer
+        } <= set(transient["ErrorEquals"]), name
         assert (transient["IntervalSeconds"], transient["BackoffRate"], transient["MaxAttempts"]) == (
             15,
             2,

@@ -3,7 +3,8 @@ principal, and the few places where moto or the stand-in act for AWS without an 
 
 Relies on moto 5.2.5 / botocore internals, each covered by tests/emulator/test_iam.py:
 * `botocore.client.BaseClient._make_api_call`: every client call of the process passes there (paginators
-  and s3transfer included), with the operation's name and the caller's own parameters;
+  and s3transfer included), with the operation's name and the caller's own parameters (patched once, in
+  iterft/local/api_calls.py, shared with the chaos injector);
 * `moto.stepfunctions.parser.asl.component.eval_component.EvalComponent.eval`: every state, Map
   iteration and branch of an execution is evaluated there, on the interpreter's threads, with the
   execution's `Environment` (whose `aws_execution_details.role_arn` is the state machine's role);
@@ -26,6 +27,7 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration.item
     DistributedItemProcessorWorker,
 )
 
+from iterft.local.api_calls import add_call_wrapper, remove_call_wrapper
 from iterft.local.iam.checker import AccessDenied, IamChecker
 from iterft.local.iam.environment import MotoEnvironment
 from iterft.local.iam.principal import Principal, acting_as, current, set_current
@@ -33,6 +35,8 @@ from iterft.local.iam.requests import IamRequest
 
 _checker: IamChecker | None = None
 _originals: list[tuple[Any, str, Any]] = []
+IAM_WRAPPER = "iam"
+"""The IAM checks' name among the call wrappers (api_calls.py)."""
 
 
 def active_checker() -> IamChecker | None:
@@ -52,16 +56,14 @@ def install_iam_checks(account_id: str) -> IamChecker:
         return _checker
     checker = IamChecker(MotoEnvironment(account_id))
 
-    make_api_call = BaseClient._make_api_call
-
-    def checked_api_call(self: BaseClient, operation_name: str, api_params: Any) -> Any:
+    def checked_api_call(self: BaseClient, operation_name: str, api_params: Any, proceed: Any) -> Any:
         principal = current()
         if principal is not None:
             model = self.meta.service_model
             checker.check_call(
                 principal, model.service_name, operation_name, api_params, self.meta.region_name
             )
-        return make_api_call(self, operation_name, api_params)
+        return proceed()
 
     evaluate = EvalComponent.eval
 
@@ -98,18 +100,19 @@ def install_iam_checks(account_id: str) -> IamChecker:
 
     for owner, name, value in (
         (DistributedItemProcessorWorker, "_eval_job", eval_child_execution),
-        (BaseClient, "_make_api_call", checked_api_call),
         (EvalComponent, "eval", eval_as_execution_role),
         (ThreadPoolExecutor, "submit", submit_as_submitter),
     ):
         _originals.append((owner, name, getattr(owner, name)))
         setattr(owner, name, value)
+    add_call_wrapper(IAM_WRAPPER, checked_api_call)
     _checker = checker
     return checker
 
 
 def uninstall_iam_checks() -> None:
     global _checker
+    remove_call_wrapper(IAM_WRAPPER)
     while _originals:
         owner, name, value = _originals.pop()
         setattr(owner, name, value)

@@ -1,4 +1,7 @@
-"""S3 access: streamed reads (never a whole object in memory), version-pinned copies, small writes."""
+"""S3 access: streamed reads (never a whole object in memory), version-pinned copies, small writes.
+
+S3's errors that can heal (5xx, SlowDown) are raised as `TransientServiceError`, which the steps retry
+(botocore raises them as a bare ClientError, which they cannot tell from a refusal)."""
 
 from __future__ import annotations
 
@@ -10,7 +13,7 @@ from urllib.parse import quote, unquote_plus, urlsplit
 
 from botocore.exceptions import ClientError
 
-from iterft_runtime.dal.clients import client, error_code
+from iterft_runtime.dal.clients import client, error_code, transient_error, transient_errors_named
 from iterft_runtime.logic.lines import split_lines
 
 CHUNK_BYTES = 1024 * 1024
@@ -66,7 +69,7 @@ def head_object(bucket: str, key: str, version_id: str | None = None) -> ObjectI
     try:
         response = client("s3").head_object(Bucket=bucket, Key=key, **_version(version_id))
     except ClientError as error:
-        raise (_not_found(error, bucket, key, version_id) or error) from None
+        raise (_not_found(error, bucket, key, version_id) or transient_error(error) or error) from None
     return ObjectInfo(
         bucket=bucket,
         key=key,
@@ -114,7 +117,7 @@ def iter_chunks(
     except ClientError as error:
         if error_code(error) in ("PreconditionFailed", "412"):
             raise ObjectChangedError(f"{s3_uri(bucket, key)} changed: its ETag is no longer {etag}") from None
-        raise (_not_found(error, bucket, key, version_id) or error) from None
+        raise (_not_found(error, bucket, key, version_id) or transient_error(error) or error) from None
     body = response["Body"]
     try:
         yield from body.iter_chunks(CHUNK_BYTES)
@@ -141,28 +144,32 @@ def copy_object(
 ) -> str:
     """Copy one version of an object (multipart above 8 MB, so any size S3 holds); returns the URI."""
     source = {"Bucket": source_bucket, "Key": source_key, **_version(source_version_id)}
-    client("s3").copy(CopySource=source, Bucket=bucket, Key=key)
+    with transient_errors_named():
+        client("s3").copy(CopySource=source, Bucket=bucket, Key=key)
     return s3_uri(bucket, key)
 
 
 def put_json(bucket: str, key: str, document: Mapping[str, Any] | Sequence[Any]) -> str:
     body = json.dumps(document, indent=2, sort_keys=True, default=str).encode()
-    client("s3").put_object(Bucket=bucket, Key=key, Body=body, ContentType="application/json")
+    with transient_errors_named():
+        client("s3").put_object(Bucket=bucket, Key=key, Body=body, ContentType="application/json")
     return s3_uri(bucket, key)
 
 
 def put_jsonl(bucket: str, key: str, rows: Iterable[Mapping[str, Any]]) -> str:
     """Write rows as JSON Lines (small outputs such as per-prompt evaluation results)."""
     body = "".join(json.dumps(row, ensure_ascii=False, default=str) + "\n" for row in rows).encode()
-    client("s3").put_object(Bucket=bucket, Key=key, Body=body, ContentType="application/x-ndjson")
+    with transient_errors_named():
+        client("s3").put_object(Bucket=bucket, Key=key, Body=body, ContentType="application/x-ndjson")
     return s3_uri(bucket, key)
 
 
 def list_keys(bucket: str, prefix: str) -> list[str]:
     """Every key under `prefix`, in key order."""
     paginator = client("s3").get_paginator("list_objects_v2")
-    return sorted(
-        item["Key"]
-        for page in paginator.paginate(Bucket=bucket, Prefix=prefix)
-        for item in page.get("Contents") or []
-    )
+    with transient_errors_named():
+        return sorted(
+            item["Key"]
+            for page in paginator.paginate(Bucket=bucket, Prefix=prefix)
+            for item in page.get("Contents") or []
+        )
