@@ -1327,6 +1327,7 @@ def test_outputs(synth: SynthResult) -> None:
         "TopicArn",
         "TriggerQueueUrl",
         "KmsKeyArn",
+        "ReconcilerFunctionName",
         "ServingParameterPrefix",
         *(f"ServingParameter{_pascal(lineage.name)}" for lineage in synth.config.lineages),
     }
