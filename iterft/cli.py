@@ -12,6 +12,7 @@
     iterft report LINEAGE --out DIR [--env ENV | --stack NAME]
     iterft doctor [LINEAGE...] [--env ENV | --stack NAME] [--json]
     iterft smoke [--lineage NAME] [--yes] [--env ENV | --stack NAME | --local]
+    iterft repair LINEAGE [--dry-run] [--env ENV | --stack NAME]
 
 Exit codes: 0 success (for validate: the file is valid; for start --wait: the round was
 decided), 1 invalid data, a failed round or a failed lookup (unknown lineage, no stack,
@@ -60,9 +61,12 @@ from iterft.history import (
     report_data,
     round_progress,
 )
+from iterft.repair import repair_lineage
 from iterft.report import base_model_label, produced_by, write_report
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+STATUS_REPAIRS = 3
+"""The newest repairs `iterft status` prints per lineage (--json has more)."""
 _READ_CHUNK = 1024 * 1024
 
 
@@ -353,6 +357,8 @@ def _status(args: argparse.Namespace, console: Console) -> int:
             console.print(f"  {status['lineage']} queued: {uri}", markup=False)
         for upload in status["not_trained"]:
             console.print(f"  {status['lineage']} {_upload_line(upload)}", markup=False)
+        for line in status.get("repairs", [])[:STATUS_REPAIRS]:
+            console.print(f"  {status['lineage']} repaired {line}", markup=False)
     return EXIT_OK
 
 
@@ -363,9 +369,17 @@ def _serving_label(status: dict[str, Any]) -> str:
 
 
 def _running_label(status: dict[str, Any]) -> str:
-    """`it 3: Fine-tune candidate (12m 5s)`: the round holding the lineage, its step and how long."""
+    """`it 3: Fine-tune candidate (12m 5s)`: the round holding the lineage, its step and how long; a lock
+    whose execution has ended says so, and how to release it."""
     if status["running_iteration"] is None:
         return "-"
+    ended = status.get("lock_execution_status")
+    if ended and ended != "RUNNING":
+        when = f" at {status['lock_execution_stopped_at']}" if status.get("lock_execution_stopped_at") else ""
+        return (
+            f"locked by iteration {status['running_iteration']}, whose execution {ended}{when}: "
+            f"`iterft repair {status['lineage']}` releases it"
+        )
     step = status.get("running_step") or "starting"
     return f"it {status['running_iteration']}: {step} ({_elapsed(status.get('running_since'))})"
 
@@ -396,6 +410,17 @@ def _converged_label(status: dict[str, Any]) -> str:
     if not status["converged"]:
         return "no"
     return "yes (paused: iterft resume)" if status["paused"] else "yes"
+
+
+def _repair(args: argparse.Namespace, console: Console) -> int:
+    """One line per repair the reconciler made (or would make); exit 1 when one of them failed."""
+    outcomes = repair_lineage(_deployment(args), args.lineage, dry_run=args.dry_run)
+    if not outcomes:
+        console.print(f"{args.lineage}: nothing to repair", markup=False)
+    prefix = "would repair " if args.dry_run else ""
+    for outcome in outcomes:
+        console.print(prefix + outcome.line(), markup=False)
+    return EXIT_FAILED if any(outcome.error for outcome in outcomes) else EXIT_OK
 
 
 def _resume(args: argparse.Namespace, console: Console) -> int:
@@ -708,6 +733,18 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("lineage")
     report.add_argument("--out", required=True, help="directory for index.html and its PNG charts")
     _add_target_arguments(report, json_output=False)
+
+    repair = _command(
+        commands,
+        "repair",
+        "run the stack's reconciler for one lineage now: release a lock an ended execution holds, delete "
+        "what no round records or uses, report a serving pointer that disagrees (recorded and notified)",
+        ["iterft repair support-bot --dry-run --env prod", "iterft repair support-bot --env prod"],
+        _repair,
+    )
+    repair.add_argument("lineage")
+    repair.add_argument("--dry-run", action="store_true", help="say what would be repaired; change nothing")
+    _add_target_arguments(repair, json_output=False)
 
     resume = _command(
         commands,

@@ -14,8 +14,10 @@ from typing import Any
 from botocore.exceptions import ClientError
 from iterft_runtime import naming
 from iterft_runtime.dal.registry import Registry
+from iterft_runtime.dal.repairs import RepairRegistry, repair_line
 from iterft_runtime.dal.storage import split_uri
 from iterft_runtime.logic.cost import budget_check, month_of
+from iterft_runtime.logic.dispatch import timestamp
 from iterft_runtime.logic.serving import rollback_refusal
 from iterft_runtime.logic.training_metrics import LossPoint, loss_points
 from iterft_runtime.logic.uploads import NOT_TRAINED
@@ -132,6 +134,11 @@ def lineage_status(deployment: Deployment, only: str | None = None) -> list[dict
                 "running_step": _running_step(
                     deployment, registry, lineage, state.lock_owner if state else None
                 ),
+                **_lock_execution(deployment, registry, lineage, state.lock_owner if state else None),
+                "repairs": [
+                    repair_line(item)
+                    for item in RepairRegistry(deployment.table_name).latest_repairs(lineage)
+                ],
                 "queued": [queued.dataset.s3_uri for queued in registry.queued_uploads(lineage)],
                 "not_trained": lineage_uploads(deployment, lineage, not_trained=True)[-STATUS_NOT_TRAINED:],
                 "converged": state.converged if state else False,
@@ -154,6 +161,22 @@ def _running_step(
         return None
     record = registry.get_iteration(lineage, iteration)
     return current_step(deployment, record.execution_arn) if record else None
+
+
+def _lock_execution(
+    deployment: Deployment, registry: Registry, lineage: str, iteration: int | None
+) -> dict[str, str | None]:
+    """The status of the execution of the iteration holding the lock (RUNNING, or how it ended and when:
+    an ended execution that still holds the lock is what `iterft repair` releases)."""
+    record = registry.get_iteration(lineage, iteration) if iteration is not None else None
+    if record is None or not record.execution_arn:
+        return {"lock_execution_status": None, "lock_execution_stopped_at": None}
+    described = deployment.client("stepfunctions").describe_execution(executionArn=record.execution_arn)
+    stopped = described.get("stopDate")
+    return {
+        "lock_execution_status": str(described["status"]),
+        "lock_execution_stopped_at": timestamp(stopped) if stopped else None,
+    }
 
 
 def deployed_config(deployment: Deployment, lineage: str) -> LineageConfig | None:

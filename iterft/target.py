@@ -75,6 +75,8 @@ class Deployment:
     topic_arn: str
     trigger_queue_url: str
     """Where `iterft resume` sends its dispatch request (the upload queue the trigger Lambda reads)."""
+    reconciler_function: str | None = None
+    """What `iterft repair` invokes (None: a stack deployed before the reconciler existed)."""
 
     def client(self, service: str) -> Any:
         return boto3.client(service, region_name=self.region, endpoint_url=self.endpoint_url)
@@ -106,6 +108,7 @@ def resolve(stack_name: str, region: str | None = None, endpoint_url: str | None
             state_machine_arn=outputs["StateMachineArn"],
             topic_arn=outputs["TopicArn"],
             trigger_queue_url=outputs["TriggerQueueUrl"],
+            reconciler_function=outputs.get("ReconcilerFunctionName"),
         )
     except KeyError as missing:
         raise TargetError(f"stack {stack_name!r} has no output {missing}: is it an iterft stack?") from None

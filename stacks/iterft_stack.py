@@ -11,6 +11,7 @@ from stacks.config import DeploymentConfig
 from stacks.functions import RuntimePackage
 from stacks.monitoring import Monitoring
 from stacks.notifications import Notifications
+from stacks.reconciler import Reconciler
 from stacks.registry import Registry
 from stacks.serving import ServingPointers
 from stacks.storage import Storage
@@ -81,6 +82,19 @@ class IterftStack(cdk.Stack):
             notifications=self.notifications,
             storage=self.storage,
         )
+        self.reconciler = Reconciler(
+            self,
+            "Reconciler",
+            stack_name=config.stack_name,
+            runtime=self.runtime,
+            storage=self.storage,
+            registry=self.registry,
+            notifications=self.notifications,
+            upload_queue=self.upload_queue,
+            serving_pointers=self.serving_pointers,
+            workflow=self.workflow,
+            trigger=self.trigger,
+        )
         self.monitoring = Monitoring(
             self,
             "Monitoring",
@@ -100,6 +114,7 @@ class IterftStack(cdk.Stack):
             "TriggerQueueUrl": self.upload_queue.queue.queue_url,
             "KmsKeyArn": self.storage.key.key_arn,
             VERSION_OUTPUT: code_version(),  # what `iterft doctor` compares with the code checked out
+            "ReconcilerFunctionName": self.reconciler.function.function_name,
         }
         for name, value in outputs.items():
             cdk.CfnOutput(self, name, value=value)

@@ -193,6 +193,8 @@ def acknowledge(stack: IterftStack) -> None:
         "redelivered dispatch finds its round already started); execution names exist only at run time.",
     )
 
+    _acknowledge_reconciler(stack, deployments, throughputs, custom_models)
+
     machine_role = workflow.state_machine.role
     for step, function in steps.items():
         _ack(
@@ -242,6 +244,44 @@ def acknowledge(stack: IterftStack) -> None:
         "AwsSolutions-IAM5[Action::kms:GenerateDataKey*]",
         "tasks.SqsSendMessage ('Start next queued upload') adds kms:GenerateDataKey* for the KMS-encrypted "
         "upload queue, on the stack's own key only.",
+    )
+
+
+def _acknowledge_reconciler(
+    stack: IterftStack, deployments: str, throughputs: str, custom_models: str
+) -> None:
+    """The scheduled reconciler's function and its role."""
+    reconciler = stack.reconciler
+    role = _role(reconciler.function)
+    _ack(
+        reconciler.function,
+        "AwsSolutions-L1",
+        "The reconcile function runs Python 3.11 on purpose, like every iterft function: the layer is "
+        "built for cp311.",
+    )
+    _ack(
+        role,
+        "AwsSolutions-IAM5[Resource::*]",
+        f"The reconcile function's role: {XRAY}; and bedrock:ListCustomModels, ListCustomModelDeployments "
+        "and ListProvisionedModelThroughputs, which take no resource ARN.",
+    )
+    for arns, what in (
+        (deployments, "custom model deployments"),
+        (throughputs, "provisioned throughput"),
+        (custom_models, "custom models"),
+    ):
+        _ack(
+            role,
+            arns,
+            f"The reconciler deletes {what} the stack's rounds left behind (names it matches against the "
+            "registry); their ARNs are assigned by Bedrock at run time. The same grant as retention's and "
+            "Discard's (Workflow.grant_delete_models / grant_delete_capacity).",
+        )
+    _ack(
+        role,
+        _resource_finding(stack, stack.trigger.execution_arns),
+        "The reconciler describes the execution of the iteration holding a lineage's lock (recorded in the "
+        "registry); execution names exist only at run time.",
     )
 
 

@@ -54,6 +54,8 @@ EVALUATION_JOB_MAX_POLLS = 360
 """Six hours for a Bedrock evaluation job (at most 1,000 prompts per model): a job still running then
 is stopped by Clean up, and the round fails rather than waiting on it forever. (No events: polled.)"""
 
+CAPACITY_DELETE = ("bedrock:DeleteCustomModelDeployment", "bedrock:DeleteProvisionedModelThroughput")
+
 
 @jsii.implements(sfn.IItemReader)
 class ShardListReader:
@@ -160,7 +162,8 @@ class Workflow(Construct):
                 extra_environment=self._extra_environment(step),
             )
             for step in naming.STEPS
-            if step != "trigger" and (self._has_managed_jobs or step not in naming.MANAGED_EVALUATION_STEPS)
+            if step not in naming.OUTSIDE_WORKFLOW_STEPS
+            and (self._has_managed_jobs or step not in naming.MANAGED_EVALUATION_STEPS)
         }
         self._grant_functions(registry, notifications)
         if self.evaluation_role is not None:
@@ -635,7 +638,7 @@ class Workflow(Construct):
         create = ["bedrock:CreateCustomModelDeployment", "bedrock:CreateProvisionedModelThroughput"]
         get = ["bedrock:GetCustomModelDeployment", "bedrock:GetProvisionedModelThroughput"]
         update = ["bedrock:UpdateCustomModelDeployment", "bedrock:UpdateProvisionedModelThroughput"]
-        delete = ["bedrock:DeleteCustomModelDeployment", "bedrock:DeleteProvisionedModelThroughput"]
+        delete = list(CAPACITY_DELETE)
         for step in ("provision_capacity", "swap_serving"):
             # Creating names the custom model it serves; tagging on creation needs TagResource.
             self._allow(fns[step], create, [*capacity, self.custom_model_arns])
@@ -647,14 +650,14 @@ class Workflow(Construct):
         registry.grant_read(fns["begin_rollback"])
         self._allow(fns["swap_serving"], [*get, *update], [*capacity, self.custom_model_arns])
         self._allow(fns["capacity_status"], get, capacity)
-        self._allow(fns["promote"], delete, capacity)
+        self.grant_delete_capacity(fns["promote"])
         for step in ("promote", "clean_up"):  # Clean up: after a promotion that committed
             fns[step].add_to_role_policy(
                 iam.PolicyStatement(
                     actions=["ssm:PutParameter"], resources=[self._serving_pointers.parameter_arns]
                 )
             )
-        self._allow(fns["release_capacity"], delete, capacity)
+        self.grant_delete_capacity(fns["release_capacity"])
         self._allow(
             fns["clean_up"],
             ["bedrock:GetModelCustomizationJob", "bedrock:StopModelCustomizationJob"],
@@ -662,9 +665,18 @@ class Workflow(Construct):
         )
         self._allow(fns["clean_up"], [*get, *delete, *update], [*capacity, self.custom_model_arns])
         registry.grant_read_write(fns["retain_models"])
-        self._allow(fns["retain_models"], ["bedrock:DeleteCustomModel"], [self.custom_model_arns])
+        self.grant_delete_models(fns["retain_models"])
 
         notifications.grant_publish(fns["finish"])
+
+    def grant_delete_capacity(self, grantee: iam.IGrantable) -> None:
+        """Delete custom model deployments and provisioned throughput (ARNs Bedrock assigns at run time):
+        what Promote, Discard and the reconciler delete."""
+        self._allow(grantee, list(CAPACITY_DELETE), [self.deployment_arns, self.throughput_arns])
+
+    def grant_delete_models(self, grantee: iam.IGrantable) -> None:
+        """Delete the account's custom models (created by rounds at run time): retention, the reconciler."""
+        self._allow(grantee, ["bedrock:DeleteCustomModel"], [self.custom_model_arns])
 
     @property
     def _has_managed_jobs(self) -> bool:

@@ -30,6 +30,8 @@ TRANSIENT_FINE_TUNE_ERRORS = (
     "Bedrock.ThrottlingException",
 )
 _SETTLE_POLL_SECONDS = 0.2
+_RECONCILE_RUNS = 5
+"""Reconciler runs after settling: each may release a lock whose next round then runs and settles."""
 
 
 @dataclass
@@ -83,7 +85,7 @@ def run_chaos(
                 uploads[lineage].append(session.upload(lineage, body, name=name))
         settle(session, lineages, timeout=timeout)
         with chaos.paused():
-            repairs = reconcile(session)
+            repairs = reconcile(session, lineages, timeout=timeout)
         injected = chaos.injected
     result = ChaosResult(
         uploads=uploads,
@@ -116,16 +118,23 @@ def settle(session: LocalSession, lineages: Sequence[str], *, timeout: float) ->
         time.sleep(_SETTLE_POLL_SECONDS)
 
 
-def reconcile(session: LocalSession) -> int:
-    """The safety net after settling: repairs made by the reconciler. LocalSession.reconcile() does not
-    exist on main yet (issue 19 part 3, branch `reconcile`); once it is merged, call it here and return
-    the number of repairs it made, so that a lock left by a Finish that failed past its retries is
-    released before the invariants are checked."""
-    reconciler = getattr(session, "reconcile", None)
-    if reconciler is None:
-        return 0
-    repairs = reconciler()
-    return len(repairs) if isinstance(repairs, Sequence) else int(repairs or 0)
+def reconcile(session: LocalSession, lineages: Sequence[str], *, timeout: float) -> int:
+    """The safety net after settling, as its schedule fires it: the reconciler's repairs of these
+    lineages. A repair that released a lock dispatches the next upload, so the lineages are settled
+    again until a run finds nothing more to repair (a few runs at most)."""
+    repaired = 0
+    for _ in range(_RECONCILE_RUNS):
+        found = [
+            repair
+            for result in session.run_schedule()
+            for repair in result["repairs"]
+            if repair["lineage"] in lineages
+        ]
+        if not found:
+            break
+        repaired += len(found)
+        settle(session, lineages, timeout=timeout)
+    return repaired
 
 
 def _fine_tune_faulted(session: LocalSession, lineages: Sequence[str]) -> list[tuple[str, int]]:

@@ -28,7 +28,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 from botocore.parsers import ResponseParserError
 from moto.cloudformation.models import cloudformation_backends
-from moto.cloudformation.parsing import get_model_map
+from moto.cloudformation.parsing import clean_json, get_model_map
 from moto.stepfunctions.models import stepfunctions_backends
 
 from iterft.local.server import ACCOUNT_ID, embedded_client
@@ -159,6 +159,10 @@ class _Clients:
     def stepfunctions(self) -> Any:
         return self._make("stepfunctions")
 
+    @functools.cached_property
+    def scheduler(self) -> Any:
+        return self._make("scheduler")
+
 
 def deploy_stack(synth: SynthesizedStack, endpoint: str, region: str = "us-east-1") -> DeployedStack:
     """Bootstrap, publish assets, create the stack and apply the fix-ups; raises DeployError on failure."""
@@ -174,6 +178,8 @@ def deploy_stack(synth: SynthesizedStack, endpoint: str, region: str = "us-east-
         r["LogicalResourceId"]: r["PhysicalResourceId"] for r in resources if "PhysicalResourceId" in r
     }
     resource_types = {r["LogicalResourceId"]: r["ResourceType"] for r in resources}
+    for logical_id, name in _create_schedules(clients, synth, stack_id, region).items():
+        physical_ids[logical_id], resource_types[logical_id] = name, SCHEDULE_TYPE
     _recreate_state_machines(clients, synth.template, physical_ids, region)
     _apply_bucket_versioning(clients, synth.template, physical_ids)
     _apply_bucket_eventbridge(clients, synth.template, physical_ids)
@@ -389,6 +395,28 @@ def _dependencies(resource: dict[str, Any]) -> set[str]:
     return _references(resource.get("Properties", {})) | set(
         [depends_on] if isinstance(depends_on, str) else depends_on
     )
+
+
+SCHEDULE_TYPE = "AWS::Scheduler::Schedule"
+
+
+def _create_schedules(
+    clients: _Clients, synth: SynthesizedStack, stack_id: str, region: str
+) -> dict[str, str]:
+    """moto's CloudFormation has no `AWS::Scheduler::Schedule`: create each through moto's Scheduler API,
+    with its properties resolved against the created stack's resources (moto's own `clean_json`), named
+    `<stack>-<logical id>` (CloudFormation also derives the name from both). Returns logical id -> name.
+    The embedded default does not fire schedules: `LocalSession.run_schedule` does what Scheduler would."""
+    stack = cloudformation_backends[ACCOUNT_ID][region].get_stack(stack_id)
+    created: dict[str, str] = {}
+    for logical_id, resource in synth.template.get("Resources", {}).items():
+        if resource.get("Type") != SCHEDULE_TYPE:
+            continue
+        properties = clean_json(resource.get("Properties", {}), stack.resource_map)
+        name = str(properties.pop("Name", None) or f"{synth.stack_name}-{logical_id}")[:64]
+        clients.scheduler.create_schedule(Name=name, **properties)
+        created[logical_id] = name
+    return created
 
 
 def _recreate_state_machines(

@@ -24,6 +24,7 @@ from moto.sns.models import sns_backends
 from iterft.local import adapters
 from iterft.local.bedrock_standin import BedrockStandIn, install_bedrock_standin, standin_backend
 from iterft.local.deploy import DeployedStack, deploy_stack
+from iterft.local.iam import Principal, acting_as, authorize_assume_role
 from iterft.local.server import DEFAULT_REGION, EmbeddedAws
 from iterft.summary import bedrock_inventory
 from iterft.target import Deployment, resolve
@@ -205,6 +206,37 @@ class LocalSession:
         every evaluation job still running (InProgress or Stopping, billed for its inference):
         `{kind: "evaluation_job", name, arn, status}`."""
         return bedrock_inventory(self.client("bedrock"))
+
+    def run_schedule(self) -> list[dict[str, Any]]:
+        """Fire each of the stack's EventBridge Scheduler schedules once, as Scheduler would (the embedded
+        default does not fire them by itself): read its target and input from the scheduler backend,
+        check that the schedule's role trusts Scheduler for this account and schedule, and invoke the
+        target function with that input as the role, so its lambda:InvokeFunction is IAM-checked. The
+        function's responses (its result documents), one per schedule; a function error raises."""
+        scheduler = self.client("scheduler")
+        results = []
+        for logical_id, kind in sorted(self.stack.resource_types.items()):
+            if kind != "AWS::Scheduler::Schedule":
+                continue
+            schedule = scheduler.get_schedule(Name=self.stack.physical_id(logical_id))
+            if schedule.get("State") != "ENABLED":
+                continue
+            target = schedule["Target"]
+            context = {"aws:SourceAccount": self.aws.account_id, "aws:SourceArn": schedule["Arn"]}
+            authorize_assume_role("scheduler.amazonaws.com", target["RoleArn"], context)
+            with acting_as(Principal(target["RoleArn"], f"the schedule {schedule['Name']}")):
+                response = self.client("lambda").invoke(
+                    FunctionName=target["Arn"],
+                    InvocationType="RequestResponse",
+                    Payload=target.get("Input", "{}"),
+                )
+            payload = json.loads(response["Payload"].read() or b"null")
+            if response.get("FunctionError"):
+                raise RuntimeError(f"schedule {schedule['Name']}: {target['Arn']} failed: {payload}")
+            results.append(payload)
+        if not results:
+            raise LookupError(f"stack {self.stack.stack_name} has no enabled schedule")
+        return results
 
     def is_idle(self, lineage: str, *, queued_allowed: bool = False) -> bool:
         """No trigger work in flight, no running execution of the lineage, nothing queued, no lock.

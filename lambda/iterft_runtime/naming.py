@@ -6,6 +6,7 @@ Stacks, handlers, the emulator and the CLI import these; nothing else builds a k
 from __future__ import annotations
 
 import hashlib
+import re
 
 INCOMING_PREFIX = "incoming/"
 VALIDATED_PREFIX = "validated/"
@@ -20,6 +21,12 @@ STATE_SK = "STATE"
 ITERATION_SK_PREFIX = "ITER#"
 QUEUE_SK_PREFIX = "QUEUE#"
 UPLOAD_SK_PREFIX = "UPLOAD#"
+REPAIR_SK_PREFIX = "REPAIR#"
+RECONCILE_SK = "RECONCILE"
+"""The reconciler's watermark item: the newest iteration it swept Bedrock for (with every earlier one)."""
+RECONCILE_RANGE = (ITERATION_SK_PREFIX, STATE_SK)
+"""One Query `sk BETWEEN` these reads what the reconciler needs of a lineage: ITER#, QUEUE#, RECONCILE,
+REPAIR# and STATE (not the upload ledger, which only grows)."""
 
 
 def lineage_pk(lineage: str) -> str:
@@ -37,6 +44,11 @@ def queue_sk(uploaded_at: str, key: str, version_id: str) -> str:
 
 def upload_sk(key: str, version_id: str) -> str:
     return f"{UPLOAD_SK_PREFIX}{key}#{version_id}"
+
+
+def repair_sk(at: str, sequence: int) -> str:
+    """A repair the reconciler made (or found to make), sorted by when."""
+    return f"{REPAIR_SK_PREFIX}{at}#{sequence:04d}"
 
 
 def incoming_prefix(lineage: str) -> str:
@@ -171,6 +183,26 @@ def serving_capacity_name(lineage: str, iteration: int, stack_name: str) -> str:
     return f"{lineage}-serving-it{iteration:04d}-{short_hash(stack_name, 6)}"
 
 
+_ROUND_NAME = r"-it(?P<iteration>\d{4,})-(?P<fingerprint>[0-9a-f]{8})"
+
+
+def parse_round_resource(name: str, lineage: str) -> tuple[int, str, str] | None:
+    """A custom model (`custom_model_name`) or evaluation capacity (`evaluation_capacity_name`) of the
+    lineage -> (iteration, upload fingerprint, suffix: "" | "eval" | "champion-eval"); None otherwise."""
+    found = re.fullmatch(re.escape(lineage) + _ROUND_NAME + r"(?:-(?P<suffix>eval|champion-eval))?", name)
+    if found is None:
+        return None
+    return int(found["iteration"]), found["fingerprint"], found["suffix"] or ""
+
+
+def parse_serving_capacity_name(name: str, lineage: str, stack_name: str) -> int | None:
+    """The iteration in a serving capacity's name (`serving_capacity_name`) of this lineage and stack."""
+    found = re.fullmatch(
+        re.escape(lineage) + r"-serving-it(\d{4,})-" + re.escape(short_hash(stack_name, 6)), name
+    )
+    return int(found[1]) if found else None
+
+
 def execution_name(lineage: str, iteration: int, fingerprint: str) -> str:
     return f"{lineage}-it{iteration:04d}-{fingerprint}"
 
@@ -225,13 +257,18 @@ ENV_EVALUATION_ROLE_ARN = "ITERFT_EVALUATION_ROLE_ARN"
 """The service role Bedrock's evaluation jobs run as (only with a lineage's `evaluation.managed_job`)."""
 ENV_KEY_ARN = "ITERFT_KEY_ARN"
 """The stack's KMS key: what a Bedrock evaluation job encrypts its results with."""
+ENV_TRIGGER_QUEUE_URL = "ITERFT_TRIGGER_QUEUE_URL"
+"""The upload queue: where the reconciler sends a lineage's dispatch request after releasing its lock."""
 POWERTOOLS_SERVICE = "iterft"
 HANDLER_MODULE = "iterft_runtime.handlers.{step}"
 """Each function's handler is `iterft_runtime.handlers.<step>.handler`."""
 MANAGED_EVALUATION_STEPS = ("start_managed_evaluation", "managed_evaluation_status")
 """Steps a stack has only when a lineage sets `evaluation.managed_job`."""
+OUTSIDE_WORKFLOW_STEPS = ("trigger", "reconcile")
+"""Functions that are not states of the round workflow: the trigger and the scheduled reconciler."""
 STEPS = (
     "trigger",
+    "reconcile",
     "begin_rollback",
     "validate",
     "begin",

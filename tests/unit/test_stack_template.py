@@ -1370,6 +1370,7 @@ def test_outputs(synth: SynthResult) -> None:
         "TriggerQueueUrl",
         "KmsKeyArn",
         "CodeVersion",
+        "ReconcilerFunctionName",
         "ServingParameterPrefix",
         *(f"ServingParameter{_pascal(lineage.name)}" for lineage in synth.config.lineages),
     }

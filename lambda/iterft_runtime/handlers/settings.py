@@ -77,3 +77,8 @@ def evaluation_role_arn() -> str:
 def key_arn() -> str:
     """The stack's KMS key (set only on the function that starts evaluation jobs, which encrypt with it)."""
     return _required(naming.ENV_KEY_ARN)
+
+
+def trigger_queue_url() -> str:
+    """The upload queue (set on the reconciler, which sends it dispatch requests)."""
+    return _required(naming.ENV_TRIGGER_QUEUE_URL)
