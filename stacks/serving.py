@@ -152,9 +152,7 @@ class ServingPointers(Construct):
                 "DestroyOnStackDelete": "true",
             },
         )
-        teardown.node.add_dependency(role)
-        for bucket in buckets:
-            teardown.node.add_dependency(bucket)  # deleted (emptied) before the buckets
+        teardown.node.add_dependency(role)  # the buckets: through the Refs of `Buckets` (emptied first)
         self.capacity_arns = capacity
 
 
