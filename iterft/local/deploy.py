@@ -1,7 +1,8 @@
 """Deploy a synthesized CDK stack into the embedded AWS, then fix up what moto's CloudFormation leaves out.
 
-`cdk deploy` would bootstrap, publish assets and create the stack; this does the same against moto, minus
-custom resources, which moto cannot run (a template with one is refused), then: recreates state machines
+`cdk deploy` would bootstrap, publish assets and create (or update) the stack; this does the same against
+moto (custom resources only when the app's own Python functions serve them: custom_resources.py), then:
+recreates (or updates) state machines
 in the executing Step Functions backend, applies what moto's CloudFormation ignores of a bucket's
 properties (versioning and the EventBridge notification), and sets the Lambda functions' environment
 process-wide so their handlers run in-process (iterft/local/adapters.py) as they would in Lambda.
