@@ -107,12 +107,13 @@ class RuntimePackage(Construct):
         timeout: cdk.Duration,
         extra_environment: Mapping[str, str] | None = None,
     ) -> lambda_.Function:
-        """The function of `step` (a name in naming.STEPS) with its own role and log group.
+        """The function of `step` (a name in naming.STEPS, or naming.STACK_RESOURCES) with its own role
+        and log group.
 
         The role starts with nothing but writing to that log group (and X-Ray, added by CDK for
         active tracing); each construct grants what its step needs.
         """
-        if step not in naming.STEPS:
+        if step not in (*naming.STEPS, naming.STACK_RESOURCES):
             raise ValueError(f"unknown step {step!r}; steps: {', '.join(naming.STEPS)}")
         construct_id = "".join(part.capitalize() for part in step.split("_"))
         function_logs = log_group(scope, f"{construct_id}Logs", self._retention)

@@ -41,9 +41,7 @@ class IterftStack(cdk.Stack):
         self.upload_queue = UploadQueue(
             self, "UploadQueue", stack_name=config.stack_name, storage=self.storage
         )
-        self.serving_pointers = ServingPointers(
-            self, "ServingPointers", stack_name=config.stack_name, lineages=config.lineages
-        )
+        self.serving_pointers = ServingPointers(self, "ServingPointers", stack_name=config.stack_name)
         self.runtime = RuntimePackage(
             self,
             "Runtime",
@@ -57,6 +55,13 @@ class IterftStack(cdk.Stack):
                 "POWERTOOLS_SERVICE_NAME": naming.POWERTOOLS_SERVICE,
                 "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
             },
+        )
+        self.serving_pointers.create(
+            runtime=self.runtime,
+            lineages=config.lineages,
+            retention=config.retention,
+            storage=self.storage,
+            registry=self.registry,
         )
         self.workflow = Workflow(
             self,

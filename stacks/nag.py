@@ -171,6 +171,7 @@ def acknowledge(stack: IterftStack) -> None:
             "after a promotion that committed), /iterft/<stack>/serving/<name>; every such parameter is "
             "created by this stack.",
         )
+    _acknowledge_stack_resources(stack)
     if workflow.evaluation_role is not None:
         _acknowledge_managed_evaluation(stack, workflow.evaluation_role, bucket_objects, throughputs)
     _ack(
@@ -283,6 +284,50 @@ def _acknowledge_reconciler(
         "The reconciler describes the execution of the iteration holding a lineage's lock (recorded in the "
         "registry); execution names exist only at run time.",
     )
+
+
+def _acknowledge_stack_resources(stack: IterftStack) -> None:
+    """The custom resources' function (serving pointers; in throwaway stacks, the teardown)."""
+    pointers = stack.serving_pointers
+    function = pointers.function
+    if function is None:
+        raise ValueError("the serving pointers' custom resources were not created")
+    role = _role(function)
+    _ack(
+        function,
+        "AwsSolutions-L1",
+        "The stack resources function runs Python 3.11 on purpose: the layer in build/layer is built for "
+        "cp311 (make setup) and the runtime package is tested on 3.11.",
+    )
+    _ack(role, "AwsSolutions-IAM5[Resource::*]", f"The stack resources function's role: {XRAY}.")
+    _ack(
+        role,
+        _resource_finding(stack, pointers.parameter_arns),
+        "The custom resource creates each lineage's serving pointer, /iterft/<stack>/serving/<name>, once "
+        "(PutParameter without overwrite), for the lineages of the config at each deploy; every such "
+        "parameter is this stack's.",
+    )
+    if not stack.config.retention.destroy_data_on_delete:
+        return
+    storage = stack.storage
+    for bucket in (storage.data_bucket, storage.log_bucket):
+        _ack(
+            role,
+            _resource_finding(stack, bucket.arn_for_objects("*")),
+            "Throwaway stacks only (retention.destroy_data_on_delete): when the stack is deleted, the "
+            "teardown deletes every object version of the stack's buckets so that CloudFormation can "
+            "delete them.",
+        )
+    for arn, kind in zip(
+        pointers.capacity_arns, ("custom model deployment", "provisioned throughput"), strict=True
+    ):
+        _ack(
+            role,
+            _resource_finding(stack, arn),
+            f"Throwaway stacks only: when the stack is deleted, the teardown deletes each lineage's serving "
+            f"capacity ({kind}), which a promotion created; each {kind} ARN is assigned by Bedrock at "
+            "run time.",
+        )
 
 
 def _acknowledge_managed_evaluation(

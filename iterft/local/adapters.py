@@ -81,7 +81,7 @@ from moto.stepfunctions.parser.asl.utils import json_path
 from moto.stepfunctions.parser.asl.utils.boto_client import boto_client_for
 from moto.stepfunctions.parser.asl.utils.encoding import to_json_str
 
-from iterft.local import limits
+from iterft.local import custom_resources, limits
 from iterft.local.iam import acting_as, authorize_event_source, function_principal
 
 LOG = logging.getLogger(__name__)
@@ -97,6 +97,10 @@ _JOB_TERMINAL_STATUSES = frozenset({"Completed", "Failed", "Stopped"})
 _BEDROCK_ERROR_SERVICE = "Bedrock"
 
 
+_ABSENT = object()
+"""What an attribute an adapter adds (rather than replaces) was before."""
+
+
 class _Patches:
     """Remembers every attribute replaced so that moto can be restored exactly."""
 
@@ -104,13 +108,16 @@ class _Patches:
         self._saved: list[tuple[Any, str, Any]] = []
 
     def replace(self, owner: Any, name: str, value: Any) -> None:
-        self._saved.append((owner, name, inspect.getattr_static(owner, name)))
+        self._saved.append((owner, name, inspect.getattr_static(owner, name, _ABSENT)))
         setattr(owner, name, value)
 
     def restore(self) -> None:
         while self._saved:
             owner, name, original = self._saved.pop()
-            setattr(owner, name, original)
+            if original is _ABSENT:
+                delattr(owner, name)
+            else:
+                setattr(owner, name, original)
 
 
 @dataclass
@@ -138,6 +145,8 @@ def install_adapters(time_scale: float) -> None:
             adapt_time_scaling()
             adapt_s3_eventbridge_events()
             adapt_request_overhead()
+            for owner, name, value in custom_resources.lifecycle_adaptations():
+                _STATE.patches.replace(owner, name, value)
             limits.install_limits(_STATE.patches)
             _STATE.installed = True
         else:

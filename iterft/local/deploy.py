@@ -1,7 +1,8 @@
 """Deploy a synthesized CDK stack into the embedded AWS, then fix up what moto's CloudFormation leaves out.
 
-`cdk deploy` would bootstrap, publish assets and create the stack; this does the same against moto, minus
-custom resources, which moto cannot run (a template with one is refused), then: recreates state machines
+`cdk deploy` would bootstrap, publish assets and create (or update) the stack; this does the same against
+moto (custom resources only when the app's own Python functions serve them: custom_resources.py), then:
+recreates (or updates) state machines
 in the executing Step Functions backend, applies what moto's CloudFormation ignores of a bucket's
 properties (versioning and the EventBridge notification), and sets the Lambda functions' environment
 process-wide so their handlers run in-process (iterft/local/adapters.py) as they would in Lambda.
@@ -31,6 +32,7 @@ from moto.cloudformation.models import cloudformation_backends
 from moto.cloudformation.parsing import clean_json, get_model_map
 from moto.stepfunctions.models import stepfunctions_backends
 
+from iterft.local.custom_resources import dependencies
 from iterft.local.server import ACCOUNT_ID, embedded_client
 
 BOOTSTRAP_QUALIFIER = "hnb659fds"
@@ -172,6 +174,68 @@ def deploy_stack(synth: SynthesizedStack, endpoint: str, region: str = "us-east-
     with _unsupported_types_unannounced():  # moto parses the template again to describe the stack
         _refuse_what_cannot_run(synth.template)
         stack_id = _create_stack(clients, synth.stack_name, synth.template, region)
+    return _fixed_up(clients, synth, stack_id, region, {})
+
+
+def update_stack(
+    deployed: DeployedStack, synth: SynthesizedStack, endpoint: str, region: str = "us-east-1"
+) -> DeployedStack:
+    """What `cdk deploy` does to a stack that exists: publish the new assets, UpdateStack with the new
+    template, then the same fix-ups as a creation (state machines updated in the executing backend, the
+    functions' environment refreshed). `deployed` is spent: use the returned stack."""
+    clients = _Clients(endpoint, region)
+    assets_bucket = _bootstrap(clients, region)
+    _publish_assets(clients, synth, region, assets_bucket)
+    with _unsupported_types_unannounced():
+        _refuse_what_cannot_run(synth.template)
+        try:
+            clients.cloudformation.update_stack(
+                StackName=deployed.stack_id,
+                TemplateBody=json.dumps(synth.template),
+                Capabilities=_CAPABILITIES,
+            )
+        except (ClientError, BotoCoreError, ResponseParserError) as error:
+            raise DeployError(f"updating stack {synth.stack_name} failed: {_error_message(error)}") from error
+    status = clients.cloudformation.describe_stacks(StackName=deployed.stack_id)["Stacks"][0]["StackStatus"]
+    if status != "UPDATE_COMPLETE":
+        raise DeployError(f"stack {synth.stack_name} is {status} after its update")
+    return _fixed_up(clients, synth, deployed.stack_id, region, deployed.replaced_environment)
+
+
+def delete_stack(deployed: DeployedStack, endpoint: str, region: str = "us-east-1") -> None:
+    """DeleteStack, as `cdk destroy` does (resources with DeletionPolicy Retain stay); then the executing
+    Step Functions backend's copies of its state machines and the schedules, which moto's CloudFormation
+    does not know."""
+    clients = _Clients(endpoint, region)
+    with _unsupported_types_unannounced():
+        try:
+            clients.cloudformation.delete_stack(StackName=deployed.stack_id)
+        except (ClientError, BotoCoreError, ResponseParserError) as error:
+            raise DeployError(
+                f"deleting stack {deployed.stack_name} failed: {_error_message(error)}"
+            ) from error
+    status = clients.cloudformation.describe_stacks(StackName=deployed.stack_id)["Stacks"][0]["StackStatus"]
+    if status != "DELETE_COMPLETE":
+        raise DeployError(f"stack {deployed.stack_name} is {status} after DeleteStack")
+    for logical_id, kind in deployed.resource_types.items():
+        if kind == "AWS::StepFunctions::StateMachine":
+            clients.stepfunctions.delete_state_machine(stateMachineArn=deployed.physical_ids[logical_id])
+        elif kind == SCHEDULE_TYPE:
+            clients.scheduler.delete_schedule(Name=deployed.physical_ids[logical_id])
+    deployed.restore_environment()
+
+
+def _fixed_up(
+    clients: _Clients,
+    synth: SynthesizedStack,
+    stack_id: str,
+    region: str,
+    replaced_before: dict[str, str | None],
+) -> DeployedStack:
+    """What moto's CloudFormation leaves undone after a create or an update, and the stack's handle.
+    `replaced_before`: what an earlier deployment of this stack replaced in os.environ (kept, so that
+    `restore_environment` goes back to before the first)."""
+    with _unsupported_types_unannounced():
         listed = clients.cloudformation.describe_stack_resources(StackName=stack_id)["StackResources"]
     resources = [resource for resource in listed if "LogicalResourceId" in resource]  # skipped: no id
     physical_ids = {
@@ -185,7 +249,10 @@ def deploy_stack(synth: SynthesizedStack, endpoint: str, region: str = "us-east-
     _apply_bucket_eventbridge(clients, synth.template, physical_ids)
     functions = _app_functions(clients, synth.template, physical_ids)
     environment = _function_environment(functions)
-    replaced = {name: os.environ.get(name) for name in environment}
+    replaced = {name: os.environ.get(name) for name in environment if name not in replaced_before}
+    replaced = {**replaced_before, **replaced}
+    for name in set(replaced_before) - set(environment):  # a variable the new stack no longer sets
+        _restore_environment({name: replaced_before[name]})
     os.environ.update(environment)  # before the handlers are imported: modules may read it at import
     try:
         _check_importable(functions)
@@ -214,7 +281,8 @@ def _bootstrap(clients: _Clients, region: str) -> str:
     """What `cdk bootstrap` leaves that a synthesized template refers to: the assets bucket, the version."""
     bucket = f"cdk-{BOOTSTRAP_QUALIFIER}-assets-{ACCOUNT_ID}-{region}"
     location = {} if region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": region}}
-    clients.s3.create_bucket(Bucket=bucket, **location)
+    with contextlib.suppress(clients.s3.exceptions.BucketAlreadyOwnedByYou):  # bootstrapped already
+        clients.s3.create_bucket(Bucket=bucket, **location)
     clients.ssm.put_parameter(
         Name=BOOTSTRAP_VERSION_PARAMETER, Value=BOOTSTRAP_VERSION, Type="String", Overwrite=True
     )
@@ -280,43 +348,29 @@ def _asset_manifest(synth: SynthesizedStack) -> dict[str, Any]:
     return {}
 
 
-def _references(value: Any) -> set[str]:
-    """Logical ids a template fragment refers to (Ref, Fn::GetAtt, ${Id} in Fn::Sub)."""
-    if isinstance(value, list):
-        return set().union(*(_references(item) for item in value)) if value else set()
-    if not isinstance(value, dict):
-        return set()
-    found: set[str] = set()
-    for key, item in value.items():
-        if key == "Ref" and isinstance(item, str):
-            found.add(item)
-        elif key == "Fn::GetAtt":
-            found.add(item[0] if isinstance(item, list) else str(item).split(".")[0])
-        elif key == "Fn::Sub":
-            text = item[0] if isinstance(item, list) else item
-            found |= {match.split(".")[0] for match in re.findall(r"\$\{([^!}][^}]*)\}", str(text))}
-            found |= _references(item[1:] if isinstance(item, list) else [])
-        else:
-            found |= _references(item)
-    return found
-
-
 def _refuse_what_cannot_run(template: dict[str, Any]) -> None:
     """Fail before creating anything on what would deploy but not work offline.
 
-    moto would run a custom resource's provider in Docker and wait forever, and dropping it would leave
-    its work undone. Of a bucket's notifications only the EventBridge one is applied (moto's
-    CloudFormation ignores them all; `_apply_bucket_eventbridge`).
+    A custom resource runs only when its ServiceToken is one of the app's Python functions, whose handler
+    runs in-process (iterft/local/custom_resources.py); another provider (CDK's Node.js ones, an SNS
+    topic) cannot run here, and dropping it would leave its work undone. Of a bucket's notifications only
+    the EventBridge one is applied (moto's CloudFormation ignores them all; `_apply_bucket_eventbridge`).
     """
     resources = template.get("Resources", {})
     custom = [
         f"{logical_id} ({resource.get('Type')})"
         for logical_id, resource in resources.items()
-        if str(resource.get("Type", "")).startswith("Custom::")
-        or resource.get("Type") == "AWS::CloudFormation::CustomResource"
+        if (
+            str(resource.get("Type", "")).startswith("Custom::")
+            or resource.get("Type") == "AWS::CloudFormation::CustomResource"
+        )
+        and not _runs_in_process(resources, resource.get("Properties", {}).get("ServiceToken"))
     ]
     if custom:
-        raise DeployError(f"custom resources cannot run on the embedded AWS: {', '.join(custom)}")
+        raise DeployError(
+            "custom resources whose provider is not one of the app's Python functions cannot run on the "
+            f"embedded AWS: {', '.join(custom)}"
+        )
     for logical_id, resource in resources.items():
         if resource.get("Type") == "AWS::S3::Bucket":
             notifications = resource.get("Properties", {}).get("NotificationConfiguration", {})
@@ -325,6 +379,19 @@ def _refuse_what_cannot_run(template: dict[str, Any]) -> None:
                 raise DeployError(
                     f"{logical_id}: bucket notifications {unsupported} are not supported offline"
                 )
+
+
+def _runs_in_process(resources: dict[str, Any], service_token: Any) -> bool:
+    """The token is `Fn::GetAtt [<Python function from an asset>, Arn]`."""
+    if not isinstance(service_token, dict) or "Fn::GetAtt" not in service_token:
+        return False
+    target = resources.get(service_token["Fn::GetAtt"][0], {})
+    properties = target.get("Properties", {})
+    return (
+        target.get("Type") == "AWS::Lambda::Function"
+        and "S3Key" in properties.get("Code", {})
+        and str(properties.get("Runtime", "")).startswith("python")
+    )
 
 
 def _create_stack(clients: _Clients, stack_name: str, template: dict[str, Any], region: str) -> str:
@@ -385,16 +452,9 @@ def _failing_resources(stack_name: str, template: dict[str, Any], region: str) -
         for logical_id, resource in resources.items()
         if logical_id not in created
         and resource["Type"] in supported
-        and (_dependencies(resource) & set(resources)) <= created
+        and (dependencies(resource) & set(resources)) <= created
     ]
     return ", ".join(failing) or "an unidentified resource"
-
-
-def _dependencies(resource: dict[str, Any]) -> set[str]:
-    depends_on = resource.get("DependsOn", [])
-    return _references(resource.get("Properties", {})) | set(
-        [depends_on] if isinstance(depends_on, str) else depends_on
-    )
 
 
 SCHEDULE_TYPE = "AWS::Scheduler::Schedule"
@@ -414,7 +474,10 @@ def _create_schedules(
             continue
         properties = clean_json(resource.get("Properties", {}), stack.resource_map)
         name = str(properties.pop("Name", None) or f"{synth.stack_name}-{logical_id}")[:64]
-        clients.scheduler.create_schedule(Name=name, **properties)
+        try:
+            clients.scheduler.create_schedule(Name=name, **properties)
+        except clients.scheduler.exceptions.ConflictException:  # an update: CloudFormation updates it
+            clients.scheduler.update_schedule(Name=name, **properties)
         created[logical_id] = name
     return created
 
@@ -422,14 +485,26 @@ def _create_schedules(
 def _recreate_state_machines(
     clients: _Clients, template: dict[str, Any], physical_ids: dict[str, str], region: str
 ) -> None:
-    """moto's CloudFormation creates state machines in the backend that does not execute them
-    (`moto.stepfunctions.models.stepfunctions_backends`); create each again, same name and the
-    definition as CloudFormation resolved it, through the API, which uses the executing backend."""
+    """moto's CloudFormation creates (and updates) state machines in the backend that does not execute
+    them (`moto.stepfunctions.models.stepfunctions_backends`); create each again, or update it, same name
+    and the definition as CloudFormation resolved it, through the API, which uses the executing backend."""
     created = stepfunctions_backends[ACCOUNT_ID][region]
     for logical_id, resource in template.get("Resources", {}).items():
         if resource.get("Type") != "AWS::StepFunctions::StateMachine":
             continue
         machine = created.describe_state_machine(physical_ids[logical_id])
+        try:
+            clients.stepfunctions.describe_state_machine(stateMachineArn=physical_ids[logical_id])
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") != "StateMachineDoesNotExist":
+                raise
+        else:
+            clients.stepfunctions.update_state_machine(
+                stateMachineArn=physical_ids[logical_id],
+                definition=machine.definition,
+                roleArn=machine.roleArn,
+            )
+            continue
         arn = clients.stepfunctions.create_state_machine(
             name=machine.name,
             definition=machine.definition,

@@ -23,7 +23,7 @@ from moto.sns.models import sns_backends
 
 from iterft.local import adapters
 from iterft.local.bedrock_standin import BedrockStandIn, install_bedrock_standin, standin_backend
-from iterft.local.deploy import DeployedStack, deploy_stack
+from iterft.local.deploy import DeployedStack, delete_stack, deploy_stack, update_stack
 from iterft.local.iam import Principal, acting_as, authorize_assume_role
 from iterft.local.server import DEFAULT_REGION, EmbeddedAws
 from iterft.summary import bedrock_inventory
@@ -70,6 +70,7 @@ class LocalSession:
         self.timings = StartTimings(0.0, 0.0, 0.0)
         self._synth_dir = synth_dir
         self._events: list[dict[str, Any]] = []
+        self._redeploy_dirs: list[tempfile.TemporaryDirectory[str]] = []
         self.deployment: Deployment = resolve(stack.stack_name, aws.region, endpoint_url=aws.endpoint)
         self._tap_url = self._tap_upload_events()
 
@@ -275,6 +276,24 @@ class LocalSession:
             pause = _POLL_SECONDS if idle else min(pause * 2, _MAX_POLL_SECONDS)
             time.sleep(pause)
 
+    def redeploy(self, environment: str, config_dir: Path) -> None:
+        """Synthesize `<config_dir>/<environment>.yaml` (the same stack name) and update the deployed
+        stack with it through CloudFormation's update path, as `cdk deploy` would."""
+        outdir = tempfile.TemporaryDirectory(prefix="iterft-synth-")
+        self._redeploy_dirs.append(outdir)
+        synth = synth_stack(environment, Path(outdir.name), config_dir)
+        if synth.stack_name != self.stack.stack_name:
+            raise ValueError(
+                f"{environment} synthesizes stack {synth.stack_name}, not {self.stack.stack_name}"
+            )
+        self.stack = update_stack(self.stack, synth, self.aws.endpoint, self.aws.region)
+        self.config = synth.config
+        self._tap_url = self._tap_upload_events()  # an updated rule may have lost its targets
+
+    def delete_stack(self) -> None:
+        """DeleteStack, as `cdk destroy` does; the embedded AWS keeps running (what is left can be listed)."""
+        delete_stack(self.stack, self.aws.endpoint, self.aws.region)
+
     def close(self) -> None:
         """Stop the embedded AWS and give the process back its environment."""
         self.stack.restore_environment()
@@ -282,6 +301,8 @@ class LocalSession:
         reset_clients()
         if self._synth_dir is not None:
             self._synth_dir.cleanup()
+        for outdir in self._redeploy_dirs:
+            outdir.cleanup()
 
     def _running_executions(self) -> list[dict[str, Any]]:
         response = self.client("stepfunctions").list_executions(

@@ -262,6 +262,8 @@ ENV_TRIGGER_QUEUE_URL = "ITERFT_TRIGGER_QUEUE_URL"
 POWERTOOLS_SERVICE = "iterft"
 HANDLER_MODULE = "iterft_runtime.handlers.{step}"
 """Each function's handler is `iterft_runtime.handlers.<step>.handler`."""
+STACK_RESOURCES = "stack_resources"
+"""The function behind the stack's custom resources (serving pointers, throwaway teardown): not a step."""
 MANAGED_EVALUATION_STEPS = ("start_managed_evaluation", "managed_evaluation_status")
 """Steps a stack has only when a lineage sets `evaluation.managed_job`."""
 OUTSIDE_WORKFLOW_STEPS = ("trigger", "reconcile")

@@ -304,7 +304,9 @@ def test_a_handler_this_process_cannot_import_fails_the_deploy_and_leaves_the_en
     assert "ONLY_IN_NO_HANDLER" not in os.environ
 
 
-def test_a_custom_resource_is_refused_before_anything_is_created(aws: EmbeddedAws, tmp_path: Path) -> None:
+def test_a_custom_resource_another_provider_serves_is_refused_before_anything_is_created(
+    aws: EmbeddedAws, tmp_path: Path
+) -> None:
     (tmp_path / "manifest.json").write_text(
         json.dumps({"artifacts": {"Custom": {"type": "aws:cloudformation:stack"}}})
     )
@@ -318,8 +320,8 @@ def test_a_custom_resource_is_refused_before_anything_is_created(aws: EmbeddedAw
 
     with pytest.raises(
         DeployError,
-        match=r"custom resources cannot run on the embedded AWS: "
-        r"Thing \(Custom::Thing\), Other \(AWS::CloudFormation::CustomResource\)$",
+        match=r"custom resources whose provider is not one of the app's Python functions cannot run on the "
+        r"embedded AWS: Thing \(Custom::Thing\), Other \(AWS::CloudFormation::CustomResource\)$",
     ):
         deploy_stack(Synthesized(template, tmp_path, "Custom"), aws.endpoint, aws.region)
     stacks = aws.client("cloudformation").list_stacks()["StackSummaries"]

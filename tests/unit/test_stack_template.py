@@ -227,10 +227,11 @@ def _has_managed_jobs(synth: SynthResult) -> bool:
 
 
 def _steps(synth: SynthResult) -> set[str]:
-    """The steps this stack has functions for: the managed evaluation job's only when a lineage uses it."""
+    """The steps this stack has functions for: the managed evaluation job's only when a lineage uses it;
+    and the custom resources' function (naming.STACK_RESOURCES), packaged like them."""
     if _has_managed_jobs(synth):
-        return set(naming.STEPS)
-    return set(naming.STEPS) - set(naming.MANAGED_EVALUATION_STEPS)
+        return {*naming.STEPS, naming.STACK_RESOURCES}
+    return {*naming.STEPS, naming.STACK_RESOURCES} - set(naming.MANAGED_EVALUATION_STEPS)
 
 
 def _flow(synth: SynthResult) -> list[str]:
@@ -328,18 +329,29 @@ def test_data_bucket_sends_events_to_eventbridge_natively(synth: SynthResult) ->
     assert "NotificationConfiguration" not in synth.template["Resources"][log_bucket]["Properties"]
 
 
-def test_the_stack_has_no_custom_resource_and_no_cdk_helper_function(synth: SynthResult) -> None:
-    """Nothing that runs a Lambda at deploy time: no CDK BucketNotificationsHandler or provider."""
+def test_the_only_custom_resources_are_the_apps_own_and_no_cdk_helper_function(synth: SynthResult) -> None:
+    """What runs at deploy time is the app's own handler (serving pointers, throwaway teardown): no CDK
+    BucketNotificationsHandler, provider framework or AwsCustomResource."""
     resources = synth.template["Resources"]
-    custom = [
-        logical_id
+    custom = {
+        logical_id: resource
         for logical_id, resource in resources.items()
         if resource["Type"].startswith("Custom::")
         or resource["Type"] == "AWS::CloudFormation::CustomResource"
-    ]
-    assert custom == []
+    }
+    expected = {"Custom::ServingPointer": len(synth.config.lineages)}
+    if synth.config.retention.destroy_data_on_delete:
+        expected["Custom::DataTeardown"] = 1
+    kinds = [resource["Type"] for resource in custom.values()]
+    assert {kind: kinds.count(kind) for kind in kinds} == expected
+    stack_resources = _logical_id(synth, "AWS::Lambda::Function", "ServingPointersStackResources")
+    for resource in custom.values():
+        assert resource["Properties"]["ServiceToken"] == {"Fn::GetAtt": [stack_resources, "Arn"]}
     assert not [logical_id for logical_id in resources if "BucketNotificationsHandler" in logical_id]
-    app_handlers = {f"{naming.HANDLER_MODULE.format(step=step)}.handler" for step in naming.STEPS}
+    app_handlers = {
+        f"{naming.HANDLER_MODULE.format(step=step)}.handler"
+        for step in (*naming.STEPS, naming.STACK_RESOURCES)
+    }
     for logical_id, function in _resources(synth, "AWS::Lambda::Function").items():
         assert function["Properties"]["Handler"] in app_handlers, logical_id
 
@@ -640,8 +652,7 @@ def test_one_parameter_per_lineage_holds_its_config(synth: SynthResult) -> None:
     }
     lineages = synth.config.lineages
     configs = {naming.lineage_parameter_name(synth.stack_name, lineage.name) for lineage in lineages}
-    pointers = {naming.serving_parameter_name(synth.stack_name, lineage.name) for lineage in lineages}
-    assert parameters.keys() == configs | pointers
+    assert parameters.keys() == configs  # the serving pointers are not CloudFormation-owned values
     for lineage in lineages:
         parameter = parameters[naming.lineage_parameter_name(synth.stack_name, lineage.name)]
         assert parameter["Type"] == "String"
@@ -649,12 +660,37 @@ def test_one_parameter_per_lineage_holds_its_config(synth: SynthResult) -> None:
 
 
 def test_one_serving_pointer_per_lineage_starts_at_the_starting_point(synth: SynthResult) -> None:
-    parameters = {
-        r["Properties"]["Name"]: r["Properties"] for r in _resources(synth, "AWS::SSM::Parameter").values()
+    """Created once by the custom resource, with the starting point; deleted only with a throwaway stack."""
+    pointers = {
+        r["Properties"]["ParameterName"]: r["Properties"]
+        for r in _resources(synth, "Custom::ServingPointer").values()
     }
+    destroy = str(synth.config.retention.destroy_data_on_delete).lower()
     for lineage in synth.config.lineages:
-        pointer = parameters[naming.serving_parameter_name(synth.stack_name, lineage.name)]
-        assert pointer["Value"] == invocable_foundation_model_id(lineage.base_model), lineage.name
+        pointer = pointers[naming.serving_parameter_name(synth.stack_name, lineage.name)]
+        assert pointer["InitialValue"] == invocable_foundation_model_id(lineage.base_model), lineage.name
+        assert pointer["DestroyOnStackDelete"] == destroy
+
+
+def test_the_stack_resources_function_may_create_pointers_but_not_overwrite_other_parameters(
+    synth: SynthResult,
+) -> None:
+    role = _logical_id(synth, "AWS::IAM::Role", "ServingPointersStackResourcesRole")
+    statements = _role_statements(synth, role)
+    prefix = naming.serving_parameter_prefix(synth.stack_name)
+    pointers = f"arn:<AWS::Partition>:ssm:{synth.config.region}:<AWS::AccountId>:parameter{prefix}*"
+    assert _allows(statements, "ssm:PutParameter", pointers)
+    config = naming.lineage_parameter_prefix(synth.stack_name)
+    assert not _allows(
+        statements,
+        "ssm:PutParameter",
+        f"arn:<AWS::Partition>:ssm:{synth.config.region}:<AWS::AccountId>:parameter{config}*",
+    )
+    assert (
+        bool(_allows(statements, "ssm:DeleteParameter", pointers))
+        == synth.config.retention.destroy_data_on_delete
+    )
+    assert _allows(statements, "cloudformation:DescribeStacks", "<AWS::StackId>")
 
 
 def test_trigger_permissions(synth: SynthResult) -> None:
@@ -693,7 +729,8 @@ def test_every_step_has_its_function_packaged_alike(synth: SynthResult) -> None:
         assert function["Architectures"] == ["x86_64"]
         assert function["TracingConfig"] == {"Mode": "Active"}
         assert function["Layers"] == [{"Ref": layer}]
-        assert function["Timeout"] == (900 if step in LONG_RUNNING_STEPS else 60)
+        expected_timeout = 300 if step == naming.STACK_RESOURCES else 60
+        assert function["Timeout"] == (900 if step in LONG_RUNNING_STEPS else expected_timeout)
         code_keys.add(function["Code"]["S3Key"])
     assert len(code_keys) == 1, "all functions ship the same lambda/ asset"
 

@@ -120,6 +120,14 @@ def _s3(call: Call) -> list[IamRequest]:
         return [IamRequest("s3:ListBucket", bucket_arn, {"s3:prefix": str(params.get("Prefix", ""))})]
     if operation == "ListObjectVersions":
         return [IamRequest("s3:ListBucketVersions", bucket_arn, {"s3:prefix": str(params.get("Prefix", ""))})]
+    if operation == "DeleteObjects":  # authorized object by object, as DeleteObject(Version)
+        return [
+            IamRequest(
+                "s3:DeleteObjectVersion" if item.get("VersionId") else "s3:DeleteObject",
+                f"{bucket_arn}/{item['Key']}",
+            )
+            for item in params["Delete"]["Objects"]
+        ]
     raise _unmapped(call)
 
 
@@ -220,6 +228,19 @@ def _ssm(call: Call) -> list[IamRequest]:
     if operation == "GetParametersByPath":
         return [IamRequest("ssm:GetParametersByPath", parameter_arn(call, params["Path"]))]
     raise _unmapped(call)
+
+
+def _cloudformation(call: Call) -> list[IamRequest]:
+    """DescribeStacks of one stack (a stack's own custom resource handler asks for its status)."""
+    if call.operation != "DescribeStacks" or "StackName" not in call.params:
+        raise _unmapped(call)
+    name = str(call.params["StackName"])
+    return [
+        IamRequest(
+            "cloudformation:DescribeStacks",
+            name if name.startswith("arn:") else call.arn("cloudformation", f"stack/{name}/*"),
+        )
+    ]
 
 
 def _events(call: Call) -> list[IamRequest]:
@@ -441,6 +462,7 @@ _SERVICES: dict[str, Callable[[Call], list[IamRequest]]] = {
     "sns": _sns,
     "sqs": _sqs,
     "ssm": _ssm,
+    "cloudformation": _cloudformation,
     "events": _events,
     "cloudwatch": _cloudwatch,
     "stepfunctions": _states,

@@ -296,6 +296,8 @@ class LineageConfig(BaseModel):
     family: str | None = None
     """Derived from the (base) model id; required only for a custom model ARN that names no base model,
     and when given, it must be the base model's."""
+    description: Annotated[str, Field(max_length=200)] = ""
+    """What the lineage is for, for people: shown in its serving pointer's description."""
     evaluation_invoke_model: str | None = None
     """What to call to score the starting point (a foundation model's on-demand id or a deployment ARN)."""
     hyperparameters: dict[str, str | int | float] = Field(default_factory=dict)
