@@ -17,7 +17,10 @@ MB = 1024 * 1024
 class Options:
     """The runner's options; a benchmark reads the ones that concern it."""
 
-    size_mb: float = 200.0
+    size_mb: float = 16.0
+    """validation: the most an under-the-record-limit file of the matrix holds, in MiB."""
+    shapes: tuple[str, ...] = ()
+    """validation: the shapes to run (names as printed); empty for the whole matrix."""
     repeats: int = 3
     eval_records: int = 1000
     eval_latency_s: float = 0.3

@@ -1,4 +1,4 @@
-"""`python -m benchmarks [--only NAME] [--size-mb N] [--repeats N]`: one printed line per figure.
+"""`python -m benchmarks [--only NAME] [--size-mb N] [--shape NAME] [--repeats N]`: one line per figure.
 
 Runs every registered benchmark (or just --only NAME), each under a `# NAME: what it measures` header.
 """
@@ -22,7 +22,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument("--only", choices=sorted(BENCHMARKS), help="run just this benchmark")
     parser.add_argument(
-        "--size-mb", type=float, default=Options.size_mb, help="validation: the generated file's size in MiB"
+        "--size-mb",
+        type=float,
+        default=Options.size_mb,
+        help="validation: the most an under-the-limit file holds, in MiB",
+    )
+    parser.add_argument(
+        "--shape", action="append", default=[], help="validation: run just this shape (repeatable)"
     )
     parser.add_argument(
         "--repeats",
@@ -46,6 +52,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("--eval-records and --eval-latency must be positive, --eval-concurrency 1 to 40")
     options = Options(
         size_mb=args.size_mb,
+        shapes=tuple(args.shape),
         repeats=args.repeats,
         eval_records=args.eval_records,
         eval_latency_s=args.eval_latency,

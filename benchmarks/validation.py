@@ -1,11 +1,15 @@
-"""Issue 3: the streaming validator's throughput and peak memory against the plain `json` floor.
+"""Issues 3 and 15: the streaming validator against the `json.loads` floor, on a matrix of shapes.
 
-Both sides read the same generated valid nova file. Each runs in a fresh interpreter (this
-module run as `python -m benchmarks.validation SIDE FILE`), so its peak RSS is its own: the
-child reports `ru_maxrss` after its imports (the baseline) and after the pass (the peak).
-Targets: the validator's throughput at least half the floor's; its peak RSS under 100 MiB
-whatever the file size. The ratio is also printed in CPU time, which other load on the
-machine hardly moves.
+A shape is a data format (nova, claude-haiku, prompt/completion for Llama 3.1), a record size
+(about 0.5, 2 or 12 KB), single- or multi-turn (conversations only) and a record count: under the
+family's record limit (at most --size-mb MiB) or far over it (twice the limit, read to the end for
+the true count, whatever its size). Each shape's file is generated, valid but for the count; both
+sides read it, each in a fresh interpreter (this module run as `python -m benchmarks.validation
+SIDE FILE FAMILY`) so its peak RSS is its own: the child reports `ru_maxrss` (resource-based, not
+tracemalloc) after its imports and after the pass. Sides are interleaved, --repeats times each;
+the best time counts. Targets, per shape: the validator's wall-clock throughput at least the
+floor's (ratio >= 1), its peak RSS under 100 MiB. The ratio is also printed in CPU time, which
+other load on the machine hardly moves.
 """
 
 from __future__ import annotations
@@ -25,25 +29,33 @@ from typing import Any
 
 from iterft_runtime.logic.lines import split_lines
 from iterft_runtime.logic.validation import CONVERSATION_SCHEMA_VERSION, validate_lines
-from iterft_runtime.models.families import NOVA
+from iterft_runtime.models.families import (
+    CLAUDE_HAIKU,
+    LLAMA_PROMPT_COMPLETION,
+    NOVA,
+    DataFormat,
+    ModelFamily,
+    family_named,
+)
 
 from benchmarks import MB, Benchmark, Figure, Options
 
 READ_CHUNK = 1024 * 1024
 """The chunk size `iterft validate` reads a file in (iterft.cli._file_chunks)."""
-THROUGHPUT_TARGET_RATIO = 0.5
+THROUGHPUT_TARGET_RATIO = 1.0
 MEMORY_TARGET_MB = 100
 SEED = 3
-
-RECORD_BYTES = 12_000
-"""Average record size while the file stays under PLANNED_MAX_RECORDS; larger files get larger records."""
-PLANNED_MAX_RECORDS = 18_000
-"""Below nova's 20,000-record limit with room for the random drift of the record sizes."""
-MAX_RECORD_TEXT_CHARS = 75_000
-"""Below the 90% `near_token_limit` line of nova's 32,000 tokens at the validator's chars / 3."""
-MAX_AVERAGE_RECORD_BYTES = 30_000
-"""With the lengths' spread and the per-record cap, the largest average that keeps the count planned."""
-MAX_SIZE_BYTES = PLANNED_MAX_RECORDS * MAX_AVERAGE_RECORD_BYTES
+FAMILIES = (NOVA, CLAUDE_HAIKU, LLAMA_PROMPT_COMPLETION)
+RECORD_SIZES = {"0.5kb": 500, "2kb": 2_000, "12kb": 12_000}
+UNDER_FRACTION = 0.9
+"""An under-limit file holds at most this share of the family's record limit."""
+OVER_FACTOR = 2
+"""A far-over file holds this many times the family's record limit."""
+POOL = 256
+"""Distinct record bodies a file cycles through; each line also carries its own number, so no two
+lines are equal (duplicates would only add warnings) while generating stays I/O-bound."""
+NUMBER_MARK = "\u2063"
+"""Where a record's line number goes (an invisible separator no generated text contains)."""
 ROOT = Path(__file__).resolve().parent.parent
 
 _VOCABULARY = (
@@ -63,39 +75,71 @@ _VOCABULARY = (
 
 
 @dataclass(frozen=True)
+class Shape:
+    family: ModelFamily
+    size: str
+    """A RECORD_SIZES key."""
+    multi_turn: bool
+    over_limit: bool
+
+    @property
+    def name(self) -> str:
+        fmt = {DataFormat.CONVERSATION: "nova", DataFormat.CLAUDE_MESSAGES: "claude"}.get(
+            self.family.data_format, "prompt_completion"
+        )
+        turns = "multi" if self.multi_turn else "single"
+        return f"{fmt}_{self.size.replace('.', '_')}_{turns}_{'over' if self.over_limit else 'under'}"
+
+    def records(self, size_mb: float) -> int:
+        if self.over_limit:
+            return OVER_FACTOR * self.family.max_records
+        fitting = math.ceil(size_mb * MB / RECORD_SIZES[self.size])
+        return max(self.family.min_records, min(int(UNDER_FRACTION * self.family.max_records), fitting))
+
+
+def shapes() -> list[Shape]:
+    """The matrix: every family x record size x turns (conversations) x under / far over the limit."""
+    matrix = []
+    for family in FAMILIES:
+        turns = (False,) if family.data_format is DataFormat.PROMPT_COMPLETION else (False, True)
+        for size in RECORD_SIZES:
+            for multi_turn in turns:
+                for over_limit in (False, True):
+                    matrix.append(Shape(family, size, multi_turn, over_limit))
+    return matrix
+
+
+@dataclass(frozen=True)
 class GeneratedFile:
     path: Path
     size_bytes: int
     records: int
 
 
-def generate(path: Path, size_bytes: int, seed: int = SEED) -> GeneratedFile:
-    """Write a valid nova (bedrock-conversation-2024) file of at least `size_bytes`, deterministically.
+def generate(path: Path, shape: Shape, records: int, seed: int = SEED) -> GeneratedFile:
+    """Write `records` valid, distinct records of `shape`, deterministically.
 
-    Records vary like real support transcripts: an optional system prompt, one to three turns,
-    short questions and long answers, paragraphs, quotes and some non-ASCII text. Their average
-    size keeps the count under nova's 20,000-record limit, so the validator sees a valid file.
+    Records vary like real support transcripts: an optional system prompt, short questions and
+    long answers, paragraphs, quotes, non-ASCII text (half the bodies written with `\\u` escapes,
+    as `json.dumps` does by default) and the characters the reserved-token check keys on.
     """
-    if size_bytes > MAX_SIZE_BYTES:
-        raise ValueError(
-            f"a valid nova file holds at most {NOVA.max_records:,} records; this generator stops at "
-            f"{MAX_SIZE_BYTES / MB:,.0f} MiB, asked for {size_bytes / MB:,.0f} MiB"
-        )
     rng = random.Random(seed)
-    planned = min(PLANNED_MAX_RECORDS, max(NOVA.min_records, math.ceil(size_bytes / RECORD_BYTES)))
-    mean_chars = size_bytes / planned
     pool = _sentence_pool(rng)
     sentence_chars = sum(map(len, pool)) / len(pool) + 1
-    written = records = 0
+    mean_chars = RECORD_SIZES[shape.size]
+    bodies = []
+    for index in range(POOL):
+        record = _record(rng, shape, mean_chars, pool, sentence_chars)
+        text = json.dumps(record, ensure_ascii=index % 2 == 1)
+        head, tail = text.split(NUMBER_MARK if index % 2 == 0 else "\\u2063")
+        bodies.append((head.encode(), tail.encode() + b"\n"))
+    written = 0
     with path.open("wb") as handle:
-        while written < size_bytes or records < NOVA.min_records:
-            record = _record(rng, records + 1, mean_chars, pool, sentence_chars)
-            line = json.dumps(record, ensure_ascii=False).encode() + b"\n"
+        for number in range(records):
+            head, tail = bodies[number % POOL]
+            line = b"%s%d%s" % (head, number, tail)
             handle.write(line)
             written += len(line)
-            records += 1
-    if records > NOVA.max_records:
-        raise RuntimeError(f"generated {records} records, over nova's {NOVA.max_records}")
     return GeneratedFile(path, written, records)
 
 
@@ -124,6 +168,9 @@ def _sentence_pool(rng: random.Random, size: int = 3_000) -> list[str]:
 
 
 def _text(rng: random.Random, chars: float, pool: list[str], sentence_chars: float) -> str:
+    if chars < sentence_chars / 2:  # a short turn: the start of a sentence, cut at a word
+        sentence = rng.choice(pool)
+        return sentence[: max(int(chars), 8)].rsplit(" ", 1)[0] or sentence
     sentences = rng.choices(pool, k=max(1, round(chars / sentence_chars)))
     paragraph = rng.randint(3, 7)
     return "\n\n".join(
@@ -132,22 +179,45 @@ def _text(rng: random.Random, chars: float, pool: list[str], sentence_chars: flo
 
 
 def _record(
-    rng: random.Random, number: int, mean_chars: float, pool: list[str], sentence_chars: float
+    rng: random.Random, shape: Shape, mean_chars: float, pool: list[str], sentence_chars: float
 ) -> dict[str, Any]:
-    # Log-normal lengths (sigma 0.5, mean `mean_chars`), capped below the token warning.
-    chars = min(rng.lognormvariate(math.log(mean_chars) - 0.125, 0.5), 4 * mean_chars, MAX_RECORD_TEXT_CHARS)
-    pairs = rng.choices((1, 2, 3), weights=(6, 3, 1))[0]
-    record: dict[str, Any] = {"schemaVersion": CONVERSATION_SCHEMA_VERSION}
+    """One record; its first question starts with NUMBER_MARK, replaced by the line's number."""
+    pairs = rng.randint(2, 4) if shape.multi_turn else 1
+    # The JSON around the texts: about 45 bytes a turn (nova's blocks), 35 for claude's.
+    around = 60 + 2 * pairs * (45 if shape.family.data_format is DataFormat.CONVERSATION else 35)
+    text_chars = max(mean_chars - around, 20 * pairs)
+    # Log-normal lengths (sigma 0.5, mean `text_chars`), capped at 4 x the mean
+    # and below the `near_token_limit` line (0.9 x the limit at characters / 3) with room to spare.
+    cap = 2.4 * shape.family.max_tokens_per_record
+    chars = min(rng.lognormvariate(math.log(text_chars) - 0.125, 0.5), 4 * text_chars, cap)
+    system = None
     if rng.random() < 0.7:
-        record["system"] = [{"text": _text(rng, rng.uniform(80, 400), pool, sentence_chars)}]
-    messages = []
+        system = _text(rng, min(max(0.15 * chars, 20), 300), pool, sentence_chars)
+        chars = max(chars - len(system), 10 * pairs)
+    exchanges = []
     for pair in range(pairs):
         question = _text(rng, 0.15 * chars / pairs, pool, sentence_chars)
         if pair == 0:
-            question = f"Ticket {number}. {question}"
-        messages.append({"role": "user", "content": [{"text": question}]})
-        answer = _text(rng, 0.85 * chars / pairs, pool, sentence_chars)
-        messages.append({"role": "assistant", "content": [{"text": answer}]})
+            question = f"Ticket {NUMBER_MARK}. {question}"
+        exchanges.append((question, _text(rng, 0.85 * chars / pairs, pool, sentence_chars)))
+    data_format = shape.family.data_format
+    if data_format is DataFormat.PROMPT_COMPLETION:
+        question, answer = exchanges[0]
+        return {"prompt": question if system is None else f"{system}\n\n{question}", "completion": answer}
+    messages: list[dict[str, Any]] = []
+    for question, answer in exchanges:
+        if data_format is DataFormat.CLAUDE_MESSAGES:
+            messages += [{"role": "user", "content": question}, {"role": "assistant", "content": answer}]
+        else:
+            messages += [
+                {"role": "user", "content": [{"text": question}]},
+                {"role": "assistant", "content": [{"text": answer}]},
+            ]
+    if data_format is DataFormat.CLAUDE_MESSAGES:
+        return {"system": system, "messages": messages} if system is not None else {"messages": messages}
+    record: dict[str, Any] = {"schemaVersion": CONVERSATION_SCHEMA_VERSION}
+    if system is not None:
+        record["system"] = [{"text": system}]
     record["messages"] = messages
     return record
 
@@ -168,14 +238,14 @@ def _cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def measure_here(side: str, path: Path) -> dict[str, Any]:
+def measure_here(side: str, path: Path, family: ModelFamily = NOVA) -> dict[str, Any]:
     """One pass of `side` ("validator" or "floor") over `path` in this process; call in a fresh one."""
     baseline = _rss_kib()
     size = path.stat().st_size
     result: dict[str, Any] = {"side": side}
     start, cpu_start = time.perf_counter(), _cpu_seconds()
     if side == "validator":
-        report = validate_lines(split_lines(_file_chunks(path)), NOVA, declared_size=size)
+        report = validate_lines(split_lines(_file_chunks(path)), family, declared_size=size)
         result.update(valid=report.valid, records=report.records, counts=report.counts)
     elif side == "floor":
         records = 0
@@ -192,10 +262,10 @@ def measure_here(side: str, path: Path) -> dict[str, Any]:
     return result
 
 
-def measure(side: str, path: Path) -> dict[str, Any]:
+def measure(side: str, path: Path, family: ModelFamily = NOVA) -> dict[str, Any]:
     """`measure_here` in a fresh interpreter, so the peak RSS is that side's alone."""
     completed = subprocess.run(
-        [sys.executable, "-m", "benchmarks.validation", side, str(path)],
+        [sys.executable, "-m", "benchmarks.validation", side, str(path), family.model or family.name],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -218,61 +288,77 @@ def best(runs: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def expected_counts(shape: Shape) -> dict[str, int]:
+    return {"too_many_records": 1} if shape.over_limit else {}
+
+
 def figures(
-    generated: GeneratedFile, validator_runs: list[dict[str, Any]], floor_runs: list[dict[str, Any]]
+    shape: Shape,
+    generated: GeneratedFile,
+    validator_runs: list[dict[str, Any]],
+    floor_runs: list[dict[str, Any]],
 ) -> Iterator[Figure]:
-    """The printed figures from both sides' runs; refuses a file the validator did not pass."""
+    """One shape's printed figures; refuses a file the validator did not judge as generated."""
     for validator in validator_runs:
-        if not validator["valid"] or validator["counts"] or validator["records"] != generated.records:
-            raise RuntimeError(f"the generated file is not clean and valid: {validator}")
+        if validator["counts"] != expected_counts(shape) or validator["records"] != generated.records:
+            raise RuntimeError(f"{shape.name}: the generated file is not judged as expected: {validator}")
     for floor in floor_runs:
         if floor["records"] != generated.records:
             raise RuntimeError(f"the floor read {floor['records']} lines, not {generated.records}")
-    yield Figure("file_size_mb", generated.size_bytes / MB)
-    yield Figure("records", generated.records)
-    yield Figure("runs_per_side", len(validator_runs))
-    throughput = {}
+    prefix = shape.name + "."
+    yield Figure(prefix + "file_size_mb", generated.size_bytes / MB)
+    yield Figure(prefix + "records", generated.records)
+    yield Figure(prefix + "mean_record_bytes", round(generated.size_bytes / generated.records))
     sides = {"validator": best(validator_runs), "floor": best(floor_runs)}
-    for name, side in sides.items():
-        throughput[name] = side["bytes"] / MB / side["seconds"]
-        yield Figure(f"{name}_seconds", side["seconds"], 2)
-        yield Figure(f"{name}_cpu_seconds", side["cpu_seconds"], 2)
-        yield Figure(f"{name}_throughput_mb_s", throughput[name])
-        yield Figure(f"{name}_peak_rss_mb", side["peak_rss_kib"] / 1024)
-        yield Figure(f"{name}_rss_increase_mb", side["rss_increase_kib"] / 1024)
+    throughput = {name: side["bytes"] / MB / side["seconds"] for name, side in sides.items()}
+    for name in sides:
+        yield Figure(f"{prefix}{name}_throughput_mb_s", throughput[name])
     ratio = throughput["validator"] / throughput["floor"]
-    yield Figure("throughput_ratio", ratio, 2)
-    # The same ratio in CPU time: both sides are single-threaded, so this one barely moves when
-    # other processes share the cores, while the wall-clock ratio (the target's) drifts with them.
-    yield Figure("cpu_time_ratio", sides["floor"]["cpu_seconds"] / sides["validator"]["cpu_seconds"], 2)
-    yield Figure("target_throughput_met", ratio >= THROUGHPUT_TARGET_RATIO)
-    yield Figure("target_memory_met", sides["validator"]["peak_rss_kib"] / 1024 < MEMORY_TARGET_MB)
+    yield Figure(prefix + "throughput_ratio", ratio, 2)
+    # Both sides are single-threaded, so this one barely moves when other processes share the cores.
+    yield Figure(
+        prefix + "cpu_time_ratio", sides["floor"]["cpu_seconds"] / sides["validator"]["cpu_seconds"], 2
+    )
+    for name, side in sides.items():
+        yield Figure(f"{prefix}{name}_peak_rss_mb", side["peak_rss_kib"] / 1024)
+    yield Figure(prefix + "target_throughput_met", ratio >= THROUGHPUT_TARGET_RATIO)
+    yield Figure(prefix + "target_memory_met", sides["validator"]["peak_rss_kib"] / 1024 < MEMORY_TARGET_MB)
 
 
 def run(options: Options) -> Iterator[Figure]:
-    runs: dict[str, list[dict[str, Any]]] = {"floor": [], "validator": []}
-    with tempfile.TemporaryDirectory(prefix="iterft-bench-") as directory:
-        generated = generate(Path(directory) / "train.jsonl", int(options.size_mb * MB))
-        for _ in range(options.repeats):  # interleaved, so a burst of other load hits both sides
-            for side, side_runs in runs.items():
-                side_runs.append(measure(side, generated.path))
-    yield from figures(generated, runs["validator"], runs["floor"])
+    chosen = [shape for shape in shapes() if not options.shapes or shape.name in options.shapes]
+    yield Figure("shapes", len(chosen))
+    yield Figure("runs_per_side", options.repeats)
+    met = 0
+    for shape in chosen:
+        runs: dict[str, list[dict[str, Any]]] = {"floor": [], "validator": []}
+        with tempfile.TemporaryDirectory(prefix="iterft-bench-") as directory:
+            path = Path(directory) / "train.jsonl"
+            generated = generate(path, shape, shape.records(options.size_mb))
+            for _ in range(options.repeats):  # interleaved, so a burst of other load hits both sides
+                for side, side_runs in runs.items():
+                    side_runs.append(measure(side, path, shape.family))
+        shown = list(figures(shape, generated, runs["validator"], runs["floor"]))
+        met += all(figure.value for figure in shown if figure.name.endswith("_met"))
+        yield from shown
+    yield Figure("shapes_meeting_targets", met)
+    yield Figure("all_targets_met", met == len(chosen))
 
 
 BENCHMARK = Benchmark(
     name="validation",
     measures=(
         "streaming validator (split_lines + validate_lines over 1 MiB chunks, as `iterft validate`) "
-        "vs the floor of json.loads on every line of the same file; a generated valid nova file of "
-        "--size-mb MiB with records of ~12 KB (larger above ~200 MiB) so it stays under nova's "
-        "20,000-record limit; each side --repeats times, interleaved, each run in a fresh process: "
-        "best wall and CPU time, highest peak RSS (ru_maxrss) and increase over the post-import "
-        "baseline; targets (wall-clock throughput): "
-        f"throughput >= {THROUGHPUT_TARGET_RATIO} x floor, peak RSS < {MEMORY_TARGET_MB} MiB"
+        "vs the floor of json.loads on every line of the same file, per shape of a matrix: nova, "
+        "claude-haiku and llama prompt/completion x records of ~0.5, 2 and 12 KB x single- and "
+        "multi-turn x under the record limit (at most --size-mb MiB) and twice over it (read to the "
+        "end); each side --repeats times, interleaved, each run in a fresh process: best wall and "
+        "CPU time, highest peak RSS (ru_maxrss, resource-based); targets per shape (wall-clock "
+        f"throughput): throughput >= {THROUGHPUT_TARGET_RATIO} x floor, peak RSS < {MEMORY_TARGET_MB} MiB"
     ),
     run=run,
 )
 
 
 if __name__ == "__main__":
-    print(json.dumps(measure_here(sys.argv[1], Path(sys.argv[2]))))
+    print(json.dumps(measure_here(sys.argv[1], Path(sys.argv[2]), family_named(sys.argv[3]))))

@@ -1,0 +1,317 @@
+"""The fast path: a line decoded straight into typed records, and the rules no decoder can express.
+
+msgspec's `Struct` decoders check, in C while parsing, what the exact path checks in Python for
+most records: strict JSON and UTF-8, required keys, types, no unknown keys, the roles' and the
+schema version's values, non-empty content lists. What is left in Python is what no decoder can
+say: turns alternating, no blank text, no reserved token, the token estimate, media counts and
+sources. A record that passes all of it is valid and needs no message; anything else (a decode
+error, a broken rule, a record near the token limit, an unknown key a format allows) returns None
+and the line takes the exact path (validation_records), which says what is wrong exactly as before.
+
+So the fast path never reports; it only proves lines clean. Whether it does depends only on the
+record's JSON value (msgspec is as strict as orjson: lone surrogates, invalid UTF-8, control
+characters, trailing data are all refused; a repeated key keeps its last value in both), so two
+records equal as JSON always take the same path, and duplicates are compared by digests of one kind.
+
+A check returns (estimated tokens, duplicate digest, media kinds: 1 image, 2 video, 0 none).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Annotated, Generic, Literal, TypeVar
+
+import msgspec
+from msgspec import UNSET, Meta, Struct, UnsetType
+
+from iterft_runtime.logic.validation_rules import (
+    CONVERSATION_SCHEMA_VERSION,
+    NEAR_LIMIT_FRACTION,
+    reserved_index,
+    valid_media_uri,
+)
+from iterft_runtime.models.families import DataFormat, MediaRules, ModelFamily
+
+FastResult = tuple[int, int, int]
+FastCheck = Callable[[bytes], FastResult | None]
+
+IMAGE, VIDEO = 1, 2
+"""Media kinds in a FastResult (validation_rules.MEDIA_KINDS order, from 1)."""
+MAX_FAST_TURNS = 1_000
+"""Longer conversations take the exact path (none comes near it)."""
+_TURNS = {n: ("user", "assistant") * (n // 2) for n in range(2, MAX_FAST_TURNS + 1, 2)}
+"""The only valid role sequence of each length: user first, alternating, assistant last."""
+_DECODE_ERRORS = (msgspec.DecodeError, UnicodeDecodeError)
+"""What a refused line raises (invalid UTF-8 comes as UnicodeDecodeError)."""
+# Digests: a flat tuple a record, whose first item is never a (key, value) pair, as every first
+# item of the exact path's canonical form is; text-only and media conversations differ in it too.
+
+Role = Literal["user", "assistant"]
+assert CONVERSATION_SCHEMA_VERSION == "bedrock-conversation-2024"
+
+
+class _Text(Struct, forbid_unknown_fields=True, gc=False):
+    text: str
+
+
+class _S3Location(Struct, forbid_unknown_fields=True, gc=False):
+    uri: str
+
+
+class _Source(Struct, forbid_unknown_fields=True, gc=False):
+    s3Location: _S3Location
+
+
+class _Media(Struct, forbid_unknown_fields=True, gc=False):
+    format: str
+    source: _Source
+
+
+class _Block(Struct, forbid_unknown_fields=True, gc=False):
+    text: str | UnsetType = UNSET
+    image: _Media | UnsetType = UNSET
+    video: _Media | UnsetType = UNSET
+
+
+BlockT = TypeVar("BlockT", _Text, _Block)
+T = TypeVar("T")
+
+
+class _Turn(Struct, Generic[BlockT], forbid_unknown_fields=True, gc=False):
+    role: Role
+    content: Annotated[list[BlockT], Meta(min_length=1)]
+
+
+class _Conversation(Struct, Generic[BlockT], forbid_unknown_fields=True, gc=False):
+    """Blocks of text only (_Text), or of text, image or video (_Block): the first is tried first."""
+
+    schemaVersion: Literal["bedrock-conversation-2024"]
+    messages: list[_Turn[BlockT]]
+    system: list[_Text] | UnsetType = UNSET
+
+
+class _ClaudeTurn(Struct, forbid_unknown_fields=True, gc=False):
+    role: Role
+    content: str
+
+
+class _Claude(Struct, forbid_unknown_fields=True, gc=False):
+    messages: list[_ClaudeTurn]
+    system: str | UnsetType = UNSET
+
+
+class _PromptCompletion(Struct, forbid_unknown_fields=True, gc=False):
+    prompt: str
+    completion: str
+
+
+def fast_check(family: ModelFamily) -> FastCheck:
+    """The fast path for `family`'s data format."""
+    limits = _Limits(family)
+    if family.data_format is DataFormat.CONVERSATION:
+        return _conversation_check(limits, family.media)
+    if family.data_format is DataFormat.CLAUDE_MESSAGES:
+        return _claude_check(limits)
+    return _prompt_completion_check(limits)
+
+
+class _Limits:
+    """The text rules every format shares: non-blank, no reserved token, well under the token limit."""
+
+    def __init__(self, family: ModelFamily) -> None:
+        self.searches = reserved_searches(family.reserved_tokens)
+        self.budget = NEAR_LIMIT_FRACTION * family.max_tokens_per_record
+
+    def tokens(self, texts: list[str]) -> int | None:
+        """The texts' estimated tokens (characters / 3), or None when a rule needs the exact path.
+
+        A text of n chars has at most (n + 1) // 2 words, so its estimate is at most 0.75 n + 2:
+        under the warning line, characters alone decide (as in RecordChecker._check_texts).
+        """
+        if "" in texts or any(map(str.isspace, texts)):
+            return None
+        if self.searches:
+            joined = "\0".join(texts)  # no token contains "\0": no match spans two texts
+            for last, search in self.searches:
+                if last in joined and search(joined) is not None:
+                    return None
+            chars = len(joined) - len(texts) + 1 if texts else 0
+        else:
+            chars = sum(map(len, texts))
+        if 0.75 * chars + 2 * len(texts) > self.budget:
+            return None
+        return -(-chars // 3)  # math.ceil(chars / CHARS_PER_TOKEN) in integers
+
+
+Search = Callable[[str], "re.Match[str] | None"]
+
+
+def reserved_searches(tokens: tuple[str, ...]) -> list[tuple[str, Search]]:
+    """(last character, a search finding any token ending in it), a group of tokens.
+
+    The caller looks for the character first (`in`, at memchr speed: most texts have no `]` or `>`
+    at all); where it occurs, the pattern, which starts with it, checks the tokens before each
+    occurrence (a lookbehind a token). On the benchmark's texts this takes a third of the time of
+    reserved_in, which also says which tokens: the exact path's job.
+    """
+    searches = []
+    for last, group in reserved_index(tokens):
+        behind = "|".join(f"(?<={re.escape(token)})" for token in group)
+        searches.append((last, re.compile(f"{re.escape(last)}(?:{behind})").search))
+    return searches
+
+
+def _conversation_check(limits: _Limits, media: MediaRules | None) -> FastCheck:
+    decode = msgspec.json.Decoder(_Conversation[_Text]).decode
+    media_check = _media_conversation_check(limits, media) if media is not None else None
+    searches, budget, turns, isspace = limits.searches, limits.budget, _TURNS, str.isspace
+
+    def check(raw: bytes) -> FastResult | None:
+        # The per-record Python of the most common format, inlined: it is what the floor leaves.
+        try:
+            record = decode(raw)
+        except _DECODE_ERRORS:
+            return media_check(raw) if media_check is not None else None
+        messages = record.messages
+        count = len(messages)
+        if count == 2:  # one exchange of one block each, the most common record: no comprehension
+            question, answer = messages
+            if question.role != "user" or answer.role != "assistant":
+                return None
+            asked, answered = question.content, answer.content
+            if len(asked) == 1 and len(answered) == 1:
+                texts = [asked[0].text, answered[0].text]
+            else:
+                texts = [block.text for block in asked] + [block.text for block in answered]
+        elif tuple([turn.role for turn in messages]) == turns.get(count):
+            texts = [block.text for turn in messages for block in turn.content]
+        else:
+            return None
+        blocks = len(texts)
+        system = record.system
+        if system is not UNSET:
+            if len(system) == 1:
+                texts.append(system[0].text)
+            else:
+                texts += [block.text for block in system]
+        if "" in texts or any(map(isspace, texts)):
+            return None
+        joined = "\0".join(texts)  # no reserved token contains "\0": no match spans two texts
+        for last, search in searches:
+            if last in joined and search(joined) is not None:
+                return None
+        chars = len(joined) - len(texts) + 1
+        if 0.75 * chars + 2 * len(texts) > budget:
+            return None
+        # The digest's tuple: how many texts are the system's (-1: no system), the blocks a turn
+        # (just the count when each has one), then every text: one tuple for one record.
+        shape = count if blocks == count else tuple([len(turn.content) for turn in messages])
+        return -(-chars // 3), hash((len(texts) - blocks if system is not UNSET else -1, shape, *texts)), 0
+
+    return check
+
+
+def _media_conversation_check(limits: _Limits, rules: MediaRules) -> FastCheck:
+    """Conversations with images or videos, for a model that takes them: each block is exactly one
+    of text, image or video; media in user turns only, in a known format, from a readable s3 URI;
+    at most the record's limit, and one kind a record."""
+    decode = _attempt(_Conversation[_Block])
+    formats = {IMAGE: rules.image_formats, VIDEO: rules.video_formats}
+
+    def check(raw: bytes) -> FastResult | None:
+        record = decode(raw)
+        if record is None:
+            return None
+        messages = record.messages
+        if tuple([turn.role for turn in messages]) != _TURNS.get(len(messages)):
+            return None
+        texts: list[str] = []
+        blocks: list[tuple[int, str, str] | None] = []
+        counts = {IMAGE: 0, VIDEO: 0}
+        for turn in messages:
+            for block in turn.content:
+                if block.text is not UNSET:
+                    if block.image is not UNSET or block.video is not UNSET:
+                        return None
+                    texts.append(block.text)
+                    blocks.append(None)
+                    continue
+                if block.image is not UNSET and block.video is UNSET:
+                    kind, item = IMAGE, block.image
+                elif block.video is not UNSET and block.image is UNSET:
+                    kind, item = VIDEO, block.video
+                else:
+                    return None
+                uri = item.source.s3Location.uri
+                if turn.role != "user" or item.format not in formats[kind] or not valid_media_uri(uri):
+                    return None
+                counts[kind] += 1
+                blocks.append((kind, item.format, uri))
+        images, videos = counts[IMAGE], counts[VIDEO]
+        if (
+            images > rules.max_images_per_record
+            or videos > rules.max_videos_per_record
+            or (images and videos)
+        ):
+            return None
+        system = record.system
+        head = None if system is UNSET else tuple([block.text for block in system])
+        tokens = limits.tokens(texts + list(head or ()))
+        if tokens is None:
+            return None
+        shape = tuple([len(turn.content) for turn in messages])
+        digest = hash(("media", head, shape, tuple(blocks), *texts))
+        return tokens, digest, IMAGE if images else VIDEO
+
+    return check
+
+
+def _claude_check(limits: _Limits) -> FastCheck:
+    decode = _attempt(_Claude)
+
+    def check(raw: bytes) -> FastResult | None:
+        record = decode(raw)
+        if record is None:
+            return None
+        messages = record.messages
+        if tuple([turn.role for turn in messages]) != _TURNS.get(len(messages)):
+            return None
+        texts = [turn.content for turn in messages]
+        system = record.system
+        head = None if system is UNSET else system
+        tokens = limits.tokens(texts if head is None else [*texts, head])
+        if tokens is None:
+            return None
+        return tokens, hash((head, *texts)), 0
+
+    return check
+
+
+def _prompt_completion_check(limits: _Limits) -> FastCheck:
+    decode = _attempt(_PromptCompletion)
+
+    def check(raw: bytes) -> FastResult | None:
+        record = decode(raw)
+        if record is None:
+            return None
+        texts = [record.prompt, record.completion]
+        tokens = limits.tokens(texts)
+        if tokens is None:
+            return None
+        return tokens, hash(tuple(texts)), 0
+
+    return check
+
+
+def _attempt(kind: type[T]) -> Callable[[bytes], T | None]:
+    """A decoder into `kind` that returns None for a line it refuses (the exact path says why)."""
+    decode = msgspec.json.Decoder(kind).decode
+
+    def attempt(raw: bytes) -> T | None:
+        try:
+            return decode(raw)
+        except _DECODE_ERRORS:
+            return None
+
+    return attempt
