@@ -3,6 +3,7 @@ and its confirmation: nothing is uploaded unless the operator says yes (or passe
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -20,13 +21,30 @@ ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples" / "support-bot"
 
 
-def test_make_smoke_without_env_runs_on_the_embedded_default() -> None:
-    done = subprocess.run(["make", "-n", "smoke"], cwd=ROOT, capture_output=True, text=True, check=True)
-    assert done.stdout.splitlines()[-1].split() == [".venv/bin/iterft", "smoke", "--local"]
+def _make_dry_run(*arguments: str) -> list[str]:
+    """The last command `make -n` would run, as a user's shell runs make (not as a sub-make of
+    `make test`, whose MAKELEVEL would add "Entering directory" lines)."""
+    environment = {k: v for k, v in os.environ.items() if k not in ("MAKELEVEL", "MAKEFLAGS", "MFLAGS")}
     done = subprocess.run(
-        ["make", "-n", "smoke", "ENV=smoke", "YES=1"], cwd=ROOT, capture_output=True, text=True, check=True
+        ["make", "--no-print-directory", "-n", *arguments],
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        check=True,
     )
-    assert done.stdout.splitlines()[-1].split() == [".venv/bin/iterft", "smoke", "--env", "smoke", "--yes"]
+    return done.stdout.splitlines()[-1].split()
+
+
+def test_make_smoke_without_env_runs_on_the_embedded_default() -> None:
+    assert _make_dry_run("smoke") == [".venv/bin/iterft", "smoke", "--local"]
+    assert _make_dry_run("smoke", "ENV=smoke", "YES=1") == [
+        ".venv/bin/iterft",
+        "smoke",
+        "--env",
+        "smoke",
+        "--yes",
+    ]
 
 
 def test_the_smoke_round_passes_the_preflight_is_decided_and_leaves_only_what_serves(tmp_path: Path) -> None:
