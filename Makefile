@@ -36,6 +36,7 @@ build/layer/.built: lambda/requirements.txt constraints.txt
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	PYTHONPATH=lambda $(BIN)/lint-imports
 
 format: setup
 	$(BIN)/ruff format .

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 from iterft_runtime.dal.storage import split_uri
-from iterft_runtime.logic.judge import DEFAULT_RUBRIC, judge_prompt, parse_grade
+from iterft_runtime.logic.judge import judge_prompt, parse_grade
+from iterft_runtime.models.metrics import DEFAULT_RUBRIC
 
 from iterft.history import lineage_history
 from iterft.local.session import LocalSession

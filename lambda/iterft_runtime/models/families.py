@@ -12,6 +12,7 @@ can do where.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
@@ -209,3 +210,24 @@ def invocable_foundation_model_id(model_id: str) -> str:
         return row.inference_id
     parts = model_id.split(":")
     return ":".join(parts[:2]) if len(parts) > 2 else model_id
+
+
+def check_hyperparameters(family: ModelFamily, values: Mapping[str, object]) -> list[str]:
+    """Every problem with `values` for `family`, as readable sentences (empty when all is well)."""
+    problems = []
+    for name, raw in values.items():
+        allowed = family.hyperparameters.get(name)
+        if allowed is None:
+            known = ", ".join(sorted(family.hyperparameters))
+            problems.append(f"{name} is not a hyperparameter of the {family.name} family (known: {known})")
+            continue
+        try:
+            number = float(raw)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            problems.append(f"{name}={raw!r} is not a number")
+            continue
+        if allowed.integer and not number.is_integer():
+            problems.append(f"{name}={raw} must be a whole number")
+        elif not allowed.minimum <= number <= allowed.maximum:
+            problems.append(f"{name}={raw} is outside {allowed.minimum:g}..{allowed.maximum:g}")
+    return problems
