@@ -9,11 +9,12 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from benchmarks import Benchmark, Options, evaluation, validation
+from benchmarks import Benchmark, Options, cli_startup, evaluation, validation
 
 BENCHMARKS: dict[str, Benchmark] = {
     benchmark.name: benchmark
-    for benchmark in (validation.BENCHMARK, evaluation.BENCHMARK)  # a new benchmark adds its entry here
+    # a new benchmark adds its entry here
+    for benchmark in (validation.BENCHMARK, evaluation.BENCHMARK, cli_startup.BENCHMARK)
 }
 
 

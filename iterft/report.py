@@ -11,9 +11,7 @@ import html
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-from matplotlib.figure import Figure
+from typing import TYPE_CHECKING, Any
 
 from iterft.charts import (
     LossCurves,
@@ -23,6 +21,9 @@ from iterft.charts import (
     round_scores,
     score_figure,
 )
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 
 def lineage_breaks(history: Sequence[dict[str, Any]], starting_model: str) -> list[str]:
