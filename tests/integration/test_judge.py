@@ -18,7 +18,7 @@ from iterft.history import lineage_history
 from iterft.local.session import LocalSession
 from iterft.local.standin_model import judge_reply
 
-pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("embedded-default")]
+pytestmark = pytest.mark.integration
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "support-bot"
 

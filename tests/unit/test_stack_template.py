@@ -19,9 +19,6 @@ from stacks.app_builder import SynthResult, synth_stack
 from stacks.trigger import TRIGGER_TIMEOUT_SECONDS
 from stacks.workflow import LONG_RUNNING_STEPS
 
-# Asks `--dist loadgroup` to keep this module on one worker, so that its synths run once.
-pytestmark = pytest.mark.xdist_group("stack-template")
-
 # The happy path of docs/architecture.md, state by state.
 FLOW = [
     "Rollback?",
