@@ -35,6 +35,7 @@ from urllib.parse import urlsplit
 from iterft_runtime.models.families import FAMILIES
 
 from iterft import target
+from iterft.report import short_model
 
 if TYPE_CHECKING:
     from iterft_runtime.logic.validation import ValidationReport
@@ -225,26 +226,12 @@ def category_table(row: dict[str, Any]) -> Table:
     return table
 
 
-def _model_label(model: str | None, produced_by: dict[str, int]) -> str:
-    """A custom model named by the iteration that produced it, when the history shows it."""
-    if model in produced_by:
-        return f"iteration {produced_by[model]}'s model"
-    return _short_model(model)
-
-
 _ROLLBACK_LABELS = {
     "possible": "[green]possible[/green]",
     "champion": "champion",
     "deleted": "[dim]model deleted[/dim]",
 }
 """The history's `rollback` as the table shows it: whether `iterft rollback --to N` can go there."""
-
-
-def _short_model(model: str | None) -> str:
-    """A custom model ARN shortened to its name; foundation model ids stay as they are."""
-    if not model:
-        return "-"
-    return model.rsplit("/", 1)[-1] if model.startswith("arn:") else model
 
 
 def _history(args: argparse.Namespace, console: Console) -> int:
@@ -325,9 +312,9 @@ def _status(args: argparse.Namespace, console: Console) -> int:
     for status in statuses:
         table.add_row(
             status["lineage"],
-            f"iteration {status['champion_iteration']}'s model ({_short_model(status['champion_model'])})"
+            f"iteration {status['champion_iteration']}'s model ({short_model(status['champion_model'])})"
             if status["champion_iteration"]
-            else f"{_short_model(status['champion_model'])} (starting model)",
+            else f"{short_model(status['champion_model'])} (starting model)",
             _fmt(status["champion_score"]),
             _serving_label(status),
             _running_label(status),
@@ -347,7 +334,7 @@ def _status(args: argparse.Namespace, console: Console) -> int:
 def _serving_label(status: dict[str, Any]) -> str:
     """`on_demand: <deployment>`: the serving mode and what serves the champion (- when nothing does)."""
     mode = status.get("serving_mode") or "?"
-    return f"{mode}: {_short_model(status['serving_model_id'])}"
+    return f"{mode}: {short_model(status['serving_model_id'])}"
 
 
 def _running_label(status: dict[str, Any]) -> str:

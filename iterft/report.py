@@ -235,10 +235,11 @@ def base_model_label(model: str | None, produced: dict[str, int]) -> str:
     """A base model named by the iteration that produced it ("iteration 2's model"), else shortened."""
     if model in produced:
         return f"iteration {produced[model]}'s model"
-    return _short(model)
+    return short_model(model)
 
 
-def _short(model: str | None) -> str:
+def short_model(model: str | None) -> str:
+    """A custom model ARN shortened to its name; foundation model ids stay as they are."""
     if not model:
         return "-"
     return model.rsplit("/", 1)[-1] if model.startswith("arn:") else model

@@ -1,7 +1,7 @@
 """Model families: the data format, data limits and documented hyperparameter ranges per base model.
 
 One table serves the config check at synth, the Validate step and `iterft validate`.
-Ranges and limits are the Bedrock user guide's (see ../shared/notes/bedrock-facts.md). A family
+Ranges and limits are the Bedrock user guide's (its pages: docs/capabilities.md). A family
 holds its defaults; `family_for_model` may return a model's own variant of it (same name, same
 hyperparameters, its own data limits), e.g. Nova Micro, which takes no images or videos.
 Where the guide is silent, the limit is the conservative one and says so below. Which model belongs
