@@ -10,7 +10,7 @@ export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 # The embedded default checks every request against the template's IAM (iterft/local/iam) in tests and the demo.
 export ITERFT_IAM_CHECKS := 1
 
-.PHONY: setup test lint format demo synth deploy diff destroy bench clean smoke doctor
+.PHONY: setup test test-fast lint format demo synth deploy diff destroy bench clean smoke doctor
 
 setup: $(VENV)/.installed node_modules/.installed build/layer/.built
 
@@ -36,6 +36,7 @@ build/layer/.built: lambda/requirements.txt constraints.txt
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	PYTHONPATH=lambda $(BIN)/lint-imports
 
 format: setup
 	$(BIN)/ruff format .
@@ -46,6 +47,11 @@ format: setup
 test: setup lint
 	$(BIN)/pytest -n 2 --dist loadfile --ignore=tests/integration
 	$(BIN)/pytest -n 2 --dist loadfile tests/integration
+
+# The inner loop: the plain-logic tests alone (no synth, no moto, no embedded default), in one process.
+# `make test` still runs them with everything else.
+test-fast: setup
+	$(BIN)/pytest -q -p no:xdist tests/unit/test_logic_*.py tests/unit/test_validation_properties.py
 
 # KEEP=1 keeps the embedded default running afterwards (Ctrl-C stops it), for iterft commands against it.
 demo: setup

@@ -9,12 +9,17 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from benchmarks import Benchmark, Options, evaluation, reliability, validation
+from benchmarks import Benchmark, Options, cli_startup, evaluation, reliability, validation
 
 BENCHMARKS: dict[str, Benchmark] = {
     benchmark.name: benchmark
     # a new benchmark adds its entry here
-    for benchmark in (validation.BENCHMARK, evaluation.BENCHMARK, reliability.BENCHMARK)
+    for benchmark in (
+        validation.BENCHMARK,
+        evaluation.BENCHMARK,
+        reliability.BENCHMARK,
+        cli_startup.BENCHMARK,
+    )
 }
 
 

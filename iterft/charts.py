@@ -12,18 +12,13 @@ import io
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import matplotlib
 from iterft_runtime.logic.training_metrics import LossPoint
-from matplotlib.axes import Axes
-from matplotlib.figure import Figure
-from matplotlib.lines import Line2D
-from matplotlib.patches import Patch
-from matplotlib.ticker import FuncFormatter, NullLocator
 
-# Files only, never a window: the operator's machine or CI may have no display.
-matplotlib.use("Agg")
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 DECISION_STYLE: dict[str, tuple[str, str]] = {
     "promoted": ("tab:green", "^"),
@@ -37,6 +32,18 @@ DECISION_STYLE: dict[str, tuple[str, str]] = {
 LABELLED_BARS = 30
 """Up to this many dataset bars carry their file size; more would overlap."""
 NO_VALIDATION_NOTE = "no validation curves: no round was trained with validation data"
+
+
+def _figure(**options: Any) -> Figure:
+    """A new figure on the Agg canvas. matplotlib is imported here, when a chart is first drawn, so
+    that what only reads this module's data classes (iterft/history.py, every CLI command but
+    `report`) does not pay for it."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only, never a window: the operator's machine or CI may have no display
+    from matplotlib.figure import Figure
+
+    return Figure(**options)
 
 
 @dataclass(frozen=True)
@@ -110,7 +117,10 @@ def loss_curves_figure(curves: Sequence[LossCurves], *, recent: int = RECENT_ITE
     overlaid (steps restart at each job, so the curves share the x axis): the newest `recent`
     iterations one colour each, earlier ones faded grey behind them; the legend sits outside the
     axes. Bottom: each iteration's final losses, so a long history reads as one line per kind."""
-    figure = Figure(figsize=(10, 7), layout="constrained")
+    import matplotlib
+    from matplotlib.lines import Line2D
+
+    figure = _figure(figsize=(10, 7), layout="constrained")
     axes, finals = figure.subplots(2, 1, height_ratios=[3, 2])
     colours = matplotlib.colormaps["tab10"]
     ordered = sorted(curves, key=lambda c: c.iteration)
@@ -208,7 +218,7 @@ def score_figure(
     (|improvement| under the threshold: marginal, counts towards convergence; a fall beyond it is a
     regression, which does not). The bottom axis is linear within a few thresholds of zero and
     logarithmic beyond, so the threshold stays apart from zero beside large gains and falls."""
-    figure = Figure(figsize=(10, 6.5), layout="constrained")
+    figure = _figure(figsize=(10, 6.5), layout="constrained")
     top, bottom = figure.subplots(2, 1, sharex=True, height_ratios=[3, 2])
     size = 80 if len(scores) <= 30 else 30
     champions = [s for s in scores if s.champion_score is not None]
@@ -280,6 +290,8 @@ def score_figure(
 def _improvement_scale(axes: Axes, improvements: Sequence[float | None], gate: float) -> None:
     """Linear within four gate widths of zero, logarithmic beyond, with plain signed tick labels at
     zero, the gate's thresholds and the decades the data reach."""
+    from matplotlib.ticker import FuncFormatter, NullLocator
+
     linear = gate * 4 or 0.01
     values = [value for value in improvements if value is not None]
     low, high = min([*values, -gate * 2, 0.0]) * 1.4, max([*values, gate * 2, 0.0]) * 1.4
@@ -299,7 +311,9 @@ def _improvement_scale(axes: Axes, improvements: Sequence[float | None], gate: f
 def dataset_figure(history: Sequence[Mapping[str, Any]]) -> Figure:
     """Records per iteration's dataset (as validated), coloured by its round's decision (the legend
     says which colour is which) and, up to LABELLED_BARS bars, labelled with its file size."""
-    figure = Figure(figsize=(10, 3.8), layout="constrained")
+    from matplotlib.patches import Patch
+
+    figure = _figure(figsize=(10, 3.8), layout="constrained")
     axes = figure.add_subplot()
     rows = [row for row in history if row.get("records") is not None]
     bars = axes.bar(

@@ -32,37 +32,24 @@ import time
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, BinaryIO, NoReturn
+from typing import TYPE_CHECKING, Any, BinaryIO, NoReturn
 from urllib.parse import urlsplit
 
-from botocore.exceptions import BotoCoreError, ClientError
-from iterft_runtime.logic.lines import split_lines
-from iterft_runtime.logic.notifications import money
-from iterft_runtime.logic.validation import ValidationReport, validate_lines
-from iterft_runtime.models.families import (
-    FAMILIES,
-    ModelFamily,
-    UnknownModelError,
-    family_for_model,
-    family_named,
-)
-from rich.console import Console
-from rich.measure import Measurement
-from rich.table import Table
+from iterft_runtime.models.families import FAMILIES
 
 from iterft import target
-from iterft.control import answer_review, resume_lineage, rollback_lineage, start_round, withdraw_upload
-from iterft.history import (
-    RoundProgress,
-    lineage_config,
-    lineage_history,
-    lineage_status,
-    lineage_uploads,
-    report_data,
-    round_progress,
-)
-from iterft.repair import repair_lineage
-from iterft.report import base_model_label, produced_by, write_report
+from iterft.report import short_model
+
+if TYPE_CHECKING:
+    from iterft_runtime.logic.validation import ValidationReport
+    from rich.console import Console
+    from rich.table import Table
+
+    from iterft.history import RoundProgress
+
+# Each command imports what it uses (rich, the AWS SDK through iterft.history and iterft.control,
+# matplotlib through iterft.report) when it runs, so `iterft --help` and `iterft validate` start at
+# once: tests/unit/test_cli_imports.py keeps the module itself light, `make bench` times it.
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 STATUS_REPAIRS = 3
@@ -121,10 +108,16 @@ def _print_report(report: ValidationReport, name: str, console: Console) -> None
 
 
 def _error(message: str) -> None:
+    from rich.console import Console
+
     Console(stderr=True, soft_wrap=True, highlight=False).print(message, style="red", markup=False)
 
 
 def _validate(args: argparse.Namespace, console: Console) -> int:
+    from iterft_runtime.logic.lines import split_lines
+    from iterft_runtime.logic.validation import validate_lines
+    from iterft_runtime.models.families import ModelFamily, UnknownModelError, family_for_model, family_named
+
     try:
         family: ModelFamily = family_named(args.family) if args.family else family_for_model(args.model)
     except UnknownModelError as error:
@@ -189,6 +182,9 @@ def _fmt(value: Any, digits: int = 4) -> str:
 def print_table(console: Console, table: Table) -> None:
     """A table at its natural width when the output is not a terminal (a pipe, a file, CI), so that no
     cell is folded mid-word at the 80 columns a pipe is given; on a terminal, the terminal's width."""
+    from rich.console import Console
+    from rich.measure import Measurement
+
     if console.is_terminal:
         console.print(table)
         return
@@ -206,6 +202,10 @@ def print_table(console: Console, table: Table) -> None:
 
 def history_table(lineage: str, rows: list[dict[str, Any]]) -> Table:
     """The lineage table: one row per iteration (shared by `iterft history` and the demo)."""
+    from rich.table import Table
+
+    from iterft.report import base_model_label, produced_by
+
     table = Table(title=f"lineage {lineage}", title_justify="left")
     for column in (
         "iteration",
@@ -238,6 +238,8 @@ def history_table(lineage: str, rows: list[dict[str, Any]]) -> Table:
 
 def category_table(row: dict[str, Any]) -> Table:
     """One round's primary metric per category, the candidate's weakest first (`history --categories`)."""
+    from rich.table import Table
+
     metric = row["metric"]
     candidate = row["metrics"].get(metric, {}).get("by_category", {})
     champion = row["champion_metrics"].get(metric, {}).get("by_category", {})
@@ -249,13 +251,6 @@ def category_table(row: dict[str, Any]) -> Table:
     return table
 
 
-def _model_label(model: str | None, produced_by: dict[str, int]) -> str:
-    """A custom model named by the iteration that produced it, when the history shows it."""
-    if model in produced_by:
-        return f"iteration {produced_by[model]}'s model"
-    return _short_model(model)
-
-
 _ROLLBACK_LABELS = {
     "possible": "[green]possible[/green]",
     "champion": "champion",
@@ -264,14 +259,9 @@ _ROLLBACK_LABELS = {
 """The history's `rollback` as the table shows it: whether `iterft rollback --to N` can go there."""
 
 
-def _short_model(model: str | None) -> str:
-    """A custom model ARN shortened to its name; foundation model ids stay as they are."""
-    if not model:
-        return "-"
-    return model.rsplit("/", 1)[-1] if model.startswith("arn:") else model
-
-
 def _history(args: argparse.Namespace, console: Console) -> int:
+    from iterft.history import lineage_config, lineage_history, lineage_uploads
+
     deployment = _deployment(args)
     lineage_config(deployment, args.lineage)  # an unknown lineage is an error, not an empty history
     if args.uploads:
@@ -312,6 +302,8 @@ def _upload_line(upload: dict[str, Any]) -> str:
 
 def uploads_table(lineage: str, uploads: list[dict[str, Any]]) -> Table:
     """Every object version seen under incoming/<lineage>/, in upload order, and what became of it."""
+    from rich.table import Table
+
     table = Table(title=f"uploads of lineage {lineage}", title_justify="left")
     for column in ("uploaded", "file", "version", "status", "iteration", "reason"):
         table.add_column(column, overflow="fold")
@@ -329,6 +321,10 @@ def uploads_table(lineage: str, uploads: list[dict[str, Any]]) -> Table:
 
 
 def _status(args: argparse.Namespace, console: Console) -> int:
+    from rich.table import Table
+
+    from iterft.history import lineage_status
+
     deployment = _deployment(args)
     statuses = lineage_status(deployment, args.lineage)
     if args.json:
@@ -341,9 +337,9 @@ def _status(args: argparse.Namespace, console: Console) -> int:
     for status in statuses:
         table.add_row(
             status["lineage"],
-            f"iteration {status['champion_iteration']}'s model ({_short_model(status['champion_model'])})"
+            f"iteration {status['champion_iteration']}'s model ({short_model(status['champion_model'])})"
             if status["champion_iteration"]
-            else f"{_short_model(status['champion_model'])} (starting model)",
+            else f"{short_model(status['champion_model'])} (starting model)",
             _fmt(status["champion_score"]),
             _serving_label(status),
             _running_label(status),
@@ -365,7 +361,7 @@ def _status(args: argparse.Namespace, console: Console) -> int:
 def _serving_label(status: dict[str, Any]) -> str:
     """`on_demand: <deployment>`: the serving mode and what serves the champion (- when nothing does)."""
     mode = status.get("serving_mode") or "?"
-    return f"{mode}: {_short_model(status['serving_model_id'])}"
+    return f"{mode}: {short_model(status['serving_model_id'])}"
 
 
 def _running_label(status: dict[str, Any]) -> str:
@@ -398,6 +394,8 @@ def _elapsed(since: str | None) -> str:
 
 def _spend_label(status: dict[str, Any]) -> str:
     """This month's estimated spend, against the budget when there is one."""
+    from iterft_runtime.logic.notifications import money
+
     spend = money(status["month_spend_usd"])
     budget = status["monthly_budget_usd"]
     if budget is None:
@@ -414,6 +412,8 @@ def _converged_label(status: dict[str, Any]) -> str:
 
 def _repair(args: argparse.Namespace, console: Console) -> int:
     """One line per repair the reconciler made (or would make); exit 1 when one of them failed."""
+    from iterft.repair import repair_lineage
+
     outcomes = repair_lineage(_deployment(args), args.lineage, dry_run=args.dry_run)
     if not outcomes:
         console.print(f"{args.lineage}: nothing to repair", markup=False)
@@ -424,6 +424,8 @@ def _repair(args: argparse.Namespace, console: Console) -> int:
 
 
 def _resume(args: argparse.Namespace, console: Console) -> int:
+    from iterft.control import resume_lineage
+
     deployment = _deployment(args)
     queued = resume_lineage(deployment, args.lineage)
     console.print(f"{args.lineage}: resumed; {queued} queued upload(s) start in upload order", markup=False)
@@ -431,6 +433,8 @@ def _resume(args: argparse.Namespace, console: Console) -> int:
 
 
 def _rollback(args: argparse.Namespace, console: Console) -> int:
+    from iterft.control import rollback_lineage
+
     iteration = rollback_lineage(_deployment(args), args.lineage, args.to, args.reason)
     console.print(
         f"{args.lineage}: rollback to #{args.to} started as iteration #{iteration}; the serving pointer "
@@ -441,6 +445,8 @@ def _rollback(args: argparse.Namespace, console: Console) -> int:
 
 
 def _withdraw(args: argparse.Namespace, console: Console) -> int:
+    from iterft.control import withdraw_upload
+
     record = withdraw_upload(_deployment(args), args.lineage, args.upload, args.reason)
     console.print(
         f"{args.lineage}: withdrew {record.dataset.s3_uri}; it will not be trained "
@@ -451,12 +457,16 @@ def _withdraw(args: argparse.Namespace, console: Console) -> int:
 
 
 def _approve(args: argparse.Namespace, console: Console) -> int:
+    from iterft.control import answer_review
+
     answer_review(_deployment(args), args.lineage, args.iteration, approved=True, reason=args.reason)
     console.print(f"{args.lineage} #{args.iteration}: approved; the candidate will be promoted", markup=False)
     return EXIT_OK
 
 
 def _reject(args: argparse.Namespace, console: Console) -> int:
+    from iterft.control import answer_review
+
     answer_review(_deployment(args), args.lineage, args.iteration, approved=False, reason=args.reason)
     console.print(
         f"{args.lineage} #{args.iteration}: rejected; the candidate will be discarded", markup=False
@@ -468,6 +478,8 @@ _DECIDED = {"promoted", "rejected"}
 
 
 def _start(args: argparse.Namespace, console: Console) -> int:
+    from iterft.control import start_round
+
     deployment = _deployment(args)
     dataset = start_round(deployment, args.lineage, args.data)
     console.print(
@@ -511,6 +523,8 @@ def wait_for_round(
     On a terminal a status line is updated in place; otherwise (a pipe, CI) one line is printed each
     time the round moves to another step.
     """
+    from iterft.history import round_progress
+
     requested = datetime.now(UTC).isoformat()
     deadline = None if timeout is None else time.monotonic() + timeout
     shown: tuple[int | None, str, str | None] | None = None
@@ -549,6 +563,9 @@ def _check_out_dir(out: Path) -> None:
 
 
 def _report(args: argparse.Namespace, console: Console) -> int:
+    from iterft.history import report_data
+    from iterft.report import write_report
+
     out = Path(args.out)
     _check_out_dir(out)
     deployment = _deployment(args)
@@ -851,8 +868,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _aws_errors() -> tuple[type[Exception], ...]:
+    """botocore's errors, for `except`: none when no command imported botocore (nothing can raise them)."""
+    exceptions = sys.modules.get("botocore.exceptions")
+    return (exceptions.BotoCoreError, exceptions.ClientError) if exceptions is not None else ()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    from rich.console import Console
+
     try:
         return int(args.run(args, Console(soft_wrap=True, highlight=False)))
     except _UsageError as error:
@@ -860,7 +885,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     except target.TargetError as error:
         _error(f"iterft {args.command}: {error}")
-    except (BotoCoreError, ClientError) as error:
+    except _aws_errors() as error:
         _error(f"iterft {args.command}: {target.describe_aws_error(error)}")
     except KeyboardInterrupt:
         _error(f"iterft {args.command}: interrupted")

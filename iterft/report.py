@@ -11,9 +11,7 @@ import html
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-from matplotlib.figure import Figure
+from typing import TYPE_CHECKING, Any
 
 from iterft.charts import (
     LossCurves,
@@ -23,6 +21,9 @@ from iterft.charts import (
     round_scores,
     score_figure,
 )
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 
 def lineage_breaks(history: Sequence[dict[str, Any]], starting_model: str) -> list[str]:
@@ -234,10 +235,11 @@ def base_model_label(model: str | None, produced: dict[str, int]) -> str:
     """A base model named by the iteration that produced it ("iteration 2's model"), else shortened."""
     if model in produced:
         return f"iteration {produced[model]}'s model"
-    return _short(model)
+    return short_model(model)
 
 
-def _short(model: str | None) -> str:
+def short_model(model: str | None) -> str:
+    """A custom model ARN shortened to its name; foundation model ids stay as they are."""
     if not model:
         return "-"
     return model.rsplit("/", 1)[-1] if model.startswith("arn:") else model

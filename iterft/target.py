@@ -7,19 +7,13 @@ with --endpoint-url or AWS_ENDPOINT_URL), so every command has one code path.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import boto3
-from botocore.exceptions import (
-    BotoCoreError,
-    ClientError,
-    EndpointConnectionError,
-    NoCredentialsError,
-    NoRegionError,
-    PartialCredentialsError,
-    SSOError,
-    TokenRetrievalError,
-)
+if TYPE_CHECKING:
+    from botocore.exceptions import BotoCoreError, ClientError
+
+# boto3 and botocore are imported where they are used: the CLI imports this module for TargetError,
+# and its commands that read no deployment (validate, --help) should not pay for the AWS SDK.
 
 
 class TargetError(RuntimeError):
@@ -41,6 +35,16 @@ _CREDENTIAL_CODES = {
 def describe_aws_error(error: BotoCoreError | ClientError) -> str:
     """One line an operator can act on, for the errors every command can meet (credentials, region,
     endpoint, permissions); anything else is AWS's own message."""
+    from botocore.exceptions import (
+        ClientError,
+        EndpointConnectionError,
+        NoCredentialsError,
+        NoRegionError,
+        PartialCredentialsError,
+        SSOError,
+        TokenRetrievalError,
+    )
+
     if isinstance(error, NoCredentialsError | PartialCredentialsError):
         return "no AWS credentials found: set AWS_PROFILE (or run `aws configure`) and retry"
     if isinstance(error, TokenRetrievalError | SSOError):
@@ -79,11 +83,16 @@ class Deployment:
     """What `iterft repair` invokes (None: a stack deployed before the reconciler existed)."""
 
     def client(self, service: str) -> Any:
+        import boto3
+
         return boto3.client(service, region_name=self.region, endpoint_url=self.endpoint_url)
 
 
 def resolve(stack_name: str, region: str | None = None, endpoint_url: str | None = None) -> Deployment:
     """Read the stack's outputs; a missing stack or output is a TargetError naming it."""
+    import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
+
     try:
         cloudformation = boto3.client("cloudformation", region_name=region, endpoint_url=endpoint_url)
         stacks = cloudformation.describe_stacks(StackName=stack_name)["Stacks"]

@@ -1,6 +1,6 @@
 """The round workflow: the step Lambdas and the Standard state machine that runs one iteration.
 
-`_definition` reads top to bottom like the flow in DESIGN.md; docs/architecture.md lists each
+`_definition` reads top to bottom like the flow in README.md ("The flow"); docs/architecture.md lists each
 state's input and result path. Every task from Validate through Promote/Discard catches
 `States.ALL` into `$.error` and takes the failure path: clean up, then finish. Every Lambda step retries
 Lambda's service errors and throttling with jittered backoff (stacks/retries.py).
@@ -187,7 +187,7 @@ class Workflow(Construct):
     # The flow -------------------------------------------------------------------------------
 
     def _definition(self) -> sfn.IChainable:
-        """The states in the order of DESIGN.md's flow (numbered as there), then how they connect."""
+        """The states in the order of README.md's flow (numbered as there), then how they connect."""
         # Any failure: clean up what the round created, then finish like any other round.
         clean_up = self._invoke("Clean up failed round", "clean_up", "$.outcome")
         # 0. A rollback (`iterft rollback`) skips training and evaluation: it swaps an earlier promoted

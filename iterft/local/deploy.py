@@ -121,10 +121,6 @@ class DeployedStack:
     def trigger_queue_url(self) -> str:
         return self.output("TriggerQueueUrl")
 
-    @property
-    def kms_key_arn(self) -> str:
-        return self.output("KmsKeyArn")
-
 
 def _restore_environment(previous: dict[str, str | None]) -> None:
     for name, value in previous.items():

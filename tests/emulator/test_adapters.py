@@ -49,8 +49,6 @@ from iterft.local.bedrock_standin import (
 )
 from iterft.local.server import EmbeddedAws
 
-pytestmark = pytest.mark.xdist_group("emulator")
-
 TIME_SCALE = 0.001
 BUCKET = "adapter-tests"
 TRAINING_RECORD = {

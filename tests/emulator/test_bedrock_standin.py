@@ -19,8 +19,9 @@ import moto.bedrockruntime.urls as bedrockruntime_urls
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
-from iterft_runtime.logic.judge import DEFAULT_RUBRIC, judge_prompt, parse_grade
+from iterft_runtime.logic.judge import judge_prompt, parse_grade
 from iterft_runtime.models.families import DataFormat
+from iterft_runtime.models.metrics import DEFAULT_RUBRIC
 from moto import mock_aws
 from moto.bedrock.responses import BedrockResponse
 from moto.bedrockruntime.responses import BedrockRuntimeResponse

@@ -43,8 +43,6 @@ from iterft.local.deploy import (
 )
 from iterft.local.server import EmbeddedAws
 
-pytestmark = pytest.mark.xdist_group("emulator")
-
 FIXTURES = Path(__file__).parent / "fixtures"
 STACK = "EmulatorSmall"
 

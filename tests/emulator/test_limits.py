@@ -35,8 +35,6 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.state_task_la
 from iterft.local import limits
 from iterft.local.server import EmbeddedAws, embedded_client
 
-pytestmark = pytest.mark.xdist_group("emulator")
-
 HANG_GUARD_SECONDS = 60.0
 TIME_SCALE = 0.001
 LIMIT = limits.MAX_PAYLOAD_BYTES

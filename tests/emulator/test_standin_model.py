@@ -6,8 +6,9 @@ import json
 import math
 
 import pytest
-from iterft_runtime.logic.judge import DEFAULT_RUBRIC, judge_prompt
+from iterft_runtime.logic.judge import judge_prompt
 from iterft_runtime.models.families import DataFormat
+from iterft_runtime.models.metrics import DEFAULT_RUBRIC
 
 from iterft.local.standin_model import (
     FALLBACK_ANSWER,

@@ -23,7 +23,7 @@ from iterft.history import lineage_status, report_data
 from iterft.local.session import LocalSession
 from iterft.report import CHART_FILES, report_figures
 
-pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("embedded-default")]
+pytestmark = pytest.mark.integration
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "support-bot"
 TIMEOUT = 60

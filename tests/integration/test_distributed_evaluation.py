@@ -17,7 +17,7 @@ from iterft_runtime.logic.evaluation import shard_records
 from iterft.history import lineage_history
 from iterft.local.session import LocalSession
 
-pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("embedded-default")]
+pytestmark = pytest.mark.integration
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "support-bot"
 COPIES = 3

@@ -20,7 +20,7 @@ from iterft.history import lineage_history
 from iterft.local.chaos import ScriptedFaults
 from iterft.local.session import LocalSession
 
-pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("embedded-default")]
+pytestmark = pytest.mark.integration
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "support-bot"
 TIMEOUT = 60

@@ -11,13 +11,14 @@ from pathlib import Path
 
 import pytest
 from iterft_runtime.dal.storage import split_uri
-from iterft_runtime.logic.judge import DEFAULT_RUBRIC, judge_prompt, parse_grade
+from iterft_runtime.logic.judge import judge_prompt, parse_grade
+from iterft_runtime.models.metrics import DEFAULT_RUBRIC
 
 from iterft.history import lineage_history
 from iterft.local.session import LocalSession
 from iterft.local.standin_model import judge_reply
 
-pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("embedded-default")]
+pytestmark = pytest.mark.integration
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "support-bot"
 

@@ -19,7 +19,7 @@ from iterft.history import lineage_history, metrics_document
 from iterft.local import limits
 from iterft.local.session import LocalSession
 
-pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("embedded-default")]
+pytestmark = pytest.mark.integration
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "support-bot"
 ROUND_1 = (EXAMPLES / "round-1-billing.jsonl").read_bytes()

@@ -20,7 +20,7 @@ from iterft_runtime.logic.managed_evaluation import is_output_key
 from iterft.history import lineage_history, lineage_status
 from iterft.local.session import LocalSession
 
-pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("embedded-default")]
+pytestmark = pytest.mark.integration
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "support-bot"
 TIMEOUT = 90

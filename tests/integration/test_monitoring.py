@@ -10,7 +10,7 @@ from iterft_runtime import naming
 
 from iterft.local.session import LocalSession
 
-pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("embedded-default")]
+pytestmark = pytest.mark.integration
 
 
 def test_the_dashboard_plots_the_deployed_state_machine_and_every_lineage(

@@ -18,7 +18,7 @@ from iterft.history import lineage_history, lineage_status
 from iterft.local.session import LocalSession
 from iterft.target import TargetError
 
-pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("embedded-default")]
+pytestmark = pytest.mark.integration
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "support-bot"
 ROUND_1, ROUND_2 = "round-1-billing.jsonl", "round-2-storage-and-account.jsonl"

@@ -21,7 +21,7 @@ from iterft import cli
 from iterft.history import deployed_config, lineage_history, lineage_status, lineage_uploads
 from iterft.local.session import LocalSession
 
-pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("embedded-default")]
+pytestmark = pytest.mark.integration
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "support-bot"
 LINEAGE = "uploads"

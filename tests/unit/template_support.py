@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
+import shutil
 from collections.abc import Iterator
+from datetime import UTC, datetime
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -11,9 +16,10 @@ import pytest
 from aws_cdk.assertions import Template
 
 from stacks.app_builder import SynthResult, synth_stack
-from stacks.config import CONFIG_DIR
+from stacks.config import CONFIG_DIR, load_config
 
-FIXTURE_CONFIG_DIR = Path(__file__).resolve().parents[1] / "fixtures" / "config"
+ROOT = Path(__file__).resolve().parents[2]
+FIXTURE_CONFIG_DIR = ROOT / "tests" / "fixtures" / "config"
 SYNTHESIZED = ["dev", "prod", "oregon"]
 """The environments the template and cdk-nag tests synthesize: the shipped ones, and `oregon`
 (tests/fixtures/config), the one with a managed evaluation job, since no shipped config has one."""
@@ -40,25 +46,93 @@ def readable(value: Any) -> Any:
     return {key: readable(item) for key, item in value.items()}
 
 
+# One synth per environment for the whole run ----------------------------------------------------------
+
+SYNTH_CACHE = ROOT / ".pytest_cache" / "iterft-synth"
+"""Synthesized assemblies (their files, not the staged assets), by a hash of all a synth reads.
+ITERFT_SYNTH_CACHE=0 turns it off; `make clean` removes it with .pytest_cache."""
+_SYNTH_INPUTS = ("stacks", "config", "lambda", "tests/fixtures/config", "cdk.json", "constraints.txt")
+_SYNTH_PACKAGES = ("aws-cdk-lib", "cdk-nag", "constructs", "jsii")
+_RESULTS: dict[str, SynthResult] = {}
+_TEMPLATES: dict[str, Template] = {}
+
+
+def synth_key(environment: str) -> str:
+    """What a synth of `environment` depends on: the sources it reads, the CDK packages that run it,
+    the layer build (its asset hash is in the template), the date the capability table is checked
+    against, and the environment variables that pick a default account and region."""
+    digest = hashlib.sha256(environment.encode())
+    for name in _SYNTH_INPUTS:
+        top = ROOT / name
+        for path in sorted([top] if top.is_file() else top.rglob("*")):
+            if path.is_file() and "__pycache__" not in path.parts:
+                digest.update(f"\0{path.relative_to(ROOT)}\0".encode())
+                digest.update(path.read_bytes())
+    for package in _SYNTH_PACKAGES:
+        digest.update(f"\0{package}=={metadata.version(package)}".encode())
+    layer = ROOT / "build" / "layer" / ".built"
+    digest.update(f"\0layer {layer.stat().st_mtime_ns if layer.exists() else None}".encode())
+    digest.update(f"\0today {datetime.now(UTC).date().isoformat()}".encode())
+    for variable in ("CDK_DEFAULT_ACCOUNT", "CDK_DEFAULT_REGION"):
+        digest.update(f"\0{variable}={os.environ.get(variable)}".encode())
+    return digest.hexdigest()[:32]
+
+
+def synthesized(environment: str, tmp_path_factory: pytest.TempPathFactory) -> SynthResult:
+    """`environment` synthesized (cdk-nag's checks included) once per test process, and across
+    processes (xdist workers, later runs) while nothing it depends on changed (`synth_key`): every
+    synth takes seconds, and the template, cdk-nag and state machine tests all read the same ones.
+
+    A cached result's `assembly_dir` holds the assembly's files (template, manifest, metadata, cdk-nag's
+    report) but not the staged assets; a test that needs those synthesizes with `synth_stack` itself.
+    """
+    if environment in _RESULTS:
+        return _RESULTS[environment]
+    use_cache = os.environ.get("ITERFT_SYNTH_CACHE", "1") != "0"
+    cached = SYNTH_CACHE / synth_key(environment) if use_cache else None
+    if cached is not None and (cached / "manifest.json").is_file():
+        config = load_config(environment, config_dir(environment))
+        template = json.loads((cached / f"{config.stack_name}.template.json").read_text())
+        result = SynthResult(
+            template=template, assembly_dir=cached, stack_name=config.stack_name, config=config
+        )
+    else:
+        result = synth_stack(environment, tmp_path_factory.mktemp(environment), config_dir(environment))
+        if cached is not None:
+            _store(result.assembly_dir, cached)
+    _RESULTS[environment] = result
+    return result
+
+
+def _store(assembly_dir: Path, cached: Path) -> None:
+    """Copy the assembly's files (no asset folders) into the cache, whole or not at all: written
+    aside, then renamed into place; another worker's copy that got there first is kept."""
+    staging = cached.with_name(f"{cached.name}.{os.getpid()}.partial")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    for path in assembly_dir.iterdir():
+        if path.is_file():
+            shutil.copy2(path, staging / path.name)
+    try:
+        staging.rename(cached)
+    except OSError:  # already there (another worker's): the same files
+        shutil.rmtree(staging, ignore_errors=True)
+
+
 class Synths:
-    """Each environment synthesized once per test module (and per xdist worker), on first use."""
+    """The environments' synths and assertion templates, shared by every test module of the process
+    (`synthesized`); each made on first use."""
 
     def __init__(self, tmp_path_factory: pytest.TempPathFactory) -> None:
         self._tmp_path_factory = tmp_path_factory
-        self._results: dict[str, SynthResult] = {}
-        self._templates: dict[str, Template] = {}
 
     def result(self, environment: str) -> SynthResult:
-        if environment not in self._results:
-            self._results[environment] = synth_stack(
-                environment, self._tmp_path_factory.mktemp(environment), config_dir(environment)
-            )
-        return self._results[environment]
+        return synthesized(environment, self._tmp_path_factory)
 
     def template(self, environment: str) -> Template:
-        if environment not in self._templates:
-            self._templates[environment] = Template.from_json(self.result(environment).template)
-        return self._templates[environment]
+        if environment not in _TEMPLATES:
+            _TEMPLATES[environment] = Template.from_json(self.result(environment).template)
+        return _TEMPLATES[environment]
 
 
 # Definitions as deployed: intrinsics resolved to values of the shape CloudFormation would give ----------

@@ -120,3 +120,23 @@ def test_an_unknown_benchmark_is_a_usage_error(capsys: pytest.CaptureFixture[str
         main(["--only", "nonexistent"])
     assert exit_.value.code == 2
     assert "invalid choice" in capsys.readouterr().err
+
+
+def test_cli_startup_figures_name_each_command_wall_and_cpu() -> None:
+    from benchmarks import cli_startup
+
+    lines = {
+        figure.name: figure.formatted()
+        for figure in cli_startup.figures((0.05, 0.04), (0.2, 0.1), (0.3, 0.2))
+    }
+    assert lines["help_over_floor_seconds"] == "0.150"
+    assert lines["validate_small_cpu_seconds"] == "0.200"
+    assert lines["help_target_met"] == "true"
+    assert all(re.fullmatch(r"[a-z_]+", name) for name in lines)
+
+
+def test_cli_startup_runs_the_virtualenv_console_script() -> None:
+    from benchmarks import cli_startup
+
+    command = cli_startup.iterft_command()
+    assert command[-1].endswith("iterft") or command[-1] == "iterft.cli"

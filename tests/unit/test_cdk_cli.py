@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-pytestmark = pytest.mark.xdist_group("cdk-cli")
 
 
 def _cdk_synth(environment: str, outdir: Path) -> subprocess.CompletedProcess[str]:

@@ -19,7 +19,7 @@ from botocore.exceptions import (
 )
 from rich.console import Console
 
-from iterft import cli, control, target
+from iterft import cli, control, history, target
 
 
 def _client_error(code: str, message: str = "the message") -> ClientError:
@@ -76,7 +76,7 @@ def test_a_credentials_error_while_reading_is_one_line_and_exit_1(
         raise error
 
     monkeypatch.setattr(target, "resolve", lambda *_, **__: object())
-    monkeypatch.setattr(cli, "lineage_status", failing_status)
+    monkeypatch.setattr(history, "lineage_status", failing_status)
     assert cli.main(["status"]) == cli.EXIT_FAILED
     out, err = capsys.readouterr()
     assert out == ""
@@ -214,7 +214,7 @@ def test_usage_errors_are_one_line_and_exit_2(
 @pytest.fixture
 def report_reads_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(target, "resolve", lambda *_, **__: object())
-    monkeypatch.setattr(cli, "report_data", lambda *_: object())
+    monkeypatch.setattr(history, "report_data", lambda *_: object())
 
 
 def test_report_into_an_existing_file_is_a_usage_error(

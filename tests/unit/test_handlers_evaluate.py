@@ -12,6 +12,7 @@ from botocore.exceptions import ClientError
 from iterft_runtime import naming
 from iterft_runtime.dal.bedrock import BedrockThrottled
 from iterft_runtime.dal.clients import client
+from iterft_runtime.dal.evaluation_sets import EvaluationSetMissingError
 from iterft_runtime.handlers import aggregate_evaluation, plan_evaluation, score_shard
 from iterft_runtime.logic import evaluation as evaluation_logic
 from iterft_runtime.logic import judge as judge_logic
@@ -263,7 +264,7 @@ def test_the_configured_invoke_model_scores_the_starting_point(aws: Aws, fake: F
 
 
 def test_a_missing_evaluation_set_names_its_key(aws: Aws, fake: FakeBedrock) -> None:
-    with pytest.raises(plan_evaluation.EvaluationSetMissingError, match=naming.evaluation_set_key(LINEAGE)):
+    with pytest.raises(EvaluationSetMissingError, match=naming.evaluation_set_key(LINEAGE)):
         evaluate(running_round(aws))
     assert fake.calls == []
 

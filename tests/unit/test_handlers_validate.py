@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 from iterft_runtime import naming
+from iterft_runtime.dal.evaluation_sets import EvaluationSetMissingError
 from iterft_runtime.handlers import validate
-from iterft_runtime.handlers.plan_evaluation import EvaluationSetMissingError
 from iterft_runtime.logic import evaluation as evaluation_logic
 from iterft_runtime.logic.evaluation import TooManyShardsError
 from iterft_runtime.logic.managed_evaluation import ManagedEvaluationError

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 from iterft_runtime.logic.judge import (
     ANSWER,
-    DEFAULT_RUBRIC,
     QUESTION,
     REFERENCE,
     RUBRIC,
@@ -16,6 +15,7 @@ from iterft_runtime.logic.judge import (
     section,
 )
 from iterft_runtime.models.lineage import EvaluationConfig, JudgeConfig, LineageConfig
+from iterft_runtime.models.metrics import DEFAULT_RUBRIC
 from pydantic import ValidationError
 
 

@@ -11,6 +11,7 @@ import random
 
 import pytest
 from iterft_runtime.logic.scoring import METRICS, exact_match, rouge_l, summarize, token_f1, tokens
+from iterft_runtime.models.metrics import REFERENCE_METRICS
 from rouge_score import rouge_scorer, tokenizers
 
 
@@ -85,3 +86,8 @@ def test_rouge_l_matches_rouge_score_on_the_same_tokens() -> None:
         expected = scorer.score(reference, answer)["rougeL"].fmeasure
         assert rouge_l(answer, reference) == pytest.approx(expected, abs=1e-12), (answer, reference)
     assert len({round(rouge_l(a, r), 6) for a, r in pairs}) > 10  # the strings exercise many values
+
+
+def test_every_reference_metric_named_in_models_is_computed_here() -> None:
+    """models/metrics.py names the metrics a config may ask for; scoring.METRICS computes them."""
+    assert tuple(sorted(METRICS)) == REFERENCE_METRICS

@@ -8,12 +8,9 @@ import json
 
 import pytest
 from iterft_runtime import naming
-from template_support import readable
+from template_support import readable, synthesized
 
-from stacks.app_builder import SynthResult, synth_stack
-
-# Asks `--dist loadgroup` to keep this module on one worker, so that its synth runs once.
-pytestmark = pytest.mark.xdist_group("monitoring-and-policies")
+from stacks.app_builder import SynthResult
 
 EVENTS = {"Service": "events.amazonaws.com"}
 CLOUDWATCH = {"Service": "cloudwatch.amazonaws.com"}
@@ -28,7 +25,7 @@ ALARM_SETTINGS = {
 
 @pytest.fixture(scope="module")
 def synth(tmp_path_factory: pytest.TempPathFactory) -> SynthResult:
-    return synth_stack("dev", tmp_path_factory.mktemp("dev"))
+    return synthesized("dev", tmp_path_factory)
 
 
 def _resources(synth: SynthResult, kind: str) -> dict[str, dict]:

@@ -10,13 +10,10 @@ from pathlib import Path
 import aws_cdk as cdk
 import pytest
 from cdk_nag import AwsSolutionsChecks
-from template_support import SYNTHESIZED, config_dir
+from template_support import SYNTHESIZED, config_dir, synthesized
 
-from stacks.app_builder import add_stack, feature_flags, synth_stack
+from stacks.app_builder import add_stack, feature_flags
 from stacks.config import load_config
-
-# Asks `--dist loadgroup` to keep this module on one worker, so that its synths run once.
-pytestmark = pytest.mark.xdist_group("cdk-nag")
 
 ACKNOWLEDGED = "aws:cdk:acknowledged-rules"
 GENERIC = re.compile(
@@ -66,9 +63,12 @@ def _findings_without_acknowledgments(environment: str, outdir: Path) -> set[tup
     }
 
 
-def _synth_acknowledgments(environment: str, outdir: Path) -> dict[tuple[str, str], str]:
-    """Synthesizing with the checks on raises on any unacknowledged finding."""
-    result = synth_stack(environment, outdir, config_dir(environment))
+def _synth_acknowledgments(
+    environment: str, tmp_path_factory: pytest.TempPathFactory
+) -> dict[tuple[str, str], str]:
+    """Synthesizing with the checks on raises on any unacknowledged finding (the shared synth of the
+    template tests: a cached one passed them with the same sources)."""
+    result = synthesized(environment, tmp_path_factory)
     return _acknowledgments(result.assembly_dir, result.stack_name)
 
 
@@ -84,7 +84,7 @@ def acknowledgments(
 ) -> dict[tuple[str, str], str]:
     environment = request.param
     if environment not in cache:
-        cache[environment] = _synth_acknowledgments(environment, tmp_path_factory.mktemp(environment))
+        cache[environment] = _synth_acknowledgments(environment, tmp_path_factory)
     return cache[environment]
 
 

@@ -20,9 +20,6 @@ from stacks.trigger import TRIGGER_TIMEOUT_SECONDS
 from stacks.version import code_version
 from stacks.workflow import LONG_RUNNING_STEPS
 
-# Asks `--dist loadgroup` to keep this module on one worker, so that its synths run once.
-pytestmark = pytest.mark.xdist_group("stack-template")
-
 # The happy path of docs/architecture.md, state by state.
 FLOW = [
     "Rollback?",

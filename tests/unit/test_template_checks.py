@@ -24,9 +24,6 @@ from template_support import SYNTHESIZED, Synths, all_states, deploy_region, sta
 
 from stacks.functions import REPO_ROOT
 
-# Asks `--dist loadgroup` to keep this module on one worker, so that its synths run once.
-pytestmark = pytest.mark.xdist_group("template-checks")
-
 ENVIRONMENTS = SYNTHESIZED
 ASL_VALIDATOR = REPO_ROOT / "node_modules" / "asl-validator"
 ASL_SCRIPT = Path(__file__).with_name("asl_validate.js")

@@ -10,13 +10,14 @@ import json
 from typing import Any
 
 import pytest
+from template_support import synthesized
 
-from stacks.app_builder import SynthResult, synth_stack
+from stacks.app_builder import SynthResult
 
 
 @pytest.fixture(scope="module")
 def synth(tmp_path_factory: pytest.TempPathFactory) -> SynthResult:
-    return synth_stack("prod", tmp_path_factory.mktemp("prod"))
+    return synthesized("prod", tmp_path_factory)
 
 
 def _definition(synth: SynthResult) -> dict[str, Any]:

@@ -38,6 +38,10 @@ class LockNotHeldError(RuntimeError):
     """The lineage's lock is not held by the iteration that tried to act as its owner."""
 
 
+class RegistryStateMissingError(RuntimeError):
+    """The lineage has no STATE item: it was never dispatched, so there is no champion to compare."""
+
+
 class IterationNotFoundError(LookupError):
     """No `ITER#` item for that lineage and number."""
 

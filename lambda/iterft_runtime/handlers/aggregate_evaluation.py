@@ -23,14 +23,14 @@ from aws_lambda_powertools import Logger
 
 from iterft_runtime import naming
 from iterft_runtime.dal import storage
-from iterft_runtime.dal.registry import Registry
+from iterft_runtime.dal.registry import Registry, RegistryStateMissingError
 from iterft_runtime.handlers import settings
-from iterft_runtime.handlers.plan_evaluation import RegistryStateMissingError
 from iterft_runtime.logic.evaluation import (
     EvaluationItem,
     collect_answers,
     metrics_summary,
     result_rows,
+    reusable_champion_metrics,
     score_answers,
 )
 from iterft_runtime.logic.managed_evaluation import (
@@ -88,10 +88,13 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             eval_set_version=version,
             metric=metric,
         )
-    elif state.champion_metrics is not None and state.champion_eval_set_version == version:
-        champion_metrics = state.champion_metrics
     else:
-        raise ChampionMetricsMissingError(f"{lineage.name}: no champion metrics on evaluation set {version}")
+        reused = reusable_champion_metrics(state, version, lineage.evaluation)
+        if reused is None:
+            raise ChampionMetricsMissingError(
+                f"{lineage.name}: no champion metrics on evaluation set {version} for this yardstick"
+            )
+        champion_metrics = reused
 
     results_uri = storage.put_jsonl(
         bucket,

@@ -27,15 +27,13 @@ from aws_lambda_powertools import Logger
 
 from iterft_runtime import naming
 from iterft_runtime.dal import storage
-from iterft_runtime.dal.registry import Registry
+from iterft_runtime.dal.evaluation_sets import evaluation_set_uri, read_evaluation_set
+from iterft_runtime.dal.registry import Registry, RegistryStateMissingError
 from iterft_runtime.handlers import settings
 from iterft_runtime.logic.evaluation import (
-    EvaluationSet,
-    EvaluationSetError,
     champion_source,
     check_shard_count,
     inline_shards,
-    parse_evaluation_set,
     plan_shards,
     reusable_champion_metrics,
     shard_records,
@@ -46,36 +44,10 @@ from iterft_runtime.logic.rounds import round_input
 logger = Logger()
 
 
-class EvaluationSetMissingError(EvaluationSetError):
-    """The lineage has no evaluation set where the pipeline looks for it."""
-
-
-class RegistryStateMissingError(RuntimeError):
-    """The lineage has no STATE item: it was never dispatched, so there is no champion to compare."""
-
-
-def evaluation_set_uri(lineage: str) -> str:
-    return storage.s3_uri(settings.bucket_name(), naming.evaluation_set_key(lineage))
-
-
-def read_evaluation_set(lineage: str) -> tuple[EvaluationSet, storage.ObjectInfo]:
-    """The lineage's evaluation set, parsed, and the S3 object version it was read from."""
-    bucket, key = settings.bucket_name(), naming.evaluation_set_key(lineage)
-    source = evaluation_set_uri(lineage)
-    try:
-        found = storage.head_object(bucket, key)
-        chunks = storage.iter_chunks(bucket, key, found.version_id, etag=found.etag)
-        return parse_evaluation_set(chunks, source), found
-    except storage.ObjectNotFoundError:
-        raise EvaluationSetMissingError(
-            f"no evaluation set at {source}: upload the lineage's JSONL evaluation set to s3 key {key}"
-        ) from None
-
-
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     given = round_input(event)
     lineage = given.lineage
-    evaluation_set, found = read_evaluation_set(lineage.name)
+    evaluation_set, found = read_evaluation_set(settings.bucket_name(), lineage.name)
     if lineage.evaluation.managed_job is not None:
         check_prompt_count(len(evaluation_set.items))
     state = Registry(settings.table_name()).get_state(lineage.name)
@@ -87,7 +59,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         settings.bucket_name(),
         naming.evaluation_shard_list_key(lineage.name, given.iteration),
     )
-    check_shard_count(len(evaluation_set.items), per_shard, evaluation_set_uri(lineage.name))
+    check_shard_count(len(evaluation_set.items), per_shard, evaluation_set_uri(bucket, lineage.name))
     shards = plan_shards(evaluation_set, per_shard)
     champion = champion_source(lineage, state) if rescore else None
     storage.put_json(bucket, shard_list_key, [shard.to_dict() for shard in shards])

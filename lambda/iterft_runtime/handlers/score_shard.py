@@ -29,8 +29,9 @@ from iterft_runtime.logic.evaluation import (
     answer_rows,
     parse_shard,
 )
-from iterft_runtime.logic.judge import DEFAULT_RUBRIC, judge_prompt, parse_grade
+from iterft_runtime.logic.judge import judge_prompt, parse_grade
 from iterft_runtime.models.lineage import JudgeConfig, LineageConfig
+from iterft_runtime.models.metrics import DEFAULT_RUBRIC
 
 logger = Logger()
 

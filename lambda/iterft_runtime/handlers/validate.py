@@ -21,8 +21,8 @@ from aws_lambda_powertools import Logger
 
 from iterft_runtime import naming
 from iterft_runtime.dal import storage
+from iterft_runtime.dal.evaluation_sets import evaluation_set_uri, read_evaluation_set
 from iterft_runtime.handlers import settings
-from iterft_runtime.handlers.plan_evaluation import evaluation_set_uri, read_evaluation_set
 from iterft_runtime.logic.evaluation import check_shard_count, shard_records
 from iterft_runtime.logic.hyperparameters import merge_hyperparameters, overrides_from_metadata
 from iterft_runtime.logic.managed_evaluation import check_prompt_count
@@ -38,11 +38,12 @@ logger = Logger()
 def _check_yardstick(lineage: LineageConfig) -> None:
     """Raise EvaluationSetMissingError / EvaluationSetError / ManagedEvaluationError, each naming the
     set, when the round could not be evaluated (too many shards: counted as if the champion answers)."""
-    evaluation_set, _ = read_evaluation_set(lineage.name)
+    bucket = settings.bucket_name()
+    evaluation_set, _ = read_evaluation_set(bucket, lineage.name)
     if lineage.evaluation.managed_job is not None:
         check_prompt_count(len(evaluation_set.items))
     per_shard = shard_records(lineage.evaluation, champion_answers=True)
-    check_shard_count(len(evaluation_set.items), per_shard, evaluation_set_uri(lineage.name))
+    check_shard_count(len(evaluation_set.items), per_shard, evaluation_set_uri(bucket, lineage.name))
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:

@@ -9,10 +9,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from iterft_runtime.logic import scoring
-from iterft_runtime.logic.judge import JUDGE_METRIC
 from iterft_runtime.logic.lines import TruncatedLine, split_lines
 from iterft_runtime.models.families import invocable_foundation_model_id, is_custom_model_arn
 from iterft_runtime.models.lineage import EvaluationConfig, LineageConfig
+from iterft_runtime.models.metrics import JUDGE_METRIC
 from iterft_runtime.models.records import LineageState
 
 VERSION_LENGTH = 16

@@ -4,31 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from iterft_runtime.models.families import ModelFamily
+from iterft_runtime.models.families import ModelFamily, check_hyperparameters
 
 OVERRIDE_METADATA_PREFIX = "hp-"
 """S3 user metadata `x-amz-meta-hp-<name>` overrides hyperparameter <name> for one upload."""
-
-
-def check_hyperparameters(family: ModelFamily, values: Mapping[str, object]) -> list[str]:
-    """Every problem with `values` for `family`, as readable sentences (empty when all is well)."""
-    problems = []
-    for name, raw in values.items():
-        allowed = family.hyperparameters.get(name)
-        if allowed is None:
-            known = ", ".join(sorted(family.hyperparameters))
-            problems.append(f"{name} is not a hyperparameter of the {family.name} family (known: {known})")
-            continue
-        try:
-            number = float(raw)  # type: ignore[arg-type]
-        except (TypeError, ValueError):
-            problems.append(f"{name}={raw!r} is not a number")
-            continue
-        if allowed.integer and not number.is_integer():
-            problems.append(f"{name}={raw} must be a whole number")
-        elif not allowed.minimum <= number <= allowed.maximum:
-            problems.append(f"{name}={raw} is outside {allowed.minimum:g}..{allowed.maximum:g}")
-    return problems
 
 
 def overrides_from_metadata(family: ModelFamily, metadata: Mapping[str, str]) -> dict[str, str]:

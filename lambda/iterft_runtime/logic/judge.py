@@ -10,17 +10,7 @@ from __future__ import annotations
 
 import re
 
-JUDGE_METRIC = "judge"
 MIN_GRADE, MAX_GRADE = 1, 5
-
-DEFAULT_RUBRIC = (
-    "Grade how well the answer gives the information of the reference answer.\n"
-    "5: it says everything the reference says, correctly.\n"
-    "4: it says nearly all of it, with no error that matters.\n"
-    "3: it says part of it, or all of it with a notable error.\n"
-    "2: it says little of it, or is mostly wrong.\n"
-    "1: it says nothing of it, refuses, or contradicts it."
-)
 
 # The sections of a judge prompt, each between its own tags so that no answer can pass for another part.
 RUBRIC, QUESTION, REFERENCE, ANSWER = "rubric", "question", "reference", "answer"

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from iterft_runtime.logic.evaluation import EvaluationItem
+from iterft_runtime.models.metrics import BUILTIN_METRICS
 
 TASK_TYPE = "QuestionAndAnswer"
 """Our evaluation set is questions with reference answers: Bedrock's QuestionAndAnswer task."""
@@ -32,38 +33,6 @@ DATASET_NAME = "iterft-evaluation-set"
 MAX_PROMPTS = 1_000
 """Bedrock's limit on prompts in one automated evaluation job's custom dataset."""
 BUILTIN_PREFIX = "Builtin."
-
-
-@dataclass(frozen=True)
-class BuiltinMetric:
-    """One of Bedrock's built-in metrics, as the lineage's yardstick records it."""
-
-    key: str
-    """What the lineage's config lists: `evaluation.managed_job.metrics`."""
-    builtin: str
-    """What CreateEvaluationJob's metricNames takes."""
-    lower_is_better: bool
-
-    @property
-    def metric(self) -> str:
-        """The metric's name in the registry, the gate and `iterft history`."""
-        return f"bedrock_non_{self.key}" if self.key == "toxicity" else f"bedrock_{self.key}"
-
-    def value(self, result: float) -> float:
-        """Bedrock's result on the yardstick's higher-is-better scale."""
-        return 1.0 - result if self.lower_is_better else result
-
-
-BUILTIN_METRICS: dict[str, BuiltinMetric] = {
-    metric.key: metric
-    for metric in (
-        BuiltinMetric("accuracy", "Builtin.Accuracy", lower_is_better=False),
-        BuiltinMetric("robustness", "Builtin.Robustness", lower_is_better=True),
-        BuiltinMetric("toxicity", "Builtin.Toxicity", lower_is_better=True),
-    )
-}
-"""The built-in metrics of an automated QuestionAndAnswer job, by config key."""
-MANAGED_METRIC_NAMES = frozenset(metric.metric for metric in BUILTIN_METRICS.values())
 
 
 class ManagedEvaluationError(ValueError):

@@ -15,6 +15,8 @@ _TOKEN = re.compile(r"\w+", re.UNICODE)
 
 
 def tokens(text: str) -> list[str]:
+    """The lowercased text's maximal runs of Unicode word characters (letters, digits, `_`): punctuation
+    separates tokens and is dropped ("don't" is `don`, `t`; "e-mail" is `e`, `mail`)."""
     return _TOKEN.findall(text.lower())
 
 
@@ -23,7 +25,15 @@ def exact_match(answer: str, reference: str) -> float:
 
 
 def token_f1(answer: str, reference: str) -> float:
-    """SQuAD-style token overlap F1 between an answer and its reference."""
+    """Token overlap F1 between an answer and its reference: the harmonic mean of precision and recall
+    of the bag of `tokens` they share (each token counted as often as both have it); 1 when both are
+    empty, 0 when one is.
+
+    SQuAD's F1 in shape, not its normalization: SQuAD's script deletes punctuation inside a word
+    ("don't" -> `dont`) and drops the articles a, an and the; this one splits at punctuation and keeps
+    articles. Changing that would change every recorded score, and a champion's recorded metrics are
+    reused on an unchanged evaluation set (logic/evaluation.reusable_champion_metrics), so the two would
+    no longer be comparable."""
     predicted, expected = tokens(answer), tokens(reference)
     if not predicted or not expected:
         return float(predicted == expected)

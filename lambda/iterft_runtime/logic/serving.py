@@ -1,7 +1,7 @@
 """Serving decisions, plain Python: what capacity evaluation needs, how a promotion swaps the serving
 model in place, what a round must delete, which custom models retention keeps.
 
-Bedrock's rules these follow (../shared/notes/bedrock-facts.md): a custom model is invocable only
+Bedrock's rules these follow (its user guide; docs/capabilities.md): a custom model is invocable only
 through a custom model deployment (on-demand, for the models and regions the capability table lists)
 or a provisioned throughput; both can swap
 in another model of the same base in place (UpdateCustomModelDeployment,

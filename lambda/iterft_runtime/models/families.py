@@ -1,7 +1,7 @@
 """Model families: the data format, data limits and documented hyperparameter ranges per base model.
 
 One table serves the config check at synth, the Validate step and `iterft validate`.
-Ranges and limits are the Bedrock user guide's (see ../shared/notes/bedrock-facts.md). A family
+Ranges and limits are the Bedrock user guide's (its pages: docs/capabilities.md). A family
 holds its defaults; `family_for_model` may return a model's own variant of it (same name, same
 hyperparameters, its own data limits), e.g. Nova Micro, which takes no images or videos.
 Where the guide is silent, the limit is the conservative one and says so below. Which model belongs
@@ -12,6 +12,7 @@ can do where.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
@@ -209,3 +210,24 @@ def invocable_foundation_model_id(model_id: str) -> str:
         return row.inference_id
     parts = model_id.split(":")
     return ":".join(parts[:2]) if len(parts) > 2 else model_id
+
+
+def check_hyperparameters(family: ModelFamily, values: Mapping[str, object]) -> list[str]:
+    """Every problem with `values` for `family`, as readable sentences (empty when all is well)."""
+    problems = []
+    for name, raw in values.items():
+        allowed = family.hyperparameters.get(name)
+        if allowed is None:
+            known = ", ".join(sorted(family.hyperparameters))
+            problems.append(f"{name} is not a hyperparameter of the {family.name} family (known: {known})")
+            continue
+        try:
+            number = float(raw)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            problems.append(f"{name}={raw!r} is not a number")
+            continue
+        if allowed.integer and not number.is_integer():
+            problems.append(f"{name}={raw} must be a whole number")
+        elif not allowed.minimum <= number <= allowed.maximum:
+            problems.append(f"{name}={raw} is outside {allowed.minimum:g}..{allowed.maximum:g}")
+    return problems

@@ -14,8 +14,16 @@ from iterft_runtime.models.capabilities import EVALUABLE_MODEL_ID, ModelCapabili
 from iterft_runtime.models.families import (
     ModelFamily,
     UnknownModelError,
+    check_hyperparameters,
     family_for_model,
     family_named,
+)
+from iterft_runtime.models.metrics import (
+    BUILTIN_METRICS,
+    DEFAULT_RUBRIC,
+    JUDGE_METRIC,
+    MANAGED_METRIC_NAMES,
+    REFERENCE_METRICS,
 )
 
 LINEAGE_NAME_PATTERN = r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$"
@@ -129,14 +137,12 @@ class JudgeConfig(BaseModel):
     model: Annotated[str, Field(pattern=FOUNDATION_MODEL_ID)]
     """Called through Converse; the scoring function may invoke this model and no other foundation model."""
     rubric: Annotated[str, Field(min_length=1, max_length=4000)] | None = None
-    """What each grade from 1 to 5 means (default: logic/judge.DEFAULT_RUBRIC)."""
+    """What each grade from 1 to 5 means (default: models/metrics.DEFAULT_RUBRIC)."""
     max_tokens: Annotated[int, Field(ge=1, le=1024)] = 64
     """maxTokens of each judge call: the reply is one `Grade: N` line."""
 
     def identity(self) -> str:
         """The judge as a yardstick: its model and rubric. Grades from another judge are not comparable."""
-        from iterft_runtime.logic.judge import DEFAULT_RUBRIC
-
         rubric = hashlib.sha256((self.rubric or DEFAULT_RUBRIC).encode()).hexdigest()[:12]
         return f"{self.model}#rubric-{rubric}"
 
@@ -155,8 +161,6 @@ class ManagedJobConfig(BaseModel):
     @field_validator("metrics")
     @classmethod
     def _known_builtin(cls, value: list[str]) -> list[str]:
-        from iterft_runtime.logic.managed_evaluation import BUILTIN_METRICS
-
         unknown = [key for key in value if key not in BUILTIN_METRICS]
         if unknown:
             raise ValueError(f"unknown built-in metric(s) {unknown}; known: {', '.join(BUILTIN_METRICS)}")
@@ -165,8 +169,6 @@ class ManagedJobConfig(BaseModel):
         return value
 
     def metric_names(self) -> frozenset[str]:
-        from iterft_runtime.logic.managed_evaluation import BUILTIN_METRICS
-
         return frozenset(BUILTIN_METRICS[key].metric for key in self.metrics)
 
 
@@ -202,12 +204,8 @@ class EvaluationConfig(BaseModel):
             raise ValueError(
                 f"guards: {self.metric!r} is the primary metric; its rule is gate.min_improvement"
             )
-        from iterft_runtime.logic.judge import JUDGE_METRIC
-
         if self.judge is None and JUDGE_METRIC in (self.metric, *self.guards):
             raise ValueError(f"the {JUDGE_METRIC!r} metric needs evaluation.judge (its model) to be set")
-        from iterft_runtime.logic.managed_evaluation import MANAGED_METRIC_NAMES
-
         computed = self.managed_job.metric_names() if self.managed_job is not None else frozenset()
         for name in (self.metric, *self.guards):
             if name in MANAGED_METRIC_NAMES and name not in computed:
@@ -220,20 +218,13 @@ class EvaluationConfig(BaseModel):
     def metric_names(self) -> frozenset[str]:
         """Every metric a round computes for this lineage: the reference metrics, `judge` when set,
         and the managed job's `bedrock_*` metrics when set."""
-        from iterft_runtime.logic.judge import JUDGE_METRIC
-        from iterft_runtime.logic.scoring import METRICS
-
         judged = {JUDGE_METRIC} if self.judge is not None else frozenset()
         managed = self.managed_job.metric_names() if self.managed_job is not None else frozenset()
-        return frozenset(METRICS) | judged | managed
+        return frozenset(REFERENCE_METRICS) | judged | managed
 
 
 def _known_metric_name(value: str) -> str:
-    from iterft_runtime.logic.judge import JUDGE_METRIC
-    from iterft_runtime.logic.managed_evaluation import MANAGED_METRIC_NAMES
-    from iterft_runtime.logic.scoring import METRICS
-
-    known = {*METRICS, JUDGE_METRIC, *MANAGED_METRIC_NAMES}
+    known = {*REFERENCE_METRICS, JUDGE_METRIC, *MANAGED_METRIC_NAMES}
     if value not in known:
         raise ValueError(f"unknown metric {value!r}; known: {', '.join(sorted(known))}")
     return value
@@ -330,8 +321,6 @@ class LineageConfig(BaseModel):
                     )
         except UnknownModelError as error:
             raise ValueError(f"base_model: {error}") from None
-        from iterft_runtime.logic.hyperparameters import check_hyperparameters
-
         problems = check_hyperparameters(self.model_family(), self.hyperparameters)
         if problems:
             raise ValueError("hyperparameters: " + "; ".join(problems))
