@@ -19,7 +19,6 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 from iterft_runtime import naming
-from iterft_runtime.handlers.stack_resources import DATA_TEARDOWN, SERVING_POINTER
 from iterft_runtime.models.families import invocable_foundation_model_id, is_custom_model_arn
 from iterft_runtime.models.lineage import LineageConfig
 
@@ -86,7 +85,7 @@ class ServingPointers(Construct):
                 self,
                 f"Pointer-{lineage.name}",
                 service_token=function.function_arn,
-                resource_type=SERVING_POINTER,
+                resource_type=naming.SERVING_POINTER_RESOURCE,
                 properties={
                     "ParameterName": naming.serving_parameter_name(self._stack_name, lineage.name),
                     "InitialValue": starting_point(lineage),
@@ -144,7 +143,7 @@ class ServingPointers(Construct):
             self,
             "Teardown",
             service_token=function.function_arn,
-            resource_type=DATA_TEARDOWN,
+            resource_type=naming.DATA_TEARDOWN_RESOURCE,
             properties={
                 "Buckets": [bucket.bucket_name for bucket in buckets],
                 "RegistryTable": registry.table.table_name,

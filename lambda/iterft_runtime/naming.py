@@ -289,3 +289,10 @@ STEPS = (
     "retain_models",
     "finish",
 )
+
+
+SERVING_POINTER_RESOURCE = "Custom::ServingPointer"
+"""The custom resource that creates a lineage's serving pointer once (stacks/serving.py; handled by
+handlers/stack_resources.py)."""
+DATA_TEARDOWN_RESOURCE = "Custom::DataTeardown"
+"""A throwaway stack's custom resource emptying its buckets and capacity when the stack is deleted."""

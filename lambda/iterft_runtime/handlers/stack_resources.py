@@ -25,6 +25,7 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from botocore.exceptions import ClientError
 
+from iterft_runtime import naming
 from iterft_runtime.dal import bedrock
 from iterft_runtime.dal.clients import client, error_code
 from iterft_runtime.dal.registry import Registry
@@ -32,8 +33,6 @@ from iterft_runtime.models.capacity import Capacity
 
 logger = Logger()
 
-SERVING_POINTER = "Custom::ServingPointer"
-DATA_TEARDOWN = "Custom::DataTeardown"
 STACK_DELETING = frozenset({"DELETE_IN_PROGRESS", "ROLLBACK_IN_PROGRESS"})
 """The stack is going away (deleted, or its first creation rolled back): nothing of it stays in use."""
 
@@ -53,9 +52,9 @@ def handler(event: dict[str, Any], context: Any) -> None:
 def _handle(event: Mapping[str, Any]) -> str:
     kind, request = str(event["ResourceType"]), str(event["RequestType"])
     properties = event.get("ResourceProperties", {})
-    if kind == SERVING_POINTER:
+    if kind == naming.SERVING_POINTER_RESOURCE:
         return _serving_pointer(event, request, properties)
-    if kind == DATA_TEARDOWN:
+    if kind == naming.DATA_TEARDOWN_RESOURCE:
         if request == "Delete" and _stack_deleting(event) and _flag(properties, "DestroyOnStackDelete"):
             _tear_down(properties)
         return str(event.get("PhysicalResourceId") or f"{event['LogicalResourceId']}-teardown")
