@@ -1,6 +1,6 @@
 """How every iterft Lambda function is packaged: one code asset, one layer, one shared environment.
 
-The trigger (trigger.py) and the step functions (workflow.py) are built here so that they cannot
+The trigger (trigger.py) and the step functions (workflow/) are built here so that they cannot
 drift apart in runtime, handler naming, logging or environment.
 """
 

@@ -20,7 +20,7 @@ from iterft_runtime import naming
 
 from stacks.evaluation_role import MANAGED_EVALUATION_OBJECTS, BedrockEvaluationRole
 from stacks.iterft_stack import IterftStack
-from stacks.workflow import shard_lists_pattern
+from stacks.workflow import grants, shard_lists_pattern
 
 XRAY = "X-Ray's PutTraceSegments/PutTelemetryRecords (added by CDK for active tracing) accept no resource ARN"
 
@@ -39,7 +39,6 @@ def acknowledge(stack: IterftStack) -> None:
     def bucket_objects(prefix: str) -> str:
         return _resource_finding(stack, storage.data_bucket.arn_for_objects(f"{prefix}*"))
 
-    jobs = _resource_finding(stack, workflow.job_arns)
     deployments = _resource_finding(stack, workflow.deployment_arns)
     throughputs = _resource_finding(stack, workflow.throughput_arns)
     custom_models = _resource_finding(stack, workflow.custom_model_arns)
@@ -58,6 +57,9 @@ def acknowledge(stack: IterftStack) -> None:
         "in folders Bedrock names after the job id it assigns at run time.",
     )
 
+    # The step functions' wildcard grants: acknowledged with the reasons of the grants table
+    # (stacks/workflow/grants.py), which the roles' policies are made from.
+    managed = workflow.has_managed_jobs
     for step, function in [*steps.items(), ("trigger", trigger.function)]:
         _ack(
             function,
@@ -65,112 +67,15 @@ def acknowledge(stack: IterftStack) -> None:
             f"The {step} function runs Python 3.11 on purpose: the layer in build/layer is built for "
             "cp311 (make setup) and the runtime package is tested on 3.11.",
         )
-        reason = f"The {step} function's role: {XRAY}."
-        if step == "clean_up" and workflow.evaluation_role is not None:
-            reason = (
-                f"The {step} function's role: {XRAY}; and bedrock:ListEvaluationJobs, which takes no "
-                "resource ARN (Clean up finds an evaluation job whose ARN never reached the state by name)."
-            )
+        reasons = (
+            grants.wildcard_reasons(step, workflow.resources, managed_jobs=managed) if step in steps else {}
+        )
+        anything = reasons.pop("*", None)
+        reason = f"The {step} function's role: {XRAY}" + (f"; and {anything}" if anything else ".")
         _ack(_role(function), "AwsSolutions-IAM5[Resource::*]", reason)
-
-    _ack(
-        _role(steps["validate"]),
-        bucket_objects(naming.INCOMING_PREFIX),
-        "Validate reads the uploaded dataset wherever under incoming/<lineage>/ the team put it; the key "
-        "comes from the S3 event at run time.",
-    )
-    _ack(
-        _role(steps["validate"]),
-        bucket_objects(naming.VALIDATED_PREFIX),
-        "Validate writes the validated copy to validated/<lineage>/<iteration>/train.jsonl, new each round.",
-    )
-    _ack(
-        _role(steps["validate"]),
-        bucket_objects(naming.QUARANTINE_PREFIX),
-        "Validate quarantines a rejected upload and its report under quarantine/<lineage>/<iteration>/, "
-        "one new folder per round.",
-    )
-    _ack(
-        _role(steps["collect_metrics"]),
-        bucket_objects(naming.JOB_OUTPUT_PREFIX),
-        "Collect training metrics reads the CSVs Bedrock writes under jobs/<lineage>/<iteration>/"
-        "model-customization-job-<job id>/, a folder named at run time.",
-    )
-    _ack(
-        _role(steps["collect_metrics"]),
-        jobs,
-        "Collect training metrics reads the round's customization job (GetModelCustomizationJob); job ARNs "
-        "are assigned by Bedrock when each round starts its job.",
-    )
-    for step, name in (
-        ("validate", "Validate"),
-        ("plan_evaluation", "Plan evaluation"),
-        ("score_shard", "Score shard"),
-    ):
-        _ack(
-            _role(steps[step]),
-            bucket_objects(naming.EVALUATION_SET_PREFIX),
-            f"{name} reads the lineage's evaluation set, evaluation-sets/<lineage>/eval.jsonl, for "
-            "whichever lineage the round belongs to.",
-        )
-    _ack(
-        _role(steps["score_shard"]),
-        bucket_objects(naming.EVALUATION_RESULTS_PREFIX),
-        "Score shard writes its answers to evaluations/<lineage>/<iteration>/shards/<shard>.jsonl, new "
-        "keys each round.",
-    )
-    _ack(
-        _role(steps["plan_evaluation"]),
-        bucket_objects(naming.EVALUATION_RESULTS_PREFIX),
-        "Plan evaluation writes the round's shard list to evaluations/<lineage>/<iteration>/"
-        "shard-list.json, a new key each round.",
-    )
-    _ack(
-        _role(steps["aggregate_evaluation"]),
-        bucket_objects(naming.EVALUATION_RESULTS_PREFIX),
-        "Aggregate evaluation reads the round's shard answers and writes results.jsonl under "
-        "evaluations/<lineage>/<iteration>/, new keys each round.",
-    )
-    _ack(
-        _role(steps["clean_up"]),
-        jobs,
-        "Clean up stops and reads the failed round's customization job, an ARN Bedrock assigns at run time.",
-    )
-    # Capacity (custom model deployments, provisioned throughput) is created at run time, per round
-    # for evaluation and per lineage for serving: Bedrock assigns the ARNs, so grants name the type.
-    capacity_use = {
-        "score_shard": "invokes (bedrock:InvokeModel) the round's evaluation capacity",
-        "provision_capacity": "creates and tags the round's evaluation capacity",
-        "capacity_status": "reads the status of the round's evaluation capacity and the lineage's "
-        "serving capacity",
-        "swap_serving": "creates, tags, reads and updates (in place) the lineage's serving capacity",
-        "promote": "deletes the round's evaluation capacity once the serving capacity serves the new model",
-        "release_capacity": "deletes a rejected round's evaluation capacity",
-        "clean_up": "reads and deletes a failed round's capacity and can swap the champion back into "
-        "the serving capacity",
-    }
-    for step, use in capacity_use.items():
-        for kind, arns in (("custom model deployment", deployments), ("provisioned throughput", throughputs)):
-            _ack(
-                _role(steps[step]),
-                arns,
-                f"{steps[step].node.id} {use}; each {kind} ARN is assigned by Bedrock at run time.",
-            )
-    for step in ("provision_capacity", "swap_serving", "clean_up", "retain_models"):
-        _ack(
-            _role(steps[step]),
-            custom_models,
-            f"{steps[step].node.id} names the lineage's custom models (what capacity serves, or what "
-            "retention deletes); each is created by a round at run time.",
-        )
-    for step in ("promote", "clean_up"):
-        _ack(
-            _role(steps[step]),
-            _resource_finding(stack, stack.serving_pointers.parameter_arns),
-            f"{steps[step].node.id} moves the serving pointer of whichever lineage it promotes (Clean up: "
-            "after a promotion that committed), /iterft/<stack>/serving/<name>; every such parameter is "
-            "created by this stack.",
-        )
+        title = step.replace("_", " ").capitalize()
+        for arn, why in reasons.items():
+            _ack(_role(function), _resource_finding(stack, arn), f"{title} {why}")
     _acknowledge_stack_resources(stack)
     if workflow.evaluation_role is not None:
         _acknowledge_managed_evaluation(stack, workflow.evaluation_role, bucket_objects, throughputs)
@@ -228,18 +133,10 @@ def acknowledge(stack: IterftStack) -> None:
                 f"Score shards (distributed) runs each shard in a child execution of this state machine; "
                 f"{', '.join(actions)} name those executions, which get their names at run time.",
             )
-    _ack(
-        machine_role,
-        jobs,
-        "Fine-tune candidate (.sync) creates, polls and on cancel stops the round's customization job; "
-        "its ARN is assigned by Bedrock at run time.",
-    )
-    _ack(
-        machine_role,
-        custom_models,
-        "Fine-tune candidate starts from the champion, a custom model created by an earlier round, and "
-        "creates the next one; custom model ARNs exist only at run time.",
-    )
+    for arn, reason in grants.wildcard_reasons(
+        grants.STATE_MACHINE, workflow.resources, managed_jobs=managed
+    ).items():
+        _ack(machine_role, _resource_finding(stack, arn), reason)
     _ack(
         machine_role,
         "AwsSolutions-IAM5[Action::kms:GenerateDataKey*]",
@@ -336,9 +233,7 @@ def _acknowledge_managed_evaluation(
     bucket_objects: Callable[[str], str],
     throughputs: str,
 ) -> None:
-    """Bedrock evaluation jobs (`evaluation.managed_job`): their role, and the steps that run them."""
-    steps = stack.workflow.functions
-    evaluation_jobs = _resource_finding(stack, evaluation_role.job_arns)
+    """Bedrock evaluation jobs' role (`evaluation.managed_job`); the steps that run them: grants table."""
     folder = "evaluations/<lineage>/<iteration>/managed-evaluation/"
     dataset = _resource_finding(
         stack, stack.storage.data_bucket.arn_for_objects(f"{MANAGED_EVALUATION_OBJECTS}dataset.jsonl")
@@ -360,36 +255,6 @@ def _acknowledge_managed_evaluation(
         throughputs,
         "Bedrock's evaluation role invokes the round's evaluation capacity (and the provisioned throughput "
         "serving the champion), provisioned throughput whose ARNs Bedrock assigns at run time.",
-    )
-    for step, use in (
-        ("start_managed_evaluation", "tags the round's evaluation jobs as it creates them"),
-        ("managed_evaluation_status", "reads the status of the round's evaluation jobs"),
-        ("clean_up", "stops a failed round's evaluation jobs"),
-    ):
-        _ack(
-            _role(steps[step]),
-            evaluation_jobs,
-            f"{steps[step].node.id} {use}; evaluation job ARNs are assigned by Bedrock at run time.",
-        )
-    start = _role(steps["start_managed_evaluation"])
-    _ack(
-        start,
-        _resource_finding(stack, stack.workflow.custom_model_arns),
-        "Start managed evaluation creates evaluation jobs, which IAM authorizes against the models they "
-        "evaluate: the round's candidate and the champion, custom models whose ARNs Bedrock assigns when "
-        "their customization jobs complete.",
-    )
-    _ack(
-        start,
-        bucket_objects(naming.EVALUATION_SET_PREFIX),
-        "Start managed evaluation reads the lineage's evaluation set, evaluation-sets/<lineage>/eval.jsonl, "
-        "for whichever lineage the round belongs to.",
-    )
-    _ack(
-        start,
-        dataset,
-        f"Start managed evaluation writes the round's prompt dataset to {folder}dataset.jsonl (and no "
-        "other key), a new key each round.",
     )
 
 

@@ -20,6 +20,13 @@ from stacks.config import RetentionConfig
 ACCESS_LOG_PREFIX = "data-bucket/"
 
 
+OBJECT_READ_ACTIONS = ("s3:GetObject", "s3:GetObjectVersion")
+OBJECT_WRITE_ACTIONS = ("s3:PutObject",)
+COPY_SOURCE_ACTIONS = ("s3:GetObjectTagging", "s3:GetObjectVersionTagging")
+COPY_DESTINATION_ACTIONS = ("s3:PutObjectTagging",)
+"""What `Storage.grant_read` / `grant_write` allow on objects, and what `grant_copy` adds for tags."""
+
+
 def removal_policy(retention: RetentionConfig) -> cdk.RemovalPolicy:
     """Stateful resources are kept when the stack is deleted unless the config opts out."""
     return cdk.RemovalPolicy.DESTROY if retention.destroy_data_on_delete else cdk.RemovalPolicy.RETAIN
@@ -123,7 +130,7 @@ class Storage(Construct):
         callers allowed to list the bucket (an `s3:prefix` condition does not apply to GetObject or
         HeadObject), and the handlers tell a missing object from a refused one.
         """
-        self._grant_objects(grantee, ["s3:GetObject", "s3:GetObjectVersion"], prefixes)
+        self._grant_objects(grantee, list(OBJECT_READ_ACTIONS), prefixes)
         grantee.grant_principal.add_to_principal_policy(
             iam.PolicyStatement(actions=["s3:ListBucket"], resources=[self.data_bucket.bucket_arn])
         )
@@ -135,22 +142,22 @@ class Storage(Construct):
         HeadObject is authorized as s3:GetObject (s3:GetObjectVersion with a version id) but returns
         metadata only, so no kms:Decrypt; s3:ListBucket makes a missing key 404 instead of 403.
         """
-        self._grant_objects(grantee, ["s3:GetObject", "s3:GetObjectVersion"], prefixes)
+        self._grant_objects(grantee, list(OBJECT_READ_ACTIONS), prefixes)
         grantee.grant_principal.add_to_principal_policy(
             iam.PolicyStatement(actions=["s3:ListBucket"], resources=[self.data_bucket.bucket_arn])
         )
 
     def grant_write(self, grantee: iam.IGrantable, *prefixes: str) -> None:
         """Write objects under `prefixes` (multipart uploads under SSE-KMS need Decrypt too)."""
-        self._grant_objects(grantee, ["s3:PutObject"], prefixes)
+        self._grant_objects(grantee, list(OBJECT_WRITE_ACTIONS), prefixes)
         grant_key_use(self.key, grantee, ["kms:Decrypt", "kms:GenerateDataKey"], "s3")
 
     def grant_copy(self, grantee: iam.IGrantable, source_prefix: str, *destination_prefixes: str) -> None:
         """Copy objects from `source_prefix` to the destinations, tags included (CopyObject's default)."""
         self.grant_read(grantee, source_prefix)
         self.grant_write(grantee, *destination_prefixes)
-        self._grant_objects(grantee, ["s3:GetObjectTagging", "s3:GetObjectVersionTagging"], [source_prefix])
-        self._grant_objects(grantee, ["s3:PutObjectTagging"], destination_prefixes)
+        self._grant_objects(grantee, list(COPY_SOURCE_ACTIONS), [source_prefix])
+        self._grant_objects(grantee, list(COPY_DESTINATION_ACTIONS), destination_prefixes)
 
     def _grant_objects(self, grantee: iam.IGrantable, actions: list[str], prefixes: Iterable[str]) -> None:
         grantee.grant_principal.add_to_principal_policy(
