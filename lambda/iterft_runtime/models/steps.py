@@ -16,6 +16,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from iterft_runtime.models.lineage import LineageConfig
+from iterft_runtime.models.messages import StartDataset
 
 
 class StepModel(BaseModel):
@@ -38,15 +39,8 @@ class OpenModel(BaseModel):
 # The execution input ---------------------------------------------------------------------------------
 
 
-class DatasetModel(StepModel):
-    """The `dataset` of a round's execution input (models/records.DatasetRef)."""
-
-    bucket: str
-    key: str
-    version_id: str | None = None
-    etag: str = ""
-    size: int = 0
-    uploaded_at: str
+DatasetModel = StartDataset
+"""The `dataset` of a round's execution input (models/records.DatasetRef), as `iterft start` sends it."""
 
 
 class RollbackRequest(StepModel):
