@@ -71,12 +71,12 @@ def test_lineage_and_dataset_from_the_key(key: str, lineage: str | None, is_data
 
 
 def test_a_dispatch_request() -> None:
-    assert parse_message('{"kind": "dispatch", "lineage": "bot"}') == DispatchRequest("bot")
+    assert parse_message('{"kind": "dispatch", "lineage": "bot"}') == DispatchRequest(lineage="bot")
 
 
 def test_an_approval_request() -> None:
     body = {"kind": "approval", "lineage": "bot", "iteration": 3, "task_token": "tok", "reason": "gain +0.05"}
-    assert parse_message(json.dumps(body)) == ApprovalRequest("bot", 3, "tok", "gain +0.05")
+    assert parse_message(json.dumps(body)) == ApprovalRequest.model_validate(body)
 
 
 START_DATASET = {

@@ -7,47 +7,46 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
+from pydantic import TypeAdapter, ValidationError
+
 from iterft_runtime import naming
 from iterft_runtime.logic.uploads import Classification, classify, normalize_sequencer
 from iterft_runtime.models.lineage import LineageConfig
+from iterft_runtime.models.messages import (
+    APPROVAL_KIND,
+    DISPATCH_KIND,
+    START_KIND,
+    ApprovalMessage,
+    DispatchMessage,
+    StartMessage,
+    TriggerMessage,
+    UploadEvent,
+)
 from iterft_runtime.models.records import DatasetRef
 
-DISPATCH_KIND = "dispatch"
-APPROVAL_KIND = "approval"
-START_KIND = "start"
 ROUND_KIND = "round"
 """An execution input's `kind`: a training round (started by an upload)..."""
 ROLLBACK_KIND = "rollback"
 """...or a rollback (started by `iterft rollback`): the workflow's first Choice reads it."""
+
+_MESSAGES: TypeAdapter[TriggerMessage] = TypeAdapter(TriggerMessage)
 
 
 class MessageError(ValueError):
     """A queue message this trigger cannot act on (it goes to the dead-letter queue for a look)."""
 
 
-@dataclass(frozen=True)
-class DispatchRequest:
-    """`{"kind": "dispatch", "lineage": NAME}`: start the lineage's next queued upload if it is idle."""
-
-    lineage: str
-
-
-@dataclass(frozen=True)
-class ApprovalRequest:
-    """`{"kind": "approval", "lineage", "iteration", "task_token", "reason"}`: sent by the workflow's
-    wait-for-approval step; the trigger records the token on the iteration and asks for a review."""
-
-    lineage: str
-    iteration: int
-    task_token: str
-    reason: str
+DispatchRequest = DispatchMessage
+"""`{"kind": "dispatch", "lineage": NAME}` (models/messages.py)."""
+ApprovalRequest = ApprovalMessage
+"""`{"kind": "approval", "lineage", "iteration", "task_token", "reason"}` (models/messages.py)."""
 
 
 @dataclass(frozen=True)
 class StartRequest:
-    """`{"kind": "start", "lineage", "dataset": {bucket, key, version_id, etag, size, uploaded_at}}`:
-    a manual round (`iterft start`) on an object already in the data bucket. Queued and dispatched
-    exactly like an upload: the same marker makes one object version at most one round."""
+    """A `{"kind": "start"}` message (models/messages.StartMessage) as the trigger acts on it: a manual
+    round (`iterft start`) on an object already in the data bucket. Queued and dispatched exactly like an
+    upload: the same marker makes one object version at most one round."""
 
     lineage: str
     dataset: DatasetRef
@@ -65,8 +64,9 @@ class StartRequest:
 
 @dataclass(frozen=True)
 class Upload:
-    """An S3 `Object Created` event; `lineage` is None when the key is not under incoming/<lineage>/
-    (a folder marker `incoming/<lineage>/` is under it). `sequencer` orders the versions of one key."""
+    """An S3 `Object Created` event (models/messages.UploadEvent); `lineage` is None when the key is not
+    under incoming/<lineage>/ (a folder marker `incoming/<lineage>/` is under it). `sequencer` orders the
+    versions of one key."""
 
     lineage: str | None
     dataset: DatasetRef
@@ -100,70 +100,76 @@ def normalize_event_time(value: object) -> str:
 
 
 def parse_message(body: str) -> DispatchRequest | ApprovalRequest | StartRequest | Upload:
-    """Classify one SQS message body: a dispatch, approval or start request, or an S3 Object Created
-    event."""
+    """Classify one SQS message body (models/messages.TriggerMessage): a dispatch, approval or start
+    request, or an S3 Object Created event."""
     try:
         message = json.loads(body)
     except json.JSONDecodeError:
         raise MessageError("message body is not JSON") from None
     if not isinstance(message, dict):
         raise MessageError("message body is not a JSON object")
-    if message.get("kind") == DISPATCH_KIND:
-        lineage = message.get("lineage")
-        if not isinstance(lineage, str) or not lineage:
-            raise MessageError("dispatch message without a lineage")
-        return DispatchRequest(lineage)
-    if message.get("kind") == APPROVAL_KIND:
-        return _approval(message)
-    if message.get("kind") == START_KIND:
-        return _start(message)
-    if message.get("source") == "aws.s3" and message.get("detail-type") == "Object Created":
-        return _upload(message)
-    raise MessageError(f"unknown message (source {message.get('source')!r}, kind {message.get('kind')!r})")
-
-
-def _approval(message: dict[str, Any]) -> ApprovalRequest:
-    lineage, iteration, token = message.get("lineage"), message.get("iteration"), message.get("task_token")
-    if not isinstance(lineage, str) or not lineage or not isinstance(token, str) or not token:
-        raise MessageError("approval message without a lineage or a task token")
-    if not isinstance(iteration, int) or isinstance(iteration, bool) or iteration < 1:
-        raise MessageError(f"approval message with iteration {iteration!r}")
-    return ApprovalRequest(lineage, iteration, token, str(message.get("reason") or ""))
-
-
-def _start(message: dict[str, Any]) -> StartRequest:
-    lineage, dataset = message.get("lineage"), message.get("dataset")
-    if not isinstance(lineage, str) or not lineage or not isinstance(dataset, dict):
-        raise MessageError("start message without a lineage or a dataset")
     try:
-        ref = DatasetRef.from_dict(dataset)
-    except (KeyError, TypeError, ValueError):
-        raise MessageError("start message with an incomplete dataset") from None
-    if not ref.bucket or not ref.key or not (ref.version_id or ref.etag):
+        parsed = _MESSAGES.validate_python(message)
+    except ValidationError as error:
+        raise MessageError(_refusal(message, error)) from None
+    if isinstance(parsed, StartMessage):
+        return _start(parsed)
+    if isinstance(parsed, UploadEvent):
+        return _upload(parsed)
+    return parsed
+
+
+def _refusal(message: dict[str, Any], error: ValidationError) -> str:
+    """The one-line reason a message of each kind is refused."""
+    first = error.errors()[0]
+    kind = message.get("kind")
+    if first["type"] == "union_tag_invalid" or first["type"] == "union_tag_not_found":
+        return f"unknown message (source {message.get('source')!r}, kind {kind!r})"
+    if kind == APPROVAL_KIND:
+        fields = {str(part) for item in error.errors() for part in item["loc"][1:2]}
+        if fields & {"lineage", "task_token"} or not message.get("lineage"):
+            return "approval message without a lineage or a task token"
+        return str((first.get("ctx") or {}).get("error") or first["msg"])
+    if kind == DISPATCH_KIND:
+        return "dispatch message without a lineage"
+    if kind == START_KIND:
+        if not isinstance(message.get("lineage"), str) or not message.get("lineage"):
+            return "start message without a lineage or a dataset"
+        if not isinstance(message.get("dataset"), dict):
+            return "start message without a lineage or a dataset"
+        return "start message with an incomplete dataset"
+    return "Object Created event without bucket name or object key"
+
+
+def _start(message: StartMessage) -> StartRequest:
+    dataset = message.dataset
+    if not message.lineage:
+        raise MessageError("start message without a lineage or a dataset")
+    if not dataset.bucket or not dataset.key or not (dataset.version_id or dataset.etag):
         raise MessageError("start message without a bucket, key and version (or ETag)")
-    return StartRequest(lineage, replace(ref, uploaded_at=normalize_event_time(ref.uploaded_at)))
+    ref = DatasetRef.from_dict(dataset.model_dump())
+    return StartRequest(message.lineage, replace(ref, uploaded_at=normalize_event_time(ref.uploaded_at)))
 
 
-def _upload(event: dict[str, Any]) -> Upload:
-    detail = event.get("detail") or {}
-    obj = detail.get("object") or {}
-    bucket, key = (detail.get("bucket") or {}).get("name"), obj.get("key")
+def _upload(event: UploadEvent) -> Upload:
+    obj = event.detail.object
+    bucket, key = event.detail.bucket.name, obj.key
     if not bucket or not key:
         raise MessageError("Object Created event without bucket name or object key")
     # EventBridge sends keys as stored (not URL-encoded like S3's direct notifications), so the key
     # is taken verbatim: decoding would turn a literal '+' into a space.
     dataset = DatasetRef(
-        bucket=str(bucket),
-        key=str(key),
-        version_id=_version_id(obj.get("version-id")),
-        etag=str(obj.get("etag") or obj.get("eTag") or "").strip('"'),
-        size=int(obj.get("size") or 0),
-        uploaded_at=normalize_event_time(event.get("time")),
+        bucket=bucket,
+        key=key,
+        version_id=_version_id(obj.version_id),
+        etag=obj.etag.strip('"'),
+        size=int(obj.size or 0),
+        uploaded_at=normalize_event_time(event.time),
     )
     return Upload(
         lineage=naming.lineage_of_incoming_key(dataset.key),
         dataset=dataset,
-        sequencer=normalize_sequencer(obj.get("sequencer")),
+        sequencer=normalize_sequencer(obj.sequencer),
     )
 
 
