@@ -41,7 +41,7 @@ from iterft_runtime.models.families import (
 from benchmarks import MB, Benchmark, Figure, Options
 
 READ_CHUNK = 1024 * 1024
-"""The chunk size `iterft validate` reads a file in (iterft.cli._file_chunks)."""
+"""The chunk size `iterft validate` reads a file in (iterft.commands.validate.file_chunks)."""
 THROUGHPUT_TARGET_RATIO = 1.0
 MEMORY_TARGET_MB = 100
 SEED = 3

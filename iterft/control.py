@@ -14,7 +14,7 @@ from iterft_runtime.logic.serving import rollback_refusal
 from iterft_runtime.logic.uploads import UploadStatus
 from iterft_runtime.models.records import DatasetRef, UploadRecord
 
-from iterft.history import lineage_config
+from iterft.history import lineage_config, retired_line
 from iterft.target import Deployment, TargetError
 
 MAX_REASON_CHARS = 1000
@@ -124,6 +124,9 @@ def start_round(deployment: Deployment, lineage: str, data_uri: str) -> DatasetR
     A version already recorded for the lineage is refused here, with a clear reason.
     """
     lineage_config(deployment, lineage)  # an unknown lineage fails here, naming the known ones
+    retired = retired_line(Registry(deployment.table_name).get_state(lineage))
+    if retired:
+        raise TargetError(f"{lineage} was {retired}: remove it from the config")
     bucket, key, version_id = parse_data_uri(data_uri)
     if bucket != deployment.bucket_name:
         raise TargetError(

@@ -20,7 +20,8 @@ from typing import Any
 
 from rich.console import Console
 
-from iterft.cli import history_table, print_table
+from iterft.commands.common import print_table
+from iterft.commands.read import history_table
 from iterft.history import lineage_history, report_data, round_progress
 from iterft.local.session import LocalSession
 from iterft.report import lineage_breaks, markdown_report, write_report

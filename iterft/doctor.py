@@ -19,6 +19,7 @@ from typing import Any
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 from iterft_runtime import naming
+from iterft_runtime.dal.registry import Registry
 from iterft_runtime.logic.evaluation import EvaluationSetError, parse_evaluation_set
 from iterft_runtime.logic.managed_evaluation import ManagedEvaluationError, check_prompt_count
 from iterft_runtime.logic.serving import serving_capacity_kind
@@ -28,7 +29,7 @@ from iterft_runtime.models.lineage import Commitment, LineageConfig, ServingMode
 from pydantic import ValidationError
 
 from iterft import target
-from iterft.history import lineage_names
+from iterft.history import lineage_names, retired_line
 from stacks.version import OUTPUT_NAME as VERSION_OUTPUT
 from stacks.version import code_version
 
@@ -49,6 +50,7 @@ _EXECUTION = re.compile(r"^(?P<lineage>.+?)-it\d{4,}-")
 
 DOCTOR_ACTIONS = (
     "sts:GetCallerIdentity",
+    "dynamodb:GetItem",
     "ssm:GetParameter",
     "ssm:GetParametersByPath",
     "cloudformation:DescribeStacks",
@@ -126,6 +128,7 @@ def diagnose(
             _model_access(context, config),
             _evaluation_set(deployment, config),
         ]
+    checks += _pointers(deployment, configs, every_lineage=not lineages)
     checks += _quotas(context, configs)
     checks.append(_subscriptions(deployment))
     checks += _last_rounds(deployment, [config.name for config in configs])
@@ -317,6 +320,48 @@ def _evaluation_set(deployment: target.Deployment, config: LineageConfig) -> Che
         return Check(name, PASSED, f"{len(parsed.items)} records, version {parsed.version}")
 
     return _guarded(name, probe)
+
+
+def _pointers(
+    deployment: target.Deployment, configs: Sequence[LineageConfig], *, every_lineage: bool
+) -> list[Check]:
+    """Each lineage's serving pointer is there (a retired one still configured: remove it from the
+    config); with `every_lineage`, a pointer whose lineage left the config without `iterft retire`."""
+
+    def probe() -> list[Check]:
+        prefix = naming.serving_parameter_prefix(deployment.stack_name)
+        pages = deployment.client("ssm").get_paginator("get_parameters_by_path").paginate(Path=prefix)
+        pointers = {
+            item["Name"][len(prefix) :]: item["Value"] for page in pages for item in page["Parameters"]
+        }
+        registry, checks = Registry(deployment.table_name), []
+        for config in configs:
+            name = f"{config.name}: serving pointer"
+            retired = retired_line(registry.get_state(config.name))
+            if retired:
+                fix = f"remove {config.name} from the config and deploy"
+                checks.append(Check(name, FAILED, f"the lineage was {retired}", fix))
+            elif config.name in pointers:
+                checks.append(Check(name, PASSED, pointers[config.name]))
+            else:
+                fix = f"iterft repair {config.name} puts it back with what the registry says serves"
+                checks.append(Check(name, FAILED, f"{prefix}{config.name} is missing", fix))
+        known = {config.name for config in configs}
+        for lineage in sorted(set(pointers) - known) if every_lineage else ():
+            state = registry.get_state(lineage)
+            serving = (state.serving_capacity or {}).get("arn") if state else None
+            detail = f"not in the config, but its pointer still says {pointers[lineage]}" + (
+                f" and {serving} still serves it (billed)" if serving else ""
+            )
+            fix = f'iterft retire {lineage} --reason "..." deletes its serving capacity and pointer'
+            checks.append(Check(f"{lineage}: removed lineage", FAILED, detail, fix))
+        return checks
+
+    try:
+        return probe()
+    except (BotoCoreError, ClientError) as error:
+        fix = _permission_fix(error)
+        return [Check("serving pointers", FAILED, target.describe_aws_error(error), fix)]
 
 
 def quota_needs(configs: Iterable[LineageConfig], region: str) -> tuple[int, int, list[str]]:

@@ -92,6 +92,13 @@ def rollback_availability(record: IterationRecord, state: LineageState | None) -
     return "possible" if rollback_refusal(record, state, record.iteration) is None else None
 
 
+def retired_line(state: LineageState | None) -> str | None:
+    """`retired on <when> by <who>: <why>`, or None for a lineage in service."""
+    if state is None or not state.retired_at:
+        return None
+    return f"retired on {state.retired_at} by {state.retired_by}: {state.retired_reason}"
+
+
 def lineage_names(deployment: Deployment) -> list[str]:
     """The lineages the stack was deployed with (one SSM parameter each)."""
     prefix = naming.lineage_parameter_prefix(deployment.stack_name)
@@ -129,6 +136,7 @@ def lineage_status(deployment: Deployment, only: str | None = None) -> list[dict
                 "serving_mode": config.serving.mode.value if config else None,
                 "serving_capacity": state.serving_capacity if state else None,
                 "serving_pointer": _serving_pointer(deployment, lineage),
+                "retired": retired_line(state),
                 "running_iteration": state.lock_owner if state else None,
                 "running_since": state.lock_since if state else None,
                 "running_step": _running_step(
@@ -181,21 +189,31 @@ def _lock_execution(
 
 def deployed_config(deployment: Deployment, lineage: str) -> LineageConfig | None:
     """The lineage's config as deployed (its SSM parameter), or None for a lineage not deployed."""
-    value = _parameter(deployment, naming.lineage_parameter_prefix(deployment.stack_name) + lineage)
+    value = parameter_value(deployment, naming.lineage_parameter_prefix(deployment.stack_name) + lineage)
     return LineageConfig.model_validate_json(value) if value is not None else None
 
 
 def _serving_pointer(deployment: Deployment, lineage: str) -> str | None:
     """What applications invoke for the lineage now (the serving pointer's value)."""
-    return _parameter(deployment, naming.serving_parameter_name(deployment.stack_name, lineage))
+    return parameter_value(deployment, naming.serving_parameter_name(deployment.stack_name, lineage))
 
 
-def _parameter(deployment: Deployment, name: str) -> str | None:
+def parameter_value(deployment: Deployment, name: str) -> str | None:
+    """An SSM parameter's value, or None when it does not exist."""
     ssm = deployment.client("ssm")
     try:
         return str(ssm.get_parameter(Name=name)["Parameter"]["Value"])
     except ssm.exceptions.ParameterNotFound:
         return None
+
+
+def known_lineage(deployment: Deployment, lineage: str) -> LineageState | None:
+    """A lineage of the config or of the registry (retired and removed from the config: its history
+    stays); its registry state. An unknown lineage is a TargetError naming the ones the stack has."""
+    state = Registry(deployment.table_name).get_state(lineage)
+    if state is None:
+        lineage_config(deployment, lineage)
+    return state
 
 
 def lineage_config(deployment: Deployment, lineage: str) -> LineageConfig:

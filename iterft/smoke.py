@@ -148,7 +148,7 @@ def smoke_round(
 ) -> int:
     """Preflight, estimate, confirm, upload, wait, report; 0 when the round was decided and nothing but
     the serving capacity is left."""
-    from iterft.cli import wait_for_round
+    from iterft.commands.steer import wait_for_round
 
     config = lineage_config(deployment, lineage)
     region = deployment.client("s3").meta.region_name

@@ -19,8 +19,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 from iterft_runtime import naming
-from iterft_runtime.models.families import invocable_foundation_model_id, is_custom_model_arn
-from iterft_runtime.models.lineage import LineageConfig
+from iterft_runtime.models.lineage import LineageConfig, starting_point
 
 from stacks.config import RetentionConfig
 from stacks.functions import RuntimePackage
@@ -28,16 +27,6 @@ from stacks.registry import Registry
 from stacks.storage import Storage
 
 STACK_RESOURCES_TIMEOUT = cdk.Duration.minutes(5)
-
-
-def starting_point(lineage: LineageConfig) -> str:
-    """What serves before the first promotion: the configured invoke id, else the foundation model's
-    on-demand id, else (a custom starting model without one) its ARN."""
-    if lineage.evaluation_invoke_model:
-        return lineage.evaluation_invoke_model
-    if is_custom_model_arn(lineage.base_model):
-        return lineage.base_model
-    return invocable_foundation_model_id(lineage.base_model)
 
 
 class ServingPointers(Construct):

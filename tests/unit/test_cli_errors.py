@@ -20,6 +20,8 @@ from botocore.exceptions import (
 from rich.console import Console
 
 from iterft import cli, control, history, target
+from iterft.commands.common import print_table
+from iterft.commands.read import history_table
 
 
 def _client_error(code: str, message: str = "the message") -> ClientError:
@@ -320,7 +322,7 @@ def test_tables_through_a_pipe_fold_no_word(capsys: pytest.CaptureFixture[str]) 
     ]
     console = Console(file=io.StringIO(), width=80, soft_wrap=True, highlight=False)
     assert not console.is_terminal
-    cli.print_table(console, cli.history_table("support-bot", rows))
+    print_table(console, history_table("support-bot", rows))
     text = console.file.getvalue()  # type: ignore[attr-defined]
     assert "\x1b[" not in text
     for cell in (

@@ -235,6 +235,32 @@ class Registry:
             ExpressionAttributeValues=_values({":false": False, ":zero": 0}),
         )
 
+    def retire(self, lineage: str, *, at: str, by: str, reason: str, starting_model: str) -> bool:
+        """Mark the lineage retired (`iterft retire`) unless a round holds its lock; False when one does
+        (nothing written). Once retired no dispatch takes its lock (`_lock_with`'s condition). A lineage
+        that never had an upload gets its STATE here, its champion `starting_model`."""
+        return self._conditional_update(
+            Key=self._key(lineage, naming.STATE_SK),
+            UpdateExpression=(
+                "SET retired_at = :at, retired_by = :by, retired_reason = :reason, "
+                "champion_model = if_not_exists(champion_model, :model), "
+                "champion_iteration = if_not_exists(champion_iteration, :zero), "
+                "next_iteration = if_not_exists(next_iteration, :one)"
+            ),
+            ConditionExpression="attribute_not_exists(lock_owner) AND attribute_not_exists(retired_at)",
+            ExpressionAttributeValues=_values(
+                {":at": at, ":by": by, ":reason": reason, ":model": starting_model, ":zero": 0, ":one": 1}
+            ),
+        )
+
+    def forget_serving(self, lineage: str) -> None:
+        """A retired lineage's serving capacity was deleted: nothing serves it any more."""
+        self._db.update_item(
+            TableName=self.table_name,
+            Key=self._key(lineage, naming.STATE_SK),
+            UpdateExpression="REMOVE serving_capacity, serving_model_id",
+        )
+
     # -- uploads and the queue -----------------------------------------------------------------
 
     def record_upload(
@@ -483,7 +509,10 @@ class Registry:
                             "UpdateExpression": (
                                 "SET lock_owner = :n, lock_since = :now, next_iteration = :next"
                             ),
-                            "ConditionExpression": "attribute_not_exists(lock_owner) AND next_iteration = :n",
+                            "ConditionExpression": (
+                                "attribute_not_exists(lock_owner) AND next_iteration = :n "
+                                "AND attribute_not_exists(retired_at)"
+                            ),
                             "ExpressionAttributeValues": _values(
                                 {":n": n, ":next": n + 1, ":now": started_at}
                             ),

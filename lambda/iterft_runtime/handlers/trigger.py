@@ -45,7 +45,7 @@ from iterft_runtime.logic.notifications import (
 )
 from iterft_runtime.logic.uploads import UploadStatus, plan_next
 from iterft_runtime.models.lineage import LineageConfig
-from iterft_runtime.models.records import DatasetRef, Decision, IterationRecord, QueuedUpload
+from iterft_runtime.models.records import DatasetRef, Decision, IterationRecord, LineageState, QueuedUpload
 
 logger = Logger()
 
@@ -163,12 +163,34 @@ def _queue_and_dispatch(
 ) -> None:
     registry = Registry(settings.table_name())
     registry.ensure_state(lineage)
+    state = registry.get_state(lineage.name)
+    if state is not None and state.retired_at:
+        _refuse_retired(registry, lineage.name, state, dataset, sequencer)
+        return
     if registry.record_upload(lineage.name, dataset, sequencer=sequencer, received_at=received_at):
         logger.info("upload queued", extra={"lineage": lineage.name, "dataset": dataset.s3_uri})
     else:
         logger.info("upload already recorded", extra={"lineage": lineage.name, "dataset": dataset.s3_uri})
     # Dispatch even for a redelivery: the first delivery may have died between queueing and starting.
     dispatch(registry, lineage)
+
+
+def _refuse_retired(
+    registry: Registry, lineage: str, state: LineageState, dataset: DatasetRef, sequencer: str | None
+) -> None:
+    """An upload for a retired lineage that is still configured: recorded as refused and notified once."""
+    reason = (
+        f"lineage {lineage} was retired on {state.retired_at} by {state.retired_by} "
+        f"({state.retired_reason}): remove it from the config and deploy; upload to another lineage"
+    )
+    logger.info("upload for a retired lineage", extra={"lineage": lineage, "dataset": dataset.s3_uri})
+    if registry.record_refused(
+        lineage, dataset, UploadStatus.REFUSED, reason, at=settings.now(), sequencer=sequencer
+    ):
+        notifier.publish(
+            settings.topic_arn(),
+            upload_not_trained_notification(lineage, dataset.s3_uri, UploadStatus.REFUSED.value, reason),
+        )
 
 
 def dispatch(registry: Registry, lineage: LineageConfig) -> str | None:
@@ -178,14 +200,18 @@ def dispatch(registry: Registry, lineage: LineageConfig) -> str | None:
     taking it) is resumed: the execution name is deterministic, so starting it again is harmless.
     A converged lineage with `gate.pause_when_converged` starts nothing: its uploads stay queued
     (visible in `iterft status`) until `iterft resume` clears `converged` and asks for a dispatch.
-    Neither does a lineage whose estimated spend this month (UTC) has reached its monthly budget:
-    the next dispatch in a new month, or under a raised budget, starts the queue head.
+    Nor does a lineage `iterft retire` retired, or one whose estimated spend this month (UTC) has
+    reached its monthly budget: the next dispatch in a new month, or under a raised budget, starts the
+    queue head.
     """
     for _ in range(DISPATCH_ATTEMPTS):
         state = registry.get_state(lineage.name)
         if state is None:
             registry.ensure_state(lineage)
             continue
+        if state.retired_at:
+            logger.info("retired: nothing starts", extra={"lineage": lineage.name})
+            return None
         if state.lock_owner is not None:
             held = registry.get_iteration(lineage.name, state.lock_owner)
             if held is not None and held.decision == Decision.RUNNING and held.execution_arn is None:

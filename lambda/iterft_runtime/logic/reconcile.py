@@ -440,8 +440,9 @@ def _ended_at(record: IterationRecord, now: datetime) -> datetime | None:
 
 def expected_pointer(state: LineageState | None) -> str | None:
     """What the pointer must say after the last promotion or rollback: the serving capacity's ARN, or
-    (serving mode none) the champion's model; None while the starting point serves (the stack's value)."""
-    if state is None:
+    (serving mode none) the champion's model; None while the starting point serves (the stack's value)
+    and for a retired lineage (`iterft retire` deleted its pointer)."""
+    if state is None or state.retired_at:
         return None
     if state.serving_model_id:
         return state.serving_model_id

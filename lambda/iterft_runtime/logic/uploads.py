@@ -47,6 +47,8 @@ class UploadStatus(StrEnum):
     """Refused at the trigger: not something a round can train on (extension, empty, compressed)."""
     IGNORED = "ignored"
     """Recorded and notified, nothing to train: a folder marker."""
+    REFUSED = "refused"
+    """Refused at the trigger: its lineage was retired (`iterft retire`)."""
 
 
 NOT_TRAINED = (
@@ -54,6 +56,7 @@ NOT_TRAINED = (
     UploadStatus.SUPERSEDED,
     UploadStatus.INVALID_DATA,
     UploadStatus.IGNORED,
+    UploadStatus.REFUSED,
 )
 
 

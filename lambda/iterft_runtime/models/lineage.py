@@ -17,6 +17,8 @@ from iterft_runtime.models.families import (
     check_hyperparameters,
     family_for_model,
     family_named,
+    invocable_foundation_model_id,
+    is_custom_model_arn,
 )
 from iterft_runtime.models.metrics import (
     BUILTIN_METRICS,
@@ -364,3 +366,14 @@ __all__ = [
     "ServingMode",
     "UnknownModelError",
 ]
+
+
+def starting_point(lineage: LineageConfig) -> str:
+    """What serves before the first promotion (the value the stack gives a new serving pointer): the
+    configured invoke id, else the foundation model's on-demand id, else (a custom starting model
+    without one) its ARN."""
+    if lineage.evaluation_invoke_model:
+        return lineage.evaluation_invoke_model
+    if is_custom_model_arn(lineage.base_model):
+        return lineage.base_model
+    return invocable_foundation_model_id(lineage.base_model)

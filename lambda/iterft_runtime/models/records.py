@@ -78,7 +78,7 @@ class UploadRecord:
 
     dataset: DatasetRef
     status: str
-    """logic/uploads.UploadStatus: queued, started, withdrawn, superseded, invalid_data, ignored."""
+    """logic/uploads.UploadStatus: queued, started, withdrawn, superseded, invalid_data, ignored, refused."""
     sequencer: str | None = None
     received_at: str | None = None
     iteration: int | None = None
@@ -316,6 +316,10 @@ class LineageState:
     """The estimated cost (total_usd) of the rounds that finished in `spend_month`."""
     budget_notified_month: str | None = None
     """The month the team was last told the monthly budget was reached (once a month)."""
+    retired_at: str | None = None
+    """When `iterft retire` retired the lineage: no round starts any more, its uploads are refused."""
+    retired_by: str | None = None
+    retired_reason: str | None = None
 
     @classmethod
     def from_dict(cls, lineage: str, data: Mapping[str, Any]) -> LineageState:
