@@ -42,11 +42,8 @@ from moto.stepfunctions.parser.asl.utils import boto_client as sfn_boto_client
 from moto.stepfunctions.parser.asl.utils import json_path
 
 from iterft.local import adapters
-from iterft.local.bedrock_standin import (
-    BedrockRuntimeStandInResponse,
-    install_bedrock_standin,
-    standin_backend,
-)
+from iterft.local.bedrock import install_bedrock_standin, standin_backend
+from iterft.local.bedrock.routing import BedrockRuntimeStandInResponse
 from iterft.local.server import EmbeddedAws
 
 TIME_SCALE = 0.001

@@ -28,14 +28,9 @@ from moto.bedrockruntime.responses import BedrockRuntimeResponse
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.server import ThreadedMotoServer
 
-from iterft.local import bedrock_standin
-from iterft.local.bedrock_standin import (
-    BedrockRuntimeStandInResponse,
-    BedrockStandIn,
-    BedrockStandInResponse,
-    install_bedrock_standin,
-    standin_backend,
-)
+from iterft.local.bedrock import BedrockStandIn, install_bedrock_standin, routing, standin_backend
+from iterft.local.bedrock import runtime as bedrock_runtime
+from iterft.local.bedrock.routing import BedrockRuntimeStandInResponse, BedrockStandInResponse
 from iterft.local.session import LocalSession
 from iterft.local.standin_evaluation import nlp_f1, perturbations
 from iterft.local.standin_model import FALLBACK_ANSWER, StandInModel, pairs_from_jsonl
@@ -226,10 +221,10 @@ def test_install_reroutes_every_bedrock_route_and_is_idempotent() -> None:
 def test_uninstall_gives_moto_its_own_bedrock_back(credentials: None) -> None:
     install_bedrock_standin()
     try:
-        assert bedrock_standin.uninstall_bedrock_standin() is True
+        assert routing.uninstall_bedrock_standin() is True
         assert BedrockStandInResponse.dispatch not in set(bedrock_urls.url_paths.values())
         assert set(bedrockruntime_urls.url_paths.values()) == {BedrockRuntimeResponse.dispatch}
-        assert bedrock_standin.uninstall_bedrock_standin() is False
+        assert routing.uninstall_bedrock_standin() is False
         with mock_aws():  # moto's own Bedrock: a job is created without reading its training data
             lineage = Lineage()
             lineage.create("moto-own", "s3://missing-bucket/train.jsonl")
@@ -240,7 +235,7 @@ def test_uninstall_gives_moto_its_own_bedrock_back(credentials: None) -> None:
 
 def test_install_fails_loudly_when_moto_moved_its_routes() -> None:
     with pytest.raises(RuntimeError, match="cannot be installed"):
-        bedrock_standin._reroute(
+        routing._reroute(
             {"{0}/.*$": object()}, BedrockResponse.dispatch, BedrockStandInResponse.dispatch
         )
 
@@ -882,7 +877,7 @@ def test_latency_and_throttling_of_the_runtime(
     lineage: Lineage, standin: BedrockStandIn, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     slept: list[float] = []
-    monkeypatch.setattr(bedrock_standin.time, "sleep", slept.append)
+    monkeypatch.setattr(bedrock_runtime.time, "sleep", slept.append)
     standin.set_latency(0.25)
     ask(lineage.runtime, "amazon.nova-micro-v1:0", "Hello?")
     assert slept == [0.25]
