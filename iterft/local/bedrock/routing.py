@@ -134,7 +134,7 @@ def install_bedrock_standin() -> None:
 
     Call it before the first Bedrock request reaches a moto server (the server builds a service's
     routes once, on its first request). Patch points in moto 5.2.5, each exercised by
-    tests/emulator/test_bedrock_standin.py:
+    tests/emulator/bedrock/test_bedrock_routing.py:
 
     1. `moto.bedrock.urls.url_paths`: every route to `BedrockResponse.dispatch` now leads to
        `BedrockStandInResponse.dispatch` (a subclass of moto's `BedrockResponse`). moto has no
