@@ -34,7 +34,7 @@ from typing import Any
 from botocore.client import BaseClient
 
 from iterft.local.api_calls import Proceed, add_call_wrapper, remove_call_wrapper
-from iterft.local.bedrock_standin import BedrockStandIn
+from iterft.local.bedrock import BedrockStandIn
 from iterft.local.iam import current
 
 CHAOS_WRAPPER = "chaos"

@@ -5,7 +5,7 @@ moto (custom resources only when the app's own Python functions serve them: cust
 recreates (or updates) state machines
 in the executing Step Functions backend, applies what moto's CloudFormation ignores of a bucket's
 properties (versioning and the EventBridge notification), and sets the Lambda functions' environment
-process-wide so their handlers run in-process (iterft/local/adapters.py) as they would in Lambda.
+process-wide so their handlers run in-process (iterft/local/adapters/) as they would in Lambda.
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ from iterft_runtime.dal.clients import reset_clients
 from moto.sns.models import sns_backends
 
 from iterft.local import adapters
-from iterft.local.bedrock_standin import BedrockStandIn, install_bedrock_standin, standin_backend
+from iterft.local.bedrock import BedrockStandIn, install_bedrock_standin, standin_backend
 from iterft.local.deploy import DeployedStack, delete_stack, deploy_stack, update_stack
 from iterft.local.iam import Principal, acting_as, authorize_assume_role
 from iterft.local.server import DEFAULT_REGION, EmbeddedAws

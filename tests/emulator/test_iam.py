@@ -21,7 +21,7 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration.item
 )
 
 from iterft.local.api_calls import call_wrappers, wrapped_api_call
-from iterft.local.bedrock_standin import install_bedrock_standin
+from iterft.local.bedrock import install_bedrock_standin
 from iterft.local.iam import Principal, acting_as, current
 from iterft.local.iam.hooks import IAM_WRAPPER
 from iterft.local.iam.requests import Call, IamRequest, UnmappedOperation, requests_for

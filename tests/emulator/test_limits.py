@@ -1,6 +1,6 @@
 """What AWS refuses, the embedded default refuses too: each adaptation of iterft/local/limits.py end to end.
 
-Every test runs a tiny state machine (or call) on the embedded AWS, as tests/emulator/test_adapters.py does;
+Every test runs a tiny state machine (or call) on the embedded AWS, as tests/emulator/adapters/ does;
 if a moto upgrade moves an internal a limit relies on, the matching test fails.
 """
 

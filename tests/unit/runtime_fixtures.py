@@ -25,7 +25,7 @@ from runtime_support import (
     aws_client,
 )
 
-from iterft.local.bedrock_standin import install_bedrock_standin, uninstall_bedrock_standin
+from iterft.local.bedrock import install_bedrock_standin, uninstall_bedrock_standin
 
 
 @pytest.fixture

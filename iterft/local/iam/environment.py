@@ -88,11 +88,11 @@ class MotoEnvironment:
         return self._key_arn(region, getattr(queue, "kms_master_key_id", None)) if queue else None
 
     def bedrock_arn(self, region: str, identifier: str) -> str | None:
-        from iterft.local.bedrock_standin import standin_backend  # the stand-in itself asks this package
+        from iterft.local.bedrock import standin_backend  # the stand-in itself asks this package
 
         return standin_backend(self.account_id, region).resource_arn(identifier)
 
     def served_model(self, region: str, capacity_arn: str) -> str | None:
-        from iterft.local.bedrock_standin import standin_backend
+        from iterft.local.bedrock import standin_backend
 
         return standin_backend(self.account_id, region).served_model_arn(capacity_arn)
