@@ -1,5 +1,6 @@
 """Fixtures of the synthesized-template tests, loaded with `pytest_plugins = ("stack_template_fixtures",)`:
-each environment of SYNTHESIZED synthesized once per module (template_support.Synths caches the synth)."""
+each environment of SYNTHESIZED synthesized once per session (per worker under xdist), shared by the
+test_stack_template_*.py modules as it was by the one module they were split from."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from template_support import SYNTHESIZED, Synths
 from stacks.app_builder import SynthResult
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def synths(tmp_path_factory: pytest.TempPathFactory) -> Synths:
     return Synths(tmp_path_factory)
 
