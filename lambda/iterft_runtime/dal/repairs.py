@@ -11,7 +11,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from iterft_runtime import naming
-from iterft_runtime.dal.registry import Registry, _plain, _values
+from iterft_runtime.dal.registry import Registry
+from iterft_runtime.dal.registry_base import expression_values, plain_item
 from iterft_runtime.logic.reconcile import Repair, Snapshot
 from iterft_runtime.models.records import Decision, IterationRecord, LineageState
 
@@ -26,7 +27,7 @@ class RepairRegistry(Registry):
         request: dict[str, Any] = {
             "TableName": self.table_name,
             "KeyConditionExpression": "pk = :pk AND sk BETWEEN :first AND :last",
-            "ExpressionAttributeValues": _values(
+            "ExpressionAttributeValues": expression_values(
                 {
                     ":pk": naming.lineage_pk(lineage),
                     ":first": naming.RECONCILE_RANGE[0],
@@ -42,7 +43,7 @@ class RepairRegistry(Registry):
             if "LastEvaluatedKey" not in response:
                 break
             request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
-        plain = [_plain(item) for item in items]
+        plain = [plain_item(item) for item in items]
         state = next((item for item in plain if item["sk"] == naming.STATE_SK), None)
         mark = next((item for item in plain if item["sk"] == naming.RECONCILE_SK), {})
         return Snapshot(
@@ -63,13 +64,13 @@ class RepairRegistry(Registry):
         response = self._db.query(
             TableName=self.table_name,
             KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
-            ExpressionAttributeValues=_values(
+            ExpressionAttributeValues=expression_values(
                 {":pk": naming.lineage_pk(lineage), ":prefix": naming.REPAIR_SK_PREFIX}
             ),
             ScanIndexForward=False,
             Limit=limit,
         )
-        return [_plain(item) for item in response.get("Items", [])]
+        return [plain_item(item) for item in response.get("Items", [])]
 
     def record_repair(self, repair: Repair, *, at: str, sequence: int, error: str | None) -> None:
         """Keep the repair (and why it could not be made, if so) in the lineage's partition."""
@@ -89,7 +90,7 @@ class RepairRegistry(Registry):
             Key=self._key(lineage, naming.iteration_sk(iteration)),
             UpdateExpression="SET decision = :failed, reason = :reason, ended_at = :at",
             ConditionExpression="decision = :running",
-            ExpressionAttributeValues=_values(
+            ExpressionAttributeValues=expression_values(
                 {
                     ":failed": Decision.FAILED.value,
                     ":reason": reason,
@@ -105,7 +106,7 @@ class RepairRegistry(Registry):
             Key=self._key(lineage, naming.RECONCILE_SK),
             UpdateExpression="SET swept_through = :n, swept_at = :at",
             ConditionExpression="attribute_not_exists(swept_through) OR swept_through < :n",
-            ExpressionAttributeValues=_values({":n": through, ":at": at}),
+            ExpressionAttributeValues=expression_values({":n": through, ":at": at}),
         )
 
 
