@@ -39,7 +39,7 @@ EVAL_SET = [
 ]
 ANSWERS = {item["prompt"]: item["referenceResponse"] for item in EVAL_SET}
 
-pytest_plugins = ("runtime_fixtures",)
+pytest_plugins = ("runtime_fixtures", "step_contract_fixtures")
 
 
 def knows(fraction: int) -> Any:

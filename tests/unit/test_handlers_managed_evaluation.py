@@ -21,7 +21,7 @@ from iterft_runtime.logic.managed_evaluation import ManagedEvaluationError, job_
 from runtime_support import BUCKET, LINEAGE, LINEAGE_CONFIG, Aws, FakeBedrock, install_fake_bedrock, jsonl
 from test_handlers_evaluate import EVAL_SET, put_eval_set, running_round, shard_inputs
 
-pytest_plugins = ("runtime_fixtures",)
+pytest_plugins = ("runtime_fixtures", "step_contract_fixtures")
 
 THROUGHPUT = "arn:aws:bedrock:us-east-1:123456789012:provisioned-model/candidate0001"
 FOUNDATION = "amazon.titan-text-express-v1"  # Titan Text's on-demand id has no `:0`

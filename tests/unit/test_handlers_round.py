@@ -45,7 +45,7 @@ DEPLOYMENTS = "arn:aws:bedrock:us-east-1:123456789012:custom-model-deployment/"
 JOBS = "arn:aws:bedrock:us-east-1:123456789012:model-customization-job/"
 CONFIG = LineageConfig.model_validate(LINEAGE_CONFIG)
 
-pytest_plugins = ("runtime_fixtures",)
+pytest_plugins = ("runtime_fixtures", "step_contract_fixtures")
 
 
 def dispatched(aws: Aws, name: str = "batch.jsonl") -> dict[str, Any]:

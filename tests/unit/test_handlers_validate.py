@@ -24,7 +24,7 @@ from runtime_support import (
 
 KEY = f"incoming/{LINEAGE}/batch.jsonl"
 
-pytest_plugins = ("runtime_fixtures",)
+pytest_plugins = ("runtime_fixtures", "step_contract_fixtures")
 
 
 EVAL_SET = jsonl([{"prompt": "How do I pay?", "referenceResponse": "Open Billing."}])
