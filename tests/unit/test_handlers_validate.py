@@ -44,6 +44,7 @@ def round_input(
         aws.upload(naming.evaluation_set_key(LINEAGE), eval_set)
     put = aws.upload(key, body, metadata)
     return {
+        "kind": "round",
         "lineage": lineage,
         "iteration": 4,
         "dataset": {
