@@ -143,6 +143,7 @@ def evaluated(doc: dict[str, Any], candidate: float, champion: float) -> dict[st
             "champion_score": champion,
             "champion_reused": False,
             "results_uri": f"s3://{BUCKET}/{naming.evaluation_results_key(LINEAGE, n)}",
+            "metrics_uri": f"s3://{BUCKET}/{naming.evaluation_metrics_key(LINEAGE, n)}",
             "candidate_metrics": metrics(candidate),
             "champion_metrics": metrics(champion),
         },
@@ -267,14 +268,30 @@ def test_collect_metrics_tolerates_missing_csvs(aws: Aws) -> None:
 # -- decide --------------------------------------------------------------------------------------
 
 
+def to_decide(lineage: dict[str, Any], candidate: dict[str, Any], champion: dict[str, Any]) -> dict[str, Any]:
+    """Decide's input: a round of iteration 2 whose evaluation measured these metrics."""
+    return {
+        "kind": "round",
+        "lineage": lineage,
+        "iteration": 2,
+        "evaluation": {
+            "metric": "token_f1",
+            "eval_set_version": "00112233aabbccdd",
+            "records": 20,
+            "candidate_score": candidate["token_f1"]["overall"],
+            "champion_score": champion["token_f1"]["overall"],
+            "champion_reused": False,
+            "results_uri": f"s3://{BUCKET}/results.jsonl",
+            "metrics_uri": f"s3://{BUCKET}/metrics.json",
+            "candidate_metrics": candidate,
+            "champion_metrics": champion,
+        },
+    }
+
+
 @pytest.mark.parametrize(("candidate", "promoted"), [(0.62, True), (0.6199, False)])
 def test_decide_applies_the_lineages_minimum_improvement(candidate: float, promoted: bool) -> None:
-    doc = {
-        "lineage": LINEAGE_CONFIG,
-        "iteration": 2,
-        "evaluation": {"candidate_metrics": metrics(candidate), "champion_metrics": metrics(0.6)},
-    }
-    result = decide.handler(doc, None)
+    result = decide.handler(to_decide(LINEAGE_CONFIG, metrics(candidate), metrics(0.6)), None)
     assert result["promote"] is promoted
     assert result["decision"] == ("promoted" if promoted else "rejected")
     assert result["improvement"] == pytest.approx(candidate - 0.6)
@@ -289,12 +306,7 @@ def test_decide_applies_the_lineages_minimum_improvement(candidate: float, promo
 
 def test_decide_applies_the_lineages_guards() -> None:
     guarded = {**LINEAGE_CONFIG, "evaluation": {"metric": "token_f1", "guards": {"exact_match": 0.05}}}
-    doc = {
-        "lineage": guarded,
-        "iteration": 2,
-        "evaluation": {"candidate_metrics": metrics(0.9, others=0.4), "champion_metrics": metrics(0.6)},
-    }
-    result = decide.handler(doc, None)
+    result = decide.handler(to_decide(guarded, metrics(0.9, others=0.4), metrics(0.6)), None)
     assert (result["promote"], result["decision"]) == (False, "rejected")
     assert [rule["passed"] for rule in result["gate"]] == [True, False]
     assert "guard exact_match fell 0.1000, more than its tolerance 0.0500" in result["reason"]
@@ -750,6 +762,7 @@ def test_finish_records_the_cost_and_counts_it_once_in_the_months_spend(
     monkeypatch.setattr(settings, "now", lambda: "2026-11-25T10:30:00.000Z")
     doc = priced(evaluated(begun(dispatched(aws, "one.jsonl")), candidate=0.5, champion=0.6))
     doc["capacity"] = {
+        **doc["capacity"],
         "evaluation": [
             {
                 "kind": "provisioned",
@@ -760,7 +773,7 @@ def test_finish_records_the_cost_and_counts_it_once_in_the_months_spend(
                 "model_units": 1,
                 "created_at": "2026-11-25T09:30:00.000Z",
             }
-        ]
+        ],
     }
     doc["decision"] = decide.handler(doc, None)
     doc["outcome"] = {"decision": doc["decision"]["decision"], "reason": doc["decision"]["reason"]}
