@@ -5,14 +5,27 @@ Each handler gets the state document the workflow would pass it (round_support b
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from botocore.exceptions import ClientError
 from iterft_runtime import naming
 from iterft_runtime.dal.registry import LockNotHeldError
-from iterft_runtime.handlers import clean_up, promote, retain_models, settings
+from iterft_runtime.handlers import (
+    begin_rollback,
+    capacity_status,
+    clean_up,
+    promote,
+    provision_capacity,
+    release_capacity,
+    retain_models,
+    settings,
+)
+from iterft_runtime.logic.dispatch import rollback_input
 from iterft_runtime.logic.serving import LineageModel
 from iterft_runtime.models.capacity import Capacity, CapacityKind, CapacityRole
 from round_support import (
+    CONFIG,
     LAMBDA_ERROR,
     begun,
     create_job,
@@ -22,7 +35,15 @@ from round_support import (
     swapped,
     with_capacity,
 )
-from runtime_support import BASE_MODEL, LINEAGE, LINEAGE_CONFIG, STACK_NAME, Aws, FakeBedrock
+from runtime_support import (
+    BASE_MODEL,
+    LINEAGE,
+    LINEAGE_CONFIG,
+    STACK_NAME,
+    Aws,
+    FakeBedrock,
+    install_fake_bedrock,
+)
 
 pytest_plugins = ("runtime_fixtures", "step_contract_fixtures", "round_fixtures")
 
@@ -237,3 +258,73 @@ def test_retention_lists_a_few_of_many_models_it_could_not_delete(
     assert result["deleted_iterations"] == [] and result["deleted_count"] == 0
     assert len(result["skipped"]) == retain_models.MAX_LISTED and result["skipped_count"] == 25
     assert result["skipped"][0].startswith("#0: ")
+
+
+# -- evaluation capacity -------------------------------------------------------------------------
+
+
+def test_evaluation_capacity_is_provisioned_checked_and_released(
+    aws: Aws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake = install_fake_bedrock(monkeypatch, provision_capacity, capacity_status, release_capacity)
+    doc = evaluated(begun(dispatched(aws)), 0.7, 0.5)
+    doc["evaluation_plan"] = {
+        "eval_set_version": "00112233aabbccdd",
+        "eval_set_object": {"version_id": "v1", "etag": "e"},
+        "records": 20,
+        "champion_model": BASE_MODEL,
+        "champion_to_deploy": None,
+        "shard_records": 20,
+        "shard_count": 1,
+        "shard_list_key": "shards.json",
+        "shards": None,
+    }
+    capacity = provision_capacity.handler(doc, None)
+    (candidate,) = capacity["evaluation"]
+    assert (candidate["role"], candidate["model_arn"]) == ("candidate", doc["training"]["output_model_arn"])
+    assert (capacity["candidate_model"], capacity["champion_model"]) == (candidate["arn"], BASE_MODEL)
+    ready = {"ready": True, "failed": False, "reason": "every capacity serves its model"}
+    assert capacity_status.handler({"capacities": capacity["evaluation"]}, None) == ready
+    assert capacity_status.handler({"capacities": []}, None) == ready
+
+    assert release_capacity.handler({**doc, "capacity": capacity}, None) == {"released": [candidate["name"]]}
+    assert fake.deleted == [candidate["arn"]]
+    assert capacity_status.handler({"capacities": capacity["evaluation"]}, None)["failed"] is True
+
+
+# -- rollback ------------------------------------------------------------------------------------
+
+
+def test_begin_rollback_hands_on_the_earlier_promotion(aws: Aws, fake: FakeBedrock) -> None:
+    for n, name, score in ((1, "one.jsonl", 0.7), (2, "two.jsonl", 0.8)):
+        doc = swapped(with_capacity(fake, evaluated(begun(dispatched(aws, name)), score, 0.5)))
+        aws.registry.update_iteration(LINEAGE, n, {"output_model_arn": doc["training"]["output_model_arn"]})
+        promote.handler(doc, None)
+        assert aws.registry.release_lock(LINEAGE, n)
+    registry = aws.registry
+    assert registry.begin_rollback(LINEAGE, 3, to_iteration=1, requested_by="ana", reason="r", started_at="t")
+    doc = json.loads(json.dumps(rollback_input(CONFIG, 3, 1, "ana", "worse answers")))
+
+    result = begin_rollback.handler(doc, None)
+
+    first = registry.get_iteration(LINEAGE, 1)
+    assert first is not None
+    assert result == {
+        **doc,
+        "promotion": {
+            "model_arn": first.output_model_arn,
+            "score": first.eval_score,
+            "metrics": first.metrics,
+            "eval_set_version": first.eval_set_version,
+            "metric": first.metric,
+            "decision": "rolled_back",
+            "champion_iteration": 1,
+        },
+        "decision": {
+            "promote": True,
+            "decision": "rolled_back",
+            "reason": "rolled back to #1 by ana: worse answers",
+        },
+    }
+    with pytest.raises(begin_rollback.RollbackRefusedError):
+        begin_rollback.handler(json.loads(json.dumps(rollback_input(CONFIG, 3, 2, "ana", "r"))), None)
