@@ -39,7 +39,7 @@ EVAL_SET = [
 ]
 ANSWERS = {item["prompt"]: item["referenceResponse"] for item in EVAL_SET}
 
-pytest_plugins = ("runtime_fixtures",)
+pytest_plugins = ("runtime_fixtures", "step_contract_fixtures")
 
 
 def knows(fraction: int) -> Any:
@@ -69,10 +69,11 @@ def running_round(aws: Aws, iteration: int = 1, config: dict[str, Any] | None = 
     assert state is not None and head is not None and state.next_iteration == iteration
     assert registry.try_dispatch(lineage.name, iteration, head, "t") is not None
     return {
+        "kind": "round",
         "lineage": lineage.model_dump(mode="json"),
         "iteration": iteration,
         "dataset": dataset.to_dict(),
-        "capacity": {"candidate_model": CANDIDATE},
+        "capacity": {"evaluation": [], "candidate_model": CANDIDATE, "champion_model": None},
     }
 
 
@@ -221,7 +222,12 @@ def test_a_changed_set_rescores_the_serving_champion(aws: Aws, fake: FakeBedrock
     fake.models[next_candidate] = knows(0)
     fake.calls.clear()
 
-    result = evaluate({**running_round(aws, 2), "capacity": {"candidate_model": next_candidate}})
+    result = evaluate(
+        {
+            **running_round(aws, 2),
+            "capacity": {"evaluation": [], "candidate_model": next_candidate, "champion_model": None},
+        }
+    )
 
     assert result["champion_reused"] is False and result["eval_set_version"] == new_version
     assert (result["candidate_score"], result["champion_score"]) == (0.0, 1.0)

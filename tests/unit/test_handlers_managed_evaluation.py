@@ -18,10 +18,19 @@ from iterft_runtime.handlers import (
     start_managed_evaluation,
 )
 from iterft_runtime.logic.managed_evaluation import ManagedEvaluationError, job_output_prefix
-from runtime_support import BUCKET, LINEAGE, LINEAGE_CONFIG, Aws, FakeBedrock, install_fake_bedrock, jsonl
+from runtime_support import (
+    BASE_MODEL,
+    BUCKET,
+    LINEAGE,
+    LINEAGE_CONFIG,
+    Aws,
+    FakeBedrock,
+    install_fake_bedrock,
+    jsonl,
+)
 from test_handlers_evaluate import EVAL_SET, put_eval_set, running_round, shard_inputs
 
-pytest_plugins = ("runtime_fixtures",)
+pytest_plugins = ("runtime_fixtures", "step_contract_fixtures")
 
 THROUGHPUT = "arn:aws:bedrock:us-east-1:123456789012:provisioned-model/candidate0001"
 FOUNDATION = "amazon.titan-text-express-v1"  # Titan Text's on-demand id has no `:0`
@@ -59,14 +68,30 @@ def planned(aws: Aws) -> dict[str, Any]:
     """A managed lineage's round through Plan evaluation, with its capacity serving."""
     doc = running_round(aws, config=MANAGED_CONFIG)
     doc["round"] = {
-        f"{role}_evaluation_job_name": naming.evaluation_job_name(LINEAGE, 1, "abcd1234", role)
-        for role in ("candidate", "champion")
+        "base_model": BASE_MODEL,
+        "parent_iteration": 0,
+        "job_name": naming.job_name(LINEAGE, 1, "abcd1234"),
+        "custom_model_name": naming.custom_model_name(LINEAGE, 1, "abcd1234"),
+        "output_uri": f"s3://{BUCKET}/{naming.job_output_prefix(LINEAGE, 1)}",
+        **{
+            f"{role}_capacity_name": naming.evaluation_capacity_name(LINEAGE, 1, "abcd1234", role)
+            for role in ("candidate", "champion")
+        },
+        **{
+            f"{role}_evaluation_job_name": naming.evaluation_job_name(LINEAGE, 1, "abcd1234", role)
+            for role in ("candidate", "champion")
+        },
+        "hyperparameters": {},
     }
     plan = plan_evaluation.handler(doc, None)
     return {
         **doc,
         "evaluation_plan": plan,
-        "capacity": {"candidate_model": THROUGHPUT, "champion_model": plan["champion_model"]},
+        "capacity": {
+            "evaluation": [],
+            "candidate_model": THROUGHPUT,
+            "champion_model": plan["champion_model"],
+        },
     }
 
 

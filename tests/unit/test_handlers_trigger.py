@@ -15,7 +15,7 @@ from iterft_runtime.handlers import settings, trigger
 from iterft_runtime.models.lineage import LineageConfig
 from runtime_support import BUCKET, LINEAGE, LINEAGE_CONFIG, Aws, valid_dataset
 
-pytest_plugins = ("runtime_fixtures",)
+pytest_plugins = ("runtime_fixtures", "step_contract_fixtures")
 
 
 def s3_event(

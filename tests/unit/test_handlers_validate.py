@@ -24,7 +24,7 @@ from runtime_support import (
 
 KEY = f"incoming/{LINEAGE}/batch.jsonl"
 
-pytest_plugins = ("runtime_fixtures",)
+pytest_plugins = ("runtime_fixtures", "step_contract_fixtures")
 
 
 EVAL_SET = jsonl([{"prompt": "How do I pay?", "referenceResponse": "Open Billing."}])
@@ -44,6 +44,7 @@ def round_input(
         aws.upload(naming.evaluation_set_key(LINEAGE), eval_set)
     put = aws.upload(key, body, metadata)
     return {
+        "kind": "round",
         "lineage": lineage,
         "iteration": 4,
         "dataset": {

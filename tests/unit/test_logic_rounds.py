@@ -10,7 +10,6 @@ from iterft_runtime.logic.rounds import (
     readable_cause,
     record_fields,
     review_record,
-    round_input,
 )
 from iterft_runtime.models.records import DatasetRef, IterationRecord, LineageState
 
@@ -23,14 +22,6 @@ DATASET = {
     "size": 9,
     "uploaded_at": "2026-01-01T00:00:00.000Z",
 }
-
-
-def test_round_input() -> None:
-    given = round_input({"lineage": LINEAGE, "iteration": "2", "dataset": DATASET})
-    assert (given.lineage.name, given.iteration) == ("bot", 2)
-    assert given.dataset == DatasetRef(
-        "data", "incoming/bot/a.jsonl", "v1", "e", 9, "2026-01-01T00:00:00.000Z"
-    )
 
 
 def test_record_fields_of_a_full_round() -> None:

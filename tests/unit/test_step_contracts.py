@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from iterft_runtime.models import steps
+from iterft_runtime.models.records import DatasetRef
 from iterft_runtime.models.steps import STEP_INPUTS, STEP_RESULTS, BeginResult, RoundState, StepModel
 from pydantic import BaseModel, create_model
 from template_support import SYNTHESIZED, state_machine_definitions, synthesized
@@ -198,3 +199,18 @@ def test_every_step_handler_has_a_result_model() -> None:
     handlers = Path(steps.__file__).parents[1] / "handlers"
     not_steps = {"__init__", "settings", "trigger", "reconcile", "stack_resources"}
     assert {path.stem for path in handlers.glob("*.py")} - not_steps == set(STEP_RESULTS)
+
+
+def test_the_execution_input_names_its_dataset() -> None:
+    lineage = {"name": "bot", "base_model": "amazon.nova-micro-v1:0:128k"}
+    dataset = {"bucket": "data", "key": "incoming/bot/a.jsonl", "version_id": "v1", "etag": "e", "size": 9}
+    doc = RoundState.model_validate(
+        {"kind": "round", "lineage": lineage, "iteration": "2", "dataset": {**dataset, "uploaded_at": "t"}}
+    )
+    assert (doc.lineage.name, doc.iteration) == ("bot", 2)
+    assert doc.dataset_ref == DatasetRef("data", "incoming/bot/a.jsonl", "v1", "e", 9, "t")
+    rollback = {"to_iteration": 1, "requested_by": "ana", "reason": "r"}
+    with pytest.raises(ValueError, match="is a rollback"):
+        _ = RoundState.model_validate(
+            {"kind": "rollback", "lineage": lineage, "iteration": 3, "rollback": rollback}
+        ).dataset_ref

@@ -39,8 +39,8 @@ from iterft_runtime.logic.managed_evaluation import (
     job_output_prefix,
     managed_scores,
 )
-from iterft_runtime.logic.rounds import round_input
 from iterft_runtime.models.lineage import ManagedJobConfig
+from iterft_runtime.models.steps import EvaluationResult, ManagedEvaluationResult, RoundState, dump, required
 
 logger = Logger()
 
@@ -50,21 +50,19 @@ class ChampionMetricsMissingError(RuntimeError):
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    given = round_input(event)
-    lineage, iteration, plan = given.lineage, given.iteration, event["evaluation_plan"]
-    bucket, metric, version = settings.bucket_name(), lineage.evaluation.metric, plan["eval_set_version"]
-    collected = collect_answers(_shard_rows(bucket, lineage.name, iteration, int(plan["shard_count"])))
-    if len(collected.items) != plan["records"]:
-        raise ValueError(f"the shards hold {len(collected.items)} of {plan['records']} evaluation records")
+    doc = RoundState.model_validate(event)
+    lineage, iteration, plan = doc.lineage, doc.iteration, required(doc.evaluation_plan, "evaluation_plan")
+    bucket, metric, version = settings.bucket_name(), lineage.evaluation.metric, plan.eval_set_version
+    collected = collect_answers(_shard_rows(bucket, lineage.name, iteration, plan.shard_count))
+    if len(collected.items) != plan.records:
+        raise ValueError(f"the shards hold {len(collected.items)} of {plan.records} evaluation records")
     if lineage.evaluation.judge is not None and (
         collected.candidate_judge is None
         or (collected.champion is not None and collected.champion_judge is None)
     ):
         raise ValueError(f"{lineage.name} has a judge, but the shards hold no judge grades")
     judge = lineage.evaluation.judge.identity() if lineage.evaluation.judge is not None else None
-    managed = _managed_scores(
-        lineage.evaluation.managed_job, event.get("managed_evaluation"), collected.items
-    )
+    managed = _managed_scores(lineage.evaluation.managed_job, doc.managed_evaluation, collected.items)
     candidate = score_answers(
         collected.items, collected.candidate, collected.candidate_judge, judge, managed.get("candidate")
     )
@@ -112,20 +110,21 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             "champion": champion_metrics,
         },
     )
-    result = {
-        "metric": metric,
-        "eval_set_version": version,
-        "records": len(collected.items),
-        "candidate_score": candidate.overall(metric),
-        "champion_score": float(champion_metrics[metric]["overall"]),
-        "champion_reused": champion is None,
-        "results_uri": results_uri,
-        "metrics_uri": metrics_uri,
-        "candidate_metrics": metrics_summary(candidate.metrics),
-        "champion_metrics": metrics_summary(champion_metrics),
-    }
-    if event.get("managed_evaluation"):
-        result["managed_results_uri"] = event["managed_evaluation"]["output_uri"]
+    evaluated = EvaluationResult(
+        metric=metric,
+        eval_set_version=version,
+        records=len(collected.items),
+        candidate_score=candidate.overall(metric),
+        champion_score=float(champion_metrics[metric]["overall"]),
+        champion_reused=champion is None,
+        results_uri=results_uri,
+        metrics_uri=metrics_uri,
+        candidate_metrics=metrics_summary(candidate.metrics),
+        champion_metrics=metrics_summary(champion_metrics),
+    )
+    if doc.managed_evaluation:
+        evaluated.managed_results_uri = doc.managed_evaluation.output_uri
+    result = dump(evaluated)
     logger.info(
         "candidate evaluated",
         extra={"lineage": lineage.name, "iteration": iteration, **_summary(result)},
@@ -143,7 +142,9 @@ def _shard_rows(bucket: str, lineage: str, iteration: int, shard_count: int) -> 
 
 
 def _managed_scores(
-    managed_job: ManagedJobConfig | None, started: dict[str, Any] | None, items: Sequence[EvaluationItem]
+    managed_job: ManagedJobConfig | None,
+    started: ManagedEvaluationResult | None,
+    items: Sequence[EvaluationItem],
 ) -> dict[str, dict[str, tuple[float, ...]]]:
     """The Bedrock evaluation jobs' per-item scores by role (candidate, champion), each read from its
     own job's output files; none when the lineage has no managed job. A lineage with one must have
@@ -152,22 +153,22 @@ def _managed_scores(
         return {}
     if not started:
         raise ManagedEvaluationError("the lineage has evaluation.managed_job, but no evaluation job ran")
-    bucket, output_prefix = storage.split_uri(started["output_uri"])
+    bucket, output_prefix = storage.split_uri(started.output_uri)
     scores = {}
-    for job in started["jobs"]:
-        prefix = job_output_prefix(output_prefix, job["job_name"])
+    for job in started.jobs:
+        prefix = job_output_prefix(output_prefix, job.job_name)
         keys = [key for key in storage.list_keys(bucket, prefix) if is_output_key(key)]
         if not keys:
             raise ManagedEvaluationError(
-                f"evaluation job {job['job_name']} wrote no output under {storage.s3_uri(bucket, prefix)}"
+                f"evaluation job {job.job_name} wrote no output under {storage.s3_uri(bucket, prefix)}"
             )
         files = (
             (json.loads(line) for line in storage.iter_lines(bucket, key) if line.strip()) for key in keys
         )
         try:
-            scores[job["role"]] = managed_scores(files, managed_job.metrics, items)
+            scores[job.role] = managed_scores(files, managed_job.metrics, items)
         except ManagedEvaluationError as error:
-            raise ManagedEvaluationError(f"evaluation job {job['job_name']}: {error}") from None
+            raise ManagedEvaluationError(f"evaluation job {job.job_name}: {error}") from None
     return scores
 
 

@@ -13,14 +13,14 @@ from aws_lambda_powertools import Logger
 from iterft_runtime import naming
 from iterft_runtime.dal.registry import LockNotHeldError, Registry
 from iterft_runtime.handlers import settings
-from iterft_runtime.logic.rounds import round_input
+from iterft_runtime.models.steps import BeginResult, RoundState, dump, required
 
 logger = Logger()
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    given = round_input(event)
-    name, iteration, dataset = given.lineage.name, given.iteration, given.dataset
+    doc = RoundState.model_validate(event)
+    name, iteration, dataset = doc.lineage.name, doc.iteration, doc.dataset_ref
     registry = Registry(settings.table_name())
     state = registry.get_state(name)
     if state is None or state.lock_owner != iteration:
@@ -28,29 +28,27 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         raise LockNotHeldError(f"{name}: iteration {iteration} does not hold the lock (held by {holder})")
 
     fingerprint = naming.dataset_fingerprint(dataset.key, dataset.identity)
-    result = {
-        "base_model": state.champion_model,
-        "parent_iteration": state.champion_iteration,
-        "job_name": naming.job_name(name, iteration, fingerprint),
-        "custom_model_name": naming.custom_model_name(name, iteration, fingerprint),
-        "output_uri": f"s3://{settings.bucket_name()}/{naming.job_output_prefix(name, iteration)}",
-        "candidate_capacity_name": naming.evaluation_capacity_name(name, iteration, fingerprint, "candidate"),
-        "champion_capacity_name": naming.evaluation_capacity_name(name, iteration, fingerprint, "champion"),
-        "candidate_evaluation_job_name": naming.evaluation_job_name(
-            name, iteration, fingerprint, "candidate"
-        ),
-        "champion_evaluation_job_name": naming.evaluation_job_name(name, iteration, fingerprint, "champion"),
-        "hyperparameters": dict(event["validation"]["hyperparameters"]),
-    }
+    result = BeginResult(
+        base_model=state.champion_model,
+        parent_iteration=state.champion_iteration,
+        job_name=naming.job_name(name, iteration, fingerprint),
+        custom_model_name=naming.custom_model_name(name, iteration, fingerprint),
+        output_uri=f"s3://{settings.bucket_name()}/{naming.job_output_prefix(name, iteration)}",
+        candidate_capacity_name=naming.evaluation_capacity_name(name, iteration, fingerprint, "candidate"),
+        champion_capacity_name=naming.evaluation_capacity_name(name, iteration, fingerprint, "champion"),
+        candidate_evaluation_job_name=naming.evaluation_job_name(name, iteration, fingerprint, "candidate"),
+        champion_evaluation_job_name=naming.evaluation_job_name(name, iteration, fingerprint, "champion"),
+        hyperparameters=dict(required(doc.validation, "validation").hyperparameters),
+    )
     registry.update_iteration(
         name,
         iteration,
         {
-            "base_model": result["base_model"],
-            "parent_iteration": result["parent_iteration"],
-            "job_name": result["job_name"],
-            "hyperparameters": result["hyperparameters"],
+            "base_model": result.base_model,
+            "parent_iteration": result.parent_iteration,
+            "job_name": result.job_name,
+            "hyperparameters": result.hyperparameters,
         },
     )
-    logger.info("iteration begun", extra={"lineage": name, "iteration": iteration, **result})
-    return result
+    logger.info("iteration begun", extra={"lineage": name, "iteration": iteration, **dump(result)})
+    return dump(result)

@@ -13,9 +13,9 @@ from aws_lambda_powertools import Logger
 
 from iterft_runtime.dal.registry import LockNotHeldError, Registry
 from iterft_runtime.handlers import settings
-from iterft_runtime.logic.rounds import round_input
 from iterft_runtime.logic.serving import rollback_refusal
 from iterft_runtime.models.records import Decision
+from iterft_runtime.models.steps import DecisionResult, Promotion, RoundState, dump, required
 
 logger = Logger()
 
@@ -25,10 +25,10 @@ class RollbackRefusedError(ValueError):
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    given = round_input(event)
-    name, iteration = given.lineage.name, given.iteration
-    request = dict(given.rollback or {})
-    to_iteration = int(request["to_iteration"])
+    doc = RoundState.model_validate(event)
+    name, iteration = doc.lineage.name, doc.iteration
+    request = required(doc.rollback, "rollback")
+    to_iteration = request.to_iteration
     registry = Registry(settings.table_name())
     state = registry.get_state(name)
     if state is None or state.lock_owner != iteration:
@@ -37,19 +37,17 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     refusal = rollback_refusal(target, state, to_iteration)
     if refusal or target is None:
         raise RollbackRefusedError(refusal)
-    reason = f"rolled back to #{to_iteration} by {request.get('requested_by')}: {request.get('reason')}"
-    promotion = {
-        "model_arn": target.output_model_arn,
-        "score": target.eval_score,
-        "metrics": target.metrics,
-        "eval_set_version": target.eval_set_version,
-        "metric": target.metric,
-        "decision": Decision.ROLLED_BACK.value,
-        "champion_iteration": to_iteration,
-    }
+    reason = f"rolled back to #{to_iteration} by {request.requested_by}: {request.reason}"
+    promotion = Promotion(
+        model_arn=target.output_model_arn,
+        score=target.eval_score,
+        metrics=target.metrics,
+        eval_set_version=target.eval_set_version,
+        metric=target.metric,
+        decision=Decision.ROLLED_BACK.value,
+        champion_iteration=to_iteration,
+    )
+    decision = DecisionResult(promote=True, decision=Decision.ROLLED_BACK.value, reason=reason)
     logger.info("rollback begun", extra={"lineage": name, "iteration": iteration, "to": to_iteration})
-    return {
-        **event,
-        "promotion": promotion,
-        "decision": {"promote": True, "decision": Decision.ROLLED_BACK.value, "reason": reason},
-    }
+    # The input passes on as it came (the lineage's config as sent), with the two sections added.
+    return {**event, "promotion": dump(promotion), "decision": dump(decision)}

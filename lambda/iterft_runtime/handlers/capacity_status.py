@@ -13,15 +13,17 @@ from aws_lambda_powertools import Logger
 
 from iterft_runtime.dal import bedrock
 from iterft_runtime.logic.serving import readiness
-from iterft_runtime.models.capacity import Capacity, Readiness
+from iterft_runtime.models.capacity import Readiness
+from iterft_runtime.models.steps import CapacityStatusInput, dump
+from iterft_runtime.models.steps import Readiness as ReadinessResult
 
 logger = Logger()
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     verdicts: list[tuple[Readiness, str]] = []
-    for item in event.get("capacities") or []:
-        capacity = Capacity.from_dict(item)
+    for item in CapacityStatusInput.model_validate(event).capacities or []:
+        capacity = item.to_capacity()
         status = bedrock.describe_capacity(capacity.kind, capacity.arn)
         if status is None:
             verdicts.append((Readiness.FAILED, f"{capacity.kind} {capacity.name} no longer exists"))
@@ -29,10 +31,12 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             verdicts.append(readiness(capacity, status))
     failed = [reason for verdict, reason in verdicts if verdict is Readiness.FAILED]
     pending = [reason for verdict, reason in verdicts if verdict is Readiness.PENDING]
-    result = {
-        "ready": not failed and not pending,
-        "failed": bool(failed),
-        "reason": "; ".join(failed or pending) or "every capacity serves its model",
-    }
+    result = dump(
+        ReadinessResult(
+            ready=not failed and not pending,
+            failed=bool(failed),
+            reason="; ".join(failed or pending) or "every capacity serves its model",
+        )
+    )
     logger.info("capacity checked", extra=result)
     return result

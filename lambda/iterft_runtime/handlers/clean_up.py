@@ -26,25 +26,19 @@ from iterft_runtime import naming
 from iterft_runtime.dal import bedrock, serving_pointer
 from iterft_runtime.dal.registry import Registry
 from iterft_runtime.handlers import settings
-from iterft_runtime.logic.rounds import readable_cause, round_input
-from iterft_runtime.logic.serving import (
-    NoEvaluationCapacityError,
-    evaluation_capacities,
-    evaluation_capacity_kind,
-    swap_target,
-)
+from iterft_runtime.logic.rounds import readable_cause
+from iterft_runtime.logic.serving import NoEvaluationCapacityError, evaluation_capacity_kind
 from iterft_runtime.models.capacity import Capacity, CapacityKind, CapacityRole
-from iterft_runtime.models.lineage import LineageConfig
 from iterft_runtime.models.records import Decision
+from iterft_runtime.models.steps import Outcome, RoundState, dump
 
 logger = Logger()
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    given = round_input(event)
-    name, iteration = given.lineage.name, given.iteration
-    cause = readable_cause(event.get("error"))
-    begun = event.get("round") or {}
+    doc = RoundState.model_validate(event)
+    name, iteration, begun = doc.lineage.name, doc.iteration, doc.round
+    cause = readable_cause(dump(doc.error) if doc.error else None)
     registry = Registry(settings.table_name())
     state = registry.get_state(name)
     record = registry.get_iteration(name, iteration)
@@ -52,26 +46,30 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     serving = Capacity.from_dict(state.serving_capacity) if state and state.serving_capacity else None
     leftovers: list[str] = []
 
-    job_name = begun.get("job_name")
+    job_name = begun.job_name if begun else None
     if job_name:
         _attempt(
             leftovers,
             f"stop or record job {job_name}",
             lambda: _settle_job(job_name, lambda fields: registry.update_iteration(name, iteration, fields)),
         )
-    if given.lineage.evaluation.managed_job is not None:
-        started = {
-            job["job_name"]: job["job_arn"] for job in (event.get("managed_evaluation") or {}).get("jobs", [])
-        }
-        for role in (CapacityRole.CANDIDATE, CapacityRole.CHAMPION):
-            evaluation_job = begun.get(f"{role.value}_evaluation_job_name")
+    if doc.lineage.evaluation.managed_job is not None:
+        started = (
+            {job.job_name: job.job_arn for job in doc.managed_evaluation.jobs}
+            if doc.managed_evaluation
+            else {}
+        )
+        evaluation_jobs = (
+            [begun.candidate_evaluation_job_name, begun.champion_evaluation_job_name] if begun else []
+        )
+        for evaluation_job in evaluation_jobs:
             if evaluation_job:
                 _attempt(
                     leftovers,
                     f"stop evaluation job {evaluation_job}",
                     lambda name=evaluation_job: _stop_evaluation_job(name, started.get(name)),
                 )
-    for capacity in _created_by_round(event, given.lineage, iteration):
+    for capacity in _created_by_round(doc):
         if serving is not None and capacity.arn and capacity.arn == serving.arn:
             continue  # adopted by the committed promotion: it serves now
         if committed and capacity.role is CapacityRole.SERVING:
@@ -85,7 +83,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             "publish the serving pointer",
             lambda: serving_pointer.publish(settings.serving_parameter(name), pointer),
         )
-    target = swap_target(event)
+    target = doc.swap_target()
     if not committed and serving is not None and target is not None and target.arn == serving.arn:
         # An in-place update was asked for and the round failed: keep the champion in service.
         _attempt(leftovers, f"keep {serving.name} on the champion", lambda: _keep_serving(serving))
@@ -93,38 +91,44 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     incomplete = f"; clean-up incomplete: {'; '.join(leftovers)}" if leftovers else ""
     if committed and record is not None:
         # The promotion committed before the failure: the model is the champion and serves.
-        outcome = {
-            "decision": record.decision,
-            "reason": f"{record.decision}; a later step failed: {cause}{incomplete}",
-        }
+        outcome = dump(
+            Outcome(
+                decision=record.decision,
+                reason=f"{record.decision}; a later step failed: {cause}{incomplete}",
+            )
+        )
     else:
-        outcome = {"decision": Decision.FAILED.value, "reason": f"{cause}{incomplete}"}
+        outcome = dump(Outcome(decision=Decision.FAILED.value, reason=f"{cause}{incomplete}"))
     logger.info("failed round cleaned up", extra={"lineage": name, "iteration": iteration, **outcome})
     return outcome
 
 
-def _created_by_round(event: dict[str, Any], lineage: LineageConfig, iteration: int) -> list[Capacity]:
+def _created_by_round(doc: RoundState) -> list[Capacity]:
     """Everything the round created or may have created: what the state document lists, plus the
     deterministic names of capacity whose creation may have happened without reaching it."""
-    name = lineage.name
-    listed = list(evaluation_capacities(event))
-    target = swap_target(event)
+    name, iteration, begun = doc.lineage.name, doc.iteration, doc.round
+    listed = doc.evaluation_capacities()
+    target = doc.swap_target()
     if target is not None:
         listed.append(target)
-    begun = event.get("round") or {}
     try:
-        kinds = [evaluation_capacity_kind(lineage, settings.region())]
+        kinds = [evaluation_capacity_kind(doc.lineage, settings.region())]
     except NoEvaluationCapacityError:
         kinds = list(CapacityKind)  # cannot tell which: look for both
-    for role, key in (
-        (CapacityRole.CANDIDATE, "candidate_capacity_name"),
-        (CapacityRole.CHAMPION, "champion_capacity_name"),
-    ):
-        if begun.get(key):
+    named = (
+        [
+            (CapacityRole.CANDIDATE, begun.candidate_capacity_name),
+            (CapacityRole.CHAMPION, begun.champion_capacity_name),
+        ]
+        if begun
+        else []
+    )
+    for role, capacity_name in named:
+        if capacity_name:
             listed += [
-                Capacity(kind=kind, name=begun[key], arn="", model_arn="", role=role) for kind in kinds
+                Capacity(kind=kind, name=capacity_name, arn="", model_arn="", role=role) for kind in kinds
             ]
-    if event.get("promotion"):
+    if doc.promotion:
         for serving_kind in CapacityKind:
             listed.append(
                 Capacity(

@@ -15,8 +15,8 @@ from iterft_runtime import naming
 from iterft_runtime.dal import bedrock, storage
 from iterft_runtime.dal.registry import Registry
 from iterft_runtime.handlers import settings
-from iterft_runtime.logic.rounds import round_input
 from iterft_runtime.logic.training_metrics import final_training_loss, final_validation_loss
+from iterft_runtime.models.steps import RoundState, TrainingResult, dump, required
 
 logger = Logger()
 
@@ -26,27 +26,29 @@ class NoOutputModelError(RuntimeError):
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    given = round_input(event)
-    name, iteration = given.lineage.name, given.iteration
-    job = bedrock.get_customization_job(event["round"]["job_name"])
+    doc = RoundState.model_validate(event)
+    name, iteration, begun = doc.lineage.name, doc.iteration, required(doc.round, "round")
+    job = bedrock.get_customization_job(begun.job_name)
     if not job.output_model_arn:
         raise NoOutputModelError(f"job {job.name} ({job.status}) has no output model: {job.failure_message}")
 
-    bucket, prefix = storage.split_uri(event["round"]["output_uri"])
+    bucket, prefix = storage.split_uri(begun.output_uri)
     training_key = naming.job_training_metrics_key(prefix, job.job_id)
     training_lines = storage.iter_text_lines(bucket, training_key)
     if training_lines is None:
         logger.warning("no training metrics", extra={"uri": storage.s3_uri(bucket, training_key)})
     validation_lines = storage.iter_text_lines(bucket, naming.job_validation_metrics_key(prefix, job.job_id))
-    result = {
-        "job_arn": job.arn,
-        "output_model_arn": job.output_model_arn,
-        "training_loss": final_training_loss(training_lines, training_key)
-        if training_lines is not None
-        else None,
-        "validation_loss": final_validation_loss(validation_lines),
-        "training_seconds": job.training_seconds,
-    }
+    result = dump(
+        TrainingResult(
+            job_arn=job.arn,
+            output_model_arn=job.output_model_arn,
+            training_loss=final_training_loss(training_lines, training_key)
+            if training_lines is not None
+            else None,
+            validation_loss=final_validation_loss(validation_lines),
+            training_seconds=job.training_seconds,
+        )
+    )
     Registry(settings.table_name()).update_iteration(name, iteration, result)
     logger.info("training metrics collected", extra={"lineage": name, "iteration": iteration, **result})
     return result

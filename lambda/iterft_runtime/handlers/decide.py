@@ -12,27 +12,29 @@ from typing import Any
 from aws_lambda_powertools import Logger
 
 from iterft_runtime.logic.gate import decide
-from iterft_runtime.models.lineage import LineageConfig
+from iterft_runtime.models.steps import DecisionResult, RoundState, dump, required
 
 logger = Logger()
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    lineage = LineageConfig.model_validate(event["lineage"])
-    evaluation = event["evaluation"]
+    doc = RoundState.model_validate(event)
+    lineage, evaluation = doc.lineage, required(doc.evaluation, "evaluation")
     decision = decide(
-        _overall(evaluation["candidate_metrics"]),
-        _overall(evaluation["champion_metrics"]),
+        _overall(evaluation.candidate_metrics),
+        _overall(evaluation.champion_metrics),
         primary=lineage.evaluation.metric,
         min_improvement=lineage.gate.min_improvement,
         guards=lineage.evaluation.guards,
     )
-    result = {
-        **decision.to_dict(),
-        "approval_required": decision.promote and lineage.approval.required,
-        "approval_timeout_seconds": lineage.approval.timeout_seconds,
-    }
-    logger.info("gate decided", extra={"lineage": lineage.name, "iteration": event["iteration"], **result})
+    result = dump(
+        DecisionResult(
+            **decision.to_dict(),
+            approval_required=decision.promote and lineage.approval.required,
+            approval_timeout_seconds=lineage.approval.timeout_seconds,
+        )
+    )
+    logger.info("gate decided", extra={"lineage": lineage.name, "iteration": doc.iteration, **result})
     return result
 
 

@@ -26,9 +26,10 @@ from iterft_runtime.logic.cost import CostInputError, RoundCost, estimate_round_
 from iterft_runtime.logic.notifications import Convergence, round_notification
 from iterft_runtime.logic.plateau import after_round, is_regression, regression_note
 from iterft_runtime.logic.round_metrics import round_metric_values
-from iterft_runtime.logic.rounds import gate_improvement, record_fields, round_input
+from iterft_runtime.logic.rounds import gate_improvement, record_fields
 from iterft_runtime.models.lineage import GatePolicy, LineageConfig
 from iterft_runtime.models.records import Decision
+from iterft_runtime.models.steps import ExecutionInput, FinishResult, dump
 
 logger = Logger()
 # Named here, not read from the environment at import (the embedded default sets it after importing).
@@ -41,7 +42,9 @@ class StateMissingError(RuntimeError):
 
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    given = round_input(event)
+    # Only the execution input is parsed: Finish releases the lock whatever the rest of the document
+    # holds (the cost estimate, the record and the metrics read it leniently, each section on its own).
+    given = ExecutionInput.model_validate(event)
     name, iteration = given.lineage.name, given.iteration
     ended_at = settings.now()
     fields = record_fields(event, ended_at=ended_at)
@@ -87,7 +90,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             "lock_released": released,
         },
     )
-    return {}
+    return dump(FinishResult())
 
 
 def _publish_metrics(lineage: str, event: dict[str, Any], decision: str) -> None:

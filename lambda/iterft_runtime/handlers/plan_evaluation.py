@@ -39,14 +39,14 @@ from iterft_runtime.logic.evaluation import (
     shard_records,
 )
 from iterft_runtime.logic.managed_evaluation import check_prompt_count
-from iterft_runtime.logic.rounds import round_input
+from iterft_runtime.models.steps import EvaluationPlan, RoundState, dump
 
 logger = Logger()
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    given = round_input(event)
-    lineage = given.lineage
+    doc = RoundState.model_validate(event)
+    lineage = doc.lineage
     evaluation_set, found = read_evaluation_set(settings.bucket_name(), lineage.name)
     if lineage.evaluation.managed_job is not None:
         check_prompt_count(len(evaluation_set.items))
@@ -57,28 +57,32 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     per_shard = shard_records(lineage.evaluation, champion_answers=rescore)
     bucket, shard_list_key = (
         settings.bucket_name(),
-        naming.evaluation_shard_list_key(lineage.name, given.iteration),
+        naming.evaluation_shard_list_key(lineage.name, doc.iteration),
     )
     check_shard_count(len(evaluation_set.items), per_shard, evaluation_set_uri(bucket, lineage.name))
     shards = plan_shards(evaluation_set, per_shard)
     champion = champion_source(lineage, state) if rescore else None
     storage.put_json(bucket, shard_list_key, [shard.to_dict() for shard in shards])
-    result = {
-        "eval_set_version": evaluation_set.version,
-        "eval_set_object": {"version_id": found.version_id, "etag": found.etag},
-        "records": len(evaluation_set.items),
-        "champion_model": champion.invoke if champion else None,
-        "champion_to_deploy": champion.deploy if champion else None,
-        "shard_records": per_shard,
-        "shard_count": len(shards),
-        "shard_list_key": shard_list_key,
-        "shards": inline_shards(shards),
-    }
+    result = dump(
+        EvaluationPlan.model_validate(
+            {
+                "eval_set_version": evaluation_set.version,
+                "eval_set_object": {"version_id": found.version_id, "etag": found.etag},
+                "records": len(evaluation_set.items),
+                "champion_model": champion.invoke if champion else None,
+                "champion_to_deploy": champion.deploy if champion else None,
+                "shard_records": per_shard,
+                "shard_count": len(shards),
+                "shard_list_key": shard_list_key,
+                "shards": inline_shards(shards),
+            }
+        )
+    )
     logger.info(
         "evaluation planned",
         extra={
             "lineage": lineage.name,
-            "iteration": given.iteration,
+            "iteration": doc.iteration,
             **{key: value for key, value in result.items() if key != "shards"},
         },
     )

@@ -17,27 +17,26 @@ from aws_lambda_powertools import Logger
 
 from iterft_runtime.dal import bedrock
 from iterft_runtime.handlers import settings
-from iterft_runtime.logic.rounds import round_input
 from iterft_runtime.logic.serving import (
     EVALUATION_MODEL_UNITS,
     capacity_tags,
     evaluation_capacity_kind,
 )
 from iterft_runtime.models.capacity import Capacity, CapacityKind, CapacityRole
+from iterft_runtime.models.steps import CapacityResult, RoundState, dump, required
 
 logger = Logger()
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    given = round_input(event)
-    name, iteration = given.lineage.name, given.iteration
-    kind = evaluation_capacity_kind(given.lineage, settings.region())
-    plan, begun = event["evaluation_plan"], event["round"]
-    wanted = [
-        (CapacityRole.CANDIDATE, begun["candidate_capacity_name"], event["training"]["output_model_arn"])
-    ]
-    if plan.get("champion_to_deploy"):
-        wanted.append((CapacityRole.CHAMPION, begun["champion_capacity_name"], plan["champion_to_deploy"]))
+    doc = RoundState.model_validate(event)
+    name, iteration = doc.lineage.name, doc.iteration
+    kind = evaluation_capacity_kind(doc.lineage, settings.region())
+    plan, begun = required(doc.evaluation_plan, "evaluation_plan"), required(doc.round, "round")
+    training = required(doc.training, "training")
+    wanted = [(CapacityRole.CANDIDATE, begun.candidate_capacity_name, training.output_model_arn)]
+    if plan.champion_to_deploy:
+        wanted.append((CapacityRole.CHAMPION, begun.champion_capacity_name, plan.champion_to_deploy))
 
     created_at = settings.now()
     created: list[Capacity] = []
@@ -55,10 +54,14 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         created.append(replace(capacity, arn=arn))
 
     by_role = {capacity.role: capacity.arn for capacity in created}
-    result = {
-        "evaluation": [capacity.to_dict() for capacity in created],
-        "candidate_model": by_role[CapacityRole.CANDIDATE],
-        "champion_model": plan.get("champion_model") or by_role.get(CapacityRole.CHAMPION),
-    }
+    result = dump(
+        CapacityResult.model_validate(
+            {
+                "evaluation": [capacity.to_dict() for capacity in created],
+                "candidate_model": by_role[CapacityRole.CANDIDATE],
+                "champion_model": plan.champion_model or by_role.get(CapacityRole.CHAMPION),
+            }
+        )
+    )
     logger.info("evaluation capacity requested", extra={"lineage": name, "iteration": iteration, **result})
     return result

@@ -9,17 +9,16 @@ from typing import Any
 from aws_lambda_powertools import Logger
 
 from iterft_runtime.dal import bedrock
-from iterft_runtime.logic.rounds import round_input
-from iterft_runtime.logic.serving import evaluation_capacities
+from iterft_runtime.models.steps import ReleaseResult, RoundState, dump
 
 logger = Logger()
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    given = round_input(event)
-    released = bedrock.release_capacities(evaluation_capacities(event))
+    doc = RoundState.model_validate(event)
+    released = bedrock.release_capacities(doc.evaluation_capacities())
     logger.info(
         "evaluation capacity released",
-        extra={"lineage": given.lineage.name, "iteration": given.iteration, "released": released},
+        extra={"lineage": doc.lineage.name, "iteration": doc.iteration, "released": released},
     )
-    return {"released": released}
+    return dump(ReleaseResult(released=released))

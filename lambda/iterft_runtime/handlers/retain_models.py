@@ -26,9 +26,9 @@ from iterft_runtime.dal.clients import error_code
 from iterft_runtime.dal.registry import Registry
 from iterft_runtime.handlers import settings
 from iterft_runtime.logic.cost import CostInputError, parse_time
-from iterft_runtime.logic.rounds import round_input
 from iterft_runtime.logic.serving import LineageModel, models_to_delete
 from iterft_runtime.models.records import Decision, IterationRecord
+from iterft_runtime.models.steps import RetentionResult, RoundState, dump
 
 logger = Logger()
 
@@ -36,19 +36,19 @@ MAX_LISTED = 10
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    given = round_input(event)
-    name = given.lineage.name
+    doc = RoundState.model_validate(event)
+    name = doc.lineage.name
     registry = Registry(settings.table_name())
     state = registry.get_state(name)
     records = registry.list_iterations(name)
     # This round's record says `running` until Finish: its outcome is in the state document.
-    outcome = str((event.get("outcome") or {}).get("decision") or Decision.FAILED.value)
+    outcome = str((doc.outcome.decision if doc.outcome else None) or Decision.FAILED.value)
     models = [
         LineageModel(
             record.iteration,
             record.output_model_arn,
-            outcome if record.iteration == given.iteration else record.decision,
-            None if record.iteration == given.iteration else _ended(record),
+            outcome if record.iteration == doc.iteration else record.decision,
+            None if record.iteration == doc.iteration else _ended(record),
         )
         for record in records
         if record.output_model_arn and not record.model_deleted_at
@@ -57,7 +57,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     in_flight = [
         arn
         for record in records
-        if record.decision == Decision.RUNNING and record.iteration != given.iteration
+        if record.decision == Decision.RUNNING and record.iteration != doc.iteration
         for arn in (record.base_model, record.output_model_arn)
     ]
     protected = [
@@ -66,7 +66,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         serving.get("model_arn"),
         *in_flight,
     ]
-    retention = given.lineage.retention
+    retention = doc.lineage.retention
     doomed = models_to_delete(
         models,
         retention.keep_models,
@@ -87,12 +87,14 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         registry.update_iteration(name, model.iteration, {"model_deleted_at": settings.now()})
         deleted.append(model.iteration)
     logger.info("retention applied", extra={"lineage": name, "deleted": deleted, "skipped": skipped})
-    return {
-        "deleted_iterations": deleted[:MAX_LISTED],
-        "skipped": skipped[:MAX_LISTED],
-        "deleted_count": len(deleted),
-        "skipped_count": len(skipped),
-    }
+    return dump(
+        RetentionResult(
+            deleted_iterations=deleted[:MAX_LISTED],
+            skipped=skipped[:MAX_LISTED],
+            deleted_count=len(deleted),
+            skipped_count=len(skipped),
+        )
+    )
 
 
 def _ended(record: IterationRecord) -> datetime | None:

@@ -30,8 +30,9 @@ from iterft_runtime.logic.evaluation import (
     parse_shard,
 )
 from iterft_runtime.logic.judge import judge_prompt, parse_grade
-from iterft_runtime.models.lineage import JudgeConfig, LineageConfig
+from iterft_runtime.models.lineage import JudgeConfig
 from iterft_runtime.models.metrics import DEFAULT_RUBRIC
+from iterft_runtime.models.steps import EvalSetObject, ScoreShardInput, ScoreShardResult, dump
 
 logger = Logger()
 
@@ -41,12 +42,12 @@ class EvaluationSetChangedError(EvaluationSetError):
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    lineage = LineageConfig.model_validate(event["lineage"])
-    iteration, shard = int(event["iteration"]), Shard.from_dict(event["shard"])
-    items = _read_shard(lineage.name, shard, event["eval_set_object"])
+    given = ScoreShardInput.model_validate(event)
+    lineage, iteration, shard = given.lineage, given.iteration, Shard.from_dict(given.shard.model_dump())
+    items = _read_shard(lineage.name, shard, given.eval_set_object)
     max_tokens = lineage.evaluation.max_answer_tokens
-    candidate = _answers(event["candidate_model"], items, max_tokens)
-    champion_model = event.get("champion_model")
+    candidate = _answers(given.candidate_model, items, max_tokens)
+    champion_model = given.champion_model
     champion = _answers(champion_model, items, max_tokens) if champion_model else None
     candidate_judge = champion_judge = None
     if lineage.evaluation.judge is not None:
@@ -58,18 +59,18 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     logger.info(
         "shard answered", extra={"lineage": lineage.name, "iteration": iteration, "shard": shard.to_dict()}
     )
-    return {"index": shard.index, "records": len(items), "uri": uri}
+    return dump(ScoreShardResult(index=shard.index, records=len(items), uri=uri))
 
 
-def _read_shard(lineage: str, shard: Shard, planned: dict[str, Any]) -> tuple[EvaluationItem, ...]:
+def _read_shard(lineage: str, shard: Shard, planned: EvalSetObject) -> tuple[EvaluationItem, ...]:
     """The shard's records, from its byte range of the object version the plan read."""
     bucket, key = settings.bucket_name(), naming.evaluation_set_key(lineage)
     chunks = storage.iter_chunks(
         bucket,
         key,
-        planned.get("version_id"),
+        planned.version_id,
         byte_range=(shard.byte_start, shard.byte_end),
-        etag=str(planned["etag"]),
+        etag=str(planned.etag),
     )
     try:
         return parse_shard(chunks, shard, storage.s3_uri(bucket, key))

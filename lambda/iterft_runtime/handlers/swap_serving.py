@@ -20,9 +20,9 @@ from iterft_runtime import naming
 from iterft_runtime.dal import bedrock
 from iterft_runtime.dal.registry import Registry
 from iterft_runtime.handlers import settings
-from iterft_runtime.logic.rounds import round_input
-from iterft_runtime.logic.serving import SwapAction, capacity_tags, evaluation_capacities, plan_swap
+from iterft_runtime.logic.serving import SwapAction, capacity_tags, plan_swap
 from iterft_runtime.models.capacity import Capacity, CapacityRole
+from iterft_runtime.models.steps import RoundState, SwapResult, dump, required
 
 logger = Logger()
 
@@ -32,16 +32,16 @@ class ServingCapacityMissingError(RuntimeError):
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    given = round_input(event)
-    name, iteration = given.lineage.name, given.iteration
-    model_arn = str(event["promotion"]["model_arn"])
+    doc = RoundState.model_validate(event)
+    name, iteration = doc.lineage.name, doc.iteration
+    model_arn = required(doc.promotion, "promotion").model_arn
     state = Registry(settings.table_name()).get_state(name)
     current = Capacity.from_dict(state.serving_capacity) if state and state.serving_capacity else None
     candidate = next(
-        (item for item in evaluation_capacities(event) if item.role is CapacityRole.CANDIDATE), None
+        (item for item in doc.evaluation_capacities() if item.role is CapacityRole.CANDIDATE), None
     )
     plan = plan_swap(
-        given.lineage.serving,
+        doc.lineage.serving,
         current,
         candidate,
         model_arn,
@@ -60,10 +60,14 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             )
         if model_arn not in (status.model_arn, status.desired_model_arn):
             bedrock.swap_model(target)
-    result = {
-        "action": plan.action.value,
-        "targets": [target.to_dict()] if target is not None else [],
-        "replaced": plan.replaced.to_dict() if plan.replaced is not None else None,
-    }
+    result = dump(
+        SwapResult.model_validate(
+            {
+                "action": plan.action.value,
+                "targets": [target.to_dict()] if target is not None else [],
+                "replaced": plan.replaced.to_dict() if plan.replaced is not None else None,
+            }
+        )
+    )
     logger.info("serving swap requested", extra={"lineage": name, "iteration": iteration, **result})
     return result

@@ -27,10 +27,10 @@ from iterft_runtime.logic.evaluation import check_shard_count, shard_records
 from iterft_runtime.logic.hyperparameters import merge_hyperparameters, overrides_from_metadata
 from iterft_runtime.logic.managed_evaluation import check_prompt_count
 from iterft_runtime.logic.notifications import MAX_LISTED_PROBLEMS, listed_problem
-from iterft_runtime.logic.rounds import round_input
 from iterft_runtime.logic.validation import Severity, validate_lines
 from iterft_runtime.models.lineage import LineageConfig
 from iterft_runtime.models.records import Decision
+from iterft_runtime.models.steps import RoundState, ValidationResult, dump
 
 logger = Logger()
 
@@ -47,46 +47,44 @@ def _check_yardstick(lineage: LineageConfig) -> None:
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    given = round_input(event)
-    lineage, iteration, dataset = given.lineage, given.iteration, given.dataset
+    doc = RoundState.model_validate(event)
+    lineage, iteration, dataset = doc.lineage, doc.iteration, doc.dataset_ref
     family = lineage.model_family()
     bucket = settings.bucket_name()
     source = storage.find_object(dataset.bucket, dataset.key, dataset.version_id)
 
     overrides = overrides_from_metadata(family, source.metadata)
     hyperparameters, bad = merge_hyperparameters(family, lineage.hyperparameters, overrides)
-    result: dict[str, Any] = {
-        "valid": False,
-        "decision": Decision.REJECTED.value,
-        "records": 0,
-        "size_bytes": source.size,
-        "estimated_tokens": 0,
-        "training_data_uri": None,
-        "report_uri": None,
-        "hyperparameters": hyperparameters,
-        "reason": "",
-        "problem_counts": {},
-        "problems": [],
-    }
+    result = ValidationResult(
+        valid=False,
+        decision=Decision.REJECTED.value,
+        records=0,
+        size_bytes=source.size,
+        estimated_tokens=0,
+        training_data_uri=None,
+        report_uri=None,
+        hyperparameters=hyperparameters,
+        reason="",
+        problem_counts={},
+        problems=[],
+    )
     if bad:
-        result["reason"] = "invalid hyperparameter overrides in the upload's metadata: " + "; ".join(bad)
+        result.reason = "invalid hyperparameter overrides in the upload's metadata: " + "; ".join(bad)
         logger.info("invalid hyperparameters", extra={"lineage": lineage.name, "problems": bad})
-        return result
+        return dump(result)
 
     report = validate_lines(
         storage.iter_lines(source.bucket, source.key, source.version_id), family, declared_size=source.size
     )
-    result.update(
-        records=report.records,
-        size_bytes=report.size_bytes,
-        estimated_tokens=report.estimated_tokens,
-        decision=Decision.INVALID_DATA.value,
-    )
+    result.records = report.records
+    result.size_bytes = report.size_bytes
+    result.estimated_tokens = report.estimated_tokens
+    result.decision = Decision.INVALID_DATA.value
     if report.valid:
         _check_yardstick(lineage)
-        result.update(valid=True, decision=None)
-        result["reason"] = report.summary()
-        result["training_data_uri"] = storage.copy_object(
+        result.valid, result.decision = True, None
+        result.reason = report.summary()
+        result.training_data_uri = storage.copy_object(
             source.bucket,
             source.key,
             source.version_id,
@@ -102,15 +100,15 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             naming.quarantine_key(lineage.name, iteration, source.key),
         )
         document = {**report.to_dict(), "source": dataset.s3_uri, "quarantined_copy": quarantined}
-        result["report_uri"] = storage.put_json(
+        result.report_uri = storage.put_json(
             bucket, naming.validation_report_key(lineage.name, iteration), document
         )
-        result["reason"] = f"{dataset.s3_uri}: {report.summary()}"  # the exact version at fault
-        result["problem_counts"] = dict(report.counts)
+        result.reason = f"{dataset.s3_uri}: {report.summary()}"  # the exact version at fault
+        result.problem_counts = dict(report.counts)
         errors = [problem for problem in report.problems if problem.severity is Severity.ERROR]
-        result["problems"] = [listed_problem(problem.to_dict()) for problem in errors[:MAX_LISTED_PROBLEMS]]
+        result.problems = [listed_problem(problem.to_dict()) for problem in errors[:MAX_LISTED_PROBLEMS]]
     logger.info(
         "dataset validated",
         extra={"lineage": lineage.name, "iteration": iteration, "summary": report.summary()},
     )
-    return result
+    return dump(result)

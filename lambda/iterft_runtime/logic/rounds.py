@@ -8,42 +8,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
-from iterft_runtime.models.lineage import LineageConfig
-from iterft_runtime.models.records import DatasetRef, Decision
+from iterft_runtime.models.records import Decision
 
 MAX_CAUSE = 1000
 _MESSAGE_KEYS = ("errorMessage", "failureMessage", "FailureMessage", "message", "Message")
-
-
-@dataclass(frozen=True)
-class RoundInput:
-    """The execution input every step receives first: lineage config, iteration number, and the
-    dataset (a training round) or the rollback (`iterft rollback`)."""
-
-    lineage: LineageConfig
-    iteration: int
-    dataset_ref: DatasetRef | None
-    rollback: Mapping[str, Any] | None = None
-
-    @property
-    def dataset(self) -> DatasetRef:
-        """The round's dataset; only training rounds have one."""
-        if self.dataset_ref is None:
-            raise ValueError(f"{self.lineage.name} #{self.iteration} is a rollback: it has no dataset")
-        return self.dataset_ref
-
-
-def round_input(doc: Mapping[str, Any]) -> RoundInput:
-    dataset = doc.get("dataset")
-    return RoundInput(
-        lineage=LineageConfig.model_validate(doc["lineage"]),
-        iteration=int(doc["iteration"]),
-        dataset_ref=DatasetRef.from_dict(dataset) if dataset else None,
-        rollback=doc.get("rollback"),
-    )
 
 
 def record_fields(doc: Mapping[str, Any], ended_at: str) -> dict[str, Any]:

@@ -11,11 +11,10 @@ before its term ends, so evaluation never buys one.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any
 
 from iterft_runtime.models.capacity import (
     Capacity,
@@ -193,27 +192,6 @@ def _expired(ended_at: datetime | None, now: datetime | None, kept_for: timedelt
     if not kept_for:
         return True
     return ended_at is not None and now is not None and now - ended_at >= kept_for
-
-
-def evaluation_capacities(doc: Mapping[str, Any]) -> list[Capacity]:
-    """The evaluation capacity a round's state document says it created (`$.capacity.evaluation`)."""
-    section = doc.get("capacity")
-    listed = section.get("evaluation") if isinstance(section, Mapping) else None
-    return [Capacity.from_dict(item) for item in listed or []]
-
-
-def swap_target(doc: Mapping[str, Any]) -> Capacity | None:
-    """The serving capacity Swap serving model aimed at (`$.swap.targets`, empty under mode none)."""
-    section = doc.get("swap")
-    targets = section.get("targets") if isinstance(section, Mapping) else None
-    return Capacity.from_dict(targets[0]) if targets else None
-
-
-def replaced_capacity(doc: Mapping[str, Any]) -> Capacity | None:
-    """A serving capacity of another kind the swap replaces (after a change of serving mode)."""
-    section = doc.get("swap")
-    replaced = section.get("replaced") if isinstance(section, Mapping) else None
-    return Capacity.from_dict(replaced) if replaced else None
 
 
 def capacity_tags(lineage: str, iteration: int, role: CapacityRole) -> dict[str, str]:

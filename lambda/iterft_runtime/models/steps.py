@@ -11,12 +11,14 @@ present, keys it leaves out are absent, as Step Functions' JSONPath needs.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from iterft_runtime.models.capacity import Capacity
 from iterft_runtime.models.lineage import LineageConfig
 from iterft_runtime.models.messages import StartDataset
+from iterft_runtime.models.records import DatasetRef
 
 
 class StepModel(BaseModel):
@@ -26,7 +28,23 @@ class StepModel(BaseModel):
 
     def dump(self) -> dict[str, Any]:
         """The result as the workflow receives it: set keys only, JSON types."""
-        return self.model_dump(mode="json", exclude_unset=True)
+        return dump(self)
+
+
+def dump(model: BaseModel) -> dict[str, Any]:
+    """A step's result as the workflow receives it: the keys set (even to null) and no others, JSON
+    types (what a handler returns)."""
+    return model.model_dump(mode="json", exclude_unset=True)
+
+
+_Section = TypeVar("_Section")
+
+
+def required(section: _Section | None, key: str) -> _Section:
+    """A section of the state document a step cannot run without: KeyError naming it when absent."""
+    if section is None:
+        raise KeyError(key)
+    return section
 
 
 class OpenModel(BaseModel):
@@ -60,6 +78,13 @@ class ExecutionInput(OpenModel):
     iteration: int
     dataset: DatasetModel | None = Field(default=None, description="A training round's upload.")
     rollback: RollbackRequest | None = Field(default=None, description="A rollback's request.")
+
+    @property
+    def dataset_ref(self) -> DatasetRef:
+        """The round's dataset; only training rounds have one."""
+        if self.dataset is None:
+            raise ValueError(f"{self.lineage.name} #{self.iteration} is a rollback: it has no dataset")
+        return DatasetRef.from_dict(self.dataset.model_dump())
 
 
 # Each step's result, by the key it is written to ------------------------------------------------------
@@ -169,6 +194,9 @@ class CapacityModel(StepModel):
     model_units: int | None = None
     commitment: str | None = None
     created_at: str | None = None
+
+    def to_capacity(self) -> Capacity:
+        return Capacity.from_dict(self.model_dump())
 
 
 class CapacityResult(StepModel):
@@ -362,6 +390,18 @@ class RoundState(ExecutionInput):
     retention: RetentionResult | None = None
     finish: FinishResult | None = None
     error: ErrorInfo | None = None
+
+    def evaluation_capacities(self) -> list[Capacity]:
+        """The evaluation capacity the round says it created (`$.capacity.evaluation`)."""
+        return [item.to_capacity() for item in self.capacity.evaluation] if self.capacity else []
+
+    def swap_target(self) -> Capacity | None:
+        """The serving capacity Swap serving model aimed at (`$.swap.targets`, empty under mode none)."""
+        return self.swap.targets[0].to_capacity() if self.swap and self.swap.targets else None
+
+    def replaced_capacity(self) -> Capacity | None:
+        """A serving capacity of another kind the swap replaces (after a change of serving mode)."""
+        return self.swap.replaced.to_capacity() if self.swap and self.swap.replaced else None
 
 
 STEP_RESULTS: dict[str, type[BaseModel]] = {

@@ -1,0 +1,137 @@
+"""The round's first steps after validation: Begin iteration, Collect training metrics, Decide.
+
+Each handler gets the state document the workflow would pass it (round_support builds it).
+"""
+
+from __future__ import annotations
+
+import pytest
+from iterft_runtime import naming
+from iterft_runtime.dal.registry import LockNotHeldError
+from iterft_runtime.handlers import begin, collect_metrics, decide, promote
+from round_support import (
+    begun,
+    create_job,
+    dispatched,
+    evaluated,
+    metrics,
+    swapped,
+    to_decide,
+    validated,
+    with_capacity,
+)
+from runtime_support import BASE_MODEL, BUCKET, LINEAGE, LINEAGE_CONFIG, Aws, FakeBedrock
+
+pytest_plugins = ("runtime_fixtures", "step_contract_fixtures", "round_fixtures")
+
+
+# -- begin ---------------------------------------------------------------------------------------
+
+
+def test_begin_builds_on_the_starting_point_with_deterministic_names(aws: Aws) -> None:
+    doc = validated(dispatched(aws))
+    result = begin.handler(doc, None)
+
+    fingerprint = naming.dataset_fingerprint(doc["dataset"]["key"], doc["dataset"]["version_id"])
+    assert result == {
+        "base_model": BASE_MODEL,
+        "parent_iteration": 0,
+        "job_name": naming.job_name(LINEAGE, 1, fingerprint),
+        "custom_model_name": naming.custom_model_name(LINEAGE, 1, fingerprint),
+        "output_uri": f"s3://{BUCKET}/{naming.job_output_prefix(LINEAGE, 1)}",
+        "candidate_capacity_name": naming.evaluation_capacity_name(LINEAGE, 1, fingerprint, "candidate"),
+        "champion_capacity_name": naming.evaluation_capacity_name(LINEAGE, 1, fingerprint, "champion"),
+        "candidate_evaluation_job_name": naming.evaluation_job_name(LINEAGE, 1, fingerprint, "candidate"),
+        "champion_evaluation_job_name": naming.evaluation_job_name(LINEAGE, 1, fingerprint, "champion"),
+        "hyperparameters": {"epochCount": "2", "learningRate": "1e-05"},
+    }
+    record = aws.registry.get_iteration(LINEAGE, 1)
+    assert record is not None
+    assert (record.base_model, record.parent_iteration, record.job_name) == (
+        BASE_MODEL,
+        0,
+        result["job_name"],
+    )
+    assert record.hyperparameters == result["hyperparameters"]
+    assert begin.handler(doc, None) == result  # a retry derives the same round
+
+
+def test_begin_builds_on_the_champion_after_a_promotion(aws: Aws, fake: FakeBedrock) -> None:
+    first = with_capacity(fake, evaluated(begun(dispatched(aws, "one.jsonl")), candidate=0.7, champion=0.5))
+    promote.handler(swapped(first), None)
+    aws.registry.release_lock(LINEAGE, 1)
+
+    second = begin.handler(validated(dispatched(aws, "two.jsonl")), None)
+    assert second["base_model"] == first["training"]["output_model_arn"]
+    assert second["parent_iteration"] == 1
+
+
+def test_begin_refuses_an_iteration_that_does_not_hold_the_lock(aws: Aws) -> None:
+    doc = validated(dispatched(aws))
+    aws.registry.release_lock(LINEAGE, 1)
+    with pytest.raises(LockNotHeldError):
+        begin.handler(doc, None)
+
+
+# -- collect metrics -----------------------------------------------------------------------------
+
+
+def test_collect_metrics_reads_the_jobs_csvs(aws: Aws) -> None:
+    doc = begun(dispatched(aws))
+    job = create_job(aws, doc)
+    job_id = job["jobArn"].rsplit("/", 1)[-1]
+    prefix = naming.job_output_prefix(LINEAGE, 1)
+    training = (
+        "step_number,epoch_number,training_loss,perplexity\n1,1,2.0,7\n2,1,1.0,3\n3,2,0.6,2\n4,2,0.4,1.5\n"
+    )
+    validation = "step_number,epoch_number,validation_loss,perplexity\n2,1,1.2,3\n4,2,0.9,2.4\n"
+    aws.upload(naming.job_training_metrics_key(prefix, job_id), training.encode())
+    aws.upload(naming.job_validation_metrics_key(prefix, job_id), validation.encode())
+
+    result = collect_metrics.handler(doc, None)
+
+    assert result == {
+        "job_arn": job["jobArn"],
+        "output_model_arn": job["outputModelArn"],
+        "training_loss": pytest.approx(0.5),
+        "validation_loss": pytest.approx(0.9),
+        "training_seconds": (job["endTime"] - job["creationTime"]).total_seconds(),
+    }
+    record = aws.registry.get_iteration(LINEAGE, 1)
+    assert record is not None
+    assert (record.job_arn, record.training_loss, record.validation_loss) == (job["jobArn"], 0.5, 0.9)
+    assert record.training_seconds == result["training_seconds"]
+
+
+def test_collect_metrics_tolerates_missing_csvs(aws: Aws) -> None:
+    doc = begun(dispatched(aws))
+    job = create_job(aws, doc)
+    result = collect_metrics.handler(doc, None)
+    assert result["output_model_arn"] == job["outputModelArn"]
+    assert result["training_loss"] is None and result["validation_loss"] is None
+
+
+# -- decide --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("candidate", "promoted"), [(0.62, True), (0.6199, False)])
+def test_decide_applies_the_lineages_minimum_improvement(candidate: float, promoted: bool) -> None:
+    result = decide.handler(to_decide(LINEAGE_CONFIG, metrics(candidate), metrics(0.6)), None)
+    assert result["promote"] is promoted
+    assert result["decision"] == ("promoted" if promoted else "rejected")
+    assert result["improvement"] == pytest.approx(candidate - 0.6)
+    assert "0.0200" in result["reason"]
+    assert result["gate"] == [
+        {"rule": f"primary token_f1 {candidate - 0.6:+.4f} >= 0.0200", "passed": promoted}
+    ]
+    assert result["deltas"] == pytest.approx(
+        {"token_f1": candidate - 0.6, "exact_match": 0.0, "rouge_l": 0.0}
+    )
+
+
+def test_decide_applies_the_lineages_guards() -> None:
+    guarded = {**LINEAGE_CONFIG, "evaluation": {"metric": "token_f1", "guards": {"exact_match": 0.05}}}
+    result = decide.handler(to_decide(guarded, metrics(0.9, others=0.4), metrics(0.6)), None)
+    assert (result["promote"], result["decision"]) == (False, "rejected")
+    assert [rule["passed"] for rule in result["gate"]] == [True, False]
+    assert "guard exact_match fell 0.1000, more than its tolerance 0.0500" in result["reason"]
