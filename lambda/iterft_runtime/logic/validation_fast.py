@@ -46,7 +46,7 @@ MAX_FAST_TURNS = 1_000
 """Longer conversations take the exact path (none comes near it)."""
 _TURNS = {n: ("user", "assistant") * (n // 2) for n in range(2, MAX_FAST_TURNS + 1, 2)}
 """The only valid role sequence of each length: user first, alternating, assistant last."""
-SCAN_FROM = 2_000
+SCAN_FROM = 1_000
 """Characters from which a text is scanned for reserved tokens rather than searched (reserved_finder)."""
 ASCII_WHITESPACE = bytes(code for code in range(128) if chr(code).isspace())
 """The ASCII characters str.split() splits on (near_limit_tokens)."""
@@ -216,23 +216,31 @@ def reserved_finder(tokens: tuple[str, ...], searches: list[tuple[str, Search]])
     if not tokens:
         return None
     index = reserved_index(tokens)
-    groups = [(last, group, search) for (last, group), (_, search) in zip(index, searches, strict=True)]
+    # With each group, the characters its tokens have before the last ("" when one has none): most
+    # occurrences of ':' follow none of them, and indexing is cheaper than endswith over nine tokens.
+    groups = [
+        (last, group, "" if min(map(len, group)) < 2 else "".join({token[-2] for token in group}), search)
+        for (last, group), (_, search) in zip(index, searches, strict=True)
+    ]
 
     def found(text: str) -> bool:
         if len(text) < SCAN_FROM:
-            return any(last in text and search(text) is not None for last, search in searches)
-        find, endswith = text.find, text.endswith
-        for last, group, search in groups:
-            at = find(last)
-            for _ in range(RESERVED_CHECKS_PER_CHAR):
-                if at < 0:
+            for last, search in searches:  # noqa: SIM110 (any() over a generator: twice the time)
+                if last in text and search(text) is not None:
+                    return True
+            return False
+        for last, group, before, search in groups:
+            at = text.find(last)
+            checked = 0
+            while at >= 0:
+                if (not before or (at and text[at - 1] in before)) and text.endswith(group, 0, at + 1):
+                    return True
+                checked += 1
+                if checked == RESERVED_CHECKS_PER_CHAR:
+                    if search(text) is not None:
+                        return True
                     break
-                if endswith(group, 0, at + 1):
-                    return True
-                at = find(last, at + 1)
-            else:
-                if search(text) is not None:
-                    return True
+                at = text.find(last, at + 1)
         return False
 
     return found
