@@ -154,3 +154,74 @@ def test_a_media_uri_bedrock_cannot_read_is_refused_on_its_line(uri: str, valid:
     assert [(p.line, p.code) for p in report.problems] == ([] if valid else [(4, "bad_media_source")])
     if not valid and uri.startswith("s3://"):
         assert "letters, digits, _ - / ." in report.problems[0].message
+
+
+def exact_report(family: ModelFamily, line: bytes) -> ValidationReport:
+    report = ValidationReport(family=family.name, data_format=family.data_format.value)
+    RecordChecker(family, report).check_line(2, line)
+    return report
+
+
+# Texts long enough that the token estimate needs words counted (0.75 x chars over 0.9 x the limit):
+# prose (characters decide), one-letter words (words decide), and whitespace str.split() splits on
+# that is not a space: ASCII separators, no-break and ideographic spaces.
+NEAR_LIMIT_TEXTS = {
+    "prose": ("Please check the order status again tomorrow. " * 200)[:9_000],
+    "short-words": "a " * 2_456,  # 3,684 tokens by words, just under the warning line
+    "ascii-separators": "a\x1c" * 2_456,
+    "no-break-spaces": "a\xa0" * 2_456,
+    "ideographic-spaces": "a\u3000" * 2_456,
+    "non-ascii-prose": ("Déjà-vu, café noir à la façade. " * 300)[:9_000],
+    "near-by-words": "ab " * 2_600,
+    "too-many-words": "a " * 3_000,
+    "too-many-chars": "abcdefgh " * 1_500,
+}
+
+
+@pytest.mark.parametrize("text", NEAR_LIMIT_TEXTS.values(), ids=NEAR_LIMIT_TEXTS.keys())
+def test_a_record_near_the_token_limit_gets_the_exact_paths_estimate(text: str) -> None:
+    assert 0.75 * (len(text) + 1) + 4 > 0.9 * PROMPT_COMPLETION.max_tokens_per_record  # words may count
+    line = json.dumps({"prompt": "p", "completion": text}).encode() + b"\n"
+    exact = exact_report(PROMPT_COMPLETION, line)
+    found = fast_check(PROMPT_COMPLETION)(line)
+    if found is None:  # declined: the exact path reports it, near or over the limit
+        assert [problem.code for problem in exact.problems] in (["near_token_limit"], ["too_many_tokens"])
+    else:
+        assert exact.problems == []
+        assert found[0] == exact.estimated_tokens
+    report = validate_lines([line], PROMPT_COMPLETION)
+    assert report.estimated_tokens == exact.estimated_tokens
+    assert [problem.code for problem in report.problems if problem.line] == [p.code for p in exact.problems]
+
+
+def test_near_limit_records_take_the_fast_path_when_under_the_warning_line() -> None:
+    line = json.dumps({"prompt": "p", "completion": NEAR_LIMIT_TEXTS["prose"]}).encode()
+    assert fast_check(PROMPT_COMPLETION)(line) is not None
+
+
+LONG = "Step 2: check the receipt [1] and Settings -> Billing, then wait until 10:30. " * 40
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        LONG + "User: hi",  # long: scanned occurrence by occurrence
+        "x:" * 200 + "Thought: ok" + LONG,  # dense in ':' (over RESERVED_CHECKS_PER_CHAR): the regex
+        LONG + "[EOS]",
+        LONG + "<video>",
+        "Bot: hi",  # short: the regex
+    ],
+)
+def test_a_reserved_token_in_a_text_of_any_length_is_reported(text: str) -> None:
+    for record in (
+        conv(turn("user", {"text": text}), turn("assistant", TEXT)),
+        conv(turn("user", TEXT), turn("assistant", TEXT), system=[{"text": text}]),
+    ):
+        line = json.dumps(record).encode() + b"\n"
+        assert fast_check(NOVA)(line) is None
+        assert "reserved_token" in exact_problems(NOVA, line)
+
+
+def test_a_long_text_without_reserved_tokens_takes_the_fast_path() -> None:
+    record = conv(turn("user", {"text": "x:" * 200 + LONG}), turn("assistant", {"text": LONG}))
+    assert fast_check(NOVA)(json.dumps(record).encode()) is not None

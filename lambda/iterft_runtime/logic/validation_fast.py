@@ -20,14 +20,18 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import Annotated, Generic, Literal, TypeVar
+from typing import Annotated, Literal, TypeVar
 
 import msgspec
 from msgspec import UNSET, Meta, Struct, UnsetType
 
 from iterft_runtime.logic.validation_rules import (
+    CHARS_PER_TOKEN,
     CONVERSATION_SCHEMA_VERSION,
     NEAR_LIMIT_FRACTION,
+    RESERVED_CHECKS_PER_CHAR,
+    WORDS_TO_TOKENS,
+    estimate_tokens,
     reserved_index,
     valid_media_uri,
 )
@@ -42,6 +46,10 @@ MAX_FAST_TURNS = 1_000
 """Longer conversations take the exact path (none comes near it)."""
 _TURNS = {n: ("user", "assistant") * (n // 2) for n in range(2, MAX_FAST_TURNS + 1, 2)}
 """The only valid role sequence of each length: user first, alternating, assistant last."""
+SCAN_FROM = 1_000
+"""Characters from which a text is scanned for reserved tokens rather than searched (reserved_finder)."""
+ASCII_WHITESPACE = bytes(code for code in range(128) if chr(code).isspace())
+"""The ASCII characters str.split() splits on (near_limit_tokens)."""
 _DECODE_ERRORS = (msgspec.DecodeError, UnicodeDecodeError)
 """What a refused line raises (invalid UTF-8 comes as UnicodeDecodeError)."""
 # Digests: a flat tuple a record, whose first item is never a (key, value) pair, as every first
@@ -74,20 +82,33 @@ class _Block(Struct, forbid_unknown_fields=True, gc=False):
     video: _Media | UnsetType = UNSET
 
 
-BlockT = TypeVar("BlockT", _Text, _Block)
 T = TypeVar("T")
+# Concrete structs, not one Generic pair: msgspec builds a decoder for a parametrized Generic
+# through typing's machinery, 17 ms a decoder at the start of every file (a quarter of a 16 MB
+# file's validation); for these, a fifth of a millisecond.
 
 
-class _Turn(Struct, Generic[BlockT], forbid_unknown_fields=True, gc=False):
+class _TextTurn(Struct, forbid_unknown_fields=True, gc=False):
     role: Role
-    content: Annotated[list[BlockT], Meta(min_length=1)]
+    content: Annotated[list[_Text], Meta(min_length=1)]
 
 
-class _Conversation(Struct, Generic[BlockT], forbid_unknown_fields=True, gc=False):
-    """Blocks of text only (_Text), or of text, image or video (_Block): the first is tried first."""
+class _MediaTurn(Struct, forbid_unknown_fields=True, gc=False):
+    role: Role
+    content: Annotated[list[_Block], Meta(min_length=1)]
+
+
+class _TextConversation(Struct, forbid_unknown_fields=True, gc=False):
+    """Blocks of text only: tried first, then _MediaConversation (blocks of text, image or video)."""
 
     schemaVersion: Literal["bedrock-conversation-2024"]
-    messages: list[_Turn[BlockT]]
+    messages: list[_TextTurn]
+    system: list[_Text] | UnsetType = UNSET
+
+
+class _MediaConversation(Struct, forbid_unknown_fields=True, gc=False):
+    schemaVersion: Literal["bedrock-conversation-2024"]
+    messages: list[_MediaTurn]
     system: list[_Text] | UnsetType = UNSET
 
 
@@ -117,43 +138,65 @@ def fast_check(family: ModelFamily) -> FastCheck:
 
 
 class _Limits:
-    """The text rules every format shares: non-blank, no reserved token, well under the token limit."""
+    """The text rules every format shares: non-blank, no reserved token, under the token warning line."""
 
     def __init__(self, family: ModelFamily) -> None:
         self.searches = reserved_searches(family.reserved_tokens)
+        self.found = reserved_finder(family.reserved_tokens, self.searches)
         self.budget = NEAR_LIMIT_FRACTION * family.max_tokens_per_record
 
     def tokens(self, texts: list[str]) -> int | None:
-        """The texts' estimated tokens (characters / 3), or None when a rule needs the exact path.
+        """The texts' estimated tokens, or None when a rule needs the exact path.
 
         A text of n chars has at most (n + 1) // 2 words, so its estimate is at most 0.75 n + 2:
-        under the warning line, characters alone decide (as in RecordChecker._check_texts).
+        under that line, characters alone decide (as in RecordChecker._check_texts); over it,
+        near_limit_tokens.
         """
         if "" in texts or any(map(str.isspace, texts)):
             return None
-        if self.searches:
+        if self.found is not None:
             joined = "\0".join(texts)  # no token contains "\0": no match spans two texts
-            for last, search in self.searches:
-                if last in joined and search(joined) is not None:
-                    return None
+            if self.found(joined):
+                return None
             chars = len(joined) - len(texts) + 1 if texts else 0
         else:
             chars = sum(map(len, texts))
         if 0.75 * chars + 2 * len(texts) > self.budget:
-            return None
+            return near_limit_tokens(texts, self.budget)
         return -(-chars // 3)  # math.ceil(chars / CHARS_PER_TOKEN) in integers
 
 
+def near_limit_tokens(texts: list[str], budget: float) -> int | None:
+    """The exact path's estimate of texts long enough to need words counted, or None over `budget`.
+
+    Splitting a 20,000-character text into words costs five times parsing its record; an upper
+    bound on its words usually proves the characters decide without it. A word ends at whitespace
+    or at the end, so words <= whitespace characters + 1, and whitespace characters are at most
+    the ASCII whitespace bytes of the text's UTF-8 plus its non-ASCII characters (each of those
+    is two bytes or more, so there are at most len(utf8) - len(text)): a C copy and a C delete.
+    """
+    tokens = 0
+    for text in texts:
+        length = len(text)
+        raw = text.encode("utf-8", "surrogatepass")
+        spaces = 2 * len(raw) - length - len(raw.translate(None, ASCII_WHITESPACE))
+        if WORDS_TO_TOKENS * (spaces + 1) <= length / CHARS_PER_TOKEN:
+            tokens += -(-length // CHARS_PER_TOKEN)  # estimate_tokens(text), its words proven fewer
+        else:
+            tokens += estimate_tokens(text)
+    return tokens if tokens <= budget else None
+
+
 Search = Callable[[str], "re.Match[str] | None"]
+Found = Callable[[str], bool]
 
 
 def reserved_searches(tokens: tuple[str, ...]) -> list[tuple[str, Search]]:
     """(last character, a search finding any token ending in it), a group of tokens.
 
-    The caller looks for the character first (`in`, at memchr speed: most texts have no `]` or `>`
-    at all); where it occurs, the pattern, which starts with it, checks the tokens before each
-    occurrence (a lookbehind a token). On the benchmark's texts this takes a third of the time of
-    reserved_in, which also says which tokens: the exact path's job.
+    The caller looks for the character first (`in`, at memchr speed: most short texts have no `]`
+    or `>` at all); where it occurs, the pattern, which starts with it, checks the tokens before
+    each occurrence (a lookbehind a token). On short texts this is the fastest check measured.
     """
     searches = []
     for last, group in reserved_index(tokens):
@@ -162,10 +205,52 @@ def reserved_searches(tokens: tuple[str, ...]) -> list[tuple[str, Search]]:
     return searches
 
 
+def reserved_finder(tokens: tuple[str, ...], searches: list[tuple[str, Search]]) -> Found | None:
+    """Whether a text holds any of `tokens` (None when there are none).
+
+    Texts of SCAN_FROM characters or more are scanned like reserved_in does: str.find to each
+    occurrence of a token's last character, then one endswith over the group; the regex steps
+    through every character in Python's engine, two and a half times slower on 12 KB records. A
+    text dense in that character (RESERVED_CHECKS_PER_CHAR occurrences) gets the regex.
+    """
+    if not tokens:
+        return None
+    index = reserved_index(tokens)
+    # With each group, the characters its tokens have before the last ("" when one has none): most
+    # occurrences of ':' follow none of them, and indexing is cheaper than endswith over nine tokens.
+    groups = [
+        (last, group, "" if min(map(len, group)) < 2 else "".join({token[-2] for token in group}), search)
+        for (last, group), (_, search) in zip(index, searches, strict=True)
+    ]
+
+    def found(text: str) -> bool:
+        if len(text) < SCAN_FROM:
+            for last, search in searches:  # noqa: SIM110 (any() over a generator: twice the time)
+                if last in text and search(text) is not None:
+                    return True
+            return False
+        for last, group, before, search in groups:
+            at = text.find(last)
+            checked = 0
+            while at >= 0:
+                if (not before or (at and text[at - 1] in before)) and text.endswith(group, 0, at + 1):
+                    return True
+                checked += 1
+                if checked == RESERVED_CHECKS_PER_CHAR:
+                    if search(text) is not None:
+                        return True
+                    break
+                at = text.find(last, at + 1)
+        return False
+
+    return found
+
+
 def _conversation_check(limits: _Limits, media: MediaRules | None) -> FastCheck:
-    decode = msgspec.json.Decoder(_Conversation[_Text]).decode
+    decode = msgspec.json.Decoder(_TextConversation).decode
     media_check = _media_conversation_check(limits, media) if media is not None else None
-    searches, budget, turns, isspace = limits.searches, limits.budget, _TURNS, str.isspace
+    searches, found, budget = limits.searches, limits.found, limits.budget
+    turns, isspace = _TURNS, str.isspace
 
     def check(raw: bytes) -> FastResult | None:
         # The per-record Python of the most common format, inlined: it is what the floor leaves.
@@ -198,16 +283,23 @@ def _conversation_check(limits: _Limits, media: MediaRules | None) -> FastCheck:
         if "" in texts or any(map(isspace, texts)):
             return None
         joined = "\0".join(texts)  # no reserved token contains "\0": no match spans two texts
-        for last, search in searches:
-            if last in joined and search(joined) is not None:
-                return None
+        if len(joined) < SCAN_FROM:  # reserved_finder's branch for short texts, inlined
+            for last, search in searches:
+                if last in joined and search(joined) is not None:
+                    return None
+        elif found is not None and found(joined):
+            return None
         chars = len(joined) - len(texts) + 1
         if 0.75 * chars + 2 * len(texts) > budget:
-            return None
+            tokens = near_limit_tokens(texts, budget)
+            if tokens is None:
+                return None
+        else:
+            tokens = -(-chars // 3)
         # The digest's tuple: how many texts are the system's (-1: no system), the blocks a turn
         # (just the count when each has one), then every text: one tuple for one record.
         shape = count if blocks == count else tuple([len(turn.content) for turn in messages])
-        return -(-chars // 3), hash((len(texts) - blocks if system is not UNSET else -1, shape, *texts)), 0
+        return tokens, hash((len(texts) - blocks if system is not UNSET else -1, shape, *texts)), 0
 
     return check
 
@@ -216,7 +308,7 @@ def _media_conversation_check(limits: _Limits, rules: MediaRules) -> FastCheck:
     """Conversations with images or videos, for a model that takes them: each block is exactly one
     of text, image or video; media in user turns only, in a known format, from a readable s3 URI;
     at most the record's limit, and one kind a record."""
-    decode = _attempt(_Conversation[_Block])
+    decode = _attempt(_MediaConversation)
     formats = {IMAGE: rules.image_formats, VIDEO: rules.video_formats}
 
     def check(raw: bytes) -> FastResult | None:
