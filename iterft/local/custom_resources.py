@@ -27,7 +27,7 @@ import json
 import re
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -178,7 +178,8 @@ def _model(
     resource_type: str,
     properties: dict[str, Any],
 ) -> CustomModel:
-    model = CustomModel(region, str(uuid.uuid4()), logical_id, physical_id)
+    # Abstract to mypy: moto leaves CustomModel's CloudFormation hooks to adapters (adapt_custom_resources).
+    model = CustomModel(region, str(uuid.uuid4()), logical_id, physical_id)  # type: ignore[abstract]
     model.stack_id = stack_id  # type: ignore[attr-defined]
     model.resource_type = resource_type  # type: ignore[attr-defined]
     model.properties = properties  # type: ignore[attr-defined]
@@ -220,9 +221,10 @@ def adapt_custom_resources() -> Iterator[tuple[Any, str, Any]]:
     ) -> CustomModel:
         properties = cloudformation_json["Properties"]
         old = original_resource
+        stack_id, resource_type = old.stack_id, old.resource_type  # type: ignore[attr-defined]  # set by _model
         model = _model(
-            region_name, old.logical_id, old.physical_resource_id, old.stack_id, old.resource_type, properties
-        )  # type: ignore[attr-defined]
+            region_name, old.logical_id, old.physical_resource_id, stack_id, resource_type, properties
+        )
         answer = send_request(
             account_id,
             region_name,
@@ -247,7 +249,8 @@ def adapt_custom_resources() -> Iterator[tuple[Any, str, Any]]:
             PhysicalResourceId=self.physical_resource_id,
         )
 
-    yield CustomModel, "create_from_cloudformation_json", classmethod(create)
+    # mypy takes type[CustomModel] (abstract, as above) for no match of classmethod's type[Any].
+    yield CustomModel, "create_from_cloudformation_json", classmethod(create)  # type: ignore[arg-type]
     yield CustomModel, "update_from_cloudformation_json", classmethod(update)
     yield CustomModel, "delete", delete
 
@@ -279,7 +282,9 @@ def adapt_bucket_deletion() -> Iterator[tuple[Any, str, Any]]:
     yield FakeBucket, "delete_from_cloudformation_json", classmethod(delete)
 
 
-def adapt_stack_status(original_update: Any, original_delete_stack: Any) -> Iterator[tuple[Any, str, Any]]:
+def adapt_stack_status(
+    original_update: Callable[..., None], original_delete_stack: Callable[[CloudFormationBackend, str], None]
+) -> Iterator[tuple[Any, str, Any]]:
     def update(self: Stack, *args: Any, **kwargs: Any) -> None:
         previous = self.status
         self.status = "UPDATE_IN_PROGRESS"

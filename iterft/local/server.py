@@ -13,8 +13,8 @@ from typing import Any, ClassVar
 
 import boto3
 from botocore.config import Config
-from moto.core import DEFAULT_ACCOUNT_ID
 from moto.core.config import default_user_config
+from moto.core.models import DEFAULT_ACCOUNT_ID
 from moto.moto_api._internal.models import moto_api_backend
 from moto.server import ThreadedMotoServer
 from moto.stepfunctions.parser.api import ExecutionStatus
@@ -109,7 +109,7 @@ def embedded_client(service: str, endpoint: str, region: str, config: Config | N
                 aws_secret_access_key=_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
                 region_name=region,
             )
-        return _SESSIONS[region].client(service, endpoint_url=endpoint, config=config)
+        return _SESSIONS[region].client(service, endpoint_url=endpoint, config=config)  # type: ignore[call-overload]  # boto3-stubs types one overload per service name literal
 
 
 class EmbeddedAws:

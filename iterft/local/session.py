@@ -313,7 +313,7 @@ class LocalSession:
     def _tap_upload_events(self) -> str:
         """A queue receiving what the upload rule sends the trigger queue, so events can be redelivered."""
         sqs, events = self.client("sqs"), self.client("events")
-        tap_url = sqs.create_queue(QueueName=_TAP_QUEUE)["QueueUrl"]
+        tap_url: str = sqs.create_queue(QueueName=_TAP_QUEUE)["QueueUrl"]
         tap_arn = sqs.get_queue_attributes(QueueUrl=tap_url, AttributeNames=["QueueArn"])["Attributes"][
             "QueueArn"
         ]
