@@ -45,8 +45,8 @@ def add_call_wrapper(name: str, wrapper: CallWrapper) -> None:
             raise ValueError(f"a call wrapper named {name!r} is already installed")
         if _original is None:
             # botocore-stubs leave out BaseClient's private _make_api_call (each client call goes through it).
-            _original = BaseClient._make_api_call  # type: ignore[attr-defined]
-            BaseClient._make_api_call = wrapped_api_call  # type: ignore[attr-defined]
+            _original = BaseClient._make_api_call  # type: ignore[attr-defined]  # see above
+            BaseClient._make_api_call = wrapped_api_call  # type: ignore[attr-defined]  # see above
         _wrappers.append((name, wrapper))
 
 

@@ -189,7 +189,7 @@ def _error(client: BaseClient, operation: str, code: str, status: int) -> Except
         "ResponseMetadata": {"HTTPStatusCode": status, "HTTPHeaders": {}, "RetryAttempts": 0},
     }
     # botocore-stubs type from_code as returning an error; botocore returns its class.
-    error_class: type[Exception] = client.exceptions.from_code(code)  # type: ignore[assignment]
+    error_class: type[Exception] = client.exceptions.from_code(code)  # type: ignore[assignment]  # see above
     return error_class(response, operation)
 
 

@@ -151,22 +151,22 @@ def send_request(
         "RequestType": request_type,
         "ServiceToken": properties["ServiceToken"],
         "ResponseURL": _response_url(request_id),
-        "StackId": model.stack_id,  # type: ignore[attr-defined]
+        "StackId": model.stack_id,  # type: ignore[attr-defined]  # set by _model
         "RequestId": request_id,
         "LogicalResourceId": model.logical_id,
-        "ResourceType": model.resource_type,  # type: ignore[attr-defined]
+        "ResourceType": model.resource_type,  # type: ignore[attr-defined]  # set by _model
         "ResourceProperties": properties,
         **extra,
     }
     function = get_lambda_backend(account_id, region).get_function(properties["ServiceToken"])
     payload, errored = invoke_function(function, event)
     answer = _receiver.answers.pop(request_id, None) if _receiver else None
-    where = f"{model.logical_id} ({model.resource_type}) {request_type}"  # type: ignore[attr-defined]
+    where = f"{model.logical_id} ({model.resource_type}) {request_type}"  # type: ignore[attr-defined]  # set by _model
     if answer is None:
         detail = payload.decode(errors="replace") if errored else "the function returned without answering"
-        raise CustomResourceFailed(model.stack_id, f"{where}: no answer from its function: {detail}")  # type: ignore[attr-defined]
+        raise CustomResourceFailed(model.stack_id, f"{where}: no answer from its function: {detail}")  # type: ignore[attr-defined]  # set by _model
     if answer.get("Status") != "SUCCESS":
-        raise CustomResourceFailed(model.stack_id, f"{where} failed: {answer.get('Reason')}")  # type: ignore[attr-defined]
+        raise CustomResourceFailed(model.stack_id, f"{where} failed: {answer.get('Reason')}")  # type: ignore[attr-defined]  # set by _model
     return answer
 
 
@@ -180,9 +180,9 @@ def _model(
 ) -> CustomModel:
     # Abstract to mypy: moto leaves CustomModel's CloudFormation hooks to adapters (adapt_custom_resources).
     model = CustomModel(region, str(uuid.uuid4()), logical_id, physical_id)  # type: ignore[abstract]
-    model.stack_id = stack_id  # type: ignore[attr-defined]
-    model.resource_type = resource_type  # type: ignore[attr-defined]
-    model.properties = properties  # type: ignore[attr-defined]
+    model.stack_id = stack_id  # type: ignore[attr-defined]  # carried for send_request
+    model.resource_type = resource_type  # type: ignore[attr-defined]  # carried for send_request
+    model.properties = properties  # type: ignore[attr-defined]  # carried for send_request
     model.set_data({})
     return model
 
@@ -232,11 +232,11 @@ def adapt_custom_resources() -> Iterator[tuple[Any, str, Any]]:
             model,
             properties,
             PhysicalResourceId=old.physical_resource_id,
-            OldResourceProperties=old.properties,  # type: ignore[attr-defined]
+            OldResourceProperties=old.properties,  # type: ignore[attr-defined]  # set by _model
         )
         model.resource_name = str(answer.get("PhysicalResourceId") or old.physical_resource_id)
         if model.resource_name != old.physical_resource_id:  # replaced: the old one is deleted in cleanup
-            old.delete(account_id, region_name)  # type: ignore[attr-defined]
+            old.delete(account_id, region_name)  # type: ignore[attr-defined]  # added by this adapter
         return model
 
     def delete(self: CustomModel, account_id: str, region_name: str) -> None:
@@ -245,7 +245,7 @@ def adapt_custom_resources() -> Iterator[tuple[Any, str, Any]]:
             region_name,
             "Delete",
             self,
-            self.properties,  # type: ignore[attr-defined]
+            self.properties,  # type: ignore[attr-defined]  # set by _model
             PhysicalResourceId=self.physical_resource_id,
         )
 

@@ -121,7 +121,7 @@ def data_limit_failure(env: Environment, what: str) -> FailureEventException:
             error_name=StatesErrorName(typ=_DATA_LIMIT),
             event_type=HistoryEventType.TaskFailed,
             # moto's EventDetails TypedDict is total, yet an event holds only its own kind's details.
-            event_details=EventDetails(  # type: ignore[typeddict-item]
+            event_details=EventDetails(  # type: ignore[typeddict-item]  # see above
                 taskFailedEventDetails=TaskFailedEventDetails(error=_DATA_LIMIT.to_name(), cause=cause)
             ),
         )
@@ -190,8 +190,8 @@ def adapt_payload_quotas(patches: _Patches) -> None:
             state_machine_arn,
             name or str(uuid.uuid4()),
             # moto annotates these `str` with a None default, and takes None (as its API handler passes).
-            execution_input,  # type: ignore[arg-type]
-            trace_header,  # type: ignore[arg-type]
+            execution_input,  # type: ignore[arg-type]  # moto: None is fine
+            trace_header,  # type: ignore[arg-type]  # as above
         )
 
     patches.replace(sfn_models.StepFunctionsParserBackend, "start_execution", start_execution_within_quota)
@@ -374,7 +374,7 @@ def adapt_lambda_client_errors(patches: _Patches) -> None:
             error_name=CustomErrorName(error),
             event_type=HistoryEventType.LambdaFunctionFailed,
             # moto's EventDetails TypedDict is total, yet an event holds only its own kind's details.
-            event_details=EventDetails(  # type: ignore[typeddict-item]
+            event_details=EventDetails(  # type: ignore[typeddict-item]  # see above
                 lambdaFunctionFailedEventDetails=LambdaFunctionFailedEventDetails(error=error, cause=cause)
             ),
         )

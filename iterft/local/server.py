@@ -166,7 +166,7 @@ class EmbeddedAws:
         EmbeddedAws._last_port = self._port
         moto_api_backend.reset()
         self._saved_config = {name: default_user_config.get(name) for name in _MOTO_CONFIG}
-        default_user_config.update(_MOTO_CONFIG)  # type: ignore[typeddict-item]
+        default_user_config.update(_MOTO_CONFIG)  # type: ignore[typeddict-item]  # moto's config TypedDict is partial here
         install_adapters(self.time_scale)
         if iam_checks_wanted():
             self.iam = install_iam_checks(self.account_id)
@@ -197,11 +197,11 @@ class EmbeddedAws:
         self.iam = None
         self._server.stop()
         with contextlib.suppress(AttributeError):
-            self._server._server.server_close()  # type: ignore[union-attr]
+            self._server._server.server_close()  # type: ignore[union-attr]  # moto's private server
         self._server = None
         self._clients.clear()
         self._restore_environment()
-        default_user_config.update(self._saved_config)  # type: ignore[typeddict-item]
+        default_user_config.update(self._saved_config)  # type: ignore[typeddict-item]  # restores what was saved
         logging.getLogger("werkzeug").setLevel(self._werkzeug_level)
         moto_api_backend.reset()
 

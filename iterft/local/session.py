@@ -94,7 +94,7 @@ class LocalSession:
             server_ready = time.perf_counter()
             warming = threading.Thread(target=aws.warm_up, name="embedded-aws-warm-up", daemon=True)
             warming.start()  # the synth mostly waits on its Node.js process
-            synth = synth_stack(environment, outdir or Path(synth_dir.name), config_dir)  # type: ignore[union-attr]
+            synth = synth_stack(environment, outdir or Path(synth_dir.name), config_dir)  # type: ignore[union-attr]  # synth_dir: set when outdir is None
             synthesized = time.perf_counter()
             warming.join()
             stack = deploy_stack(synth, aws.endpoint, aws.region)
