@@ -89,7 +89,7 @@ class _Context:
 
     def client(self, service: str) -> Any:
         # boto3-stubs type one overload per service name literal; any name boto3 knows is fine here.
-        return boto3.client(service, region_name=self.region, endpoint_url=self.endpoint_url)  # type: ignore[call-overload]
+        return boto3.client(service, region_name=self.region, endpoint_url=self.endpoint_url)  # type: ignore[call-overload]  # any service name
 
 
 def diagnose(

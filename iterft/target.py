@@ -86,7 +86,7 @@ class Deployment:
         import boto3
 
         # boto3-stubs type one overload per service name literal; any name boto3 knows is fine here.
-        return boto3.client(service, region_name=self.region, endpoint_url=self.endpoint_url)  # type: ignore[call-overload]
+        return boto3.client(service, region_name=self.region, endpoint_url=self.endpoint_url)  # type: ignore[call-overload]  # any service name
 
 
 def resolve(stack_name: str, region: str | None = None, endpoint_url: str | None = None) -> Deployment:

@@ -179,7 +179,7 @@ def _model(
     properties: dict[str, Any],
 ) -> CustomModel:
     # Abstract to mypy: moto leaves CustomModel's CloudFormation hooks to adapters (adapt_custom_resources).
-    model = CustomModel(region, str(uuid.uuid4()), logical_id, physical_id)  # type: ignore[abstract]
+    model = CustomModel(region, str(uuid.uuid4()), logical_id, physical_id)  # type: ignore[abstract]  # see above
     model.stack_id = stack_id  # type: ignore[attr-defined]  # carried for send_request
     model.resource_type = resource_type  # type: ignore[attr-defined]  # carried for send_request
     model.properties = properties  # type: ignore[attr-defined]  # carried for send_request
@@ -250,7 +250,7 @@ def adapt_custom_resources() -> Iterator[tuple[Any, str, Any]]:
         )
 
     # mypy takes type[CustomModel] (abstract, as above) for no match of classmethod's type[Any].
-    yield CustomModel, "create_from_cloudformation_json", classmethod(create)  # type: ignore[arg-type]
+    yield CustomModel, "create_from_cloudformation_json", classmethod(create)  # type: ignore[arg-type]  # see above
     yield CustomModel, "update_from_cloudformation_json", classmethod(update)
     yield CustomModel, "delete", delete
 
