@@ -37,6 +37,7 @@ lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	PYTHONPATH=lambda $(BIN)/lint-imports
+	$(BIN)/mypy
 
 format: setup
 	$(BIN)/ruff format .

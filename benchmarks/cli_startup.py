@@ -1,7 +1,8 @@
 """Issue 14: how long the operator's first keystrokes take. Cold-process wall time of `iterft --help` and
-of `iterft validate` on a small valid file (8 records, about 34 KiB: the file costs nothing, the startup
-is what is measured), against `python -c pass`, the interpreter's own floor. Each command runs
-CLI_RUNS times in a fresh process; the median counts. Target: `iterft --help` under half a second.
+of `iterft validate` on a small valid file (16 single-turn Nova records of 2 KB, about 32 KiB: the file
+costs nothing, the startup is what is measured), against `python -c pass`, the interpreter's own floor.
+Each command runs CLI_RUNS times in a fresh process; the median counts. Target: `iterft --help` under half
+a second.
 """
 
 from __future__ import annotations
@@ -15,13 +16,16 @@ import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+from iterft_runtime.models.families import NOVA
+
 from benchmarks import Benchmark, Figure, Options
 from benchmarks import validation as validation_bench
 
 CLI_RUNS = 7
 """Runs per command; the median is printed (one slow start on a busy machine does not move it)."""
 HELP_TARGET_SECONDS = 0.5
-SMALL_FILE_BYTES = 32 * 1024
+SMALL_FILE_SHAPE = validation_bench.Shape(NOVA, "2kb", multi_turn=False, over_limit=False)
+SMALL_FILE_RECORDS = 16
 MODEL = "amazon.nova-micro-v1:0:128k"
 
 
@@ -67,7 +71,7 @@ def figures(
 def run(options: Options) -> Iterator[Figure]:
     iterft = iterft_command()
     with tempfile.TemporaryDirectory(prefix="iterft-bench-cli-") as folder:
-        small = validation_bench.generate(Path(folder) / "small.jsonl", SMALL_FILE_BYTES)
+        small = validation_bench.generate(Path(folder) / "small.jsonl", SMALL_FILE_SHAPE, SMALL_FILE_RECORDS)
         floor = median_seconds([sys.executable, "-c", "pass"])
         help_seconds = median_seconds([*iterft, "--help"])
         validate_seconds = median_seconds([*iterft, "validate", str(small.path), "--model", MODEL])

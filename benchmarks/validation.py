@@ -136,8 +136,8 @@ def generate(path: Path, shape: Shape, records: int, seed: int = SEED) -> Genera
     written = 0
     with path.open("wb") as handle:
         for number in range(records):
-            head, tail = bodies[number % POOL]
-            line = b"%s%d%s" % (head, number, tail)
+            before, after = bodies[number % POOL]
+            line = b"%s%d%s" % (before, number, after)
             handle.write(line)
             written += len(line)
     return GeneratedFile(path, written, records)
@@ -273,7 +273,8 @@ def measure(side: str, path: Path, family: ModelFamily = NOVA) -> dict[str, Any]
     )
     if completed.returncode != 0:
         raise RuntimeError(f"the {side} run failed:\n{completed.stderr}")
-    return json.loads(completed.stdout)
+    measured: dict[str, Any] = json.loads(completed.stdout)
+    return measured
 
 
 def best(runs: list[dict[str, Any]]) -> dict[str, Any]:

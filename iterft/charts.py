@@ -12,13 +12,14 @@ import io
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from iterft_runtime.logic.training_metrics import LossPoint
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
 
 DECISION_STYLE: dict[str, tuple[str, str]] = {
     "promoted": ("tab:green", "^"),
@@ -44,6 +45,11 @@ def _figure(**options: Any) -> Figure:
     from matplotlib.figure import Figure
 
     return Figure(**options)
+
+
+def _integer_ticks(axes: Axes) -> None:
+    """Whole numbers only on the x axis (iterations). Its default locator, AutoLocator, is a MaxNLocator."""
+    cast("MaxNLocator", axes.xaxis.get_major_locator()).set_params(integer=True)
 
 
 @dataclass(frozen=True)
@@ -205,7 +211,7 @@ def _final_losses(axes: Axes, curves: Sequence[LossCurves]) -> None:
     axes.set_xlabel("iteration")
     axes.set_ylabel("loss")
     axes.grid(alpha=0.3)
-    axes.xaxis.get_major_locator().set_params(integer=True)
+    _integer_ticks(axes)
     if training or validation:
         axes.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1))
 
@@ -330,7 +336,7 @@ def dataset_figure(history: Sequence[Mapping[str, Any]]) -> Figure:
     axes.set_ylabel("records")
     axes.grid(axis="y", alpha=0.3)
     axes.margins(y=0.12)  # room for the size labels above the tallest bar
-    axes.xaxis.get_major_locator().set_params(integer=True)
+    _integer_ticks(axes)
     if not rows:
         axes.text(0.5, 0.5, "no validated datasets yet", ha="center", va="center", transform=axes.transAxes)
     else:

@@ -45,7 +45,8 @@ class Progress:
     execution's history, as `iterft status` does), with the time since the round started."""
 
     def __init__(self, console: Console, session: LocalSession) -> None:
-        self.console, self.session, self.seen = console, session, {}
+        self.console, self.session = console, session
+        self.seen: dict[int, str] = {}
         self.started: dict[int, float] = {}
 
     def poll(self) -> list[dict[str, Any]]:

@@ -191,8 +191,8 @@ def smoke_round(
     leftovers = left_behind(lineage_status(deployment), inventory)
     for leftover in leftovers:
         console.print(f"left behind: {leftover} serves no lineage: delete it", style="red", markup=False)
-    serving = [f"{item['kind']} {item['name']}" for item in inventory if item not in leftovers]
     if not leftovers:
+        serving = [f"{item['kind']} {item['name']}" for item in inventory]
         console.print(
             f"inventory: nothing billable by the hour but what serves ({', '.join(serving) or 'nothing'})"
         )

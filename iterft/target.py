@@ -85,7 +85,8 @@ class Deployment:
     def client(self, service: str) -> Any:
         import boto3
 
-        return boto3.client(service, region_name=self.region, endpoint_url=self.endpoint_url)
+        # boto3-stubs type one overload per service name literal; any name boto3 knows is fine here.
+        return boto3.client(service, region_name=self.region, endpoint_url=self.endpoint_url)  # type: ignore[call-overload]  # any service name
 
 
 def resolve(stack_name: str, region: str | None = None, endpoint_url: str | None = None) -> Deployment:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import aws_cdk as cdk
 from constructs import Construct
 from iterft_runtime import naming
@@ -27,7 +29,7 @@ class IterftStack(cdk.Stack):
     """Everything one environment runs: storage, registry, topic, trigger, the round workflow, its alarms."""
 
     def __init__(
-        self, scope: Construct, construct_id: str, *, config: DeploymentConfig, **kwargs: object
+        self, scope: Construct, construct_id: str, *, config: DeploymentConfig, **kwargs: Any
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
         self.config = config

@@ -6,6 +6,8 @@ trigger function after it (it starts the workflow's executions), hence two const
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import aws_cdk as cdk
 import jsii
 from aws_cdk import aws_events as events
@@ -23,6 +25,9 @@ from stacks.notifications import Notifications
 from stacks.registry import Registry
 from stacks.storage import Storage
 
+if TYPE_CHECKING:
+    from aws_cdk.interfaces import aws_events as events_interfaces
+
 TRIGGER_TIMEOUT_SECONDS = 60
 VISIBILITY_TIMEOUT = cdk.Duration.seconds(6 * TRIGGER_TIMEOUT_SECONDS)
 """Lambda's guidance for SQS event sources: at least six times the function timeout."""
@@ -38,7 +43,7 @@ class _QueueTarget:
     def __init__(self, queue: sqs.IQueue) -> None:
         self._queue = queue
 
-    def bind(self, rule: events.IRuleRef, id: str | None = None) -> events.RuleTargetConfig:
+    def bind(self, rule: events_interfaces.IRuleRef, id: str | None = None) -> events.RuleTargetConfig:
         return events.RuleTargetConfig(arn=self._queue.queue_arn, target_resource=self._queue)
 
 
@@ -117,7 +122,7 @@ class Trigger(Construct):
         lineages: list[LineageConfig],
         runtime: RuntimePackage,
         upload_queue: UploadQueue,
-        state_machine: sfn.IStateMachine,
+        state_machine: sfn.StateMachine,
         registry: Registry,
         notifications: Notifications,
         storage: Storage,

@@ -44,8 +44,9 @@ def add_call_wrapper(name: str, wrapper: CallWrapper) -> None:
         if any(existing == name for existing, _ in _wrappers):
             raise ValueError(f"a call wrapper named {name!r} is already installed")
         if _original is None:
-            _original = BaseClient._make_api_call
-            BaseClient._make_api_call = wrapped_api_call  # type: ignore[method-assign]
+            # botocore-stubs leave out BaseClient's private _make_api_call (each client call goes through it).
+            _original = BaseClient._make_api_call  # type: ignore[attr-defined]  # see above
+            BaseClient._make_api_call = wrapped_api_call  # type: ignore[attr-defined]  # see above
         _wrappers.append((name, wrapper))
 
 
@@ -55,7 +56,7 @@ def remove_call_wrapper(name: str) -> None:
     with _lock:
         _wrappers[:] = [(existing, wrapper) for existing, wrapper in _wrappers if existing != name]
         if not _wrappers and _original is not None:
-            BaseClient._make_api_call = _original  # type: ignore[method-assign]
+            BaseClient._make_api_call = _original  # type: ignore[attr-defined]  # private, as above
             _original = None
 
 

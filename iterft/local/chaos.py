@@ -188,7 +188,9 @@ def _error(client: BaseClient, operation: str, code: str, status: int) -> Except
         "Error": {"Code": code, "Message": f"{operation} failed: {code} (injected by chaos)."},
         "ResponseMetadata": {"HTTPStatusCode": status, "HTTPHeaders": {}, "RetryAttempts": 0},
     }
-    return client.exceptions.from_code(code)(response, operation)  # type: ignore[no-any-return]
+    # botocore-stubs type from_code as returning an error; botocore returns its class.
+    error_class: type[Exception] = client.exceptions.from_code(code)  # type: ignore[assignment]  # see above
+    return error_class(response, operation)
 
 
 SCRIPTED_WRAPPER = "scripted-faults"

@@ -27,7 +27,7 @@ import json
 import re
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -151,22 +151,22 @@ def send_request(
         "RequestType": request_type,
         "ServiceToken": properties["ServiceToken"],
         "ResponseURL": _response_url(request_id),
-        "StackId": model.stack_id,  # type: ignore[attr-defined]
+        "StackId": model.stack_id,  # type: ignore[attr-defined]  # set by _model
         "RequestId": request_id,
         "LogicalResourceId": model.logical_id,
-        "ResourceType": model.resource_type,  # type: ignore[attr-defined]
+        "ResourceType": model.resource_type,  # type: ignore[attr-defined]  # set by _model
         "ResourceProperties": properties,
         **extra,
     }
     function = get_lambda_backend(account_id, region).get_function(properties["ServiceToken"])
     payload, errored = invoke_function(function, event)
     answer = _receiver.answers.pop(request_id, None) if _receiver else None
-    where = f"{model.logical_id} ({model.resource_type}) {request_type}"  # type: ignore[attr-defined]
+    where = f"{model.logical_id} ({model.resource_type}) {request_type}"  # type: ignore[attr-defined]  # set by _model
     if answer is None:
         detail = payload.decode(errors="replace") if errored else "the function returned without answering"
-        raise CustomResourceFailed(model.stack_id, f"{where}: no answer from its function: {detail}")  # type: ignore[attr-defined]
+        raise CustomResourceFailed(model.stack_id, f"{where}: no answer from its function: {detail}")  # type: ignore[attr-defined]  # set by _model
     if answer.get("Status") != "SUCCESS":
-        raise CustomResourceFailed(model.stack_id, f"{where} failed: {answer.get('Reason')}")  # type: ignore[attr-defined]
+        raise CustomResourceFailed(model.stack_id, f"{where} failed: {answer.get('Reason')}")  # type: ignore[attr-defined]  # set by _model
     return answer
 
 
@@ -178,10 +178,11 @@ def _model(
     resource_type: str,
     properties: dict[str, Any],
 ) -> CustomModel:
-    model = CustomModel(region, str(uuid.uuid4()), logical_id, physical_id)
-    model.stack_id = stack_id  # type: ignore[attr-defined]
-    model.resource_type = resource_type  # type: ignore[attr-defined]
-    model.properties = properties  # type: ignore[attr-defined]
+    # Abstract to mypy: moto leaves CustomModel's CloudFormation hooks to adapters (adapt_custom_resources).
+    model = CustomModel(region, str(uuid.uuid4()), logical_id, physical_id)  # type: ignore[abstract]  # see above
+    model.stack_id = stack_id  # type: ignore[attr-defined]  # carried for send_request
+    model.resource_type = resource_type  # type: ignore[attr-defined]  # carried for send_request
+    model.properties = properties  # type: ignore[attr-defined]  # carried for send_request
     model.set_data({})
     return model
 
@@ -220,9 +221,10 @@ def adapt_custom_resources() -> Iterator[tuple[Any, str, Any]]:
     ) -> CustomModel:
         properties = cloudformation_json["Properties"]
         old = original_resource
+        stack_id, resource_type = old.stack_id, old.resource_type  # type: ignore[attr-defined]  # set by _model
         model = _model(
-            region_name, old.logical_id, old.physical_resource_id, old.stack_id, old.resource_type, properties
-        )  # type: ignore[attr-defined]
+            region_name, old.logical_id, old.physical_resource_id, stack_id, resource_type, properties
+        )
         answer = send_request(
             account_id,
             region_name,
@@ -230,11 +232,11 @@ def adapt_custom_resources() -> Iterator[tuple[Any, str, Any]]:
             model,
             properties,
             PhysicalResourceId=old.physical_resource_id,
-            OldResourceProperties=old.properties,  # type: ignore[attr-defined]
+            OldResourceProperties=old.properties,  # type: ignore[attr-defined]  # set by _model
         )
         model.resource_name = str(answer.get("PhysicalResourceId") or old.physical_resource_id)
         if model.resource_name != old.physical_resource_id:  # replaced: the old one is deleted in cleanup
-            old.delete(account_id, region_name)  # type: ignore[attr-defined]
+            old.delete(account_id, region_name)  # type: ignore[attr-defined]  # added by this adapter
         return model
 
     def delete(self: CustomModel, account_id: str, region_name: str) -> None:
@@ -243,11 +245,12 @@ def adapt_custom_resources() -> Iterator[tuple[Any, str, Any]]:
             region_name,
             "Delete",
             self,
-            self.properties,  # type: ignore[attr-defined]
+            self.properties,  # type: ignore[attr-defined]  # set by _model
             PhysicalResourceId=self.physical_resource_id,
         )
 
-    yield CustomModel, "create_from_cloudformation_json", classmethod(create)
+    # mypy takes type[CustomModel] (abstract, as above) for no match of classmethod's type[Any].
+    yield CustomModel, "create_from_cloudformation_json", classmethod(create)  # type: ignore[arg-type]  # see above
     yield CustomModel, "update_from_cloudformation_json", classmethod(update)
     yield CustomModel, "delete", delete
 
@@ -279,7 +282,9 @@ def adapt_bucket_deletion() -> Iterator[tuple[Any, str, Any]]:
     yield FakeBucket, "delete_from_cloudformation_json", classmethod(delete)
 
 
-def adapt_stack_status(original_update: Any, original_delete_stack: Any) -> Iterator[tuple[Any, str, Any]]:
+def adapt_stack_status(
+    original_update: Callable[..., None], original_delete_stack: Callable[[CloudFormationBackend, str], None]
+) -> Iterator[tuple[Any, str, Any]]:
     def update(self: Stack, *args: Any, **kwargs: Any) -> None:
         previous = self.status
         self.status = "UPDATE_IN_PROGRESS"

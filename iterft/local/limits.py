@@ -37,7 +37,7 @@ import fnmatch
 import json
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Protocol
@@ -120,7 +120,8 @@ def data_limit_failure(env: Environment, what: str) -> FailureEventException:
             env=env,
             error_name=StatesErrorName(typ=_DATA_LIMIT),
             event_type=HistoryEventType.TaskFailed,
-            event_details=EventDetails(
+            # moto's EventDetails TypedDict is total, yet an event holds only its own kind's details.
+            event_details=EventDetails(  # type: ignore[typeddict-item]  # see above
                 taskFailedEventDetails=TaskFailedEventDetails(error=_DATA_LIMIT.to_name(), cause=cause)
             ),
         )
@@ -185,14 +186,19 @@ def adapt_payload_quotas(patches: _Patches) -> None:
             )
         # An execution started without a name gets a UUID (moto's would be named "None").
         return start_execution(
-            self, state_machine_arn, name or str(uuid.uuid4()), execution_input, trace_header
+            self,
+            state_machine_arn,
+            name or str(uuid.uuid4()),
+            # moto annotates these `str` with a None default, and takes None (as its API handler passes).
+            execution_input,  # type: ignore[arg-type]  # moto: None is fine
+            trace_header,  # type: ignore[arg-type]  # as above
         )
 
     patches.replace(sfn_models.StepFunctionsParserBackend, "start_execution", start_execution_within_quota)
 
 
 def _state_name(env: Environment) -> str:
-    state = env.states.context_object.context_object_data.get("State") or {}
+    state: Mapping[str, Any] = env.states.context_object.context_object_data.get("State") or {}
     return str(state.get("Name", "?"))
 
 
@@ -367,7 +373,8 @@ def adapt_lambda_client_errors(patches: _Patches) -> None:
             env=env,
             error_name=CustomErrorName(error),
             event_type=HistoryEventType.LambdaFunctionFailed,
-            event_details=EventDetails(
+            # moto's EventDetails TypedDict is total, yet an event holds only its own kind's details.
+            event_details=EventDetails(  # type: ignore[typeddict-item]  # see above
                 lambdaFunctionFailedEventDetails=LambdaFunctionFailedEventDetails(error=error, cause=cause)
             ),
         )

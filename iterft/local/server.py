@@ -13,8 +13,8 @@ from typing import Any, ClassVar
 
 import boto3
 from botocore.config import Config
-from moto.core import DEFAULT_ACCOUNT_ID
 from moto.core.config import default_user_config
+from moto.core.models import DEFAULT_ACCOUNT_ID
 from moto.moto_api._internal.models import moto_api_backend
 from moto.server import ThreadedMotoServer
 from moto.stepfunctions.parser.api import ExecutionStatus
@@ -109,7 +109,7 @@ def embedded_client(service: str, endpoint: str, region: str, config: Config | N
                 aws_secret_access_key=_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
                 region_name=region,
             )
-        return _SESSIONS[region].client(service, endpoint_url=endpoint, config=config)
+        return _SESSIONS[region].client(service, endpoint_url=endpoint, config=config)  # type: ignore[call-overload]  # boto3-stubs types one overload per service name literal
 
 
 class EmbeddedAws:
@@ -166,7 +166,7 @@ class EmbeddedAws:
         EmbeddedAws._last_port = self._port
         moto_api_backend.reset()
         self._saved_config = {name: default_user_config.get(name) for name in _MOTO_CONFIG}
-        default_user_config.update(_MOTO_CONFIG)  # type: ignore[typeddict-item]
+        default_user_config.update(_MOTO_CONFIG)  # type: ignore[typeddict-item]  # moto's config TypedDict is partial here
         install_adapters(self.time_scale)
         if iam_checks_wanted():
             self.iam = install_iam_checks(self.account_id)
@@ -197,11 +197,11 @@ class EmbeddedAws:
         self.iam = None
         self._server.stop()
         with contextlib.suppress(AttributeError):
-            self._server._server.server_close()  # type: ignore[union-attr]
+            self._server._server.server_close()  # type: ignore[union-attr]  # moto's private server
         self._server = None
         self._clients.clear()
         self._restore_environment()
-        default_user_config.update(self._saved_config)  # type: ignore[typeddict-item]
+        default_user_config.update(self._saved_config)  # type: ignore[typeddict-item]  # restores what was saved
         logging.getLogger("werkzeug").setLevel(self._werkzeug_level)
         moto_api_backend.reset()
 

@@ -94,7 +94,7 @@ class LocalSession:
             server_ready = time.perf_counter()
             warming = threading.Thread(target=aws.warm_up, name="embedded-aws-warm-up", daemon=True)
             warming.start()  # the synth mostly waits on its Node.js process
-            synth = synth_stack(environment, outdir or Path(synth_dir.name), config_dir)  # type: ignore[union-attr]
+            synth = synth_stack(environment, outdir or Path(synth_dir.name), config_dir)  # type: ignore[union-attr]  # synth_dir: set when outdir is None
             synthesized = time.perf_counter()
             warming.join()
             stack = deploy_stack(synth, aws.endpoint, aws.region)
@@ -313,7 +313,7 @@ class LocalSession:
     def _tap_upload_events(self) -> str:
         """A queue receiving what the upload rule sends the trigger queue, so events can be redelivered."""
         sqs, events = self.client("sqs"), self.client("events")
-        tap_url = sqs.create_queue(QueueName=_TAP_QUEUE)["QueueUrl"]
+        tap_url: str = sqs.create_queue(QueueName=_TAP_QUEUE)["QueueUrl"]
         tap_arn = sqs.get_queue_attributes(QueueUrl=tap_url, AttributeNames=["QueueArn"])["Attributes"][
             "QueueArn"
         ]

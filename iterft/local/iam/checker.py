@@ -94,7 +94,7 @@ class IamChecker:
 
     def authorize(self, principal: Principal, request: IamRequest, operation: str = "") -> None:
         """Raise AccessDenied (and keep the denial) unless `principal` may make `request`."""
-        remembered = (
+        remembered: tuple[Any, ...] = (
             self.environment.policy_fingerprint(principal.role_arn),
             request.action,
             request.resource,

@@ -33,7 +33,8 @@ def client(service: str) -> Any:
         if existing is None:
             if not _sessions:
                 _sessions.append(boto3.session.Session())
-            existing = _clients[service] = _sessions[0].client(service, config=RETRIES)
+            # boto3-stubs type one overload per service name literal; any name boto3 knows is fine here.
+            existing = _clients[service] = _sessions[0].client(service, config=RETRIES)  # type: ignore[call-overload]  # any service name
         return existing
 
 

@@ -24,6 +24,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cmp_to_key
+from typing import cast
 
 from iterft_runtime import naming
 from iterft_runtime.models.records import QueuedUpload
@@ -160,7 +161,7 @@ def queue_order(entries: Iterable[QueuedUpload]) -> list[QueuedUpload]:
             by_key.setdefault(entry.dataset.key, []).append(index)
     result = list(ordered)
     for places in by_key.values():
-        versions = sorted((ordered[i] for i in places), key=lambda e: _sequencer_key(e.sequencer))
+        versions = sorted((ordered[i] for i in places), key=lambda e: _sequencer_key(cast(str, e.sequencer)))
         for place, entry in zip(places, versions, strict=True):
             result[place] = entry
     return result
@@ -215,7 +216,7 @@ def plan_next(
             continue
         if supersede_same_key:
             versions = [e for e in remaining if e.dataset.key == key and e.sequencer is not None]
-            newest = max(versions, key=lambda e: _sequencer_key(e.sequencer))
+            newest = max(versions, key=lambda e: _sequencer_key(cast(str, e.sequencer)))
             if newest is not head:
                 reason = (
                     f"superseded by a newer version of {key} (versionId {newest.dataset.version_id}, "

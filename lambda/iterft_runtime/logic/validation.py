@@ -114,7 +114,7 @@ def _read(lines: Iterable[bytes], checker: RecordChecker, max_bytes: int, valida
     size = records = tokens = 0
     for number, raw in enumerate(lines, start=1):
         truncated = raw.__class__ is TruncatedLine
-        size += raw.full_length if truncated else len(raw)  # type: ignore[attr-defined]
+        size += raw.full_length if truncated else len(raw)  # type: ignore[attr-defined]  # a TruncatedLine, checked above
         if size > max_bytes:
             report.add(
                 None,

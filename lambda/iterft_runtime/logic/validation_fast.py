@@ -198,7 +198,7 @@ def reserved_searches(tokens: tuple[str, ...]) -> list[tuple[str, Search]]:
     or `>` at all); where it occurs, the pattern, which starts with it, checks the tokens before
     each occurrence (a lookbehind a token). On short texts this is the fastest check measured.
     """
-    searches = []
+    searches: list[tuple[str, Search]] = []
     for last, group in reserved_index(tokens):
         behind = "|".join(f"(?<={re.escape(token)})" for token in group)
         searches.append((last, re.compile(f"{re.escape(last)}(?:{behind})").search))

@@ -172,12 +172,13 @@ def check_first_bytes(raw: bytes, add: Add) -> None:
     head = raw[:4]
     if encoding is None and len(head) == 4 and b"\x00" in head:
         # JSON text starts with an ASCII character: the zeros around it give the encoding away.
-        encoding = {
+        encodings: dict[tuple[bool, ...], str] = {
             (False, True, True, True): "UTF-32 LE",
             (True, True, True, False): "UTF-32 BE",
             (False, True, False, True): "UTF-16 LE",
             (True, False, True, False): "UTF-16 BE",
-        }.get(tuple(byte == 0 for byte in head))
+        }
+        encoding = encodings.get(tuple(byte == 0 for byte in head))
         found = f"zero bytes around its characters ({head.hex(' ')})"
         source = (encoding or "").replace(" ", "")
     if encoding is not None:

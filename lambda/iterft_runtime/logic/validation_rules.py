@@ -342,7 +342,7 @@ def _role(number: int, index: int, message: dict[str, Any], add: Add) -> str | N
     elif role not in ("user", "assistant"):
         add(number, "bad_role", f'messages[{index}].role is {shown(role)}; use "user" or "assistant"')
     else:
-        return role
+        return str(role)
     return None
 
 

@@ -222,7 +222,7 @@ def check_hyperparameters(family: ModelFamily, values: Mapping[str, object]) -> 
             problems.append(f"{name} is not a hyperparameter of the {family.name} family (known: {known})")
             continue
         try:
-            number = float(raw)  # type: ignore[arg-type]
+            number = float(raw)  # type: ignore[arg-type]  # any JSON value; a non-number raises
         except (TypeError, ValueError):
             problems.append(f"{name}={raw!r} is not a number")
             continue

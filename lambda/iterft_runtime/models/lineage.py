@@ -10,10 +10,9 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from iterft_runtime.models import capabilities
-from iterft_runtime.models.capabilities import EVALUABLE_MODEL_ID, ModelCapabilities
+from iterft_runtime.models.capabilities import EVALUABLE_MODEL_ID, ModelCapabilities, UnknownModelError
 from iterft_runtime.models.families import (
     ModelFamily,
-    UnknownModelError,
     check_hyperparameters,
     family_for_model,
     family_named,
