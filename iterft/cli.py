@@ -26,7 +26,10 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
+
+if TYPE_CHECKING:
+    from botocore.exceptions import BotoCoreError, ClientError
 
 from iterft import target
 from iterft.commands import operate, read, steer, validate
@@ -61,7 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _aws_errors() -> tuple[type[Exception], ...]:
+def _aws_errors() -> tuple[type[BotoCoreError] | type[ClientError], ...]:
     """botocore's errors, for `except`: none when no command imported botocore (nothing can raise them)."""
     exceptions = sys.modules.get("botocore.exceptions")
     return (exceptions.BotoCoreError, exceptions.ClientError) if exceptions is not None else ()

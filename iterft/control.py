@@ -9,9 +9,10 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from botocore.exceptions import ClientError
 from iterft_runtime import naming
 from iterft_runtime.dal.registry import Registry
-from iterft_runtime.logic.dispatch import DISPATCH_KIND, START_KIND, timestamp
+from iterft_runtime.logic.dispatch import timestamp
 from iterft_runtime.logic.serving import rollback_refusal
 from iterft_runtime.logic.uploads import UploadStatus
+from iterft_runtime.models.messages import DISPATCH_KIND, START_KIND
 from iterft_runtime.models.records import DatasetRef, UploadRecord
 
 from iterft.history import lineage_config, retired_line

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
@@ -122,7 +122,7 @@ def acknowledge(stack: IterftStack) -> None:
         "evaluations/<lineage>/<iteration>/shard-list.json, written by Plan evaluation at run time.",
     )
     # CDK adds this policy for the Distributed Map: its child executions are named at run time.
-    distributed_map_policy = workflow.state_machine.node.find_child("DistributedMapPolicy")
+    distributed_map_policy = cast(iam.Policy, workflow.state_machine.node.find_child("DistributedMapPolicy"))
     for statement in stack.resolve(distributed_map_policy.document)["Statement"]:
         actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
         rendered = _render(statement["Resource"])
@@ -284,7 +284,7 @@ def _render(value: Any) -> str:
         return f"<{logical_id}.{attribute}>"
     if "Fn::Join" in value:
         separator, parts = value["Fn::Join"]
-        return separator.join(_render(part) for part in parts)
+        return str(separator).join(_render(part) for part in parts)
     if "Fn::Select" in value:
         return json.dumps(value, separators=(",", ":"))
     raise ValueError(f"cannot render {value!r} as cdk-nag does")

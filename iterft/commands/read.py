@@ -61,7 +61,7 @@ def history_table(lineage: str, rows: list[dict[str, Any]]) -> Table:
             fmt(row["eval_score"]),
             fmt(row["champion_score"]),
             f"[{colour}]{decision}[/{colour}]",
-            _ROLLBACK_LABELS.get(row.get("rollback"), "-"),
+            _ROLLBACK_LABELS.get(row.get("rollback") or "", "-"),
         )
     return table
 

@@ -69,7 +69,8 @@ def print_report(report: ValidationReport, name: str, console: Console) -> None:
 def run(args: argparse.Namespace, console: Console) -> int:
     from iterft_runtime.logic.lines import split_lines
     from iterft_runtime.logic.validation import validate_lines
-    from iterft_runtime.models.families import ModelFamily, UnknownModelError, family_for_model, family_named
+    from iterft_runtime.models.capabilities import UnknownModelError
+    from iterft_runtime.models.families import ModelFamily, family_for_model, family_named
 
     try:
         family: ModelFamily = family_named(args.family) if args.family else family_for_model(args.model)

@@ -290,7 +290,10 @@ def _asset_manifest(synth: SynthesizedStack) -> dict[str, Any]:
     for dependency in stack_artifact.get("dependencies", []):
         artifact = artifacts.get(dependency, {})
         if artifact.get("type") == "cdk:asset-manifest":
-            return json.loads((synth.assembly_dir / artifact["properties"]["file"]).read_text())
+            manifest: dict[str, Any] = json.loads(
+                (synth.assembly_dir / artifact["properties"]["file"]).read_text()
+            )
+            return manifest
     return {}
 
 
@@ -344,7 +347,7 @@ def _create_stack(clients: _Clients, stack_name: str, template: dict[str, Any], 
     """moto creates the resources inside CreateStack: a resource it cannot create fails the call itself."""
     cfn = clients.cloudformation
     try:
-        stack_id = cfn.create_stack(
+        stack_id: str = cfn.create_stack(
             StackName=stack_name, TemplateBody=json.dumps(template), Capabilities=_CAPABILITIES
         )["StackId"]
     except (ClientError, BotoCoreError, ResponseParserError) as error:

@@ -114,9 +114,12 @@ class Objects:
 
     def apply(self, grantee: iam.IGrantable, context: GrantContext) -> None:
         storage = context.storage
-        {"read": storage.grant_read, "write": storage.grant_write, "copy": storage.grant_copy}[self.access](
-            grantee, *self.prefixes
-        )
+        if self.access == "read":
+            storage.grant_read(grantee, *self.prefixes)
+        elif self.access == "write":
+            storage.grant_write(grantee, *self.prefixes)
+        else:
+            storage.grant_copy(grantee, *self.prefixes)
 
     def permissions(self, resources: Resources) -> Iterator[tuple[str, str]]:
         first, *others = self.prefixes

@@ -39,9 +39,11 @@ class Steps:
         return lambda_step(scope, name, self.functions[step], step, result_path=result_path, **props)
 
 
-def catch_failures(
-    states: list[sfn.TaskStateBase | sfn.CustomState | sfn.MapBase], on_failure: sfn.IChainable
-) -> None:
+Catchable = sfn.TaskStateBase | sfn.CustomState | sfn.Map | sfn.DistributedMap
+"""The states that take a Catch (MapBase itself has no `add_catch`)."""
+
+
+def catch_failures(states: list[Catchable], on_failure: sfn.IChainable) -> None:
     """Any error of these states puts `$.error` and takes the failure path (clean up, then finish)."""
     for state in states:
         state.add_catch(on_failure, errors=[sfn.Errors.ALL], result_path="$.error")

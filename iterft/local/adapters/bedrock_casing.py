@@ -21,9 +21,6 @@ from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name
 from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import (
     FailureEvent,
 )
-from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.resource import (
-    ServiceResource,
-)
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service import (
     StateTaskService,
 )
@@ -76,7 +73,8 @@ def bedrock_client_failure(task: StateTaskService, env: Environment, error: Clie
         env=env,
         error_name=CustomErrorName(name),
         event_type=HistoryEventType.TaskFailed,
-        event_details=EventDetails(
+        # moto types EventDetails as total, yet every event carries just one of its keys (as moto's own do).
+        event_details=EventDetails(  # type: ignore[typeddict-item]  # see above
             taskFailedEventDetails=TaskFailedEventDetails(
                 error=name,
                 cause=cause,
@@ -87,20 +85,22 @@ def bedrock_client_failure(task: StateTaskService, env: Environment, error: Clie
     )
 
 
-class BedrockCasing:
-    """PascalCase state parameters <-> Bedrock's camelCase members, by botocore's service model."""
+class BedrockCasing(StateTaskService):
+    """PascalCase state parameters <-> Bedrock's camelCase members, by botocore's service model.
 
-    resource: ServiceResource
+    A `StateTaskService` only for its hooks and `resource`: the task classes of `bedrock_tasks` put it
+    first among their bases, ahead of moto's concrete task class, which leaves their MRO unchanged.
+    """
 
     def _normalise_parameters(
         self,
-        parameters: dict,
+        parameters: dict[str, Any],
         boto_service_name: str | None = None,
         service_action_name: str | None = None,
     ) -> None:
         operation = bedrock_operation(service_action_name or self.resource.api_action)
         if operation.input_shape is not None:
-            self._to_boto_request(parameters, operation.input_shape)  # type: ignore[attr-defined]
+            self._to_boto_request(parameters, operation.input_shape)
 
     def _normalise_response(
         self,
@@ -112,7 +112,7 @@ class BedrockCasing:
             return
         operation = bedrock_operation(service_action_name or self.resource.api_action)
         if operation.output_shape is not None:
-            self._from_boto_response(response, operation.output_shape)  # type: ignore[attr-defined]
+            self._from_boto_response(response, operation.output_shape)
         converted = _without_datetimes(response)
         response.clear()
         response.update(converted)

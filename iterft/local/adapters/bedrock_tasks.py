@@ -57,7 +57,8 @@ class BedrockCustomizationJobTask(BedrockCasing, state_task_service_callback.Sta
         # WaitForTaskToken is listed only because moto's callback machinery needs its endpoint for .sync
         # too; _validate_service_integration_is_supported rejects it in definitions, like AWS.
         super().__init__(
-            supported_integration_patterns={ResourceCondition.WaitForTaskToken, ResourceCondition.Sync}
+            # moto annotates the set as ResourceCondition, yet its condition constants are plain str.
+            supported_integration_patterns={ResourceCondition.WaitForTaskToken, ResourceCondition.Sync}  # type: ignore[arg-type]  # see above
         )
 
     def _validate_service_integration_is_supported(self) -> None:
@@ -65,7 +66,7 @@ class BedrockCustomizationJobTask(BedrockCasing, state_task_service_callback.Sta
             raise ValueError(
                 f"{self.resource.resource_arn}: Bedrock supports request-response and .sync only"
             )
-        super()._validate_service_integration_is_supported()
+        super()._validate_service_integration_is_supported()  # type: ignore[no-untyped-call]  # unannotated in moto
 
     def _get_supported_parameters(self) -> set[str] | None:
         shape = bedrock_operation(self.resource.api_action).input_shape
@@ -80,13 +81,13 @@ class BedrockCustomizationJobTask(BedrockCasing, state_task_service_callback.Sta
         self,
         env: Environment,
         resource_runtime_part: ResourceRuntimePart,
-        normalised_parameters: dict,
+        normalised_parameters: dict[str, Any],
         state_credentials: StateCredentials,
     ) -> None:
         """Each attempt waits on a fresh callback endpoint. moto makes the endpoint once per state entry
         (`_eval_body`) and interrupts it when an attempt ends; a Retry attempt reusing it would find it
         already interrupted and fail at once with `States.Timeout`, as no AWS retry does."""
-        if self._is_integration_pattern():
+        if self._is_integration_pattern():  # type: ignore[no-untyped-call]  # unannotated in moto
             env.callback_pool_manager.add(env.states.context_object.update_task_token())
         super()._eval_integration_pattern(
             env, resource_runtime_part, normalised_parameters, state_credentials
@@ -96,10 +97,10 @@ class BedrockCustomizationJobTask(BedrockCasing, state_task_service_callback.Sta
         self,
         env: Environment,
         resource_runtime_part: ResourceRuntimePart,
-        normalised_parameters: dict,
+        normalised_parameters: dict[str, Any],
         state_credentials: StateCredentials,
     ) -> None:
-        client = boto_client_for(
+        client: Any = boto_client_for(  # a Bedrock client: boto3-stubs here carry no Bedrock types
             region=resource_runtime_part.region, service="bedrock", state_credentials=state_credentials
         )
         response = client.create_model_customization_job(**normalised_parameters)
@@ -110,17 +111,17 @@ class BedrockCustomizationJobTask(BedrockCasing, state_task_service_callback.Sta
         self,
         env: Environment,
         resource_runtime_part: ResourceRuntimePart,
-        normalised_parameters: dict,
+        normalised_parameters: dict[str, Any],
         state_credentials: StateCredentials,
     ) -> Callable[[], Any] | None:
-        client = boto_client_for(
+        client: Any = boto_client_for(  # a Bedrock client: boto3-stubs here carry no Bedrock types
             region=resource_runtime_part.region, service="bedrock", state_credentials=state_credentials
         )
         job_arn = env.stack.pop()["JobArn"]
 
-        def resolve() -> dict | None:
+        def resolve() -> dict[str, Any] | None:
             try:
-                job = client.get_model_customization_job(jobIdentifier=job_arn)
+                job: dict[str, Any] = client.get_model_customization_job(jobIdentifier=job_arn)
             except ClientError as error:
                 if error.response["Error"]["Code"] == "ThrottlingException":
                     return None  # Step Functions' own poller backs off and polls again.
@@ -141,7 +142,8 @@ class BedrockCustomizationJobTask(BedrockCasing, state_task_service_callback.Sta
                     env=env,
                     error_name=StatesErrorName(typ=StatesErrorNameType.StatesTaskFailed),
                     event_type=HistoryEventType.TaskFailed,
-                    event_details=EventDetails(
+                    # moto types EventDetails as total, yet every event carries one of its keys.
+                    event_details=EventDetails(  # type: ignore[typeddict-item]  # see above
                         taskFailedEventDetails=TaskFailedEventDetails(
                             resource=self._get_sfn_resource(),
                             resourceType=self._get_sfn_resource_type(),
@@ -173,14 +175,15 @@ def adapt_bedrock_tasks() -> None:
     `_normalise_parameters`/`_normalise_response`, `_to_boto_request`/`_from_boto_response` and
     `StateTaskServiceCallback._build_sync_resolver` hooks.
     """
-    original: Callable[[Any], StateTask] = preprocessor.state_task_for
+    # The preprocessor's own name is the one it calls; moto imports it there without re-exporting it.
+    original: Callable[[Any], StateTask] = preprocessor.state_task_for  # type: ignore[attr-defined]  # see above
 
     def state_task_for(resource: Any) -> StateTask:
         if isinstance(resource, ServiceResource):
             if resource.service_name == "bedrock" and resource.api_action == _CUSTOMIZATION_JOB_ACTION:
                 return BedrockCustomizationJobTask()
             if resource.service_name == "aws-sdk" and resource.api_name == "bedrock":
-                return BedrockSdkTask()
+                return BedrockSdkTask()  # type: ignore[no-untyped-call]  # moto's __init__ is unannotated
         return original(resource)
 
     STATE.patches.replace(preprocessor, "state_task_for", state_task_for)

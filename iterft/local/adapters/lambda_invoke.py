@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from moto.awslambda.models import LambdaFunction
 from moto.awslambda.utils import make_function_arn
@@ -75,7 +75,7 @@ def _load_handler(handler: str) -> Callable[[Any, LambdaContext], Any]:
         raise _HandlerLoadError(
             "Runtime.HandlerNotFound", f"Handler '{function_name}' missing on module '{module_name}'"
         )
-    return function
+    return cast("Callable[[Any, LambdaContext], Any]", function)
 
 
 def _error_payload(error_type: str, message: str, stack: list[str], request_id: str) -> bytes:
@@ -95,6 +95,8 @@ def invoke_function(function: LambdaFunction, event: Any) -> tuple[bytes, bool]:
         memory_limit_in_mb=int(function.memory_size),
         timeout_seconds=float(function.timeout),
     )
+    if function.handler is None:  # an image function: moto keeps no handler for it
+        raise ValueError(f"Lambda function {function.function_name} has no handler to run in-process")
     try:
         handler = _load_handler(function.handler)
     except _HandlerLoadError as error:

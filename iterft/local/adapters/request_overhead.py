@@ -107,7 +107,8 @@ def adapt_request_overhead() -> None:
                 self.__dict__["_iterft_action"] = action
         return action
 
-    method_names = moto_responses.method_names_from_class
+    # moto imports it into `responses` without re-exporting it; that module's name is the one patched.
+    method_names = moto_responses.method_names_from_class  # type: ignore[attr-defined]  # see above
 
     @functools.cache
     def method_names_of(clazz: object) -> frozenset[str]:
@@ -128,4 +129,6 @@ def adapt_request_overhead() -> None:
     STATE.patches.replace(BaseResponse, "_get_action", remembered_action)
     STATE.patches.replace(moto_responses, "method_names_from_class", method_names_of)
     STATE.patches.replace(sfn_boto_client, "boto3", _ReusedClients())
-    STATE.patches.replace(json_path, "parse", functools.lru_cache(maxsize=4096)(json_path.parse))
+    # jsonpath_ng's `parse`, imported into `json_path` without a re-export; the name there is patched.
+    cached_parse = functools.lru_cache(maxsize=4096)(json_path.parse)  # type: ignore[attr-defined]  # see above
+    STATE.patches.replace(json_path, "parse", cached_parse)

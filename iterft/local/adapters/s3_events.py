@@ -11,6 +11,7 @@ import uuid
 from typing import Any
 
 from moto.events.models import events_backends
+from moto.events.utils import EventMessageType
 from moto.s3 import notifications as s3_notifications
 
 from iterft.local.adapters.state import STATE
@@ -24,7 +25,7 @@ _OBJECT_CREATED_REASONS = {
 _SEQUENCER = itertools.count(int(time.time() * 1000) << 16)
 
 
-def s3_eventbridge_event(account_id: str, bucket: Any, event_name: str, key: Any) -> dict[str, Any]:
+def s3_eventbridge_event(account_id: str, bucket: Any, event_name: str, key: Any) -> EventMessageType:
     """The event S3 sends to EventBridge (AmazonS3/latest/userguide/ev-events.html).
 
     moto's differs: `eTag` for `etag`, `reason` "ObjectCreated" for "PutObject", the same `id` for every

@@ -74,7 +74,12 @@ def _failed_message_ids(
     identifiers = [item.get("itemIdentifier") if isinstance(item, dict) else None for item in failures]
     if any(identifier not in batch_ids for identifier in identifiers):
         return set(batch_ids)  # AWS treats a malformed or unknown identifier as a failed batch.
-    return set(identifiers)
+    return set(batch_ids).intersection(identifiers)  # every identifier, each one of the batch's
+
+
+def _visibility_timeout(queue: Queue) -> int:
+    """The queue's VisibilityTimeout in seconds: moto sets it (always an int) by name from the attributes."""
+    return int(queue.visibility_timeout)  # type: ignore[attr-defined]  # set by moto's setattr, as above
 
 
 def _hide_until(queue: Queue, receipt_handle: str, seconds: float) -> None:
@@ -133,7 +138,7 @@ class SqsPoller:
         if not authorize_event_source(function, self.queue):
             return False
         messages = self._sqs.receive_message(
-            self.queue.name, esm.batch_size, 0, int(self.queue.visibility_timeout)
+            self.queue.name, esm.batch_size, 0, _visibility_timeout(self.queue)
         )
         if not messages:
             return False
@@ -142,8 +147,11 @@ class SqsPoller:
         )
         failed = _failed_message_ids(esm, [m.id for m in messages], payload, errored)
         for message in messages:
+            assert message.receipt_handle is not None, "moto gives every received message a receipt handle"
             if message.id in failed:
-                _hide_until(self.queue, message.receipt_handle, scaled(float(self.queue.visibility_timeout)))
+                _hide_until(
+                    self.queue, message.receipt_handle, scaled(float(_visibility_timeout(self.queue)))
+                )
             else:
                 self._sqs.delete_message(self.queue.name, message.receipt_handle)
         return True

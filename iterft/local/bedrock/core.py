@@ -191,7 +191,11 @@ class StandInCore(BaseBackend):
                 found = store.get(identifier)
                 if found is not None:
                     return found.arn
-            for capacity in (*self._deployments.values(), *self._throughputs.values()):
+            capacities: list[Deployment | Throughput] = [
+                *self._deployments.values(),
+                *self._throughputs.values(),
+            ]
+            for capacity in capacities:
                 if identifier in (capacity.name, capacity.arn):
                     return capacity.arn
         return None

@@ -14,13 +14,12 @@ from datetime import datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
-from iterft_runtime.logic.hyperparameters import check_hyperparameters
 from iterft_runtime.models import capabilities
 from iterft_runtime.models.capabilities import (
     CustomizationType,
     ModelCapabilities,
 )
-from iterft_runtime.models.families import ModelFamily, family_for_model
+from iterft_runtime.models.families import ModelFamily, check_hyperparameters, family_for_model
 
 from iterft.local.bedrock.core import EMPTY_MODEL, StandInCore
 from iterft.local.bedrock.custom_models import CustomModel, training_metrics

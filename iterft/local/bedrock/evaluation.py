@@ -76,7 +76,8 @@ class EvaluationJob:
 
     @property
     def metric_configs(self) -> list[dict[str, Any]]:
-        return self.request["evaluationConfig"]["automated"]["datasetMetricConfigs"]
+        configs: list[dict[str, Any]] = self.request["evaluationConfig"]["automated"]["datasetMetricConfigs"]
+        return configs
 
     def end(self, status: str, failure_messages: list[str] | None = None) -> None:
         self.status, self.failure_messages, self.last_modified = status, failure_messages, now()

@@ -12,10 +12,11 @@ import json
 from botocore.exceptions import ClientError
 
 from iterft_runtime.dal.clients import client, error_code
-from iterft_runtime.logic.dispatch import DISPATCH_KIND, timestamp
+from iterft_runtime.logic.dispatch import timestamp
 from iterft_runtime.logic.reconcile import NOT_FOUND, ExecutionStatus, Inventory, ListedCapacity, ListedModel
 from iterft_runtime.models.capacity import CapacityKind
 from iterft_runtime.models.lineage import LineageConfig
+from iterft_runtime.models.messages import DISPATCH_KIND
 
 
 def bedrock_inventory() -> Inventory:

@@ -66,7 +66,8 @@ def item_attributes(item: Mapping[str, Any]) -> dict[str, Any]:
 
 def plain_item(attributes: Mapping[str, Any]) -> dict[str, Any]:
     """DynamoDB's typed attributes (an item read) -> plain Python, Decimals as int or float."""
-    return from_dynamo({k: _deserializer.deserialize(v) for k, v in attributes.items()})
+    plain: dict[str, Any] = from_dynamo({k: _deserializer.deserialize(v) for k, v in attributes.items()})
+    return plain
 
 
 def expression_values(values: Mapping[str, Any]) -> dict[str, Any]:

@@ -35,7 +35,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         raise LockNotHeldError(f"{name}: rollback #{iteration} does not hold the lock")
     target = registry.get_iteration(name, to_iteration)
     refusal = rollback_refusal(target, state, to_iteration)
-    if refusal or target is None:
+    if refusal or target is None or not target.output_model_arn:
         raise RollbackRefusedError(refusal)
     reason = f"rolled back to #{to_iteration} by {request.requested_by}: {request.reason}"
     promotion = Promotion(

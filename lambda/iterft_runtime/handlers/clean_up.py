@@ -18,6 +18,7 @@ capacity (except what serves) is released.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -67,14 +68,14 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
                 _attempt(
                     leftovers,
                     f"stop evaluation job {evaluation_job}",
-                    lambda name=evaluation_job: _stop_evaluation_job(name, started.get(name)),
+                    partial(_stop_evaluation_job, evaluation_job, started.get(evaluation_job)),
                 )
     for capacity in _created_by_round(doc):
         if serving is not None and capacity.arn and capacity.arn == serving.arn:
             continue  # adopted by the committed promotion: it serves now
         if committed and capacity.role is CapacityRole.SERVING:
             continue
-        _attempt(leftovers, f"delete {capacity.kind} {capacity.name}", lambda c=capacity: _delete(c))
+        _attempt(leftovers, f"delete {capacity.kind} {capacity.name}", partial(_delete, capacity))
     if committed and state is not None:
         # The promotion committed, then a later step failed (perhaps publishing the pointer): finish it.
         pointer = state.serving_model_id or state.champion_model

@@ -10,7 +10,7 @@ Validation errors carry the readable reason the trigger reports (its `MessageErr
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Final, Literal
 
 from aws_lambda_powertools.utilities.parser.models import (
     S3EventNotificationEventBridgeDetailModel,
@@ -19,10 +19,10 @@ from aws_lambda_powertools.utilities.parser.models import (
 )
 from pydantic import AliasChoices, BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator
 
-DISPATCH_KIND = "dispatch"
-APPROVAL_KIND = "approval"
-START_KIND = "start"
-UPLOAD_KIND = "upload"
+DISPATCH_KIND: Final = "dispatch"
+APPROVAL_KIND: Final = "approval"
+START_KIND: Final = "start"
+UPLOAD_KIND: Final = "upload"
 """The union's tag for an S3 Object Created event (which has no `kind`)."""
 
 
@@ -121,7 +121,7 @@ class UploadDetail(S3EventNotificationEventBridgeDetailModel):
     """Powertools' detail model; what iterft does not read may be absent (moto's events vary)."""
 
     version: str = "0"
-    object: UploadObject  # type: ignore[assignment]  # the subclass reading moto's `eTag`
+    object: UploadObject  # the subclass reading moto's `eTag`
     request_id: str | None = Field(default=None, alias="request-id")  # type: ignore[assignment]
     requester: str | None = None  # type: ignore[assignment]
 
@@ -139,8 +139,8 @@ class UploadEvent(S3EventNotificationEventBridgeModel):
     account: str = ""
     region: str = ""
     resources: list[str] = Field(default_factory=list)
-    time: Any = None  # type: ignore[assignment]  # normalized by the trigger (logic/dispatch)
-    detail: UploadDetail  # type: ignore[assignment]
+    time: Any = None  # normalized by the trigger (logic/dispatch)
+    detail: UploadDetail
 
 
 def _message_kind(value: Any) -> str | None:
