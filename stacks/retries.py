@@ -27,7 +27,7 @@ failure path) at once. The classes:
   `Bedrock.ServiceUnavailableException`), on the create or on a status poll. A retried Fine-tune is
   safe: it passes the job's deterministic name as `ClientRequestToken`, so the create returns the job
   the first attempt started and the retry waits for it; a create that still conflicts finds the job by
-  its name and waits for it (stacks/fine_tune.py).
+  its name and waits for it (stacks/workflow/fine_tune.py).
 - Finish holds the lineage's lock until it succeeds and is safe to repeat: any error.
 
 Never retried (they cannot heal): `ValidationException`, `AccessDeniedException`,
@@ -157,7 +157,7 @@ STEP_RETRIES: dict[str, tuple[Retrier, ...]] = {
     "retain_models": LAMBDA,
     "finish": (*LAMBDA, FINISH_ANY_ERROR),
     "fine_tune": (FINE_TUNE_THROTTLING, FINE_TUNE_SERVER_ERRORS),
-    # Reads only (stacks/fine_tune.py): the job a conflicting create found, polled until it ends.
+    # Reads only (stacks/workflow/fine_tune.py): the job a conflicting create found, polled until it ends.
     "find_fine_tune_job": (FINE_TUNE_THROTTLING, FINE_TUNE_SERVER_ERRORS),
 }
 """Each step's retriers, in order (a `States.ALL` retrier must come last); keyed by the step's function

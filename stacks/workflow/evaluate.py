@@ -6,7 +6,7 @@ import aws_cdk as cdk
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from stacks.workflow.poll import Poll, until_serving
+from stacks.workflow.poll import lambda_poll, until_serving
 from stacks.workflow.shards import score_shards, score_shards_distributed
 from stacks.workflow.steps import Fragment, Steps, catch_failures
 
@@ -89,7 +89,7 @@ class ManagedEvaluation:
         self.before.otherwise(score)
         start.next(score)
 
-        jobs_complete = Poll(
+        jobs_complete = lambda_poll(
             scope,
             "managed evaluation",
             steps,

@@ -1,7 +1,8 @@
-"""The poll loop: check a status with a Lambda step until it is ready, failed, or out of checks.
+"""The poll loop: check a status until it is ready, failed, or out of checks.
 
 Bedrock sends no events for custom model deployments, provisioned throughput or evaluation jobs, so
-their status is polled; every such wait in the round is one `Poll`.
+their status is polled by a Lambda step (`lambda_poll`); a customization job found after a conflicting
+create is polled by an SDK read (stacks/workflow/fine_tune.py). Every such wait in the round is one `Poll`.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import aws_cdk as cdk
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from stacks.workflow.steps import Fragment, Steps
+from stacks.workflow.steps import Catchable, Fragment, Steps
 
 CAPACITY_POLL_INTERVAL = cdk.Duration.seconds(30)
 CAPACITY_MAX_POLLS = 120
@@ -22,23 +23,25 @@ locked. (Bedrock sends no events for deployments or provisioned throughput: they
 
 
 class Poll(Fragment):
-    """`Start <label> polls`, then `Check <label>` (Lambda `step` with `payload`, answering
-    `{ready, failed, reason}` at `result`) until ready: then `then`. Failed, or not ready after
+    """`Start <label> polls`, then `check` until `ready`: then `then`. `failed`, or not ready after
     `max_polls` checks `interval` apart, puts `$.error` (`errors`: the failed and the timed-out error
-    names) and goes to `on_failure`; so does a check that fails past its retries.
+    names; `failed_cause` and the string at `status` say why) and goes to `on_failure`; so does a check
+    that fails past its retries.
 
-    Checks first, waits after: what is already done (an adopted capacity) costs no wait.
+    Checks first, waits after: what is already done (an adopted capacity) costs no wait. The bound keeps
+    every wait inside the execution's history limit and the lineage's lock from being held forever.
     """
 
     def __init__(
         self,
         scope: Construct,
         label: str,
-        steps: Steps,
-        step: str,
-        payload: dict[str, Any],
+        check: Catchable,
         *,
-        result: str,
+        ready: sfn.Condition,
+        failed: sfn.Condition,
+        status: str,
+        failed_cause: str,
         errors: tuple[str, str],
         interval: cdk.Duration,
         max_polls: int,
@@ -49,7 +52,6 @@ class Poll(Fragment):
         title = label[0].upper() + label[1:]
         super().__init__(scope, f"{title} poll")
         failed_error, timeout_error = errors
-        check = steps.invoke(self, f"Check {label}", step, result, payload=sfn.TaskInput.from_object(payload))
         start = sfn.Pass(
             self,
             f"Start {label} polls",
@@ -57,11 +59,11 @@ class Poll(Fragment):
             result_path="$.polls",
         )
         check.add_catch(on_failure, errors=[sfn.Errors.ALL], result_path="$.error")
-        ready = sfn.Choice(self, f"{title} ready?")
-        failed = sfn.Pass(
+        is_ready = sfn.Choice(self, f"{title} ready?")
+        has_failed = sfn.Pass(
             self,
             f"{title} failed",
-            parameters={"Error": failed_error, "Cause": sfn.JsonPath.string_at(f"{result}.reason")},
+            parameters={"Error": failed_error, "Cause": failed_cause},
             result_path="$.error",
         )
         timed_out = sfn.Pass(
@@ -71,7 +73,7 @@ class Poll(Fragment):
                 "Error": timeout_error,
                 "Cause": sfn.JsonPath.format(
                     f"not {waiting_for} after {max_polls} checks {interval.to_seconds()} s apart: {{}}",
-                    sfn.JsonPath.string_at(f"{result}.reason"),
+                    sfn.JsonPath.string_at(status),
                 ),
             },
             result_path="$.error",
@@ -84,15 +86,50 @@ class Poll(Fragment):
         )
         wait = sfn.Wait(self, f"Wait for {label}", time=sfn.WaitTime.duration(interval))
 
-        start.next(check).next(ready)
-        ready.when(sfn.Condition.boolean_equals(f"{result}.ready", True), then)
-        ready.when(sfn.Condition.boolean_equals(f"{result}.failed", True), failed)
-        ready.when(sfn.Condition.number_greater_than_equals("$.polls.polls", max_polls), timed_out)
-        ready.otherwise(count)
+        start.next(check).next(is_ready)
+        is_ready.when(ready, then)
+        is_ready.when(failed, has_failed)
+        is_ready.when(sfn.Condition.number_greater_than_equals("$.polls.polls", max_polls), timed_out)
+        is_ready.otherwise(count)
         count.next(wait).next(check)
-        failed.next(on_failure)
+        has_failed.next(on_failure)
         timed_out.next(on_failure)
         self._entered_at(start)
+
+
+def lambda_poll(
+    scope: Construct,
+    label: str,
+    steps: Steps,
+    step: str,
+    payload: dict[str, Any],
+    *,
+    result: str,
+    errors: tuple[str, str],
+    interval: cdk.Duration,
+    max_polls: int,
+    waiting_for: str,
+    then: sfn.IChainable,
+    on_failure: sfn.IChainable,
+) -> Poll:
+    """A `Poll` whose check is `Check <label>`, the Lambda `step` with `payload`, answering
+    `{ready, failed, reason}` at `result`."""
+    check = steps.invoke(scope, f"Check {label}", step, result, payload=sfn.TaskInput.from_object(payload))
+    return Poll(
+        scope,
+        label,
+        check,
+        ready=sfn.Condition.boolean_equals(f"{result}.ready", True),
+        failed=sfn.Condition.boolean_equals(f"{result}.failed", True),
+        status=f"{result}.reason",
+        failed_cause=sfn.JsonPath.string_at(f"{result}.reason"),
+        errors=errors,
+        interval=interval,
+        max_polls=max_polls,
+        waiting_for=waiting_for,
+        then=then,
+        on_failure=on_failure,
+    )
 
 
 def until_serving(
@@ -106,7 +143,7 @@ def until_serving(
 ) -> Poll:
     """Check the capacities at `capacities` until each serves its model: then `then`. Failed, or not
     serving after CAPACITY_MAX_POLLS checks, puts `$.error` and goes to `on_failure`."""
-    return Poll(
+    return lambda_poll(
         scope,
         label,
         steps,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from stacks.fine_tune import fine_tune
+from stacks.workflow.fine_tune import fine_tune
 from stacks.workflow.steps import Fragment, Steps, catch_failures
 
 
@@ -34,19 +34,24 @@ class Train(Fragment):
         )
         # 2. Begin: parent, names and hyperparameters of this iteration.
         begin = steps.invoke(self, "Begin iteration", "begin", "$.round")
-        # 3. Fine-tune: `createModelCustomizationJob.sync` (stacks/fine_tune.py), no transitions spent
-        #    while the job trains. A CustomState, not tasks.BedrockCreateModelCustomizationJob, which drops
-        #    `.sync` and needs the base model at synth (here it is the champion, known only at run time).
-        training = fine_tune(self, role_arn=steps.bedrock_role_arn, key_arn=steps.storage.key.key_arn)
-        # 4. Collect training metrics from the job's CSVs.
+        # 4. Collect training metrics from the job's CSVs (created first: a found job rejoins here).
         collect_metrics = steps.invoke(self, "Collect training metrics", "collect_metrics", "$.training")
+        # 3. Fine-tune: `createModelCustomizationJob.sync` (stacks/workflow/fine_tune.py), no transitions
+        #    spent while the job trains. A CustomState, not tasks.BedrockCreateModelCustomizationJob, which
+        #    drops `.sync` and needs the base model at synth (the champion, known only at run time).
+        training = fine_tune(
+            self,
+            role_arn=steps.bedrock_role_arn,
+            key_arn=steps.storage.key.key_arn,
+            then=collect_metrics,
+            on_failure=on_failure,
+        )
 
         validate.next(dataset_valid)
         dataset_valid.when(sfn.Condition.boolean_equals("$.validation.valid", False), self.mark_invalid)
         dataset_valid.otherwise(begin)
-        begin.next(training.task).next(collect_metrics)
-        training.connect(then=collect_metrics, on_failure=on_failure)
-        catch_failures([validate, begin, training.task, collect_metrics], on_failure)
+        begin.next(training).next(collect_metrics)
+        catch_failures([validate, begin, training, collect_metrics], on_failure)
         self._entered_at(validate, collect_metrics)
 
     def when_invalid(self, then: sfn.IChainable) -> None:

@@ -385,15 +385,17 @@ def test_fine_tune_retries_throttling_and_server_errors_with_jittered_backoff(sy
 
 def test_a_fine_tune_conflict_finds_the_rounds_job_by_name_and_waits_for_it(synth: SynthResult) -> None:
     """ConflictException (the job exists; its token not recognised) is caught before the catch-all: the
-    job is read by the round's deterministic name and polled until it ends; Completed rejoins the flow at
-    Collect training metrics, Failed or Stopped (or a read failing past its retries) goes to Clean up."""
+    job is read by the round's deterministic name and polled (the round's one poll loop, bounded) until it
+    ends; Completed rejoins the flow at Collect training metrics, Failed or Stopped, a job still training
+    after a week of checks, or a read failing past its retries goes to Clean up."""
     states = _definition(synth)["States"]
     conflict = states["Fine-tune candidate"]["Catch"][0]
     assert conflict == {
         "ErrorEquals": ["Bedrock.ConflictException"],
         "ResultPath": "$.fine_tune_conflict",
-        "Next": "Find existing job",
+        "Next": "Start existing job polls",
     }
+    assert states["Start existing job polls"]["Next"] == "Find existing job"
     find = states["Find existing job"]
     assert find["Resource"] == "arn:<AWS::Partition>:states:::aws-sdk:bedrock:getModelCustomizationJob"
     assert find["Parameters"] == {"JobIdentifier.$": "$.round.job_name"}
@@ -406,18 +408,27 @@ def test_a_fine_tune_conflict_finds_the_rounds_job_by_name_and_waits_for_it(synt
         {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "Clean up failed round"}
     ]
     done = states[find["Next"]]
-    targets = {
-        choice.get("StringEquals") or tuple(c["StringEquals"] for c in choice["Or"]): choice["Next"]
-        for choice in done["Choices"]
+    completed, not_running, out_of_polls = done["Choices"]
+    assert completed == {
+        "Variable": "$.job.Status",
+        "StringEquals": "Completed",
+        "Next": "Collect training metrics",
     }
-    assert targets == {
-        ("InProgress", "Stopping"): "Wait for existing job",
-        "Completed": "Collect training metrics",
-    }
-    assert states["Wait for existing job"]["Next"] == "Find existing job"
-    failed = states[done["Default"]]
-    assert failed["Parameters"]["Error"] == "States.TaskFailed"
+    running = tuple(c["StringEquals"] for c in not_running["Not"]["Or"])
+    assert running == ("InProgress", "Stopping")
+    failed = states[not_running["Next"]]
+    assert failed["Parameters"] == {"Error": "States.TaskFailed", "Cause.$": "States.JsonToString($.job)"}
     assert failed["ResultPath"] == "$.error" and failed["Next"] == "Clean up failed round"
+    assert states[done["Default"]]["Next"] == "Wait for existing job"
+    wait = states["Wait for existing job"]
+    assert wait["Next"] == "Find existing job"
+    # Still training after a week of checks: the round fails (its clean-up stops the job), well before
+    # the execution's 25,000-event history limit would end it with the lineage locked.
+    assert out_of_polls["Variable"] == "$.polls.polls"
+    assert out_of_polls["NumericGreaterThanEquals"] * wait["Seconds"] == 7 * 24 * 3600
+    timed_out = states[out_of_polls["Next"]]
+    assert timed_out["Parameters"]["Error"] == "FineTuneTimeout"
+    assert timed_out["Next"] == "Clean up failed round"
 
 
 def test_idempotent_lambda_steps_retry_transient_aws_errors_for_minutes(synth: SynthResult) -> None:

@@ -6,45 +6,35 @@ as its ClientRequestToken, so a retried create normally gets back the job the fi
 not return an error"). When the create still meets `ConflictException` (the job exists but the token is not
 recognised: a resumed round whose earlier attempt created the job, a token Bedrock no longer remembers),
 the job is this round's own by its name: Fine-tune finds it with GetModelCustomizationJob and polls it
-until it ends, instead of failing a round whose training is already paid for. A conflict on the custom
-model's name with no such job is not found and goes to the failure path, like any other error.
+(one `Poll`, bounded like every wait of the round) until it ends, instead of failing a round whose
+training is already paid for. A conflict on the custom model's name with no such job is not found and
+goes to the failure path, like any other error.
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 import aws_cdk as cdk
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from stacks.retries import add_retries
+from stacks.workflow.poll import Poll
 
-EXISTING_JOB_POLL_INTERVAL = cdk.Duration.minutes(1)
-"""How often a found job is checked: a customization job trains for tens of minutes to hours."""
+EXISTING_JOB_POLL_INTERVAL = cdk.Duration.minutes(10)
+EXISTING_JOB_MAX_POLLS = 1008
+"""A found job is checked every 10 minutes for up to 7 days: a customization job trains for tens of
+minutes to hours, and each check costs about 11 history events, so a week of them stays well inside the
+execution's 25,000-event limit. A job still training then fails the round, whose clean-up stops it."""
 CONFLICT = "Bedrock.ConflictException"
 _RUNNING = ("InProgress", "Stopping")
 
 
-@dataclass(frozen=True)
-class FineTune:
-    """The Fine-tune task and the states that find and wait for an existing job of the same name."""
-
-    task: sfn.CustomState
-    find_job: sfn.CustomState
-    job_done: sfn.Choice
-    job_failed: sfn.Pass
-
-    def connect(self, *, then: sfn.IChainable, on_failure: sfn.IChainable) -> None:
-        """A found job that completes rejoins the flow at `then`; one that fails or stops, or a find that
-        fails past its retries, goes to `on_failure` with `$.error` set (as the `.sync` task's own)."""
-        self.job_done.when(sfn.Condition.string_equals("$.job.Status", "Completed"), then)
-        self.job_failed.next(on_failure)
-        self.find_job.add_catch(on_failure, errors=[sfn.Errors.ALL], result_path="$.error")
-
-
-def fine_tune(scope: Construct, *, role_arn: str, key_arn: str) -> FineTune:
-    """The Fine-tune states; `FineTune.connect` wires where the recovery path rejoins and fails."""
+def fine_tune(
+    scope: Construct, *, role_arn: str, key_arn: str, then: sfn.IChainable, on_failure: sfn.IChainable
+) -> sfn.CustomState:
+    """The Fine-tune task. A job found after a conflict that completes rejoins the flow at `then`; one
+    that fails or stops, or a find that fails past its retries, goes to `on_failure` with `$.error` set
+    (as the `.sync` task's own)."""
     partition = cdk.Aws.PARTITION
     task = sfn.CustomState(
         scope,
@@ -81,23 +71,24 @@ def fine_tune(scope: Construct, *, role_arn: str, key_arn: str) -> FineTune:
         },
     )
     add_retries(find_job, "find_fine_tune_job")
-    # Caught before the step's catch-all (added later by the workflow): catchers match in order.
-    task.add_catch(find_job, errors=[CONFLICT], result_path="$.fine_tune_conflict")
-    job_done = sfn.Choice(scope, "Existing job done?")
-    wait = sfn.Wait(scope, "Wait for existing job", time=sfn.WaitTime.duration(EXISTING_JOB_POLL_INTERVAL))
-    job_failed = sfn.Pass(
+    existing_job = Poll(
         scope,
-        "Existing job failed",
-        parameters={
-            "Error": "States.TaskFailed",  # what the .sync task reports for a Failed or Stopped job
-            "Cause": sfn.JsonPath.json_to_string(sfn.JsonPath.object_at("$.job")),
-        },
-        result_path="$.error",
+        "existing job",
+        find_job,
+        ready=sfn.Condition.string_equals("$.job.Status", "Completed"),
+        failed=sfn.Condition.not_(
+            sfn.Condition.or_(*(sfn.Condition.string_equals("$.job.Status", status) for status in _RUNNING))
+        ),
+        status="$.job.Status",
+        # What the .sync task reports for a Failed or Stopped job.
+        failed_cause=sfn.JsonPath.json_to_string(sfn.JsonPath.object_at("$.job")),
+        errors=("States.TaskFailed", "FineTuneTimeout"),
+        interval=EXISTING_JOB_POLL_INTERVAL,
+        max_polls=EXISTING_JOB_MAX_POLLS,
+        waiting_for="done",
+        then=then,
+        on_failure=on_failure,
     )
-    find_job.next(job_done)
-    job_done.when(
-        sfn.Condition.or_(*(sfn.Condition.string_equals("$.job.Status", status) for status in _RUNNING)), wait
-    )
-    job_done.otherwise(job_failed)
-    wait.next(find_job)
-    return FineTune(task=task, find_job=find_job, job_done=job_done, job_failed=job_failed)
+    # Caught before the step's catch-all (added later by the workflow): catchers match in order.
+    task.add_catch(existing_job, errors=[CONFLICT], result_path="$.fine_tune_conflict")
+    return task
