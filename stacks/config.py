@@ -8,10 +8,13 @@ from pathlib import Path
 from typing import Annotated
 
 import yaml
+from iterft_runtime import naming
 from iterft_runtime.logic.evaluation import INLINE_MAX_SHARDS
 from iterft_runtime.logic.serving import serving_capacity_kind
 from iterft_runtime.models import capabilities
 from iterft_runtime.models.lineage import LineageConfig
+from iterft_runtime.models.metrics import REFERENCE_METRICS
+from iterft_runtime.models.strategy import Strategy
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationError, field_validator
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
@@ -91,6 +94,10 @@ class DeploymentConfig(BaseModel):
     def lineage(self, name: str) -> LineageConfig:
         return next(lineage for lineage in self.lineages if lineage.name == name)
 
+    def strategies(self) -> frozenset[Strategy]:
+        """Every strategy some lineage's rounds can use (what the workflow needs a job task for)."""
+        return frozenset(s for lineage in self.lineages for s in lineage.strategies.configured())
+
 
 def _describe(error: ValidationError, source: str) -> str:
     lines = [f"{source}: invalid config"]
@@ -154,7 +161,7 @@ def check_models(
     warnings: list[ModelWarning] = []
     for index, lineage in enumerate(config.lineages):
         where = f"lineages.{index} ({lineage.name})"
-        found, warned = _lineage_problems(lineage, region, today)
+        found, warned = _lineage_problems(lineage, region, today, config.stack_name)
         problems += [f"{where}: {problem}" for problem in found]
         warnings += [ModelWarning(lineage.name, f"{where}: {message}") for message in warned]
     if problems:
@@ -164,7 +171,30 @@ def check_models(
     return warnings
 
 
-def _lineage_problems(lineage: LineageConfig, region: str, today: date) -> tuple[list[str], list[str]]:
+def _grader_problems(lineage: LineageConfig, stack_name: str) -> list[str]:
+    """The default grader rewards with a reference metric, in a function whose name fits Lambda's limit."""
+    reinforcement = lineage.strategies.reinforcement
+    if reinforcement is None or not reinforcement.uses_default_grader:
+        return []
+    problems = []
+    if lineage.evaluation.metric not in REFERENCE_METRICS:
+        problems.append(
+            f"strategies.reinforcement.grader: the default grader rewards with a reference metric "
+            f"({', '.join(REFERENCE_METRICS)}); the primary metric is {lineage.evaluation.metric!r}: name "
+            "your own grader Lambda's ARN"
+        )
+    name = naming.grader_function_name(stack_name, lineage.name)
+    if len(name) > naming.MAX_FUNCTION_NAME:
+        problems.append(
+            f"strategies.reinforcement.grader: the default grader's function name {name!r} is longer than "
+            f"Lambda's {naming.MAX_FUNCTION_NAME} characters: shorten the stack or lineage name"
+        )
+    return problems
+
+
+def _lineage_problems(
+    lineage: LineageConfig, region: str, today: date, stack_name: str
+) -> tuple[list[str], list[str]]:
     foundation = lineage.foundation_model()
     if foundation is None:
         return [
@@ -178,14 +208,24 @@ def _lineage_problems(lineage: LineageConfig, region: str, today: date) -> tuple
             f"base_model: the custom model is in {custom.region}, the stack in {region}: Bedrock customizes "
             "a custom model only in its own region (copy it with a model copy job, or deploy the stack there)"
         )
+    row = capabilities.model(foundation)
     verdict = capabilities.check_use(
-        capabilities.model(foundation),
+        row,
         region,
         today,
+        customization=lineage.strategies.default.customization_type,
         serving=serving_capacity_kind(lineage.serving.mode),
         managed_job=lineage.evaluation.managed_job is not None,
     )
     problems += verdict.problems
+    for strategy in lineage.strategies.required():
+        kind = strategy.customization_type
+        if strategy is not lineage.strategies.default and not row.can_customize(region, kind):
+            where = capabilities.regions_text(row.customization_regions(kind))
+            problems.append(
+                f"strategies.{strategy}: {row.name} cannot be customized by {kind} in {region} (only {where})"
+            )
+    problems += _grader_problems(lineage, stack_name)
     warnings = list(verdict.warnings)
     judge = lineage.evaluation.judge
     judge_row = capabilities.by_inference_id(judge.model) if judge is not None else None

@@ -106,16 +106,18 @@ class RuntimePackage(Construct):
         *,
         timeout: cdk.Duration,
         extra_environment: Mapping[str, str] | None = None,
+        construct_id: str | None = None,
+        function_name: str | None = None,
     ) -> lambda_.Function:
-        """The function of `step` (a name in naming.STEPS, or naming.STACK_RESOURCES) with its own role
-        and log group.
+        """The function of `step` (a name in naming.STEPS, naming.STACK_RESOURCES or naming.GRADER) with
+        its own role and log group; `function_name` only where the function must know its own name.
 
         The role starts with nothing but writing to that log group (and X-Ray, added by CDK for
         active tracing); each construct grants what its step needs.
         """
-        if step not in (*naming.STEPS, naming.STACK_RESOURCES):
+        if step not in (*naming.STEPS, naming.STACK_RESOURCES, naming.GRADER):
             raise ValueError(f"unknown step {step!r}; steps: {', '.join(naming.STEPS)}")
-        construct_id = "".join(part.capitalize() for part in step.split("_"))
+        construct_id = construct_id or "".join(part.capitalize() for part in step.split("_"))
         function_logs = log_group(scope, f"{construct_id}Logs", self._retention)
         role = iam.Role(
             scope,
@@ -132,6 +134,7 @@ class RuntimePackage(Construct):
             scope,
             construct_id,
             description=f"iterft {step} step",
+            function_name=function_name,
             runtime=lambda_.Runtime.PYTHON_3_11,
             architecture=lambda_.Architecture.X86_64,
             code=self.code,

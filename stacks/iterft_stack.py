@@ -11,6 +11,7 @@ from iterft_runtime import naming
 from stacks.bedrock_role import BedrockCustomizationRole
 from stacks.config import DeploymentConfig
 from stacks.functions import RuntimePackage
+from stacks.graders import Graders, strategy_grants
 from stacks.monitoring import Monitoring
 from stacks.notifications import Notifications
 from stacks.reconciler import Reconciler
@@ -58,6 +59,12 @@ class IterftStack(cdk.Stack):
                 "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
             },
         )
+        self.graders = Graders(
+            self, "Graders", stack_name=config.stack_name, lineages=config.lineages, runtime=self.runtime
+        )
+        self.strategy_grants = strategy_grants(self, config.lineages, self.graders.arns)
+        for grant in self.strategy_grants:
+            self.bedrock_role.role.add_to_policy(grant.statement)
         self.serving_pointers.create(
             runtime=self.runtime,
             lineages=config.lineages,

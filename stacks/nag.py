@@ -56,6 +56,9 @@ def acknowledge(stack: IterftStack) -> None:
         "Bedrock's customization role writes each job's artifacts under jobs/<lineage>/<iteration>/, "
         "in folders Bedrock names after the job id it assigns at run time.",
     )
+    for grant in stack.strategy_grants:
+        for arn, reason in grant.wildcards.items():
+            _ack(bedrock_role, _resource_finding(stack, arn), reason)
 
     # The step functions' wildcard grants: acknowledged with the reasons of the grants table
     # (stacks/workflow/grants.py), which the roles' policies are made from.

@@ -258,6 +258,25 @@ ENV_KEY_ARN = "ITERFT_KEY_ARN"
 """The stack's KMS key: what a Bedrock evaluation job encrypts its results with."""
 ENV_TRIGGER_QUEUE_URL = "ITERFT_TRIGGER_QUEUE_URL"
 """The upload queue: where the reconciler sends a lineage's dispatch request after releasing its lock."""
+GRADER = "grade"
+"""The default reinforcement grader's handler (`iterft_runtime.handlers.grade`): one function per lineage
+that uses it, named by `grader_function_name`, not a step of the round workflow."""
+GRADER_NAME_SUFFIX = "-grader-"
+MAX_FUNCTION_NAME = 64
+
+
+def grader_function_name(stack_name: str, lineage: str) -> str:
+    """The default grader function of `lineage`: named, so the grader knows its lineage from its own name
+    and Begin the ARN it sends as rftConfig's grader, without a reference either way."""
+    return f"{stack_name}{GRADER_NAME_SUFFIX}{lineage}"
+
+
+def grader_lineage(stack_name: str, function_name: str) -> str | None:
+    """The lineage whose default grader `function_name` is (None: not one of this stack's graders)."""
+    prefix = f"{stack_name}{GRADER_NAME_SUFFIX}"
+    return function_name[len(prefix) :] if function_name.startswith(prefix) else None
+
+
 POWERTOOLS_SERVICE = "iterft"
 HANDLER_MODULE = "iterft_runtime.handlers.{step}"
 """Each function's handler is `iterft_runtime.handlers.<step>.handler`."""

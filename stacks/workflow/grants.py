@@ -273,6 +273,7 @@ STEP_GRANTS: Mapping[str, tuple[Grant, ...]] = {
             "copies the upload to its validated copy, or quarantines it with its report",
         ),
         Objects("read", (naming.EVALUATION_SET_PREFIX,), "checks that the lineage's evaluation set exists"),
+        Table("read", "reads which strategy produced the champion (a chain the guide documents?)"),
     ),
     "begin": (Table("read_write", "takes the lineage's iteration number and records the iteration"),),
     "collect_metrics": (

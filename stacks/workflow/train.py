@@ -43,6 +43,7 @@ class Train(Fragment):
             self,
             role_arn=steps.bedrock_role_arn,
             key_arn=steps.storage.key.key_arn,
+            strategies=steps.config.strategies(),
             then=collect_metrics,
             on_failure=on_failure,
         )
@@ -50,8 +51,8 @@ class Train(Fragment):
         validate.next(dataset_valid)
         dataset_valid.when(sfn.Condition.boolean_equals("$.validation.valid", False), self.mark_invalid)
         dataset_valid.otherwise(begin)
-        begin.next(training).next(collect_metrics)
-        catch_failures([validate, begin, training, collect_metrics], on_failure)
+        begin.next(training.start)
+        catch_failures([validate, begin, *training.tasks, collect_metrics], on_failure)
         self._entered_at(validate, collect_metrics)
 
     def when_invalid(self, then: sfn.IChainable) -> None:

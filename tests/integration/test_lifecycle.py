@@ -98,7 +98,7 @@ def test_a_redeploy_with_a_changed_config_keeps_pointer_champion_registry_and_ca
         kept = [name for name in resources_before if name.startswith(logical_id)]
         assert kept and all(session.stack.physical_ids[name] == resources_before[name] for name in kept)
     # The changed gate is in the lineage's config parameter at once, and decides the next round once the
-    # trigger's cached copy expires (settings.PARAMETER_MAX_AGE_SECONDS, as on AWS for a warm function):
+    # trigger's cached copy expires (dal.lineages.MAX_AGE_SECONDS, as on AWS for a warm function):
     # that wait is skipped by clearing the cache.
     config = ssm.get_parameter(Name=naming.lineage_parameter_name(session.stack.stack_name, LINEAGE))
     assert json.loads(config["Parameter"]["Value"])["gate"]["min_improvement"] == 0.5

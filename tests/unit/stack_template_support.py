@@ -209,13 +209,25 @@ def _steps(synth: SynthResult) -> set[str]:
 
 
 def _flow(synth: SynthResult) -> list[str]:
-    """FLOW, with the managed evaluation job's states where a lineage of this stack has one."""
-    if not _has_managed_jobs(synth):
-        return FLOW
+    """FLOW, with the managed evaluation job's states where a lineage of this stack has one, and the
+    `Training strategy?` Choice where a lineage may distil or reinforce (fine-tuning is its default)."""
     flow: list[str] = []
+    managed = _has_managed_jobs(synth)
     for name in FLOW:
-        flow += [*MANAGED_EVALUATION_FLOW.get(name, []), name]
+        if managed:
+            flow += MANAGED_EVALUATION_FLOW.get(name, [])
+        if name == "Fine-tune candidate" and _has_strategy_tasks(synth):
+            flow.append("Training strategy?")
+        flow.append(name)
     return flow
+
+
+def _has_strategy_tasks(synth: SynthResult) -> bool:
+    """Some lineage of this stack configures distillation or reinforcement (their own job tasks)."""
+    return any(
+        lineage.strategies.distillation or lineage.strategies.reinforcement
+        for lineage in synth.config.lineages
+    )
 
 
 def _definition(synth: SynthResult) -> dict:

@@ -44,9 +44,18 @@ def test_begin_builds_on_the_starting_point_with_deterministic_names(aws: Aws) -
         "candidate_evaluation_job_name": naming.evaluation_job_name(LINEAGE, 1, fingerprint, "candidate"),
         "champion_evaluation_job_name": naming.evaluation_job_name(LINEAGE, 1, fingerprint, "champion"),
         "hyperparameters": {"epochCount": "2", "learningRate": "1e-05"},
+        "strategy": "fine_tuning",
+        "customization_type": "FINE_TUNING",
+        "customization_config": None,
+        "training_data_config": {"S3Uri": doc["validation"]["training_data_uri"]},
     }
     record = aws.registry.get_iteration(LINEAGE, 1)
     assert record is not None
+    assert (record.strategy, record.customization_type, record.customization_config) == (
+        "fine_tuning",
+        "FINE_TUNING",
+        {},
+    )
     assert (record.base_model, record.parent_iteration, record.job_name) == (
         BASE_MODEL,
         0,

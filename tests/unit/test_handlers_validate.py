@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import boto3
 import pytest
 from iterft_runtime import naming
 from iterft_runtime.dal.evaluation_sets import EvaluationSetMissingError
@@ -77,6 +78,7 @@ def test_a_valid_file_is_copied_to_validated_with_merged_hyperparameters(aws: Aw
         "training_data_uri": f"s3://{BUCKET}/{validated}",
         "report_uri": None,
         "hyperparameters": {"epochCount": "3", "learningRate": "1e-05"},
+        "strategy": "fine_tuning",
         "reason": "12 records, no problems",
         "problem_counts": {},
         "problems": [],
@@ -168,3 +170,59 @@ def test_a_set_needing_too_many_shards_fails_before_anything_is_trained(
     with pytest.raises(TooManyShardsError, match="27 records need 3 shards of 13 \\(at most 2\\)"):
         validate.handler(round_input(aws, valid_dataset(12), eval_set=large, lineage=long_answers), None)
     assert aws.keys(naming.VALIDATED_PREFIX) == []
+
+
+def _put_items(aws: Aws, *items: dict[str, Any]) -> None:
+    table = boto3.resource("dynamodb", region_name="us-east-1").Table(aws.table)
+    for item in items:
+        table.put_item(Item=item)
+
+
+DISTILLING = {
+    **LINEAGE_CONFIG,
+    "strategies": {"distillation": {"teacher": "amazon.nova-pro-v1:0"}},
+}
+
+
+def test_an_upload_names_its_strategy_in_metadata_and_one_the_lineage_lacks_is_refused(aws: Aws) -> None:
+    event = round_input(aws, valid_dataset(12), metadata={"strategy": "distillation"}, lineage=DISTILLING)
+    result = validate.handler(event, None)
+    assert (result["valid"], result["strategy"]) == (True, "distillation")
+
+    refused = validate.handler(
+        round_input(aws, valid_dataset(12), metadata={"strategy": "distillation"}), None
+    )
+    assert (refused["valid"], refused["decision"]) == (False, "rejected")
+    assert refused["reason"] == (
+        "strategy: distillation needs strategies.distillation settings in the lineage's config"
+    )
+    assert aws.keys(naming.VALIDATED_PREFIX) == [naming.validated_key(LINEAGE, 4)]  # only the first
+
+
+def test_a_chain_the_user_guide_does_not_document_is_refused_before_any_job(aws: Aws) -> None:
+    """The champion was fine-tuned: distilling it is not a documented chain (fine-tuning it again is)."""
+    _put_items(
+        aws,
+        {
+            "pk": naming.lineage_pk(LINEAGE),
+            "sk": naming.STATE_SK,
+            "champion_model": "m2",
+            "champion_iteration": 2,
+        },
+        {
+            "pk": naming.lineage_pk(LINEAGE),
+            "sk": naming.iteration_sk(2),
+            "iteration": 2,
+            "strategy": "fine_tuning",
+        },
+    )
+    refused = validate.handler(
+        round_input(aws, valid_dataset(12), metadata={"strategy": "distillation"}, lineage=DISTILLING), None
+    )
+    assert (refused["valid"], refused["decision"]) == (False, "rejected")
+    assert refused["reason"].startswith(
+        "strategy: distillation on a model produced by fine_tuning is not a chain"
+    )
+    assert "allow_undocumented_chains" in refused["reason"]
+    fine_tuning = validate.handler(round_input(aws, valid_dataset(12), lineage=DISTILLING), None)
+    assert (fine_tuning["valid"], fine_tuning["strategy"]) == (True, "fine_tuning")

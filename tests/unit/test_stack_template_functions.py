@@ -256,7 +256,7 @@ def test_step_permissions(synth: SynthResult) -> None:
         for action, resource in [(action, resource) for action, resource in expected if resource]:
             assert _allows(statements, action, resource), f"{step} lacks {action} on {resource}"
     not_granted = {
-        "validate": ("dynamodb:", "bedrock:", "sns:"),
+        "validate": ("dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "bedrock:", "sns:"),
         "decide": ("dynamodb:", "s3:", "bedrock:", "sns:", "kms:"),
         "clean_up": ("dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem", "s3:"),
         "collect_metrics": ("s3:PutObject", "bedrock:Create", "bedrock:Stop"),

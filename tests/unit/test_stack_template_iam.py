@@ -65,6 +65,33 @@ def test_bedrock_role_reads_validated_data_writes_job_output_and_uses_the_key_th
         ]
 
 
+def test_bedrock_role_may_use_exactly_the_teachers_and_invocation_logs_the_lineages_distil_from(
+    synth: SynthResult,
+) -> None:
+    """Invoke only the configured teachers (by ARN, in the stack's region), read only the configured
+    invocation-log prefix, invoke no Lambda function unless a lineage reinforces with a grader."""
+    statements = _role_statements(synth, _logical_id(synth, "AWS::IAM::Role", "BedrockCustomizationRole"))
+    distilling = [lineage.strategies.distillation for lineage in synth.config.lineages]
+    teachers = {settings.teacher for settings in distilling if settings is not None}
+    invoked = {
+        resource
+        for statement in statements
+        if "bedrock:InvokeModel" in _listify(statement["Action"])
+        for resource in _listify(statement["Resource"])
+    }
+    region = synth.config.region
+    assert invoked == {f"arn:<AWS::Partition>:bedrock:{region}::foundation-model/{t}" for t in teachers}
+    logs = [s.invocation_logs for s in distilling if s is not None and s.invocation_logs is not None]
+    for source in logs:
+        bucket, _, prefix = source.s3_uri.removeprefix("s3://").partition("/")
+        assert _allows(statements, "s3:GetObject", f"arn:<AWS::Partition>:s3:::{bucket}/{prefix}*")
+        (listing,) = _allows(statements, "s3:ListBucket", f"arn:<AWS::Partition>:s3:::{bucket}")
+        assert listing["Condition"]["StringLike"]["s3:prefix"] == [f"{prefix}*"]
+    assert not _allows(statements, "s3:GetObject", "arn:<AWS::Partition>:s3:::some-other-bucket/AWSLogs/x")
+    reinforcing = any(lineage.strategies.reinforcement for lineage in synth.config.lineages)
+    assert reinforcing or not [s for s in statements if "lambda:InvokeFunction" in _listify(s["Action"])]
+
+
 def test_evaluation_jobs_run_as_a_role_of_their_own_only_where_a_lineage_has_one(synth: SynthResult) -> None:
     roles = [
         logical_id for logical_id in _resources(synth, "AWS::IAM::Role") if "BedrockEvaluation" in logical_id

@@ -16,6 +16,7 @@ from stack_template_support import (
     _flow,
     _function_role,
     _has_managed_jobs,
+    _has_strategy_tasks,
     _listify,
     _logical_id,
     _resources,
@@ -50,7 +51,13 @@ def _happy_choice(name: str, state: dict) -> str:
         return next(c["Next"] for c in state["Choices"] if c.get("BooleanEquals") is True)
     if name in ("Managed evaluation?", "Managed evaluation started?"):
         return state["Choices"][0]["Next"]
-    assert name in ("Rollback?", "Dataset valid?", "Distributed evaluation?", "Round failed?"), name
+    assert name in (
+        "Rollback?",
+        "Dataset valid?",
+        "Training strategy?",
+        "Distributed evaluation?",
+        "Round failed?",
+    ), name
     return state["Default"]
 
 
@@ -348,6 +355,7 @@ def test_fine_tune_is_the_sync_customization_job_with_the_round_parameters(synth
         "BaseModelIdentifier.$": "$.round.base_model",
         "CustomModelName.$": "$.round.custom_model_name",
         "JobName.$": "$.round.job_name",
+        "CustomizationType.$": "$.round.customization_type",
         "ClientRequestToken.$": "$.round.job_name",
         "RoleArn": f"<{role}.Arn>",
         "HyperParameters.$": "$.round.hyperparameters",
@@ -355,6 +363,41 @@ def test_fine_tune_is_the_sync_customization_job_with_the_round_parameters(synth
         "OutputDataConfig": {"S3Uri.$": "$.round.output_uri"},
         "CustomModelKmsKeyId": f"<{key}.Arn>",
     }
+
+
+def test_a_distillation_round_has_its_own_job_task_with_the_strategy_configuration(
+    synth: SynthResult,
+) -> None:
+    """Where a lineage may distil, `Training strategy?` sends its rounds to `Distill candidate`: the same
+    job with customizationType DISTILLATION and the configuration and training data Begin computed; it
+    retries, finds a conflicting job and fails like Fine-tune. Other rounds go to Fine-tune."""
+    states = _definition(synth)["States"]
+    if not _has_strategy_tasks(synth):
+        assert "Training strategy?" not in states and "Distill candidate" not in states
+        return
+    choose = states["Training strategy?"]
+    assert choose["Default"] == "Fine-tune candidate"
+    assert {
+        "Variable": "$.round.customization_type",
+        "StringEquals": "DISTILLATION",
+        "Next": "Distill candidate",
+    } in choose["Choices"]
+    distill, fine_tune = states["Distill candidate"], states["Fine-tune candidate"]
+    assert distill["Resource"] == fine_tune["Resource"]
+    shared = {
+        k: v
+        for k, v in fine_tune["Parameters"].items()
+        if k not in ("CustomizationType.$", "HyperParameters.$", "TrainingDataConfig")
+    }
+    assert distill["Parameters"] == {
+        **shared,
+        "CustomizationType": "DISTILLATION",
+        "CustomizationConfig.$": "$.round.customization_config",
+        "TrainingDataConfig.$": "$.round.training_data_config",
+    }
+    assert distill["Retry"] == fine_tune["Retry"]
+    assert distill["Catch"] == fine_tune["Catch"]
+    assert distill["Next"] == fine_tune["Next"] == "Collect training metrics"
 
 
 def test_fine_tune_retries_throttling_and_server_errors_with_jittered_backoff(synth: SynthResult) -> None:

@@ -13,7 +13,9 @@ from aws_lambda_powertools import Logger
 from iterft_runtime import naming
 from iterft_runtime.dal.registry import LockNotHeldError, Registry
 from iterft_runtime.handlers import settings
+from iterft_runtime.logic.strategies import customization_config, training_data_config
 from iterft_runtime.models.steps import BeginResult, RoundState, dump, required
+from iterft_runtime.models.strategy import Strategy
 
 logger = Logger()
 
@@ -28,6 +30,15 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         raise LockNotHeldError(f"{name}: iteration {iteration} does not hold the lock (held by {holder})")
 
     fingerprint = naming.dataset_fingerprint(dataset.key, dataset.identity)
+    validation = required(doc.validation, "validation")
+    strategy = Strategy(validation.strategy)
+    reinforcement = strategy is Strategy.REINFORCEMENT
+    grader = settings.default_grader_arn(name, context.invoked_function_arn) if reinforcement else ""
+    customization = customization_config(doc.lineage, strategy, default_grader_arn=grader)
+    if strategy in (Strategy.FINE_TUNING, Strategy.CONTINUED_PRE_TRAINING):
+        hyperparameters = dict(validation.hyperparameters)
+    else:  # sent inside customizationConfig (reinforcement) or not at all (distillation)
+        hyperparameters = {}
     result = BeginResult(
         base_model=state.champion_model,
         parent_iteration=state.champion_iteration,
@@ -38,7 +49,11 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         champion_capacity_name=naming.evaluation_capacity_name(name, iteration, fingerprint, "champion"),
         candidate_evaluation_job_name=naming.evaluation_job_name(name, iteration, fingerprint, "candidate"),
         champion_evaluation_job_name=naming.evaluation_job_name(name, iteration, fingerprint, "champion"),
-        hyperparameters=dict(required(doc.validation, "validation").hyperparameters),
+        hyperparameters=hyperparameters,
+        strategy=strategy.value,
+        customization_type=strategy.customization_type.value,
+        customization_config=customization,
+        training_data_config=training_data_config(doc.lineage, strategy, validation.training_data_uri or ""),
     )
     registry.update_iteration(
         name,
@@ -48,6 +63,9 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             "parent_iteration": result.parent_iteration,
             "job_name": result.job_name,
             "hyperparameters": result.hyperparameters,
+            "strategy": result.strategy,
+            "customization_type": result.customization_type,
+            **({"customization_config": customization} if customization else {}),
         },
     )
     logger.info("iteration begun", extra={"lineage": name, "iteration": iteration, **dump(result)})

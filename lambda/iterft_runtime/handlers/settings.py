@@ -11,9 +11,6 @@ from datetime import UTC, datetime
 from iterft_runtime import naming
 from iterft_runtime.logic.dispatch import timestamp
 
-PARAMETER_MAX_AGE_SECONDS = 30
-"""Lineage configs are cached this long: a redeploy's change is seen within half a minute."""
-
 
 class MissingSettingError(RuntimeError):
     """A required environment variable is not set on this function."""
@@ -82,3 +79,11 @@ def key_arn() -> str:
 def trigger_queue_url() -> str:
     """The upload queue (set on the reconciler, which sends it dispatch requests)."""
     return _required(naming.ENV_TRIGGER_QUEUE_URL)
+
+
+def default_grader_arn(lineage: str, invoked_function_arn: str) -> str:
+    """The ARN of `lineage`'s default grader, in this function's partition, region and account (read
+    from `invoked_function_arn`, the context's ARN of the function running)."""
+    _, partition, _, region_name, account = invoked_function_arn.split(":")[:5]
+    name = naming.grader_function_name(stack_name(), lineage)
+    return f"arn:{partition}:lambda:{region_name}:{account}:function:{name}"

@@ -15,13 +15,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.utilities import parameters
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
-from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
 
 from iterft_runtime import naming
 from iterft_runtime.dal import notifier, storage, workflow
+from iterft_runtime.dal.lineages import known_lineages, lineage_config
 from iterft_runtime.dal.registry import Registry
 from iterft_runtime.handlers import settings
 from iterft_runtime.logic.cost import BudgetCheck, budget_check, parse_time
@@ -354,18 +353,8 @@ def _start(registry: Registry, lineage: LineageConfig, record: IterationRecord) 
 
 def _lineage_config(name: str) -> LineageConfig | None:
     """The lineage's config from SSM, or None when no such lineage is configured."""
-    try:
-        value = parameters.get_parameter(
-            settings.lineage_parameter_prefix() + name, max_age=settings.PARAMETER_MAX_AGE_SECONDS
-        )
-    except GetParameterError:
-        if name in _known_lineages():
-            raise  # configured but unreadable: let the message be retried
-        return None
-    return LineageConfig.model_validate_json(str(value))
+    return lineage_config(settings.lineage_parameter_prefix(), name)
 
 
 def _known_lineages() -> list[str]:
-    path = settings.lineage_parameter_prefix().rstrip("/")
-    found = parameters.get_parameters(path, recursive=False, max_age=settings.PARAMETER_MAX_AGE_SECONDS)
-    return sorted(found)
+    return known_lineages(settings.lineage_parameter_prefix())

@@ -22,15 +22,18 @@ from aws_lambda_powertools import Logger
 from iterft_runtime import naming
 from iterft_runtime.dal import storage
 from iterft_runtime.dal.evaluation_sets import evaluation_set_uri, read_evaluation_set
+from iterft_runtime.dal.registry import Registry
 from iterft_runtime.handlers import settings
 from iterft_runtime.logic.evaluation import check_shard_count, shard_records
 from iterft_runtime.logic.hyperparameters import merge_hyperparameters, overrides_from_metadata
 from iterft_runtime.logic.managed_evaluation import check_prompt_count
 from iterft_runtime.logic.notifications import MAX_LISTED_PROBLEMS, listed_problem
+from iterft_runtime.logic.strategies import choose_strategy, produced_by, requested_strategy
 from iterft_runtime.logic.validation import Severity, validate_lines
 from iterft_runtime.models.lineage import LineageConfig
 from iterft_runtime.models.records import Decision
 from iterft_runtime.models.steps import RoundState, ValidationResult, dump
+from iterft_runtime.models.strategy import Strategy
 
 logger = Logger()
 
@@ -46,6 +49,15 @@ def _check_yardstick(lineage: LineageConfig) -> None:
     check_shard_count(len(evaluation_set.items), per_shard, evaluation_set_uri(bucket, lineage.name))
 
 
+def _round_strategy(lineage: LineageConfig, requested: str | None) -> tuple[Strategy, str | None]:
+    """The round's strategy, and why it cannot run on the lineage's champion (None: it can)."""
+    registry = Registry(settings.table_name())
+    state = registry.get_state(lineage.name)
+    champion = state.champion_iteration if state is not None else 0
+    base = produced_by(lineage, champion, lambda number: registry.get_iteration(lineage.name, number))
+    return choose_strategy(lineage, requested, settings.region(), base)
+
+
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     doc = RoundState.model_validate(event)
     lineage, iteration, dataset = doc.lineage, doc.iteration, doc.dataset_ref
@@ -53,6 +65,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     bucket = settings.bucket_name()
     source = storage.find_object(dataset.bucket, dataset.key, dataset.version_id)
 
+    strategy, refused = _round_strategy(lineage, requested_strategy(dataset.strategy, source.metadata))
     overrides = overrides_from_metadata(family, source.metadata)
     hyperparameters, bad = merge_hyperparameters(family, lineage.hyperparameters, overrides)
     result = ValidationResult(
@@ -64,10 +77,17 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         training_data_uri=None,
         report_uri=None,
         hyperparameters=hyperparameters,
+        strategy=strategy.value,
         reason="",
         problem_counts={},
         problems=[],
     )
+    if refused is None and overrides and strategy in (Strategy.DISTILLATION, Strategy.REINFORCEMENT):
+        refused = f"a {strategy} round takes no hp- overrides (its settings are strategies.{strategy})"
+    if refused:
+        result.reason = f"strategy: {refused}"
+        logger.info("strategy refused", extra={"lineage": lineage.name, "reason": refused})
+        return dump(result)
     if bad:
         result.reason = "invalid hyperparameter overrides in the upload's metadata: " + "; ".join(bad)
         logger.info("invalid hyperparameters", extra={"lineage": lineage.name, "problems": bad})

@@ -26,6 +26,7 @@ from iterft_runtime.models.metrics import (
     MANAGED_METRIC_NAMES,
     REFERENCE_METRICS,
 )
+from iterft_runtime.models.strategy import StrategyConfig
 
 LINEAGE_NAME_PATTERN = r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$"
 
@@ -300,6 +301,8 @@ class LineageConfig(BaseModel):
     approval: ApprovalPolicy = Field(default_factory=ApprovalPolicy)
     cost: CostConfig = Field(default_factory=CostConfig)
     queue: QueueConfig = Field(default_factory=QueueConfig)
+    strategies: StrategyConfig = Field(default_factory=StrategyConfig)
+    """The default training strategy of its rounds, and the settings of the others it may use."""
 
     @model_validator(mode="after")
     def _family_resolves(self) -> LineageConfig:
@@ -325,6 +328,9 @@ class LineageConfig(BaseModel):
         problems = check_hyperparameters(self.model_family(), self.hyperparameters)
         if problems:
             raise ValueError("hyperparameters: " + "; ".join(problems))
+        strategy_problems = self._strategy_problems()
+        if strategy_problems:
+            raise ValueError("strategies: " + "; ".join(strategy_problems))
         invoke = self.evaluation_invoke_model
         if self.evaluation.managed_job is not None and invoke and not EVALUABLE_MODEL_ID.fullmatch(invoke):
             raise ValueError(
@@ -333,6 +339,29 @@ class LineageConfig(BaseModel):
                 "throughput (not a custom model or its deployment)"
             )
         return self
+
+    def _strategy_problems(self) -> list[str]:
+        """Settings a strategy needs, and what the capability table says the model can do (any region:
+        the stack's region is checked at synth)."""
+        strategies = self.strategies
+        problems = []
+        if strategies.default not in strategies.configured():
+            problems.append(f"default: {strategies.default} needs strategies.{strategies.default} settings")
+        if strategies.reinforcement is not None:
+            problems += strategies.reinforcement.problems()
+        row = self.model_capabilities()
+        if row is None:
+            return problems
+        for strategy in strategies.required():
+            if not row.customization_regions(strategy.customization_type):
+                problems.append(f"{row.name} cannot be customized by {strategy} anywhere (capability table)")
+        distillation = strategies.distillation
+        if distillation is not None and row.teachers and distillation.teacher not in row.teachers:
+            problems.append(
+                f"distillation.teacher: {distillation.teacher!r} is not a teacher of {row.name}; "
+                f"its teachers: {', '.join(row.teachers)}"
+            )
+        return sorted(set(problems), key=problems.index)
 
     def foundation_model(self) -> str | None:
         """The foundation model the lineage grows from: base_model itself, or the base model its custom

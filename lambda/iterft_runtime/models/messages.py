@@ -77,6 +77,7 @@ class StartDataset(BaseModel):
     etag: str = ""
     size: int = 0
     uploaded_at: str = Field(description="The object's LastModified, ISO-8601 (normalized on receipt).")
+    strategy: str | None = Field(default=None, description="`iterft start --strategy`: the round's strategy.")
 
     @field_validator("version_id", mode="before")
     @classmethod

@@ -32,6 +32,8 @@ class DatasetRef:
     etag: str
     size: int
     uploaded_at: str
+    strategy: str | None = None
+    """The strategy `iterft start --strategy` asked for (None: the upload's metadata, else the default)."""
 
     @property
     def identity(self) -> str:
@@ -44,8 +46,11 @@ class DatasetRef:
         return f"{uri}?versionId={quote(self.version_id, safe='')}" if self.version_id else uri
 
     def to_dict(self) -> dict[str, Any]:
-        """The `dataset` object of the execution input (docs/architecture.md)."""
-        return asdict(self)
+        """The `dataset` object of the execution input (docs/architecture.md); no `strategy` unless asked."""
+        data = asdict(self)
+        if self.strategy is None:
+            del data["strategy"]
+        return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> DatasetRef:
@@ -56,6 +61,7 @@ class DatasetRef:
             etag=str(data.get("etag") or ""),
             size=int(data.get("size") or 0),
             uploaded_at=str(data["uploaded_at"]),
+            strategy=data.get("strategy") or None,
         )
 
 
@@ -145,6 +151,13 @@ class IterationRecord:
     job_name: str | None = None
     job_arn: str | None = None
     hyperparameters: dict[str, str] = field(default_factory=dict)
+    strategy: str | None = None
+    """The round's training strategy (models/strategy.Strategy); None: a round from before strategies,
+    which was fine-tuning."""
+    customization_type: str | None = None
+    """What the job was sent as customizationType."""
+    customization_config: dict[str, Any] = field(default_factory=dict)
+    """What the job was sent as customizationConfig (empty for fine-tuning and continued pre-training)."""
     training_loss: float | None = None
     validation_loss: float | None = None
     training_seconds: float | None = None

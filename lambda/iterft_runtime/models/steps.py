@@ -112,6 +112,7 @@ class ValidationResult(StepModel):
     training_data_uri: str | None = Field(default=None, description="The validated copy.")
     report_uri: str | None = None
     hyperparameters: dict[str, Any] = Field(description="Lineage defaults, then the upload's overrides.")
+    strategy: str = Field(default="fine_tuning", description="The round's training strategy.")
     reason: str | None = None
     problem_counts: dict[str, int] | None = Field(default=None, description="Per validation code.")
     problems: list[dict[str, Any]] | None = Field(default=None, description="The first five errors.")
@@ -130,6 +131,20 @@ class BeginResult(StepModel):
     candidate_evaluation_job_name: str = Field(description="Used only with `evaluation.managed_job`.")
     champion_evaluation_job_name: str = Field(description="Used only with `evaluation.managed_job`.")
     hyperparameters: dict[str, Any]
+    # Defaults: a round begun before strategies existed (still running across an upgrade) was fine-tuning.
+    strategy: str = Field(
+        default="fine_tuning", description="The round's strategy (models/strategy.Strategy)."
+    )
+    customization_type: str = Field(
+        default="FINE_TUNING", description="Read by `Training strategy?`; the job's customizationType."
+    )
+    customization_config: dict[str, Any] | None = Field(
+        default=None,
+        description="The job's CustomizationConfig (PascalCase, as the task sends it); none for fine-tuning.",
+    )
+    training_data_config: dict[str, Any] | None = Field(
+        default=None, description="The job's TrainingDataConfig (PascalCase), read by Distill and Reinforce."
+    )
 
 
 class CustomizationJob(OpenModel):
