@@ -70,6 +70,16 @@ class RoundScore:
     score: float
     champion_score: float | None
     improvement: float | None
+    strategy: str = "fine_tuning"
+
+
+STRATEGY_TAGS = {
+    "fine_tuning": "FT",
+    "distillation": "DIST",
+    "reinforcement": "RFT",
+    "continued_pre_training": "CPT",
+}
+"""The strategy marker written above each round's point on the primary-metric chart."""
 
 
 def training_label(iteration: int) -> str:
@@ -97,6 +107,7 @@ def round_scores(history: Sequence[Mapping[str, Any]]) -> list[RoundScore]:
                 score=float(row["eval_score"]),
                 champion_score=row.get("champion_score"),
                 improvement=improvement,
+                strategy=str(row.get("strategy") or "fine_tuning"),
             )
         )
     return scores
@@ -249,7 +260,16 @@ def score_figure(
                 zorder=3,
                 label=decision,
             )
-    top.set_title(f"Primary metric ({metric}) per iteration")
+    for s in scores:
+        top.annotate(
+            STRATEGY_TAGS.get(s.strategy, s.strategy),
+            (s.iteration, s.score),
+            textcoords="offset points",
+            xytext=(0, 7),
+            ha="center",
+            fontsize=7,
+        )
+    top.set_title(f"Primary metric ({metric}) per iteration, each round's strategy above its point")
     top.set_ylabel(metric)
     top.grid(alpha=0.3)
     if scores:

@@ -12,8 +12,10 @@ from iterft_runtime.dal.registry import Registry
 from iterft_runtime.logic.dispatch import timestamp
 from iterft_runtime.logic.serving import rollback_refusal
 from iterft_runtime.logic.uploads import UploadStatus
+from iterft_runtime.models.lineage import LineageConfig
 from iterft_runtime.models.messages import DISPATCH_KIND, START_KIND
 from iterft_runtime.models.records import DatasetRef, UploadRecord
+from iterft_runtime.models.strategy import Strategy
 
 from iterft.history import lineage_config, retired_line
 from iterft.target import Deployment, TargetError
@@ -116,15 +118,20 @@ def answer_review(
         ) from None
 
 
-def start_round(deployment: Deployment, lineage: str, data_uri: str) -> DatasetRef:
+def start_round(
+    deployment: Deployment, lineage: str, data_uri: str, strategy: str | None = None
+) -> DatasetRef:
     """Ask the trigger for a manual round of `lineage` on an object of the data bucket's incoming/.
 
     The object version is pinned now (HeadObject; `?versionId=` in the URI picks an older one) and sent
     as a `start` message through the trigger's queue, which records and queues it exactly like an
     upload: one object version makes at most one round, and it waits its turn behind a running round.
-    A version already recorded for the lineage is refused here, with a clear reason.
+    A version already recorded for the lineage is refused here, with a clear reason; so is a `strategy`
+    the lineage has no settings for (its round would be refused before any job).
     """
-    lineage_config(deployment, lineage)  # an unknown lineage fails here, naming the known ones
+    config = lineage_config(deployment, lineage)  # an unknown lineage fails here, naming the known ones
+    if strategy is not None:
+        _check_strategy(config, strategy)
     retired = retired_line(Registry(deployment.table_name).get_state(lineage))
     if retired:
         raise TargetError(f"{lineage} was {retired}: remove it from the config")
@@ -152,6 +159,7 @@ def start_round(deployment: Deployment, lineage: str, data_uri: str) -> DatasetR
         etag=str(head.get("ETag", "")).strip('"'),
         size=int(head.get("ContentLength", 0)),
         uploaded_at=timestamp(datetime.now(UTC)),
+        strategy=strategy,
     )
     registry = Registry(deployment.table_name)
     if registry.upload_recorded(lineage, dataset):
@@ -164,6 +172,15 @@ def start_round(deployment: Deployment, lineage: str, data_uri: str) -> DatasetR
         MessageBody=json.dumps({"kind": START_KIND, "lineage": lineage, "dataset": dataset.to_dict()}),
     )
     return dataset
+
+
+def _check_strategy(config: LineageConfig, name: str) -> None:
+    """Refuse a strategy the lineage's round would refuse for its name or missing settings."""
+    known = [strategy.value for strategy in Strategy]
+    if name not in known:
+        raise TargetError(f"unknown strategy {name!r}; known: {', '.join(known)}")
+    if Strategy(name) not in config.strategies.configured():
+        raise TargetError(f"{config.name}: {name} needs strategies.{name} settings in the lineage's config")
 
 
 def withdraw_upload(deployment: Deployment, lineage: str, upload: str, reason: str) -> UploadRecord:

@@ -40,6 +40,7 @@ def history_table(lineage: str, rows: list[dict[str, Any]]) -> Table:
     for column in (
         "iteration",
         "base model",
+        "strategy",
         "dataset",
         "training loss (last-epoch mean)",
         "eval score",
@@ -56,6 +57,7 @@ def history_table(lineage: str, rows: list[dict[str, Any]]) -> Table:
         table.add_row(
             str(row["iteration"]),
             base_model_label(row["base_model"], produced),
+            row.get("strategy") or "-",
             (row["dataset"] or "-").split("/")[-1].split("?")[0],
             fmt(row["training_loss"]),
             fmt(row["eval_score"]),

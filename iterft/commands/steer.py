@@ -105,7 +105,7 @@ def _start(args: argparse.Namespace, console: Console) -> int:
     from iterft.control import start_round
 
     deployment = deployment_of(args)
-    dataset = start_round(deployment, args.lineage, args.data)
+    dataset = start_round(deployment, args.lineage, args.data, strategy=args.strategy)
     console.print(
         f"{args.lineage}: round requested on {dataset.s3_uri} ({dataset.size} bytes); "
         "it starts when the lineage is idle",
@@ -181,6 +181,8 @@ def register(commands: Any) -> None:
         [
             "iterft start support-bot --data s3://DATA_BUCKET/incoming/billing-bot/round-3.jsonl --wait",
             "iterft start support-bot --data 's3://DATA_BUCKET/incoming/other-bot/r3.jsonl?versionId=V'",
+            "iterft start billing-distilled --data s3://DATA_BUCKET/incoming/billing-distilled/fixes.jsonl "
+            "--strategy fine_tuning",
         ],
         _start,
     )
@@ -189,6 +191,11 @@ def register(commands: Any) -> None:
         "--data",
         required=True,
         help="s3://BUCKET/incoming/.../FILE.jsonl in the stack's data bucket (?versionId= pins a version)",
+    )
+    start.add_argument(
+        "--strategy",
+        help="the round's training strategy, as docs/strategies.md names it (default: the upload's "
+        "x-amz-meta-strategy, else the lineage's default)",
     )
     start.add_argument("--wait", action="store_true", help="show progress until the round ends")
     start.add_argument(

@@ -168,6 +168,9 @@ def test_start_wait_runs_a_manual_round_on_another_lineages_data_and_shows_its_s
 
     [status] = lineage_status(session.deployment, "manual")
     assert status["champion_iteration"] == 1 and status["running_iteration"] is None
+    round_one = Registry(session.deployment.table_name).get_iteration("manual", 1)
+    assert round_one is not None
+    assert (round_one.strategy, round_one.customization_type) == ("fine_tuning", "FINE_TUNING")
 
     # The same object version again: refused before anything is sent (one version, one round).
     code, out, err = run_cli(session, capsys, "start", "manual", "--data", _data_uri(session, key))
@@ -210,6 +213,27 @@ def test_start_refuses_data_the_round_could_not_read(
     assert code == cli.EXIT_FAILED and out == ""
     assert err.startswith("iterft start: ") and error in err
     assert len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    ("strategy", "error"),
+    [
+        ("magic", "unknown strategy 'magic'; known: fine_tuning, distillation, reinforcement"),
+        (
+            "distillation",
+            "manual: distillation needs strategies.distillation settings in the lineage's config",
+        ),
+    ],
+)
+def test_start_refuses_a_strategy_the_round_would_refuse(
+    session: LocalSession, capsys: pytest.CaptureFixture[str], strategy: str, error: str
+) -> None:
+    key = "incoming/operate/round-2-storage-and-account.jsonl"
+    code, out, err = run_cli(
+        session, capsys, "start", "manual", "--data", _data_uri(session, key), "--strategy", strategy
+    )
+    assert code == cli.EXIT_FAILED and out == ""
+    assert err.startswith("iterft start: ") and error in err
 
 
 def test_report_writes_the_page_with_every_iterations_loss_curve(

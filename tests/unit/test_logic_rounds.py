@@ -158,6 +158,9 @@ def test_history_has_the_public_keys() -> None:
         "dataset",
         "job_arn",
         "hyperparameters",
+        "strategy",
+        "customization_type",
+        "customization_config",
         "records",
         "size_bytes",
         "report_uri",
@@ -191,6 +194,7 @@ def test_history_has_the_public_keys() -> None:
         "started_at",
         "ended_at",
     } == set(history)
+    assert history["strategy"] == "fine_tuning"  # a round from before strategies was fine-tuning
 
 
 def test_dataset_uri_carries_the_version() -> None:

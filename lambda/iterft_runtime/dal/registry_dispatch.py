@@ -64,6 +64,7 @@ class Dispatcher(UploadLedger, LineageStore):
             uploaded_at=dataset.uploaded_at,
             size_bytes=dataset.size,
             started_at=started_at,
+            strategy=dataset.strategy,  # as `iterft start --strategy` asked; Begin records the round's own
         )
         started = {":status": UploadStatus.STARTED.value, ":n": n}
         leave = self._leave_queue(lineage, head, "SET #status = :status, iteration = :n", started)

@@ -245,6 +245,7 @@ class IterationRecord:
             etag=self.dataset_etag or "",
             size=self.size_bytes or 0,
             uploaded_at=self.uploaded_at,
+            strategy=self.strategy,
         )
 
     def to_history(self) -> dict[str, Any]:
@@ -258,6 +259,9 @@ class IterationRecord:
             "dataset": self.dataset,
             "job_arn": self.job_arn,
             "hyperparameters": dict(self.hyperparameters),
+            "strategy": self.strategy or (None if self.rollback_of is not None else "fine_tuning"),
+            "customization_type": self.customization_type,
+            "customization_config": dict(self.customization_config),
             "records": self.records,
             "size_bytes": self.size_bytes,
             "report_uri": self.report_uri,
