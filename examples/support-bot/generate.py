@@ -184,6 +184,43 @@ REPHRASED: dict[str, str] = {
     "devices": "Does the app work on Linux?",
 }
 
+TEACHER: dict[str, tuple[str, ...]] = {
+    # What the stand-in teacher knows (teacher-corpus.jsonl): every fact, in wordings of its own, none of
+    # them an evaluation prompt. A stand-in for what a large model knows of the product, so that
+    # distilling from it is measurable; it is not a model.
+    "card": ("How do I replace the card on file for payments?", "Can I switch to a different credit card?"),
+    "charge_day": ("Which date is my subscription billed on?", "When does the monthly charge happen?"),
+    "refund": ("Do you give refunds on plans?", "Can I be refunded for an annual plan?"),
+    "invoice": ("Where are invoices kept for download?", "How can I get a PDF of an invoice?"),
+    "payment_methods": ("Which cards and wallets can I pay with?", "Do you take American Express or PayPal?"),
+    "cancel": ("How do I end my paid plan?", "What happens to my files when I cancel the plan?"),
+    "student": ("Is there cheaper pricing for students?", "How much do students save on the Personal plan?"),
+    "declined": (
+        "What should I check when a card payment is declined?",
+        "Why would my bank decline a payment?",
+    ),
+    "free_storage": ("How many GB does the free plan give?", "What is the storage quota of a free account?"),
+    "max_file": ("What is the largest file I can upload?", "Is there an upload size limit on the free plan?"),
+    "restore": ("How long do deleted files stay in Trash?", "Can deleted files be restored from Trash?"),
+    "sync": ("What do I do when sync stops?", "Why has the desktop app stopped syncing?"),
+    "share": ("Can I share a folder by link?", "Do people need an account to open my share link?"),
+    "versions": ("How many versions of a file are kept?", "Can I restore a previous version of a file?"),
+    "devices": ("On which systems can I install the app?", "Is there an app for Android and iOS?"),
+    "encryption": ("How are my files encrypted?", "Is my data encrypted at rest and in transit?"),
+    "password": ("What do I do if I cannot sign in because of my password?", "How does password reset work?"),
+    "two_factor": (
+        "How do I set up an authenticator app for sign-in?",
+        "Is two-factor authentication available?",
+    ),
+    "email": ("Can I change the email address of my account?", "How do I confirm a new account email?"),
+    "delete_account": (
+        "How do I close my account permanently?",
+        "When is my data erased after I delete my account?",
+    ),
+    "family": ("How many users does the Family plan include?", "Can I share my plan with my family?"),
+    "contact": ("How can I reach the support team?", "Is support available around the clock?"),
+}
+
 
 def record(prompt: str, answer: str) -> dict:
     """One training record in the bedrock-conversation-2024 format (Nova)."""
@@ -222,6 +259,15 @@ def main() -> None:
         [
             {"prompt": f.eval_prompt, "referenceResponse": f.answer, "category": f.category}
             for f in FACTS.values()
+        ],
+    )
+
+    write(
+        "teacher-corpus.jsonl",
+        [
+            {"question": q, "answer": FACTS[k].answer, "category": FACTS[k].category}
+            for k, questions in TEACHER.items()
+            for q in questions
         ],
     )
 

@@ -34,7 +34,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from itertools import pairwise
-from typing import Any
+from typing import Any, TypeVar
 
 from iterft_runtime.logic.judge import ANSWER, MAX_GRADE, MIN_GRADE, REFERENCE, section
 from iterft_runtime.models.families import DataFormat
@@ -61,6 +61,7 @@ _STOP_WORDS = frozenset(
     }
 )
 _START, _END = "<s>", "</s>"
+T = TypeVar("T")
 
 
 def token_count(text: str) -> int:
@@ -108,6 +109,11 @@ def _answer_tokens(text: str) -> list[str]:
     return [_START, *_TOKEN.findall(text.lower()), _END]
 
 
+def predicted_tokens(text: str) -> int:
+    """How many tokens the loss model predicts for a text: its tokens and the end marker."""
+    return len(_answer_tokens(text)) - 1
+
+
 @dataclass(frozen=True)
 class Pair:
     """One thing to learn: the answer to give to a prompt."""
@@ -139,6 +145,24 @@ def pairs_from_jsonl(text: str, data_format: DataFormat) -> list[Pair]:
         pairs.extend(found)
     if not pairs:
         raise DataFormatError("the file holds no records")
+    return pairs
+
+
+def corpus_from_jsonl(text: str) -> list[Pair]:
+    """A stand-in teacher's corpus: one `{"question": ..., "answer": ...}` object a line (other members,
+    such as `category`, are ignored). Raises DataFormatError naming the first line that does not fit."""
+    pairs: list[Pair] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+            question, answer = record["question"], record["answer"]
+        except (ValueError, TypeError, KeyError) as error:
+            raise DataFormatError(f"line {number}: not a question/answer record ({error})") from None
+        if not isinstance(question, str) or not isinstance(answer, str) or not question or not answer:
+            raise DataFormatError(f"line {number}: question and answer must be non-empty strings")
+        pairs.append(Pair(question, answer))
     return pairs
 
 
@@ -251,10 +275,27 @@ class StandInModel:
         memory: Mapping[str, _Entry] | None = None,
         language_model: _LanguageModel | None = None,
         next_sequence: int = 0,
+        *,
+        foundation: bool = False,
     ) -> None:
         self._memory: dict[str, _Entry] = dict(memory or {})
         self._language_model = language_model or _LanguageModel()
         self._next_sequence = next_sequence
+        self._foundation = foundation
+
+    @classmethod
+    def knowing(cls, pairs: Sequence[Pair]) -> StandInModel:
+        """A foundation model that knows `pairs` before any customization (a stand-in teacher's corpus):
+        it answers from them, and its loss model has read their answers once."""
+        if not pairs:
+            return cls(foundation=True)
+        model, _ = cls().train(pairs, epochs=1, batch_size=len(pairs), validation_pairs=())
+        return cls(model._memory, model._language_model, model._next_sequence, foundation=True)
+
+    @property
+    def is_foundation(self) -> bool:
+        """A foundation model: never customized (it grades judge prompts, `judge_reply`)."""
+        return self._foundation
 
     @property
     def pair_count(self) -> int:
@@ -263,9 +304,32 @@ class StandInModel:
 
     def answer(self, prompt: str) -> str:
         """The stored answer of the most similar stored prompt, or FALLBACK_ANSWER below the threshold."""
+        ranked = self._ranked(prompt)
+        if not ranked or ranked[0][0] < SIMILARITY_THRESHOLD:
+            return FALLBACK_ANSWER
+        return ranked[0][1].answer
+
+    def candidates(self, prompt: str, count: int) -> list[str]:
+        """`count` answers the model can honestly offer for `prompt`, best first: its own answer, then the
+        stored answers of the next most similar stored prompts (any shared content word), each once; the
+        list is repeated in order when the model knows fewer. A model that knows nothing near the
+        prompt can only offer FALLBACK_ANSWER (what reinforcement fine-tuning samples from it)."""
+        if count < 1:
+            raise ValueError("count must be at least 1")
+        offered = [self.answer(prompt)]
+        for _, entry in self._ranked(prompt):
+            if len(offered) == count:
+                break
+            if entry.answer not in offered:
+                offered.append(entry.answer)
+        return [offered[index % len(offered)] for index in range(count)]
+
+    def _ranked(self, prompt: str) -> list[tuple[float, _Entry]]:
+        """Stored entries sharing a content word with `prompt`, most similar first (newest first on a
+        tie), with their similarity."""
         query = Counter(_terms(prompt))
         if not query or not self._memory:
-            return FALLBACK_ANSWER
+            return []
         index = self._index
         weights = {
             term: (1 + math.log(count)) * index.idf.get(term, index.unseen_idf)
@@ -276,11 +340,11 @@ class StandInModel:
         for term, weight in weights.items():
             for position, document_weight in index.postings.get(term, ()):
                 scores[position] = scores.get(position, 0.0) + weight * document_weight / norm
-        if not scores:
-            return FALLBACK_ANSWER
         entries = self._entries
-        best = max(scores, key=lambda position: (scores[position], entries[position].sequence))
-        return entries[best].answer if scores[best] >= SIMILARITY_THRESHOLD else FALLBACK_ANSWER
+        ranked = sorted(
+            scores, key=lambda position: (scores[position], entries[position].sequence), reverse=True
+        )
+        return [(scores[position], entries[position]) for position in ranked]
 
     def cross_entropy(self, answers: Sequence[str]) -> float:
         """Mean per-token cross-entropy (nats) of `answers` under the loss model."""
@@ -301,16 +365,49 @@ class StandInModel:
         Without `validation_pairs`, every VALIDATION_EVERY-th pair (at least one when there are two or
         more) is held out from the loss model to measure validation loss; answering learns every pair.
         """
-        if not pairs:
-            raise ValueError("nothing to train on")
+        counted, held_out = _held_out(pairs, validation_pairs)
+        language_model, report = self._fit(
+            [pair.answer for pair in counted], [pair.answer for pair in held_out], epochs, batch_size
+        )
+        return self._child(pairs, language_model), report
+
+    def pretrain(
+        self,
+        texts: Sequence[str],
+        *,
+        epochs: int,
+        batch_size: int,
+        validation_texts: Sequence[str] | None = None,
+    ) -> tuple[StandInModel, TrainingReport]:
+        """The child model after continued pre-training on unlabeled `texts`: its loss model reads them
+        (the training loss falls as the text is learned), its answers stay its parent's. Validation as
+        for `train`, on the texts."""
+        counted, held_out = _held_out(texts, validation_texts)
+        language_model, report = self._fit(counted, held_out, epochs, batch_size)
+        return self._child((), language_model), report
+
+    def adopted(self, pairs: Sequence[Pair]) -> StandInModel:
+        """The child that gives these answers to these prompts from now on (newest wins) and whose loss
+        model has read them once: what a reinforcement step keeps of the answers it rewarded."""
+        texts = [_answer_tokens(pair.answer) for pair in pairs]
+        return self._child(pairs, self._language_model.counted(texts))
+
+    def _child(self, pairs: Iterable[Pair], language_model: _LanguageModel) -> StandInModel:
+        memory = dict(self._memory)
+        sequence = self._next_sequence
+        for pair in pairs:
+            memory[" ".join(_WORD.findall(pair.prompt.lower()))] = _Entry(pair.prompt, pair.answer, sequence)
+            sequence += 1
+        return StandInModel(memory, language_model, sequence)
+
+    def _fit(
+        self, texts: Sequence[str], validation_texts: Sequence[str], epochs: int, batch_size: int
+    ) -> tuple[_LanguageModel, TrainingReport]:
+        """Train the loss model online on `texts` (prequential loss a batch), validating after each epoch."""
         if epochs < 1 or batch_size < 1:
             raise ValueError("epochs and batch_size must be at least 1")
-        if validation_pairs is None:
-            counted, held_out = _split(pairs)
-        else:
-            counted, held_out = list(pairs), list(validation_pairs)
-        sequences = [_answer_tokens(pair.answer) for pair in counted]
-        validation_sequences = [_answer_tokens(pair.answer) for pair in held_out]
+        sequences = [_answer_tokens(text) for text in texts]
+        validation_sequences = [_answer_tokens(text) for text in validation_texts]
         model = self._language_model
         steps: list[StepLoss] = []
         validation: list[StepLoss] = []
@@ -327,15 +424,8 @@ class StandInModel:
             if validation_sequences:
                 loss = _cross_entropy(model, validation_sequences)
                 validation.append(StepLoss(step=len(steps), epoch=epoch, loss=loss))
-        memory = dict(self._memory)
-        sequence = self._next_sequence
-        for pair in pairs:
-            memory[" ".join(_WORD.findall(pair.prompt.lower()))] = _Entry(pair.prompt, pair.answer, sequence)
-            sequence += 1
-        child = StandInModel(memory, model, sequence)
-        return child, TrainingReport(
-            steps=steps, validation=validation, training_loss=epoch_nll / epoch_tokens
-        )
+        report = TrainingReport(steps=steps, validation=validation, training_loss=epoch_nll / epoch_tokens)
+        return model, report
 
     @cached_property
     def _entries(self) -> list[_Entry]:
@@ -356,9 +446,17 @@ class StandInModel:
         return _Index(idf=idf, unseen_idf=math.log(1 + count) + 1, postings=postings)
 
 
-def _split(pairs: Sequence[Pair]) -> tuple[list[Pair], list[Pair]]:
-    held = {index for index in range(len(pairs)) if index % VALIDATION_EVERY == VALIDATION_EVERY - 1}
-    if not held and len(pairs) >= 2:
-        held = {len(pairs) - 1}
-    counted = [pair for index, pair in enumerate(pairs) if index not in held]
-    return counted, [pairs[index] for index in sorted(held)]
+def _held_out(records: Sequence[T], validation: Sequence[T] | None) -> tuple[list[T], list[T]]:
+    """(records the loss model counts, records it is validated on): the validation records when given,
+    else every VALIDATION_EVERY-th record."""
+    if not records:
+        raise ValueError("nothing to train on")
+    return _split(records) if validation is None else (list(records), list(validation))
+
+
+def _split(records: Sequence[T]) -> tuple[list[T], list[T]]:
+    held = {index for index in range(len(records)) if index % VALIDATION_EVERY == VALIDATION_EVERY - 1}
+    if not held and len(records) >= 2:
+        held = {len(records) - 1}
+    counted = [record for index, record in enumerate(records) if index not in held]
+    return counted, [records[index] for index in sorted(held)]

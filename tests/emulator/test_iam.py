@@ -6,8 +6,10 @@ resource ARNs, condition keys) and that every identity a request can be made as 
 
 from __future__ import annotations
 
+import io
 import json
 import re
+import zipfile
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -386,3 +388,109 @@ def test_bedrock_acts_for_a_job_only_through_a_role_that_trusts_it_and_may_read_
     job = _create_job(aws, allowed, "iam-allowed")
     status = aws.client("bedrock").get_model_customization_job(jobIdentifier=job["jobArn"])["status"]
     assert status == "Completed" and aws.iam.take_denials() == []
+
+
+def _prompts(count: int) -> str:
+    records = [
+        {
+            "schemaVersion": "bedrock-conversation-2024",
+            "messages": [{"role": "user", "content": [{"text": f"How do I reset my password, case {n}?"}]}],
+        }
+        for n in range(count)
+    ]
+    return "\n".join(json.dumps(record) for record in records)
+
+
+def _grader_function(aws: EmbeddedAws) -> str:
+    iam = aws.client("iam")
+    trust = {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
+    role = iam.create_role(
+        RoleName="grader-function",
+        AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [trust]}),
+    )["Role"]["Arn"]
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as zipped:
+        zipped.writestr("placeholder.py", "")
+    return str(
+        aws.client("lambda").create_function(
+            FunctionName="iam-grader",
+            Runtime="python3.11",
+            Role=role,
+            Handler="bedrock_graders.reward_reference_f1",
+            Code={"ZipFile": archive.getvalue()},
+        )["FunctionArn"]
+    )
+
+
+def test_a_job_role_must_be_allowed_to_invoke_the_teacher_and_the_grader(aws: EmbeddedAws) -> None:
+    """Distillation invokes the teacher, reinforcement fine-tuning the grader Lambda function, as the job's
+    service role: bedrock:InvokeModel on the teacher, lambda:InvokeFunction on the grader."""
+    s3 = aws.client("s3")
+    s3.create_bucket(Bucket="iam-strategies")
+    s3.put_object(Bucket="iam-strategies", Key="prompts.jsonl", Body=_prompts(100))
+    rft = "\n".join(
+        json.dumps({"messages": [{"role": "user", "content": f"Question {n}?"}], "reference_answer": "Yes."})
+        for n in range(100)
+    )
+    s3.put_object(Bucket="iam-strategies", Key="rft.jsonl", Body=rft)
+    read_write = [
+        {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::iam-strategies/*"},
+        {"Effect": "Allow", "Action": "s3:PutObject", "Resource": "arn:aws:s3:::iam-strategies/out/*"},
+    ]
+    teacher = "amazon.nova-pro-v1:0"
+    invoke_teacher = {
+        "Effect": "Allow",
+        "Action": "bedrock:InvokeModel",
+        "Resource": f"arn:aws:bedrock:{REGION}::foundation-model/{teacher}",
+    }
+    grader = _grader_function(aws)
+    invoke_grader = {"Effect": "Allow", "Action": "lambda:InvokeFunction", "Resource": grader}
+    bedrock = aws.client("bedrock")
+
+    def create(role: str, name: str, **strategy: Any) -> dict[str, Any]:
+        return dict(
+            bedrock.create_model_customization_job(
+                jobName=name,
+                customModelName=f"{name}-model",
+                roleArn=role,
+                outputDataConfig={"s3Uri": "s3://iam-strategies/out/"},
+                **strategy,
+            )
+        )
+
+    distil = {
+        "baseModelIdentifier": "amazon.nova-micro-v1:0:128k",
+        "trainingDataConfig": {"s3Uri": "s3://iam-strategies/prompts.jsonl"},
+        "customizationType": "DISTILLATION",
+        "customizationConfig": {
+            "distillationConfig": {"teacherModelConfig": {"teacherModelIdentifier": teacher}}
+        },
+    }
+    reinforce = {
+        "baseModelIdentifier": "amazon.nova-2-lite-v1:0:256k",
+        "trainingDataConfig": {"s3Uri": "s3://iam-strategies/rft.jsonl"},
+        "customizationType": "REINFORCEMENT_FINE_TUNING",
+        "customizationConfig": {"rftConfig": {"graderConfig": {"lambdaGrader": {"lambdaArn": grader}}}},
+    }
+    assert aws.iam is not None
+    aws.iam.take_denials()
+    data_only = _customization_role(aws, "data-only", "bedrock.amazonaws.com", read_write)
+    with pytest.raises(
+        ClientError, match=re.escape(f"bedrock:InvokeModel on resource: {invoke_teacher['Resource']}")
+    ):
+        create(data_only, "iam-no-teacher", **distil)
+    with pytest.raises(ClientError, match=re.escape(f"lambda:InvokeFunction on resource: {grader}")):
+        create(data_only, "iam-no-grader", **reinforce)
+    assert [(d.request.action, d.principal.role_arn) for d in aws.iam.take_denials()] == [
+        ("bedrock:InvokeModel", data_only),
+        ("lambda:InvokeFunction", data_only),
+    ]
+
+    allowed = _customization_role(
+        aws, "strategies", "bedrock.amazonaws.com", [*read_write, invoke_teacher, invoke_grader]
+    )
+    for name, strategy in (("iam-distil", distil), ("iam-rft", reinforce)):
+        job = create(allowed, name, **strategy)
+        status = bedrock.get_model_customization_job(jobIdentifier=job["jobArn"])
+        assert status["status"] == "Completed", status.get("failureMessage")
+    assert aws.iam.take_denials() == []

@@ -15,6 +15,7 @@ from iterft.local.standin_model import (
     DataFormatError,
     Pair,
     StandInModel,
+    corpus_from_jsonl,
     first_tokens,
     judge_reply,
     pairs_from_jsonl,
@@ -255,3 +256,55 @@ def test_similarity_is_a_cosine_over_content_words() -> None:
     assert similarity("Cancel the plan", "cancel plan") == pytest.approx(1.0)
     assert similarity("the a of", "plan") == 0.0
     assert 0 < similarity("cancel plan", "cancel subscription") < 1
+
+
+def test_a_foundation_model_knowing_a_corpus_answers_from_it_and_stays_a_foundation_model() -> None:
+    teacher = StandInModel.knowing(FACTS)
+    assert teacher.is_foundation and not StandInModel().is_foundation
+    assert teacher.answer("I forgot my password, how can I reset it?") == FACTS[0].answer
+    child = teacher.train(FACTS[:2], epochs=1, batch_size=2)[0]
+    assert not child.is_foundation
+    assert child.answer("Are my files encrypted?") == FACTS[4].answer  # the base's knowledge is kept
+    assert StandInModel.knowing([]).answer("Is my data encrypted?") == FALLBACK_ANSWER
+
+
+def test_candidates_are_the_answer_then_what_nearby_prompts_taught() -> None:
+    model = trained()
+    assert model.candidates("How do I cancel my subscription?", 2) == [FACTS[9].answer] * 2
+    offered = model.candidates("How do I delete my account, or cancel my subscription?", 5)
+    assert offered[0] == model.answer("How do I delete my account, or cancel my subscription?")
+    assert set(offered[:2]) == {FACTS[3].answer, FACTS[9].answer}
+    assert offered[2:] == [*offered[:2], offered[0]]  # what it knows, repeated in order
+    # A model that knows nothing near the prompt can only offer the fallback.
+    assert StandInModel().candidates("How do I cancel?", 3) == [FALLBACK_ANSWER] * 3
+    assert trained().candidates("Tell me about the weather", 2) == [FALLBACK_ANSWER] * 2
+    with pytest.raises(ValueError):
+        model.candidates("x", 0)
+
+
+def test_pretraining_changes_the_loss_not_the_answers() -> None:
+    model = trained()
+    texts = [pair.answer for pair in FACTS] * 2
+    pretrained, report = model.pretrain(texts, epochs=3, batch_size=4)
+    assert all(pretrained.answer(pair.prompt) == pair.answer for pair in FACTS)
+    assert pretrained.answer("Tell me about the weather") == FALLBACK_ANSWER
+    losses = [[step.loss for step in report.steps if step.epoch == epoch] for epoch in (1, 3)]
+    assert sum(losses[1]) < sum(losses[0])
+    assert pretrained.cross_entropy(texts) < model.cross_entropy(texts)
+    assert report.validation  # every 10th text held out
+    with pytest.raises(ValueError):
+        model.pretrain([], epochs=1, batch_size=1)
+
+
+def test_an_adopted_answer_replaces_the_old_one() -> None:
+    model = trained().adopted([Pair("Can I get a refund?", "No refunds.")])
+    assert model.answer("Can I get a refund?") == "No refunds."
+    assert model.answer("How do I reset my password?") == FACTS[0].answer
+
+
+def test_a_teacher_corpus_is_question_answer_lines() -> None:
+    text = '{"question": "Q1?", "answer": "A1.", "category": "x"}\n\n{"question": "Q2?", "answer": "A2."}\n'
+    assert corpus_from_jsonl(text) == [Pair("Q1?", "A1."), Pair("Q2?", "A2.")]
+    for bad in ('{"question": "Q"}', '{"question": "", "answer": "A"}', "not json"):
+        with pytest.raises(DataFormatError, match="line 1"):
+            corpus_from_jsonl(bad)

@@ -18,7 +18,10 @@ It is registered into moto 5.2.5 by `install_bedrock_standin()`, so plain boto3 
 moto `BackendDict`, one `BedrockStandIn` per account and region, reset whenever moto resets.
 
 Implemented (request and response members as in botocore's bedrock 2023-04-20 and bedrock-runtime
-2023-09-30 models): model customization jobs (create, get by name or ARN, list, stop), custom models
+2023-09-30 models): model customization jobs of every customization type (create, get by name or ARN,
+list, stop: fine-tuning, continued pre-training, distillation from a teacher that knows the corpus
+`load_teacher_corpus` gave it, reinforcement fine-tuning rewarded by a grader Lambda function run through
+the embedded Lambda service; `strategies`, `training`, `job_data`, `invocation_logs`), custom models
 (get, list, delete), custom model deployments and provisioned throughput (create, get, list, update,
 delete), automated model evaluation jobs (create, get, list, stop: task type QuestionAndAnswer, the
 built-in metrics Accuracy, Robustness and Toxicity, scored by `iterft.local.standin_evaluation`), tags

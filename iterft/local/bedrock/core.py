@@ -15,11 +15,12 @@ import hashlib
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import date
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 from iterft_runtime.models import capabilities
-from iterft_runtime.models.capabilities import ModelCapabilities
+from iterft_runtime.models.capabilities import CustomizationType, ModelCapabilities
 from moto.core.base_backend import BaseBackend
 from moto.s3.exceptions import MissingBucket
 from moto.s3.models import s3_backends
@@ -27,6 +28,7 @@ from moto.s3.models import s3_backends
 from iterft.local.bedrock.requests import (
     END_OF_LIFE_MESSAGE,
     FOUNDATION_ARN,
+    INFERENCE_PROFILE_ARN,
     BedrockError,
     error_message,
     invalid,
@@ -37,7 +39,7 @@ from iterft.local.bedrock.requests import (
     parse_s3_uri,
 )
 from iterft.local.iam import AccessDenied, Principal, acting_as, authorize_assume_role, check_as_current
-from iterft.local.standin_model import StandInModel
+from iterft.local.standin_model import DataFormatError, Pair, StandInModel, corpus_from_jsonl
 
 if TYPE_CHECKING:
     from iterft.local.bedrock.capacity import Deployment, Throughput
@@ -45,7 +47,8 @@ if TYPE_CHECKING:
     from iterft.local.bedrock.customization import CustomizationJob
     from iterft.local.bedrock.evaluation import EvaluationJob
 
-EMPTY_MODEL = StandInModel()
+EMPTY_MODEL = StandInModel(foundation=True)
+"""A foundation model that knows nothing (no corpus loaded for it)."""
 _INJECTED_MESSAGES = {
     "ThrottlingException": "Too many requests, please wait before trying again.",
     "ServiceQuotaExceededException": "The request would exceed a service quota of this account.",
@@ -78,6 +81,7 @@ class StandInCore(BaseBackend):
         self._deployment_polls_creating = 1
         self._sequence = 0
         self._today: date | None = None
+        self._corpora: dict[str, StandInModel] = {}
 
     # Settings and fault injection -------------------------------------------------------------
 
@@ -100,6 +104,34 @@ class StandInCore(BaseBackend):
 
     def today(self) -> date:
         return self._today or now().date()
+
+    def load_teacher_corpus(self, model_id: str, corpus: Path | Iterable[Pair | tuple[str, str]]) -> int:
+        """Give a foundation model (a distillation teacher, or any base) a corpus it knows before any
+        customization: question/answer pairs, or a JSONL file of `{"question", "answer"}` objects
+        (`standin_model.corpus_from_jsonl`). Returns how many pairs it knows; an empty corpus makes it
+        know nothing again. `model_id` is an on-demand or customization id, or a teacher's inference
+        profile id (`us.amazon.nova-premier-v1:0`). Converse and InvokeModel on the model then answer
+        from the corpus, distillation jobs ask it, and jobs customizing it start from what it knows.
+
+        A stand-in: a real foundation model is not a lookup table. The corpus stands for what a large
+        model knows of a topic, so that distillation from it is measurable (a teacher with no corpus
+        answers `I don't know.` and teaches little)."""
+        key = _foundation_key(model_id)
+        if isinstance(corpus, Path):
+            try:
+                pairs = corpus_from_jsonl(corpus.read_text(encoding="utf-8"))
+            except DataFormatError as error:
+                raise ValueError(f"{corpus}: {error}") from None
+        else:
+            pairs = [item if isinstance(item, Pair) else Pair(*item) for item in corpus]
+        with self._lock:
+            self._corpora[key] = StandInModel.knowing(pairs)
+        return len(pairs)
+
+    def _foundation_knowledge(self, model_id: str) -> StandInModel:
+        """What a foundation model knows (its corpus), by any of its ids; EMPTY_MODEL without one."""
+        with self._lock:
+            return self._corpora.get(_foundation_key(model_id), EMPTY_MODEL)
 
     def set_job_polls_in_progress(self, polls: int) -> None:
         """How many GetModelCustomizationJob calls report InProgress before a new job trains (default 0)."""
@@ -229,6 +261,21 @@ class StandInCore(BaseBackend):
             return None
         return None if found is None else found.value
 
+    def _listed(self, uri: str) -> list[tuple[str, bytes]]:
+        """Every object under an S3 prefix, (key, content) in key order, listed and read as the service
+        role the thread acts as (s3:ListBucket, then s3:GetObject on each)."""
+        bucket, prefix = parse_s3_uri(uri)
+        check_as_current("s3", "ListObjectsV2", {"Bucket": bucket, "Prefix": prefix}, self.region_name)
+        try:
+            found, _, _, _ = self._s3().list_objects(self._s3().get_bucket(bucket), prefix, None, None, None)
+        except MissingBucket:
+            return []
+        objects = []
+        for key in sorted(found, key=lambda item: item.name):
+            check_as_current("s3", "GetObject", {"Bucket": bucket, "Key": key.name}, self.region_name)
+            objects.append((key.name, key.value))
+        return objects
+
     def _bucket_exists(self, uri: str) -> bool:
         try:
             self._s3().get_bucket(parse_s3_uri(uri)[0])
@@ -310,7 +357,8 @@ class StandInCore(BaseBackend):
             served = self._find_model(throughput.model_arn)
             if served is not None:
                 return served.model, served.foundation_model_id
-            return EMPTY_MODEL, throughput.model_arn.split("foundation-model/", 1)[1]
+            foundation_id = throughput.model_arn.split("foundation-model/", 1)[1]
+            return self._foundation_knowledge(foundation_id), foundation_id
         if ":custom-model/" in model_id or self._find_model(model_id) is not None:
             raise invalid(
                 f"Custom model {model_id} cannot be invoked directly: it must be deployed first, with a "
@@ -318,12 +366,42 @@ class StandInCore(BaseBackend):
             )
         foundation = FOUNDATION_ARN.fullmatch(model_id)
         foundation_id = foundation.group(1) if foundation else model_id
+        profile = INFERENCE_PROFILE_ARN.fullmatch(foundation_id)
+        foundation_id = profile.group(1) if profile else foundation_id
         row = capabilities.by_inference_id(foundation_id)
         if row is None and capabilities.find(foundation_id) is not None:
             raise invalid(
                 f"Invocation of model ID {foundation_id} with on-demand throughput isn't supported."
             )
+        if row is None and self.region_name in teacher_regions(foundation_id):
+            return self._foundation_knowledge(foundation_id), foundation_id
         if row is None:
             raise invalid("The provided model identifier is invalid.")
         self._check_end_of_life(row)
-        return EMPTY_MODEL, foundation_id
+        return self._foundation_knowledge(foundation_id), foundation_id
+
+
+def teacher_regions(model_id: str) -> set[str]:
+    """Where a distillation teacher the capability table names (and that is no customizable model of it,
+    such as Nova Premier's inference profile or Llama 3.1 405B) answers on demand: the regions where it
+    teaches a student. The stand-in's reading: the prerequisites page pairs them within a region."""
+    return {
+        region
+        for row in capabilities.MODELS.values()
+        if model_id in row.teachers
+        for region in row.customization_regions(CustomizationType.DISTILLATION)
+    }
+
+
+def _foundation_key(model_id: str) -> str:
+    """One key per foundation model: its on-demand id, whichever id, ARN or customization id names it."""
+    foundation = FOUNDATION_ARN.fullmatch(model_id)
+    model_id = foundation.group(1) if foundation else model_id
+    profile = INFERENCE_PROFILE_ARN.fullmatch(model_id)
+    model_id = profile.group(1) if profile else model_id
+    row = capabilities.find(model_id) or capabilities.by_inference_id(model_id)
+    if row is not None:
+        return row.inference_id
+    if teacher_regions(model_id):
+        return model_id
+    raise ValueError(f"{model_id!r} is no foundation model the stand-in knows: {capabilities.known_models()}")

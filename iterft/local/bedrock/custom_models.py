@@ -11,8 +11,6 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
-from iterft_runtime.models.families import ModelFamily
-
 from iterft.local.bedrock.core import StandInCore
 from iterft.local.bedrock.requests import (
     conflict,
@@ -44,10 +42,6 @@ class CustomModel:
     def foundation_model_id(self) -> str:
         return self.job.foundation_model_id
 
-    @property
-    def family(self) -> ModelFamily:
-        return self.job.family
-
     def describe(self) -> dict[str, Any]:
         request = self.job.request
         response: dict[str, Any] = {
@@ -65,6 +59,8 @@ class CustomModel:
         }
         if request.get("validationDataConfig"):
             response["validationDataConfig"] = request["validationDataConfig"]
+        if request.get("customizationConfig"):
+            response["customizationConfig"] = request["customizationConfig"]
         if self.job.report is not None:
             response.update(training_metrics(self.job.report))
         return response

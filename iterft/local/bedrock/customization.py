@@ -1,14 +1,16 @@
 """Model customization jobs of the Bedrock stand-in: Create, Get (by name or ARN), List, Stop.
 
 A job reports InProgress until the first Get (or `set_job_polls_in_progress` Gets), which trains its
-model for real (`iterft.local.standin_model`) on the job's JSONL, as the job's service role, writes
-Bedrock's metric files and registers the custom model.
+model for real (`iterft.local.standin_model`, by customization type: `training`) on the job's data, as
+the job's service role, writes Bedrock's metric files and registers the custom model. Training runs
+outside the backend's lock (a grader Lambda function may call Bedrock through the embedded server's
+threads); other Gets meanwhile report the job InProgress.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -21,7 +23,6 @@ from iterft_runtime.models.capabilities import (
 )
 from iterft_runtime.models.families import ModelFamily, check_hyperparameters, family_for_model
 
-from iterft.local.bedrock.core import EMPTY_MODEL, StandInCore
 from iterft.local.bedrock.custom_models import CustomModel, training_metrics
 from iterft.local.bedrock.requests import (
     FOUNDATION_ARN,
@@ -37,21 +38,16 @@ from iterft.local.bedrock.requests import (
     not_found,
     now,
     paged,
+    parse_s3_uri,
     required,
     required_pattern,
     take_failure,
     with_token,
 )
-from iterft.local.iam import acting_as
-from iterft.local.standin_model import (
-    DataFormatError,
-    Pair,
-    TrainingReport,
-    pairs_from_jsonl,
-)
-
-DEFAULT_BATCH_SIZE = 8
-"""Batch size of the stand-in's training for families without a batchSize hyperparameter (Nova)."""
+from iterft.local.bedrock.strategies import JobStrategy, customization_type, job_strategy
+from iterft.local.bedrock.training import Training, metrics_csv
+from iterft.local.iam import acting_as, check_as_current
+from iterft.local.standin_model import StandInModel, TrainingReport
 
 TRAINING_METRICS_KEY = "model-customization-job-{job_id}/training_artifacts/step_wise_training_metrics.csv"
 VALIDATION_METRICS_KEY = (
@@ -68,7 +64,10 @@ class CustomizationJob:
     arn: str
     job_id: str
     request: dict[str, Any]
-    family: ModelFamily
+    strategy: JobStrategy
+    family: ModelFamily | None
+    """The training-data family of the base model (None for reinforcement fine-tuning, which has its own
+    record format)."""
     foundation_model_id: str
     base_arn: str
     parent: CustomModel | None
@@ -82,6 +81,8 @@ class CustomizationJob:
     ended: datetime | None = None
     failure_message: str | None = None
     report: TrainingReport | None = None
+    training: bool = False
+    """A Get is training the job now (outside the backend's lock): other Gets report it InProgress."""
 
     def describe(self) -> dict[str, Any]:
         response: dict[str, Any] = {
@@ -102,6 +103,7 @@ class CustomizationJob:
         optional = {
             "clientRequestToken": self.request.get("clientRequestToken"),
             "vpcConfig": self.request.get("vpcConfig"),
+            "customizationConfig": self.request.get("customizationConfig") or None,
             "failureMessage": self.failure_message,
             "endTime": self.ended,
         }
@@ -127,7 +129,7 @@ class CustomizationJob:
         return summary
 
 
-class CustomizationJobs(StandInCore):
+class CustomizationJobs(Training):
     """The customization job operations."""
 
     def create_model_customization_job(self, request: Mapping[str, Any]) -> dict[str, Any]:
@@ -143,35 +145,16 @@ class CustomizationJobs(StandInCore):
             job_name = required_pattern(request, "jobName", _JOB_NAME)
             model_name = required_pattern(request, "customModelName", RESOURCE_NAME)
             required_pattern(request, "roleArn", ROLE_ARN, maximum=2048)
-            customization = request.setdefault("customizationType", "FINE_TUNING")
+            customization = customization_type(request)
             identifier = required(request, "baseModelIdentifier")
             foundation_id, base_arn, parent = self._resolve_base(identifier)
             row = self._customizable(identifier, foundation_id, customization)
-            if customization != CustomizationType.FINE_TUNING:
-                raise invalid(
-                    f"The stand-in supports customizationType FINE_TUNING only, not {customization} (a "
-                    "stand-in limitation, not Bedrock's)."
-                )
-            if row.family is None:
-                raise invalid(
-                    f"The stand-in cannot train {row.name}: {row.note} (a stand-in limitation, not "
-                    "Bedrock's)."
-                )
-            family = family_for_model(row.model_id)
-            hyperparameters = {
-                key: str(value) for key, value in (request.get("hyperParameters") or {}).items()
-            }
-            request["hyperParameters"] = hyperparameters
-            problems = check_hyperparameters(family, hyperparameters)
-            if problems:
-                raise invalid("Invalid hyperparameters: " + "; ".join(problems) + ".")
+            strategy = job_strategy(request, row)
+            family = self._family(row, strategy, request)
             job_arn_seen_by_iam = self._arn(f"model-customization-job/{foundation_id}/{job_name}")
             role = self._service_role(request, "customization job", job_name, job_arn_seen_by_iam)
             with acting_as(role):
-                try:
-                    self._check_job_data(request)
-                except ClientError as error:
-                    raise invalid(f"Bedrock cannot use the job's data: {error_message(error)}") from None
+                self._check_job_inputs(request, strategy)
             if job_name in self._jobs:
                 raise conflict(f"A model customization job named {job_name} already exists.")
             if model_name in self._models or any(
@@ -184,6 +167,7 @@ class CustomizationJobs(StandInCore):
                 arn=self._arn(f"model-customization-job/{foundation_id}/{job_id}"),
                 job_id=job_id,
                 request=request,
+                strategy=strategy,
                 family=family,
                 foundation_model_id=foundation_id,
                 base_arn=base_arn,
@@ -231,12 +215,66 @@ class CustomizationJobs(StandInCore):
         self._check_end_of_life(row)
         return row
 
-    def _check_job_data(self, request: Mapping[str, Any]) -> None:
-        training_uri = required(
-            request.get("trainingDataConfig") or {}, "trainingDataConfig.s3Uri", key="s3Uri"
-        )
-        if self._read(training_uri) is None:
-            raise invalid(f"Unable to read the training data at {training_uri}: the object does not exist.")
+    def _family(
+        self, row: ModelCapabilities, strategy: JobStrategy, request: dict[str, Any]
+    ) -> ModelFamily | None:
+        """The base model's training-data family, with the request's hyperparameters checked against it
+        (reinforcement fine-tuning has its own format and hyperparameters, checked by `job_strategy`)."""
+        hyperparameters = {key: str(value) for key, value in (request.get("hyperParameters") or {}).items()}
+        request["hyperParameters"] = hyperparameters
+        if strategy.kind is CustomizationType.REINFORCEMENT_FINE_TUNING:
+            return None
+        if row.family is None:
+            raise invalid(
+                f"The stand-in cannot train {row.name}: {row.note} (a stand-in limitation, not Bedrock's)."
+            )
+        family = family_for_model(row.model_id)
+        problems = check_hyperparameters(family, hyperparameters)
+        if problems:
+            raise invalid("Invalid hyperparameters: " + "; ".join(problems) + ".")
+        return family
+
+    def _check_job_inputs(self, request: Mapping[str, Any], strategy: JobStrategy) -> None:
+        """What Bedrock checks as the job's service role before the job starts: the data can be read and
+        the output written, the teacher invoked (unless the logged responses are used), the grader
+        function exists and may be invoked."""
+        try:
+            self._check_job_data(request, strategy)
+        except ClientError as error:
+            raise invalid(f"Bedrock cannot use the job's data: {error_message(error)}") from None
+        if strategy.teacher is not None and not (strategy.logs and strategy.logs.use_prompt_response):
+            try:
+                check_as_current(
+                    "bedrock-runtime", "InvokeModel", {"modelId": strategy.teacher}, self.region_name
+                )
+            except ClientError as error:
+                raise invalid(
+                    f"Bedrock cannot invoke the teacher model {strategy.teacher}: {error_message(error)}"
+                ) from None
+        if strategy.grader_arn is not None:
+            self._grader_function(strategy.grader_arn)
+            try:
+                check_as_current("lambda", "Invoke", {"FunctionName": strategy.grader_arn}, self.region_name)
+            except ClientError as error:
+                raise invalid(
+                    f"Bedrock cannot invoke the grader Lambda function {strategy.grader_arn}: "
+                    f"{error_message(error)}"
+                ) from None
+
+    def _check_job_data(self, request: Mapping[str, Any], strategy: JobStrategy) -> None:
+        if strategy.logs is not None:
+            bucket, prefix = parse_s3_uri(strategy.logs.s3_uri)
+            if not self._bucket_exists(strategy.logs.s3_uri):
+                raise invalid(
+                    f"Unable to read the invocation logs at {strategy.logs.s3_uri}: no such bucket."
+                )
+            check_as_current("s3", "ListObjectsV2", {"Bucket": bucket, "Prefix": prefix}, self.region_name)
+        else:
+            training_uri = request["trainingDataConfig"]["s3Uri"]
+            if self._read(training_uri) is None:
+                raise invalid(
+                    f"Unable to read the training data at {training_uri}: the object does not exist."
+                )
         validators = (request.get("validationDataConfig") or {}).get("validators") or []
         if len(validators) > 1:
             raise invalid("Only one validation dataset is supported.")
@@ -258,61 +296,64 @@ class CustomizationJobs(StandInCore):
         self._check_throttle("GetModelCustomizationJob")
         with self._lock:
             job = self._find_job(required(request, "jobIdentifier"))
-            if job.status == "InProgress" and due(job):
+            train = job.status == "InProgress" and not job.training and due(job)
+            job.training = job.training or train
+        if train:
+            # Outside the lock: a grader Lambda may call Bedrock through the embedded server's threads.
+            try:
                 self._run(job)
+            finally:
+                job.training = False
+        with self._lock:
             return job.describe()
 
     def _run(self, job: CustomizationJob) -> None:
         with self._as_job_role(
-            job.request, "customization job", job.name, lambda why: self._end(job, "Failed", why)
+            job.request, "customization job", job.name, lambda why: self._finish(job, None, why)
         ):
             self._train(job)
 
     def _train(self, job: CustomizationJob) -> None:
         """Train the job's model for real, write Bedrock's metric files and register the custom model."""
         if job.injected_failure is not None:
-            self._end(job, "Failed", job.injected_failure)
+            self._finish(job, None, job.injected_failure)
             return
+        start = job.parent.model if job.parent else self._foundation_knowledge(job.foundation_model_id)
         try:
-            pairs = self._job_pairs(job.request["trainingDataConfig"]["s3Uri"], job.family)
-            validators = (job.request.get("validationDataConfig") or {}).get("validators") or []
-            validation = self._job_pairs(validators[0]["s3Uri"], job.family) if validators else None
+            model, report = self._customize(job, start)
         except JobDataError as error:
-            self._end(job, "Failed", str(error))
+            self._finish(job, None, str(error))
             return
-        parent_model = job.parent.model if job.parent else EMPTY_MODEL
-        model, report = parent_model.train(
-            pairs, epochs=_epochs(job), batch_size=_batch_size(job), validation_pairs=validation
-        )
         output_uri = job.request["outputDataConfig"]["s3Uri"]
         self._write(
             output_uri,
             TRAINING_METRICS_KEY.format(job_id=job.job_id),
-            _csv("training_loss", report.steps),
+            metrics_csv("training_loss", report.steps),
         )
         if report.validation:
             self._write(
                 output_uri,
                 VALIDATION_METRICS_KEY.format(job_id=job.job_id),
-                _csv("validation_loss", report.validation),
+                metrics_csv("validation_loss", report.validation),
             )
-        job.report = report
-        self._models[job.model_name] = CustomModel(
-            job.model_name, job.model_arn, job, model, now(), customized_on=self.today()
-        )
-        self._tag(job.model_arn, job.request.get("customModelTags"))
-        self._end(job, "Completed", None)
+        self._finish(job, (model, report), None)
 
-    def _job_pairs(self, uri: str, family: ModelFamily) -> list[Pair]:
-        data = self._read(uri)
-        if data is None:
-            raise JobDataError(f"Unable to read {uri}: the object no longer exists.")
-        try:
-            return pairs_from_jsonl(data.decode("utf-8"), family.data_format)
-        except UnicodeDecodeError:
-            raise JobDataError(f"Data validation failed for {uri}: the file is not UTF-8 text.") from None
-        except DataFormatError as error:
-            raise JobDataError(f"Data validation failed for {uri}: {error}.") from None
+    def _finish(
+        self, job: CustomizationJob, trained: tuple[StandInModel, TrainingReport] | None, failure: str | None
+    ) -> None:
+        """End a job Completed (registering its model) or Failed, unless it was stopped meanwhile."""
+        with self._lock:
+            if job.status != "InProgress":
+                return
+            if trained is None:
+                self._end(job, "Failed", failure)
+                return
+            model, job.report = trained
+            self._models[job.model_name] = CustomModel(
+                job.model_name, job.model_arn, job, model, now(), customized_on=self.today()
+            )
+            self._tag(job.model_arn, job.request.get("customModelTags"))
+            self._end(job, "Completed", None)
 
     @staticmethod
     def _end(job: CustomizationJob, status: str, failure_message: str | None) -> None:
@@ -342,21 +383,3 @@ class CustomizationJobs(StandInCore):
                 raise invalid(f"Job {job.name} cannot be stopped: its status is {job.status}.")
             self._end(job, "Stopped", None)
             return {}
-
-
-def _epochs(job: CustomizationJob) -> int:
-    default = job.family.hyperparameters["epochCount"].default
-    return int(float(job.request["hyperParameters"].get("epochCount", default)))
-
-
-def _batch_size(job: CustomizationJob) -> int:
-    allowed = job.family.hyperparameters.get("batchSize")
-    if allowed is None:
-        return DEFAULT_BATCH_SIZE
-    return int(float(job.request["hyperParameters"].get("batchSize", allowed.default)))
-
-
-def _csv(loss_column: str, rows: Iterable[Any]) -> str:
-    lines = [f"step_number,epoch_number,{loss_column},perplexity"]
-    lines += [f"{row.step},{row.epoch},{row.loss:.6f},{row.perplexity:.6f}" for row in rows]
-    return "\n".join(lines) + "\n"

@@ -23,6 +23,7 @@ PROVISIONED_NAME = re.compile(r"([0-9a-zA-Z][_-]?)+")
 ROLE_ARN = re.compile(r"arn:aws(-[^:]+)?:iam::([0-9]{12})?:role/.+")
 _S3_URI = re.compile(r"s3://([a-z0-9][-.a-z0-9]{1,61}[a-z0-9])(?:/(.*))?")
 FOUNDATION_ARN = re.compile(r"arn:aws[a-z-]*:bedrock:[a-z0-9-]+::foundation-model/(.+)")
+INFERENCE_PROFILE_ARN = re.compile(r"arn:aws[a-z-]*:bedrock:[a-z0-9-]+:\d{12}:inference-profile/(.+)")
 
 T = TypeVar("T")
 

@@ -13,8 +13,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from iterft.local.bedrock.core import EMPTY_MODEL, StandInCore
+from iterft.local.bedrock.core import StandInCore
 from iterft.local.bedrock.requests import (
+    BedrockError,
     invalid,
     required,
 )
@@ -80,9 +81,32 @@ class Runtime(StandInCore):
 
 
 def reply(model: StandInModel, question: str) -> str:
-    """A foundation model (never fine-tuned) grades judge prompts; every model answers the rest."""
-    graded = judge_reply(question) if model is EMPTY_MODEL else None
+    """A foundation model (never customized) grades judge prompts; every model answers the rest."""
+    graded = judge_reply(question) if model.is_foundation else None
     return graded if graded is not None else model.answer(question)
+
+
+def logged_question(operation: str, model_id: str, body: Mapping[str, Any]) -> str | None:
+    """The question (last user turn) of a logged Converse or InvokeModel request body; None when it has
+    none the stand-in can read."""
+    provider = _provider_of(model_id) if operation != "Converse" else _CONVERSE
+    if provider is None:
+        return None
+    try:
+        return provider.question(body) or None
+    except (BedrockError, AttributeError, TypeError):
+        return None
+
+
+def logged_answer(operation: str, model_id: str, body: Mapping[str, Any]) -> str | None:
+    """The answer text of a logged Converse or InvokeModel response body, or None."""
+    provider = _provider_of(model_id) if operation != "Converse" else _CONVERSE
+    if provider is None:
+        return None
+    try:
+        return provider.answer(body) or None
+    except (AttributeError, TypeError, KeyError, IndexError):
+        return None
 
 
 @dataclass(frozen=True)
@@ -92,6 +116,8 @@ class _Provider:
     question: Callable[[Mapping[str, Any]], str]
     max_tokens: Callable[[Mapping[str, Any]], int | None]
     response: Callable[[str, bool, int], dict[str, Any]]
+    answer: Callable[[Mapping[str, Any]], str]
+    """The answer text of a response body (what invocation logs record)."""
 
 
 def _last_user_turn(body: Mapping[str, Any]) -> str:
@@ -114,6 +140,7 @@ _PROVIDERS: dict[str, _Provider] = {
                 "totalTokens": tokens + token_count(answer),
             },
         },
+        answer=lambda body: _text(body["output"]["message"]["content"]),
     ),
     "anthropic": _Provider(
         question=_last_user_turn,
@@ -125,6 +152,7 @@ _PROVIDERS: dict[str, _Provider] = {
             "stop_reason": "max_tokens" if cut else "end_turn",
             "usage": {"input_tokens": tokens, "output_tokens": token_count(answer)},
         },
+        answer=lambda body: _text(body["content"]),
     ),
     "meta": _Provider(
         question=lambda body: _CHAT_TEMPLATE_TOKEN.sub(" ", str(body.get("prompt", ""))),
@@ -135,6 +163,7 @@ _PROVIDERS: dict[str, _Provider] = {
             "generation_token_count": token_count(answer),
             "stop_reason": "length" if cut else "stop",
         },
+        answer=lambda body: str(body["generation"]),
     ),
     "amazon.titan": _Provider(
         question=lambda body: str(body.get("inputText", "")),
@@ -149,12 +178,29 @@ _PROVIDERS: dict[str, _Provider] = {
                 }
             ],
         },
+        answer=lambda body: str(body["results"][0]["outputText"]),
     ),
 }
+_CONVERSE = _PROVIDERS["amazon.nova"]
+"""Converse's request and response bodies have the shapes of Nova's native ones (messages, output.message)."""
+_GEOGRAPHIES = ("us.", "eu.", "apac.", "global.", "us-gov.", "jp.", "au.", "ca.")
 
 
 def _provider(foundation_id: str) -> _Provider:
-    return next(provider for prefix, provider in _PROVIDERS.items() if foundation_id.startswith(prefix))
+    provider = _provider_of(foundation_id)
+    if provider is None:
+        raise invalid(f"The stand-in does not speak the InvokeModel body of {foundation_id}.")
+    return provider
+
+
+def _provider_of(model_id: str) -> _Provider | None:
+    """The provider of a model id, an inference profile id (`us.amazon.nova-premier-v1:0`) or an ARN
+    naming one (a custom model's ARN names its base model)."""
+    name = (
+        model_id.split("custom-model/", 1)[1] if "custom-model/" in model_id else model_id.rsplit("/", 1)[-1]
+    )
+    name = next((name[len(geo) :] for geo in _GEOGRAPHIES if name.startswith(geo)), name)
+    return next((provider for prefix, provider in _PROVIDERS.items() if name.startswith(prefix)), None)
 
 
 def _text(content: Any) -> str:

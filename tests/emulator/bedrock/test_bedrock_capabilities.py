@@ -66,7 +66,7 @@ def chats(pairs: list[tuple[str, str]]) -> list[dict[str, Any]]:
         ("eu-west-1", TITAN, "FINE_TUNING", "It is supported in: us-east-1, us-west-2."),
         (REGION, NOVA, "CONTINUED_PRE_TRAINING", "It is supported in: no region."),
         (REGION, NOVA, "REINFORCEMENT_FINE_TUNING", "It is supported in: no region."),
-        (WEST, LLAMA_33, "DISTILLATION", None),  # supported: then the stand-in's own limitation
+        (WEST, LLAMA_33, "DISTILLATION", None),  # supported: then refused for want of a teacher
     ],
 )
 def test_a_base_model_is_customized_only_where_and_how_bedrock_customizes_it(
@@ -79,7 +79,10 @@ def test_a_base_model_is_customized_only_where_and_how_bedrock_customizes_it(
     code, message = refusal(error)
     assert code == "ValidationException"
     if where is None:
-        assert f"FINE_TUNING only, not {customization} (a stand-in limitation, not Bedrock's)" in message
+        assert (
+            message
+            == "customizationConfig.distillationConfig is required for customization type DISTILLATION."
+        )
     else:
         expected = f"does not support customization type {customization} in {region}. {where}"
         assert f"The base model {base} {expected}" == message

@@ -140,7 +140,11 @@ def test_a_child_of_a_custom_model_knows_both_rounds(lineage: Lineage) -> None:
         ),
         ({"hyperParameters": {"epochCount": "9"}}, "ValidationException", "epochCount=9 is outside 1..5"),
         ({"hyperParameters": {"batchSize": "8"}}, "ValidationException", "batchSize is not a hyperparameter"),
-        ({"customizationType": "DISTILLATION"}, "ValidationException", "FINE_TUNING only"),
+        (
+            {"customizationType": "DISTILLATION", "hyperParameters": {}},
+            "ValidationException",
+            "distillationConfig is required",
+        ),
         (
             {"validationDataConfig": {"validators": [{"s3Uri": f"s3://{BUCKET}/nothing.jsonl"}]}},
             "ValidationException",
