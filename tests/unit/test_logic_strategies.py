@@ -19,7 +19,7 @@ from iterft_runtime.logic.strategies import (
 )
 from iterft_runtime.models.lineage import LineageConfig
 from iterft_runtime.models.records import IterationRecord
-from iterft_runtime.models.strategy import FOUNDATION, UNKNOWN_CUSTOM, Strategy
+from iterft_runtime.models.strategy import FOUNDATION, RFT_HYPERPARAMETERS, UNKNOWN_CUSTOM, Strategy
 from pydantic import ValidationError
 
 MICRO = "amazon.nova-micro-v1:0:128k"
@@ -203,3 +203,19 @@ def test_the_default_grader_rewards_with_the_primary_metric_against_the_referenc
         grade(
             [{"id": "3", "messages": [{"role": "user", "content": "q"}], "reference_answer": "a"}], "token_f1"
         )
+
+
+def test_the_reinforcement_ranges_are_botocores() -> None:
+    """models/strategy.py keeps botocore's RFTHyperParameters ranges (the Lambda runtime reads them at
+    synth without loading botocore's model): this keeps the copy equal to the model."""
+    shape = get_session().get_service_model("bedrock").shape_for("RFTHyperParameters")
+    from_botocore = {
+        name: (member.metadata.get("min"), member.metadata.get("max"))
+        for name, member in shape.members.items()  # type: ignore[attr-defined]
+        if member.type_name != "string"
+    }
+    ours = {name: (low, high) for name, (low, high, _) in RFT_HYPERPARAMETERS.items()}
+    assert {name: ours[name] for name, (low, _) in from_botocore.items() if low is not None} == {
+        name: value for name, value in from_botocore.items() if value[0] is not None
+    }
+    assert set(ours) == set(from_botocore)

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import botocore.session
 from iterft_runtime.models.capabilities import CustomizationType, ModelCapabilities
 
 from iterft.local.bedrock.requests import FOUNDATION_ARN, invalid, required
@@ -31,18 +32,27 @@ LAMBDA_ARN = re.compile(
 """botocore's LambdaArn pattern (LambdaGraderConfig.lambdaArn), verbatim."""
 _INFERENCE_PROFILE_ARN = re.compile(r"arn:aws[a-z-]*:bedrock:[a-z0-9-]+:\d{12}:inference-profile/(.+)")
 
-RFT_HYPERPARAMETERS: dict[str, tuple[float | None, float | None, type]] = {
-    "epochCount": (1, 50, int),
-    "batchSize": (16, 512, int),
-    "learningRate": (1e-7, 1e-3, float),
-    "maxPromptLength": (None, None, int),
-    "trainingSamplePerPrompt": (2, 16, int),
-    "inferenceMaxTokens": (None, None, int),
-    "evalInterval": (1, 100, int),
-}
-"""botocore's RFTHyperParameters: (minimum, maximum, type); maxPromptLength and inferenceMaxTokens have
-no range in the model. `reasoningEffort` is an enum (REASONING_EFFORTS)."""
-REASONING_EFFORTS = ("low", "medium", "high")
+
+def _rft_shape_ranges() -> tuple[dict[str, tuple[float | None, float | None, type]], tuple[str, ...]]:
+    """botocore's RFTHyperParameters, read from its service model (not copied): per member (minimum,
+    maximum, type), and reasoningEffort's enum."""
+    shape = botocore.session.get_session().get_service_model("bedrock").shape_for("RFTHyperParameters")
+    ranges: dict[str, tuple[float | None, float | None, type]] = {}
+    efforts: tuple[str, ...] = ()
+    for name, member in shape.members.items():  # type: ignore[attr-defined]  # a StructureShape
+        enum = getattr(member, "enum", None)  # a StringShape's
+        if enum:
+            efforts = tuple(enum)
+            continue
+        metadata = member.metadata
+        kind: type = int if member.type_name in ("integer", "long") else float
+        ranges[name] = (metadata.get("min"), metadata.get("max"), kind)
+    return ranges, efforts
+
+
+RFT_HYPERPARAMETERS, REASONING_EFFORTS = _rft_shape_ranges()
+"""botocore's RFTHyperParameters: (minimum, maximum, type) per member (maxPromptLength and
+inferenceMaxTokens have no range in the model); `reasoningEffort`'s enum."""
 RFT_DEFAULTS = {"epochCount": 1, "batchSize": 16, "trainingSamplePerPrompt": 4}
 """The stand-in's values when a job leaves these out: Bedrock does not document its defaults."""
 

@@ -15,6 +15,7 @@ TeacherModelConfig, InvocationLogsConfig).
 
 from __future__ import annotations
 
+import math
 from enum import StrEnum
 from typing import Annotated, Literal
 
@@ -118,13 +119,14 @@ RFT_HYPERPARAMETERS: dict[str, tuple[float, float, bool]] = {
     "epochCount": (1, 50, True),
     "batchSize": (16, 512, True),
     "learningRate": (1e-7, 1e-3, False),
-    "maxPromptLength": (1, 1_000_000, True),
+    "maxPromptLength": (1, math.inf, True),
     "trainingSamplePerPrompt": (2, 16, True),
-    "inferenceMaxTokens": (1, 1_000_000, True),
+    "inferenceMaxTokens": (1, math.inf, True),
     "evalInterval": (1, 100, True),
 }
-"""botocore's RFTHyperParameters ranges (minimum, maximum, whole number); maxPromptLength and
-inferenceMaxTokens have no range in the model, only positive integers."""
+"""botocore's RFTHyperParameters ranges (minimum, maximum, whole number), kept equal to the model by
+tests/unit/test_logic_strategies.py; maxPromptLength and inferenceMaxTokens have no range in the model:
+iterft asks for positive integers."""
 
 
 class ReinforcementSettings(BaseModel):
