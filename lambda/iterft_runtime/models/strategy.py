@@ -16,37 +16,15 @@ TeacherModelConfig, InvocationLogsConfig).
 from __future__ import annotations
 
 import math
-from enum import StrEnum
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from iterft_runtime.models.capabilities import CustomizationType
+# Defined without pydantic there (the validator's import); named here too, where it always was.
+from iterft_runtime.models.strategy_names import Strategy as Strategy
 
 SUBMIT_PAGE = "https://docs.aws.amazon.com/bedrock/latest/userguide/model-customization-submit.html"
 """The page that confirms fine-tuning a fine-tuned or distilled model."""
-
-
-class Strategy(StrEnum):
-    """A round's training strategy, as the config, S3 metadata and `iterft start --strategy` name it."""
-
-    FINE_TUNING = "fine_tuning"
-    DISTILLATION = "distillation"
-    REINFORCEMENT = "reinforcement"
-    CONTINUED_PRE_TRAINING = "continued_pre_training"
-
-    @property
-    def customization_type(self) -> CustomizationType:
-        """CreateModelCustomizationJob's `customizationType` for this strategy."""
-        return _CUSTOMIZATION_TYPES[self]
-
-
-_CUSTOMIZATION_TYPES = {
-    Strategy.FINE_TUNING: CustomizationType.FINE_TUNING,
-    Strategy.DISTILLATION: CustomizationType.DISTILLATION,
-    Strategy.REINFORCEMENT: CustomizationType.REINFORCEMENT_FINE_TUNING,
-    Strategy.CONTINUED_PRE_TRAINING: CustomizationType.CONTINUED_PRE_TRAINING,
-}
 
 FOUNDATION = "foundation"
 """The base of a round that trains the foundation model itself (no custom model yet)."""
