@@ -78,9 +78,9 @@ def test_a_valid_config_in_another_directory_loads(tmp_path: Path) -> None:
             id="on-demand-id-as-base-model",
         ),
         pytest.param(
-            {"lineage": {"base_model": "amazon.nova-2-lite-v1:0:256k"}},
-            ["lineages.0", "Amazon Nova 2 Lite has no family in iterft", "reasoningContent"],
-            id="customizable-model-without-a-family",
+            {"lineage": {"base_model": "amazon.nova-2-lite-v1:0:256k", "hyperparameters": {"batchSize": 8}}},
+            ["lineages.0", "batchSize is not a hyperparameter of the nova-2-lite family"],
+            id="nova-2-lite-takes-nova-1-hyperparameters",
         ),
         pytest.param(
             {
@@ -277,6 +277,14 @@ def test_a_broken_config_is_refused_naming_the_field(
     assert str(tmp_path / "test.yaml") in message
     for part in expected:
         assert part in message
+
+
+def test_a_nova_2_lite_lineage_loads_with_its_own_family(tmp_path: Path) -> None:
+    lineage = {**VALID["lineages"][0], "base_model": "amazon.nova-2-lite-v1:0:256k"}
+    (tmp_path / "test.yaml").write_text(yaml.safe_dump({**VALID, "lineages": [lineage]}))
+    family = load_config("test", tmp_path).lineages[0].model_family()
+    assert family.name == "nova-2-lite"
+    assert family.reasoning_content and not family.takes_validation_set
 
 
 def test_gate_defaults_plateau_to_the_minimum_improvement(tmp_path: Path) -> None:

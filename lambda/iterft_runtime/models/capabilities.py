@@ -236,7 +236,7 @@ _ROWS = (
     ModelCapabilities(
         model_id="amazon.nova-2-lite-v1:0:256k",
         name="Amazon Nova 2 Lite",
-        family=None,
+        family="nova-2-lite",
         customization={
             CustomizationType.FINE_TUNING: Fact((US_EAST_1,), FINE_TUNING_PAGE),
             CustomizationType.REINFORCEMENT_FINE_TUNING: Fact((US_EAST_1,), RFT_PAGE),
@@ -245,8 +245,11 @@ _ROWS = (
         provisioned=Fact((US_EAST_1,), PROVISIONED_PAGE),
         lifecycle=_ACTIVE,
         note=(
-            "iterft has no training-data family for it yet: its data adds reasoningContent and media kinds "
-            "per dataset, and its fine-tuning takes no validation set."
+            "Its fine-tuning data (nova-2-sft-data-prep) is Nova 1's format plus reasoningContent in "
+            "assistant turns, images (png, jpeg, gif) or videos (mov, mkv, mp4) but not both in one dataset, "
+            "no tool use, at least 200 records (AWS's Nova dataset validator), and no validation set. No "
+            "Bedrock page gives its fine-tuning hyperparameters: iterft checks Nova 1's ranges "
+            "(cm-hp-nova-mm)."
         ),
     ),
     ModelCapabilities(

@@ -76,6 +76,11 @@ class ModelFamily:
     """None: text only; any image or video block is refused."""
     model: str | None = None
     """The model these limits are specific to; None for the family's defaults."""
+    reasoning_content: bool = False
+    """Assistant turns may carry `reasoningContent` blocks (Nova 2 Lite); data of such a family is checked
+    by logic/validation_strategies."""
+    takes_validation_set: bool = True
+    """False: the model's fine-tuning takes no validation set, and a validation file is refused."""
 
 
 NOVA = ModelFamily(
@@ -111,6 +116,21 @@ NOVA = ModelFamily(
 family gets these, so a Micro lineage's media is caught at job time, not here."""
 NOVA_MICRO = replace(NOVA, media=None, model="amazon.nova-micro")
 """Nova Micro: text only (the guide lists no image or video fine-tuning for Micro)."""
+NOVA_2_LITE = replace(
+    NOVA,
+    name="nova-2-lite",
+    min_records=200,
+    media=MediaRules(image_formats=("png", "jpeg", "gif"), video_formats=("mov", "mkv", "mp4")),
+    reasoning_content=True,
+    takes_validation_set=False,
+)
+"""Nova 2 Lite (nova-2-sft-data-prep): Nova 1's conversation format, reserved tokens and per-record limits
+plus optional `reasoningContent` (text only, `reasoningText`) in assistant turns; images in png, jpeg or
+gif, videos in mov, mkv or mp4, one media kind a dataset; tool use (`toolUse`, `toolResult`, `toolConfig`)
+"might cause your job to fail" and is refused; no validation set during fine-tuning. At least 200 records,
+AWS's own Nova validator's bound for Nova 2 Lite fine-tuning (Nova 1 takes 8). No Bedrock page gives Nova 2
+Lite's fine-tuning hyperparameters: these are Nova 1's ranges (cm-hp-nova-mm), so the job itself has the
+last word on them."""
 CLAUDE_HAIKU = ModelFamily(
     name="claude-haiku",
     data_format=DataFormat.CLAUDE_MESSAGES,
@@ -168,7 +188,14 @@ LLAMA_PROMPT_COMPLETION = ModelFamily(
 
 FAMILIES: dict[str, ModelFamily] = {
     family.name: family
-    for family in (NOVA, CLAUDE_HAIKU, LLAMA_CONVERSATION, PROMPT_COMPLETION, LLAMA_PROMPT_COMPLETION)
+    for family in (
+        NOVA,
+        NOVA_2_LITE,
+        CLAUDE_HAIKU,
+        LLAMA_CONVERSATION,
+        PROMPT_COMPLETION,
+        LLAMA_PROMPT_COMPLETION,
+    )
 }
 
 _VARIANTS: dict[str, ModelFamily] = {"amazon.nova-micro-v1:0:128k": NOVA_MICRO}
