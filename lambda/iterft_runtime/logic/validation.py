@@ -39,7 +39,9 @@ from iterft_runtime.logic.validation_rules import (
     WORDS_TO_TOKENS,
     estimate_tokens,
 )
+from iterft_runtime.logic.validation_strategies import needs_own_rules, validate_strategy_lines
 from iterft_runtime.models.families import ModelFamily
+from iterft_runtime.models.strategy_names import Strategy
 
 __all__ = [
     "CHARS_PER_TOKEN",
@@ -65,12 +67,19 @@ def validate_lines(
     *,
     validation_file: bool = False,
     declared_size: int | None = None,
+    strategy: Strategy = Strategy.FINE_TUNING,
 ) -> ValidationReport:
     """Validate JSONL `lines` (bytes, trailing newline optional) for `family`, in one streaming pass.
 
     `declared_size` (the object's size, when known up front) lets an oversized file be refused
     without reading it. Reading also stops once the bytes seen pass the family's file limit.
+    `strategy` is the round's: data of any other than fine-tuning, and a family with rules of its own
+    (Nova 2 Lite), are checked by validation_strategies, on the exact path.
     """
+    if needs_own_rules(family, strategy):
+        return validate_strategy_lines(
+            lines, family, strategy, validation_file=validation_file, declared_size=declared_size
+        )
     report = ValidationReport(
         family=family.name,
         data_format=family.data_format.value,

@@ -43,6 +43,13 @@ CODES: dict[str, Severity] = {
     "empty_text": Severity.ERROR,
     "reserved_token": Severity.ERROR,
     "too_many_tokens": Severity.ERROR,
+    # per line, data of other strategies than fine-tuning and Nova 2 Lite's (validation_strategies)
+    "multi_turn_prompt": Severity.ERROR,
+    "must_end_with_user": Severity.ERROR,
+    "system_not_first": Severity.ERROR,
+    "reasoning_in_user_turn": Severity.ERROR,
+    "reasoning_without_answer": Severity.ERROR,
+    "tool_use_unsupported": Severity.ERROR,
     "blank_line": Severity.WARNING,
     "duplicate_record": Severity.WARNING,
     "near_token_limit": Severity.WARNING,
@@ -51,6 +58,8 @@ CODES: dict[str, Severity] = {
     "too_few_records": Severity.ERROR,
     "too_many_records": Severity.ERROR,
     "file_too_large": Severity.ERROR,
+    "unsupported_strategy": Severity.ERROR,
+    "no_validation_file": Severity.ERROR,
     # "mixed_media" also comes without a line: images in one record, videos in another.
 }
 
@@ -83,6 +92,8 @@ class ValidationReport:
     model: str | None = None
     """Set when the limits were a model's own (e.g. Nova Micro's), None for the family defaults."""
     validation_file: bool = False
+    strategy: str = "fine_tuning"
+    """The training strategy whose data the file was checked as (a models.strategy_names.Strategy value)."""
     records: int = 0
     size_bytes: int = 0
     counts: dict[str, int] = field(default_factory=dict)
@@ -132,6 +143,7 @@ class ValidationReport:
             "family": self.family,
             "model": self.model,
             "validation_file": self.validation_file,
+            "strategy": self.strategy,
             "data_format": self.data_format,
             "records": self.records,
             "size_bytes": self.size_bytes,
