@@ -184,8 +184,14 @@ DISTILLING = {
 }
 
 
+def prompts(count: int) -> bytes:
+    """A distillation prompts file: user turns awaiting the teacher's answers."""
+    turns = [[{"role": "user", "content": [{"text": f"question {i}?"}]}] for i in range(count)]
+    return jsonl([{"schemaVersion": "bedrock-conversation-2024", "messages": turn} for turn in turns])
+
+
 def test_an_upload_names_its_strategy_in_metadata_and_one_the_lineage_lacks_is_refused(aws: Aws) -> None:
-    event = round_input(aws, valid_dataset(12), metadata={"strategy": "distillation"}, lineage=DISTILLING)
+    event = round_input(aws, prompts(100), metadata={"strategy": "distillation"}, lineage=DISTILLING)
     result = validate.handler(event, None)
     assert (result["valid"], result["strategy"]) == (True, "distillation")
 
@@ -226,3 +232,43 @@ def test_a_chain_the_user_guide_does_not_document_is_refused_before_any_job(aws:
     assert "allow_undocumented_chains" in refused["reason"]
     fine_tuning = validate.handler(round_input(aws, valid_dataset(12), lineage=DISTILLING), None)
     assert (fine_tuning["valid"], fine_tuning["strategy"]) == (True, "fine_tuning")
+
+
+def test_a_distillation_upload_is_checked_as_prompts(aws: Aws) -> None:
+    """User-only prompts are a valid distillation file; fine-tuning data would need every answer."""
+    body = prompts(100)
+    distilling_by_default = {
+        **DISTILLING,
+        "strategies": {**DISTILLING["strategies"], "default": "distillation"},
+    }
+    result = validate.handler(round_input(aws, body, lineage=distilling_by_default), None)
+    assert (result["valid"], result["strategy"], result["records"]) == (True, "distillation", 100)
+    assert result["reason"] == "100 records, no problems"
+    assert aws.read(naming.validated_key(LINEAGE, 4)) == body
+
+
+def test_fifty_distillation_prompts_are_invalid_data_before_any_job(aws: Aws) -> None:
+    event = round_input(aws, prompts(50), metadata={"strategy": "distillation"}, lineage=DISTILLING)
+    result = validate.handler(event, None)
+    assert (result["valid"], result["decision"], result["strategy"]) == (
+        False,
+        "invalid_data",
+        "distillation",
+    )
+    assert result["training_data_uri"] is None and aws.keys(naming.VALIDATED_PREFIX) == []
+    assert result["problem_counts"] == {"too_few_records": 1}
+    assert result["problems"] == [
+        {
+            "line": None,
+            "code": "too_few_records",
+            "severity": "error",
+            "message": "50 prompts; at least 100 are needed: Bedrock fails a distillation job with fewer "
+            "(custom-distill-prepare)",
+        }
+    ]
+    report = json.loads(aws.read(naming.validation_report_key(LINEAGE, 4)))
+    assert (report["strategy"], report["data_format"]) == (
+        "distillation",
+        "bedrock-conversation-2024 (distillation prompts)",
+    )
+    assert aws.read(naming.quarantine_key(LINEAGE, 4, KEY)) == prompts(50)

@@ -1,4 +1,5 @@
-"""Validate dataset: hyperparameter overrides, then a streaming check of the file for the family.
+"""Validate dataset: hyperparameter overrides, then a streaming check of the file for the family, as the
+data of the round's strategy.
 
 A bad upload's `decision` is what the round records: `rejected` for hyperparameter overrides
 outside the family's ranges (no data was looked at), `invalid_data` for a file Bedrock would
@@ -94,7 +95,10 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         return dump(result)
 
     report = validate_lines(
-        storage.iter_lines(source.bucket, source.key, source.version_id), family, declared_size=source.size
+        storage.iter_lines(source.bucket, source.key, source.version_id),
+        family,
+        declared_size=source.size,
+        strategy=strategy,
     )
     result.records = report.records
     result.size_bytes = report.size_bytes
