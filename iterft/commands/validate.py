@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from iterft_runtime.models.families import FAMILIES
+from iterft_runtime.models.strategy_names import Strategy
 
 from iterft.commands.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError, command, print_error
 
@@ -69,13 +70,23 @@ def print_report(report: ValidationReport, name: str, console: Console) -> None:
 def run(args: argparse.Namespace, console: Console) -> int:
     from iterft_runtime.logic.lines import split_lines
     from iterft_runtime.logic.validation import validate_lines
+    from iterft_runtime.logic.validation_strategies import strategy_problem
+    from iterft_runtime.models import capabilities
     from iterft_runtime.models.capabilities import UnknownModelError
     from iterft_runtime.models.families import ModelFamily, family_for_model, family_named
 
+    strategy = Strategy(args.strategy)
     try:
         family: ModelFamily = family_named(args.family) if args.family else family_for_model(args.model)
     except UnknownModelError as error:
         print_error(f"iterft validate: {error}")
+        return EXIT_USAGE
+    row = (capabilities.find(args.model) or capabilities.by_inference_id(args.model)) if args.model else None
+    refused = strategy_problem(family, strategy)
+    if refused is None and row is not None and strategy.customization_type not in row.customization:
+        refused = f"{row.name} cannot be customized by {strategy} (docs/capabilities.md)"
+    if refused is not None:
+        print_error(f"iterft validate: {refused}")
         return EXIT_USAGE
     handle, name, size = open_input(args.file)
     try:
@@ -84,6 +95,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
             family,
             validation_file=args.validation,
             declared_size=size,
+            strategy=strategy,
         )
     except OSError as error:  # e.g. EISDIR or EIO mid-read
         raise UsageError(f"cannot read {name}: {error.strerror or error}") from None
@@ -106,6 +118,7 @@ def register(commands: Any) -> None:
         [
             "iterft validate data.jsonl --model amazon.nova-micro-v1:0:128k",
             "iterft validate val.jsonl --family nova --validation --json",
+            "iterft validate prompts.jsonl --model amazon.nova-micro-v1:0:128k --strategy distillation",
         ],
         run,
     )
@@ -120,6 +133,14 @@ def register(commands: Any) -> None:
         "--family",
         help=f"model family, with its default limits (nova: Lite's and Pro's, images and videos allowed): "
         f"{', '.join(sorted(FAMILIES))}",
+    )
+    validate.add_argument(
+        "--strategy",
+        choices=[strategy.value for strategy in Strategy],
+        default=Strategy.FINE_TUNING.value,
+        help="check it as the data of this training strategy (default fine_tuning): distillation "
+        "prompts (assistant turns optional), reinforcement chat records with a reference_answer, continued "
+        'pre-training {"input": ...} records (docs/dataset-validation.md)',
     )
     validate.add_argument("--validation", action="store_true", help="check as a validation-data file")
     validate.add_argument("--json", action="store_true", help="print the report as JSON")

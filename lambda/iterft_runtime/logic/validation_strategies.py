@@ -91,9 +91,10 @@ def strategy_problem(family: ModelFamily, strategy: Strategy) -> str | None:
     families = families_for(strategy)
     if family.name in families:
         return None
+    named = f"{', '.join(sorted(families))} {'family' if len(families) == 1 else 'families'}"
     return (
-        f"the {family.name} family has no {strategy} data: {strategy} customizes models of the "
-        f"{', '.join(sorted(families))} families (docs/capabilities.md)"
+        f"the {family.name} family has no {strategy} data: {strategy} customizes models of the {named} "
+        "(docs/capabilities.md)"
     )
 
 
