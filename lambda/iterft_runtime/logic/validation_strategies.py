@@ -29,6 +29,8 @@ What each one must meet. Pages are the Bedrock user guide's (docs.aws.amazon.com
   .md): Nova 1's rules with Nova 2's media formats, plus `{"reasoningContent": {"reasoningText": {"text":
   ...}}}` blocks in assistant turns (whose answer is still a text block); tool use (`toolUse`, `toolResult`,
   `toolConfig`) "might cause your job to fail": refused; no validation file.
+A validation file is checked for continued pre-training (dataset-prep-continued-pretraining: "optional
+validation dataset"); for distillation and reinforcement no page names one, so one is refused unread.
 """
 
 from __future__ import annotations
@@ -133,7 +135,9 @@ def data_rules(family: ModelFamily, strategy: Strategy) -> DataRules:
             rules=_distillation,
             records="prompts",
             why_minimum="Bedrock fails a distillation job with fewer (custom-distill-prepare)",
-            no_validation_file="a distillation job takes no validation file (prequisites-model-distillation)",
+            no_validation_file=(
+                "iterft checks no validation file for distillation (no distillation page names one)"
+            ),
         )
     if strategy is Strategy.REINFORCEMENT:
         fewest, most = RFT_RECORDS
