@@ -17,6 +17,7 @@ from bedrock_support import (
     MISSING_CUSTOM_MODEL,
     NO_RETRIES,
     NOVA,
+    NOVA_2_LITE,
     REGION,
     ROUND_1,
     ROUND_2,
@@ -226,6 +227,26 @@ def test_all_three_data_formats_train(aws: None) -> None:
         assert job["status"] == "Completed", job.get("failureMessage")
         throughput = lineage.provision(f"{name}-eval", job["outputModelArn"])
         assert answer(lineage.runtime, throughput, "How can I cancel my subscription?") == ROUND_1[9][1]
+
+
+def test_nova_2_lite_fine_tunes_reading_past_its_reasoning(lineage: Lineage) -> None:
+    """Its own family's data: reasoningContent in assistant turns (the stand-in learns the answers)."""
+    records = [
+        {
+            "schemaVersion": "bedrock-conversation-2024",
+            "messages": [
+                {"role": "user", "content": [{"text": question}]},
+                {
+                    "role": "assistant",
+                    "content": [{"reasoningContent": {"reasoningText": {"text": "Think."}}}, {"text": reply}],
+                },
+            ],
+        }
+        for question, reply in ROUND_1
+    ]
+    uri = lineage.upload("nova-2.jsonl", "".join(json.dumps(record) + "\n" for record in records))
+    job = lineage.job(lineage.create("nova-2", uri, NOVA_2_LITE, hyperParameters={"epochCount": "1"}))
+    assert job["status"] == "Completed", job.get("failureMessage")
 
 
 def test_stopping_a_job_creates_no_model(lineage: Lineage, standin: BedrockStandIn) -> None:
