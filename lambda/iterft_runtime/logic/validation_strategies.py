@@ -13,7 +13,7 @@ What each one must meet. Pages are the Bedrock user guide's (docs.aws.amazon.com
   distillation-prepare-datasets; the Nova guide's custom-distill-prepare): bedrock-conversation-2024
   prompts, assistant turns optional (a record may end with a user turn; when present, the usual rules
   hold); text only; Anthropic and Llama students take single-turn prompts (one user turn), Nova students
-  multi-turn ones; 100 to 15,000 prompts (custom-distill-prepare: "Prompts 100 15K"; Bedrock fails a job
+  multi-turn ones; 100 to 15,000 prompts (custom-distill-prepare's limits: 100 to 15K; Bedrock fails a job
   under 100: "Input data must have at minimum 100 valid prompts"); at most 1 GB (AWS's distillation dataset
   validator, amazon-bedrock-samples custom-models/model_distillation/dataset-validation); tokens a record
   and reserved tokens: the family's.
@@ -55,7 +55,6 @@ from iterft_runtime.models import capabilities
 from iterft_runtime.models.families import DataFormat, ModelFamily
 from iterft_runtime.models.strategy_names import Strategy
 
-_MB = 1024**2
 _GB = 1024**3
 
 FormatCheck = Callable[[int, dict[str, Any], Add], Iterator[str]]
