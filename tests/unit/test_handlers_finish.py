@@ -5,6 +5,8 @@ Each handler gets the state document the workflow would pass it (round_support b
 
 from __future__ import annotations
 
+import warnings
+
 import pytest
 from iterft_runtime import naming
 from iterft_runtime.handlers import decide, finish, promote, settings
@@ -220,6 +222,26 @@ def test_a_round_that_never_trained_publishes_only_its_outcome(
         "RoundsInvalidData"
     ]
     assert document[naming.METRIC_LINEAGE_DIMENSION] == LINEAGE
+
+
+def test_each_round_publishes_under_its_own_lineage_even_with_metrics_disabled(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With POWERTOOLS_METRICS_DISABLED (the demo's setting), Powertools never flushes, so never clears:
+    the next round of another lineage must not find the previous round's dimension (a warning, then an
+    overwrite) nor its metrics."""
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            for lineage in ("support-bot", "support-distilled"):
+                finish._publish_metrics(lineage, {}, "invalid_data")
+                finish.metrics.flush_metrics()
+        assert finish.metrics.provider.dimension_set[naming.METRIC_LINEAGE_DIMENSION] == "support-distilled"
+        assert list(finish.metrics.provider.metric_set) == ["RoundsInvalidData"]
+        assert len(finish.metrics.provider.metric_set["RoundsInvalidData"]["Value"]) == 1
+    finally:
+        finish.metrics.clear_metrics()
 
 
 # -- cost ----------------------------------------------------------------------------------------

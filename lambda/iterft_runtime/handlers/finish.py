@@ -96,6 +96,10 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
 def _publish_metrics(lineage: str, event: dict[str, Any], decision: str) -> None:
     """The round's outcome, training duration and scores as CloudWatch metrics (embedded metric format,
     written with the function's logs when the handler returns), per lineage, for the dashboard."""
+    # Powertools clears the set when it flushes, but not with POWERTOOLS_METRICS_DISABLED (the embedded
+    # default's demo): the previous round's lineage dimension would still be there, and be overwritten
+    # with a warning.
+    metrics.clear_metrics()
     metrics.add_dimension(name=naming.METRIC_LINEAGE_DIMENSION, value=lineage)
     for value in round_metric_values(event, decision):
         metrics.add_metric(name=value.name, unit=MetricUnit(value.unit), value=value.value)
