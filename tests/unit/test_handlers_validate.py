@@ -272,3 +272,49 @@ def test_fifty_distillation_prompts_are_invalid_data_before_any_job(aws: Aws) ->
         "bedrock-conversation-2024 (distillation prompts)",
     )
     assert aws.read(naming.quarantine_key(LINEAGE, 4, KEY)) == prompts(50)
+
+
+FROM_LOGS = {
+    **LINEAGE_CONFIG,
+    "strategies": {
+        "default": "distillation",
+        "distillation": {
+            "teacher": "amazon.nova-pro-v1:0",
+            "invocation_logs": {"s3_uri": "s3://invocation-logs/AWSLogs/", "request_metadata": {"app": "x"}},
+        },
+    },
+}
+
+
+def test_a_round_distilling_from_invocation_logs_is_started_by_an_empty_upload(aws: Aws) -> None:
+    """The job reads the logs, not the upload (logic/strategies.training_data_config): an empty upload
+    starts the round, nothing is copied to validated/."""
+    result = validate.handler(round_input(aws, b"", lineage=FROM_LOGS), None)
+    assert (result["valid"], result["decision"], result["strategy"]) == (True, None, "distillation")
+    assert (result["records"], result["training_data_uri"]) == (0, None)
+    assert result["reason"] == (
+        "trains on the invocation logs at s3://invocation-logs/AWSLogs/; the upload only started the round"
+    )
+    blank = validate.handler(round_input(aws, b"\n  \n", lineage=FROM_LOGS), None)
+    assert blank["valid"] is True
+    assert aws.keys(naming.VALIDATED_PREFIX) == []
+
+
+def test_an_upload_with_records_is_rejected_where_the_round_reads_invocation_logs(aws: Aws) -> None:
+    """Its records would be silently ignored: rejected, saying how to train on them instead."""
+    rejected = validate.handler(round_input(aws, valid_dataset(12), lineage=FROM_LOGS), None)
+    assert (rejected["valid"], rejected["decision"]) == (False, "rejected")
+    assert rejected["reason"].startswith(
+        "strategy: distillation reads the invocation logs at s3://invocation-logs/AWSLogs/"
+    )
+    assert "must be empty" in rejected["reason"] and "strategy=fine_tuning" in rejected["reason"]
+    # The same records as a fine-tuning round of that lineage are its training data, validated as usual.
+    event = round_input(aws, valid_dataset(12), metadata={"strategy": "fine_tuning"}, lineage=FROM_LOGS)
+    fine_tuning = validate.handler(event, None)
+    assert (fine_tuning["valid"], fine_tuning["records"]) == (True, 12)
+    assert aws.keys(naming.VALIDATED_PREFIX) == [naming.validated_key(LINEAGE, 4)]
+
+
+def test_an_empty_upload_for_logs_still_needs_the_evaluation_set(aws: Aws) -> None:
+    with pytest.raises(EvaluationSetMissingError):
+        validate.handler(round_input(aws, b"", eval_set=None, lineage=FROM_LOGS), None)

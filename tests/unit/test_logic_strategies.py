@@ -13,6 +13,7 @@ from iterft_runtime.logic.grading import GradingError, grade
 from iterft_runtime.logic.strategies import (
     choose_strategy,
     customization_config,
+    invocation_log_source,
     produced_by,
     requested_strategy,
     training_data_config,
@@ -150,6 +151,13 @@ def test_each_strategys_request_fits_botocores_model() -> None:
         "AndAll": [{"Equals": {"lineage": "line"}}, {"Equals": {"team": "support"}}]
     }
     _botocore_valid(_job_request(Strategy.DISTILLATION, config, data))
+    # The logs are the round's data, whatever Validate made of the upload (an empty one: no file at all);
+    # the same lineage's fine-tuning rounds train on their uploads.
+    logs = invocation_log_source(distilling, Strategy.DISTILLATION)
+    assert logs is not None and logs.s3_uri == "s3://logs-bucket/AWSLogs/"
+    assert training_data_config(distilling, Strategy.DISTILLATION, "") == data
+    assert invocation_log_source(distilling, Strategy.FINE_TUNING) is None
+    assert invocation_log_source(_lineage(**DISTILLING), Strategy.DISTILLATION) is None
 
     file_data = training_data_config(_lineage(), Strategy.FINE_TUNING, "s3://bucket/validated/x.jsonl")
     assert file_data == {"S3Uri": "s3://bucket/validated/x.jsonl"}

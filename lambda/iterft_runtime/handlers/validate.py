@@ -29,7 +29,12 @@ from iterft_runtime.logic.evaluation import check_shard_count, shard_records
 from iterft_runtime.logic.hyperparameters import merge_hyperparameters, overrides_from_metadata
 from iterft_runtime.logic.managed_evaluation import check_prompt_count
 from iterft_runtime.logic.notifications import MAX_LISTED_PROBLEMS, listed_problem
-from iterft_runtime.logic.strategies import choose_strategy, produced_by, requested_strategy
+from iterft_runtime.logic.strategies import (
+    choose_strategy,
+    invocation_log_source,
+    produced_by,
+    requested_strategy,
+)
 from iterft_runtime.logic.validation import Severity, validate_lines
 from iterft_runtime.models.lineage import LineageConfig
 from iterft_runtime.models.records import Decision
@@ -57,6 +62,26 @@ def _round_strategy(lineage: LineageConfig, requested: str | None) -> tuple[Stra
     champion = state.champion_iteration if state is not None else 0
     base = produced_by(lineage, champion, lambda number: registry.get_iteration(lineage.name, number))
     return choose_strategy(lineage, requested, settings.region(), base)
+
+
+def _from_invocation_logs(
+    result: ValidationResult, lineage: LineageConfig, source: storage.ObjectInfo, uri: str, logs: str
+) -> ValidationResult:
+    """A round that distils from invocation logs trains on the logs, none of the upload (a job takes a
+    file or logs, not both): the upload only starts it, so it must be empty, else the round is rejected
+    rather than silently ignoring its data. Nothing is copied to validated/."""
+    if any(line.strip() for line in storage.iter_lines(source.bucket, source.key, source.version_id)):
+        result.reason = (
+            f"strategy: distillation reads the invocation logs at {logs} (strategies.distillation."
+            f"invocation_logs), not the upload: an upload only starts such a round and must be empty, "
+            f"{uri} is not (to train on its records, upload it with S3 metadata strategy=fine_tuning)"
+        )
+        logger.info("upload beside invocation logs", extra={"lineage": lineage.name, "logs": logs})
+        return result
+    _check_yardstick(lineage)
+    result.valid, result.decision = True, None
+    result.reason = f"trains on the invocation logs at {logs}; the upload only started the round"
+    return result
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
@@ -93,6 +118,9 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         result.reason = "invalid hyperparameter overrides in the upload's metadata: " + "; ".join(bad)
         logger.info("invalid hyperparameters", extra={"lineage": lineage.name, "problems": bad})
         return dump(result)
+    logs = invocation_log_source(lineage, strategy)
+    if logs is not None:
+        return dump(_from_invocation_logs(result, lineage, source, dataset.s3_uri, logs.s3_uri))
 
     report = validate_lines(
         storage.iter_lines(source.bucket, source.key, source.version_id),

@@ -16,6 +16,7 @@ from iterft_runtime.models.strategy import (
     FOUNDATION,
     RFT_HYPERPARAMETERS,
     UNKNOWN_CUSTOM,
+    InvocationLogSource,
     Strategy,
     chain_problem,
 )
@@ -106,14 +107,22 @@ def customization_config(
     return None
 
 
+def invocation_log_source(lineage: LineageConfig, strategy: Strategy) -> InvocationLogSource | None:
+    """The invocation logs a round of `strategy` trains on (a distillation round of a lineage that distils
+    from them), or None: it trains on the upload."""
+    distillation = lineage.strategies.distillation
+    if strategy is not Strategy.DISTILLATION or distillation is None:
+        return None
+    return distillation.invocation_logs
+
+
 def training_data_config(
     lineage: LineageConfig, strategy: Strategy, training_data_uri: str
 ) -> dict[str, Any]:
     """The job's `TrainingDataConfig` (PascalCase): the validated file, or for a lineage that distils from
     invocation logs, those logs and their request-metadata filter."""
-    distillation = lineage.strategies.distillation
-    logs = distillation.invocation_logs if distillation is not None else None
-    if strategy is not Strategy.DISTILLATION or logs is None:
+    logs = invocation_log_source(lineage, strategy)
+    if logs is None:
         return {"S3Uri": training_data_uri}
     config: dict[str, Any] = {
         "InvocationLogSource": {"S3Uri": logs.s3_uri},
