@@ -185,40 +185,169 @@ REPHRASED: dict[str, str] = {
 }
 
 TEACHER: dict[str, tuple[str, ...]] = {
-    # What the stand-in teacher knows (teacher-corpus.jsonl): every fact, in wordings of its own, none of
-    # them an evaluation prompt. A stand-in for what a large model knows of the product, so that
-    # distilling from it is measurable; it is not a model.
-    "card": ("How do I replace the card on file for payments?", "Can I switch to a different credit card?"),
-    "charge_day": ("Which date is my subscription billed on?", "When does the monthly charge happen?"),
-    "refund": ("Do you give refunds on plans?", "Can I be refunded for an annual plan?"),
-    "invoice": ("Where are invoices kept for download?", "How can I get a PDF of an invoice?"),
-    "payment_methods": ("Which cards and wallets can I pay with?", "Do you take American Express or PayPal?"),
-    "cancel": ("How do I end my paid plan?", "What happens to my files when I cancel the plan?"),
-    "student": ("Is there cheaper pricing for students?", "How much do students save on the Personal plan?"),
+    # What the stand-in teacher knows (teacher-corpus.jsonl): every fact, asked in wordings of its own
+    # (none of them an evaluation prompt) and answered in its own words (TEACHER_ANSWERS). A stand-in
+    # for what a large model knows of the product, so that distilling from it is measurable; it is not
+    # a model.
+    "card": (
+        "How do I replace the card on file for payments?",
+        "Can I switch to a different credit card?",
+        "Where do I change my payment details?",
+        "How do I add a new card after mine expired?",
+    ),
+    "charge_day": (
+        "Which date is my subscription billed on?",
+        "When does the monthly charge happen?",
+        "When does my plan renew?",
+        "Is the subscription billed on a fixed date each month?",
+    ),
+    "refund": (
+        "Do you give refunds on plans?",
+        "Can I be refunded for an annual plan?",
+        "Are monthly plans refundable?",
+        "How long is the refund period for yearly plans?",
+    ),
+    "invoice": (
+        "Where are invoices kept for download?",
+        "How can I get a PDF of an invoice?",
+        "Can I get receipts for my payments?",
+        "Where is my billing history?",
+    ),
+    "payment_methods": (
+        "Which cards and wallets can I pay with?",
+        "Do you take American Express or PayPal?",
+        "Which payment options are available?",
+        "Can I pay by Mastercard or Visa?",
+    ),
+    "cancel": (
+        "How do I end my paid plan?",
+        "What happens to my files when I cancel the plan?",
+        "Where do I cancel my subscription?",
+        "How do I turn off automatic renewal?",
+    ),
+    "student": (
+        "Is there cheaper pricing for students?",
+        "How much do students save on the Personal plan?",
+        "Is there an education discount?",
+        "Do students with a school email pay less?",
+    ),
     "declined": (
         "What should I check when a card payment is declined?",
         "Why would my bank decline a payment?",
+        "What do I do when my payment fails?",
+        "Why was my card rejected?",
     ),
-    "free_storage": ("How many GB does the free plan give?", "What is the storage quota of a free account?"),
-    "max_file": ("What is the largest file I can upload?", "Is there an upload size limit on the free plan?"),
-    "restore": ("How long do deleted files stay in Trash?", "Can deleted files be restored from Trash?"),
-    "sync": ("What do I do when sync stops?", "Why has the desktop app stopped syncing?"),
-    "share": ("Can I share a folder by link?", "Do people need an account to open my share link?"),
-    "versions": ("How many versions of a file are kept?", "Can I restore a previous version of a file?"),
-    "devices": ("On which systems can I install the app?", "Is there an app for Android and iOS?"),
-    "encryption": ("How are my files encrypted?", "Is my data encrypted at rest and in transit?"),
-    "password": ("What do I do if I cannot sign in because of my password?", "How does password reset work?"),
+    "free_storage": (
+        "How many GB does the free plan give?",
+        "What is the storage quota of a free account?",
+        "How much space does a free account have?",
+        "Is the free storage limited?",
+    ),
+    "max_file": (
+        "What is the largest file I can upload?",
+        "Is there an upload size limit on the free plan?",
+        "How big can files be on the free plan?",
+        "Can I upload very large files on a paid plan?",
+    ),
+    "restore": (
+        "How long do deleted files stay in Trash?",
+        "Can deleted files be restored from Trash?",
+        "How do I undelete a file?",
+        "Is there a recycle bin for deleted files?",
+    ),
+    "sync": (
+        "What do I do when sync stops?",
+        "Why has the desktop app stopped syncing?",
+        "My files stopped syncing, what should I check?",
+        "How do I fix sync problems in the desktop app?",
+    ),
+    "share": (
+        "Can I share a folder by link?",
+        "Do people need an account to open my share link?",
+        "How do share links work?",
+        "How do I share files with people?",
+    ),
+    "versions": (
+        "How many versions of a file are kept?",
+        "Can I restore a previous version of a file?",
+        "Is there version history for files?",
+        "How do I roll back a file to an earlier version?",
+    ),
+    "devices": (
+        "On which systems can I install the app?",
+        "Is there an app for Android and iOS?",
+        "Is there a desktop app for Mac?",
+        "Does the app work on phones?",
+    ),
+    "encryption": (
+        "How are my files encrypted?",
+        "Is my data encrypted at rest and in transit?",
+        "What encryption do you use?",
+        "Is my data secure?",
+    ),
+    "password": (
+        "What do I do if I cannot sign in because of my password?",
+        "How does password reset work?",
+        "How do I recover my account if I forgot my password?",
+        "Where is the reset password link?",
+    ),
     "two_factor": (
         "How do I set up an authenticator app for sign-in?",
         "Is two-factor authentication available?",
+        "Does the app support 2FA?",
+        "How do I secure my sign-in with a second factor?",
     ),
-    "email": ("Can I change the email address of my account?", "How do I confirm a new account email?"),
+    "email": (
+        "Can I change the email address of my account?",
+        "How do I confirm a new account email?",
+        "How do I update my email address?",
+        "Can I use another email to sign in?",
+    ),
     "delete_account": (
         "How do I close my account permanently?",
         "When is my data erased after I delete my account?",
+        "What happens to my files if I delete my account?",
+        "Can I remove my account?",
     ),
-    "family": ("How many users does the Family plan include?", "Can I share my plan with my family?"),
-    "contact": ("How can I reach the support team?", "Is support available around the clock?"),
+    "family": (
+        "How many users does the Family plan include?",
+        "Can I share my plan with my family?",
+        "Is there a plan for families?",
+        "Can several users share a subscription?",
+    ),
+    "contact": (
+        "How can I reach the support team?",
+        "Is support available around the clock?",
+        "Is there a support chat?",
+        "How do I email the support team?",
+    ),
+}
+
+TEACHER_ANSWERS: dict[str, str] = {
+    # The same facts as FACTS' answers (the team's wording, which eval.jsonl's references use), said the
+    # way the teacher says them: a student distilled from it knows the facts but not the team's wording.
+    "card": "In your account settings, the Billing page has an Update payment method button where you can add the replacement card.",
+    "charge_day": "Billing happens on your subscription's anniversary date: each cycle starts on the day you originally signed up.",
+    "refund": "A full refund is available for annual subscriptions during the first 30 days; monthly subscriptions cannot be refunded.",
+    "invoice": "Every invoice is listed in the Invoices section of the Billing settings, each with a Download PDF link.",
+    "payment_methods": "Acme Cloud Drive takes Visa, Mastercard and American Express cards, as well as PayPal.",
+    "cancel": "Use Cancel plan in the Billing settings. Your files remain accessible until the current billing period ends.",
+    "student": "Students pay half price for the Personal plan when they sign up with a school email address.",
+    "declined": "Most declines come from the card issuer. Verify that the card has not expired and that the billing address matches, and try again.",
+    "free_storage": "Free accounts come with 5 GB of space.",
+    "max_file": "Paid plans accept files as large as 50 GB each; on the free plan the limit is 2 GB per file.",
+    "restore": "Deleted files are kept in Trash for 30 days; from the web app you can pick a file there and restore it.",
+    "sync": "Make sure you are signed in to the desktop app and that syncing is not paused. Restarting the app usually gets it going again.",
+    "share": "Folders can be shared by link, and the people you send it to do not need an Acme account to view the contents.",
+    "versions": "Acme keeps up to 100 earlier versions of every file. Open Version history from the file's context menu to restore one.",
+    "devices": "There are apps for Windows, macOS and Linux computers as well as iOS and Android phones.",
+    "encryption": "Your data is protected with AES-256 encryption when stored and TLS 1.3 while it travels.",
+    "password": "Click Forgot password when signing in and we will send a reset link to your email address.",
+    "two_factor": "Two-factor authentication is turned on in the Security settings: scan the QR code shown there with your authenticator app.",
+    "email": "You can change the address in your Profile settings; the change takes effect once you confirm it from the new mailbox.",
+    "delete_account": "Accounts are deleted from the Profile settings. After a 14-day grace period all data is permanently erased.",
+    "family": "Up to six people can share the Family plan, and everyone gets a private space of their own.",
+    "contact": "Support is reachable around the clock through the Help center chat, or by email at support@acme.example.",
 }
 
 
@@ -265,7 +394,7 @@ def main() -> None:
     write(
         "teacher-corpus.jsonl",
         [
-            {"question": q, "answer": FACTS[k].answer, "category": FACTS[k].category}
+            {"question": q, "answer": TEACHER_ANSWERS[k], "category": FACTS[k].category}
             for k, questions in TEACHER.items()
             for q in questions
         ],
