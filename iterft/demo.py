@@ -1,8 +1,12 @@
-"""`make demo`: the example lineage through four uploads on the embedded default.
+"""`make demo`: two example lineages through their uploads on the embedded default.
 
 Everything runs through the deployed stack: each file is put under incoming/<lineage>/
 and the real chain (S3 -> EventBridge -> SQS -> trigger Lambda -> Step Functions) starts its
-round. The first upload runs alone; the other three arrive together and wait their turn.
+round. `support-bot` fine-tunes through four uploads: the first runs alone, the other three arrive
+together and wait their turn. `support-distilled` starts from a distilled model (its default strategy:
+Nova Pro, the stand-in teacher, answers a prompts file), then fine-tunes it on the team's corrections
+(an upload whose S3 metadata says `strategy: fine_tuning`), and a third upload, distilling again on that
+fine-tuned model, is refused before any job: the user guide does not document that chain.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import signal
 import sys
 import threading
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -28,33 +33,92 @@ from iterft.report import lineage_breaks, markdown_report, write_report
 from iterft.summary import deployment_summary
 
 ENVIRONMENT = "dev"
-LINEAGE = "support-bot"
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / LINEAGE
-UPLOADS = (
-    "round-1-billing.jsonl",
-    "round-2-storage-and-account.jsonl",
-    "round-3-legacy-helpdesk-export.jsonl",
-    "round-4-more-phrasings.jsonl",
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+YARDSTICK = EXAMPLES / "support-bot" / "eval.jsonl"
+"""Both lineages' evaluation set: the same questions, so their scores compare."""
+TEACHER_CORPUS = EXAMPLES / "support-bot" / "teacher-corpus.jsonl"
+"""What the stand-in teacher knows (docs/embedded-default.md, Customization types): not a model."""
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A file of the lineage's example directory, with the S3 user metadata it is uploaded with."""
+
+    file: str
+    metadata: dict[str, str] = field(default_factory=dict)
+    note: str = ""
+    """What the demo says of it, beside its name."""
+
+    def label(self) -> str:
+        return f"{self.file} ({self.note})" if self.note else self.file
+
+
+@dataclass(frozen=True)
+class DemoLineage:
+    """A lineage of config/dev.yaml and its uploads: each batch arrives together, once the rounds of the
+    batch before it have ended."""
+
+    name: str
+    batches: tuple[tuple[Upload, ...], ...]
+
+    @property
+    def examples(self) -> Path:
+        return EXAMPLES / self.name
+
+    @property
+    def uploads(self) -> list[Upload]:
+        return [upload for batch in self.batches for upload in batch]
+
+
+LINEAGES = (
+    DemoLineage(
+        "support-bot",
+        (
+            (Upload("round-1-billing.jsonl"),),
+            (
+                Upload("round-2-storage-and-account.jsonl"),
+                Upload("round-3-legacy-helpdesk-export.jsonl"),
+                Upload("round-4-more-phrasings.jsonl"),
+            ),
+        ),
+    ),
+    DemoLineage(
+        "support-distilled",
+        (
+            (Upload("round-1-distill-prompts.jsonl", note="the lineage's default strategy: distillation"),),
+            (
+                Upload(
+                    "round-2-team-corrections.jsonl",
+                    {"strategy": "fine_tuning"},
+                    "S3 metadata strategy=fine_tuning",
+                ),
+                Upload(
+                    "round-3-distill-again.jsonl",
+                    note="the default: distillation, on the fine-tuned champion",
+                ),
+            ),
+        ),
+    ),
 )
 OUT = Path("out/demo")
 ROUND_TIMEOUT_SECONDS = 120
 
 
 class Progress:
-    """Prints one line whenever an iteration enters another step of the workflow (read from its
-    execution's history, as `iterft status` does), with the time since the round started."""
+    """Prints one line whenever an iteration of the lineage enters another step of the workflow (read
+    from its execution's history, as `iterft status` does), with the time since the round started."""
 
-    def __init__(self, console: Console, session: LocalSession) -> None:
-        self.console, self.session = console, session
+    def __init__(self, console: Console, session: LocalSession, lineage: str) -> None:
+        self.console, self.session, self.lineage = console, session, lineage
         self.seen: dict[int, str] = {}
         self.started: dict[int, float] = {}
 
     def poll(self) -> list[dict[str, Any]]:
-        rows = lineage_history(self.session.deployment, LINEAGE)
+        rows = lineage_history(self.session.deployment, self.lineage)
         for row in rows:
             iteration = row["iteration"]
             started = self.started.setdefault(iteration, time.monotonic())
-            progress = round_progress(self.session.deployment, LINEAGE, row["dataset"])
+            progress = round_progress(self.session.deployment, self.lineage, row["dataset"])
             ended = progress.decision != "running"
             step = progress.decision if ended else progress.step or "starting"
             if self.seen.get(iteration) != step:
@@ -73,7 +137,7 @@ class Progress:
         while time.monotonic() < deadline:
             rows = self.poll()
             if len(rows) >= count and all(row["decision"] != "running" for row in rows):
-                self.session.wait_until_idle(LINEAGE, timeout=ROUND_TIMEOUT_SECONDS)
+                self.session.wait_until_idle(self.lineage, timeout=ROUND_TIMEOUT_SECONDS)
                 return self.poll()
             time.sleep(0.1)
         raise TimeoutError(f"{count} iterations did not end within {ROUND_TIMEOUT_SECONDS * count} s")
@@ -104,8 +168,11 @@ def keep_instructions(endpoint: str, region: str, stack: str) -> list[str]:
         f"export AWS_ENDPOINT_URL={endpoint} AWS_DEFAULT_REGION={region} "
         "AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing",
         f".venv/bin/iterft status --stack {stack}",
-        f".venv/bin/iterft history {LINEAGE} --stack {stack}",
-        f".venv/bin/iterft report {LINEAGE} --out out/demo/report --stack {stack}",
+        *(f".venv/bin/iterft history {lineage.name} --stack {stack}" for lineage in LINEAGES),
+        *(
+            f".venv/bin/iterft report {lineage.name} --out out/demo/report/{lineage.name} --stack {stack}"
+            for lineage in LINEAGES
+        ),
     ]
 
 
@@ -122,10 +189,52 @@ def _serve_until_interrupted(console: Console, session: LocalSession) -> None:
         console.print("stopping the embedded default")
 
 
+def run_lineage(console: Console, session: LocalSession, lineage: DemoLineage) -> list[dict[str, Any]]:
+    """Upload the lineage's batches in turn, each once the rounds before it ended; its history."""
+    console.rule(f"lineage {lineage.name}")
+    progress = Progress(console, session, lineage.name)
+    uploaded = 0
+    for batch in lineage.batches:
+        first, last = uploaded + 1, uploaded + len(batch)
+        if len(batch) == 1:
+            console.print(f"upload {first}: {batch[0].label()}", markup=False)
+        else:
+            names = ", ".join(upload.label() for upload in batch)
+            console.print(
+                f"uploads {first}-{last} arrive together: {names} (queued, run in upload order)", markup=False
+            )
+        for upload in batch:
+            session.upload(lineage.name, lineage.examples / upload.file, metadata=upload.metadata or None)
+        uploaded = last
+        history = progress.wait_for(uploaded)
+    return history
+
+
+def report_lineage(console: Console, session: LocalSession, name: str, history: list[dict[str, Any]]) -> bool:
+    """Print the lineage's table, what it can roll back to and its lineage check; False when a round was
+    not built on the champion of its time."""
+    starting_model = session.config.lineage(name).base_model
+    print_table(console, history_table(name, history))  # at its natural width through a pipe
+    targets = [row["iteration"] for row in history if row.get("rollback") == "possible"]
+    console.print(
+        "rollback possible to iteration "
+        + ", ".join(str(n) for n in targets)
+        + f" (iterft rollback {name} --to N --reason ...); rejected candidates were deleted"
+        if targets
+        else "rollback: no earlier promoted model is kept"
+    )
+    breaks = lineage_breaks(history, starting_model)
+    for problem in breaks:
+        console.print(f"[red]lineage check: {problem}[/red]")
+    if not breaks:
+        console.print("lineage check: every iteration's base model was the champion when it began")
+    return not breaks
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m iterft.demo",
-        description="Four rounds of the example lineage on the embedded default.",
+        description="The example lineages' rounds on the embedded default (config/dev.yaml).",
     )
     parser.add_argument(
         "--keep",
@@ -149,58 +258,57 @@ def main(argv: list[str] | None = None) -> int:
             f"stack {session.deployment.stack_name} deployed at {session.endpoint} "
             f"in {time.monotonic() - started:.1f} s"
         )
-        session.put_evaluation_set(LINEAGE, EXAMPLES / "eval.jsonl")
-        console.print(f"evaluation set: examples/{LINEAGE}/eval.jsonl (the yardstick of every round)")
-        progress = Progress(console, session)
-
-        console.print(f"upload 1: {UPLOADS[0]}")
-        session.upload(LINEAGE, EXAMPLES / UPLOADS[0])
-        progress.wait_for(1)
-        console.print(f"uploads 2-4 arrive together: {', '.join(UPLOADS[1:])} (queued, run in upload order)")
-        for name in UPLOADS[1:]:
-            session.upload(LINEAGE, EXAMPLES / name)
-        history = progress.wait_for(len(UPLOADS))
-
-        starting_model = session.config.lineage(LINEAGE).base_model
-        print_table(console, history_table(LINEAGE, history))  # at its natural width through a pipe
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "history.json").write_text(json.dumps({LINEAGE: history}, indent=2) + "\n")
-        report = markdown_report(LINEAGE, starting_model, history)
-        (out / "report.md").write_text(report)
-        targets = [row["iteration"] for row in history if row.get("rollback") == "possible"]
+        for lineage in LINEAGES:
+            session.put_evaluation_set(lineage.name, YARDSTICK)
+        names = " and ".join(lineage.name for lineage in LINEAGES)
         console.print(
-            "rollback possible to iteration "
-            + ", ".join(str(n) for n in targets)
-            + f" (iterft rollback {LINEAGE} --to N --reason ...); rejected candidates were deleted"
-            if targets
-            else "rollback: no earlier promoted model is kept"
+            f"evaluation set of {names}: examples/support-bot/eval.jsonl (the yardstick of every round)"
         )
-        breaks = lineage_breaks(history, starting_model)
-        for problem in breaks:
-            console.print(f"[red]lineage check: {problem}[/red]")
-        if not breaks:
-            console.print("lineage check: every iteration's base model was the champion when it began")
+        for lineage in LINEAGES:
+            distillation = session.config.lineage(lineage.name).strategies.distillation
+            if distillation is not None:
+                pairs = session.standin.load_teacher_corpus(distillation.teacher, TEACHER_CORPUS)
+                console.print(
+                    f"stand-in teacher of {lineage.name}: {distillation.teacher} knows "
+                    f"examples/support-bot/teacher-corpus.jsonl ({pairs} question/answer pairs, every fact "
+                    "in its own words; a stand-in for what a large model knows, not a model)",
+                    markup=False,
+                )
+        histories = {lineage.name: run_lineage(console, session, lineage) for lineage in LINEAGES}
+
+        console.rule("results")
+        checked = [report_lineage(console, session, name, history) for name, history in histories.items()]
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "history.json").write_text(json.dumps(histories, indent=2) + "\n")
+        report = "\n".join(
+            markdown_report(name, session.config.lineage(name).base_model, history)
+            for name, history in histories.items()
+        )
+        (out / "report.md").write_text(report)
         summary, leftovers = deployment_summary(session)
         (out / "summary.json").write_text(json.dumps(summary, indent=2, default=str) + "\n")
         for leftover in leftovers:
             console.print(f"[red]inventory check: {leftover} exists but serves no lineage[/red]")
         if not leftovers:
-            served = summary["lineages"][LINEAGE]
-            console.print(
-                f"inventory check: only the serving capacity exists ({served['serving_mode']}: "
-                f"{served['serving_model_id'] or 'nothing'})"
+            served = ", ".join(
+                f"{name}: {summary['lineages'][name]['serving_mode']} "
+                f"{summary['lineages'][name]['serving_model_id'] or 'nothing'}"
+                for name in histories
             )
+            console.print(f"inventory check: only the serving capacity exists ({served})", markup=False)
         console.print(f"notifications published: {len(session.notifications())}")
-        page = write_report(report_data(session.deployment, LINEAGE), out / "report")
+        pages = [
+            write_report(report_data(session.deployment, name), out / "report" / name) for name in histories
+        ]
         console.print(
             f"wrote {out / 'history.json'}, {out / 'summary.json'} and {out / 'report.md'} "
             f"(the interpreter's own log: {out / 'moto.log'})"
         )
-        console.print(f"report (charts and history): {page}")
+        console.print(f"reports (charts and history): {', '.join(str(page) for page in pages)}")
         console.print(f"demo finished in {time.monotonic() - started:.1f} s")
         if args.keep:
             _serve_until_interrupted(console, session)
-        return 1 if breaks or leftovers else 0
+        return 1 if not all(checked) or leftovers else 0
     finally:
         session.close()
 

@@ -64,17 +64,17 @@ def markdown_report(lineage: str, starting_model: str, history: Sequence[dict[st
             if any(row["decision"] == decision for row in history)
         ),
         "",
-        "| iteration | base model | dataset | training loss (last-epoch mean) | eval score | champion score "
-        "| decision "
-        "| reason |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| iteration | base model | strategy | dataset | training loss (last-epoch mean) | eval score "
+        "| champion score | decision | reason |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     produced = produced_by(history)
     for row in history:
         dataset = (row["dataset"] or "-").split("/")[-1].split("?")[0]
         base = base_model_label(row["base_model"], produced)
         lines.append(
-            f"| {row['iteration']} | `{base}` | `{dataset}` | {_score(row['training_loss'])} "
+            f"| {row['iteration']} | `{base}` | {row.get('strategy') or '-'} | `{dataset}` "
+            f"| {_score(row['training_loss'])} "
             f"| {_score(row['eval_score'])} | {_score(row['champion_score'])} | {row['decision']} "
             f"| {(row['reason'] or '').replace('|', '/')} |"
         )
@@ -136,6 +136,7 @@ _HTML_COLUMNS = (
     "iteration",
     "decision",
     "base model",
+    "strategy",
     "dataset",
     "records",
     "training loss (last-epoch mean)",
@@ -202,6 +203,7 @@ def html_report(data: ReportData, charts: dict[str, bytes]) -> str:
             str(row["iteration"]),
             f'<span class="{e(row["decision"])}">{e(row["decision"])}</span>',
             e(base_model_label(row["base_model"], produced)),
+            e(row.get("strategy") or "-"),
             e((row["dataset"] or "-").split("/")[-1].split("?")[0]),
             e(str(row["records"]) if row.get("records") is not None else "-"),
             _score(row["training_loss"]),

@@ -37,8 +37,13 @@ def test_dev_loads() -> None:
     config = load_config("dev")
     assert config.environment == "dev"
     assert config.stack_name == "iterft-dev"
-    assert [lineage.name for lineage in config.lineages] == ["support-bot"]
+    assert [lineage.name for lineage in config.lineages] == ["support-bot", "support-distilled"]
     assert config.retention.destroy_data_on_delete is True
+    # The demo's second lineage starts from a distilled model, then fine-tunes it (docs/strategies.md).
+    distilled = config.lineage("support-distilled").strategies
+    assert distilled.default == "distillation" and distilled.distillation is not None
+    assert distilled.distillation.teacher == "amazon.nova-pro-v1:0"
+    assert not distilled.allow_undocumented_chains
 
 
 def test_prod_loads() -> None:
