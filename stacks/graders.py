@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 from iterft_runtime import naming
 from iterft_runtime.models.lineage import LineageConfig
@@ -40,6 +41,8 @@ class Graders(Construct):
         stack = cdk.Stack.of(self)
         prefix = naming.lineage_parameter_prefix(stack_name)
         self.arns: list[str] = []
+        self.functions: list[lambda_.Function] = []
+        """The default graders the stack deploys (stacks/nag.py acknowledges their findings)."""
         for lineage in lineages:
             reinforcement = lineage.strategies.reinforcement
             if reinforcement is None:
@@ -68,6 +71,7 @@ class Graders(Construct):
                 )
             )
             self.arns.append(function.function_arn)
+            self.functions.append(function)
 
 
 @dataclass(frozen=True)

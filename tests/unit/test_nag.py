@@ -12,7 +12,7 @@ import pytest
 from cdk_nag import AwsSolutionsChecks
 from template_support import SYNTHESIZED, config_dir, synthesized
 
-from stacks.app_builder import add_stack, feature_flags
+from stacks.app_builder import add_stack, feature_flags, synth_stack
 from stacks.config import load_config
 
 ACKNOWLEDGED = "aws:cdk:acknowledged-rules"
@@ -147,3 +147,36 @@ def test_every_reason_is_specific(acknowledgments: dict) -> None:
 def test_no_finding_is_acknowledged_for_the_whole_stack(acknowledgments: dict) -> None:
     stack_paths = {f"iterft-{environment}" for environment in SYNTHESIZED}
     assert not [key for key in acknowledgments if key[0] in stack_paths]
+
+
+GRADED = {
+    "environment": "graded",
+    "region": "us-east-1",
+    "lineages": [
+        {
+            "name": "rft",
+            "base_model": "amazon.nova-2-lite-v1:0:256k",
+            "strategies": {"default": "reinforcement", "reinforcement": {"grader": "default"}},
+        }
+    ],
+}
+
+
+def test_a_default_grader_synthesizes_with_its_findings_acknowledged(tmp_path: Path) -> None:
+    """No shipped or synthesized config deploys a default grader (Nova 2 Lite is customized in us-east-1
+    only, by reinforcement): its function and role are checked here, on a config of their own."""
+    config = tmp_path / "config"
+    config.mkdir()
+    (config / "graded.yaml").write_text(json.dumps(GRADED))  # JSON is YAML
+    result = synth_stack("graded", tmp_path / "assembly", config)  # raises on an unacknowledged finding
+    graders = {
+        (path, finding): reason
+        for (path, finding), reason in _acknowledgments(result.assembly_dir, result.stack_name).items()
+        if path.startswith(f"{result.stack_name}/Graders/")
+    }
+    assert {(path.split("/")[2], finding) for path, finding in graders} == {
+        ("Grader-rft", "AwsSolutions-L1"),
+        ("Grader-rftRole", "AwsSolutions-IAM5[Resource::*]"),
+    }
+    for (_, finding), reason in graders.items():
+        assert ("Python 3.11" if finding == "AwsSolutions-L1" else "X-Ray") in reason
