@@ -190,6 +190,27 @@ def test_objects_that_are_not_datasets_are_recorded_and_notified_once(
     assert aws.executions() == [] and aws.registry.queued_uploads(LINEAGE) == []
 
 
+def test_an_empty_upload_starts_a_round_of_a_lineage_that_distils_from_invocation_logs(aws: Aws) -> None:
+    """Its distillation rounds train on the logs, none of the upload: the empty object asks for one
+    (Validate then checks the round's strategy reads the logs, handlers/validate.py)."""
+    logs = {"s3_uri": "s3://invocation-logs/AWSLogs/"}
+    aws.put_lineage(
+        {
+            **LINEAGE_CONFIG,
+            "strategies": {
+                "default": "distillation",
+                "distillation": {"teacher": "amazon.nova-pro-v1:0", "invocation_logs": logs},
+            },
+        }
+    )
+    key = f"incoming/{LINEAGE}/from-logs.jsonl"
+    version = aws.upload(key, b"")["VersionId"]
+    assert run(s3_event(key, version, size=0, sequencer="00A1")) == []
+    assert started_keys(aws) == [f"from-logs.jsonl@{version}"]
+    [record] = aws.registry.uploads(LINEAGE)
+    assert record.status == "started" and aws.notifications() == []
+
+
 def test_two_versions_of_one_key_within_a_second_run_oldest_first(aws: Aws) -> None:
     key = f"incoming/{LINEAGE}/data.jsonl"
     blocker = upload_event(aws, "blocker.jsonl", "2026-03-01T09:00:00Z", "0001")

@@ -141,3 +141,12 @@ def test_what_an_object_under_incoming_is(key: str, size: int, status: UploadSta
     kind = classify(key, size)
     assert kind.status is status and reason in kind.reason
     assert kind.is_dataset == (status is UploadStatus.QUEUED)
+
+
+def test_an_empty_object_starts_a_round_only_where_the_rounds_read_invocation_logs() -> None:
+    """Such a round trains on none of the upload (docs/strategies.md): the empty object is its request.
+    Everything else about the object is checked as before."""
+    assert classify("incoming/bot/logs.jsonl", 0, empty_starts_a_round=True).is_dataset
+    not_jsonl = classify("incoming/bot/logs.json", 0, empty_starts_a_round=True)
+    assert not_jsonl.status is UploadStatus.INVALID_DATA and "extension 'json'" in not_jsonl.reason
+    assert classify("incoming/bot/", 0, empty_starts_a_round=True).status is UploadStatus.IGNORED

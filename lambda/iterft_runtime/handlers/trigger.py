@@ -42,7 +42,8 @@ from iterft_runtime.logic.notifications import (
     unknown_lineage_notification,
     upload_not_trained_notification,
 )
-from iterft_runtime.logic.uploads import UploadStatus, plan_next
+from iterft_runtime.logic.strategies import distils_from_logs
+from iterft_runtime.logic.uploads import UploadStatus, classify, plan_next
 from iterft_runtime.models.lineage import LineageConfig
 from iterft_runtime.models.records import DatasetRef, Decision, IterationRecord, LineageState, QueuedUpload
 
@@ -128,7 +129,7 @@ def _handle_upload(upload: Upload, received_at: str | None) -> None:
         logger.warning("upload for an unknown lineage", extra={"key": key, "known": known})
         notifier.publish(settings.topic_arn(), unknown_lineage_notification(key, upload.lineage, known))
         return
-    kind = upload.classification
+    kind = classify(key, upload.dataset.size, empty_starts_a_round=distils_from_logs(lineage))
     if not kind.is_dataset:
         _record_not_trained(lineage, upload, kind.status, kind.reason)
         return

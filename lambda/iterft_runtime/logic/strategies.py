@@ -116,6 +116,12 @@ def invocation_log_source(lineage: LineageConfig, strategy: Strategy) -> Invocat
     return distillation.invocation_logs
 
 
+def distils_from_logs(lineage: LineageConfig) -> bool:
+    """Whether the lineage's distillation rounds read invocation logs (an empty upload starts one)."""
+    distillation = lineage.strategies.distillation
+    return distillation is not None and distillation.invocation_logs is not None
+
+
 def training_data_config(
     lineage: LineageConfig, strategy: Strategy, training_data_uri: str
 ) -> dict[str, Any]:

@@ -73,8 +73,11 @@ class Classification:
         return self.status is UploadStatus.QUEUED
 
 
-def classify(key: str, size: int) -> Classification:
-    """The documented rule (README, "What the trigger does with each object"), first match wins."""
+def classify(key: str, size: int, *, empty_starts_a_round: bool = False) -> Classification:
+    """The documented rule (README, "What the trigger does with each object"), first match wins.
+
+    `empty_starts_a_round`: the lineage distils from invocation logs, whose rounds train on none of the
+    upload (docs/strategies.md): an empty object is how such a round is asked for, so it is queued."""
     name = key.rsplit("/", 1)[-1]
     if key.endswith("/"):
         return Classification(
@@ -94,7 +97,7 @@ def classify(key: str, size: int) -> Classification:
             f"not a {naming.DATASET_SUFFIX} file ({extension}): training data must be JSON Lines "
             f"named *{naming.DATASET_SUFFIX}",
         )
-    if size <= 0:
+    if size <= 0 and not empty_starts_a_round:
         return Classification(UploadStatus.INVALID_DATA, "the object is empty (0 bytes): nothing to train on")
     return Classification(UploadStatus.QUEUED)
 
