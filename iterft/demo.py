@@ -295,7 +295,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"{summary['lineages'][name]['serving_model_id'] or 'nothing'}"
                 for name in histories
             )
-            console.print(f"inventory check: only the serving capacity exists ({served})", markup=False)
+            console.print(f"inventory check: only the serving capacities exist ({served})", markup=False)
         console.print(f"notifications published: {len(session.notifications())}")
         pages = [
             write_report(report_data(session.deployment, name), out / "report" / name) for name in histories

@@ -42,8 +42,8 @@ def test_the_printed_commands_work_from_a_fresh_process(itest_session: LocalSess
     assert {lineage.name for lineage in itest_session.config.lineages} <= set(done.stdout.split('"'))
 
 
-def test_the_stock_demo_ends_with_rollback_to_iteration_1_possible(tmp_path: Path) -> None:
-    # The demo's four rounds (promoted, promoted, rejected, rejected) under config/dev.yaml's retention:
+def test_the_stock_demo_ends_with_rollback_to_iteration_1_possible_in_both_lineages(tmp_path: Path) -> None:
+    # support-bot's four rounds (promoted, promoted, rejected, rejected) under config/dev.yaml's retention:
     # the rejected candidates are deleted as their rounds end and never push a promoted model out.
     done = subprocess.run(
         [sys.executable, "-m", "iterft.demo", "--out", str(tmp_path)],
@@ -57,4 +57,27 @@ def test_the_stock_demo_ends_with_rollback_to_iteration_1_possible(tmp_path: Pat
     assert [row["decision"] for row in rows] == ["promoted", "promoted", "rejected", "rejected"]
     assert [row["rollback"] for row in rows] == ["possible", "champion", None, None]
     assert [row["model_deleted_at"] is not None for row in rows] == [False, False, True, True]
-    assert "rollback possible to iteration 1 " in done.stdout
+    assert "rollback possible to iteration 1 (iterft rollback support-bot " in done.stdout
+    # support-distilled: distilled, then fine-tuned on the distilled champion (documented), then a second
+    # distillation on the fine-tuned model refused before any job (undocumented); scores decide the rest.
+    distilled = json.loads((tmp_path / "history.json").read_text())["support-distilled"]
+    assert [(row["strategy"], row["decision"]) for row in distilled] == [
+        ("distillation", "promoted"),
+        ("fine_tuning", "promoted"),
+        ("distillation", "rejected"),
+    ]
+    first, corrected, refused = distilled
+    assert first["customization_type"] == "DISTILLATION"
+    assert first["customization_config"]["DistillationConfig"]["TeacherModelConfig"] == {
+        "TeacherModelIdentifier": "amazon.nova-pro-v1:0",
+        "MaxResponseLengthForInference": 1000,
+    }
+    assert 0.0 < first["eval_score"] < corrected["eval_score"] < 1.0
+    assert corrected["base_model"] == first["output_model_arn"]
+    assert corrected["customization_type"] == "FINE_TUNING"
+    assert refused["reason"].startswith("strategy: distillation on a model produced by fine_tuning is not")
+    assert refused["job_arn"] is None and refused["base_model"] is None
+    assert "rollback possible to iteration 1 (iterft rollback support-distilled " in done.stdout
+    for lineage in ("support-bot", "support-distilled"):
+        assert (tmp_path / "report" / lineage / "index.html").is_file()
+        assert f"# Lineage `{lineage}`" in (tmp_path / "report.md").read_text()
