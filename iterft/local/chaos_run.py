@@ -3,9 +3,10 @@
 tests/integration/test_chaos.py and the reliability benchmark (benchmarks/reliability.py).
 
 The invariants, per lineage: every upload accounted for once and in order (the upload ledger and the
-rounds); no lock held and nothing queued after settling; no capacity or custom model that nothing records;
-champion, serving capacity and serving pointer agree; every failed round has a readable cause; and no
-round failed because of a transient error on Fine-tune (its create or a status poll).
+rounds), and each round ended, decided or failed; no lock held and nothing queued after settling; no
+capacity or custom model that nothing records; champion, serving capacity and serving pointer agree;
+every failed round has a readable cause; and no round failed because of a transient error on Fine-tune
+(its create or a status poll).
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from iterft_runtime import naming
 
 from iterft.history import lineage_history, lineage_status, lineage_uploads
 from iterft.local import adapters
@@ -170,10 +173,12 @@ def check_invariants(session: LocalSession, result: ChaosResult) -> list[str]:
             problems.append(
                 f"{lineage}: lock held by {status['running_iteration']}, queued {status['queued']}"
             )
-        problems += _nothing_unrecorded(lineage, rows, status, inventory, models)
+        problems += left_behind(lineage, session.deployment.stack_name, rows, status, inventory, models)
         problems += _champion_and_pointer(lineage, rows, status)
         for row in rows:
             reason = str(row.get("reason") or "")
+            if row["decision"] not in (*DECIDED, "failed"):
+                problems.append(f"{lineage} #{row['iteration']}: {row['decision']} after settling: {reason}")
             if row["decision"] == "failed" and (not reason.strip() or reason.startswith("unknown failure")):
                 problems.append(f"{lineage} #{row['iteration']}: failed without a readable cause")
             if row["decision"] == "failed" and reason.startswith(TRANSIENT_FINE_TUNE_ERRORS):
@@ -203,25 +208,37 @@ def _uploads_accounted(
     return problems
 
 
-def _nothing_unrecorded(
+def left_behind(
     lineage: str,
+    stack_name: str,
     rows: list[dict[str, Any]],
     status: dict[str, Any],
     inventory: list[dict[str, Any]],
     models: list[dict[str, Any]],
 ) -> list[str]:
+    """The lineage's capacity that does not serve it and its custom models that no iteration records.
+    A resource is the lineage's when its whole name parses as one of its names (naming.py): one lineage's
+    name may begin another's (`chaos-od`, `chaos-od-b`)."""
     problems = []
     serving = (status["serving_capacity"] or {}).get("arn")
     for item in inventory:
-        if item["name"].startswith(f"{lineage}-") and item["arn"] != serving:
+        if _names_lineage(item["name"], lineage, stack_name) and item["arn"] != serving:
             problems.append(f"{lineage}: {item['kind']} {item['name']} ({item['status']}) left behind")
     recorded = {
         row["output_model_arn"] for row in rows if row["output_model_arn"] and not row["model_deleted_at"]
     }
     for model in models:
-        if model["modelName"].startswith(f"{lineage}-it") and model["modelArn"] not in recorded:
+        if _names_lineage(model["modelName"], lineage, stack_name) and model["modelArn"] not in recorded:
             problems.append(f"{lineage}: custom model {model['modelName']} that no iteration records")
     return problems
+
+
+def _names_lineage(name: str, lineage: str, stack_name: str) -> bool:
+    """Whether `name` is one of the lineage's custom models, evaluation capacities or serving capacities."""
+    return (
+        naming.parse_round_resource(name, lineage) is not None
+        or naming.parse_serving_capacity_name(name, lineage, stack_name) is not None
+    )
 
 
 def _champion_and_pointer(lineage: str, rows: list[dict[str, Any]], status: dict[str, Any]) -> list[str]:
