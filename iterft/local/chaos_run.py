@@ -3,8 +3,9 @@
 tests/integration/test_chaos.py and the reliability benchmark (benchmarks/reliability.py).
 
 The invariants, per lineage: every upload accounted for once and in order (the upload ledger and the
-rounds), and each round ended, decided or failed; no lock held and nothing queued after settling; no
-capacity or custom model that nothing records; champion, serving capacity and serving pointer agree;
+rounds), and each round ended, decided or failed, its execution recorded on its iteration; no trigger
+message dead-lettered; no lock held and nothing queued after settling; no capacity or custom model that
+nothing records; champion, serving capacity and serving pointer agree;
 every failed round has a readable cause; and no round failed because of a transient error on Fine-tune
 (its create or a status poll).
 """
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from iterft_runtime import naming
+from iterft_runtime.dal.registry import Registry
 
 from iterft.history import lineage_history, lineage_status, lineage_uploads
 from iterft.local import adapters
@@ -165,9 +167,19 @@ def check_invariants(session: LocalSession, result: ChaosResult) -> list[str]:
         for page in session.client("bedrock").get_paginator("list_custom_models").paginate()
         for model in page["modelSummaries"]
     ]
+    registry = Registry(session.deployment.table_name)
+    for message in session.dead_letters():
+        lineage = _message_lineage(message)
+        if lineage in result.uploads:
+            problems.append(f"{lineage}: the trigger gave up on a message (dead-lettered): {message}")
     for lineage, uploaded in result.uploads.items():
         rows = result.histories[lineage]
         problems += _uploads_accounted(session, lineage, uploaded, rows)
+        problems += [
+            f"{lineage} #{record.iteration}: its execution is not recorded on the iteration"
+            for record in registry.list_iterations(lineage)
+            if record.execution_arn is None
+        ]
         [status] = lineage_status(session.deployment, lineage)
         if status["running_iteration"] is not None or status["queued"]:
             problems.append(
@@ -188,6 +200,14 @@ def check_invariants(session: LocalSession, result: ChaosResult) -> list[str]:
     return problems
 
 
+def _message_lineage(message: dict[str, Any]) -> str | None:
+    """The lineage a trigger message is about: a request's `lineage`, an S3 event's key."""
+    if isinstance(message.get("lineage"), str):
+        return str(message["lineage"])
+    key = ((message.get("detail") or {}).get("object") or {}).get("key")
+    return naming.lineage_of_incoming_key(key) if isinstance(key, str) else None
+
+
 def _uploads_accounted(
     session: LocalSession, lineage: str, uploaded: list[str], rows: list[dict[str, Any]]
 ) -> list[str]:
@@ -199,12 +219,34 @@ def _uploads_accounted(
     started = [entry for entry in ledger if entry["status"] == "started"]
     if len(started) != len(ledger):
         problems.append(f"{lineage}: not every upload started a round: {[e['status'] for e in ledger]}")
-    if [entry["iteration"] for entry in started] != list(range(1, len(started) + 1)):
+    if sorted(entry["iteration"] for entry in started) != list(range(1, len(started) + 1)):
         problems.append(f"{lineage}: uploads started iterations {[e['iteration'] for e in started]}")
-    if [row["dataset"] for row in rows] != [entry["dataset"] for entry in started]:
-        problems.append(
-            f"{lineage}: rounds trained {[row['dataset'] for row in rows]}, not the uploads in order"
-        )
+    trained = {row["iteration"]: row for row in rows}
+    for entry in started:
+        row = trained.get(entry["iteration"])
+        if row is None or row["dataset"] != entry["dataset"]:
+            problems.append(
+                f"{lineage} #{entry['iteration']}: trained {row and row['dataset']}, not {entry['dataset']}"
+            )
+    problems += overtaken(lineage, started, trained)
+    return problems
+
+
+def overtaken(lineage: str, started: list[dict[str, Any]], trained: dict[int, dict[str, Any]]) -> list[str]:
+    """Uploads that started after a later upload although they were queued when it started. (One the
+    trigger recorded only after a later upload's round had started, its event redelivered after a fault,
+    was not there to go first: README, "Upload order".)"""
+    problems = []
+    for index, earlier in enumerate(started):
+        for later in started[index + 1 :]:
+            if later["iteration"] > earlier["iteration"]:
+                continue
+            began = (trained.get(later["iteration"]) or {}).get("started_at") or ""
+            if not earlier["recorded_at"] or earlier["recorded_at"] < began:
+                problems.append(
+                    f"{lineage}: {later['key']} started (#{later['iteration']}, {began}) before "
+                    f"{earlier['key']} (#{earlier['iteration']}), queued since {earlier['recorded_at']}"
+                )
     return problems
 
 

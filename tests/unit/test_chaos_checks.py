@@ -7,7 +7,7 @@ from typing import Any
 
 from iterft_runtime import naming
 
-from iterft.local.chaos_run import left_behind
+from iterft.local.chaos_run import left_behind, overtaken
 
 STACK = "iterft-bench"
 FINGERPRINT = "0123abcd"
@@ -50,4 +50,37 @@ def test_a_custom_model_no_iteration_records_is_its_own_lineages_alone() -> None
     assert left_behind("chaos-od-b", STACK, [row], _status(), [], [model]) == []
     assert left_behind("chaos-od-b", STACK, [], _status(), [], [model]) == [
         f"chaos-od-b: custom model {model['modelName']} that no iteration records"
+    ]
+
+
+def _upload(key: str, iteration: int, recorded_at: str) -> dict[str, Any]:
+    return {"key": key, "iteration": iteration, "recorded_at": recorded_at, "status": "started"}
+
+
+def _round(iteration: int, started_at: str) -> dict[str, Any]:
+    return {"iteration": iteration, "started_at": started_at}
+
+
+def test_an_upload_recorded_after_a_later_one_started_may_run_after_it() -> None:
+    """round-1's event failed in the trigger and came back: it was queued (10:00:05) after round-2's
+    round had started (10:00:03) on an idle lineage. Nothing in the queue was passed over."""
+    started = [
+        _upload("round-1", 2, "2026-03-01T10:00:05.000Z"),
+        _upload("round-2", 1, "2026-03-01T10:00:02.000Z"),
+    ]
+    rounds = {1: _round(1, "2026-03-01T10:00:03.000Z"), 2: _round(2, "2026-03-01T10:00:09.000Z")}
+
+    assert overtaken("chaos-pt", started, rounds) == []
+
+
+def test_an_upload_queued_before_a_later_one_started_must_run_first() -> None:
+    started = [
+        _upload("round-1", 2, "2026-03-01T10:00:01.000Z"),
+        _upload("round-2", 1, "2026-03-01T10:00:02.000Z"),
+    ]
+    rounds = {1: _round(1, "2026-03-01T10:00:03.000Z"), 2: _round(2, "2026-03-01T10:00:09.000Z")}
+
+    assert overtaken("chaos-pt", started, rounds) == [
+        "chaos-pt: round-2 started (#1, 2026-03-01T10:00:03.000Z) before round-1 (#2), "
+        "queued since 2026-03-01T10:00:01.000Z"
     ]

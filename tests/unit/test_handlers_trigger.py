@@ -136,6 +136,20 @@ def test_a_redelivered_event_yields_one_iteration(aws: Aws) -> None:
     assert aws.registry.queued_uploads(LINEAGE) == []
 
 
+def test_the_ledger_says_when_each_upload_was_queued(aws: Aws) -> None:
+    """`recorded_at`: when the trigger queued the upload (a redelivery keeps the first one), no later
+    than the round it started; what tells an upload recorded late from one overtaken in the queue."""
+    event = upload_event(aws, "a.jsonl", "2026-03-01T10:00:00Z")
+    assert run(event) == []
+    [upload] = aws.registry.uploads(LINEAGE)
+    record = aws.registry.get_iteration(LINEAGE, 1)
+    assert record is not None and record.started_at is not None
+    assert upload.recorded_at is not None and upload.recorded_at <= record.started_at
+    assert run(event) == []
+    assert [again.recorded_at for again in aws.registry.uploads(LINEAGE)] == [upload.recorded_at]
+    assert upload.to_public()["recorded_at"] == upload.recorded_at
+
+
 def test_uploads_during_a_round_wait_and_run_in_upload_order(aws: Aws) -> None:
     first = upload_event(aws, "first.jsonl", "2026-03-01T10:00:00Z")
     second = upload_event(aws, "second.jsonl", "2026-03-01T10:05:00Z")

@@ -87,6 +87,8 @@ class UploadRecord:
     """logic/uploads.UploadStatus: queued, started, withdrawn, superseded, invalid_data, ignored, refused."""
     sequencer: str | None = None
     received_at: str | None = None
+    recorded_at: str | None = None
+    """When the trigger queued it (None for an upload recorded without a round, or before this field)."""
     iteration: int | None = None
     """The iteration it started (status started)."""
     reason: str | None = None
@@ -104,6 +106,7 @@ class UploadRecord:
             status=str(data.get("status") or "started"),
             sequencer=data.get("sequencer"),
             received_at=data.get("received_at"),
+            recorded_at=data.get("recorded_at"),
             iteration=int(iteration) if iteration is not None else None,
             reason=data.get("reason"),
             by=data.get("by"),
@@ -119,6 +122,7 @@ class UploadRecord:
             "size_bytes": self.dataset.size,
             "uploaded_at": self.dataset.uploaded_at,
             "sequencer": self.sequencer,
+            "recorded_at": self.recorded_at,
             "status": self.status,
             "iteration": self.iteration,
             "reason": self.reason,
