@@ -3,11 +3,10 @@
 tests/integration/test_chaos.py and the reliability benchmark (benchmarks/reliability.py).
 
 The invariants, per lineage: every upload accounted for once and in order (the upload ledger and the
-rounds), and each round ended, decided or failed, its execution recorded on its iteration; no trigger
+rounds), and each round ended, decided or failed (one that did not records its execution); no trigger
 message dead-lettered; no lock held and nothing queued after settling; no capacity or custom model that
-nothing records; champion, serving capacity and serving pointer agree;
-every failed round has a readable cause; and no round failed because of a transient error on Fine-tune
-(its create or a status poll).
+nothing records; champion, serving capacity and serving pointer agree; every failed round has a readable
+cause; and no round failed because of a transient error on Fine-tune (its create or a status poll).
 """
 
 from __future__ import annotations
@@ -171,14 +170,16 @@ def check_invariants(session: LocalSession, result: ChaosResult) -> list[str]:
     for message in session.dead_letters():
         lineage = _message_lineage(message)
         if lineage in result.uploads:
+            # At the default shares no message fails all its receives by chance (1% of calls each):
+            # one that did failed the same way each time. (At 5%, one may.)
             problems.append(f"{lineage}: the trigger gave up on a message (dead-lettered): {message}")
     for lineage, uploaded in result.uploads.items():
         rows = result.histories[lineage]
         problems += _uploads_accounted(session, lineage, uploaded, rows)
-        problems += [
-            f"{lineage} #{record.iteration}: its execution is not recorded on the iteration"
+        problems += [  # what status and the reconciler follow (an ended round no longer needs it)
+            f"{lineage} #{record.iteration}: not ended, and its execution is not recorded on the iteration"
             for record in registry.list_iterations(lineage)
-            if record.execution_arn is None
+            if record.execution_arn is None and record.ended_at is None
         ]
         [status] = lineage_status(session.deployment, lineage)
         if status["running_iteration"] is not None or status["queued"]:
