@@ -6,11 +6,17 @@ figures; the runner prints one line per figure, `<benchmark>.<name_with_unit> <v
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 MB = 1024 * 1024
 """Every `_mb` figure is in MiB (2**20 bytes)."""
+OUT = Path("out/bench")
+"""Where a benchmark writes what is not a figure (logs, findings), under the working directory."""
 
 
 @dataclass(frozen=True)
@@ -49,3 +55,29 @@ class Benchmark:
     measures: str
     """The header line: what the figures measure and on what input."""
     run: Callable[[Options], Iterator[Figure]]
+
+
+@contextmanager
+def output_to(path: Path) -> Iterator[None]:
+    """Within the block, everything the process writes to its standard output and error goes to `path`
+    (overwritten): prints, logging, the in-process Lambda handlers' JSON logs and metrics, moto's errors,
+    from any thread, at the file-descriptor level (a handler bound to `sys.stdout` earlier included). The
+    runner's output stays one line per figure."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    try:
+        with path.open("wb") as log:
+            os.dup2(log.fileno(), 1)
+            os.dup2(log.fileno(), 2)
+            try:
+                yield
+            finally:
+                sys.stdout.flush()
+                sys.stderr.flush()
+                os.dup2(saved[0], 1)
+                os.dup2(saved[1], 2)
+    finally:
+        os.close(saved[0])
+        os.close(saved[1])

@@ -5,15 +5,25 @@ Rounds on several lineages of the embedded default, uploaded in sequence while f
 DynamoDB and S3 faults), settled and checked (iterft/local/chaos_run.py). Every figure is counted from
 the run: rounds, faults injected by kind, failed, decided and repaired rounds, invariant violations and
 wall time.
+
+What the run writes besides its figures goes to out/bench/: reliability.log (the handlers' JSON logs
+and metrics, moto's errors, then one line per round with its decision and reason) and
+reliability-violations.txt (each invariant violated, one line each, also printed to stderr).
 """
 
 from __future__ import annotations
 
+import json
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from benchmarks import Benchmark, Figure, Options
+from benchmarks import OUT, Benchmark, Figure, Options, output_to
+
+if TYPE_CHECKING:
+    from iterft.local.chaos_run import ChaosResult
 
 LINEAGES = ("chaos-od", "chaos-pt", "chaos-none", "chaos-od-b", "chaos-pt-b")
 ROUNDS_PER_LINEAGE = 20
@@ -28,6 +38,8 @@ FAULT_KINDS = (
     "dynamodb_fault",
     "s3_fault",
 )
+LOG = OUT / "reliability.log"
+VIOLATIONS = OUT / "reliability-violations.txt"
 
 
 def config_yaml(lineages: tuple[str, ...]) -> str:
@@ -53,7 +65,7 @@ def run(options: Options) -> Iterator[Figure]:
     from iterft.local.chaos_run import EXAMPLES, run_chaos
     from iterft.local.session import LocalSession
 
-    with tempfile.TemporaryDirectory(prefix="iterft-bench-") as config_dir:
+    with output_to(LOG), tempfile.TemporaryDirectory(prefix="iterft-bench-") as config_dir:
         (Path(config_dir) / "bench.yaml").write_text(config_yaml(LINEAGES))
         with LocalSession.start("bench", config_dir=Path(config_dir)) as session:
             for lineage in LINEAGES:
@@ -61,6 +73,7 @@ def run(options: Options) -> Iterator[Figure]:
             result = run_chaos(
                 session, LINEAGES, ROUNDS_PER_LINEAGE, ChaosConfig(seed=SEED), timeout=SETTLE_TIMEOUT_SECONDS
             )
+    record_findings(result)
     yield Figure("lineages", len(LINEAGES))
     yield Figure("rounds", len(result.rounds))
     yield Figure("faults_injected", sum(result.injected.values()))
@@ -72,6 +85,18 @@ def run(options: Options) -> Iterator[Figure]:
     yield Figure("fine_tune_transient_rounds", len(result.fine_tune_faulted))
     yield Figure("invariant_violations", len(result.violations))
     yield Figure("wall_seconds", result.wall_seconds, 1)
+
+
+def record_findings(result: ChaosResult) -> None:
+    """Each round's outcome appended to the log; each violation to its file and to stderr."""
+    with LOG.open("a", encoding="utf-8") as log:
+        for lineage, rows in result.histories.items():
+            for row in rows:
+                line = {key: row.get(key) for key in ("iteration", "decision", "reason")}
+                log.write(f"round {lineage} {json.dumps(line)}\n")
+    VIOLATIONS.write_text("".join(f"{violation}\n" for violation in result.violations), encoding="utf-8")
+    for violation in result.violations:
+        print(f"reliability: invariant violated: {violation}", file=sys.stderr)
 
 
 BENCHMARK = Benchmark(

@@ -144,6 +144,10 @@ IDEMPOTENT_STEPS: dict[str, str] = {
     "swap_serving": "creation idempotent by name; an update under way is not asked again",
     "promote": "a retry after the registry transaction committed only finishes the rest",
     "release_capacity": "a capacity already gone counts as deleted",
+    "clean_up": (
+        "raises only from its first registry reads, before it acts; its actions (stop, delete, publish) "
+        "are best effort and find what is already stopped or gone"
+    ),
 }
 """The Lambda steps safe to run again after a transient error part-way through, and why."""
 
@@ -152,8 +156,7 @@ STEP_RETRIES: dict[str, tuple[Retrier, ...]] = {
     "score_shard": (*LAMBDA, HANDLER_TRANSIENT, BEDROCK_THROTTLED_SHARD),
     "start_managed_evaluation": (*LAMBDA, HANDLER_TRANSIENT, BEDROCK_THROTTLED),
     "managed_evaluation_status": (*LAMBDA, HANDLER_TRANSIENT, BEDROCK_THROTTLED),
-    # Best effort by design (never raises its own errors); Retention's failure is caught into Finish.
-    "clean_up": LAMBDA,
+    # Best effort by design (never raises its own errors); its failure is caught into Finish.
     "retain_models": LAMBDA,
     "finish": (*LAMBDA, FINISH_ANY_ERROR),
     "fine_tune": (FINE_TUNE_THROTTLING, FINE_TUNE_SERVER_ERRORS),

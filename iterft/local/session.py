@@ -20,6 +20,7 @@ from typing import Any
 from iterft_runtime import naming
 from iterft_runtime.dal.clients import reset_clients
 from moto.sns.models import sns_backends
+from moto.sqs.models import sqs_backends
 
 from iterft.local import adapters
 from iterft.local.bedrock import BedrockStandIn, install_bedrock_standin, standin_backend
@@ -200,6 +201,14 @@ class LocalSession:
             {"message_id": message_id, "subject": subject, "message": message, "attributes": attributes}
             for message_id, message, subject, attributes, _group in topic.sent_notifications
         ]
+
+    def dead_letters(self) -> list[dict[str, Any]]:
+        """Every message the trigger queue moved to its dead-letter queue (its body, parsed): what the
+        pipeline gave up on after the redrive policy's receives. Read from moto's SQS backend, so nothing
+        is received (the messages stay as they are)."""
+        queues = sqs_backends[self.aws.account_id][self.aws.region].queues
+        dead = queues[self.stack.trigger_queue_url.rsplit("/", 1)[-1]].dead_letter_queue
+        return [json.loads(message.body) for message in (dead._messages if dead is not None else [])]
 
     def bedrock_inventory(self) -> list[dict[str, Any]]:
         """Every provisioned throughput and custom model deployment that exists, as Bedrock lists them

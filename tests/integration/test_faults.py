@@ -5,7 +5,8 @@ fails has its model recorded, so retention deletes it. Exactly one job is create
 whose token is no longer recognised (ConflictException) finds the job by its name and waits for it. A
 handler's transient AWS error that outlasts botocore's own retries (a DynamoDB 500 in Promote and in Plan
 evaluation, S3's SlowDown: a bare ClientError the data-access layer names TransientServiceError) is retried
-by its step, and the round decided.
+by its step, and the round decided. So is one in Clean up's registry reads: the failed round still reaches
+Finish, which records its own cause and releases the lineage.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ DECIDED = ("promoted", "rejected")
 @pytest.fixture(scope="module")
 def session(itest_session: LocalSession) -> LocalSession:
     lineages = ("fault-create", "fault-poll", "fault-lost", "fault-conflict")
-    for lineage in (*lineages, "fault-storage", "fault-promote", "fault-plan"):
+    for lineage in (*lineages, "fault-storage", "fault-promote", "fault-plan", "fault-clean-up"):
         itest_session.put_evaluation_set(lineage, EXAMPLES / "eval.jsonl")
     return itest_session
 
@@ -195,3 +196,23 @@ def test_a_dynamodb_500_in_a_step_is_retried_and_the_round_decided(
     assert [raised[0] for raised in faults.raised] == [function]
     assert row["decision"] in decided, row["reason"]
     assert _lambda_step_errors(session, lineage) == ["InternalServerError"]
+
+
+def test_a_dynamodb_fault_in_clean_up_is_retried_and_the_failed_round_finishes(
+    session: LocalSession, faults: ScriptedFaults
+) -> None:
+    """The round's job fails; Clean up's first registry read (the lineage's state) meets DynamoDB's
+    throttling past botocore's retries. The step retries it, so the round reaches Finish: recorded failed
+    with its own cause and the lock released, not left for the reconciler (chaos found this one)."""
+    lineage = "fault-clean-up"
+    function = _function(session, "clean_up")
+    session.standin.fail_next_job(f"iterft-{lineage}-", "Internal error: the training instance was lost")
+    faults.fail_next(function, "dynamodb", "GetItem", "ThrottlingException", status=400)
+
+    row = _round(session, lineage)
+
+    assert faults.raised == [(function, "GetItem", "ThrottlingException")]
+    assert row["decision"] == "failed"
+    assert "the training instance was lost" in row["reason"], row["reason"]
+    assert _lambda_step_errors(session, lineage) == ["ThrottlingException"]
+    assert "Finish iteration" in _states_entered(session, lineage)

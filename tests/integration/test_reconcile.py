@@ -1,12 +1,14 @@
 """The reconciler (issue 19): what no path of the workflow may leave behind is repaired by the schedule and
 by `iterft repair`, recorded and notified: a lock held by an ended execution is released and the next
-upload runs; a custom model no iteration records is recorded and deleted; capacity nothing serves is
-deleted; a serving pointer that disagrees with the champion is notified and left as it is.
+upload runs; uploads left queued when their dispatch was dead-lettered are dispatched again; a custom
+model no iteration records is recorded and deleted; capacity nothing serves is deleted; a serving pointer
+that disagrees with the champion is notified and left as it is.
 """
 
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -14,10 +16,14 @@ import pytest
 from iterft_runtime import naming
 from iterft_runtime.dal.registry import Registry
 from iterft_runtime.handlers import finish
+from iterft_runtime.logic.dispatch import timestamp
+from iterft_runtime.logic.reconcile import GRACE
 
 from iterft.history import lineage_history, lineage_status
 from iterft.local import adapters
+from iterft.local.chaos import ScriptedFaults
 from iterft.local.session import LocalSession
+from stacks.trigger import MAX_RECEIVE_COUNT
 from tests.integration.cli_support import run_cli
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("embedded-default")]
@@ -29,7 +35,7 @@ DECIDED = ("promoted", "rejected")
 
 @pytest.fixture(scope="module")
 def session(itest_session: LocalSession) -> LocalSession:
-    for lineage in ("repair-lock", "repair-cli", "repair-orphan"):
+    for lineage in ("repair-lock", "repair-cli", "repair-orphan", "repair-queue"):
         itest_session.put_evaluation_set(lineage, EXAMPLES / "eval.jsonl")
     return itest_session
 
@@ -204,3 +210,58 @@ def test_an_orphan_model_and_capacity_are_deleted_and_a_moved_pointer_only_notif
     # Notified once: the next run finds the same disagreement and says nothing new.
     assert _repairs_of(session.run_schedule(), lineage) == []
     ssm.put_parameter(Name=pointer_name, Value=first["serving_model_id"], Type="String", Overwrite=True)
+
+
+def test_the_schedule_dispatches_uploads_left_queued_when_their_dispatch_was_dead_lettered(
+    session: LocalSession,
+) -> None:
+    """The trigger records the upload, then its dispatch fails on every delivery (the registry's Query,
+    past botocore's retries) until SQS moves the message to the dead-letter queue: the upload waits with
+    no lock and nothing to start it (chaos found it). Within the grace period the schedule leaves it (a
+    dispatch may be on its way); past it, the schedule dispatches the lineage again and the round runs."""
+    lineage = "repair-queue"
+    [trigger] = [f.name for f in session.stack.functions.values() if ".handlers.trigger." in f.handler]
+    with ScriptedFaults() as faults:
+        faults.fail_next(trigger, "dynamodb", "Query", "InternalServerError", times=MAX_RECEIVE_COUNT)
+        _upload(session, lineage, "round-1-billing.jsonl")
+        _until(lambda: _dead_lettered(session, lineage), "dead-lettered")
+    _until(adapters.is_quiet, "quiet")
+    [status] = lineage_status(session.deployment, lineage)
+    assert status["running_iteration"] is None and len(status["queued"]) == 1
+    assert _repairs_of(session.run_schedule(), lineage) == []
+
+    _age_queue(session, lineage, timestamp(datetime.now(UTC) - GRACE))
+    [repair] = _repairs_of(session.run_schedule(), lineage)
+
+    assert (repair["kind"], repair["iteration"], repair["error"]) == ("redispatch", None, None)
+    session.wait_until_idle(lineage, timeout=TIMEOUT)
+    [row] = lineage_history(session.deployment, lineage)
+    assert row["decision"] in DECIDED, row["reason"]
+
+
+def _dead_lettered(session: LocalSession, lineage: str) -> bool:
+    prefix = naming.incoming_prefix(lineage)
+    return any(
+        m.get("detail", {}).get("object", {}).get("key", "").startswith(prefix)
+        for m in session.dead_letters()
+    )
+
+
+def _age_queue(session: LocalSession, lineage: str, received_at: str) -> None:
+    """Every queued upload of the lineage reached the trigger queue at `received_at`."""
+    dynamodb, table = session.client("dynamodb"), session.stack.registry_table
+    items = dynamodb.query(
+        TableName=table,
+        KeyConditionExpression="pk = :pk AND begins_with(sk, :queue)",
+        ExpressionAttributeValues={
+            ":pk": {"S": naming.lineage_pk(lineage)},
+            ":queue": {"S": naming.QUEUE_SK_PREFIX},
+        },
+    )["Items"]
+    for item in items:
+        dynamodb.update_item(
+            TableName=table,
+            Key={"pk": item["pk"], "sk": item["sk"]},
+            UpdateExpression="SET received_at = :at",
+            ExpressionAttributeValues={":at": {"S": received_at}},
+        )

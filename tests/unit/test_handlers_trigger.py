@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -133,6 +134,20 @@ def test_a_redelivered_event_yields_one_iteration(aws: Aws) -> None:
     assert len(aws.executions()) == 1
     assert [r.iteration for r in aws.registry.list_iterations(LINEAGE)] == [1]
     assert aws.registry.queued_uploads(LINEAGE) == []
+
+
+def test_the_ledger_says_when_each_upload_was_queued(aws: Aws) -> None:
+    """`recorded_at`: when the trigger queued the upload (a redelivery keeps the first one), no later
+    than the round it started; what tells an upload recorded late from one overtaken in the queue."""
+    event = upload_event(aws, "a.jsonl", "2026-03-01T10:00:00Z")
+    assert run(event) == []
+    [upload] = aws.registry.uploads(LINEAGE)
+    record = aws.registry.get_iteration(LINEAGE, 1)
+    assert record is not None and record.started_at is not None
+    assert upload.recorded_at is not None and upload.recorded_at <= record.started_at
+    assert run(event) == []
+    assert [again.recorded_at for again in aws.registry.uploads(LINEAGE)] == [upload.recorded_at]
+    assert upload.to_public()["recorded_at"] == upload.recorded_at
 
 
 def test_uploads_during_a_round_wait_and_run_in_upload_order(aws: Aws) -> None:
@@ -351,6 +366,37 @@ def test_a_round_whose_start_was_lost_is_started_by_the_next_dispatch(aws: Aws) 
     assert record is not None and record.execution_arn == execution["arn"]
     assert run(dispatch_message()) == []
     assert len(aws.executions()) == 1
+
+
+@pytest.mark.parametrize("asked", [None, "fine_tuning"], ids=["default-strategy", "strategy-asked"])
+def test_a_round_whose_execution_arn_was_not_recorded_is_resumed_onto_its_execution(
+    aws: Aws, asked: str | None
+) -> None:
+    """The dispatcher started the execution, then could not record its ARN (a DynamoDB fault past
+    botocore's retries) and the message came back; meanwhile Begin recorded the round's strategy on the
+    iteration. The redelivery resumes the held iteration with the input it was started with: the same
+    execution, its ARN recorded (not ExecutionConflictError, redelivered until the dead-letter queue,
+    and an iteration nothing can follow to its execution; chaos found it)."""
+    registry = aws.registry
+    key = f"incoming/{LINEAGE}/a.jsonl"
+    version = aws.upload(key, valid_dataset())["VersionId"]
+    config = LineageConfig.model_validate(LINEAGE_CONFIG)
+    registry.ensure_state(config)
+    dataset = trigger.parse_message(s3_event(key, version)).dataset  # type: ignore[union-attr]
+    registry.record_upload(LINEAGE, replace(dataset, strategy=asked))
+    head = registry.queue_head(LINEAGE)
+    assert head is not None and registry.try_dispatch(LINEAGE, 1, head, "2026-03-01T10:00:01.000Z")
+    name = trigger.execution_name(LINEAGE, 1, head.dataset)
+    arn = workflow.start_execution(
+        aws.state_machine_arn, name, trigger.execution_input(config, 1, head.dataset)
+    )
+    registry.update_iteration(LINEAGE, 1, {"strategy": "fine_tuning", "customization_type": "FINE_TUNING"})
+
+    assert run(dispatch_message()) == []
+
+    assert [execution["arn"] for execution in aws.executions()] == [arn]
+    record = registry.get_iteration(LINEAGE, 1)
+    assert record is not None and record.execution_arn == arn
 
 
 def test_starting_the_same_execution_twice_is_one_execution(aws: Aws) -> None:

@@ -23,7 +23,7 @@ from iterft_runtime.logic.reconcile import (
     sweep_point,
 )
 from iterft_runtime.models.capacity import CapacityKind
-from iterft_runtime.models.lineage import ModelRetention
+from iterft_runtime.models.lineage import CostConfig, ModelRetention
 from iterft_runtime.models.records import IterationRecord, LineageState
 
 STACK = "iterft-test"
@@ -144,6 +144,53 @@ def test_a_missing_execution_releases_the_lock_only_after_the_grace_period() -> 
     assert _kinds(plan(Snapshot("bot", LOCKED, records), _context(execution=missing))) == [
         RepairKind.RELEASE_LOCK
     ]
+
+
+def test_uploads_left_queued_on_an_idle_lineage_are_dispatched_again_after_the_grace_period() -> None:
+    """The dispatch message a round's Finish sent was dead-lettered (its deliveries failed past the
+    queue's receives): the lineage holds no lock, its uploads wait and nothing would start them until
+    the next upload (chaos found it). Not while the last round ended or the oldest upload arrived
+    within the grace period: a dispatch may be on its way."""
+    ended = _record(2, "rejected", ended_at=LONG_AGO)
+    stalled = Snapshot("bot", _state(), [PROMOTED_1, ended], queued=2, queued_since=LONG_AGO)
+
+    [repair] = plan(stalled, _context())
+    assert (repair.kind, repair.iteration, repair.target) == (RepairKind.REDISPATCH, None, "queue of bot")
+    assert "2 upload(s) queued since" in repair.detail
+    just_ended = Snapshot(
+        "bot",
+        _state(),
+        [PROMOTED_1, _record(2, "rejected", ended_at=JUST_NOW)],
+        queued=2,
+        queued_since=LONG_AGO,
+    )
+    just_queued = Snapshot("bot", _state(), [PROMOTED_1, ended], queued=1, queued_since=JUST_NOW)
+    first_upload = Snapshot("bot", _state(champion_iteration=0), [], queued=1, queued_since=LONG_AGO)
+    assert plan(just_ended, _context()) == plan(just_queued, _context()) == []
+    assert _kinds(plan(first_upload, _context())) == [RepairKind.REDISPATCH]
+
+
+def test_uploads_that_wait_on_purpose_are_left_queued() -> None:
+    """A lineage converged with gate.pause_when_converged, one over its monthly budget, a retired one,
+    and one whose round runs (its lock is the lock rules' business) keep their queue."""
+    records = [PROMOTED_1, _record(2, "rejected", ended_at=LONG_AGO)]
+    month = NOW.strftime("%Y-%m")
+
+    def queued(state: LineageState) -> Snapshot:
+        return Snapshot("bot", state, records, queued=1, queued_since=LONG_AGO)
+
+    assert plan(queued(_state(converged=True)), _context(pause_when_converged=True)) == []
+    assert _kinds(plan(queued(_state(converged=True)), _context())) == [RepairKind.REDISPATCH]
+    over = _state(spend_month=month, spend_usd=12.0)
+    prices = {"training_usd_per_1k_tokens": 0.01, "evaluation_capacity_usd_per_hour": 1.0}
+    assert plan(queued(over), _context(cost=CostConfig(**prices, monthly_budget_usd=10.0))) == []
+    assert _kinds(plan(queued(over), _context(cost=CostConfig(**prices, monthly_budget_usd=20.0)))) == [
+        RepairKind.REDISPATCH
+    ]
+    assert plan(queued(_state(retired_at=LONG_AGO)), _context()) == []
+    running = [PROMOTED_1, _record(2, "running", execution_arn=EXECUTION)]
+    locked = Snapshot("bot", LOCKED, running, queued=1, queued_since=LONG_AGO)
+    assert plan(locked, _context(execution=ExecutionStatus("RUNNING"))) == []
 
 
 def test_an_orphan_model_is_recorded_and_deleted_when_retention_would() -> None:

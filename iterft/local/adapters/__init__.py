@@ -6,7 +6,8 @@ a shape AWS does not send, and per request work its server repeats for every cal
 boto3 client per Task state). Each module of this package adapts one such internal and names the
 moto internals it patches in its docstring: `bedrock_casing` and `bedrock_tasks` (Bedrock Task states,
 `.sync`), `lambda_invoke` (handlers in-process), `sqs_event_sources` (pollers), `time_scaling`,
-`s3_events` (EventBridge shape) and `request_overhead`; `state` holds what they share.
+`s3_events` (EventBridge shape), `request_overhead` and `dynamodb_isolation` (a cancelled transaction
+undoing other requests' writes); `state` holds what they share.
 `install_adapters` applies them all once and `uninstall_adapters` restores moto. These are internals:
 moto is pinned exactly (requirements-dev.txt) and the tests/emulator/test_adapters_*.py files exercise each
 adapter end to end, so an upgrade that moves one fails loudly there.
@@ -22,6 +23,7 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service impor
 
 from iterft.local import custom_resources, limits
 from iterft.local.adapters.bedrock_tasks import adapt_bedrock_tasks
+from iterft.local.adapters.dynamodb_isolation import adapt_dynamodb_isolation
 from iterft.local.adapters.lambda_invoke import adapt_lambda_invoke, invoke_function
 from iterft.local.adapters.request_overhead import adapt_request_overhead
 from iterft.local.adapters.s3_events import adapt_s3_eventbridge_events
@@ -52,6 +54,7 @@ def install_adapters(time_scale: float) -> None:
             adapt_time_scaling()
             adapt_s3_eventbridge_events()
             adapt_request_overhead()
+            adapt_dynamodb_isolation()
             for owner, name, value in custom_resources.lifecycle_adaptations():
                 STATE.patches.replace(owner, name, value)
             limits.install_limits(STATE.patches)

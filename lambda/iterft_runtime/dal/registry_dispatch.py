@@ -65,6 +65,7 @@ class Dispatcher(UploadLedger, LineageStore):
             size_bytes=dataset.size,
             started_at=started_at,
             strategy=dataset.strategy,  # as `iterft start --strategy` asked; Begin records the round's own
+            requested_strategy=dataset.strategy,  # ...and this stays as asked (IterationRecord.dataset_ref)
         )
         started = {":status": UploadStatus.STARTED.value, ":n": n}
         leave = self._leave_queue(lineage, head, "SET #status = :status, iteration = :n", started)

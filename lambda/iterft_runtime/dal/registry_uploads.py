@@ -37,10 +37,13 @@ class UploadLedger(RegistryBase):
         *,
         sequencer: str | None = None,
         received_at: str | None = None,
+        recorded_at: str | None = None,
     ) -> bool:
         """Mark the object version seen and queue it, atomically; False when it was seen before.
 
         One transaction, so a crash cannot leave a marker without its queue item (a lost upload).
+        `recorded_at` (the ledger's) is when it joined the queue: a round that started before then did
+        not see it, whatever their upload order.
         """
         pk = naming.lineage_pk(lineage)
         order = {"sequencer": sequencer, "received_at": received_at}
@@ -49,6 +52,7 @@ class UploadLedger(RegistryBase):
             "sk": naming.upload_sk(dataset.key, dataset.identity),
             **dataset.to_dict(),
             **order,
+            "recorded_at": recorded_at,
             "status": UploadStatus.QUEUED.value,
         }
         queued = {

@@ -46,6 +46,8 @@ class RepairRegistry(Registry):
         plain = [plain_item(item) for item in items]
         state = next((item for item in plain if item["sk"] == naming.STATE_SK), None)
         mark = next((item for item in plain if item["sk"] == naming.RECONCILE_SK), {})
+        queued = [item for item in plain if str(item["sk"]).startswith(naming.QUEUE_SK_PREFIX)]
+        arrivals = [str(item.get("received_at") or item.get("uploaded_at") or "") for item in queued]
         return Snapshot(
             lineage=lineage,
             state=LineageState.from_dict(lineage, state) if state else None,
@@ -56,7 +58,8 @@ class RepairRegistry(Registry):
             ],
             repairs=[item for item in plain if str(item["sk"]).startswith(naming.REPAIR_SK_PREFIX)],
             swept_through=int(mark.get("swept_through") or 0),
-            queued=sum(1 for item in plain if str(item["sk"]).startswith(naming.QUEUE_SK_PREFIX)),
+            queued=len(queued),
+            queued_since=min(arrivals) if arrivals else None,
         )
 
     def latest_repairs(self, lineage: str, limit: int = MAX_LISTED_REPAIRS) -> list[dict[str, Any]]:

@@ -1,7 +1,10 @@
 """Clean up a failed round: stop its jobs, delete the capacity it created, say why it failed.
 
 Best effort by design: this step runs on the failure path and must reach Finish (which releases
-the lineage's lock), so a cleanup action that fails is reported in the reason, not raised.
+the lineage's lock), so a cleanup action that fails is reported in the reason, not raised. Only its
+first registry reads raise, before anything is done: whether a promotion committed decides what may be
+deleted, so they cannot be guessed; a transient error there is retried by the step (stacks/retries.py),
+which otherwise would end the execution without Finish, its lineage locked until the reconciler.
 Result at `$.outcome`.
 
 What the round may have created, found even when the step that created it failed before its result

@@ -75,6 +75,8 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
                 execution=executions.get(name),
                 inventory=(listed or Inventory()) if name in swept else None,
                 pointer=pointers.get(name),
+                pause_when_converged=lineages[name].gate.pause_when_converged,
+                cost=lineages[name].cost,
             ),
         )
         outcomes = [

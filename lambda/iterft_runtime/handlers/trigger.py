@@ -167,7 +167,9 @@ def _queue_and_dispatch(
     if state is not None and state.retired_at:
         _refuse_retired(registry, lineage.name, state, dataset, sequencer)
         return
-    if registry.record_upload(lineage.name, dataset, sequencer=sequencer, received_at=received_at):
+    if registry.record_upload(
+        lineage.name, dataset, sequencer=sequencer, received_at=received_at, recorded_at=settings.now()
+    ):
         logger.info("upload queued", extra={"lineage": lineage.name, "dataset": dataset.s3_uri})
     else:
         logger.info("upload already recorded", extra={"lineage": lineage.name, "dataset": dataset.s3_uri})

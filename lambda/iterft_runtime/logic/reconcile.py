@@ -8,6 +8,10 @@ Rules (issue 19):
 - a lock held by an iteration whose execution has ended is released (the iteration recorded failed if
   it still says running), and the next queued upload dispatched; a lock whose execution never started
   is dispatched again after a grace period (dispatch resumes it). A RUNNING execution is never touched;
+- uploads queued for longer than the grace period on a lineage with no lock, whose last round also ended
+  longer ago, are dispatched again: the trigger message that should have started the next one was lost
+  (dead-lettered after the queue's receives). Not where uploads wait on purpose: a retired lineage, a
+  converged one with `gate.pause_when_converged`, one over its monthly budget;
 - a custom model of the stack's jobs that no iteration records is recorded on the iteration its name
   says, then deleted by retention's rules (logic/serving.models_to_delete);
 - a deployment or provisioned throughput named by the stack that nothing serves and no running round
@@ -28,11 +32,11 @@ from enum import StrEnum
 from typing import Any
 
 from iterft_runtime import naming
-from iterft_runtime.logic.cost import CostInputError, parse_time
+from iterft_runtime.logic.cost import CostInputError, budget_check, parse_time
 from iterft_runtime.logic.notifications import Notification, subject_line
 from iterft_runtime.logic.serving import LineageModel, models_to_delete
 from iterft_runtime.models.capacity import CapacityKind
-from iterft_runtime.models.lineage import ModelRetention
+from iterft_runtime.models.lineage import CostConfig, ModelRetention
 from iterft_runtime.models.records import Decision, IterationRecord, LineageState
 
 ENDED_STATUSES = frozenset({"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"})
@@ -155,6 +159,8 @@ class Snapshot:
     swept_through: int = 0
     """Every iteration up to this one was ended at the last sweep of Bedrock's lists."""
     queued: int = 0
+    queued_since: str | None = None
+    """When the oldest queued upload reached the trigger queue (its `received_at`, else its event time)."""
 
     def iteration(self, number: int) -> IterationRecord | None:
         return next((record for record in self.iterations if record.iteration == number), None)
@@ -173,6 +179,10 @@ class Context:
     """None: Bedrock was not listed (nothing needed it): no model or capacity repair."""
     pointer: str | None = None
     extra_protected: frozenset[str] = field(default_factory=frozenset)
+    pause_when_converged: bool = False
+    """The lineage's `gate.pause_when_converged`: a converged lineage keeps its uploads queued."""
+    cost: CostConfig | None = None
+    """The lineage's prices and budget: one over its monthly budget keeps its uploads queued."""
 
 
 def lock_execution(snapshot: Snapshot) -> str | None:
@@ -230,7 +240,7 @@ def needs_inventory(snapshot: Snapshot, execution: ExecutionStatus | None, now: 
 def plan(snapshot: Snapshot, context: Context) -> list[Repair]:
     """Every repair the lineage needs, in the order to carry them out (capacity before the models it
     serves: Bedrock refuses to delete a model still deployed)."""
-    repairs = _lock_repairs(snapshot, context)
+    repairs = _lock_repairs(snapshot, context) + _queue_repairs(snapshot, context)
     if context.inventory is not None:
         capacities = _capacity_repairs(snapshot, context, context.inventory)
         repairs += capacities
@@ -272,6 +282,35 @@ def _lock_repairs(snapshot: Snapshot, context: Context) -> list[Repair]:
             f"iteration {owner}'s execution {execution.status}{when} while holding the lock:{recorded} "
             "lock released, next queued upload dispatched",
             execution_status=execution.status,
+        )
+    ]
+
+
+def _queue_repairs(snapshot: Snapshot, context: Context) -> list[Repair]:
+    """Uploads left queued on an idle lineage (see the module's rules)."""
+    state, name = snapshot.state, snapshot.lineage
+    if state is None or not snapshot.queued or state.lock_owner is not None or state.retired_at:
+        return []
+    if state.converged and context.pause_when_converged:
+        return []
+    budget = (
+        budget_check(context.cost, state.spend_month, state.spend_usd, context.now) if context.cost else None
+    )
+    if budget is not None and budget.reached:
+        return []
+    ended = [record.ended_at for record in snapshot.iterations if record.ended_at]
+    if not _older_than(snapshot.queued_since, context.now, GRACE) or (
+        ended and not _older_than(max(ended), context.now, GRACE)
+    ):
+        return []
+    return [
+        Repair(
+            RepairKind.REDISPATCH,
+            name,
+            None,
+            f"queue of {name}",
+            f"{snapshot.queued} upload(s) queued since {snapshot.queued_since} and no round running: "
+            "dispatched again (the trigger message that should have started the next was lost)",
         )
     ]
 

@@ -87,6 +87,8 @@ class UploadRecord:
     """logic/uploads.UploadStatus: queued, started, withdrawn, superseded, invalid_data, ignored, refused."""
     sequencer: str | None = None
     received_at: str | None = None
+    recorded_at: str | None = None
+    """When the trigger queued it (None for an upload recorded without a round, or before this field)."""
     iteration: int | None = None
     """The iteration it started (status started)."""
     reason: str | None = None
@@ -104,6 +106,7 @@ class UploadRecord:
             status=str(data.get("status") or "started"),
             sequencer=data.get("sequencer"),
             received_at=data.get("received_at"),
+            recorded_at=data.get("recorded_at"),
             iteration=int(iteration) if iteration is not None else None,
             reason=data.get("reason"),
             by=data.get("by"),
@@ -119,6 +122,7 @@ class UploadRecord:
             "size_bytes": self.dataset.size,
             "uploaded_at": self.dataset.uploaded_at,
             "sequencer": self.sequencer,
+            "recorded_at": self.recorded_at,
             "status": self.status,
             "iteration": self.iteration,
             "reason": self.reason,
@@ -153,7 +157,11 @@ class IterationRecord:
     hyperparameters: dict[str, str] = field(default_factory=dict)
     strategy: str | None = None
     """The round's training strategy (models/strategy.Strategy); None: a round from before strategies,
-    which was fine-tuning."""
+    which was fine-tuning. At dispatch what `iterft start --strategy` asked for; Begin records the
+    round's own."""
+    requested_strategy: str | None = None
+    """What `iterft start --strategy` asked for (the dataset's `strategy` in the execution input), kept
+    as dispatched: `dataset_ref` rebuilds that input from it, not from `strategy`, which Begin changes."""
     customization_type: str | None = None
     """What the job was sent as customizationType."""
     customization_config: dict[str, Any] = field(default_factory=dict)
@@ -235,7 +243,8 @@ class IterationRecord:
         return {name: value for name, value in asdict(self).items() if value is not None}
 
     def dataset_ref(self) -> DatasetRef:
-        """The upload this iteration trains on, as recorded at dispatch."""
+        """The upload this iteration trains on, as recorded at dispatch: the dataset of the execution
+        input that dispatch started (a resumed dispatch starts the same execution again with it)."""
         if self.dataset_bucket is None or self.dataset_key is None or self.uploaded_at is None:
             raise ValueError(f"iteration {self.iteration} has no dataset reference")
         return DatasetRef(
@@ -245,7 +254,7 @@ class IterationRecord:
             etag=self.dataset_etag or "",
             size=self.size_bytes or 0,
             uploaded_at=self.uploaded_at,
-            strategy=self.strategy,
+            strategy=self.requested_strategy,
         )
 
     def to_history(self) -> dict[str, Any]:

@@ -19,6 +19,8 @@ from moto.awslambda.models import LambdaBackend
 from moto.awslambda_simple.models import LambdaSimpleBackend
 from moto.core import responses as moto_responses
 from moto.core.responses import BaseResponse
+from moto.dynamodb.models import DynamoDBBackend
+from moto.dynamodb.responses import DynamoHandler
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from moto.s3 import notifications as s3_notifications
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
@@ -177,6 +179,8 @@ def test_every_patched_internal_exists_in_this_moto() -> None:
     )
     assert callable(ContextObject.update_task_token)
     assert callable(CallbackPoolManager.add)
+    assert callable(DynamoHandler.call_action)
+    assert callable(DynamoDBBackend.transact_write_items) and callable(DynamoDBBackend.get_item)
 
 
 def test_installing_again_only_changes_the_time_scale(aws: EmbeddedAws) -> None:
