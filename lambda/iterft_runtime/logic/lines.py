@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from io import BytesIO
 
 MAX_LINE_BYTES = 8 * 1024 * 1024
 """Longer lines are cut here: no record any family accepts comes near it (see TruncatedLine)."""
@@ -33,9 +34,15 @@ def split_lines(chunks: Iterable[bytes], max_line_bytes: int = MAX_LINE_BYTES) -
     for chunk in chunks:
         start = 0
         while start < len(chunk):
+            if not pending and not overflow and len(chunk) - start <= max_line_bytes:
+                stop = chunk.rfind(b"\n", start)
+                if stop >= 0:  # the common case: whole lines, each fitting, split and copied in C
+                    yield from BytesIO(chunk[start : stop + 1])  # lines end at b"\n" only (memchr)
+                    start = stop + 1
+                    continue
             end = chunk.find(b"\n", start)
             if end >= 0 and not pending and not overflow and end - start < max_line_bytes:
-                yield chunk[start : end + 1]  # the common case, a whole line in one chunk: one copy
+                yield chunk[start : end + 1]  # a whole line in one chunk: one copy
                 start = end + 1
                 continue
             piece = chunk[start:] if end < 0 else chunk[start : end + 1]
