@@ -20,7 +20,7 @@ validation_duplicates (the digests and their bounded window). This module keeps 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from itertools import islice
 from operator import itemgetter
 from typing import cast
@@ -50,6 +50,9 @@ from iterft_runtime.models.families import ModelFamily
 BATCH_BYTES = 64 * 1024
 """About how many bytes of lines _Reader checks together (a batch stays in the CPU's cache)."""
 MAX_BATCH_LINES = 1_024
+JOIN_CHARS = 64 * 1024
+"""Characters of a batch's texts searched for reserved tokens as one string, at most (_any_reserved):
+a larger one passes the allocator's 128 KiB threshold and takes fresh pages every time."""
 _TOKENS, _DIGEST, _MEDIA, _TEXTS = itemgetter(0), itemgetter(1), itemgetter(2), itemgetter(3)
 """The items of an Unscanned."""
 
@@ -153,7 +156,7 @@ class _Reader:
                     clean = cast(list[Unscanned], found)
                     if (
                         not any(map(_MEDIA, clean))
-                        and (reserved is None or not reserved("\0".join(map(_TEXTS, clean))))
+                        and (reserved is None or not _any_reserved(reserved, list(map(_TEXTS, clean))))
                         and _remember(first_lines, list(map(_DIGEST, clean)), first)
                     ):
                         self.size += batch_bytes
@@ -205,6 +208,14 @@ class _Reader:
                     continue
             checker.check_line(number, raw)
         return True
+
+
+def _any_reserved(reserved: Callable[[str], bool], texts: list[str]) -> bool:
+    """Whether any of `texts` holds a reserved token: searched as one text ("\\0"-joined) while that
+    stays under JOIN_CHARS, else one by one (a larger string is fresh memory each time, page faults)."""
+    if sum(map(len, texts)) < JOIN_CHARS:
+        return reserved("\0".join(texts))
+    return any(map(reserved, texts))
 
 
 def _remember(first_lines: dict[int, int], digests: list[int], first: int) -> bool:
