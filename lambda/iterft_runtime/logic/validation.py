@@ -1,14 +1,17 @@
 """Streaming validation of a training (or validation) JSONL file against a model family's rules.
 
-One pass, one line in memory at a time: every problem is reported with its 1-based line number
-and a stable `code`, the validator keeps going after a bad line, per-code counts are exact and
-the listed examples are capped so a report of a million-line file stays small.
+One pass, a batch of lines (about BATCH_BYTES) in memory at a time: every problem is reported
+with its 1-based line number and a stable `code`, the validator keeps going after a bad line,
+per-code counts are exact and the listed examples are capped so a report of a million-line file
+stays small.
 
 Each line first tries the fast path (validation_fast: typed decoders that validate while parsing,
 then the few rules no decoder can express), which only proves a line clean; a line it cannot
 prove clean takes the exact path (validation_records, with the rules in validation_rules), which
 reports every problem as it always has. So the problems and messages are those of the exact path,
 and clean files, nearly all lines of any file, validate at the speed of parsing (`make bench`).
+Lines are read in batches (_Reader): a batch the fast path proves clean costs no Python a line
+beyond the fast path's own; any other goes line by line, with the same result.
 
 The modules: validation_report (codes, the report), validation_rules (what each format must meet),
 validation_records (the exact path for a line), validation_fast (the fast path),
@@ -17,11 +20,14 @@ validation_duplicates (the digests and their bounded window). This module keeps 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from itertools import islice
+from operator import itemgetter
+from typing import cast
 
 from iterft_runtime.logic.lines import TruncatedLine
 from iterft_runtime.logic.validation_duplicates import DUPLICATE_WINDOW, MAX_NESTING
-from iterft_runtime.logic.validation_fast import IMAGE, fast_check
+from iterft_runtime.logic.validation_fast import IMAGE, FastPath, Unscanned
 from iterft_runtime.logic.validation_records import RecordChecker
 from iterft_runtime.logic.validation_report import (
     CODES,
@@ -42,6 +48,15 @@ from iterft_runtime.logic.validation_rules import (
 from iterft_runtime.logic.validation_strategies import needs_own_rules, validate_strategy_lines
 from iterft_runtime.models.families import ModelFamily
 from iterft_runtime.models.strategy_names import Strategy
+
+BATCH_BYTES = 64 * 1024
+"""About how many bytes of lines _Reader checks together (a batch stays in the CPU's cache)."""
+MAX_BATCH_LINES = 1_024
+JOIN_CHARS = 64 * 1024
+"""Characters of a batch's texts searched for reserved tokens as one string, at most (_any_reserved):
+a larger one passes the allocator's 128 KiB threshold and takes fresh pages every time."""
+_TOKENS, _DIGEST, _MEDIA, _TEXTS = itemgetter(0), itemgetter(1), itemgetter(2), itemgetter(3)
+"""The items of an Unscanned."""
 
 __all__ = [
     "CHARS_PER_TOKEN",
@@ -97,7 +112,7 @@ def validate_lines(
         return report
 
     checker = RecordChecker(family, report)
-    _read(lines, checker, max_bytes, validation_file)
+    _Reader(checker, max_bytes, validation_file).read(lines)
     checker.check_file()
 
     if report.records == 0:
@@ -110,46 +125,120 @@ def validate_lines(
     return report
 
 
-def _read(lines: Iterable[bytes], checker: RecordChecker, max_bytes: int, validation_file: bool) -> None:
+class _Reader:
     """Every line through the fast path, else the exact one, until the end or the size limit.
 
-    The loop is the only per-line Python the fast path adds: its state lives in locals and is
-    written to the report at the end.
+    Lines come in batches of about BATCH_BYTES. The fast path checks a batch in one C-level loop
+    (map), then searches all its texts for reserved tokens at once; a batch it proves clean, no
+    record a duplicate, is counted in a few C calls: no Python runs a line but the fast path's
+    own. Any other batch (a line the fast path declines, a reserved token, a duplicate, media,
+    line 1, a truncated line, the size limit) goes line by line, in order, as it always did
+    (one_by_one), so every problem, count and example is what one line at a time makes.
     """
-    report = checker.report
-    fast = fast_check(checker.family)
-    first_lines = checker.duplicates.first_lines
-    first_media_line = checker.first_media_line
-    size = records = tokens = 0
-    for number, raw in enumerate(lines, start=1):
-        truncated = raw.__class__ is TruncatedLine
-        size += raw.full_length if truncated else len(raw)  # type: ignore[attr-defined]  # a TruncatedLine, checked above
-        if size > max_bytes:
-            report.add(
-                None,
-                "file_too_large",
-                _too_large(size, max_bytes, validation_file) + "; reading stopped here",
+
+    def __init__(self, checker: RecordChecker, max_bytes: int, validation_file: bool) -> None:
+        self.checker = checker
+        self.path = FastPath(checker.family)
+        self.max_bytes = max_bytes
+        self.validation_file = validation_file
+        self.size = self.records = self.tokens = 0
+        """Bytes read, records and estimated tokens of the lines the fast path proved clean."""
+
+    def read(self, lines: Iterable[bytes]) -> None:
+        unscanned, reserved = self.path.unscanned, self.path.reserved
+        first_lines = self.checker.duplicates.first_lines
+        stream = iter(lines)
+        number = 0  # the last line read
+        wanted = 1  # lines in the next batch: line 1 alone (its first bytes are checked)
+        while batch := list(islice(stream, wanted)):
+            first, count = number + 1, len(batch)
+            number += count
+            batch_bytes = sum(map(len, batch))
+            found: list[Unscanned | None] | None = None
+            if (
+                first > 1
+                and self.size + batch_bytes <= self.max_bytes
+                and TruncatedLine not in map(type, batch)
+            ):
+                found = list(map(unscanned, batch))
+                if None not in found:
+                    clean = cast(list[Unscanned], found)
+                    if (
+                        not any(map(_MEDIA, clean))
+                        and (reserved is None or not _any_reserved(reserved, list(map(_TEXTS, clean))))
+                        and _remember(first_lines, list(map(_DIGEST, clean)), first)
+                    ):
+                        self.size += batch_bytes
+                        self.records += count
+                        self.tokens += sum(map(_TOKENS, clean))
+                        batch = []
+            if batch and not self.one_by_one(first, batch, found):
+                break
+            # About BATCH_BYTES of lines like these next, no more than fit under the size limit
+            # (so reading stops soon after it), and at least one.
+            per_line = batch_bytes // count or 1
+            wanted = max(
+                1, min(MAX_BATCH_LINES, BATCH_BYTES // per_line, (self.max_bytes - self.size) // per_line)
             )
-            break
-        if number == 1:
-            checker.check_first_bytes(raw)
-        if not truncated:
-            found = fast(raw)
-            if found is not None:
-                records += 1
-                tokens += found[0]
-                first = first_lines.get(found[1])
-                if first is not None:
-                    report.add(number, "duplicate_record", f"same record as line {first}")
-                elif len(first_lines) < DUPLICATE_WINDOW:
-                    first_lines[found[1]] = number
-                if found[2]:
-                    first_media_line.setdefault(MEDIA_KINDS[found[2] - IMAGE], number)
-                continue
-        checker.check_line(number, raw)
-    report.size_bytes = size
-    report.records += records
-    report.estimated_tokens += tokens
+        report = self.checker.report
+        report.size_bytes = self.size
+        report.records += self.records
+        report.estimated_tokens += self.tokens
+
+    def one_by_one(self, first: int, batch: list[bytes], found: list[Unscanned | None] | None) -> bool:
+        """Lines `first`, `first` + 1, ..., `found` what the fast path's first step made of them
+        (None: not known yet); False when the size limit stopped the reading."""
+        checker, report, path = self.checker, self.checker.report, self.path
+        first_lines = checker.duplicates.first_lines
+        for number, raw in enumerate(batch, start=first):
+            truncated = raw.__class__ is TruncatedLine
+            self.size += raw.full_length if truncated else len(raw)  # type: ignore[attr-defined]  # a TruncatedLine, checked above
+            if self.size > self.max_bytes:
+                report.add(
+                    None,
+                    "file_too_large",
+                    _too_large(self.size, self.max_bytes, self.validation_file) + "; reading stopped here",
+                )
+                return False
+            if number == 1:
+                checker.check_first_bytes(raw)
+            if not truncated:
+                result = path.unscanned(raw) if found is None else found[number - first]
+                if result is not None and not (result[3] and path.reserved and path.reserved(result[3])):
+                    self.records += 1
+                    self.tokens += result[0]
+                    seen = first_lines.get(result[1])
+                    if seen is not None:
+                        report.add(number, "duplicate_record", f"same record as line {seen}")
+                    elif len(first_lines) < DUPLICATE_WINDOW:
+                        first_lines[result[1]] = number
+                    if result[2]:
+                        checker.first_media_line.setdefault(MEDIA_KINDS[result[2] - IMAGE], number)
+                    continue
+            checker.check_line(number, raw)
+        return True
+
+
+def _any_reserved(reserved: Callable[[str], bool], texts: list[str]) -> bool:
+    """Whether any of `texts` holds a reserved token: searched as one text ("\\0"-joined) while that
+    stays under JOIN_CHARS, else one by one (a larger string is fresh memory each time, page faults)."""
+    if sum(map(len, texts)) < JOIN_CHARS:
+        return reserved("\0".join(texts))
+    return any(map(reserved, texts))
+
+
+def _remember(first_lines: dict[int, int], digests: list[int], first: int) -> bool:
+    """Remember `digests`, of lines `first`, `first` + 1, ..., when none is a duplicate and all fit
+    in the window (then True); else remember none (the batch goes line by line)."""
+    fresh = dict(zip(digests, range(first, first + len(digests)), strict=True))
+    if (
+        len(fresh) < len(digests)
+        or len(first_lines) + len(fresh) > DUPLICATE_WINDOW
+        or not first_lines.keys().isdisjoint(fresh)
+    ):
+        return False
+    first_lines.update(fresh)
+    return True
 
 
 def _too_large(size: int, limit: int, validation_file: bool) -> str:

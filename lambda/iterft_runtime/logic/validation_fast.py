@@ -13,11 +13,13 @@ record's JSON value (msgspec is as strict as orjson: lone surrogates, invalid UT
 characters, trailing data are all refused; a repeated key keeps its last value in both), so two
 records equal as JSON always take the same path, and duplicates are compared by digests of one kind.
 
-A check returns (estimated tokens, duplicate digest, media kinds: 1 image, 2 video, 0 none).
+A check returns (estimated tokens, duplicate digest, media kinds: 1 image, 2 video, 0 none). It
+comes in two steps (FastPath): every rule but the reserved tokens, then the search for them, so
+that validation._read searches a whole batch's texts at once.
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations` here: msgspec reads the Structs' annotations when it builds a
+# decoder, at the start of every file, and evaluating them from strings cost a third of a millisecond.
 import re
 from collections.abc import Callable
 from typing import Annotated, Literal, TypeVar
@@ -39,6 +41,8 @@ from iterft_runtime.models.families import DataFormat, MediaRules, ModelFamily
 
 FastResult = tuple[int, int, int]
 FastCheck = Callable[[bytes], FastResult | None]
+Unscanned = tuple[int, int, int, str]
+"""A FastResult and the texts still to search for reserved tokens, "\0"-joined ("" when none are)."""
 
 IMAGE, VIDEO = 1, 2
 """Media kinds in a FastResult (validation_rules.MEDIA_KINDS order, from 1)."""
@@ -46,11 +50,13 @@ MAX_FAST_TURNS = 1_000
 """Longer conversations take the exact path (none comes near it)."""
 _TURNS = {n: ("user", "assistant") * (n // 2) for n in range(2, MAX_FAST_TURNS + 1, 2)}
 """The only valid role sequence of each length: user first, alternating, assistant last."""
-SCAN_FROM = 1_000
-"""Characters from which a text is scanned for reserved tokens rather than searched (reserved_finder)."""
+SCAN_CHARS_PER_CHECK = 256
+"""A text dense in a token's last character (past RESERVED_CHECKS_PER_CHAR occurrences, more than
+one in this many characters) gets the regex (reserved_finder): checking an occurrence in Python
+costs about as much as the regex stepping through a few hundred characters."""
 ASCII_WHITESPACE = bytes(code for code in range(128) if chr(code).isspace())
 """The ASCII characters str.split() splits on (near_limit_tokens)."""
-_DECODE_ERRORS = (msgspec.DecodeError, UnicodeDecodeError)
+DECODE_ERRORS = (msgspec.DecodeError, UnicodeDecodeError)
 """What a refused line raises (invalid UTF-8 comes as UnicodeDecodeError)."""
 # Digests: a flat tuple a record, whose first item is never a (key, value) pair, as every first
 # item of the exact path's canonical form is; text-only and media conversations differ in it too.
@@ -127,23 +133,49 @@ class _PromptCompletion(Struct, forbid_unknown_fields=True, gc=False):
     completion: str
 
 
+class FastPath:
+    """A format's fast path in two steps, so that many records' texts are searched in one go.
+
+    `unscanned` decodes a line and applies every rule but the reserved tokens (None: the line
+    takes the exact path); `reserved` (None when the family has none) says whether texts hold a
+    reserved token. A record is clean when `unscanned` passes it and `reserved` finds nothing in
+    its texts: `check`, or `reserved` once over a batch's texts (validation._read). Texts are
+    searched "\0"-joined: no reserved token contains "\0", so no match spans two texts.
+    """
+
+    def __init__(self, family: ModelFamily) -> None:
+        limits = _Limits(family)
+        self.reserved = limits.found
+        self.unscanned: Callable[[bytes], Unscanned | None]
+        if family.data_format is DataFormat.CONVERSATION:
+            self.unscanned = _conversation_check(limits, family.media)
+        elif family.data_format is DataFormat.CLAUDE_MESSAGES:
+            self.unscanned = _claude_check(limits)
+        else:
+            self.unscanned = _prompt_completion_check(limits)
+
+    def check(self, raw: bytes) -> FastResult | None:
+        """One line through the whole fast path."""
+        found = self.unscanned(raw)
+        if found is None or (found[3] and self.reserved is not None and self.reserved(found[3])):
+            return None
+        return found[:3]
+
+
 def fast_check(family: ModelFamily) -> FastCheck:
-    """The fast path for `family`'s data format."""
-    limits = _Limits(family)
-    if family.data_format is DataFormat.CONVERSATION:
-        return _conversation_check(limits, family.media)
-    if family.data_format is DataFormat.CLAUDE_MESSAGES:
-        return _claude_check(limits)
-    return _prompt_completion_check(limits)
+    """The fast path for `family`'s data format, a line at a time."""
+    return FastPath(family).check
 
 
 class _Limits:
     """The text rules every format shares: non-blank, no reserved token, under the token warning line."""
 
     def __init__(self, family: ModelFamily) -> None:
-        self.searches = reserved_searches(family.reserved_tokens)
-        self.found = reserved_finder(family.reserved_tokens, self.searches)
+        self.found = reserved_finder(family.reserved_tokens)
         self.budget = NEAR_LIMIT_FRACTION * family.max_tokens_per_record
+        self.short = int(self.budget / 2.75)
+        """Characters up to which texts are surely under the warning line: each text has one or
+        more, so 0.75 x characters + 2 x texts is at most 2.75 x characters (see tokens)."""
 
     def tokens(self, texts: list[str]) -> int | None:
         """The texts' estimated tokens, or None when a rule needs the exact path.
@@ -161,6 +193,10 @@ class _Limits:
             chars = len(joined) - len(texts) + 1 if texts else 0
         else:
             chars = sum(map(len, texts))
+        return -(-chars // 3) if chars <= self.short else self.estimate(texts, chars)
+
+    def estimate(self, texts: list[str], chars: int) -> int | None:
+        """The estimated tokens of `texts`, `chars` characters in all (past `short`), or None."""
         if 0.75 * chars + 2 * len(texts) > self.budget:
             return near_limit_tokens(texts, self.budget)
         return -(-chars // 3)  # math.ceil(chars / CHARS_PER_TOKEN) in integers
@@ -187,57 +223,47 @@ def near_limit_tokens(texts: list[str], budget: float) -> int | None:
     return tokens if tokens <= budget else None
 
 
-Search = Callable[[str], "re.Match[str] | None"]
 Found = Callable[[str], bool]
 
 
-def reserved_searches(tokens: tuple[str, ...]) -> list[tuple[str, Search]]:
-    """(last character, a search finding any token ending in it), a group of tokens.
-
-    The caller looks for the character first (`in`, at memchr speed: most short texts have no `]`
-    or `>` at all); where it occurs, the pattern, which starts with it, checks the tokens before
-    each occurrence (a lookbehind a token). On short texts this is the fastest check measured.
-    """
-    searches: list[tuple[str, Search]] = []
-    for last, group in reserved_index(tokens):
-        behind = "|".join(f"(?<={re.escape(token)})" for token in group)
-        searches.append((last, re.compile(f"{re.escape(last)}(?:{behind})").search))
-    return searches
-
-
-def reserved_finder(tokens: tuple[str, ...], searches: list[tuple[str, Search]]) -> Found | None:
+def reserved_finder(tokens: tuple[str, ...]) -> Found | None:
     """Whether a text holds any of `tokens` (None when there are none).
 
-    Texts of SCAN_FROM characters or more are scanned like reserved_in does: str.find to each
-    occurrence of a token's last character, then one endswith over the group; the regex steps
-    through every character in Python's engine, two and a half times slower on 12 KB records. A
-    text dense in that character (RESERVED_CHECKS_PER_CHAR occurrences) gets the regex.
+    The text is scanned like reserved_in does: str.find to each occurrence of a token's last
+    character (memchr speed), the character before it, then one endswith over the group; a regex
+    steps through every character in Python's engine, several times slower. A text dense in that
+    character (past RESERVED_CHECKS_PER_CHAR occurrences, more than one in SCAN_CHARS_PER_CHECK
+    characters) gets the regex from there on, compiled when first needed. A whole batch's texts
+    are searched as one text (validation._read).
     """
     if not tokens:
         return None
-    index = reserved_index(tokens)
     # With each group, the characters its tokens have before the last ("" when one has none): most
     # occurrences of ':' follow none of them, and indexing is cheaper than endswith over nine tokens.
     groups = [
-        (last, group, "" if min(map(len, group)) < 2 else "".join({token[-2] for token in group}), search)
-        for (last, group), (_, search) in zip(index, searches, strict=True)
+        (last, group, "" if min(map(len, group)) < 2 else "".join({token[-2] for token in group}))
+        for last, group in reserved_index(tokens)
     ]
+    regexes: dict[str, re.Pattern[str]] = {}
+
+    def regex(last: str, group: tuple[str, ...]) -> re.Pattern[str]:
+        """The pattern starts with `last`; a lookbehind a token checks what comes before it."""
+        if last not in regexes:
+            behind = "|".join(f"(?<={re.escape(token)})" for token in group)
+            regexes[last] = re.compile(f"{re.escape(last)}(?:{behind})")
+        return regexes[last]
 
     def found(text: str) -> bool:
-        if len(text) < SCAN_FROM:
-            for last, search in searches:  # noqa: SIM110 (any() over a generator: twice the time)
-                if last in text and search(text) is not None:
-                    return True
-            return False
-        for last, group, before, search in groups:
+        allowed = max(RESERVED_CHECKS_PER_CHAR, len(text) // SCAN_CHARS_PER_CHECK)
+        for last, group, before in groups:
             at = text.find(last)
-            checked = 0
+            left = allowed
             while at >= 0:
                 if (not before or (at and text[at - 1] in before)) and text.endswith(group, 0, at + 1):
                     return True
-                checked += 1
-                if checked == RESERVED_CHECKS_PER_CHAR:
-                    if search(text) is not None:
+                left -= 1
+                if not left:  # dense in `last`: the regex, from this occurrence on
+                    if regex(last, group).search(text, at) is not None:
                         return True
                     break
                 at = text.find(last, at + 1)
@@ -246,18 +272,24 @@ def reserved_finder(tokens: tuple[str, ...], searches: list[tuple[str, Search]])
     return found
 
 
-def _conversation_check(limits: _Limits, media: MediaRules | None) -> FastCheck:
+def _conversation_check(limits: _Limits, media: MediaRules | None) -> Callable[[bytes], Unscanned | None]:
     decode = msgspec.json.Decoder(_TextConversation).decode
-    media_check = _media_conversation_check(limits, media) if media is not None else None
-    searches, found, budget = limits.searches, limits.found, limits.budget
+    media_check: FastCheck | None = None  # built for the first line the text decoder refuses
+    estimate, short, scan = limits.estimate, limits.short, limits.found is not None
     turns, isspace = _TURNS, str.isspace
 
-    def check(raw: bytes) -> FastResult | None:
+    def check(raw: bytes) -> Unscanned | None:
         # The per-record Python of the most common format, inlined: it is what the floor leaves.
+        nonlocal media_check
         try:
             record = decode(raw)
-        except _DECODE_ERRORS:
-            return media_check(raw) if media_check is not None else None
+        except DECODE_ERRORS:
+            if media is None:
+                return None
+            if media_check is None:
+                media_check = _media_conversation_check(limits, media)
+            found = media_check(raw)
+            return None if found is None else (*found, "")
         messages = record.messages
         count = len(messages)
         if count == 2:  # one exchange of one block each, the most common record: no comprehension
@@ -282,24 +314,16 @@ def _conversation_check(limits: _Limits, media: MediaRules | None) -> FastCheck:
                 texts += [block.text for block in system]
         if "" in texts or any(map(isspace, texts)):
             return None
-        joined = "\0".join(texts)  # no reserved token contains "\0": no match spans two texts
-        if len(joined) < SCAN_FROM:  # reserved_finder's branch for short texts, inlined
-            for last, search in searches:
-                if last in joined and search(joined) is not None:
-                    return None
-        elif found is not None and found(joined):
-            return None
+        joined = "\0".join(texts)
         chars = len(joined) - len(texts) + 1
-        if 0.75 * chars + 2 * len(texts) > budget:
-            tokens = near_limit_tokens(texts, budget)
-            if tokens is None:
-                return None
-        else:
-            tokens = -(-chars // 3)
+        tokens = -(-chars // 3) if chars <= short else estimate(texts, chars)
+        if tokens is None:
+            return None
         # The digest's tuple: how many texts are the system's (-1: no system), the blocks a turn
         # (just the count when each has one), then every text: one tuple for one record.
         shape = count if blocks == count else tuple([len(turn.content) for turn in messages])
-        return tokens, hash((len(texts) - blocks if system is not UNSET else -1, shape, *texts)), 0
+        digest = hash((len(texts) - blocks if system is not UNSET else -1, shape, *texts))
+        return tokens, digest, 0, joined if scan else ""
 
     return check
 
@@ -359,39 +383,60 @@ def _media_conversation_check(limits: _Limits, rules: MediaRules) -> FastCheck:
     return check
 
 
-def _claude_check(limits: _Limits) -> FastCheck:
-    decode = _attempt(_Claude)
+def _claude_check(limits: _Limits) -> Callable[[bytes], Unscanned | None]:
+    decode = msgspec.json.Decoder(_Claude).decode
+    estimate, short, scan = limits.estimate, limits.short, limits.found is not None
+    turns, isspace = _TURNS, str.isspace
 
-    def check(raw: bytes) -> FastResult | None:
-        record = decode(raw)
-        if record is None:
+    def check(raw: bytes) -> Unscanned | None:
+        # Inlined like the conversation's check: a call is a tenth of a short record's time.
+        try:
+            record = decode(raw)
+        except DECODE_ERRORS:
             return None
         messages = record.messages
-        if tuple([turn.role for turn in messages]) != _TURNS.get(len(messages)):
+        count = len(messages)
+        if count == 2:
+            question, answer = messages
+            if question.role != "user" or answer.role != "assistant":
+                return None
+            texts = [question.content, answer.content]
+        elif tuple([turn.role for turn in messages]) == turns.get(count):
+            texts = [turn.content for turn in messages]
+        else:
             return None
-        texts = [turn.content for turn in messages]
         system = record.system
         head = None if system is UNSET else system
-        tokens = limits.tokens(texts if head is None else [*texts, head])
+        if head is not None:
+            texts.append(head)
+        if "" in texts or any(map(isspace, texts)):
+            return None
+        chars = sum(map(len, texts))
+        tokens = -(-chars // 3) if chars <= short else estimate(texts, chars)
         if tokens is None:
             return None
-        return tokens, hash((head, *texts)), 0
+        return tokens, hash((head, *texts)), 0, "\0".join(texts) if scan else ""
 
     return check
 
 
-def _prompt_completion_check(limits: _Limits) -> FastCheck:
-    decode = _attempt(_PromptCompletion)
+def _prompt_completion_check(limits: _Limits) -> Callable[[bytes], Unscanned | None]:
+    decode = msgspec.json.Decoder(_PromptCompletion).decode
+    estimate, short, scan = limits.estimate, limits.short, limits.found is not None
 
-    def check(raw: bytes) -> FastResult | None:
-        record = decode(raw)
-        if record is None:
+    def check(raw: bytes) -> Unscanned | None:
+        try:
+            record = decode(raw)
+        except DECODE_ERRORS:
             return None
-        texts = [record.prompt, record.completion]
-        tokens = limits.tokens(texts)
+        prompt, completion = record.prompt, record.completion
+        if not prompt or not completion or prompt.isspace() or completion.isspace():
+            return None
+        chars = len(prompt) + len(completion)
+        tokens = -(-chars // 3) if chars <= short else estimate([prompt, completion], chars)
         if tokens is None:
             return None
-        return tokens, hash(tuple(texts)), 0
+        return tokens, hash((prompt, completion)), 0, f"{prompt}\0{completion}" if scan else ""
 
     return check
 
@@ -403,7 +448,7 @@ def _attempt(kind: type[T]) -> Callable[[bytes], T | None]:
     def attempt(raw: bytes) -> T | None:
         try:
             return decode(raw)
-        except _DECODE_ERRORS:
+        except DECODE_ERRORS:
             return None
 
     return attempt
