@@ -43,6 +43,19 @@ PERFECT = 1.0
 _SHARE_TOLERANCE = 1e-9
 
 
+@dataclass(frozen=True)
+class GapOptions:
+    """How an analysis is taken: `window` evaluated rounds for a category's change, `per_category` worst
+    records kept, and the categories' shares of recent traffic when it is captured (shown, breaks ties)."""
+
+    window: int = DEFAULT_WINDOW
+    per_category: int = DEFAULT_PER_CATEGORY
+    traffic_share: Mapping[str, float] | None = None
+
+
+DEFAULT_OPTIONS = GapOptions()
+
+
 class GapAnalysisError(ValueError):
     """The stored evaluation cannot give the analysis (a metric or a model's answers are missing)."""
 
