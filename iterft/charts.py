@@ -380,6 +380,7 @@ def dataset_figure(history: Sequence[Mapping[str, Any]]) -> Figure:
 CATEGORY_LINES = 8
 """The category chart draws the weakest this many categories (more lines could not be told apart)."""
 NO_GAPS_NOTE = "no evaluated round with categories yet"
+CATEGORY_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
 
 
 def category_label(category: str) -> str:
@@ -392,11 +393,13 @@ def category_scores_figure(gaps: GapAnalysis | None, *, shown: int = CATEGORY_LI
     figure = _figure(figsize=(10, 4.5), layout="constrained")
     axes = figure.add_subplot()
     categories = list(gaps.categories[:shown]) if gaps is not None else []
-    for gap in categories:
+    for index, gap in enumerate(categories):
+        # One marker shape each, the weaker drawn larger beneath: categories with equal scores stay visible.
         axes.plot(
             [point.iteration for point in gap.trend],
             [point.score for point in gap.trend],
-            marker="o" if len(gap.trend) <= 40 else None,
+            marker=CATEGORY_MARKERS[index % len(CATEGORY_MARKERS)] if len(gap.trend) <= 40 else None,
+            markersize=10 - 0.8 * index,
             label=category_label(gap.category),
         )
     if gaps is None or not categories:
@@ -409,8 +412,8 @@ def category_scores_figure(gaps: GapAnalysis | None, *, shown: int = CATEGORY_LI
             else "all"
         )
         axes.set_title(
-            f"Champion's {gaps.metric} by category after each evaluated round ({of} categories; "
-            f"evaluation set {gaps.eval_set_version})"
+            f"Champion's {gaps.metric} by category after each evaluated round\n"
+            f"{of} categories, evaluation set {gaps.eval_set_version}"
         )
         axes.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1), title="weakest first")
     axes.set_xlabel("iteration")
