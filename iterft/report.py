@@ -104,6 +104,8 @@ class ReportData:
     """The registry's champion (model, iteration); None: the last promotion in the history (no rollback)."""
     gaps: GapAnalysis | None = None
     """Where the champion falls short, by category (logic/gaps.py); None before the first evaluated round."""
+    gaps_problem: str | None = None
+    """Why there is no gap analysis although rounds were evaluated (e.g. the primary metric changed)."""
 
 
 CHART_FILES = ("loss-curves.png", "primary-metric.png", "category-scores.png", "dataset-sizes.png")
@@ -198,7 +200,7 @@ def html_report(data: ReportData, charts: dict[str, bytes]) -> str:
             f"<h2>{e(titles.get(name, name))}</h2>",
             f'<img id="{e(name)}" alt="{e(titles.get(name, name))}" src="data:image/png;base64,{encoded}">',
         ]
-    parts += gaps_section(data.lineage, data.gaps)
+    parts += gaps_section(data.lineage, data.gaps, data.gaps_problem)
     parts += [
         "<h2>History</h2>",
         "<table>",
@@ -230,11 +232,14 @@ REPORT_TEXT_CHARS = 300
 """A prompt, reference or answer in the report's gaps table is cut here (`iterft gaps --json`: whole)."""
 
 
-def gaps_section(lineage: str, gaps: GapAnalysis | None) -> list[str]:
+def gaps_section(lineage: str, gaps: GapAnalysis | None, problem: str | None = None) -> list[str]:
     """The report's gap analysis: per category, weakest first, the champion's score, its change, the
     traffic share (when captured) and the records it fails worst."""
     e = html.escape
     parts = ["<h2>Where the champion falls short</h2>"]
+    if problem is not None:
+        parts.append(f'<p id="gaps-problem">{e(problem)}</p>')
+        return parts
     if gaps is None or not gaps.categories:
         parts.append("<p>No evaluated round with categories yet.</p>")
         return parts

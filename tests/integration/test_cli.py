@@ -251,6 +251,10 @@ def test_gaps_names_the_weakest_category_with_the_records_the_champion_fails_wor
     assert f"Weakest: {weakest} ({means[weakest]:.4f})" in lines
     assert f"    prompt:    {' '.join(worst['prompt'].split())}" in lines
     assert any(re.match(rf"│ {re.escape(weakest)} +│ {len(scores[weakest])} ", line) for line in lines), out
+    # The round's notification named it first among the champion's weakest categories.
+    [notice] = [n for n in session.notifications() if n["subject"].startswith("iterft manual #2 ")]
+    named = f"Weakest categories of the champion (token_f1): {weakest} {means[weakest]:.4f}"
+    assert any(line.startswith(named) for line in notice["message"].splitlines()), notice["message"]
 
 
 def test_gaps_before_any_evaluated_round_and_of_an_unknown_lineage(

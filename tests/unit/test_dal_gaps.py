@@ -11,7 +11,8 @@ import pytest
 from iterft_runtime import naming
 from iterft_runtime.dal.gaps import lineage_gaps
 from iterft_runtime.dal.registry import to_dynamo
-from iterft_runtime.logic.gaps import GapOptions
+from iterft_runtime.dal.storage import ObjectNotFoundError
+from iterft_runtime.logic.gaps import GapAnalysisError, GapOptions
 from iterft_runtime.models.gaps import AnswerSource
 from runtime_support import LINEAGE, Aws
 
@@ -129,3 +130,13 @@ def test_after_a_rollback_to_a_model_last_scored_on_an_older_set_that_set_is_rea
         ("billing", pytest.approx(0.7)),
     ]
     assert [r.answer for r in analysis.categories[1].worst] == ["candidate says 1", "candidate says 2"]
+
+
+def test_a_metric_the_round_did_not_compute_or_deleted_results_are_errors(aws: Aws) -> None:
+    _round(aws, 1, "promoted", 0, "v1", V1_ROWS)
+    _champion(aws, 1)
+    with pytest.raises(GapAnalysisError, match="did not score the candidate with judge"):
+        lineage_gaps(aws.table, LINEAGE, "judge")
+    aws.client("s3").delete_object(Bucket=aws.bucket, Key=naming.evaluation_results_key(LINEAGE, 1))
+    with pytest.raises(ObjectNotFoundError, match=r"results\.jsonl does not exist"):
+        lineage_gaps(aws.table, LINEAGE, "token_f1")

@@ -4,6 +4,7 @@ read back from the matplotlib figure before it is saved, and the page from the w
 from __future__ import annotations
 
 import base64
+import html
 import re
 from pathlib import Path
 from typing import Any
@@ -392,3 +393,6 @@ def test_the_report_page_tabulates_the_gaps_weakest_first(tmp_path: Path) -> Non
     assert "does not measure: shipping 50.0%" in with_traffic
     before = write_report(ReportData(*base), tmp_path / "c").read_text()
     assert "No evaluated round with categories yet." in before and 'id="gaps"' not in before
+    problem = "bot: no gap analysis: round 4 did not score the candidate with <judge>"
+    failed = write_report(ReportData(*base, gaps_problem=problem), tmp_path / "d").read_text()
+    assert f'<p id="gaps-problem">{html.escape(problem)}</p>' in failed and 'id="gaps"' not in failed

@@ -24,6 +24,7 @@ from iterft_runtime.logic.gaps import (
     analysed_round,
     champion_timeline,
     gap_analysis,
+    scored_on,
     worst_records,
 )
 from iterft_runtime.models.gaps import GapAnalysis
@@ -65,6 +66,7 @@ def _analysis(
     evaluated: list[IterationRecord],
     options: GapOptions,
 ) -> GapAnalysis:
+    scored_on(lineage, analysed, metric)  # before the results are read
     source = next(record for record in evaluated if record.iteration == analysed.source.iteration)
     if not source.results_uri:
         raise GapAnalysisError(f"{lineage}: round {source.iteration} recorded no per-record results")

@@ -241,6 +241,19 @@ def check_traffic_share(traffic_share: Mapping[str, float]) -> None:
         raise ValueError(f"traffic shares add up to {total:g}, more than 1")
 
 
+def scored_on(lineage: str, analysed: ChampionScores, metric: str) -> tuple[Mapping[str, float], float]:
+    """The champion's per-category and overall scores on `metric` in `analysed`; GapAnalysisError when the
+    round that scored it did not compute that metric (the lineage's primary metric changed since)."""
+    scores = analysed.category_scores(metric)
+    overall = analysed.metrics.get(metric, {}).get("overall")
+    if scores is None or overall is None:
+        raise GapAnalysisError(
+            f"{lineage}: round {analysed.source.iteration} did not score the {analysed.source.role} "
+            f"with {metric}"
+        )
+    return scores, float(overall)
+
+
 def gap_analysis(
     lineage: str,
     metric: str,
@@ -264,13 +277,7 @@ def gap_analysis(
         raise ValueError(f"window must be at least 1 round, not {window}")
     if traffic_share is not None:
         check_traffic_share(traffic_share)
-    scores = analysed.category_scores(metric)
-    overall = analysed.metrics.get(metric, {}).get("overall")
-    if scores is None or overall is None:
-        raise GapAnalysisError(
-            f"{lineage}: round {analysed.source.iteration} did not score the {analysed.source.role} "
-            f"with {metric}"
-        )
+    scores, overall = scored_on(lineage, analysed, metric)
     history = [
         entry
         for entry in timeline
