@@ -63,8 +63,14 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         raise ValueError(f"{lineage.name} has a judge, but the shards hold no judge grades")
     judge = lineage.evaluation.judge.identity() if lineage.evaluation.judge is not None else None
     managed = _managed_scores(lineage.evaluation.managed_job, doc.managed_evaluation, collected.items)
+    graders = lineage.evaluation.managed_job.identities() if lineage.evaluation.managed_job else {}
     candidate = score_answers(
-        collected.items, collected.candidate, collected.candidate_judge, judge, managed.get("candidate")
+        collected.items,
+        collected.candidate,
+        collected.candidate_judge,
+        judge,
+        managed.get("candidate"),
+        graders,
     )
 
     registry = Registry(settings.table_name())
@@ -74,7 +80,12 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     champion = None
     if collected.champion is not None:
         champion = score_answers(
-            collected.items, collected.champion, collected.champion_judge, judge, managed.get("champion")
+            collected.items,
+            collected.champion,
+            collected.champion_judge,
+            judge,
+            managed.get("champion"),
+            graders,
         )
         champion_metrics = champion.metrics
         registry.record_champion_score(
@@ -166,7 +177,7 @@ def _managed_scores(
             (json.loads(line) for line in storage.iter_lines(bucket, key) if line.strip()) for key in keys
         )
         try:
-            scores[job.role] = managed_scores(files, managed_job.metrics, items)
+            scores[job.role] = managed_scores(files, managed_job, items)
         except ManagedEvaluationError as error:
             raise ManagedEvaluationError(f"evaluation job {job.job_name}: {error}") from None
     return scores
