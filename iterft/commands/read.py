@@ -20,7 +20,7 @@ from iterft.commands.common import (
     fmt,
     print_table,
 )
-from iterft.report import short_model
+from iterft.report import improvement_text, short_model
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -45,6 +45,7 @@ def history_table(lineage: str, rows: list[dict[str, Any]]) -> Table:
         "training loss (last-epoch mean)",
         "eval score",
         "champion",
+        "improvement [CI]",
         "decision",
         "rollback to",
     ):
@@ -62,7 +63,8 @@ def history_table(lineage: str, rows: list[dict[str, Any]]) -> Table:
             fmt(row["training_loss"]),
             fmt(row["eval_score"]),
             fmt(row["champion_score"]),
-            f"[{colour}]{decision}[/{colour}]",
+            improvement_text(row),
+            f"[{colour}]{decision}[/{colour}]" + (" (inconclusive)" if row.get("inconclusive") else ""),
             _ROLLBACK_LABELS.get(row.get("rollback") or "", "-"),
         )
     return table

@@ -230,6 +230,24 @@ class Power:
         """The set cannot tell min_improvement from zero."""
         return self.detectable > self.min_improvement + 1e-12
 
+    @classmethod
+    def from_dict(cls, document: Mapping[str, Any]) -> Power | None:
+        """A recorded power (`to_dict`) back, or None when the document is not one."""
+        try:
+            return cls(
+                records=int(document["records"]),
+                confidence=float(document["confidence"]),
+                spread=float(document["spread"]),
+                detectable=float(document["detectable_improvement"]),
+                min_improvement=float(document["min_improvement"]),
+                records_needed=None
+                if document.get("records_needed") is None
+                else int(document["records_needed"]),
+                assumed=str(document["assumed"]),
+            )
+        except (KeyError, TypeError, ValueError):
+            return None
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "records": self.records,
