@@ -209,6 +209,10 @@ class EvaluationConfig(BaseModel):
     managed_job: ManagedJobConfig | None = None
     """Off by default; when set, a Bedrock evaluation job also scores the set (metrics `bedrock_*`).
     Only where evaluation capacity is provisioned throughput (not for Nova: see LineageConfig)."""
+    set_file: Annotated[str, Field(min_length=1)] | None = None
+    """Optional: the evaluation set the team ships with the config (a path relative to the config file).
+    Synth reads it and warns when it is too small to detect gate.min_improvement; putting it at
+    evaluation-sets/<lineage>/eval.jsonl is still the team's step."""
 
     @field_validator("metric")
     @classmethod
