@@ -21,8 +21,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 from iterft_runtime import naming
 from iterft_runtime.dal.registry import Registry
 from iterft_runtime.logic.evaluation import EvaluationSet, EvaluationSetError, parse_evaluation_set
-from iterft_runtime.logic.paired import power_warning, spread, yardstick_power
 from iterft_runtime.logic.managed_evaluation import ManagedEvaluationError, check_prompt_count
+from iterft_runtime.logic.paired import power_warning, spread, yardstick_power
 from iterft_runtime.logic.serving import serving_capacity_kind
 from iterft_runtime.models import capabilities
 from iterft_runtime.models.capacity import CapacityKind

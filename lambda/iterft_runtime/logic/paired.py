@@ -6,9 +6,11 @@ confidence interval comes from a paired bootstrap over records: RESAMPLES times,
 again with replacement, each draw keeping both models' scores of a record together, and take the
 percentiles of the resampled means (confidence c: the (1-c)/2 and (1+c)/2 quantiles).
 
-- Resampling is stratified by category: every resample keeps each category's record count (records
-  without a category form one group), so a category's interval is its own records' and the overall
-  one is the same bootstrap's. A set without categories is plainly bootstrapped.
+- The whole set is resampled as it is, categories and all: the set stands for the questions the
+  lineage will be asked, so how its categories happen to divide the records is part of the noise (a
+  bootstrap stratified by category would call a gain exact whenever each category either all improved
+  or all stayed, which a 22-record set often shows). A category's own interval (for
+  `gate.max_category_drop`) comes from resampling that category's records alone.
 - The resampler is `random.Random(seed)` with the seed derived from the lineage, the iteration and
   the set version (`round_seed`): a round's numbers are reproducible, and every metric of a round is
   resampled with the same draws.
@@ -123,26 +125,23 @@ def compare(
     if category_metric is not None and category_metric not in differences:
         raise ValueError(f"{category_metric}: not scored for both models")
 
-    groups: dict[str | None, list[int]] = {}
-    for index, category in enumerate(categories):
-        groups.setdefault(category, []).append(index)
-    members = [(category, indices, len(indices)) for category, indices in groups.items()]
     rng = random.Random(seed)
+    everything = list(range(records))
     overall_means: dict[str, list[float]] = {name: [] for name in names}
-    category_means: dict[str, list[float]] = {
-        str(category): [] for category, _, _ in members if category is not None and category_metric
-    }
-    tracked = differences[category_metric] if category_metric is not None else None
     for _ in range(resamples):
-        drawn: list[int] = []
-        for category, indices, size in members:
-            picked = rng.choices(indices, k=size)
-            drawn += picked
-            if tracked is not None and category is not None:
-                category_means[category].append(math.fsum(_picker(picked)(tracked)) / size)
-        pick = _picker(drawn)
+        pick = _picker(rng.choices(everything, k=records))
         for name in names:
             overall_means[name].append(sum(pick(differences[name])) / records)
+    groups: dict[str, list[int]] = {}
+    for index, category in enumerate(categories):
+        if category is not None:
+            groups.setdefault(category, []).append(index)
+    tracked = differences[category_metric] if category_metric is not None else []
+    category_means: dict[str, list[float]] = {}
+    for category, indices in groups.items() if category_metric is not None else ():
+        means = category_means.setdefault(category, [])
+        for _ in range(resamples):
+            means.append(math.fsum(_picker(rng.choices(indices, k=len(indices)))(tracked)) / len(indices))
 
     def interval(observed: Sequence[float], means: list[float]) -> Interval:
         means.sort()
@@ -154,10 +153,9 @@ def compare(
         )
 
     by_category = {}
-    if tracked is not None:
-        for category, indices, _ in members:
-            if category is not None:
-                by_category[category] = interval([tracked[i] for i in indices], category_means[category])
+    if category_metric is not None:
+        for category, indices in groups.items():
+            by_category[category] = interval([tracked[i] for i in indices], category_means[category])
     return PairedComparison(
         overall={name: interval(differences[name], overall_means[name]) for name in names},
         by_category=dict(sorted(by_category.items())),
