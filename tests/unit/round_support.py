@@ -204,6 +204,7 @@ def to_decide(
     *,
     candidate_records: dict[str, list[float]] | None = None,
     champion_records: dict[str, list[float]] | None = None,
+    categories: list[str | None] | None = None,
 ) -> dict[str, Any]:
     """Decide's input: a round of iteration 2 whose evaluation measured these metrics, both models'
     per-record scores written to S3 (by default swinging alike around each overall score)."""
@@ -224,8 +225,8 @@ def to_decide(
             "metrics_uri": f"s3://{BUCKET}/metrics.json",
             "candidate_metrics": candidate,
             "champion_metrics": champion,
-            "candidate_scores_uri": record_scores(lineage["name"], 2, candidate_records),
-            "champion_scores_uri": record_scores(lineage["name"], 1, champion_records),
+            "candidate_scores_uri": record_scores(lineage["name"], 2, candidate_records, categories),
+            "champion_scores_uri": record_scores(lineage["name"], 1, champion_records, categories),
         },
     }
 

@@ -6,6 +6,7 @@ Each handler gets the state document the workflow would pass it (round_support b
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 from iterft_runtime import naming
@@ -183,6 +184,26 @@ def test_decide_pairs_the_records_and_says_when_a_gain_is_inconclusive(aws: Aws)
     point = decide.handler(point_doc, None)
     assert (point["promote"], point["inconclusive"]) == (True, False)
     assert point["deltas"] == result["deltas"]
+
+
+def test_decide_names_the_category_that_fell_past_max_category_drop(aws: Aws) -> None:
+    """Billing's 16 records all go from 0 to 1, account's 4 all from 1 to 0.5: +0.7 overall, with an
+    interval clear of 0.02, but account falls 0.5 on every record."""
+    champion = {name: [0.0] * 16 + [1.0] * 4 for name in ("token_f1", "exact_match", "rouge_l")}
+    candidate = {name: [1.0] * 16 + [0.5] * 4 for name in champion}
+    guarded = {**LINEAGE_CONFIG, "gate": {"min_improvement": 0.02, "max_category_drop": 0.1}}
+
+    def decided(lineage: dict[str, Any]) -> dict[str, Any]:
+        scores = {"candidate_records": candidate, "champion_records": champion}
+        doc = to_decide(lineage, metrics(0.9, others=0.9), metrics(0.2, others=0.2), **scores,
+                        categories=["billing"] * 16 + ["account"] * 4)  # fmt: skip
+        return decide.handler(doc, None)
+
+    result = decided(guarded)
+    assert result["deltas"]["token_f1"]["ci_low"] >= 0.02 and result["promote"] is False
+    assert "category 'account' fell 0.5000 on token_f1 (95% CI -0.5000 to -0.5000)" in result["reason"]
+    assert [rule["passed"] for rule in result["gate"]] == [True, False, False]
+    assert decided(LINEAGE_CONFIG)["promote"] is True  # no category guard: promoted
 
 
 def test_decide_refuses_records_of_another_set_version(aws: Aws) -> None:

@@ -268,13 +268,25 @@ def test_the_category_guard_names_the_category_that_fell() -> None:
     assert not decision.promote and not decision.inconclusive
     assert "category 'account' fell 0.3000 on token_f1" in decision.reason
     assert "gate.max_category_drop 0.0500" in decision.reason and "shipping" not in decision.reason
-    assert [rule["passed"] for rule in decision.rules] == [True, True, False, True]
+    assert decision.rules[1:] == [
+        {"rule": "categories of token_f1 (3): each upper bound >= -0.0500", "passed": False},
+        {
+            "rule": "category 'account' token_f1 -0.3000 [-0.5000, -0.1000]: upper bound >= -0.0500",
+            "passed": False,
+        },
+    ]
     # point: the mean drop is enough, so shipping falls too
     pointed = gated((0.05, 0.03, 0.07), POINT, categories=categories, max_category_drop=0.05)
     assert "'account'" in pointed.reason and "'shipping'" in pointed.reason
     # no category fell past the tolerance: promoted, and the guards are said to have held
     held = gated((0.05, 0.03, 0.07), LOWER, categories={"billing": (0.2, 0.1, 0.3)}, max_category_drop=0.05)
     assert held.promote and held.reason.endswith("every guard held")
+    assert [rule["passed"] for rule in held.rules] == [True, True]
+    # However many categories fall, the verdict stays small: the worst ten are named, the rest counted.
+    many = {f"topic-{index:03d}": (-0.3 - index / 1000, -0.5, -0.1) for index in range(40)}
+    crowded = gated((0.05, 0.03, 0.07), LOWER, categories=many, max_category_drop=0.05)
+    assert len(crowded.rules) == 2 + 10 and "and 30 more categories fell as far" in crowded.reason
+    assert "'topic-039'" in crowded.reason and "'topic-000'" not in crowded.reason
     with pytest.raises(ValueError, match="max_category_drop"):
         scored = {"token_f1": 0.6}
         decide(scored, scored, primary="token_f1", min_improvement=0, max_category_drop=0.1)

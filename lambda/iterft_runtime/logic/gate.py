@@ -121,17 +121,9 @@ def decide(
     if max_category_drop is not None:
         if comparison is None:
             raise ValueError("gate.max_category_drop needs the round's per-record paired scores")
-        for category, interval in comparison.by_category.items():
-            fell = _shown_below(interval.delta, interval, -max_category_drop, use_bounds)
-            label = f"category {category!r} {primary}"
-            rules.append({"rule": _guard_rule(label, interval.delta, interval, max_category_drop, use_bounds),
-                          "passed": not fell})  # fmt: skip
-            if fell:
-                broken.append(
-                    f"category {category!r} fell {-interval.delta:.4f} on {primary}"
-                    f"{_ci_text(interval, comparison)}, {_beyond(use_bounds)} gate.max_category_drop "
-                    f"{max_category_drop:.4f}"
-                )
+        rules_, broken_ = _category_rules(primary, comparison, max_category_drop, use_bounds)
+        rules += rules_
+        broken += broken_
     if broken:
         reasons += broken
     elif len(rules) > 1 and verdict.passed:
@@ -148,6 +140,43 @@ def decide(
         inconclusive=verdict.inconclusive,
         records_to_resolve=records_to_resolve,
     )
+
+
+MAX_LISTED_CATEGORIES = 10
+"""The most fallen categories the gate lists one by one (a state is at most 256 KiB, whatever the set)."""
+
+
+def _category_rules(
+    primary: str, comparison: PairedComparison, tolerance: float, bounds: bool
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """One rule over every category, then one per category that fell past the tolerance (the first
+    MAX_LISTED_CATEGORIES, worst first); the reasons naming them."""
+    fallen = sorted(
+        (
+            (category, interval)
+            for category, interval in comparison.by_category.items()
+            if _shown_below(interval.delta, interval, -tolerance, bounds)
+        ),
+        key=lambda item: (item[1].delta, item[0]),
+    )
+    what = "upper bound" if bounds else "delta"
+    counted = f"categories of {primary} ({len(comparison.by_category)})"
+    rules: list[dict[str, Any]] = [
+        {"rule": f"{counted}: each {what} >= {-tolerance:+.4f}", "passed": not fallen}
+    ]
+    reasons = []
+    for category, interval in fallen[:MAX_LISTED_CATEGORIES]:
+        label = f"category {category!r} {primary}"
+        rules.append(
+            {"rule": _guard_rule(label, interval.delta, interval, tolerance, bounds), "passed": False}
+        )
+        reasons.append(
+            f"category {category!r} fell {-interval.delta:.4f} on {primary}{_ci_text(interval, comparison)}, "
+            f"{_beyond(bounds)} gate.max_category_drop {tolerance:.4f}"
+        )
+    if len(fallen) > MAX_LISTED_CATEGORIES:
+        reasons.append(f"and {len(fallen) - MAX_LISTED_CATEGORIES} more categories fell as far")
+    return rules, reasons
 
 
 @dataclass(frozen=True)
