@@ -9,7 +9,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from benchmarks import Benchmark, Options, cli_startup, evaluation, reliability, validation
+from benchmarks import Benchmark, Options, bootstrap, cli_startup, evaluation, reliability, validation
 
 BENCHMARKS: dict[str, Benchmark] = {
     benchmark.name: benchmark
@@ -19,6 +19,7 @@ BENCHMARKS: dict[str, Benchmark] = {
         evaluation.BENCHMARK,
         reliability.BENCHMARK,
         cli_startup.BENCHMARK,
+        bootstrap.BENCHMARK,
     )
 }
 

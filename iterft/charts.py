@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
 from iterft_runtime.logic.training_metrics import LossPoint
+from iterft_runtime.models.records import delta_value
 
 if TYPE_CHECKING:
     from iterft_runtime.models.gaps import GapAnalysis
@@ -72,6 +73,10 @@ class RoundScore:
     champion_score: float | None
     improvement: float | None
     strategy: str = "fine_tuning"
+    ci_low: float | None = None
+    ci_high: float | None = None
+    """The improvement's confidence interval (paired bootstrap), when the round recorded one."""
+    inconclusive: bool = False
 
 
 STRATEGY_TAGS = {
@@ -98,9 +103,13 @@ def round_scores(history: Sequence[Mapping[str, Any]]) -> list[RoundScore]:
     for row in history:
         if row.get("eval_score") is None:
             continue
-        improvement = (row.get("deltas") or {}).get(row.get("metric") or "")
+        entry = (row.get("deltas") or {}).get(row.get("metric") or "")
+        improvement = delta_value(entry)
         if improvement is None and row.get("champion_score") is not None:
             improvement = row["eval_score"] - row["champion_score"]
+        low, high = (
+            (entry.get("ci_low"), entry.get("ci_high")) if isinstance(entry, Mapping) else (None, None)
+        )
         scores.append(
             RoundScore(
                 iteration=int(row["iteration"]),
@@ -109,9 +118,16 @@ def round_scores(history: Sequence[Mapping[str, Any]]) -> list[RoundScore]:
                 champion_score=row.get("champion_score"),
                 improvement=improvement,
                 strategy=str(row.get("strategy") or "fine_tuning"),
+                ci_low=None if low is None else float(low),
+                ci_high=None if high is None else float(high),
+                inconclusive=bool(row.get("inconclusive")),
             )
         )
     return scores
+
+
+CI_LABEL = "confidence interval (paired bootstrap)"
+"""The label of the improvement bars' error bars."""
 
 
 RECENT_ITERATIONS = 6
@@ -232,10 +248,11 @@ def score_figure(
     scores: Sequence[RoundScore], *, metric: str, min_improvement: float, plateau_threshold: float
 ) -> Figure:
     """Top: the candidate's primary score per iteration, marked by decision, beside the champion's score
-    it had to beat. Bottom: the improvement per iteration against the gate and the plateau band
-    (|improvement| under the threshold: marginal, counts towards convergence; a fall beyond it is a
-    regression, which does not). The bottom axis is linear within a few thresholds of zero and
-    logarithmic beyond, so the threshold stays apart from zero beside large gains and falls."""
+        it had to beat. Bottom: the improvement per iteration, with its confidence interval as an error bar
+    (inconclusive rounds hatched), against the gate and the plateau band
+        (|improvement| under the threshold: marginal, counts towards convergence; a fall beyond it is a
+        regression, which does not). The bottom axis is linear within a few thresholds of zero and
+        logarithmic beyond, so the threshold stays apart from zero beside large gains and falls."""
     figure = _figure(figsize=(10, 6.5), layout="constrained")
     top, bottom = figure.subplots(2, 1, sharex=True, height_ratios=[3, 2])
     size = 80 if len(scores) <= 30 else 30
@@ -281,8 +298,27 @@ def score_figure(
         [s.iteration for s in decided],
         [s.improvement for s in decided],
         color=[DECISION_STYLE.get(s.decision, ("tab:gray", ""))[0] for s in decided],
-        label="improvement",
+        hatch=["//" if s.inconclusive else "" for s in decided],
+        label="improvement (hatched: inconclusive)",
     )
+    bounded = [
+        s for s in decided if s.ci_low is not None and s.ci_high is not None and s.improvement is not None
+    ]
+    if bounded:
+        bottom.errorbar(
+            [s.iteration for s in bounded],
+            [s.improvement for s in bounded],
+            yerr=[
+                [max(0.0, cast("float", s.improvement) - cast("float", s.ci_low)) for s in bounded],
+                [max(0.0, cast("float", s.ci_high) - cast("float", s.improvement)) for s in bounded],
+            ],
+            fmt="none",
+            ecolor="black",
+            elinewidth=1.2,
+            capsize=4,
+            zorder=4,
+            label=CI_LABEL,
+        )
     if plateau_threshold > 0:
         bottom.axhspan(
             -plateau_threshold,
@@ -305,7 +341,10 @@ def score_figure(
             min_improvement, color="tab:purple", linestyle="-.", label=f"min improvement {min_improvement:g}"
         )
     bottom.axhline(0, color="black", linewidth=0.8, label="_zero")
-    _improvement_scale(bottom, [s.improvement for s in decided], max(plateau_threshold, min_improvement))
+    reach = [s.improvement for s in decided] + [
+        b for s in decided for b in (s.ci_low, s.ci_high) if b is not None
+    ]
+    _improvement_scale(bottom, reach, max(plateau_threshold, min_improvement))
     bottom.set_ylabel("candidate - champion")
     bottom.set_xlabel("iteration")
     bottom.grid(alpha=0.3)

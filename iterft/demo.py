@@ -30,7 +30,7 @@ from iterft.commands.common import print_table
 from iterft.commands.read import history_table
 from iterft.history import lineage_gaps, lineage_history, report_data, round_progress
 from iterft.local.session import LocalSession
-from iterft.report import lineage_breaks, markdown_report, write_report
+from iterft.report import lineage_breaks, markdown_report, write_report, yardstick_warning
 from iterft.summary import deployment_summary
 
 ENVIRONMENT = "dev"
@@ -226,6 +226,22 @@ def report_lineage(console: Console, session: LocalSession, name: str, history: 
         else "rollback: no earlier promoted model is kept"
     )
     console.print(gaps_line(session, name), markup=False)
+    gate = session.config.lineage(name).gate
+    inconclusive = [str(row["iteration"]) for row in history if row.get("inconclusive")]
+    console.print(
+        f"gate ({gate.decide_on}, {gate.confidence:.0%} intervals): "
+        + (
+            f"inconclusive round(s) {', '.join(inconclusive)}: their intervals straddle min_improvement "
+            f"{gate.min_improvement:g}"
+            if inconclusive
+            else "every decided round's interval was clear of min_improvement "
+            f"{gate.min_improvement:g} (no round inconclusive)"
+        ),
+        markup=False,
+    )
+    warning = yardstick_warning(history)
+    if warning:
+        console.print(f"yardstick too small: {warning}", markup=False)
     breaks = lineage_breaks(history, starting_model)
     for problem in breaks:
         console.print(f"[red]lineage check: {problem}[/red]")

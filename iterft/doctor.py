@@ -20,8 +20,9 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 from iterft_runtime import naming
 from iterft_runtime.dal.registry import Registry
-from iterft_runtime.logic.evaluation import EvaluationSetError, parse_evaluation_set
+from iterft_runtime.logic.evaluation import EvaluationSet, EvaluationSetError, parse_evaluation_set
 from iterft_runtime.logic.managed_evaluation import ManagedEvaluationError, check_prompt_count
+from iterft_runtime.logic.paired import power_warning, spread, yardstick_power
 from iterft_runtime.logic.serving import serving_capacity_kind
 from iterft_runtime.models import capabilities
 from iterft_runtime.models.capacity import CapacityKind
@@ -33,7 +34,8 @@ from iterft.history import lineage_names, retired_line
 from stacks.version import OUTPUT_NAME as VERSION_OUTPUT
 from stacks.version import code_version
 
-PASSED, FAILED, SKIPPED = "passed", "failed", "skipped"
+PASSED, FAILED, SKIPPED, WARNING = "passed", "failed", "skipped", "warning"
+"""A warning does not fail the preflight (exit 0): it says what the lineage should change."""
 DEFAULT_QUALIFIER = "hnb659fds"
 MIN_BOOTSTRAP_VERSION = 6
 """The lowest bootstrap version a CDK v2 template's `CheckBootstrapVersion` rule accepts."""
@@ -124,11 +126,10 @@ def diagnose(
         return [*checks, Check("lineages", SKIPPED, "needs the deployed stack")]
     configs = _lineage_configs(deployment, lineages, checks)
     for config in configs:
-        checks += [
-            _model(context, config),
-            _model_access(context, config),
-            _evaluation_set(deployment, config),
-        ]
+        evaluation_set, parsed = _evaluation_set(deployment, config)
+        checks += [_model(context, config), _model_access(context, config), evaluation_set]
+        if parsed is not None:
+            checks.append(_yardstick_power(deployment, config, parsed))
     checks += _pointers(deployment, configs, every_lineage=not lineages)
     checks += _quotas(context, configs)
     checks.append(_subscriptions(deployment))
@@ -301,10 +302,14 @@ def _model_access(context: _Context, config: LineageConfig) -> Check:
     return _guarded(name, probe)
 
 
-def _evaluation_set(deployment: target.Deployment, config: LineageConfig) -> Check:
+def _evaluation_set(
+    deployment: target.Deployment, config: LineageConfig
+) -> tuple[Check, EvaluationSet | None]:
+    """The lineage's evaluation set is there and usable; the parsed set when it is."""
     name = f"{config.name}: evaluation set"
     key = naming.evaluation_set_key(config.name)
     uri = f"s3://{deployment.bucket_name}/{key}"
+    parsed: list[EvaluationSet] = []
 
     def probe() -> Check:
         s3 = deployment.client("s3")
@@ -313,14 +318,65 @@ def _evaluation_set(deployment: target.Deployment, config: LineageConfig) -> Che
         except s3.exceptions.NoSuchKey:
             return Check(name, FAILED, f"none at {uri}", f"aws s3 cp eval.jsonl {uri}")
         try:
-            parsed = parse_evaluation_set(body.iter_chunks(1024 * 1024), uri)
+            found = parse_evaluation_set(body.iter_chunks(1024 * 1024), uri)
             if config.evaluation.managed_job is not None:
-                check_prompt_count(len(parsed.items))
+                check_prompt_count(len(found.items))
         except (EvaluationSetError, ManagedEvaluationError) as error:
             return Check(name, FAILED, str(error), f"fix the file and upload it again to {uri}")
-        return Check(name, PASSED, f"{len(parsed.items)} records, version {parsed.version}")
+        parsed.append(found)
+        return Check(name, PASSED, f"{len(found.items)} records, version {found.version}")
+
+    check = _guarded(name, probe)
+    return check, parsed[0] if parsed else None
+
+
+def _yardstick_power(deployment: target.Deployment, config: LineageConfig, parsed: EvaluationSet) -> Check:
+    """Whether the set can detect the lineage's min_improvement at its confidence: from the champion's
+    per-record score spread on this set version when it was scored on it (taken for both models), else
+    from the widest spread a 0..1 score can have."""
+    name = f"{config.name}: yardstick power"
+    gate = config.gate
+
+    def probe() -> Check:
+        spread = _champion_spread(deployment, config, parsed.version)
+        power = yardstick_power(
+            len(parsed.items),
+            gate.min_improvement,
+            gate.confidence,
+            spreads=(spread, spread) if spread is not None else None,
+        )
+        warning = power_warning(power)
+        if warning is None:
+            return Check(
+                name,
+                PASSED,
+                f"{power.records} records detect about {power.detectable:.4f} at {power.confidence:.0%} "
+                f"confidence, within gate.min_improvement {power.min_improvement:g}",
+            )
+        fix = (
+            f"grow the evaluation set towards {power.records_needed:,} records, or raise "
+            f"gate.min_improvement to about {power.detectable:.2f}"
+            if power.records_needed is not None
+            else "set gate.min_improvement above 0"
+        )
+        return Check(name, WARNING, warning, fix)
 
     return _guarded(name, probe)
+
+
+def _champion_spread(deployment: target.Deployment, config: LineageConfig, version: str) -> float | None:
+    """The champion's per-record spread of the primary metric on this set version, when kept."""
+    state = Registry(deployment.table_name).get_state(config.name)
+    if state is None:
+        return None
+    key = naming.record_scores_key(config.name, state.champion_iteration, version)
+    s3 = deployment.client("s3")
+    try:
+        document = json.loads(s3.get_object(Bucket=deployment.bucket_name, Key=key)["Body"].read())
+    except s3.exceptions.NoSuchKey:
+        return None
+    values = (document.get("scores") or {}).get(config.evaluation.metric)
+    return spread([float(value) for value in values]) if values else None
 
 
 def _pointers(
@@ -541,7 +597,7 @@ def report(
     if as_json:
         print(json.dumps([check.__dict__ for check in checks], indent=2))
     else:
-        colours = {PASSED: "green", FAILED: "red", SKIPPED: "yellow"}
+        colours = {PASSED: "green", FAILED: "red", SKIPPED: "yellow", WARNING: "magenta"}
         for check in checks:
             console.print(check.line(), style=colours[check.status], markup=False)
         counts = {status: sum(check.status == status for check in checks) for status in colours}

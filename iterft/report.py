@@ -13,6 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from iterft_runtime.logic.paired import Power, power_warning
+from iterft_runtime.models.records import delta_value
+
 from iterft.charts import (
     LossCurves,
     category_scores_figure,
@@ -45,6 +48,32 @@ def lineage_breaks(history: Sequence[dict[str, Any]], starting_model: str) -> li
     return breaks
 
 
+def improvement_text(row: dict[str, Any]) -> str:
+    """The primary metric's mean paired difference and its interval at the lineage's confidence
+    (`+0.0500 [-0.0212, +0.1188] 95%`); the mean alone for a round recorded before intervals."""
+    entry = (row.get("deltas") or {}).get(row.get("metric") or "")
+    value = delta_value(entry)
+    if value is None:
+        return "-"
+    text = f"{value:+.4f}"
+    if isinstance(entry, dict) and entry.get("ci_low") is not None and entry.get("ci_high") is not None:
+        confidence = (row.get("power") or {}).get("confidence")
+        level = f" {confidence:.0%}" if confidence is not None else ""
+        text += f" [{entry['ci_low']:+.4f}, {entry['ci_high']:+.4f}]{level}"
+    return text
+
+
+def yardstick_warning(history: Sequence[dict[str, Any]]) -> str | None:
+    """The newest scored round's power warning: its evaluation set too small to detect min_improvement at
+    the lineage's confidence (None: big enough, or no round recorded its power)."""
+    for row in reversed(history):
+        power = Power.from_dict(row["power"]) if row.get("power") else None
+        if power is not None:
+            warning = power_warning(power)
+            return f"iteration {row['iteration']}: {warning}" if warning else None
+    return None
+
+
 def _score(value: float | None) -> str:
     return "-" if value is None else f"{value:.4f}"
 
@@ -67,9 +96,12 @@ def markdown_report(lineage: str, starting_model: str, history: Sequence[dict[st
         ),
         "",
         "| iteration | base model | strategy | dataset | training loss (last-epoch mean) | eval score "
-        "| champion score | decision | reason |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| champion score | improvement [CI] | decision | reason |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
+    warning = yardstick_warning(history)
+    if warning:
+        lines[5:5] = [f"- yardstick too small: {warning}"]
     produced = produced_by(history)
     for row in history:
         dataset = (row["dataset"] or "-").split("/")[-1].split("?")[0]
@@ -77,7 +109,8 @@ def markdown_report(lineage: str, starting_model: str, history: Sequence[dict[st
         lines.append(
             f"| {row['iteration']} | `{base}` | {row.get('strategy') or '-'} | `{dataset}` "
             f"| {_score(row['training_loss'])} "
-            f"| {_score(row['eval_score'])} | {_score(row['champion_score'])} | {row['decision']} "
+            f"| {_score(row['eval_score'])} | {_score(row['champion_score'])} | {improvement_text(row)} "
+            f"| {row['decision']}{' (inconclusive)' if row.get('inconclusive') else ''} "
             f"| {(row['reason'] or '').replace('|', '/')} |"
         )
     breaks = lineage_breaks(history, starting_model)
@@ -150,6 +183,7 @@ _HTML_COLUMNS = (
     "validation loss (last step)",
     "score",
     "champion score",
+    "improvement [CI]",
     "reason",
 )
 
@@ -181,13 +215,19 @@ def html_report(data: ReportData, charts: dict[str, bytes]) -> str:
         "<style>body{font-family:sans-serif;margin:2em;max-width:1100px}"
         "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left;"
         "vertical-align:top}th{background:#f0f0f0}img{max-width:100%}"
-        ".promoted{color:#1a7f37}.rejected{color:#b35900}.failed,.invalid_data{color:#c00}</style>",
+        ".promoted{color:#1a7f37}.rejected{color:#b35900}.failed,.invalid_data{color:#c00}"
+        ".warning{background:#fff4e5;border:1px solid #b35900;padding:6px 10px}</style>",
         "</head><body>",
         f"<h1>Lineage <code>{e(data.lineage)}</code></h1>",
         "<table>",
         *(f"<tr><th>{e(name)}</th><td>{e(value)}</td></tr>" for name, value in summary),
         "</table>",
     ]
+    warning = yardstick_warning(history)
+    if warning:
+        parts.append(
+            f'<p class="warning" id="yardstick"><strong>Yardstick too small:</strong> {e(warning)}</p>'
+        )
     titles = {
         "loss-curves.png": "Training and validation loss",
         "primary-metric.png": "Primary metric and the gate",
@@ -219,6 +259,7 @@ def html_report(data: ReportData, charts: dict[str, bytes]) -> str:
             _score(row["validation_loss"]),
             _score(row["eval_score"]),
             _score(row["champion_score"]),
+            e(improvement_text(row)),
             e(row.get("reason") or ""),
         )
         parts.append(

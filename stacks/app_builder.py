@@ -18,6 +18,7 @@ from stacks.config import (
     DeploymentConfig,
     available_environments,
     check_models,
+    check_yardsticks,
     load_config,
 )
 from stacks.iterft_stack import IterftStack
@@ -75,11 +76,13 @@ def add_stack(
     app: cdk.App, config: DeploymentConfig, today: date | None = None, source: str | None = None
 ) -> IterftStack:
     """The environment's stack, in its configured account and region (else the CLI's defaults), once the
-    capability table accepts its lineages there; an end of life within 90 days is a synth warning."""
+    capability table accepts its lineages there; an end of life within 90 days is a synth warning, and so
+    is an evaluation set the config points at (`evaluation.set_file`) too small for its min_improvement."""
     region = config.region or os.environ.get("CDK_DEFAULT_REGION")
-    warnings = check_models(
-        config, region, today or synth_date(app), source or f"config/{config.environment}.yaml"
-    )
+    config_dir = Path(source).parent if source else CONFIG_DIR
+    source = source or f"config/{config.environment}.yaml"
+    warnings = check_models(config, region, today or synth_date(app), source)
+    yardsticks = check_yardsticks(config, config_dir, source)
     stack = IterftStack(
         app,
         config.stack_name,
@@ -92,6 +95,8 @@ def add_stack(
         cdk.Annotations.of(stack).add_warning_v2(
             f"iterft:model-end-of-life:{warning.lineage}:{number}", warning.message
         )
+    for warning in yardsticks:
+        cdk.Annotations.of(stack).add_warning_v2(f"iterft:yardstick-power:{warning.lineage}", warning.message)
     return stack
 
 

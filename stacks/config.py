@@ -9,7 +9,8 @@ from typing import Annotated
 
 import yaml
 from iterft_runtime import naming
-from iterft_runtime.logic.evaluation import INLINE_MAX_SHARDS
+from iterft_runtime.logic.evaluation import INLINE_MAX_SHARDS, EvaluationSetError, parse_evaluation_set
+from iterft_runtime.logic.paired import power_warning, yardstick_power
 from iterft_runtime.logic.serving import serving_capacity_kind
 from iterft_runtime.models import capabilities
 from iterft_runtime.models.lineage import LineageConfig
@@ -169,6 +170,35 @@ def check_models(
             "\n".join([f"{source}: not deployable in {region} as of {today.isoformat()}", *problems])
         )
     return warnings
+
+
+def check_yardsticks(config: DeploymentConfig, config_dir: Path, source: str) -> list[ModelWarning]:
+    """The power of each evaluation set the config points at (`evaluation.set_file`): a warning for each
+    set too small to detect its lineage's gate.min_improvement at its confidence (nothing is known of the
+    scores yet: the widest spread a 0..1 score can have). A set the config names but that is missing or
+    invalid is refused."""
+    warnings = []
+    for index, lineage in enumerate(config.lineages):
+        named = lineage.evaluation.set_file
+        if named is None:
+            continue
+        where = f"lineages.{index} ({lineage.name}): evaluation.set_file"
+        path = (config_dir / named).resolve()
+        if not path.is_file():
+            raise ConfigError(f"{source}: {where}: no file {path}")
+        try:
+            with path.open("rb") as handle:
+                parsed = parse_evaluation_set(iter(lambda: handle.read(CHUNK_BYTES), b""), str(path))
+        except EvaluationSetError as error:
+            raise ConfigError(f"{source}: {where}: {error}") from None
+        gate = lineage.gate
+        warning = power_warning(yardstick_power(len(parsed.items), gate.min_improvement, gate.confidence))
+        if warning:
+            warnings.append(ModelWarning(lineage.name, f"{where}: {warning}"))
+    return warnings
+
+
+CHUNK_BYTES = 1024 * 1024
 
 
 def _grader_problems(lineage: LineageConfig, stack_name: str) -> list[str]:

@@ -140,7 +140,7 @@ IDEMPOTENT_STEPS: dict[str, str] = {
     "start_managed_evaluation": "job names double as client request tokens",
     "managed_evaluation_status": "reads only",
     "aggregate_evaluation": "overwrites the round's results and sets the same scores",
-    "decide": "pure logic over its input",
+    "decide": "reads the round's per-record scores; a seeded bootstrap gives the same verdict each time",
     "swap_serving": "creation idempotent by name; an update under way is not asked again",
     "promote": "a retry after the registry transaction committed only finishes the rest",
     "release_capacity": "a capacity already gone counts as deleted",

@@ -21,7 +21,7 @@ from iterft.commands.common import (
     positive,
     print_table,
 )
-from iterft.report import short_model
+from iterft.report import improvement_text, short_model
 
 if TYPE_CHECKING:
     from iterft_runtime.models.gaps import GapAnalysis
@@ -47,6 +47,7 @@ def history_table(lineage: str, rows: list[dict[str, Any]]) -> Table:
         "training loss (last-epoch mean)",
         "eval score",
         "champion",
+        "improvement [CI]",
         "decision",
         "rollback to",
     ):
@@ -64,7 +65,8 @@ def history_table(lineage: str, rows: list[dict[str, Any]]) -> Table:
             fmt(row["training_loss"]),
             fmt(row["eval_score"]),
             fmt(row["champion_score"]),
-            f"[{colour}]{decision}[/{colour}]",
+            improvement_text(row),
+            f"[{colour}]{decision}[/{colour}]" + (" (inconclusive)" if row.get("inconclusive") else ""),
             _ROLLBACK_LABELS.get(row.get("rollback") or "", "-"),
         )
     return table

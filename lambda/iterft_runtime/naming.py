@@ -111,6 +111,15 @@ def evaluation_metrics_key(lineage: str, iteration: int) -> str:
     return f"{_iteration_dir(EVALUATION_RESULTS_PREFIX, lineage, iteration)}metrics.json"
 
 
+def record_scores_key(lineage: str, model_iteration: int, eval_set_version: str) -> str:
+    """One model's every per-record score on one set version (Aggregate evaluation writes it): the model
+    of iteration `model_iteration` (0: the lineage's starting point), whether it answered as a round's
+    candidate or as the champion. What the gate pairs with the other model's, and what a reused
+    champion's per-record scores are."""
+    directory = _iteration_dir(EVALUATION_RESULTS_PREFIX, lineage, model_iteration)
+    return f"{directory}record-scores/{eval_set_version}.json"
+
+
 def evaluation_shard_key(lineage: str, iteration: int, shard: int) -> str:
     """One Map iteration's answers (Score shard), read back by Aggregate evaluation."""
     return f"{_iteration_dir(EVALUATION_RESULTS_PREFIX, lineage, iteration)}shards/{shard:05d}.jsonl"

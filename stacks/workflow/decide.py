@@ -104,6 +104,8 @@ def _rejected_after_review(scope: Construct, name: str, reason: str) -> sfn.Pass
             "improvement": sfn.JsonPath.number_at("$.decision.improvement"),
             "deltas": sfn.JsonPath.object_at("$.decision.deltas"),
             "gate": sfn.JsonPath.list_at("$.decision.gate"),
+            "inconclusive": False,
+            "power": sfn.JsonPath.object_at("$.decision.power"),
             "approval_required": True,
             "approval_timeout_seconds": sfn.JsonPath.number_at("$.decision.approval_timeout_seconds"),
         },

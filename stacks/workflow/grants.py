@@ -295,6 +295,11 @@ STEP_GRANTS: Mapping[str, tuple[Grant, ...]] = {
     "plan_evaluation": (
         Table("read", "reads the champion's scores (reused for the same set version)"),
         Objects("read", (naming.EVALUATION_SET_PREFIX,), "reads the lineage's evaluation set"),
+        Objects(
+            "read",
+            (naming.EVALUATION_RESULTS_PREFIX,),
+            "reads the champion's per-record scores (kept for reuse?)",
+        ),
         Objects("write", (naming.EVALUATION_RESULTS_PREFIX,), "writes the round's shard list"),
     ),
     "provision_capacity": (
@@ -329,7 +334,11 @@ STEP_GRANTS: Mapping[str, tuple[Grant, ...]] = {
         Objects("read", (naming.EVALUATION_RESULTS_PREFIX,), "reads the round's shard answers"),
         Objects("write", (naming.EVALUATION_RESULTS_PREFIX,), "writes the round's results.jsonl"),
     ),
-    "decide": (),  # pure logic over its input
+    "decide": (
+        Objects(
+            "read", (naming.EVALUATION_RESULTS_PREFIX,), "reads both models' per-record scores to pair them"
+        ),
+    ),
     "swap_serving": (
         Allow(
             CAPACITY_CREATE,

@@ -59,6 +59,22 @@ def test_the_stock_demo_ends_with_rollback_to_iteration_1_possible_in_both_linea
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     rows = json.loads((tmp_path / "history.json").read_text())["support-bot"]
     assert [row["decision"] for row in rows] == ["promoted", "promoted", "rejected", "rejected"]
+    # Each decision explained with its 95% interval (paired bootstrap over the 22 questions): rounds 1 and 2
+    # are shown to clear min_improvement 0.02, round 3 shown to fall (a regression), round 4 answers every
+    # question as the champion does (an interval of no width at 0): none is inconclusive on this set.
+    for row in rows:
+        interval = row["deltas"]["token_f1"]
+        assert interval["ci_low"] <= interval["delta"] <= interval["ci_high"], row["iteration"]
+        assert "(95% CI " in row["reason"] and row["inconclusive"] is False, row["reason"]
+    first, second, legacy, phrasings = rows
+    assert first["deltas"]["token_f1"]["ci_low"] >= 0.02 and second["deltas"]["token_f1"]["ci_low"] >= 0.02
+    assert legacy["regression"] is True and legacy["deltas"]["token_f1"]["ci_high"] < 0
+    assert phrasings["deltas"]["token_f1"] == {"delta": 0.0, "ci_low": 0.0, "ci_high": 0.0}
+    assert "is shown below the required 0.0200" in phrasings["reason"]
+    # 22 records cannot see a gain of 0.02: the demo says so.
+    assert phrasings["power"]["too_small"] is True and phrasings["power"]["records"] == 22
+    assert "yardstick too small: iteration 4: the evaluation set's 22 records can detect" in done.stdout
+    assert "interval was clear of min_improvement 0.02 (no round inconclusive)" in done.stdout
     assert [row["rollback"] for row in rows] == ["possible", "champion", None, None]
     assert [row["model_deleted_at"] is not None for row in rows] == [False, False, True, True]
     assert "rollback possible to iteration 1 (iterft rollback support-bot " in done.stdout

@@ -288,9 +288,12 @@ def test_reinforcement_with_the_default_grader_rewards_the_lineages_metric(
     assert max(_mean_rewards(session, "rft-default")) > 0.0
     # The foundation model knew the facts in other words; rewards chose answers nearer the team's.
     assert 0.0 < row["champion_score"] < row["eval_score"]
-    assert (row["decision"] == "promoted") == (
-        row["eval_score"] >= row["champion_score"] + row["min_improvement"]
-    )
+    # The gate reads the gain's interval (gate.decide_on lower_bound, 22 questions): a gain of about the
+    # required 0.02 is promoted only when its whole interval clears it, else rejected as inconclusive.
+    interval = row["deltas"]["token_f1"]
+    assert interval["delta"] == pytest.approx(row["eval_score"] - row["champion_score"], abs=1e-6)
+    assert (row["decision"] == "promoted") == (interval["ci_low"] >= row["min_improvement"])
+    assert row["inconclusive"] == (interval["ci_low"] < row["min_improvement"] <= interval["ci_high"])
 
 
 def _team_grader(session: LocalSession) -> str:

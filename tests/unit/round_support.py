@@ -16,7 +16,7 @@ from iterft_runtime.handlers import begin, decide, swap_serving
 from iterft_runtime.logic.dispatch import execution_input
 from iterft_runtime.models.lineage import LineageConfig
 from iterft_runtime.models.records import DatasetRef
-from runtime_support import BUCKET, LINEAGE, LINEAGE_CONFIG, Aws, FakeBedrock, valid_dataset
+from runtime_support import BUCKET, LINEAGE, LINEAGE_CONFIG, Aws, FakeBedrock, aws_client, valid_dataset
 
 DEPLOYMENTS = "arn:aws:bedrock:us-east-1:123456789012:custom-model-deployment/"
 JOBS = "arn:aws:bedrock:us-east-1:123456789012:model-customization-job/"
@@ -86,8 +86,54 @@ def metrics(primary: float, others: float = 0.5) -> dict[str, Any]:
     }
 
 
-def evaluated(doc: dict[str, Any], candidate: float, champion: float) -> dict[str, Any]:
+RECORDS = 20
+SET_VERSION = "00112233aabbccdd"
+
+
+def per_record(mean: float, swing: float = 0.1) -> list[float]:
+    """RECORDS scores averaging `mean`: alternately `swing` above and below it (within 0..1)."""
+    swing = min(swing, mean, 1 - mean)
+    return [mean + (swing if index % 2 else -swing) for index in range(RECORDS)]
+
+
+def record_scores(
+    lineage: str,
+    model_iteration: int,
+    scores: dict[str, list[float]],
+    categories: list[str | None] | None = None,
+) -> str:
+    """Write one model's record-scores document (what Aggregate evaluation writes); its URI."""
+    key = naming.record_scores_key(lineage, model_iteration, SET_VERSION)
+    document = {
+        "eval_set_version": SET_VERSION,
+        "lines": list(range(1, RECORDS + 1)),
+        "categories": categories or ["billing"] * RECORDS,
+        "scores": scores,
+        "overall": {name: sum(values) / len(values) for name, values in scores.items()},
+    }
+    aws_client("s3").put_object(Bucket=BUCKET, Key=key, Body=json.dumps(document).encode())
+    return f"s3://{BUCKET}/{key}"
+
+
+def evaluated(
+    doc: dict[str, Any],
+    candidate: float,
+    champion: float,
+    *,
+    candidate_records: dict[str, list[float]] | None = None,
+    champion_records: dict[str, list[float]] | None = None,
+) -> dict[str, Any]:
+    """The round evaluated: its summary, and both models' per-record scores in S3. By default the two
+    models' records swing alike around their means (every paired difference is the mean's: an interval of
+    no width), the other metrics 0.5 each."""
     n = doc["iteration"]
+    name = doc["lineage"]["name"]
+    candidate_records = candidate_records or {
+        "token_f1": per_record(candidate), "exact_match": per_record(0.5), "rouge_l": per_record(0.5)
+    }  # fmt: skip
+    champion_records = champion_records or {
+        "token_f1": per_record(champion), "exact_match": per_record(0.5), "rouge_l": per_record(0.5)
+    }  # fmt: skip
     return {
         **doc,
         "training": {
@@ -112,8 +158,8 @@ def evaluated(doc: dict[str, Any], candidate: float, champion: float) -> dict[st
         },
         "evaluation": {
             "metric": "token_f1",
-            "eval_set_version": "00112233aabbccdd",
-            "records": 20,
+            "eval_set_version": SET_VERSION,
+            "records": RECORDS,
             "candidate_score": candidate,
             "champion_score": champion,
             "champion_reused": False,
@@ -121,6 +167,8 @@ def evaluated(doc: dict[str, Any], candidate: float, champion: float) -> dict[st
             "metrics_uri": f"s3://{BUCKET}/{naming.evaluation_metrics_key(LINEAGE, n)}",
             "candidate_metrics": metrics(candidate),
             "champion_metrics": metrics(champion),
+            "candidate_scores_uri": record_scores(name, n, candidate_records),
+            "champion_scores_uri": record_scores(name, n - 1, champion_records),
         },
     }
 
@@ -149,16 +197,27 @@ def swapped(doc: dict[str, Any]) -> dict[str, Any]:
     return {**doc, "swap": swap_serving.handler(doc, None)}
 
 
-def to_decide(lineage: dict[str, Any], candidate: dict[str, Any], champion: dict[str, Any]) -> dict[str, Any]:
-    """Decide's input: a round of iteration 2 whose evaluation measured these metrics."""
+def to_decide(
+    lineage: dict[str, Any],
+    candidate: dict[str, Any],
+    champion: dict[str, Any],
+    *,
+    candidate_records: dict[str, list[float]] | None = None,
+    champion_records: dict[str, list[float]] | None = None,
+    categories: list[str | None] | None = None,
+) -> dict[str, Any]:
+    """Decide's input: a round of iteration 2 whose evaluation measured these metrics, both models'
+    per-record scores written to S3 (by default swinging alike around each overall score)."""
+    candidate_records = candidate_records or {name: per_record(m["overall"]) for name, m in candidate.items()}
+    champion_records = champion_records or {name: per_record(m["overall"]) for name, m in champion.items()}
     return {
         "kind": "round",
         "lineage": lineage,
         "iteration": 2,
         "evaluation": {
             "metric": "token_f1",
-            "eval_set_version": "00112233aabbccdd",
-            "records": 20,
+            "eval_set_version": SET_VERSION,
+            "records": RECORDS,
             "candidate_score": candidate["token_f1"]["overall"],
             "champion_score": champion["token_f1"]["overall"],
             "champion_reused": False,
@@ -166,6 +225,8 @@ def to_decide(lineage: dict[str, Any], candidate: dict[str, Any], champion: dict
             "metrics_uri": f"s3://{BUCKET}/metrics.json",
             "candidate_metrics": candidate,
             "champion_metrics": champion,
+            "candidate_scores_uri": record_scores(lineage["name"], 2, candidate_records, categories),
+            "champion_scores_uri": record_scores(lineage["name"], 1, champion_records, categories),
         },
     }
 

@@ -10,7 +10,7 @@ import yaml
 
 from stacks import functions
 from stacks.app_builder import build_app
-from stacks.config import ConfigError, load_config
+from stacks.config import CONFIG_DIR, ConfigError, check_yardsticks, load_config
 from stacks.functions import LayerNotBuiltError
 
 VALID = {
@@ -386,3 +386,32 @@ def test_build_app_without_the_lambda_layer_says_to_run_make_setup(
     monkeypatch.setattr(functions, "LAYER_DIR", tmp_path / "build" / "layer")
     with pytest.raises(LayerNotBuiltError, match="run `make setup`"):
         build_app("dev")
+
+
+def test_synth_warns_when_the_shipped_evaluation_set_cannot_detect_min_improvement(tmp_path: Path) -> None:
+    """dev.yaml points both lineages at the demo's 22-record set; min_improvement 0.02 needs (1.96 x
+    0.7071 / 0.02)^2 = 4,801.8 records at the widest spread a score can have."""
+    warnings = check_yardsticks(load_config("dev"), CONFIG_DIR, "config/dev.yaml")
+    assert [warning.lineage for warning in warnings] == ["support-bot", "support-distilled"]
+    assert warnings[0].message == (
+        "lineages.0 (support-bot): evaluation.set_file: the evaluation set's 22 records can detect an "
+        "improvement of about 0.2955 at 95% confidence (from the widest spread a 0..1 score can have (0.5)), "
+        "more than gate.min_improvement 0.02: about 4,802 records would be needed"
+    )
+    # A set large enough for its min_improvement: no warning. One the config names but lacks: refused.
+    lines = (CONFIG_DIR.parent / "examples" / "support-bot" / "eval.jsonl").read_bytes().splitlines()
+    (tmp_path / "big.jsonl").write_bytes(b"\n".join(lines * 219) + b"\n")  # 4,818 records
+    big = _broken({"lineage": {"evaluation": {"set_file": "big.jsonl"}, "gate": {"min_improvement": 0.02}}})
+    (tmp_path / "test.yaml").write_text(yaml.safe_dump(big))
+    assert check_yardsticks(load_config("test", tmp_path), tmp_path, "test.yaml") == []
+    missing = _broken({"lineage": {"evaluation": {"set_file": "nowhere.jsonl"}}})
+    (tmp_path / "test.yaml").write_text(yaml.safe_dump(missing))
+    with pytest.raises(ConfigError, match=r"evaluation.set_file: no file .*nowhere.jsonl"):
+        check_yardsticks(load_config("test", tmp_path), tmp_path, "test.yaml")
+
+
+def test_the_yardstick_warning_is_a_synth_annotation() -> None:
+    app = build_app("dev")
+    stack = next(child for child in app.node.children if child.node.id == "iterft-dev")
+    messages = [str(entry.data) for entry in stack.node.metadata if entry.type == "aws:cdk:warning"]
+    assert any("evaluation.set_file: the evaluation set's 22 records" in message for message in messages)

@@ -121,7 +121,17 @@ def test_the_starting_point_is_scored_on_its_foundation_model(aws: Aws, fake: Fa
         "champion_reused": False,
         "results_uri": f"s3://{BUCKET}/{results_key}",
         "metrics_uri": f"s3://{BUCKET}/{naming.evaluation_metrics_key(LINEAGE, 1)}",
+        "candidate_scores_uri": f"s3://{BUCKET}/{naming.record_scores_key(LINEAGE, 1, version)}",
+        "champion_scores_uri": f"s3://{BUCKET}/{naming.record_scores_key(LINEAGE, 0, version)}",
     }
+    # Each model's per-record scores, keyed by its iteration (0: the starting point) and the set version.
+    candidate_records = json.loads(aws.read(naming.record_scores_key(LINEAGE, 1, version)))
+    champion_records = json.loads(aws.read(naming.record_scores_key(LINEAGE, 0, version)))
+    assert candidate_records["lines"] == champion_records["lines"] == [1, 2, 3, 4]
+    assert candidate_records["categories"] == ["geo", None, None, None]
+    assert candidate_records["scores"]["token_f1"] == [1.0, 1.0, 1.0, 0.0]
+    assert champion_records["scores"]["token_f1"] == [1.0, 0.0, 0.0, 0.0]
+    assert champion_records["overall"]["token_f1"] == 0.25 and champion_records["eval_set_version"] == version
     # Every metric, overall and per category (only the first item has one).
     assert set(candidate_metrics) == set(champion_metrics) == {"exact_match", "rouge_l", "token_f1"}
     assert candidate_metrics["exact_match"] == {"overall": 0.75, "by_category": {"geo": 1.0}, "categories": 1}
@@ -194,6 +204,41 @@ def test_the_champions_score_is_reused_on_an_unchanged_set(aws: Aws, fake: FakeB
         json.loads(line) for line in aws.read(naming.evaluation_results_key(LINEAGE, 2)).decode().splitlines()
     ]
     assert all("champion_answer" not in row for row in rows)
+
+
+def test_a_champion_whose_per_record_scores_are_gone_answers_again(aws: Aws, fake: FakeBedrock) -> None:
+    """Its recorded metrics alone cannot be paired: the gate needs its score on every record."""
+    version = put_eval_set(aws, EVAL_SET)
+    evaluate(running_round(aws))
+    aws.registry.release_lock(LINEAGE, 1)
+    aws.client("s3").delete_object(Bucket=BUCKET, Key=naming.record_scores_key(LINEAGE, 0, version))
+    fake.calls.clear()
+
+    result = evaluate(running_round(aws, 2))
+
+    assert result["champion_reused"] is False and result["champion_score"] == 0.25
+    assert FOUNDATION in {model for model, _ in fake.calls}
+    assert result["champion_scores_uri"].endswith(naming.record_scores_key(LINEAGE, 0, version))
+
+
+def test_a_reused_champions_per_record_scores_must_be_the_ones_it_was_recorded_with(
+    aws: Aws, fake: FakeBedrock
+) -> None:
+    """Scores that do not average to the recorded metrics (another yardstick wrote them) are not reused."""
+    version = put_eval_set(aws, EVAL_SET)
+    evaluate(running_round(aws))
+    aws.registry.release_lock(LINEAGE, 1)
+    key = naming.record_scores_key(LINEAGE, 0, version)
+    document = json.loads(aws.read(key))
+    document["scores"]["token_f1"] = [1.0, 1.0, 0.0, 0.0]
+    document["overall"]["token_f1"] = 0.5
+    aws.upload(key, json.dumps(document).encode())
+    fake.calls.clear()
+
+    result = evaluate(running_round(aws, 2))
+
+    assert result["champion_reused"] is False
+    assert json.loads(aws.read(key))["scores"]["token_f1"] == [1.0, 0.0, 0.0, 0.0]
 
 
 def test_a_changed_set_rescores_the_serving_champion(aws: Aws, fake: FakeBedrock) -> None:

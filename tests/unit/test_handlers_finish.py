@@ -6,6 +6,7 @@ Each handler gets the state document the workflow would pass it (round_support b
 from __future__ import annotations
 
 import warnings
+from typing import Any
 
 import pytest
 from iterft_runtime import naming
@@ -16,6 +17,7 @@ from round_support import (
     dispatched,
     evaluated,
     metrics,
+    per_record,
     priced,
     published_metrics,
     swapped,
@@ -72,8 +74,16 @@ def test_finish_records_everything_releases_the_lock_and_notifies(aws: Aws, fake
     assert notification["Subject"].startswith(f"iterft {LINEAGE} #1 promoted")
     assert "0.7200" in notification["Message"] and "0.6100" in notification["Message"]
     assert history["metrics"] == metrics(0.72) and history["champion_metrics"] == metrics(0.61)
-    assert history["deltas"] == pytest.approx({"token_f1": 0.11, "exact_match": 0.0, "rouge_l": 0.0})
-    assert history["gate"] == [{"rule": "primary token_f1 +0.1100 >= 0.0200", "passed": True}]
+    # Both models' records swing alike (round_support.per_record): every paired difference is the mean's.
+    assert history["deltas"] == {
+        "token_f1": {"delta": 0.11, "ci_low": 0.11, "ci_high": 0.11},
+        "exact_match": {"delta": 0.0, "ci_low": 0.0, "ci_high": 0.0},
+        "rouge_l": {"delta": 0.0, "ci_low": 0.0, "ci_high": 0.0},
+    }
+    assert history["gate"] == [
+        {"rule": "primary token_f1 +0.1100 [+0.1100, +0.1100]: lower bound >= 0.0200", "passed": True}
+    ]
+    assert history["inconclusive"] is False and history["power"]["records"] == 20
     assert history["converged"] is False
 
 
@@ -310,6 +320,80 @@ def test_finish_records_the_cost_and_counts_it_once_in_the_months_spend(
     assert record is not None and record.cost["training_usd"] == pytest.approx(0.16)
     state = aws.registry.get_state(LINEAGE)
     assert state is not None and (state.spend_month, state.spend_usd) == ("2026-12", pytest.approx(0.16))
+
+
+def provisioned_for_an_hour(doc: dict[str, Any]) -> dict[str, Any]:
+    """The round evaluated on one model unit of provisioned throughput created an hour before Finish."""
+    capacity = {
+        "kind": "provisioned",
+        "name": f"bot-it{doc['iteration']:04d}-eval",
+        "arn": doc["capacity"]["candidate_model"],
+        "model_arn": doc["training"]["output_model_arn"],
+        "role": "candidate",
+        "model_units": 1,
+        "created_at": "2026-11-25T09:30:00.000Z",
+    }
+    return {**doc, "capacity": {**doc["capacity"], "evaluation": [capacity]}}
+
+
+def test_finish_records_the_cost_per_point_and_a_dearer_gain_counts_as_marginal(
+    aws: Aws, fake: FakeBedrock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """$2.16 a round (as above). +0.20 is 20 points: $0.108 a point, over a limit of $0.05: marginal. A
+    round that did not improve has no price per point (it bought none)."""
+    monkeypatch.setattr(settings, "now", lambda: "2026-11-25T10:30:00.000Z")
+    limited = {"min_improvement": 0.02, "max_cost_per_point_usd": 0.05, "plateau_rounds": 2}
+    converged = []
+    for n, (candidate, champion) in enumerate([(0.7, 0.5), (0.5, 0.5), (0.9, 0.7)], start=1):
+        doc = priced(evaluated(begun(dispatched(aws, f"{n}.jsonl")), candidate=candidate, champion=champion))
+        doc = provisioned_for_an_hour({**doc, "lineage": {**doc["lineage"], "gate": limited}})
+        doc["decision"] = decide.handler(doc, None)
+        doc["outcome"] = {"decision": doc["decision"]["decision"], "reason": doc["decision"]["reason"]}
+        finish.handler(doc, None)
+        record = aws.registry.get_iteration(LINEAGE, n)
+        assert record is not None
+        converged.append((record.decision, record.cost_per_point_usd, record.converged))
+    assert converged == [
+        ("promoted", pytest.approx(0.108), False),  # a gain, dearer than the limit: marginal (1)
+        ("rejected", None, True),  # no gain, shown: marginal (2), converged
+        ("promoted", pytest.approx(0.108), True),  # dearer again: still marginal
+    ]
+    first = aws.registry.get_iteration(LINEAGE, 1)
+    assert first is not None and first.reason is not None
+    assert (
+        "cost of progress: $0.1080 per point of improvement, more than gate.max_cost_per_point_usd $0.05"
+        in (first.reason)
+    )
+    assert first.to_history()["cost_per_point_usd"] == pytest.approx(0.108)
+
+
+def test_finish_counts_a_round_as_marginal_only_when_its_interval_shows_the_change_small(
+    aws: Aws, fake: FakeBedrock
+) -> None:
+    """A mean change of 0 on records that moved both ways (interval about +-0.2) is not shown small: the
+    count restarts; the same mean with every record unchanged is marginal."""
+    gate = {"min_improvement": 0.02, "plateau_rounds": 2}
+    churned = {"token_f1": [1.0, 0.0] * 10, "exact_match": per_record(0.5), "rouge_l": per_record(0.5)}
+    steady = {"token_f1": [0.0, 1.0] * 10, "exact_match": per_record(0.5), "rouge_l": per_record(0.5)}
+    counts = []
+    for n, candidate_records in enumerate([steady, churned, steady, steady], start=1):
+        doc = evaluated(
+            begun(dispatched(aws, f"{n}.jsonl")),
+            candidate=0.5,
+            champion=0.5,
+            candidate_records=candidate_records,
+            champion_records=steady,
+        )
+        doc = {**doc, "lineage": {**doc["lineage"], "gate": gate}}
+        doc["decision"] = decide.handler(doc, None)
+        doc["outcome"] = {"decision": doc["decision"]["decision"], "reason": doc["decision"]["reason"]}
+        finish.handler(doc, None)
+        state = aws.registry.get_state(LINEAGE)
+        assert state is not None
+        counts.append((state.marginal_rounds, state.converged))
+    assert counts == [(1, False), (0, False), (1, False), (2, True)]
+    churn = aws.registry.get_iteration(LINEAGE, 2)
+    assert churn is not None and churn.deltas["token_f1"]["ci_high"] > 0.02 and churn.regression is None
 
 
 def test_finish_without_prices_records_quantities_and_counts_no_spend(aws: Aws, fake: FakeBedrock) -> None:

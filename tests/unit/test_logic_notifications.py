@@ -11,6 +11,7 @@ from iterft_runtime.logic.notifications import (
     subject_line,
     unknown_lineage_notification,
 )
+from iterft_runtime.logic.paired import yardstick_power
 from iterft_runtime.logic.validation import Severity, validate_lines
 from iterft_runtime.models.families import PROMPT_COMPLETION
 from iterft_runtime.models.records import IterationRecord
@@ -48,6 +49,43 @@ def test_promoted() -> None:
         "Final training loss: 0.4000; validation loss: n/a",
     ):
         assert text in message.body
+
+
+def test_a_round_says_its_intervals_whether_the_gate_could_tell_and_when_the_yardstick_is_too_small() -> None:
+    power = yardstick_power(22, 0.02, 0.95, spreads=(0.3, 0.35))
+    message = round_notification(
+        "bot",
+        record(
+            decision="rejected",
+            eval_score=0.66,
+            champion_score=0.61,
+            deltas={
+                "exact_match": {"delta": 0.0455, "ci_low": -0.0455, "ci_high": 0.1364},
+                "token_f1": {"delta": 0.05, "ci_low": -0.0212, "ci_high": 0.1188},
+            },
+            inconclusive=True,
+            records_to_resolve=174,
+            power=power.to_dict(),
+            cost_per_point_usd=0.4321,
+        ),
+    )
+    assert message.subject == "iterft bot #4 rejected (inconclusive): token_f1 0.660 vs 0.610 (+0.050)"
+    for text in (
+        "Candidate - champion (mean paired difference, 95% CI): token_f1 +0.0500 [-0.0212, +0.1188]; "
+        "exact_match +0.0455 [-0.0455, +0.1364]",
+        "Inconclusive: the token_f1 interval straddles the required improvement; about 174 more evaluation "
+        "records would resolve a difference of this size",
+        # spreads 0.3 and 0.35: 1.96 x 0.4610 / sqrt(22) = 0.1926; (1.96 x 0.4610 / 0.02)^2 = 2040.8
+        "Yardstick too small: the evaluation set's 22 records can detect an improvement of about 0.1926 at "
+        "95% confidence (from the two models' score spread), more than gate.min_improvement 0.02: about "
+        "2,041 records would be needed",
+        "Estimated cost per point (0.01) of token_f1 improvement: $0.4321",
+    ):
+        assert text in message.body, text
+    # A round recorded before intervals: its deltas are bare numbers, and nothing is said of power.
+    old = round_notification("bot", record(decision="promoted", eval_score=0.7, champion_score=0.6,
+                                           deltas={"token_f1": 0.1}))  # fmt: skip
+    assert "token_f1 +0.1000" in old.body and "Yardstick" not in old.body and "Inconclusive" not in old.body
 
 
 def test_rejected_from_the_starting_point() -> None:

@@ -11,7 +11,7 @@ from iterft_runtime.logic.rounds import (
     record_fields,
     review_record,
 )
-from iterft_runtime.models.records import DatasetRef, IterationRecord, LineageState
+from iterft_runtime.models.records import DatasetRef, IterationRecord, LineageState, delta_value
 
 LINEAGE = {"name": "bot", "base_model": "amazon.nova-micro-v1:0:128k", "gate": {"min_improvement": 0.03}}
 DATASET = {
@@ -181,6 +181,10 @@ def test_history_has_the_public_keys() -> None:
         "champion_metrics",
         "deltas",
         "gate",
+        "inconclusive",
+        "records_to_resolve",
+        "power",
+        "cost_per_point_usd",
         "converged",
         "approval",
         "evaluation_capacity",
@@ -195,6 +199,18 @@ def test_history_has_the_public_keys() -> None:
         "ended_at",
     } == set(history)
     assert history["strategy"] == "fine_tuning"  # a round from before strategies was fine-tuning
+
+
+def test_history_deltas_carry_an_interval_whichever_shape_they_were_recorded_in() -> None:
+    """Rounds recorded before intervals hold a bare number per metric: shown with null bounds."""
+    old = IterationRecord(iteration=1, deltas={"token_f1": 0.05}).to_history()
+    new = IterationRecord(
+        iteration=2, deltas={"token_f1": {"delta": 0.05, "ci_low": -0.01, "ci_high": 0.11}}
+    ).to_history()
+    assert old["deltas"] == {"token_f1": {"delta": 0.05, "ci_low": None, "ci_high": None}}
+    assert new["deltas"] == {"token_f1": {"delta": 0.05, "ci_low": -0.01, "ci_high": 0.11}}
+    assert [delta_value(row["deltas"]["token_f1"]) for row in (old, new)] == [0.05, 0.05]
+    assert delta_value(0.05) == 0.05 and delta_value(None) is None
 
 
 def test_dataset_uri_carries_the_version() -> None:

@@ -15,6 +15,7 @@ from iterft_runtime.models.gaps import AnswerSource, CategoryGap, FailingRecord,
 
 from iterft.charts import (
     CATEGORY_LINES,
+    CI_LABEL,
     FADED_COLOUR,
     FINAL_TRAINING_LABEL,
     FINAL_VALIDATION_LABEL,
@@ -70,7 +71,10 @@ HISTORY = [
     _row(1, "promoted", records=40, size_bytes=12_345, eval_score=0.40, champion_score=0.10,
          deltas={"token_f1": 0.30}, output_model_arn="arn:aws:bedrock:us-east-1:1:custom-model/bot-it0001"),
     _row(2, "rejected", records=25, size_bytes=800, eval_score=0.405, champion_score=0.40,
-         deltas={"token_f1": 0.005}, reason="improvement +0.0050 < 0.0200 <b>"),
+         deltas={"token_f1": {"delta": 0.005, "ci_low": -0.04, "ci_high": 0.06}}, inconclusive=True,
+         power={"records": 22, "confidence": 0.95, "spread": 0.5, "detectable_improvement": 0.2089,
+                "min_improvement": 0.02, "records_needed": 2401, "too_small": True, "assumed": "scores"},
+         reason="improvement +0.0050 < 0.0200 <b>"),
     _row(3, "invalid_data", records=3, size_bytes=2_000_000, reason="3 records: fewer than 8"),
     _row(4, "promoted", records=60, size_bytes=20_000, eval_score=0.55, champion_score=0.40,
          deltas={}, output_model_arn="arn:aws:bedrock:us-east-1:1:custom-model/bot-it0004", converged=False),
@@ -174,6 +178,46 @@ def test_one_threshold_line_when_the_plateau_threshold_is_the_gates() -> None:
     labels = [line.get_label() for line in figure.axes[1].get_lines()]
     assert "plateau threshold 0.02" in labels
     assert not [label for label in labels if label.startswith("min improvement")]
+
+
+def test_the_metric_charts_improvements_carry_their_intervals_as_error_bars() -> None:
+    """Iteration 2's interval is drawn from -0.04 to +0.06 around its +0.005 and its bar hatched as
+    inconclusive; iteration 1 recorded a bare number (before intervals) and has no error bar."""
+    scores = round_scores(HISTORY)
+    assert [(s.iteration, s.ci_low, s.ci_high, s.inconclusive) for s in scores] == [
+        (1, None, None, False),
+        (2, -0.04, 0.06, True),
+        (4, None, None, False),
+    ]
+    bottom = score_figure(scores, metric="token_f1", min_improvement=0.02, plateau_threshold=0.03).axes[1]
+    [errorbar] = [c for c in bottom.containers if c.get_label() == CI_LABEL]
+    [segments] = [collection.get_segments() for collection in errorbar.lines[2]]
+    assert [[tuple(point) for point in segment] for segment in segments] == [
+        [(2, pytest.approx(-0.04)), (2, pytest.approx(0.06))]
+    ]
+    hatches = {round(p.get_x() + p.get_width() / 2): p.get_hatch() for p in bottom.containers[0]}
+    assert hatches[2] == "//" and not hatches[1] and not hatches[4]
+
+
+def test_the_report_shows_each_rounds_interval_and_warns_of_a_yardstick_too_small(tmp_path: Path) -> None:
+    text = markdown_report("bot", "amazon.nova-micro-v1:0:128k", HISTORY)
+    assert (
+        "- yardstick too small: iteration 2: the evaluation set's 22 records can detect an improvement of "
+        "about 0.2089 at 95% confidence" in text
+    )
+    assert "| +0.0050 [-0.0400, +0.0600] 95% | rejected (inconclusive) |" in text
+    assert "| +0.3000 | promoted |" in text  # recorded before intervals: the mean alone
+    page = write_report(
+        ReportData(
+            "bot", "iterft-dev", "amazon.nova-micro-v1:0:128k", "token_f1", 0.02, 0.02, HISTORY, CURVES
+        ),
+        tmp_path,
+    ).read_text()
+    assert '<p class="warning" id="yardstick"><strong>Yardstick too small:</strong> iteration 2:' in page
+    assert "<td>+0.0050 [-0.0400, +0.0600] 95%</td>" in page
+    big_enough = [{**row, "power": {**row["power"], "too_small": False, "detectable_improvement": 0.01}}
+                  if row.get("power") else row for row in HISTORY]  # fmt: skip
+    assert "yardstick" not in markdown_report("bot", "amazon.nova-micro-v1:0:128k", big_enough)
 
 
 def test_the_dataset_chart_has_one_bar_per_validated_dataset_labelled_with_its_size() -> None:

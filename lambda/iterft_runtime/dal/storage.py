@@ -156,6 +156,15 @@ def put_json(bucket: str, key: str, document: Mapping[str, Any] | Sequence[Any])
     return s3_uri(bucket, key)
 
 
+def read_json(bucket: str, key: str) -> Any | None:
+    """A JSON object's document, or None when the object does not exist."""
+    try:
+        body = b"".join(iter_chunks(bucket, key))
+    except ObjectNotFoundError:
+        return None
+    return json.loads(body)
+
+
 def put_jsonl(bucket: str, key: str, rows: Iterable[Mapping[str, Any]]) -> str:
     """Write rows as JSON Lines (small outputs such as per-prompt evaluation results)."""
     body = "".join(json.dumps(row, ensure_ascii=False, default=str) + "\n" for row in rows).encode()

@@ -2,6 +2,11 @@
 when it answered) with every metric, overall and per category (the judge's grades, graded in the
 shards, are the `judge` metric; a Bedrock evaluation job's per-prompt scores, when the lineage has
 one, the `bedrock_*` metrics), write the per-record results and remember a new champion score.
+
+Each model's every per-record score goes to its record-scores document (naming.record_scores_key: keyed
+by the model's iteration and the set version), and the result names both (`candidate_scores_uri`,
+`champion_scores_uri`): Decide pairs them record by record for the gate's intervals. A reused champion's
+document is the one written when its recorded metrics were measured (checked to match them).
 Result at `$.evaluation`, which Decide reads.
 
 Every score carries the set version it was measured on; a champion that did not answer keeps the
@@ -30,9 +35,11 @@ from iterft_runtime.logic.evaluation import (
     EvaluationItem,
     collect_answers,
     metrics_summary,
+    record_scores_document,
     result_rows,
     reusable_champion_metrics,
     score_answers,
+    scores_match,
 )
 from iterft_runtime.logic.managed_evaluation import (
     ManagedEvaluationError,
@@ -89,6 +96,11 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             graders,
         )
         champion_metrics = champion.metrics
+        champion_scores_uri = storage.put_json(
+            bucket,
+            naming.record_scores_key(lineage.name, state.champion_iteration, version),
+            record_scores_document(collected.items, champion, version),
+        )
         registry.record_champion_score(
             lineage.name,
             iteration,
@@ -105,7 +117,15 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
                 f"{lineage.name}: no champion metrics on evaluation set {version} for this yardstick"
             )
         champion_metrics = reused
+        champion_scores_uri = _reused_champion_scores(
+            bucket, lineage.name, state.champion_iteration, version, reused
+        )
 
+    candidate_scores_uri = storage.put_json(
+        bucket,
+        naming.record_scores_key(lineage.name, iteration, version),
+        record_scores_document(collected.items, candidate, version),
+    )
     results_uri = storage.put_jsonl(
         bucket,
         naming.evaluation_results_key(lineage.name, iteration),
@@ -131,6 +151,8 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         champion_reused=champion is None,
         results_uri=results_uri,
         metrics_uri=metrics_uri,
+        candidate_scores_uri=candidate_scores_uri,
+        champion_scores_uri=champion_scores_uri,
         candidate_metrics=metrics_summary(candidate.metrics),
         champion_metrics=metrics_summary(champion_metrics),
     )
@@ -142,6 +164,20 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         extra={"lineage": lineage.name, "iteration": iteration, **_summary(result)},
     )
     return result
+
+
+def _reused_champion_scores(
+    bucket: str, lineage: str, champion_iteration: int, version: str, metrics: dict[str, Any]
+) -> str:
+    """The URI of the reused champion's per-record scores on this set version, once checked to be the ones
+    its recorded metrics came from (Plan evaluation had the champion answer again otherwise)."""
+    key = naming.record_scores_key(lineage, champion_iteration, version)
+    if not scores_match(storage.read_json(bucket, key), version, metrics):
+        raise ChampionMetricsMissingError(
+            f"{lineage}: the champion's per-record scores at {storage.s3_uri(bucket, key)} are missing or "
+            "are not the ones its recorded metrics came from"
+        )
+    return storage.s3_uri(bucket, key)
 
 
 def _managed_scores(

@@ -12,6 +12,7 @@ Result at `$.finish` (empty).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -22,12 +23,20 @@ from iterft_runtime import naming
 from iterft_runtime.dal import notifier
 from iterft_runtime.dal.registry import IterationNotFoundError, MonthSpend, Registry
 from iterft_runtime.handlers import settings
-from iterft_runtime.logic.cost import CostInputError, RoundCost, estimate_round_cost, month_of, parse_time
+from iterft_runtime.logic.cost import (
+    CostInputError,
+    RoundCost,
+    cost_per_point,
+    costly_note,
+    estimate_round_cost,
+    month_of,
+    parse_time,
+)
 from iterft_runtime.logic.notifications import Convergence, round_notification
-from iterft_runtime.logic.plateau import after_round, is_regression, regression_note
+from iterft_runtime.logic.plateau import PlateauState, after_round, is_regression, regression_note
 from iterft_runtime.logic.round_metrics import round_metric_values
-from iterft_runtime.logic.rounds import gate_improvement, record_fields
-from iterft_runtime.models.lineage import GatePolicy, LineageConfig
+from iterft_runtime.logic.rounds import gate_improvement, gate_interval, record_fields
+from iterft_runtime.models.lineage import DecideOn, GatePolicy, LineageConfig
 from iterft_runtime.models.records import Decision
 from iterft_runtime.models.steps import ExecutionInput, FinishResult, dump
 
@@ -51,17 +60,32 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if "decision" not in fields:
         fields.update(decision=Decision.FAILED.value, reason="the round reached Finish without an outcome")
     registry = Registry(settings.table_name())
-    improvement = gate_improvement(event)
-    if improvement is not None:
-        fields["converged"] = _apply_plateau_rule(registry, name, iteration, improvement, given.lineage.gate)
-        if is_regression(improvement, given.lineage.gate.plateau_limit):
-            fields["regression"] = True
-            fields["reason"] = (
-                f"{fields.get('reason') or 'rejected'}; {regression_note(improvement, given.lineage.gate)}"
-            )
+    gate = given.lineage.gate
     cost = _estimate(event, given.lineage, parse_time(ended_at))
     if cost is not None:
         fields["cost"] = cost.to_dict()
+    improvement = gate_improvement(event)
+    if improvement is not None:
+        per_point = cost_per_point(cost.total_usd if cost is not None else None, improvement)
+        fields["cost_per_point_usd"] = per_point
+        costly = (
+            gate.max_cost_per_point_usd is not None
+            and per_point is not None
+            and per_point > gate.max_cost_per_point_usd
+        )
+        interval = gate_interval(event) if gate.decide_on is DecideOn.LOWER_BOUND else None
+        upper = interval[1] if interval is not None else None
+        fields["converged"] = _apply_plateau_rule(
+            registry, name, iteration, after_round_of(gate, improvement, upper, costly)
+        )
+        if is_regression(improvement, gate.plateau_limit, upper):
+            fields["regression"] = True
+            fields["reason"] = (
+                f"{fields.get('reason') or 'rejected'}; {regression_note(improvement, gate, upper)}"
+            )
+        elif costly and per_point is not None and gate.max_cost_per_point_usd is not None:
+            note = costly_note(per_point, gate.max_cost_per_point_usd)
+            fields["reason"] = f"{fields.get('reason') or 'decided'}; {note}"
     registry.update_iteration(name, iteration, fields)
     spend = None
     if cost is not None and cost.total_usd is not None:
@@ -115,8 +139,17 @@ def _estimate(event: dict[str, Any], lineage: LineageConfig, finished_at: dateti
         return None
 
 
+def after_round_of(
+    gate: GatePolicy, improvement: float, upper: float | None, costly: bool
+) -> Callable[[int], PlateauState]:
+    """The plateau rule for this round, given the lineage's marginal count before it."""
+    return lambda before: after_round(
+        before, improvement, gate.plateau_limit, gate.plateau_rounds, upper=upper, costly=costly
+    )
+
+
 def _apply_plateau_rule(
-    registry: Registry, name: str, iteration: int, improvement: float, gate: GatePolicy
+    registry: Registry, name: str, iteration: int, rule: Callable[[int], PlateauState]
 ) -> bool:
     """Count this decided round once; the lineage's converged state after it."""
     state = registry.get_state(name)
@@ -124,7 +157,7 @@ def _apply_plateau_rule(
         raise StateMissingError(f"{name}: no lineage state in the registry")
     if state.plateau_iteration is not None and state.plateau_iteration >= iteration:
         return state.converged  # a retried Finish: already counted
-    plateau = after_round(state.marginal_rounds, improvement, gate.plateau_limit, gate.plateau_rounds)
+    plateau = rule(state.marginal_rounds)
     if not registry.record_plateau(
         name, iteration, marginal_rounds=plateau.marginal_rounds, converged=plateau.converged
     ):

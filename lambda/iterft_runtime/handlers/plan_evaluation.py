@@ -14,7 +14,8 @@ The plan pins the S3 object it read (`eval_set_object`: version id and ETag) and
 byte range, so every shard reads back only its own records, from exactly the bytes that were planned.
 
 The champion's metrics are reused only when they were measured on the same set version with the
-same metric set; otherwise the champion answers now too, before any comparison. For a lineage with
+same metric set and its per-record scores on that version are kept (the gate pairs them with the
+candidate's); otherwise the champion answers now too, before any comparison. For a lineage with
 `evaluation.managed_job`, a set larger than Bedrock's evaluation jobs take is refused here, before
 any capacity (Validate refused it before training; the set may have been replaced since).
 """
@@ -36,6 +37,7 @@ from iterft_runtime.logic.evaluation import (
     inline_shards,
     plan_shards,
     reusable_champion_metrics,
+    scores_match,
     shard_records,
 )
 from iterft_runtime.logic.managed_evaluation import check_prompt_count
@@ -53,7 +55,10 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     state = Registry(settings.table_name()).get_state(lineage.name)
     if state is None:
         raise RegistryStateMissingError(f"{lineage.name}: no lineage state in the registry")
-    rescore = reusable_champion_metrics(state, evaluation_set.version, lineage.evaluation) is None
+    reused = reusable_champion_metrics(state, evaluation_set.version, lineage.evaluation)
+    rescore = reused is None or not _per_record_scores_kept(
+        lineage.name, state.champion_iteration, evaluation_set.version, reused
+    )
     per_shard = shard_records(lineage.evaluation, champion_answers=rescore)
     bucket, shard_list_key = (
         settings.bucket_name(),
@@ -87,3 +92,12 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         },
     )
     return result
+
+
+def _per_record_scores_kept(
+    lineage: str, champion_iteration: int, version: str, metrics: dict[str, Any]
+) -> bool:
+    """The champion's per-record scores its recorded metrics came from are still there: the gate pairs them
+    with the candidate's (a champion recorded before they were kept answers again, once)."""
+    key = naming.record_scores_key(lineage, champion_iteration, version)
+    return scores_match(storage.read_json(settings.bucket_name(), key), version, metrics)

@@ -13,6 +13,10 @@ estimate = training tokens x epochs / 1,000 x `cost.training_usd_per_1k_tokens`
   lineage's serving cost, not the round's.
 - Invalid data and rejected overrides cost 0; a failed round costs what it used.
 
+The cost of progress: a decided round that improved its primary metric records its estimate per point
+(0.01) of that improvement (`cost_per_point`); `gate.max_cost_per_point_usd` counts a dearer round as
+marginal for the plateau rule.
+
 It is an estimate: Bedrock bills the job's real token count, and an on-demand deployment's
 inference by the token. Unset prices leave the dollars null (the tokens and hours are still
 recorded); a quantity of 0 costs $0 whatever its price.
@@ -124,6 +128,30 @@ def capacity_hours(capacities: Sequence[Mapping[str, Any]], finished_at: datetim
         units = _model_units(capacity.get("model_units"))
         total += max(0.0, (finished_at - created).total_seconds()) / 3600 * units
     return round(total, DIGITS)
+
+
+POINT = 0.01
+"""One point of a 0..1 score: what the cost of progress is counted per."""
+
+
+def cost_per_point(total_usd: float | None, improvement: float) -> float | None:
+    """The round's estimated cost per point (0.01) of primary improvement; None when it has no dollars or
+    no gain to divide by (a round that did not improve has no price per point: it bought none)."""
+    if total_usd is None or improvement <= 0:
+        return None
+    return round(total_usd / (improvement / POINT), DIGITS)
+
+
+def costly_note(per_point: float, limit: float) -> str:
+    """What a round whose gain cost too much says: that it counted as marginal for the plateau rule."""
+    return (
+        f"cost of progress: {money_per_point(per_point)} per point of improvement, more than "
+        f"gate.max_cost_per_point_usd ${limit:,.2f}: counted as marginal towards a plateau"
+    )
+
+
+def money_per_point(value: float) -> str:
+    return f"${value:,.4f}" if value < 1 else f"${value:,.2f}"
 
 
 def budget_check(

@@ -240,6 +240,72 @@ def result_rows(
         yield row
 
 
+def record_scores_document(
+    items: Sequence[EvaluationItem], scored: ScoredAnswers, eval_set_version: str
+) -> dict[str, Any]:
+    """One model's per-record scores on one set version (naming.record_scores_key): every metric's score
+    per record in the set's order, the records' lines and categories (so a pairing can check it pairs the
+    same records), and the overall scores they average to (what a reused champion's registry metrics must
+    equal)."""
+    return {
+        "eval_set_version": eval_set_version,
+        "lines": [item.line for item in items],
+        "categories": [item.category for item in items],
+        "scores": {name: list(values) for name, values in sorted(scored.scores.items())},
+        "overall": {name: scored.overall(name) for name in sorted(scored.metrics)},
+    }
+
+
+MATCH_TOLERANCE = 1e-9
+"""Overall scores within this count as equal (the registry stores them as decimals)."""
+
+
+def scores_match(
+    document: Mapping[str, Any] | None, eval_set_version: str, metrics: Mapping[str, Any]
+) -> bool:
+    """The per-record scores `document` are the ones `metrics` (a model's recorded metrics summary) were
+    averaged from: the same set version, the same metric names, the same overall score for each."""
+    if not isinstance(document, Mapping) or document.get("eval_set_version") != eval_set_version:
+        return False
+    overall = document.get("overall")
+    if (
+        not isinstance(overall, Mapping)
+        or set(overall) != set(metrics)
+        or set(document.get("scores") or {}) != set(metrics)
+    ):
+        return False
+    return all(
+        abs(float(overall[name]) - float(summary["overall"])) <= MATCH_TOLERANCE
+        for name, summary in metrics.items()
+    )
+
+
+@dataclass(frozen=True)
+class PairedRecords:
+    """Both models' per-record scores on the same records, what the gate's intervals are computed from."""
+
+    candidate: dict[str, list[float]]
+    champion: dict[str, list[float]]
+    categories: list[str | None]
+
+
+def pair_records(candidate: Mapping[str, Any], champion: Mapping[str, Any]) -> PairedRecords:
+    """Pair two record-scores documents; ValueError unless they cover the same records of the same set
+    version (the same lines, in the same order)."""
+    if candidate.get("eval_set_version") != champion.get("eval_set_version"):
+        raise ValueError(
+            f"candidate scored on set {candidate.get('eval_set_version')}, champion on "
+            f"{champion.get('eval_set_version')}: not the same yardstick"
+        )
+    if list(candidate.get("lines") or []) != list(champion.get("lines") or []):
+        raise ValueError("candidate and champion were scored on different records of the set")
+    return PairedRecords(
+        candidate={name: [float(v) for v in values] for name, values in dict(candidate["scores"]).items()},
+        champion={name: [float(v) for v in values] for name, values in dict(champion["scores"]).items()},
+        categories=[None if c is None else str(c) for c in candidate.get("categories") or []],
+    )
+
+
 def reusable_champion_metrics(
     state: LineageState, eval_set_version: str, evaluation: EvaluationConfig
 ) -> dict[str, dict[str, Any]] | None:

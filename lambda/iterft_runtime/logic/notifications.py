@@ -7,8 +7,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from iterft_runtime.logic.gaps import weakest_in_summary
+from iterft_runtime.logic.paired import Power, power_warning
 from iterft_runtime.logic.validation import CODES, Severity
-from iterft_runtime.models.records import Decision, IterationRecord
+from iterft_runtime.models.records import Decision, IterationRecord, delta_value
 
 MAX_SUBJECT = 99
 """SNS subjects must be under 100 characters, on one line."""
@@ -87,7 +88,8 @@ def round_notification(
         lines.append(f"Cause: {record.reason or 'unknown'}")
         lines += _model_lines(record)
     elif record.decision in (Decision.PROMOTED, Decision.REJECTED):
-        subject = f"{head} {record.decision}{_score_summary(record)}"
+        inconclusive = " (inconclusive)" if record.inconclusive else ""
+        subject = f"{head} {record.decision}{inconclusive}{_score_summary(record)}"
         lines += _model_lines(record) + _score_lines(lineage, record)
     else:
         subject = f"{head} {record.decision}"
@@ -208,6 +210,7 @@ def _score_lines(lineage: str, record: IterationRecord) -> list[str]:
             f"{record.eval_score:.4f}, champion {record.champion_score:.4f}, "
             f"required improvement {record.min_improvement if record.min_improvement is not None else 'n/a'}"
         )
+    lines += uncertainty_lines(record)
     weakest = weakest_line(lineage, record)
     if weakest:
         lines.append(weakest)
@@ -230,6 +233,44 @@ def weakest_line(lineage: str, record: IterationRecord) -> str | None:
         f"Weakest categories of the champion ({record.metric}): {listed}; "
         f"the records it fails worst: `iterft gaps {lineage}`"
     )
+
+
+def uncertainty_lines(record: IterationRecord) -> list[str]:
+    """Each metric's paired difference with its interval (the primary first), whether the gate could
+    tell, the yardstick's power when it is too small for min_improvement, and the cost per point."""
+    lines = []
+    power = Power.from_dict(record.power) if record.power else None
+    confidence = f"{power.confidence:.0%} " if power is not None else ""
+    listed = sorted(record.deltas, key=lambda name: (name != record.metric, name))
+    shown = [_delta_text(name, record.deltas[name]) for name in listed]
+    if shown:
+        lines.append(f"Candidate - champion (mean paired difference, {confidence}CI): " + "; ".join(shown))
+    if record.inconclusive:
+        more = (
+            f"about {record.records_to_resolve:,} more evaluation records would resolve a difference of "
+            "this size"
+            if record.records_to_resolve is not None
+            else "no number of records resolves a difference of exactly the threshold"
+        )
+        lines.append(f"Inconclusive: the {record.metric} interval straddles the required improvement; {more}")
+    warning = power_warning(power) if power is not None else None
+    if warning:
+        lines.append(f"Yardstick too small: {warning}")
+    if record.cost_per_point_usd is not None:
+        lines.append(
+            f"Estimated cost per point (0.01) of {record.metric} improvement: "
+            f"${record.cost_per_point_usd:,.4f}"
+        )
+    return lines
+
+
+def _delta_text(name: str, entry: Any) -> str:
+    value = delta_value(entry)
+    if value is None:
+        return f"{name} n/a"
+    if isinstance(entry, Mapping) and entry.get("ci_low") is not None and entry.get("ci_high") is not None:
+        return f"{name} {value:+.4f} [{float(entry['ci_low']):+.4f}, {float(entry['ci_high']):+.4f}]"
+    return f"{name} {value:+.4f}"
 
 
 def _convergence_lines(lineage: str, record: IterationRecord, convergence: Convergence) -> list[str]:

@@ -59,6 +59,9 @@ def record_fields(doc: Mapping[str, Any], ended_at: str) -> dict[str, Any]:
         "champion_metrics": evaluation.get("champion_metrics"),
         "deltas": decided.get("deltas"),
         "gate": decided.get("gate"),
+        "inconclusive": decided.get("inconclusive"),
+        "records_to_resolve": decided.get("records_to_resolve"),
+        "power": decided.get("power"),
         "approval": review_record(_section(doc, "approval")),
         "evaluation_capacity": capacity.get("evaluation"),
         "serving_action": swap.get("action"),
@@ -95,6 +98,16 @@ def gate_improvement(doc: Mapping[str, Any]) -> float | None:
     if outcome not in (Decision.PROMOTED, Decision.REJECTED) or improvement is None:
         return None
     return float(improvement)
+
+
+def gate_interval(doc: Mapping[str, Any]) -> tuple[float, float] | None:
+    """The primary metric's confidence interval (ci_low, ci_high) from Decide's deltas, else None."""
+    decided = _section(doc, "decision")
+    primary = _section(doc, "evaluation").get("metric")
+    entry = _section(decided, "deltas").get(primary) if isinstance(primary, str) else None
+    if not isinstance(entry, Mapping) or entry.get("ci_low") is None or entry.get("ci_high") is None:
+        return None
+    return float(entry["ci_low"]), float(entry["ci_high"])
 
 
 def readable_cause(error: Mapping[str, Any] | None) -> str:

@@ -62,13 +62,35 @@ class Commitment(StrEnum):
         return {Commitment.ONE_MONTH: "OneMonth", Commitment.SIX_MONTHS: "SixMonths"}.get(self)
 
 
+class DecideOn(StrEnum):
+    """What of a metric's paired difference the gate reads (logic/gate.py)."""
+
+    POINT = "point"
+    """The mean difference alone."""
+    LOWER_BOUND = "lower_bound"
+    """Its confidence interval: the primary promotes only when the whole interval clears min_improvement;
+    a guard (or a category) fails only when its whole interval lies below minus its tolerance."""
+
+
 class GatePolicy(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     min_improvement: Annotated[float, Field(ge=0, le=1)] = 0.01
     """The candidate's primary score must exceed the champion's by at least this (absolute, 0..1)."""
+    decide_on: DecideOn = DecideOn.LOWER_BOUND
+    """Whether the gate reads the mean paired difference (`point`) or its interval (`lower_bound`)."""
+    confidence: Annotated[float, Field(ge=0.5, le=0.999)] = 0.95
+    """The confidence of every interval the lineage's rounds compute (paired bootstrap over records), and
+    of the yardstick's power."""
+    max_category_drop: Annotated[float, Field(ge=0, le=1)] | None = None
+    """Optional: a candidate whose primary metric falls in any category of the evaluation set by more than
+    this (per decide_on: its mean, or its whole interval) is rejected, the category named."""
+    max_cost_per_point_usd: Annotated[float, Field(gt=0)] | None = None
+    """Optional: a round whose estimated cost per point (0.01) of primary improvement is higher counts as
+    marginal for the plateau rule (needs the lineage's cost prices to have dollars to compare)."""
     plateau_threshold: Annotated[float, Field(ge=0, le=1)] | None = None
-    """A decided round whose primary improvement is under this is marginal (default: min_improvement)."""
+    """A decided round whose primary change is shown small (its interval's upper bound under this) is
+    marginal (default: min_improvement)."""
     plateau_rounds: Annotated[int, Field(ge=1, le=100)] = 3
     """K: this many marginal rounds in a row mark the lineage converged."""
     pause_when_converged: bool = True
@@ -298,6 +320,10 @@ class EvaluationConfig(BaseModel):
     managed_job: ManagedJobConfig | None = None
     """Off by default; when set, a Bedrock evaluation job also scores the set (metrics `bedrock_*`). A
     programmatic job only where evaluation capacity is provisioned throughput; a judged job anywhere."""
+    set_file: Annotated[str, Field(min_length=1)] | None = None
+    """Optional: the evaluation set the team ships with the config (a path relative to the config file).
+    Synth reads it and warns when it is too small to detect gate.min_improvement; putting it at
+    evaluation-sets/<lineage>/eval.jsonl is still the team's step."""
 
     @field_validator("metric")
     @classmethod
@@ -512,6 +538,7 @@ __all__ = [
     "Commitment",
     "CostConfig",
     "CustomMetricConfig",
+    "DecideOn",
     "EvaluationConfig",
     "GatePolicy",
     "JudgeConfig",

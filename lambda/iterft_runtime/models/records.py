@@ -185,8 +185,20 @@ class IterationRecord:
     metrics_uri: str | None = None
     """Every metric of both models, per category too: `{metric, eval_set_version, champion_reused,
     candidate, champion}` (a reused champion's entry is its summary)."""
-    deltas: dict[str, float] = field(default_factory=dict)
-    """Candidate minus champion, overall, per metric."""
+    deltas: dict[str, Any] = field(default_factory=dict)
+    """Candidate minus champion, overall, per metric: `{"delta", "ci_low", "ci_high"}` (the mean paired
+    difference and its confidence interval, logic/paired.py); a bare number in rounds recorded before
+    intervals (`delta_value` reads both)."""
+    inconclusive: bool | None = None
+    """The gate (decide_on lower_bound) could not tell: the primary's interval straddled min_improvement."""
+    records_to_resolve: int | None = None
+    """An inconclusive round: about how many more evaluation records would resolve a difference its size."""
+    power: dict[str, Any] = field(default_factory=dict)
+    """The yardstick's power this round (logic/paired.Power.to_dict): the smallest improvement the set can
+    detect at the lineage's confidence, and the records min_improvement would need."""
+    cost_per_point_usd: float | None = None
+    """Estimated cost of one point (0.01) of primary improvement: the round's cost over its improvement in
+    points (None: no gain, or no dollars)."""
     gate: list[dict[str, Any]] = field(default_factory=list)
     """The gate's verdict per rule: `{"rule": "...", "passed": bool}`."""
     converged: bool | None = None
@@ -288,8 +300,12 @@ class IterationRecord:
             "metric": self.metric,
             "metrics": dict(self.metrics),
             "champion_metrics": dict(self.champion_metrics),
-            "deltas": dict(self.deltas),
+            "deltas": {name: _delta_entry(value) for name, value in self.deltas.items()},
             "gate": list(self.gate),
+            "inconclusive": self.inconclusive,
+            "records_to_resolve": self.records_to_resolve,
+            "power": dict(self.power),
+            "cost_per_point_usd": self.cost_per_point_usd,
             "converged": self.converged,
             "regression": bool(self.regression),
             "approval": dict(self.approval),
@@ -304,6 +320,24 @@ class IterationRecord:
             "started_at": self.started_at,
             "ended_at": self.ended_at,
         }
+
+
+def delta_value(entry: Any) -> float | None:
+    """The mean difference of a history delta, whichever shape it was recorded in."""
+    if isinstance(entry, Mapping):
+        value = entry.get("delta")
+        return None if value is None else float(value)
+    return None if entry is None else float(entry)
+
+
+def _delta_entry(entry: Any) -> dict[str, float | None]:
+    """A history delta as `{"delta", "ci_low", "ci_high"}` (bounds None for a round recorded before them)."""
+    if isinstance(entry, Mapping):
+        return {
+            key: None if entry.get(key) is None else float(entry[key])
+            for key in ("delta", "ci_low", "ci_high")
+        }
+    return {"delta": delta_value(entry), "ci_low": None, "ci_high": None}
 
 
 @dataclass(frozen=True)

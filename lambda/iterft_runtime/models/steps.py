@@ -296,6 +296,10 @@ class EvaluationResult(StepModel):
     candidate_metrics: dict[str, Any] = Field(description="Per metric `{overall, categories, by_category}`.")
     champion_metrics: dict[str, Any]
     managed_results_uri: str | None = None
+    candidate_scores_uri: str | None = Field(default=None, description="The candidate's per-record scores.")
+    champion_scores_uri: str | None = Field(
+        default=None, description="The champion's per-record scores on the same set version."
+    )
 
 
 class DecisionResult(StepModel):
@@ -306,8 +310,17 @@ class DecisionResult(StepModel):
     decision: str | None = None
     reason: str | None = None
     improvement: float | None = Field(default=None, description="The primary metric's gain.")
-    deltas: dict[str, float] | None = Field(default=None, description="Per metric, overall.")
+    deltas: dict[str, dict[str, float | None]] | None = Field(
+        default=None, description="Per metric, overall: `{delta, ci_low, ci_high}`."
+    )
     gate: list[dict[str, Any]] | None = Field(default=None, description="`[{rule, passed}]`.")
+    inconclusive: bool | None = Field(default=None, description="The primary's interval straddled the gate.")
+    records_to_resolve: int | None = Field(
+        default=None, description="More records an inconclusive round needs."
+    )
+    power: dict[str, Any] | None = Field(
+        default=None, description="The yardstick's power (logic/paired.Power)."
+    )
     approval_required: bool | None = None
     approval_timeout_seconds: int | None = None
 
