@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
@@ -47,7 +47,7 @@ from iterft_runtime.logic.validation_fast import Unscanned, prompt_texts
 from iterft_runtime.logic.validation_report import ValidationReport
 from iterft_runtime.models.leakage import LeakageAction, LeakageConfig
 
-HEAD_CHARS_PER_WORD = 10
+HEAD_CHARS_PER_WORD = 8
 """A long text's first (words needed x this) characters are normalised first: when they hold enough
 words to rule the text out, the rest is never read."""
 MAX_QUOTED = 80
@@ -121,7 +121,9 @@ class LeakageIndex:
         """The normalised texts of the prompts with fewer words than a shingle."""
         self._lines: list[int] = []
         self._prompts: list[str] = []
-        self._sets: list[set[int]] = []
+        self._sets: list[tuple[int, ...]] = []
+        """Each prompt's shingles: tuples of ints, which the garbage collector stops tracking (sets it
+        walks at every full collection)."""
         frequency: dict[int, int] = {}
         self.max_words = 0
         for line, prompt in prompts:
@@ -135,18 +137,19 @@ class LeakageIndex:
             shingles = shingle_set(words, self.size)
             self._lines.append(line)
             self._prompts.append(prompt)
-            self._sets.append(shingles)
+            self._sets.append(tuple(shingles))
             for shingle in shingles:
                 frequency[shingle] = frequency.get(shingle, 0) + 1
         # The global order of prefix filtering: rarest first, ties by value; as a rank a shingle.
         ordered = sorted(frequency, key=lambda shingle: (frequency[shingle], shingle))
         self._rank = {shingle: rank for rank, shingle in enumerate(ordered)}
         self._vocabulary = frozenset(frequency)
-        self._postings: dict[int, list[int]] = {}
-        for index, shingles in enumerate(self._sets):
-            prefix = sorted(shingles, key=self._rank.__getitem__)[: self._prefix_length(len(shingles))]
+        postings: dict[int, list[int]] = {}
+        for index, members in enumerate(self._sets):
+            prefix = sorted(members, key=self._rank.__getitem__)[: self._prefix_length(len(members))]
             for shingle in prefix:
-                self._postings.setdefault(shingle, []).append(index)
+                postings.setdefault(shingle, []).append(index)
+        self._postings = {shingle: tuple(found) for shingle, found in postings.items()}
         self.max_shingles = max(map(len, self._sets), default=0)
         # More shingles than this and no evaluation prompt is within the threshold: t * |x| <= |y|.
         self._shingle_bound = self.max_shingles * self._den // self._num
@@ -193,7 +196,7 @@ class LeakageIndex:
         else:
             alone = set(compress(everything, map(long_text.__lt__, map(len, texts))))
             alone.update(index for index in everything if SEPARATOR in texts[index])
-        suspects = set(alone)
+        suspects = {index for index in alone if not self._ruled_out_by_head(texts[index])}
         for ascii_text in (True, False):
             members = [
                 index for index in everything if index not in alone and texts[index].isascii() is ascii_text
@@ -226,24 +229,37 @@ class LeakageIndex:
         if True not in shared:
             return found
         # Text j's shingles are at starts[j] .. ends[j] - size (later ones run into the next text, and
-        # are nobody's). Its hits: the shared ones among them.
+        # are nobody's). A suspect has hits (shared positions, at least its shared distinct shingles)
+        # >= ceil(t * its distinct shingles) = -((-num * distinct) // den).
+        positions = list(compress(range(len(shared)), shared))
+        if len(positions) < count:  # sparse: only the texts with a hit, found by bisection
+            for owner in {bisect_right(starts, position) - 1 for position in positions}:
+                first, last = starts[owner], ends[owner] - size
+                hits = bisect_right(positions, last) - bisect_left(positions, first)
+                if hits and hits >= self._needed(len(set(shingles[first : last + 1]))):
+                    found.append(owner)
+            return found
         spans = list(map(slice, starts, map((1 - size).__add__, ends)))
-        hits = list(map(sum, map(shared.__getitem__, spans)))
-        hit = list(compress(range(count), hits))
-        distinct = map(len, map(set, map(shingles.__getitem__, compress(spans, hits))))
-        # A suspect has hits >= ceil(t * distinct) = -((-num * distinct) // den).
+        counts = list(map(sum, map(shared.__getitem__, spans)))
+        hit = list(compress(range(count), counts))
+        distinct = map(len, map(set, map(shingles.__getitem__, compress(spans, counts))))
         ceilings = map(neg, map(floordiv, map((-self._num).__mul__, distinct), repeat(self._den)))
-        found += compress(hit, map(ge, compress(hits, hits), ceilings))
+        found += compress(hit, map(ge, compress(counts, counts), ceilings))
         return found
+
+    def _ruled_out_by_head(self, text: str) -> bool:
+        """Whether the first words of a long `text` already show it matches nothing (its head's words are
+        its first words; the head's last may be cut, and is not counted)."""
+        head_words = self._head_words
+        if len(text) <= head_words * HEAD_CHARS_PER_WORD:
+            return False
+        head = normalised_words(text[: head_words * HEAD_CHARS_PER_WORD])
+        return len(head) > head_words and self._too_long(head[:head_words])
 
     def match(self, text: str) -> Match | None:
         """The evaluation prompt `text` duplicates (exactly, else the most similar), else None."""
-        head_words = self._head_words
-        if len(text) > head_words * HEAD_CHARS_PER_WORD:
-            # Its first words are those of its head (the head's last may be cut: not counted).
-            head = normalised_words(text[: head_words * HEAD_CHARS_PER_WORD])
-            if len(head) > head_words and self._too_long(head[:head_words]):
-                return None
+        if self._ruled_out_by_head(text):
+            return None
         words = normalised_words(text)
         if not words:
             return None
@@ -271,7 +287,7 @@ class LeakageIndex:
         num, den = self._num, self._den
         for index in candidates:
             other = self._sets[index]
-            common = len(shingles & other)
+            common = len(shingles.intersection(other))
             union = count + len(other) - common
             if common * den >= num * union:
                 similarity = Fraction(common, union)
