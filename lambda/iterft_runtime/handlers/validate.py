@@ -101,7 +101,8 @@ def _from_invocation_logs(
 
 def _findings(check: LeakageCheck) -> dict[str, Any]:
     """The report's `leakage`: the summary, and every matching line (the problems list 50 a code)."""
-    return {**check.summary(), "first": None, "matches": [finding.to_dict() for finding in check.findings]}
+    summary = {key: value for key, value in check.summary().items() if key != "first"}
+    return {**summary, "matches": [finding.to_dict() for finding in check.findings]}
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
