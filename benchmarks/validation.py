@@ -1,4 +1,5 @@
-"""Issues 3 and 15: the streaming validator against the `json.loads` floor, on a matrix of shapes.
+"""Issues 3, 15 and 17: the streaming validator against the `json.loads` floor, on a matrix of shapes,
+and with the leakage check against a 10,000-record evaluation set.
 
 A shape is a data format (nova, claude-haiku, prompt/completion for Llama 3.1), a record size
 (about 0.5, 2 or 12 KB), single- or multi-turn (conversations only) and a record count: under the
@@ -10,6 +11,12 @@ tracemalloc) after its imports and after the pass. Sides are interleaved, --repe
 the best time counts. Targets, per shape: the validator's wall-clock throughput at least the
 floor's (ratio >= 1), its peak RSS under 100 MiB. The ratio is also printed in CPU time, which
 other load on the machine hardly moves.
+
+A third side (issue 17) runs the validator with the leakage check on, as the Validate step does,
+against an evaluation set of EVALUATION_RECORDS support questions written like the training
+questions (same vocabulary, other sentences: none is a duplicate, so the check finds nothing and
+reads everything); target: its throughput at least half the validator's alone. Building the
+evaluation set's index is a fixed cost of a round, timed apart (`leakage_index_build_seconds`).
 """
 
 from __future__ import annotations
@@ -22,11 +29,13 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from iterft_runtime.logic.evaluation import parse_evaluation_set
+from iterft_runtime.logic.leakage import LeakageCheck, LeakageIndex
 from iterft_runtime.logic.lines import split_lines
 from iterft_runtime.logic.validation import CONVERSATION_SCHEMA_VERSION, validate_lines
 from iterft_runtime.models.families import (
@@ -37,12 +46,16 @@ from iterft_runtime.models.families import (
     ModelFamily,
     family_named,
 )
+from iterft_runtime.models.leakage import LeakageConfig
 
 from benchmarks import MB, Benchmark, Figure, Options
 
 READ_CHUNK = 64 * 1024
 """The chunk size `iterft validate` reads a file in (iterft.commands.validate.READ_CHUNK)."""
 THROUGHPUT_TARGET_RATIO = 1.0
+LEAKAGE_TARGET_RATIO = 0.5
+"""The validator with the leakage check on: at least this share of the validator's throughput alone."""
+EVALUATION_RECORDS = 10_000
 MEMORY_TARGET_MB = 100
 SEED = 3
 FAMILIES = (NOVA, CLAUDE_HAIKU, LLAMA_PROMPT_COMPLETION)
@@ -143,6 +156,22 @@ def generate(path: Path, shape: Shape, records: int, seed: int = SEED) -> Genera
     return GeneratedFile(path, written, records)
 
 
+def generate_evaluation_set(path: Path, records: int = EVALUATION_RECORDS, seed: int = SEED) -> Path:
+    """An evaluation set of `records` support questions of one or two sentences (about 40 to 160
+    characters), in Bedrock's evaluation format, from sentences of their own (a pool the training
+    files do not use): same vocabulary, no duplicates of the training questions."""
+    rng = random.Random(seed + 1)
+    pool = _sentence_pool(rng)
+    sentence_chars = sum(map(len, pool)) / len(pool) + 1
+    with path.open("w") as handle:
+        for number in range(records):
+            prompt = _text(rng, rng.choice((40, 80, 160)), pool, sentence_chars)
+            reference = _text(rng, 200, pool, sentence_chars)
+            row = {"prompt": prompt, "referenceResponse": reference, "category": f"c{number % 12}"}
+            handle.write(json.dumps(row) + "\n")
+    return path
+
+
 def _sentence_pool(rng: random.Random, size: int = 3_000) -> list[str]:
     vocabulary = _VOCABULARY.split()
     pool = []
@@ -238,15 +267,25 @@ def _cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def measure_here(side: str, path: Path, family: ModelFamily = NOVA) -> dict[str, Any]:
-    """One pass of `side` ("validator" or "floor") over `path` in this process; call in a fresh one."""
+def measure_here(
+    side: str, path: Path, family: ModelFamily = NOVA, evaluation_set: Path | None = None
+) -> dict[str, Any]:
+    """One pass of `side` ("validator", "leakage": the validator with the leakage check against
+    `evaluation_set`, or "floor") over `path` in this process; call in a fresh one."""
+    check = None
+    result: dict[str, Any] = {"side": side}
+    if side == "leakage":
+        if evaluation_set is None:
+            raise ValueError("the leakage side needs an evaluation set")
+        check, result["index_seconds"] = _leakage_check(evaluation_set)
     baseline = _rss_kib()
     size = path.stat().st_size
-    result: dict[str, Any] = {"side": side}
     start, cpu_start = time.perf_counter(), _cpu_seconds()
-    if side == "validator":
-        report = validate_lines(split_lines(_file_chunks(path)), family, declared_size=size)
+    if side in ("validator", "leakage"):
+        report = validate_lines(split_lines(_file_chunks(path)), family, declared_size=size, leakage=check)
         result.update(valid=report.valid, records=report.records, counts=report.counts)
+        if check is not None:
+            result["matched"] = len(check.findings)
     elif side == "floor":
         records = 0
         with path.open("rb") as handle:
@@ -262,10 +301,22 @@ def measure_here(side: str, path: Path, family: ModelFamily = NOVA) -> dict[str,
     return result
 
 
-def measure(side: str, path: Path, family: ModelFamily = NOVA) -> dict[str, Any]:
+def _leakage_check(evaluation_set: Path) -> tuple[LeakageCheck, float]:
+    """The Validate step's check against `evaluation_set` (the default config), and the seconds its
+    index took to build (the set parsed as Validate parses it)."""
+    start = time.perf_counter()
+    parsed = parse_evaluation_set(_file_chunks(evaluation_set), str(evaluation_set))
+    index = LeakageIndex(((item.line, item.prompt) for item in parsed.items), LeakageConfig())
+    return LeakageCheck(index), time.perf_counter() - start
+
+
+def measure(
+    side: str, path: Path, family: ModelFamily = NOVA, evaluation_set: Path | None = None
+) -> dict[str, Any]:
     """`measure_here` in a fresh interpreter, so the peak RSS is that side's alone."""
+    extra = [str(evaluation_set)] if evaluation_set is not None else []
     completed = subprocess.run(
-        [sys.executable, "-m", "benchmarks.validation", side, str(path), family.model or family.name],
+        [sys.executable, "-m", "benchmarks.validation", side, str(path), family.model or family.name, *extra],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -298,11 +349,14 @@ def figures(
     generated: GeneratedFile,
     validator_runs: list[dict[str, Any]],
     floor_runs: list[dict[str, Any]],
+    leakage_runs: Sequence[dict[str, Any]] = (),
 ) -> Iterator[Figure]:
     """One shape's printed figures; refuses a file the validator did not judge as generated."""
-    for validator in validator_runs:
+    for validator in [*validator_runs, *leakage_runs]:
         if validator["counts"] != expected_counts(shape) or validator["records"] != generated.records:
             raise RuntimeError(f"{shape.name}: the generated file is not judged as expected: {validator}")
+        if validator.get("matched"):
+            raise RuntimeError(f"{shape.name}: the leakage check matched generated records: {validator}")
     for floor in floor_runs:
         if floor["records"] != generated.records:
             raise RuntimeError(f"the floor read {floor['records']} lines, not {generated.records}")
@@ -324,24 +378,40 @@ def figures(
         yield Figure(f"{prefix}{name}_peak_rss_mb", side["peak_rss_kib"] / 1024)
     yield Figure(prefix + "target_throughput_met", ratio >= THROUGHPUT_TARGET_RATIO)
     yield Figure(prefix + "target_memory_met", sides["validator"]["peak_rss_kib"] / 1024 < MEMORY_TARGET_MB)
+    if leakage_runs:
+        checked = best(list(leakage_runs))
+        checked_mb_s = checked["bytes"] / MB / checked["seconds"]
+        yield Figure(prefix + "validator_with_leakage_check_throughput_mb_s", checked_mb_s)
+        leakage_ratio = checked_mb_s / throughput["validator"]
+        yield Figure(prefix + "leakage_check_throughput_ratio", leakage_ratio, 2)
+        cpu_ratio = sides["validator"]["cpu_seconds"] / checked["cpu_seconds"]
+        yield Figure(prefix + "leakage_check_cpu_time_ratio", cpu_ratio, 2)
+        yield Figure(prefix + "validator_with_leakage_check_peak_rss_mb", checked["peak_rss_kib"] / 1024)
+        yield Figure(prefix + "target_leakage_check_met", leakage_ratio >= LEAKAGE_TARGET_RATIO)
 
 
 def run(options: Options) -> Iterator[Figure]:
     chosen = [shape for shape in shapes() if not options.shapes or shape.name in options.shapes]
     yield Figure("shapes", len(chosen))
     yield Figure("runs_per_side", options.repeats)
+    yield Figure("evaluation_set_records", EVALUATION_RECORDS)
     met = 0
-    for shape in chosen:
-        runs: dict[str, list[dict[str, Any]]] = {"floor": [], "validator": []}
-        with tempfile.TemporaryDirectory(prefix="iterft-bench-") as directory:
+    builds: list[float] = []
+    with tempfile.TemporaryDirectory(prefix="iterft-bench-") as directory:
+        evaluation_set = generate_evaluation_set(Path(directory) / "eval.jsonl")
+        for shape in chosen:
+            runs: dict[str, list[dict[str, Any]]] = {"floor": [], "validator": [], "leakage": []}
             path = Path(directory) / "train.jsonl"
             generated = generate(path, shape, shape.records(options.size_mb))
-            for _ in range(options.repeats):  # interleaved, so a burst of other load hits both sides
+            for _ in range(options.repeats):  # interleaved, so a burst of other load hits every side
                 for side, side_runs in runs.items():
-                    side_runs.append(measure(side, path, shape.family))
-        shown = list(figures(shape, generated, runs["validator"], runs["floor"]))
-        met += all(figure.value for figure in shown if figure.name.endswith("_met"))
-        yield from shown
+                    side_runs.append(measure(side, path, shape.family, evaluation_set))
+            path.unlink()
+            builds += [run["index_seconds"] for run in runs["leakage"]]
+            shown = list(figures(shape, generated, runs["validator"], runs["floor"], runs["leakage"]))
+            met += all(figure.value for figure in shown if figure.name.endswith("_met"))
+            yield from shown
+    yield Figure("leakage_index_build_seconds", min(builds, default=0.0), 3)
     yield Figure("shapes_meeting_targets", met)
     yield Figure("all_targets_met", met == len(chosen))
 
@@ -355,11 +425,15 @@ BENCHMARK = Benchmark(
         "multi-turn x under the record limit (at most --size-mb MiB) and twice over it (read to the "
         "end); each side --repeats times, interleaved, each run in a fresh process: best wall and "
         "CPU time, highest peak RSS (ru_maxrss, resource-based); targets per shape (wall-clock "
-        f"throughput): throughput >= {THROUGHPUT_TARGET_RATIO} x floor, peak RSS < {MEMORY_TARGET_MB} MiB"
+        f"throughput): throughput >= {THROUGHPUT_TARGET_RATIO} x floor, peak RSS < {MEMORY_TARGET_MB} MiB; "
+        "and the validator with the leakage check on (default config) against a "
+        f"{EVALUATION_RECORDS:,}-record evaluation set: throughput >= {LEAKAGE_TARGET_RATIO} x the "
+        "validator's alone"
     ),
     run=run,
 )
 
 
 if __name__ == "__main__":
-    print(json.dumps(measure_here(sys.argv[1], Path(sys.argv[2]), family_named(sys.argv[3]))))
+    evaluation = Path(sys.argv[4]) if len(sys.argv) > 4 else None
+    print(json.dumps(measure_here(sys.argv[1], Path(sys.argv[2]), family_named(sys.argv[3]), evaluation)))

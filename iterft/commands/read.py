@@ -96,6 +96,8 @@ _ROLLBACK_LABELS = {
 
 
 def _history(args: argparse.Namespace, console: Console) -> int:
+    from iterft_runtime.logic.notifications import leakage_lines
+
     from iterft.history import known_lineage, lineage_history, lineage_uploads, retired_line
 
     deployment = deployment_of(args)
@@ -116,6 +118,8 @@ def _history(args: argparse.Namespace, console: Console) -> int:
         for row in rows:
             if row.get("reason"):
                 console.print(f"  {row['iteration']}: {row['reason']}", markup=False)
+            for line in leakage_lines(row.get("leakage") or {})[:1]:  # its summary; --json has the lines
+                console.print(f"  {row['iteration']}: {line}", markup=False)
         if args.categories:
             for row in rows:
                 if row.get("metrics_uri"):

@@ -71,6 +71,11 @@ def validated_key(lineage: str, iteration: int) -> str:
     return f"{_iteration_dir(VALIDATED_PREFIX, lineage, iteration)}train.jsonl"
 
 
+def validated_report_key(lineage: str, iteration: int) -> str:
+    """A valid upload's validation report, written when it has findings to keep (the leakage check's)."""
+    return f"{_iteration_dir(VALIDATED_PREFIX, lineage, iteration)}validation-report.json"
+
+
 def quarantine_key(lineage: str, iteration: int, source_key: str) -> str:
     return f"{_iteration_dir(QUARANTINE_PREFIX, lineage, iteration)}{source_key.rsplit('/', 1)[-1]}"
 

@@ -27,6 +27,11 @@ SHAPE_FIGURES = {
     "floor_peak_rss_mb",
     "target_throughput_met",
     "target_memory_met",
+    "validator_with_leakage_check_throughput_mb_s",
+    "leakage_check_throughput_ratio",
+    "leakage_check_cpu_time_ratio",
+    "validator_with_leakage_check_peak_rss_mb",
+    "target_leakage_check_met",
 }
 
 
@@ -104,6 +109,8 @@ def test_bench_prints_a_header_and_one_well_formed_line_per_figure(
     assert {name for shape, name in figures if shape is None} == {
         "shapes",
         "runs_per_side",
+        "evaluation_set_records",
+        "leakage_index_build_seconds",
         "shapes_meeting_targets",
         "all_targets_met",
     }

@@ -70,6 +70,7 @@ class _FailingS3:
         lambda: storage.head_object("b", "k"),
         lambda: list(storage.iter_chunks("b", "k")),
         lambda: storage.copy_object("b", "src", None, "b", "dst"),
+        lambda: storage.put_lines("b", "k.jsonl", [b"{}\n"]),
     ],
 )
 def test_every_s3_call_of_the_data_access_layer_names_a_slowdown(
@@ -85,3 +86,18 @@ def test_an_access_denied_s3_call_is_not_retried_as_transient(monkeypatch: pytes
     with pytest.raises(ClientError) as raised:
         storage.put_json("b", "k.json", {"a": 1})
     assert type(raised.value) is ClientError
+
+
+def test_put_lines_streams_any_number_of_lines_into_one_object(monkeypatch: pytest.MonkeyPatch) -> None:
+    written: list[bytes] = []
+
+    class _S3:
+        def upload_fileobj(self, stream: Any, bucket: str, key: str) -> None:
+            while chunk := stream.read(7):  # small reads across line boundaries
+                written.append(chunk)
+
+    monkeypatch.setattr(storage, "client", lambda _service: _S3())
+    lines = [b'{"n": %d}\n' % n for n in range(1000)]
+
+    assert storage.put_lines("b", "k.jsonl", iter(lines)) == "s3://b/k.jsonl"
+    assert b"".join(written) == b"".join(lines)

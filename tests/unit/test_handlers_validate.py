@@ -82,6 +82,17 @@ def test_a_valid_file_is_copied_to_validated_with_merged_hyperparameters(aws: Aw
         "reason": "12 records, no problems",
         "problem_counts": {},
         "problems": [],
+        "leakage": {
+            "action": "reject",
+            "threshold": 0.6,
+            "shingle_words": 3,
+            "evaluation_prompts": 1,
+            "matched": 0,
+            "exact": 0,
+            "near": 0,
+            "dropped": 0,
+            "first": [],
+        },
     }
     assert aws.read(validated) == body
     assert aws.keys(naming.QUARANTINE_PREFIX) == []
@@ -318,3 +329,112 @@ def test_an_upload_with_records_is_rejected_where_the_round_reads_invocation_log
 def test_an_empty_upload_for_logs_still_needs_the_evaluation_set(aws: Aws) -> None:
     with pytest.raises(EvaluationSetMissingError):
         validate.handler(round_input(aws, b"", eval_set=None, lineage=FROM_LOGS), None)
+
+
+# The leakage check (issue 17): the upload against the lineage's evaluation set, before any job.
+
+LEAK_EVAL_SET = jsonl(
+    [
+        {"prompt": "How can I change the credit card I pay with?", "referenceResponse": "Open Billing."},
+        {"prompt": "On which day of the month am I charged?", "referenceResponse": "The first."},
+    ]
+)
+
+
+def leaky_upload() -> bytes:
+    """Twelve records; line 3 asks evaluation line 1's question (other case and punctuation), line 9
+    evaluation line 2's with a word added."""
+    records = [conversation(f"question {i}?", f"answer number {i}") for i in range(12)]
+    records[2] = conversation("HOW CAN I CHANGE THE CREDIT CARD I PAY WITH", "Open Billing.")
+    records[8] = conversation("On which day of the month am I charged, please?", "The first.")
+    return jsonl(records)
+
+
+def with_leakage(**leakage: Any) -> dict[str, Any]:
+    return {**LINEAGE_CONFIG, "leakage": leakage}
+
+
+def test_an_upload_with_evaluation_prompts_is_rejected_with_the_matching_lines(aws: Aws) -> None:
+    body = leaky_upload()
+    event = round_input(aws, body, eval_set=LEAK_EVAL_SET)
+
+    result = validate.handler(event, None)
+
+    assert result["valid"] is False and result["decision"] == "invalid_data"
+    assert result["training_data_uri"] is None and aws.keys(naming.VALIDATED_PREFIX) == []
+    assert result["problem_counts"] == {"evaluation_prompt": 2}
+    assert [(p["line"], p["code"]) for p in result["problems"]] == [
+        (3, "evaluation_prompt"),
+        (9, "evaluation_prompt"),
+    ]
+    assert result["problems"][0]["message"] == (
+        "the user turn 1 is the prompt of evaluation line 1 (exact, after normalisation): "
+        "'How can I change the credit card I pay with?'"
+    )
+    assert "near duplicate of evaluation line 2's prompt (Jaccard 0.88" in result["problems"][1]["message"]
+    assert result["leakage"]["matched"] == 2 and result["leakage"]["action"] == "reject"
+    report = json.loads(aws.read(naming.validation_report_key(LINEAGE, 4)))
+    assert [(m["line"], m["evaluation_line"], m["exact"]) for m in report["leakage"]["matches"]] == [
+        (3, 1, True),
+        (9, 2, False),
+    ]
+    assert aws.read(naming.quarantine_key(LINEAGE, 4, KEY)) == body
+
+
+def test_drop_trains_on_the_other_records_and_says_how_many_were_dropped(aws: Aws) -> None:
+    body = leaky_upload()
+    event = round_input(aws, body, eval_set=LEAK_EVAL_SET, lineage=with_leakage(action="drop"))
+
+    result = validate.handler(event, None)
+
+    validated = naming.validated_key(LINEAGE, 4)
+    assert result["valid"] is True and result["training_data_uri"] == f"s3://{BUCKET}/{validated}"
+    kept = body.splitlines(keepends=True)
+    del kept[8], kept[2]
+    assert aws.read(validated) == b"".join(kept)
+    assert result["records"] == 10
+    assert result["reason"] == (
+        "valid: 12 records, 0 errors, 2 warnings (evaluation_prompt_dropped x2); trains on 10 records, "
+        "2 dropped (leakage.action drop)"
+    )
+    assert {key: result["leakage"][key] for key in ("action", "matched", "dropped")} == {
+        "action": "drop",
+        "matched": 2,
+        "dropped": 2,
+    }
+    report_key = naming.validated_report_key(LINEAGE, 4)
+    assert result["report_uri"] == f"s3://{BUCKET}/{report_key}"
+    assert json.loads(aws.read(report_key))["counts"] == {"evaluation_prompt_dropped": 2}
+
+
+def test_drop_refuses_the_round_when_the_rest_is_under_the_minimum(aws: Aws) -> None:
+    records = [conversation(f"question {i}?", f"answer {i}") for i in range(8)]  # Nova takes 8 at least
+    records[0] = conversation("how can i change the credit card i pay with", "Open Billing.")
+    event = round_input(aws, jsonl(records), eval_set=LEAK_EVAL_SET, lineage=with_leakage(action="drop"))
+
+    result = validate.handler(event, None)
+
+    assert result["valid"] is False and result["decision"] == "invalid_data"
+    assert result["problem_counts"] == {"evaluation_prompt_dropped": 1, "too_few_records": 1}
+    assert aws.keys(naming.VALIDATED_PREFIX) == []
+
+
+def test_warn_trains_on_the_whole_upload_and_records_what_matched(aws: Aws) -> None:
+    body = leaky_upload()
+    event = round_input(aws, body, eval_set=LEAK_EVAL_SET, lineage=with_leakage(action="warn"))
+
+    result = validate.handler(event, None)
+
+    assert result["valid"] is True and result["records"] == 12
+    assert aws.read(naming.validated_key(LINEAGE, 4)) == body
+    assert result["leakage"]["matched"] == 2 and result["leakage"]["dropped"] == 0
+    assert [first["line"] for first in result["leakage"]["first"]] == [3, 9]
+
+
+def test_a_stricter_threshold_lets_a_near_duplicate_through(aws: Aws) -> None:
+    event = round_input(aws, leaky_upload(), eval_set=LEAK_EVAL_SET, lineage=with_leakage(threshold=0.95))
+
+    result = validate.handler(event, None)
+
+    assert result["problem_counts"] == {"evaluation_prompt": 1}  # the exact one only
+    assert result["problems"][0]["line"] == 3

@@ -31,7 +31,10 @@ from runtime_sdk_calls import SdkCall, UntraceableClient, module_client_calls, r
 from stacks.functions import REPO_ROOT
 
 RUNTIME = REPO_ROOT / "lambda" / "iterft_runtime"
-TRANSFER_HELPERS = {("s3", "copy"): ("s3transfer/copies.py", "s3transfer/tasks.py")}
+TRANSFER_HELPERS = {
+    ("s3", "copy"): ("s3transfer/copies.py", "s3transfer/tasks.py"),
+    ("s3", "upload_fileobj"): ("s3transfer/upload.py", "s3transfer/tasks.py"),
+}
 """Client methods boto3 injects (not operations), by the layer's s3transfer modules implementing them:
 their operations are the client calls in those modules."""
 

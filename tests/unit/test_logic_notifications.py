@@ -280,3 +280,51 @@ def test_a_long_score_history_is_listed_from_its_last_rounds() -> None:
         "Score history (token_f1): 40 earlier round(s), then "
         + ", ".join(f"#{n} {n / 100:.4f}" for n in range(41, 61))
     )
+
+
+LEAKAGE = {
+    "action": "drop",
+    "threshold": 0.6,
+    "shingle_words": 3,
+    "evaluation_prompts": 22,
+    "matched": 7,
+    "exact": 5,
+    "near": 2,
+    "dropped": 7,
+    "first": [
+        {"line": 3, "where": "user turn 1", "evaluation_line": 1, "exact": True, "similarity": 1.0},
+        {"line": 9, "where": "prompt", "evaluation_line": 12, "exact": False, "similarity": 0.875},
+    ],
+}
+
+
+def test_a_round_that_dropped_evaluation_prompts_says_so() -> None:
+    message = round_notification(
+        "bot", record(decision="promoted", eval_score=0.71, champion_score=0.65, leakage=LEAKAGE)
+    )
+
+    assert (
+        "Evaluation overlap: 7 training record(s) duplicate evaluation prompts (5 exact, 2 near: Jaccard >= "
+        "0.6 over word 3-shingles); those records were dropped; the round trains on the rest\n"
+        "  line 3 (user turn 1) = evaluation line 1 (exact)\n"
+        "  line 9 (prompt) = evaluation line 12 (Jaccard 0.88)\n"
+        "  (every match is in the validation report)\n"
+    ) in message.body
+
+
+@pytest.mark.parametrize(
+    ("action", "said"),
+    [("reject", "the round is refused before any job"), ("warn", "kept (leakage.action warn)")],
+)
+def test_the_overlap_line_names_what_was_done(action: str, said: str) -> None:
+    leakage = {**LEAKAGE, "action": action, "matched": 2, "dropped": 0}
+    message = round_notification("bot", record(decision="invalid_data", leakage=leakage))
+
+    [line] = [line for line in message.body.splitlines() if line.startswith("Evaluation overlap")]
+    assert said in line
+    assert "every match" not in message.body
+
+
+def test_no_overlap_no_line() -> None:
+    message = round_notification("bot", record(decision="promoted", leakage={**LEAKAGE, "matched": 0}))
+    assert "Evaluation overlap" not in message.body

@@ -164,6 +164,7 @@ def test_history_has_the_public_keys() -> None:
         "records",
         "size_bytes",
         "report_uri",
+        "leakage",
         "results_uri",
         "metrics_uri",
         "regression",

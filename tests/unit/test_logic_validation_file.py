@@ -334,6 +334,8 @@ def test_every_code_has_a_severity() -> None:
         "blank_line",
         "duplicate_record",
         "near_token_limit",
+        "evaluation_prompt_dropped",  # the leakage check's, under actions drop and warn
+        "evaluation_prompt_kept",
     }
 
 

@@ -1,10 +1,12 @@
-"""S3 access: streamed reads (never a whole object in memory), version-pinned copies, small writes.
+"""S3 access: streamed reads (never a whole object in memory), version-pinned copies, small writes and
+streamed ones.
 
 S3's errors that can heal (5xx, SlowDown) are raised as `TransientServiceError`, which the steps retry
 (botocore raises them as a bare ClientError, which they cannot tell from a refusal)."""
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -146,6 +148,37 @@ def copy_object(
     source = {"Bucket": source_bucket, "Key": source_key, **_version(source_version_id)}
     with transient_errors_named():
         client("s3").copy(CopySource=source, Bucket=bucket, Key=key)
+    return s3_uri(bucket, key)
+
+
+class _LinesReader(io.RawIOBase):
+    """A readable stream over an iterator of byte strings (what upload_fileobj reads a part at a time)."""
+
+    def __init__(self, lines: Iterable[bytes]) -> None:
+        self._lines = iter(lines)
+        self._pending = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        while not self._pending:
+            line = next(self._lines, None)
+            if line is None:
+                return 0
+            self._pending = line
+        size = min(len(buffer), len(self._pending))
+        buffer[:size] = self._pending[:size]
+        self._pending = self._pending[size:]
+        return size
+
+
+def put_lines(bucket: str, key: str, lines: Iterable[bytes]) -> str:
+    """Write `lines` as one object, streamed (multipart above 8 MB, so memory stays a few parts whatever
+    the size); returns the URI."""
+    stream = io.BufferedReader(_LinesReader(lines), buffer_size=CHUNK_BYTES)
+    with transient_errors_named():
+        client("s3").upload_fileobj(stream, bucket, key)
     return s3_uri(bucket, key)
 
 

@@ -12,6 +12,13 @@ A valid upload also needs a yardstick to be measured on: the lineage's evaluatio
 parse (and, for `evaluation.managed_job`, fit Bedrock's evaluation job). Otherwise this step fails
 the round now, saying why, before any training is paid for (not the upload's fault, so not
 invalid_data: the failure path records and notifies it).
+
+The same pass runs the leakage check (logic/leakage.py): records whose prompt duplicates an evaluation
+prompt are problems on their lines, with the evaluation line they match. Under the lineage's
+`leakage.action`: `reject` makes them errors (invalid_data, quarantined like any invalid file); `drop`
+trains on the other records, streamed to the validated/ key (and refuses the round when too few would be
+left); `warn` trains on the whole upload. The result's `leakage` says what was found and done, and a valid
+upload with findings gets its report beside the validated copy.
 """
 
 from __future__ import annotations
@@ -25,8 +32,14 @@ from iterft_runtime.dal import storage
 from iterft_runtime.dal.evaluation_sets import evaluation_set_uri, read_evaluation_set
 from iterft_runtime.dal.registry import Registry
 from iterft_runtime.handlers import settings
-from iterft_runtime.logic.evaluation import check_shard_count, shard_records
+from iterft_runtime.logic.evaluation import (
+    EvaluationSet,
+    EvaluationSetError,
+    check_shard_count,
+    shard_records,
+)
 from iterft_runtime.logic.hyperparameters import merge_hyperparameters, overrides_from_metadata
+from iterft_runtime.logic.leakage import LeakageCheck, LeakageIndex, without_lines
 from iterft_runtime.logic.managed_evaluation import check_prompt_count
 from iterft_runtime.logic.notifications import MAX_LISTED_PROBLEMS, listed_problem
 from iterft_runtime.logic.strategies import (
@@ -36,6 +49,7 @@ from iterft_runtime.logic.strategies import (
     requested_strategy,
 )
 from iterft_runtime.logic.validation import Severity, validate_lines
+from iterft_runtime.logic.validation_strategies import minimum_records
 from iterft_runtime.models.lineage import LineageConfig
 from iterft_runtime.models.records import Decision
 from iterft_runtime.models.steps import RoundState, ValidationResult, dump
@@ -44,11 +58,12 @@ from iterft_runtime.models.strategy import Strategy
 logger = Logger()
 
 
-def _check_yardstick(lineage: LineageConfig) -> None:
+def _check_yardstick(lineage: LineageConfig, evaluation_set: EvaluationSet | None = None) -> None:
     """Raise EvaluationSetMissingError / EvaluationSetError / ManagedEvaluationError, each naming the
     set, when the round could not be evaluated (too many shards: counted as if the champion answers)."""
     bucket = settings.bucket_name()
-    evaluation_set, _ = read_evaluation_set(bucket, lineage.name)
+    if evaluation_set is None:
+        evaluation_set, _ = read_evaluation_set(bucket, lineage.name)
     if lineage.evaluation.managed_job is not None:
         check_prompt_count(len(evaluation_set.items))
     per_shard = shard_records(lineage.evaluation, champion_answers=True)
@@ -82,6 +97,12 @@ def _from_invocation_logs(
     result.valid, result.decision = True, None
     result.reason = f"trains on the invocation logs at {logs}; the upload only started the round"
     return result
+
+
+def _findings(check: LeakageCheck) -> dict[str, Any]:
+    """The report's `leakage`: the summary, and every matching line (the problems list 50 a code)."""
+    summary = {key: value for key, value in check.summary().items() if key != "first"}
+    return {**summary, "matches": [finding.to_dict() for finding in check.findings]}
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
@@ -122,27 +143,55 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if logs is not None:
         return dump(_from_invocation_logs(result, lineage, source, dataset.s3_uri, logs.s3_uri))
 
+    # Read first, so the same pass checks for leakage; a missing or broken set fails only a valid upload.
+    try:
+        evaluation_set: EvaluationSet | None = read_evaluation_set(bucket, lineage.name)[0]
+        unreadable: EvaluationSetError | None = None
+    except EvaluationSetError as error:
+        evaluation_set, unreadable = None, error
+    check = None
+    if evaluation_set is not None:
+        prompts = ((item.line, item.prompt) for item in evaluation_set.items)
+        check = LeakageCheck(LeakageIndex(prompts, lineage.leakage))
     report = validate_lines(
         storage.iter_lines(source.bucket, source.key, source.version_id),
         family,
         declared_size=source.size,
         strategy=strategy,
+        leakage=check,
     )
-    result.records = report.records
+    dropped: frozenset[int] = frozenset()
+    if check is not None:
+        dropped = check.apply(report, minimum_records(family, strategy))
+        result.leakage = check.summary()
+    result.records = report.records - len(dropped)
     result.size_bytes = report.size_bytes
     result.estimated_tokens = report.estimated_tokens
+    if dropped and report.records:  # the dropped records' share (each record's own is not kept)
+        result.estimated_tokens = report.estimated_tokens * result.records // report.records
     result.decision = Decision.INVALID_DATA.value
     if report.valid:
-        _check_yardstick(lineage)
+        if unreadable is not None:
+            raise unreadable
+        _check_yardstick(lineage, evaluation_set)
         result.valid, result.decision = True, None
         result.reason = report.summary()
-        result.training_data_uri = storage.copy_object(
-            source.bucket,
-            source.key,
-            source.version_id,
-            bucket,
-            naming.validated_key(lineage.name, iteration),
-        )
+        target = naming.validated_key(lineage.name, iteration)
+        if dropped:
+            kept = without_lines(storage.iter_lines(source.bucket, source.key, source.version_id), dropped)
+            result.training_data_uri = storage.put_lines(bucket, target, kept)
+            result.reason += (
+                f"; trains on {result.records} records, {len(dropped)} dropped (leakage.action drop)"
+            )
+        else:
+            result.training_data_uri = storage.copy_object(
+                source.bucket, source.key, source.version_id, bucket, target
+            )
+        if check is not None and check.findings:
+            document = {**report.to_dict(), "source": dataset.s3_uri, "leakage": _findings(check)}
+            result.report_uri = storage.put_json(
+                bucket, naming.validated_report_key(lineage.name, iteration), document
+            )
     else:
         quarantined = storage.copy_object(
             source.bucket,
@@ -152,6 +201,8 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             naming.quarantine_key(lineage.name, iteration, source.key),
         )
         document = {**report.to_dict(), "source": dataset.s3_uri, "quarantined_copy": quarantined}
+        if check is not None and check.findings:
+            document["leakage"] = _findings(check)
         result.report_uri = storage.put_json(
             bucket, naming.validation_report_key(lineage.name, iteration), document
         )

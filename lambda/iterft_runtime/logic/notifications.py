@@ -76,6 +76,7 @@ def round_notification(
         lines.append(f"Serving now: {record.serving_model_id}")
     if record.reason:
         lines.append(f"Reason: {record.reason}")
+    lines += leakage_lines(record.leakage)
 
     if record.decision == Decision.INVALID_DATA:
         file_name = (record.dataset_key or "dataset").rsplit("/", 1)[-1]
@@ -99,6 +100,36 @@ def round_notification(
     if record.cost:
         lines.append(cost_line(record.cost))
     return Notification(subject=subject_line(subject), body="\n".join(lines) + "\n")
+
+
+_LEAKAGE_DONE = {
+    "reject": "the round is refused before any job",
+    "drop": "those records were dropped; the round trains on the rest",
+    "warn": "kept (leakage.action warn): the round trains on them",
+}
+
+
+def leakage_lines(leakage: Mapping[str, Any]) -> list[str]:
+    """What the leakage check found and did, with the first matching lines (none when nothing matched)."""
+    matched = int(leakage.get("matched") or 0)
+    if not matched:
+        return []
+    action = str(leakage.get("action"))
+    lines = [
+        f"Evaluation overlap: {matched} training record(s) duplicate evaluation prompts "
+        f"({leakage.get('exact', 0)} exact, {leakage.get('near', 0)} near: Jaccard >= "
+        f"{leakage.get('threshold')} over word {leakage.get('shingle_words')}-shingles); "
+        f"{_LEAKAGE_DONE.get(action, action)}"
+    ]
+    for found in leakage.get("first") or []:
+        how = "exact" if found.get("exact") else f"Jaccard {float(found.get('similarity') or 0):.2f}"
+        lines.append(
+            f"  line {found.get('line')} ({found.get('where')}) = evaluation line "
+            f"{found.get('evaluation_line')} ({how})"
+        )
+    if matched > len(leakage.get("first") or []):
+        lines.append("  (every match is in the validation report)")
+    return lines
 
 
 def cost_line(cost: Mapping[str, Any]) -> str:

@@ -36,6 +36,7 @@ def record_fields(doc: Mapping[str, Any], ended_at: str) -> dict[str, Any]:
         "records": validation.get("records"),
         "size_bytes": validation.get("size_bytes"),
         "report_uri": validation.get("report_uri"),
+        "leakage": validation.get("leakage"),
         "hyperparameters": begun.get("hyperparameters", validation.get("hyperparameters")),
         "strategy": begun.get("strategy") or validation.get("strategy"),
         "customization_type": begun.get("customization_type"),

@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from itertools import islice
 from operator import itemgetter
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 from iterft_runtime.logic.lines import TruncatedLine
 from iterft_runtime.logic.validation_duplicates import DUPLICATE_WINDOW, MAX_NESTING
@@ -48,6 +48,9 @@ from iterft_runtime.logic.validation_rules import (
 from iterft_runtime.logic.validation_strategies import needs_own_rules, validate_strategy_lines
 from iterft_runtime.models.families import ModelFamily
 from iterft_runtime.models.strategy_names import Strategy
+
+if TYPE_CHECKING:  # at run time the caller brings it: `iterft validate` imports no pydantic
+    from iterft_runtime.logic.leakage import LeakageCheck
 
 BATCH_BYTES = 64 * 1024
 """About how many bytes of lines _Reader checks together (a batch stays in the CPU's cache)."""
@@ -83,6 +86,7 @@ def validate_lines(
     validation_file: bool = False,
     declared_size: int | None = None,
     strategy: Strategy = Strategy.FINE_TUNING,
+    leakage: LeakageCheck | None = None,
 ) -> ValidationReport:
     """Validate JSONL `lines` (bytes, trailing newline optional) for `family`, in one streaming pass.
 
@@ -90,7 +94,10 @@ def validate_lines(
     without reading it. Reading also stops once the bytes seen pass the family's file limit.
     `strategy` is the round's: data of any other than fine-tuning, and a family with rules of its own
     (Nova 2 Lite), are checked by validation_strategies, on the exact path.
+    `leakage`, when given, sees every line read (its findings are not added to the report here).
     """
+    if leakage is not None and needs_own_rules(family, strategy):
+        lines = leakage.watch(lines)
     if needs_own_rules(family, strategy):
         return validate_strategy_lines(
             lines, family, strategy, validation_file=validation_file, declared_size=declared_size
@@ -112,7 +119,7 @@ def validate_lines(
         return report
 
     checker = RecordChecker(family, report)
-    _Reader(checker, max_bytes, validation_file).read(lines)
+    _Reader(checker, max_bytes, validation_file, leakage).read(lines)
     checker.check_file()
 
     if report.records == 0:
@@ -136,8 +143,12 @@ class _Reader:
     (one_by_one), so every problem, count and example is what one line at a time makes.
     """
 
-    def __init__(self, checker: RecordChecker, max_bytes: int, validation_file: bool) -> None:
+    def __init__(
+        self, checker: RecordChecker, max_bytes: int, validation_file: bool, leakage: LeakageCheck | None
+    ) -> None:
         self.checker = checker
+        self.leakage = leakage
+        """Shown each batch with what the fast path decoded of it (LeakageCheck.observe)."""
         self.path = FastPath(checker.family)
         self.max_bytes = max_bytes
         self.validation_file = validation_file
@@ -147,6 +158,7 @@ class _Reader:
     def read(self, lines: Iterable[bytes]) -> None:
         unscanned, reserved = self.path.unscanned, self.path.reserved
         first_lines = self.checker.duplicates.first_lines
+        observe = self.leakage.observe if self.leakage is not None else None
         stream = iter(lines)
         number = 0  # the last line read
         wanted = 1  # lines in the next batch: line 1 alone (its first bytes are checked)
@@ -161,17 +173,19 @@ class _Reader:
                 and TruncatedLine not in map(type, batch)
             ):
                 found = list(map(unscanned, batch))
-                if None not in found:
-                    clean = cast(list[Unscanned], found)
-                    if (
-                        not any(map(_MEDIA, clean))
-                        and (reserved is None or not _any_reserved(reserved, list(map(_TEXTS, clean))))
-                        and _remember(first_lines, list(map(_DIGEST, clean)), first)
-                    ):
-                        self.size += batch_bytes
-                        self.records += count
-                        self.tokens += sum(map(_TOKENS, clean))
-                        batch = []
+            if observe is not None:
+                observe(first, batch, found)
+            if found is not None and None not in found:
+                clean = cast(list[Unscanned], found)
+                if (
+                    not any(map(_MEDIA, clean))
+                    and (reserved is None or not _any_reserved(reserved, list(map(_TEXTS, clean))))
+                    and _remember(first_lines, list(map(_DIGEST, clean)), first)
+                ):
+                    self.size += batch_bytes
+                    self.records += count
+                    self.tokens += sum(map(_TOKENS, clean))
+                    batch = []
             if batch and not self.one_by_one(first, batch, found):
                 break
             # About BATCH_BYTES of lines like these next, no more than fit under the size limit

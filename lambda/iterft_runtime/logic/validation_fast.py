@@ -41,8 +41,9 @@ from iterft_runtime.models.families import DataFormat, MediaRules, ModelFamily
 
 FastResult = tuple[int, int, int]
 FastCheck = Callable[[bytes], FastResult | None]
-Unscanned = tuple[int, int, int, str]
-"""A FastResult and the texts still to search for reserved tokens, "\0"-joined ("" when none are)."""
+Unscanned = tuple[int, int, int, str, object]
+"""A FastResult, the texts still to search for reserved tokens, "\0"-joined ("" when none are), and the
+decoded record (None for media conversations), whose prompts the leakage check reads (prompt_texts)."""
 
 IMAGE, VIDEO = 1, 2
 """Media kinds in a FastResult (validation_rules.MEDIA_KINDS order, from 1)."""
@@ -289,7 +290,7 @@ def _conversation_check(limits: _Limits, media: MediaRules | None) -> Callable[[
             if media_check is None:
                 media_check = _media_conversation_check(limits, media)
             found = media_check(raw)
-            return None if found is None else (*found, "")
+            return None if found is None else (*found, "", None)
         messages = record.messages
         count = len(messages)
         if count == 2:  # one exchange of one block each, the most common record: no comprehension
@@ -323,7 +324,7 @@ def _conversation_check(limits: _Limits, media: MediaRules | None) -> Callable[[
         # (just the count when each has one), then every text: one tuple for one record.
         shape = count if blocks == count else tuple([len(turn.content) for turn in messages])
         digest = hash((len(texts) - blocks if system is not UNSET else -1, shape, *texts))
-        return tokens, digest, 0, joined if scan else ""
+        return tokens, digest, 0, joined if scan else "", record
 
     return check
 
@@ -415,7 +416,7 @@ def _claude_check(limits: _Limits) -> Callable[[bytes], Unscanned | None]:
         tokens = -(-chars // 3) if chars <= short else estimate(texts, chars)
         if tokens is None:
             return None
-        return tokens, hash((head, *texts)), 0, "\0".join(texts) if scan else ""
+        return tokens, hash((head, *texts)), 0, "\0".join(texts) if scan else "", record
 
     return check
 
@@ -436,9 +437,27 @@ def _prompt_completion_check(limits: _Limits) -> Callable[[bytes], Unscanned | N
         tokens = -(-chars // 3) if chars <= short else estimate([prompt, completion], chars)
         if tokens is None:
             return None
-        return tokens, hash((prompt, completion)), 0, f"{prompt}\0{completion}" if scan else ""
+        return tokens, hash((prompt, completion)), 0, f"{prompt}\0{completion}" if scan else "", record
 
     return check
+
+
+def prompt_texts(record: object) -> list[str] | None:
+    """The prompts of a record the fast path decoded (the 5th item of an Unscanned): each user turn's text
+    (its text blocks "\n"-joined), or the prompt; None for a record it does not keep (media)."""
+    kind = record.__class__
+    if kind is _TextConversation:
+        return [
+            turn.content[0].text
+            if len(turn.content) == 1
+            else "\n".join([block.text for block in turn.content])
+            for turn in record.messages[::2]  # type: ignore[attr-defined]  # checked above
+        ]
+    if kind is _Claude:
+        return [turn.content for turn in record.messages[::2]]  # type: ignore[attr-defined]  # checked above
+    if kind is _PromptCompletion:
+        return [record.prompt]  # type: ignore[attr-defined]  # checked above
+    return None
 
 
 def _attempt(kind: type[T]) -> Callable[[bytes], T | None]:

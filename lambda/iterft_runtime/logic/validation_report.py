@@ -50,6 +50,11 @@ CODES: dict[str, Severity] = {
     "reasoning_in_user_turn": Severity.ERROR,
     "reasoning_without_answer": Severity.ERROR,
     "tool_use_unsupported": Severity.ERROR,
+    # per line, the leakage check (logic/leakage.py): a prompt that duplicates an evaluation prompt, under
+    # the lineage's leakage.action: reject, drop, warn
+    "evaluation_prompt": Severity.ERROR,
+    "evaluation_prompt_dropped": Severity.WARNING,
+    "evaluation_prompt_kept": Severity.WARNING,
     "blank_line": Severity.WARNING,
     "duplicate_record": Severity.WARNING,
     "near_token_limit": Severity.WARNING,

@@ -172,6 +172,13 @@ def data_rules(family: ModelFamily, strategy: Strategy) -> DataRules:
     )
 
 
+def minimum_records(family: ModelFamily, strategy: Strategy) -> int:
+    """The fewest training records a round of `strategy` on `family` takes (what too_few_records checks)."""
+    if needs_own_rules(family, strategy) and strategy_problem(family, strategy) is None:
+        return data_rules(family, strategy).limits.min_records
+    return family.min_records
+
+
 def validate_strategy_lines(
     lines: Iterable[bytes],
     family: ModelFamily,

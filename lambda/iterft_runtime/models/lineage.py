@@ -20,6 +20,7 @@ from iterft_runtime.models.families import (
     invocable_foundation_model_id,
     is_custom_model_arn,
 )
+from iterft_runtime.models.leakage import LeakageConfig
 from iterft_runtime.models.metrics import (
     BUILTIN_METRICS,
     CUSTOM_METRIC_NAME,
@@ -448,6 +449,8 @@ class LineageConfig(BaseModel):
     """What to call to score the starting point (a foundation model's on-demand id or a deployment ARN)."""
     hyperparameters: dict[str, str | int | float] = Field(default_factory=dict)
     evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
+    leakage: LeakageConfig = Field(default_factory=LeakageConfig)
+    """Training prompts that duplicate evaluation prompts: how close counts, and what the round does."""
     gate: GatePolicy = Field(default_factory=GatePolicy)
     serving: ServingConfig = Field(default_factory=ServingConfig)
     retention: ModelRetention = Field(default_factory=ModelRetention)

@@ -215,6 +215,11 @@ class IterationRecord:
     records: int | None = None
     size_bytes: int | None = None
     report_uri: str | None = None
+    leakage: dict[str, Any] = field(default_factory=dict)
+    """What the leakage check found and did (logic/leakage.LeakageCheck.summary): `action`, `threshold`,
+    `shingle_words`, `evaluation_prompts`, `matched` (`exact`, `near`), `dropped`, the `first` few matches
+    (`line`, `where`, `evaluation_line`, `exact`, `similarity`). Empty: not checked (before the check
+    existed, or a round that distils from invocation logs)."""
     results_uri: str | None = None
     evaluation_job_arns: list[str] = field(default_factory=list)
     """The round's Bedrock evaluation jobs (lineages with `evaluation.managed_job`): the candidate's, and
@@ -286,6 +291,7 @@ class IterationRecord:
             "records": self.records,
             "size_bytes": self.size_bytes,
             "report_uri": self.report_uri,
+            "leakage": dict(self.leakage),
             "results_uri": self.results_uri,
             "metrics_uri": self.metrics_uri,
             "evaluation_job_arns": list(self.evaluation_job_arns),

@@ -116,6 +116,10 @@ class ValidationResult(StepModel):
     reason: str | None = None
     problem_counts: dict[str, int] | None = Field(default=None, description="Per validation code.")
     problems: list[dict[str, Any]] | None = Field(default=None, description="The first five errors.")
+    leakage: dict[str, Any] | None = Field(
+        default=None,
+        description="The leakage check: what it found and did (logic/leakage.LeakageCheck.summary).",
+    )
 
 
 class BeginResult(StepModel):
