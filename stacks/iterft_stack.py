@@ -18,6 +18,7 @@ from stacks.reconciler import Reconciler
 from stacks.registry import Registry
 from stacks.serving import ServingPointers
 from stacks.storage import Storage
+from stacks.traffic import Traffic
 from stacks.trigger import Trigger, UploadQueue
 from stacks.version import OUTPUT_NAME as VERSION_OUTPUT
 from stacks.version import code_version
@@ -109,6 +110,20 @@ class IterftStack(cdk.Stack):
             workflow=self.workflow,
             trigger=self.trigger,
         )
+        self.traffic: Traffic | None = None
+        if config.invocation_logs is not None:
+            self.traffic = Traffic(
+                self,
+                "Traffic",
+                stack_name=config.stack_name,
+                logs=config.invocation_logs,
+                lineages=config.lineages,
+                runtime=self.runtime,
+                storage=self.storage,
+                registry=self.registry,
+                serving_pointers=self.serving_pointers,
+                upload_queue=self.upload_queue,
+            )
         self.monitoring = Monitoring(
             self,
             "Monitoring",

@@ -103,6 +103,7 @@ def acknowledge(stack: IterftStack) -> None:
     )
 
     _acknowledge_reconciler(stack, deployments, throughputs, custom_models)
+    _acknowledge_traffic(stack, bucket_objects)
     for function in stack.graders.functions:
         _ack(
             function,
@@ -194,6 +195,50 @@ def _acknowledge_reconciler(
     )
 
 
+def _acknowledge_traffic(stack: IterftStack, bucket_objects: Callable[[str], str]) -> None:
+    """The curate function (stacks/traffic.py): per-lineage prefixes, and this region's invocation logs."""
+    traffic = stack.traffic
+    if traffic is None:
+        return
+    function, role = traffic.function, _role(traffic.function)
+    _ack(
+        function,
+        "AwsSolutions-L1",
+        "The curate function runs Python 3.11 on purpose, like every iterft function: the layer is built "
+        "for cp311.",
+    )
+    redacting = any(
+        lineage.traffic is not None and lineage.traffic.curation.redact_pii
+        for lineage in stack.config.lineages
+    )
+    comprehend = "; and comprehend:DetectPiiEntities, which has no resource type" if redacting else ""
+    _ack(role, "AwsSolutions-IAM5[Resource::*]", f"The curate function's role: {XRAY}{comprehend}.")
+    curating = [lineage.name for lineage in stack.config.lineages if lineage.traffic is not None]
+    for name in curating:
+        for prefix, why in (
+            (f"feedback/{name}/", "reads the lineage's feedback files, named by the team"),
+            (f"validated/{name}/", "reads what earlier rounds trained on (validated/<lineage>/<iteration>/)"),
+            (naming.incoming_prefix(name), "reads earlier curated datasets and writes new ones there"),
+            (f"{naming.EVALUATION_RESULTS_PREFIX}{name}/", "reads the champion's metrics document"),
+            (f"{naming.EVALUATION_SET_PREFIX}{name}/", "reads the evaluation set (its categories)"),
+        ):
+            _ack(role, bucket_objects(prefix), f"Curation {why}; keys exist only at run time.")
+    for statement in stack.resolve(role.node.find_child("DefaultPolicy").document)["Statement"]:  # type: ignore[attr-defined]  # iam.Role's DefaultPolicy is an iam.Policy
+        resources = (
+            statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+        )
+        for resource in resources:
+            rendered = _render(resource)
+            if "BedrockModelInvocationLogs" in rendered:
+                _ack(
+                    role,
+                    f"AwsSolutions-IAM5[Resource::{rendered}]",
+                    "Curation reads the invocation log objects of the stack's region only "
+                    "(<keyPrefix>/AWSLogs/<account>/BedrockModelInvocationLogs/<region>/YYYY/MM/DD/HH/), "
+                    "which Bedrock names at delivery time.",
+                )
+
+
 def _acknowledge_stack_resources(stack: IterftStack) -> None:
     """The custom resources' function (serving pointers; in throwaway stacks, the teardown)."""
     pointers = stack.serving_pointers
@@ -207,7 +252,17 @@ def _acknowledge_stack_resources(stack: IterftStack) -> None:
         "The stack resources function runs Python 3.11 on purpose: the layer in build/layer is built for "
         "cp311 (make setup) and the runtime package is tested on 3.11.",
     )
-    _ack(role, "AwsSolutions-IAM5[Resource::*]", f"The stack resources function's role: {XRAY}.")
+    logging = (
+        "; and bedrock:GetModelInvocationLoggingConfiguration / PutModelInvocationLoggingConfiguration "
+        "(invocation_logs.enable_if_absent: logging is put only when the region has none), whose Service "
+        "Authorization Reference entries name no resource type: the configuration is the account's, "
+        "per region"
+        if stack.traffic is not None
+        and stack.config.invocation_logs
+        and stack.config.invocation_logs.enable_if_absent
+        else ""
+    )
+    _ack(role, "AwsSolutions-IAM5[Resource::*]", f"The stack resources function's role: {XRAY}{logging}.")
     _ack(
         role,
         _resource_finding(stack, pointers.parameter_arns),

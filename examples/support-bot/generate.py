@@ -399,6 +399,24 @@ def main() -> None:
             for q in questions
         ],
     )
+    write("traffic.jsonl", traffic_rows())
+
+
+def traffic_rows() -> list[dict]:
+    """A stretch of simulated live traffic (`make demo`, tests/integration/test_flywheel.py): questions
+    from the teacher's wordings (none an evaluation or training prompt), each billing fact asked once and
+    its answer rated 5, each storage and account fact asked twice: the first answer corrected by the team
+    with the fact's own answer (rated 2), the second without feedback (a prompt without a trusted answer)."""
+    rows: list[dict] = []
+    for key, questions in TEACHER.items():
+        fact = FACTS[key]
+        if fact.category == "billing":
+            rows.append({"question": questions[0], "category": fact.category, "feedback": {"rating": 5}})
+            continue
+        correction = {"rating": 2, "corrected_answer": fact.answer}
+        rows.append({"question": questions[0], "category": fact.category, "feedback": correction})
+        rows.append({"question": questions[1], "category": fact.category, "feedback": None})
+    return rows
 
 
 if __name__ == "__main__":

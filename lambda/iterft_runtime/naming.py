@@ -257,6 +257,10 @@ ENV_EVALUATION_ROLE_ARN = "ITERFT_EVALUATION_ROLE_ARN"
 ENV_KEY_ARN = "ITERFT_KEY_ARN"
 """The stack's KMS key: what a Bedrock evaluation job encrypts its results with."""
 ENV_TRIGGER_QUEUE_URL = "ITERFT_TRIGGER_QUEUE_URL"
+ENV_LOG_BUCKET = "ITERFT_INVOCATION_LOG_BUCKET"
+"""The curate function's invocation-log bucket and the key prefix of the stack's region under it
+(`<keyPrefix>/AWSLogs/<account>/BedrockModelInvocationLogs/<region>/`)."""
+ENV_LOG_ROOT = "ITERFT_INVOCATION_LOG_ROOT"
 """The upload queue: where the reconciler sends a lineage's dispatch request after releasing its lock."""
 GRADER = "grade"
 """The default reinforcement grader's handler (`iterft_runtime.handlers.grade`): one function per lineage
@@ -284,11 +288,12 @@ STACK_RESOURCES = "stack_resources"
 """The function behind the stack's custom resources (serving pointers, throwaway teardown): not a step."""
 MANAGED_EVALUATION_STEPS = ("start_managed_evaluation", "managed_evaluation_status")
 """Steps a stack has only when a lineage sets `evaluation.managed_job`."""
-OUTSIDE_WORKFLOW_STEPS = ("trigger", "reconcile")
+OUTSIDE_WORKFLOW_STEPS = ("trigger", "reconcile", "curate")
 """Functions that are not states of the round workflow: the trigger and the scheduled reconciler."""
 STEPS = (
     "trigger",
     "reconcile",
+    "curate",
     "begin_rollback",
     "validate",
     "begin",
@@ -314,4 +319,8 @@ SERVING_POINTER_RESOURCE = "Custom::ServingPointer"
 """The custom resource that creates a lineage's serving pointer once (stacks/serving.py; handled by
 handlers/stack_resources.py)."""
 DATA_TEARDOWN_RESOURCE = "Custom::DataTeardown"
+INVOCATION_LOGGING_RESOURCE = "Custom::InvocationLogging"
+"""Enables Bedrock model invocation logging to the stack's data bucket only when the region has none."""
+INVOCATION_LOG_KEY_PREFIX = "invocation-logs"
+"""The logging configuration's keyPrefix when the stack enables logging (into the data bucket)."""
 """A throwaway stack's custom resource emptying its buckets and capacity when the stack is deleted."""

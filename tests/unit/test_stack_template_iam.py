@@ -194,6 +194,11 @@ def test_evaluation_jobs_run_as_a_role_of_their_own_only_where_a_lineage_has_one
 # IAM across the stack -------------------------------------------------------------------------
 
 
+ACCOUNT_SETTINGS = frozenset({"bedrock:PutModelInvocationLoggingConfiguration"})
+"""The one mutating Bedrock action with no resource type (the account's per-region logging setting): only
+the stack resources function may have it, and only with `invocation_logs.enable_if_absent`."""
+
+
 def test_no_bedrock_create_update_delete_stop_or_put_on_any_resource(synth: SynthResult) -> None:
     offending = [
         statement
@@ -201,11 +206,24 @@ def test_no_bedrock_create_update_delete_stop_or_put_on_any_resource(synth: Synt
         if statement["Effect"] == "Allow"
         and "*" in _listify(statement["Resource"])
         and any(
-            FORBIDDEN_ON_STAR.match(action) or action in ("*", "bedrock:*")
+            (FORBIDDEN_ON_STAR.match(action) and action not in ACCOUNT_SETTINGS)
+            or action in ("*", "bedrock:*")
             for action in _listify(statement["Action"])
         )
     ]
     assert offending == []
+    logs = synth.config.invocation_logs
+    holders = {
+        role["Ref"]
+        for policy in _resources(synth, "AWS::IAM::Policy").values()
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+        if ACCOUNT_SETTINGS & set(_listify(statement["Action"]))
+        for role in policy["Properties"]["Roles"]
+    }
+    expected = (
+        {_function_role(synth, "stack_resources")} if logs is not None and logs.enable_if_absent else set()
+    )
+    assert holders == expected
 
 
 def test_every_pass_role_is_limited_to_the_service_it_is_passed_to(synth: SynthResult) -> None:
