@@ -46,8 +46,8 @@ format: setup
 # Two runs: moto's mock_aws (unit and emulator tests) resets every moto backend of its process when it
 # exits, which would wipe a worker's embedded deployment if an integration module ran after it there.
 test: setup lint
-	$(BIN)/pytest -n 2 --dist loadfile --ignore=tests/integration
-	$(BIN)/pytest -n 2 --dist loadfile tests/integration
+	$(BIN)/pytest -n 2 --dist loadfile --durations=10 --ignore=tests/integration
+	$(BIN)/pytest -n 2 --dist loadfile --durations=15 tests/integration
 
 # The inner loop: the plain-logic tests alone (no synth, no moto, no embedded default), in one process.
 # `make test` still runs them with everything else.

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, cast
 from iterft_runtime.logic.training_metrics import LossPoint
 
 if TYPE_CHECKING:
+    from iterft_runtime.models.gaps import GapAnalysis
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
     from matplotlib.ticker import MaxNLocator
@@ -373,6 +374,52 @@ def dataset_figure(history: Sequence[Mapping[str, Any]]) -> Figure:
             title="bar colour",
             title_fontsize="small",
         )
+    return figure
+
+
+CATEGORY_LINES = 8
+"""The category chart draws the weakest this many categories (more lines could not be told apart)."""
+NO_GAPS_NOTE = "no evaluated round with categories yet"
+CATEGORY_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
+
+
+def category_label(category: str) -> str:
+    return f"category {category}"
+
+
+def category_scores_figure(gaps: GapAnalysis | None, *, shown: int = CATEGORY_LINES) -> Figure:
+    """The champion's score in each of its `shown` weakest categories after each evaluated round on the
+    current evaluation set version (logic/gaps.py): one line per category, labelled `category_label`."""
+    figure = _figure(figsize=(10, 4.5), layout="constrained")
+    axes = figure.add_subplot()
+    categories = list(gaps.categories[:shown]) if gaps is not None else []
+    for index, gap in enumerate(categories):
+        # One marker shape each, the weaker drawn larger beneath: categories with equal scores stay visible.
+        axes.plot(
+            [point.iteration for point in gap.trend],
+            [point.score for point in gap.trend],
+            marker=CATEGORY_MARKERS[index % len(CATEGORY_MARKERS)] if len(gap.trend) <= 40 else None,
+            markersize=10 - 0.8 * index,
+            label=category_label(gap.category),
+        )
+    if gaps is None or not categories:
+        axes.set_title("Champion's score by category")
+        axes.text(0.5, 0.5, NO_GAPS_NOTE, ha="center", va="center", transform=axes.transAxes)
+    else:
+        of = (
+            f"the weakest {len(categories)} of {len(gaps.categories)}"
+            if len(gaps.categories) > shown
+            else "all"
+        )
+        axes.set_title(
+            f"Champion's {gaps.metric} by category after each evaluated round\n"
+            f"{of} categories, evaluation set {gaps.eval_set_version}"
+        )
+        axes.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1), title="weakest first")
+    axes.set_xlabel("iteration")
+    axes.set_ylabel(gaps.metric if gaps is not None else "score")
+    axes.grid(alpha=0.3)
+    _integer_ticks(axes)
     return figure
 
 

@@ -9,6 +9,7 @@
     iterft rollback LINEAGE --to ITERATION --reason TEXT [--env ENV | --stack NAME]
     iterft start LINEAGE --data s3://BUCKET/incoming/KEY.jsonl [--wait] [--env ENV | --stack NAME]
     iterft withdraw LINEAGE --upload KEY[?versionId=V] --reason TEXT [--env ENV | --stack NAME]
+    iterft gaps LINEAGE [--weakest N] [--examples N] [--window N] [--env ENV | --stack NAME] [--json]
     iterft report LINEAGE --out DIR [--env ENV | --stack NAME]
     iterft doctor [LINEAGE...] [--env ENV | --stack NAME] [--json]
     iterft smoke [--lineage NAME] [--yes] [--env ENV | --stack NAME | --local]

@@ -23,11 +23,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from iterft_runtime.logic.gaps import weakest_categories
 from rich.console import Console
 
 from iterft.commands.common import print_table
 from iterft.commands.read import history_table
-from iterft.history import lineage_history, report_data, round_progress
+from iterft.history import lineage_gaps, lineage_history, report_data, round_progress
 from iterft.local.session import LocalSession
 from iterft.report import lineage_breaks, markdown_report, write_report
 from iterft.summary import deployment_summary
@@ -169,6 +170,7 @@ def keep_instructions(endpoint: str, region: str, stack: str) -> list[str]:
         "AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing",
         f".venv/bin/iterft status --stack {stack}",
         *(f".venv/bin/iterft history {lineage.name} --stack {stack}" for lineage in LINEAGES),
+        *(f".venv/bin/iterft gaps {lineage.name} --stack {stack}" for lineage in LINEAGES),
         *(
             f".venv/bin/iterft report {lineage.name} --out out/demo/report/{lineage.name} --stack {stack}"
             for lineage in LINEAGES
@@ -223,12 +225,28 @@ def report_lineage(console: Console, session: LocalSession, name: str, history: 
         if targets
         else "rollback: no earlier promoted model is kept"
     )
+    console.print(gaps_line(session, name), markup=False)
     breaks = lineage_breaks(history, starting_model)
     for problem in breaks:
         console.print(f"[red]lineage check: {problem}[/red]")
     if not breaks:
         console.print("lineage check: every iteration's base model was the champion when it began")
     return not breaks
+
+
+def gaps_line(session: LocalSession, name: str) -> str:
+    """The champion's weakest category after the lineage's last evaluated round, and where to see more."""
+    analysis = lineage_gaps(session.deployment, name)
+    if analysis is None:
+        return "gaps: no evaluated round"
+    weakest = weakest_categories(analysis, 1)
+    if not weakest:
+        return "gaps: the champion answers every category perfectly"
+    gap = next(gap for gap in analysis.categories if gap.category == weakest[0])
+    return (
+        f"gaps: the champion's weakest category is {gap.category} ({analysis.metric} {gap.score:.4f}, "
+        f"{gap.failing} of {gap.records} records below perfect); its worst records: iterft gaps {name}"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -13,14 +13,17 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 from iterft_runtime import naming
+from iterft_runtime.dal.gaps import lineage_gaps as read_lineage_gaps
 from iterft_runtime.dal.registry import Registry
 from iterft_runtime.dal.repairs import RepairRegistry, repair_line
-from iterft_runtime.dal.storage import split_uri
+from iterft_runtime.dal.storage import ObjectNotFoundError, split_uri
 from iterft_runtime.logic.cost import budget_check, month_of
 from iterft_runtime.logic.dispatch import timestamp
+from iterft_runtime.logic.gaps import DEFAULT_OPTIONS, GapAnalysisError, GapOptions
 from iterft_runtime.logic.serving import rollback_refusal
 from iterft_runtime.logic.training_metrics import LossPoint, loss_points
 from iterft_runtime.logic.uploads import NOT_TRAINED
+from iterft_runtime.models.gaps import GapAnalysis
 from iterft_runtime.models.lineage import LineageConfig
 from iterft_runtime.models.records import Decision, IterationRecord, LineageState
 
@@ -256,11 +259,35 @@ def _csv_points(deployment: Deployment, key: str, loss_column: str) -> list[Loss
     return loss_points(body.splitlines(), loss_column, f"s3://{deployment.bucket_name}/{key}")
 
 
+def lineage_gaps(
+    deployment: Deployment, lineage: str, options: GapOptions = DEFAULT_OPTIONS
+) -> GapAnalysis | None:
+    """Where the lineage's champion falls short (`iterft gaps`), on the lineage's primary metric (as
+    deployed; for a retired lineage no longer deployed, the metric its champion was scored with); None
+    before its first evaluated round. `options.traffic_share`: each category's share of recent traffic,
+    shown when given (captured traffic, issue 17 point 3). Stored evaluation that cannot give it (the
+    primary metric changed since the round, its results deleted) is a TargetError saying so."""
+    state = known_lineage(deployment, lineage)
+    config = deployed_config(deployment, lineage)
+    metric = config.evaluation.metric if config is not None else state.champion_metric if state else None
+    if metric is None:
+        return None
+    try:
+        return read_lineage_gaps(deployment.table_name, lineage, metric, options)
+    except (GapAnalysisError, ObjectNotFoundError) as error:
+        raise TargetError(f"{lineage}: no gap analysis: {error}") from None
+
+
 def report_data(deployment: Deployment, lineage: str) -> ReportData:
-    """What `iterft report` draws: the lineage's config, history and every job's loss curves."""
+    """What `iterft report` draws: the lineage's config, history, every job's loss curves and the
+    champion's gaps by category."""
     config = lineage_config(deployment, lineage)
     history = lineage_history(deployment, lineage)
     state = Registry(deployment.table_name).get_state(lineage)
+    try:
+        gaps, gaps_problem = lineage_gaps(deployment, lineage), None
+    except TargetError as error:
+        gaps, gaps_problem = None, str(error)
     return ReportData(
         lineage=lineage,
         stack_name=deployment.stack_name,
@@ -271,6 +298,8 @@ def report_data(deployment: Deployment, lineage: str) -> ReportData:
         history=history,
         curves=loss_curves(deployment, lineage, history),
         champion=(state.champion_model, state.champion_iteration) if state else None,
+        gaps=gaps,
+        gaps_problem=gaps_problem,
     )
 
 

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from iterft.charts import (
     LossCurves,
+    category_scores_figure,
     dataset_figure,
     loss_curves_figure,
     png_bytes,
@@ -23,6 +24,7 @@ from iterft.charts import (
 )
 
 if TYPE_CHECKING:
+    from iterft_runtime.models.gaps import CategoryGap, GapAnalysis
     from matplotlib.figure import Figure
 
 
@@ -100,9 +102,13 @@ class ReportData:
     curves: Sequence[LossCurves]
     champion: tuple[str, int] | None = None
     """The registry's champion (model, iteration); None: the last promotion in the history (no rollback)."""
+    gaps: GapAnalysis | None = None
+    """Where the champion falls short, by category (logic/gaps.py); None before the first evaluated round."""
+    gaps_problem: str | None = None
+    """Why there is no gap analysis although rounds were evaluated (e.g. the primary metric changed)."""
 
 
-CHART_FILES = ("loss-curves.png", "primary-metric.png", "dataset-sizes.png")
+CHART_FILES = ("loss-curves.png", "primary-metric.png", "category-scores.png", "dataset-sizes.png")
 
 
 def report_figures(data: ReportData) -> dict[str, Figure]:
@@ -115,6 +121,7 @@ def report_figures(data: ReportData) -> dict[str, Figure]:
             min_improvement=data.min_improvement,
             plateau_threshold=data.plateau_threshold,
         ),
+        "category-scores.png": category_scores_figure(data.gaps),
         "dataset-sizes.png": dataset_figure(data.history),
     }
 
@@ -184,6 +191,7 @@ def html_report(data: ReportData, charts: dict[str, bytes]) -> str:
     titles = {
         "loss-curves.png": "Training and validation loss",
         "primary-metric.png": "Primary metric and the gate",
+        "category-scores.png": "Champion's score by category",
         "dataset-sizes.png": "Dataset sizes",
     }
     for name, png in charts.items():
@@ -192,6 +200,7 @@ def html_report(data: ReportData, charts: dict[str, bytes]) -> str:
             f"<h2>{e(titles.get(name, name))}</h2>",
             f'<img id="{e(name)}" alt="{e(titles.get(name, name))}" src="data:image/png;base64,{encoded}">',
         ]
+    parts += gaps_section(data.lineage, data.gaps, data.gaps_problem)
     parts += [
         "<h2>History</h2>",
         "<table>",
@@ -217,6 +226,74 @@ def html_report(data: ReportData, charts: dict[str, bytes]) -> str:
         )
     parts += ["</table>", "</body></html>"]
     return "\n".join(parts) + "\n"
+
+
+REPORT_TEXT_CHARS = 300
+"""A prompt, reference or answer in the report's gaps table is cut here (`iterft gaps --json`: whole)."""
+
+
+def gaps_section(lineage: str, gaps: GapAnalysis | None, problem: str | None = None) -> list[str]:
+    """The report's gap analysis: per category, weakest first, the champion's score, its change, the
+    traffic share (when captured) and the records it fails worst."""
+    e = html.escape
+    parts = ["<h2>Where the champion falls short</h2>"]
+    if problem is not None:
+        parts.append(f'<p id="gaps-problem">{e(problem)}</p>')
+        return parts
+    if gaps is None or not gaps.categories:
+        parts.append("<p>No evaluated round with categories yet.</p>")
+        return parts
+    champion = f"iteration {gaps.champion_iteration}'s model" if gaps.champion_iteration else "starting model"
+    parts.append(
+        f'<p id="gaps-summary">After iteration {gaps.iteration}, the champion ({e(champion)}) scores '
+        f"{gaps.overall:.4f} {e(gaps.metric)} on evaluation set {e(gaps.eval_set_version)}; change over the "
+        f"last {gaps.window} evaluated round(s). Every record: "
+        f"<code>iterft gaps {e(lineage)} --json</code>.</p>"
+    )
+    columns = ["category", "records", "failed", "champion score", "change", "records it fails worst"]
+    if gaps.traffic_share_given:
+        columns.insert(5, "traffic share")
+    parts += ['<table id="gaps">', "<tr>" + "".join(f"<th>{e(c)}</th>" for c in columns) + "</tr>"]
+    for gap in gaps.categories:
+        cells = [
+            e(gap.category),
+            str(gap.records),
+            str(gap.failing),
+            f"{gap.score:.4f}",
+            _change(gap),
+            _worst_cell(gap),
+        ]
+        if gaps.traffic_share_given:
+            cells.insert(5, f"{(gap.traffic_share or 0.0):.1%}")
+        parts.append(
+            f'<tr id="gaps-{e(gap.category)}">' + "".join(f"<td>{cell}</td>" for cell in cells) + "</tr>"
+        )
+    parts.append("</table>")
+    if gaps.untested_traffic:
+        listed = ", ".join(f"{e(name)} {share:.1%}" for name, share in gaps.untested_traffic.items())
+        parts.append(f"<p>Traffic in categories the evaluation set does not measure: {listed}</p>")
+    return parts
+
+
+def _change(gap: CategoryGap) -> str:
+    return "-" if gap.change is None else f"{gap.change:+.4f} since #{gap.change_from}"
+
+
+def _worst_cell(gap: CategoryGap) -> str:
+    e = html.escape
+    return "".join(
+        f"<p>line {record.line} ({record.score:.3f})"
+        f"<br><b>prompt</b> {e(cut(record.prompt, REPORT_TEXT_CHARS))}"
+        f"<br><b>reference</b> {e(cut(record.reference, REPORT_TEXT_CHARS))}"
+        f"<br><b>answer</b> {e(cut(record.answer, REPORT_TEXT_CHARS))}</p>"
+        for record in gap.worst
+    )
+
+
+def cut(text: str, limit: int) -> str:
+    """`text` on one line (whitespace runs made one space), cut at `limit` characters with `...`."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 3].rstrip() + "..."
 
 
 def _counts(history: Sequence[dict[str, Any]]) -> str:

@@ -206,6 +206,33 @@ def _grader_problems(lineage: LineageConfig, stack_name: str) -> list[str]:
     return problems
 
 
+def _evaluator_problems(lineage: LineageConfig) -> list[str]:
+    """A judged evaluation job's evaluator must be one Bedrock lets judge what the lineage asks: the
+    built-in metrics, the custom metrics (capabilities.EVALUATORS, from capabilities.EVALUATOR_PAGE)."""
+    managed = lineage.evaluation.managed_job
+    if managed is None or not managed.judged or managed.evaluator_model is None:
+        return []
+    found = capabilities.evaluator(managed.evaluator_model)
+    uses = [("built-in", bool(managed.metrics)), ("custom", bool(managed.custom_metrics))]
+    refused = [
+        kind
+        for kind, used in uses
+        if used and (found is None or not (found.builtin if kind == "built-in" else found.custom))
+    ]
+    if not refused:
+        return []
+    listed = sorted(
+        model
+        for model, row in capabilities.EVALUATORS.items()
+        if all(row.builtin if kind == "built-in" else row.custom for kind in refused)
+    )
+    return [
+        f"evaluation.managed_job.evaluator_model: {managed.evaluator_model} does not judge "
+        f"{' or '.join(refused)} metrics ({capabilities.EVALUATOR_PAGE}); evaluators that do: "
+        + ", ".join(listed)
+    ]
+
+
 def _lineage_problems(
     lineage: LineageConfig, region: str, today: date, stack_name: str
 ) -> tuple[list[str], list[str]]:
@@ -230,6 +257,7 @@ def _lineage_problems(
         customization=lineage.strategies.default.customization_type,
         serving=serving_capacity_kind(lineage.serving.mode),
         managed_job=lineage.evaluation.managed_job is not None,
+        judged=lineage.evaluation.managed_job is not None and lineage.evaluation.managed_job.judged,
     )
     problems += verdict.problems
     for strategy in lineage.strategies.required():
@@ -240,13 +268,21 @@ def _lineage_problems(
                 f"strategies.{strategy}: {row.name} cannot be customized by {kind} in {region} (only {where})"
             )
     problems += _grader_problems(lineage, stack_name)
+    problems += _evaluator_problems(lineage)
     warnings = list(verdict.warnings)
-    judge = lineage.evaluation.judge
-    judge_row = capabilities.by_inference_id(judge.model) if judge is not None else None
-    if judge is not None and judge_row is not None:
-        judged = capabilities.lifecycle_verdict(
-            judge_row, region, today, f"evaluation.judge.model: {judge.model}"
-        )
-        problems += judged.problems
-        warnings += judged.warnings
+    graders = [
+        (f"evaluation.judge.model: {judge.model}", judge.model)
+        for judge in [lineage.evaluation.judge]
+        if judge is not None
+    ]
+    managed = lineage.evaluation.managed_job
+    if managed is not None and managed.evaluator_model is not None:
+        evaluator = managed.evaluator_model
+        graders.append((f"evaluation.managed_job.evaluator_model: {evaluator}", evaluator))
+    for subject, model in graders:
+        grader = capabilities.by_inference_id(model)
+        if grader is not None:
+            judged = capabilities.lifecycle_verdict(grader, region, today, subject)
+            problems += judged.problems
+            warnings += judged.warnings
     return problems, warnings

@@ -14,19 +14,32 @@ from stacks.storage import Storage, grant_key_use
 
 MANAGED_EVALUATION_OBJECTS = f"{naming.EVALUATION_RESULTS_PREFIX}*/{naming.MANAGED_EVALUATION_DIR}"
 """Every round's managed evaluation folder, evaluations/<lineage>/<iteration>/managed-evaluation/."""
+PRECOMPUTED_ANSWERS_OBJECTS = f"{MANAGED_EVALUATION_OBJECTS}*{naming.PRECOMPUTED_ANSWERS_SUFFIX}"
+"""A judged job's datasets: each model's answers of a round (`<role>-answers.jsonl`)."""
 
 
 class BedrockEvaluationRole(Construct):
     """Trusted by Bedrock for this account's evaluation jobs only. Reads each round's prompt dataset,
     writes the job's results (both under evaluations/*/managed-evaluation/), and invokes what the jobs
-    evaluate: provisioned throughput in the account and the lineages' starting-point foundation models."""
+    evaluate: provisioned throughput in the account and the lineages' starting-point foundation models,
+    and the evaluator models that judge. With a judged lineage (`judged`) it also reads the rounds'
+    answers datasets (precomputed inference)."""
 
     def __init__(
-        self, scope: Construct, construct_id: str, *, storage: Storage, models: Sequence[str]
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        storage: Storage,
+        models: Sequence[str],
+        judged: bool = False,
+        evaluators: Sequence[str] = (),
     ) -> None:
         super().__init__(scope, construct_id)
         stack = cdk.Stack.of(self)
         bucket = storage.data_bucket
+        self.judged = judged
+        self.evaluators = tuple(evaluators)
         self.job_arns = stack.format_arn(service="bedrock", resource="evaluation-job", resource_name="*")
         self.role = bedrock_service_role(
             self, "Assumed by Amazon Bedrock to run iterft model evaluation jobs", self.job_arns
@@ -35,7 +48,10 @@ class BedrockEvaluationRole(Construct):
             iam.PolicyStatement(
                 sid="ReadPromptDatasets",
                 actions=["s3:GetObject"],
-                resources=[bucket.arn_for_objects(f"{MANAGED_EVALUATION_OBJECTS}dataset.jsonl")],
+                resources=[
+                    bucket.arn_for_objects(f"{MANAGED_EVALUATION_OBJECTS}dataset.jsonl"),
+                    *([bucket.arn_for_objects(PRECOMPUTED_ANSWERS_OBJECTS)] if judged else []),
+                ],
             ),
             iam.PolicyStatement(
                 sid="WriteResults",
@@ -52,7 +68,7 @@ class BedrockEvaluationRole(Construct):
             iam.PolicyStatement(
                 sid="InvokeEvaluatedModels",
                 actions=["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"],
-                resources=list(models),
+                resources=[*models, *evaluators],
             ),
         ]
         for statement in statements:

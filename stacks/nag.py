@@ -18,7 +18,11 @@ from cdk_nag import AwsSolutionsChecks
 from constructs import IConstruct
 from iterft_runtime import naming
 
-from stacks.evaluation_role import MANAGED_EVALUATION_OBJECTS, BedrockEvaluationRole
+from stacks.evaluation_role import (
+    MANAGED_EVALUATION_OBJECTS,
+    PRECOMPUTED_ANSWERS_OBJECTS,
+    BedrockEvaluationRole,
+)
 from stacks.iterft_stack import IterftStack
 from stacks.workflow import grants, shard_lists_pattern
 
@@ -322,6 +326,22 @@ def _acknowledge_managed_evaluation(
         "Bedrock's evaluation role invokes the round's evaluation capacity (and the provisioned throughput "
         "serving the champion), provisioned throughput whose ARNs Bedrock assigns at run time.",
     )
+    if evaluation_role.judged:
+        answers = stack.storage.data_bucket.arn_for_objects(PRECOMPUTED_ANSWERS_OBJECTS)
+        _ack(
+            evaluation_role.role,
+            _resource_finding(stack, answers),
+            f"Bedrock's evaluation role reads each round's judged-job datasets, {folder}<role>-answers.jsonl "
+            "(the candidate's and the champion's answers), keys that exist only once the round runs.",
+        )
+    for arn in evaluation_role.evaluators:
+        if "*" in arn:
+            _ack(
+                evaluation_role.role,
+                _resource_finding(stack, arn),
+                "Bedrock's evaluation role invokes the judged jobs' evaluator through its cross-Region "
+                "inference profile, which routes to the foundation model in any Region of its geography.",
+            )
 
 
 def _ack(construct: IConstruct, finding: str, reason: str) -> None:

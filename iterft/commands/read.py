@@ -1,5 +1,5 @@
-"""What operators read: `iterft history`, `iterft status`, `iterft report` (and the tables the demo
-prints)."""
+"""What operators read: `iterft history`, `iterft status`, `iterft gaps`, `iterft report` (and the tables
+the demo prints)."""
 
 from __future__ import annotations
 
@@ -18,11 +18,13 @@ from iterft.commands.common import (
     deployment_of,
     elapsed,
     fmt,
+    positive,
     print_table,
 )
 from iterft.report import short_model
 
 if TYPE_CHECKING:
+    from iterft_runtime.models.gaps import GapAnalysis
     from rich.console import Console
     from rich.table import Table
 
@@ -234,6 +236,111 @@ def _converged_label(status: dict[str, Any]) -> str:
     return "yes (paused: iterft resume)" if status["paused"] else "yes"
 
 
+GAPS_TEXT_CHARS = 240
+"""A prompt, reference or answer `iterft gaps` prints is cut here, on one line (--json has it whole)."""
+
+
+def gaps_table(analysis: GapAnalysis) -> Table:
+    """Per category, weakest first: the champion's score, its change over the last evaluated rounds, how
+    many records it fails and, when traffic is captured, the category's share of it."""
+    from rich.table import Table
+
+    table = Table(
+        title=f"gaps of lineage {analysis.lineage}: champion's {analysis.metric} by category, weakest first",
+        title_justify="left",
+    )
+    columns = ["category", "records", "failed", "champion score", f"change (last {analysis.window} rounds)"]
+    if analysis.traffic_share_given:
+        columns.append("traffic share")
+    for column in columns:
+        table.add_column(column, overflow="fold")
+    for gap in analysis.categories:
+        cells = [
+            gap.category,
+            str(gap.records),
+            str(gap.failing),
+            fmt(gap.score),
+            "-" if gap.change is None else f"{gap.change:+.4f} since #{gap.change_from}",
+        ]
+        if analysis.traffic_share_given:
+            cells.append(f"{(gap.traffic_share or 0.0):.1%}")
+        table.add_row(*cells)
+    return table
+
+
+def gaps_lines(analysis: GapAnalysis, weakest: int) -> list[str]:
+    """What `iterft gaps` prints under its table: the weakest categories, each with the records the
+    champion fails worst (prompt, reference, its answer), and traffic the evaluation set does not measure."""
+    from iterft_runtime.logic.gaps import weakest_categories
+
+    from iterft.report import cut
+
+    named = weakest_categories(analysis, weakest)
+    by_name = {gap.category: gap for gap in analysis.categories}
+    if not named:
+        lines = ["The champion answers every category's records perfectly."] if analysis.categories else []
+    else:
+        lines = ["Weakest: " + ", ".join(f"{name} ({by_name[name].score:.4f})" for name in named)]
+    for name in named:
+        gap = by_name[name]
+        lines.append(f"{name}: the champion fails {gap.failing} of {gap.records} record(s); worst:")
+        for record in gap.worst:
+            lines += [
+                f"  line {record.line} ({analysis.metric} {record.score:.4f})",
+                f"    prompt:    {cut(record.prompt, GAPS_TEXT_CHARS)}",
+                f"    reference: {cut(record.reference, GAPS_TEXT_CHARS)}",
+                f"    answer:    {cut(record.answer, GAPS_TEXT_CHARS)}",
+            ]
+    if analysis.uncategorized_records:
+        lines.append(
+            f"{analysis.uncategorized_records} evaluation record(s) have no category (counted overall)"
+        )
+    if analysis.untested_traffic:
+        lines.append(
+            "traffic in categories the evaluation set does not measure: "
+            + ", ".join(f"{name} {share:.1%}" for name, share in analysis.untested_traffic.items())
+        )
+    return lines
+
+
+def gaps_heading(analysis: GapAnalysis) -> str:
+    """Which round and which champion the analysis is of, and where its answers were read."""
+    champion = (
+        f"iteration {analysis.champion_iteration}'s model"
+        if analysis.champion_iteration
+        else "the starting model"
+    )
+    source = analysis.answers_from
+    return (
+        f"lineage {analysis.lineage} after iteration {analysis.iteration}: champion {champion}, "
+        f"{analysis.metric} {analysis.overall:.4f} on evaluation set {analysis.eval_set_version} "
+        f"(its answers as iteration {source.iteration}'s {source.role})"
+    )
+
+
+def _gaps(args: argparse.Namespace, console: Console) -> int:
+    from iterft_runtime.logic.gaps import GapOptions
+
+    from iterft.history import lineage_gaps
+
+    options = GapOptions(window=args.window, per_category=args.examples)
+    analysis = lineage_gaps(deployment_of(args), args.lineage, options)
+    if args.json:
+        print(json.dumps(analysis.model_dump(mode="json") if analysis is not None else None, indent=2))
+        return EXIT_OK
+    if analysis is None:
+        console.print(f"lineage {args.lineage}: no evaluated round yet", markup=False)
+        return EXIT_OK
+    console.print(gaps_heading(analysis), markup=False)
+    if not analysis.categories:
+        console.print("the evaluation set has no categories: nothing to break down", markup=False)
+    else:
+        print_table(console, gaps_table(analysis))
+    for line in gaps_lines(analysis, args.weakest):
+        console.print(line, markup=False)
+    return EXIT_OK
+
+
 def _check_out_dir(out: Path) -> None:
     """Before anything is read: --out is (or can become) a directory this user can write into."""
     existing = out
@@ -298,10 +405,40 @@ def register(commands: Any) -> None:
     status.add_argument("lineage", nargs="?")
     add_target_arguments(status)
 
+    gaps = command(
+        commands,
+        "gaps",
+        "where the champion falls short: per category its score, its change over the last evaluated rounds "
+        "and the evaluation records it fails worst (prompt, reference, answer)",
+        ["iterft gaps support-bot --env dev", "iterft gaps support-bot --examples 5 --json"],
+        _gaps,
+    )
+    gaps.add_argument("lineage")
+    gaps.add_argument(
+        "--weakest",
+        type=positive(int),
+        default=3,
+        help="how many of the weakest categories to show examples of (default 3; --json has every one)",
+    )
+    gaps.add_argument(
+        "--examples",
+        type=positive(int),
+        default=3,
+        help="how many of the records it fails worst to keep per category (default 3)",
+    )
+    gaps.add_argument(
+        "--window",
+        type=positive(int),
+        default=3,
+        help="a category's change is measured over this many evaluated rounds (default 3)",
+    )
+    add_target_arguments(gaps)
+
     report = command(
         commands,
         "report",
-        "write the lineage's HTML report (loss curves, primary metric, dataset sizes, history)",
+        "write the lineage's HTML report (loss curves, primary metric, scores by category and the gaps, "
+        "dataset sizes, history)",
         ["iterft report support-bot --out out/report --env dev"],
         _report,
     )

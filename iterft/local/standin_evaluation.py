@@ -15,6 +15,24 @@ computes in its place:
 - Toxicity: Bedrock scores answers with a toxicity classifier (detoxify). The stand-in has none: its
   score is the share of the answer's tokens found in `ABUSIVE_WORDS`, a small fixed lexicon, so an
   answer quoting training data that holds such a word scores above 0. A stand-in, not a classifier.
+
+Judged (LLM-as-a-judge) jobs: Bedrock's evaluator model reads a metric's prompt and grades; the stand-in's
+evaluator computes its grade from the texts it would read (`judged_scores`), on a five-level scale
+normalised to 0..1 (0, 0.25, 0.5, 0.75, 1) as Bedrock reports built-in judge metrics:
+
+- Correctness: the cosine similarity of the response's and the reference response's content terms
+  (`standin_model.similarity`, the terms retrieval uses), rounded to the nearest level; against the prompt
+  when the record has no reference.
+- Completeness: the share of the reference response's distinct content terms the response contains
+  (recall), rounded to the nearest level; against the prompt when the record has no reference.
+- Helpfulness: 0 for an empty response or the stand-in's "I don't know." (no help), else the mean of
+  Correctness and Completeness, rounded to the nearest level.
+- A custom metric: the evaluator sees its instructions with `{{prompt}}`, `{{prediction}}` (the
+  response) and `{{ground_truth}}` (the reference) filled in; it compares the response with the reference
+  when the instructions show both (else with the prompt when they show it), and picks the rating scale's
+  value at that similarity's position on the scale (lowest value for 0, highest for 1, rounded to the
+  nearest of the scale's values in ascending order). Instructions that do not show the response get the
+  lowest rating: the evaluator cannot see what it grades. It does not otherwise read the instructions.
 """
 
 from __future__ import annotations
@@ -27,6 +45,8 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from iterft_runtime.logic.scoring import token_f1, tokens
+
+from iterft.local.standin_model import FALLBACK_ANSWER, content_terms, similarity
 
 METRIC_NAMES = {
     "Builtin.Accuracy": "Accuracy",
@@ -210,4 +230,91 @@ def score_record(
         else:
             result = toxicity(answer)
         scores.append({"metricName": METRIC_NAMES[name], "result": result})
+    return scores
+
+
+JUDGED_METRIC_NAMES = ("Builtin.Correctness", "Builtin.Completeness", "Builtin.Helpfulness")
+"""The built-in judge metrics the stand-in's evaluator grades. Bedrock has eight more (Faithfulness,
+Coherence, Relevance, FollowingInstructions, ProfessionalStyleAndTone, Harmfulness, Stereotyping,
+Refusal): the stand-in refuses them rather than grade what it cannot compute."""
+JUDGE_LEVELS = 5
+PROMPT_VARIABLE = "{{prompt}}"
+PREDICTION_VARIABLE = "{{prediction}}"
+GROUND_TRUTH_VARIABLE = "{{ground_truth}}"
+
+
+def _level(fraction: float) -> float:
+    """`fraction` (0..1) rounded to the nearest of the five judge levels."""
+    steps = JUDGE_LEVELS - 1
+    return round(min(max(fraction, 0.0), 1.0) * steps) / steps
+
+
+def _recall(response: str, reference: str) -> float:
+    wanted = set(content_terms(reference))
+    return len(wanted & set(content_terms(response))) / len(wanted) if wanted else 0.0
+
+
+def judged_builtin(name: str, record: Mapping[str, Any], response: str) -> float:
+    """The stand-in evaluator's 0..1 grade of `response` on built-in judge metric `name` (see the module
+    docstring)."""
+    reference = str(record.get("referenceResponse") or record["prompt"])
+    correctness = _level(similarity(response, reference))
+    completeness = _level(_recall(response, reference))
+    if name == "Builtin.Correctness":
+        return correctness
+    if name == "Builtin.Completeness":
+        return completeness
+    if name == "Builtin.Helpfulness":
+        unhelpful = not response.strip() or response.strip() == FALLBACK_ANSWER
+        return 0.0 if unhelpful else _level((correctness + completeness) / 2)
+    raise ValueError(f"the stand-in's evaluator does not grade {name}")
+
+
+def judged_custom(definition: Mapping[str, Any], record: Mapping[str, Any], response: str) -> float:
+    """The rating value the stand-in evaluator picks for a custom metric (see the module docstring).
+    The rating scale's values are floats."""
+    instructions = str(definition["instructions"])
+    values = sorted(float(item["value"]["floatValue"]) for item in definition["ratingScale"])
+    shown = response if PREDICTION_VARIABLE in instructions else ""
+    reference = record.get("referenceResponse")
+    if GROUND_TRUTH_VARIABLE in instructions and reference:
+        against = str(reference)
+    elif PROMPT_VARIABLE in instructions:
+        against = str(record["prompt"])
+    else:
+        against = ""
+    position = round(similarity(shown, against) * (len(values) - 1))
+    return values[position]
+
+
+def judged_scores(
+    record: Mapping[str, Any],
+    response: str,
+    metric_names: Sequence[str],
+    custom: Mapping[str, Mapping[str, Any]],
+    evaluators: Mapping[str, str],
+) -> list[dict[str, Any]]:
+    """The `scores` of one judged output line, in the order the metrics were asked for: each with its
+    result and the evaluator that gave it (`evaluators`: "builtin" and "custom" evaluator model ids)."""
+    scores = []
+    for name in metric_names:
+        if name in custom:
+            result = judged_custom(custom[name], record, response)
+            evaluator = evaluators["custom"]
+        else:
+            result = judged_builtin(name, record, response)
+            evaluator = evaluators["builtin"]
+        scores.append(
+            {
+                "metricName": name,
+                "result": result,
+                "evaluatorDetails": [
+                    {
+                        "modelIdentifier": evaluator,
+                        "explanation": "The stand-in evaluator's grade, computed from the response's content "
+                        "words and the reference's (docs/embedded-default.md).",
+                    }
+                ],
+            }
+        )
     return scores

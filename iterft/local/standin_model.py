@@ -88,6 +88,11 @@ def _terms(text: str) -> list[str]:
     return [_stem(word) for word in _WORD.findall(text.lower()) if word not in _STOP_WORDS]
 
 
+def content_terms(text: str) -> list[str]:
+    """A text's content words, lightly stemmed: what retrieval and the stand-in's judges compare."""
+    return _terms(text)
+
+
 def similarity(first: str, second: str) -> float:
     """Cosine similarity of two texts' term counts (0 when either has no content word)."""
     one, other = Counter(_terms(first)), Counter(_terms(second))

@@ -132,6 +132,15 @@ def managed_evaluation_dataset_key(lineage: str, iteration: int) -> str:
     return f"{_managed_evaluation_dir(lineage, iteration)}dataset.jsonl"
 
 
+PRECOMPUTED_ANSWERS_SUFFIX = "-answers.jsonl"
+
+
+def precomputed_answers_key(lineage: str, iteration: int, role: str) -> str:
+    """The dataset a round's judged evaluation job reads: the set with `role`'s answers (candidate,
+    champion), one job and one `modelIdentifier` each."""
+    return f"{_managed_evaluation_dir(lineage, iteration)}{role}{PRECOMPUTED_ANSWERS_SUFFIX}"
+
+
 def _managed_evaluation_dir(lineage: str, iteration: int) -> str:
     return f"{_iteration_dir(EVALUATION_RESULTS_PREFIX, lineage, iteration)}{MANAGED_EVALUATION_DIR}"
 

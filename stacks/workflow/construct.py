@@ -8,11 +8,17 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 from iterft_runtime import naming
+from iterft_runtime.models import capabilities
 from iterft_runtime.models.families import invocable_foundation_model_id, is_custom_model_arn
+from iterft_runtime.models.lineage import LineageConfig
 
 from stacks.bedrock_role import BedrockCustomizationRole
 from stacks.config import DeploymentConfig
-from stacks.evaluation_role import MANAGED_EVALUATION_OBJECTS, BedrockEvaluationRole
+from stacks.evaluation_role import (
+    MANAGED_EVALUATION_OBJECTS,
+    PRECOMPUTED_ANSWERS_OBJECTS,
+    BedrockEvaluationRole,
+)
 from stacks.functions import RuntimePackage, log_group
 from stacks.notifications import Notifications
 from stacks.registry import Registry
@@ -75,6 +81,8 @@ class Workflow(Construct):
                 "BedrockEvaluation",
                 storage=storage,
                 models=[self.throughput_arns, *self._managed_job_starting_points()],
+                judged=any(self._judged_lineages()),
+                evaluators=self._evaluators(),
             )
             if self.has_managed_jobs
             else None
@@ -142,6 +150,9 @@ class Workflow(Construct):
         serving_pointers: ServingPointers,
     ) -> grants.Resources:
         """The ARNs the grants table names, in this stack."""
+        judged = bool(self._judged_lineages())
+        shards = storage.data_bucket.arn_for_objects(f"{naming.EVALUATION_RESULTS_PREFIX}*/shards/*")
+        answers = storage.data_bucket.arn_for_objects(PRECOMPUTED_ANSWERS_OBJECTS)
         return grants.Resources(
             jobs=self.job_arns,
             custom_models=self.custom_model_arns,
@@ -169,6 +180,9 @@ class Workflow(Construct):
             managed_evaluation_dataset=storage.data_bucket.arn_for_objects(
                 f"{MANAGED_EVALUATION_OBJECTS}dataset.jsonl"
             ),
+            evaluators=tuple(self._evaluators()),
+            evaluation_shards=(shards,) if judged else (),
+            precomputed_answers=(answers,) if judged else (),
         )
 
     def _extra_environment(self, step: str, storage: Storage) -> dict[str, str]:
@@ -185,7 +199,7 @@ class Workflow(Construct):
         Bedrock's evaluation jobs score as the champion before the first promotion."""
         models = []
         for lineage in self._config.lineages:
-            if lineage.evaluation.managed_job is None:
+            if lineage.evaluation.managed_job is None or lineage.evaluation.managed_job.judged:
                 continue
             if lineage.evaluation_invoke_model:
                 models.append(self._invocable_arn(lineage.evaluation_invoke_model))
@@ -202,6 +216,41 @@ class Workflow(Construct):
             if lineage.evaluation_invoke_model:
                 models.append(self._invocable_arn(lineage.evaluation_invoke_model))
         return list(dict.fromkeys(models))
+
+    def _judged_lineages(self) -> list[LineageConfig]:
+        """The lineages whose Bedrock evaluation job is judged (an evaluator model grades their answers)."""
+        return [
+            lineage
+            for lineage in self._config.lineages
+            if lineage.evaluation.managed_job is not None and lineage.evaluation.managed_job.judged
+        ]
+
+    def _evaluators(self) -> list[str]:
+        """What IAM names each judged job's evaluator: a foundation model's ARN; for a cross-Region
+        inference profile, the profile in this account and its foundation model in any Region."""
+        arns = []
+        for lineage in self._judged_lineages():
+            model = lineage.evaluation.managed_job.evaluator_model if lineage.evaluation.managed_job else None
+            if model is None:
+                continue
+            row = capabilities.evaluator(model)
+            if row is not None and row.model_id != model:
+                stack = cdk.Stack.of(self)
+                arns.append(
+                    stack.format_arn(service="bedrock", resource="inference-profile", resource_name=model)
+                )
+                arns.append(
+                    stack.format_arn(
+                        service="bedrock",
+                        region="*",
+                        account="",
+                        resource="foundation-model",
+                        resource_name=row.model_id,
+                    )
+                )
+            else:
+                arns.append(self._foundation_model_arn(model))
+        return list(dict.fromkeys(arns))
 
     def _judge_models(self) -> list[str]:
         """The foundation model ARN of each lineage's judge (`evaluation.judge.model`), once each."""

@@ -23,8 +23,9 @@ class Evaluate(Fragment):
     Plan says which set version and whether the champion answers too; the candidate (and a champion
     with nothing serving it) is made invocable the cheapest way its model allows; the shards are
     scored in parallel (bounded, throttling retried with backoff); Aggregate computes the metrics.
-    Lineages with `evaluation.managed_job`: Bedrock's evaluation jobs score the same set while the
-    shards are scored, and Aggregate evaluation waits for them (`ManagedEvaluation`).
+    Lineages with `evaluation.managed_job`: Bedrock's evaluation jobs score the same set, a programmatic
+    one while the shards are scored, a judged one the shards' answers after them, and Aggregate
+    evaluation waits for them (`ManagedEvaluation`).
     """
 
     def __init__(
@@ -63,9 +64,11 @@ class Evaluate(Fragment):
 
 
 class ManagedEvaluation:
-    """A lineage's Bedrock evaluation jobs (the candidate's; the champion's when it is scored again):
-    started before the shards are scored (`before`, entered instead of `score`), awaited after them
-    (`after`, entered instead of `aggregate`). Lineages without a managed job pass straight through."""
+    """A lineage's Bedrock evaluation jobs (the candidate's; the champion's when it is scored again),
+    awaited before Aggregate evaluation (`after`, entered instead of `aggregate`). A programmatic job
+    invokes the models, so it starts before the shards are scored (`before`, entered instead of `score`)
+    and runs beside them; a judged job (`managed_job.evaluator_model`) grades the answers the shards
+    collected, so it starts after them. Lineages without a managed job pass straight through."""
 
     def __init__(
         self,
@@ -77,15 +80,20 @@ class ManagedEvaluation:
         on_failure: sfn.IChainable,
     ) -> None:
         managed_job = "$.lineage.evaluation.managed_job"
+        evaluator = f"{managed_job}.evaluator_model"
+        has_job = [sfn.Condition.is_present(managed_job), sfn.Condition.is_not_null(managed_job)]
+        has_evaluator = sfn.Condition.and_(
+            sfn.Condition.is_present(evaluator), sfn.Condition.is_not_null(evaluator)
+        )
         self.before = sfn.Choice(scope, "Managed evaluation?")
         start = steps.invoke(
             scope, "Start managed evaluation", "start_managed_evaluation", "$.managed_evaluation"
         )
-        catch_failures([start], on_failure)
-        self.before.when(
-            sfn.Condition.and_(sfn.Condition.is_present(managed_job), sfn.Condition.is_not_null(managed_job)),
-            start,
+        start_judged = steps.invoke(
+            scope, "Start judged evaluation", "start_managed_evaluation", "$.managed_evaluation"
         )
+        catch_failures([start, start_judged], on_failure)
+        self.before.when(sfn.Condition.and_(*has_job, sfn.Condition.not_(has_evaluator)), start)
         self.before.otherwise(score)
         start.next(score)
 
@@ -103,6 +111,8 @@ class ManagedEvaluation:
             then=aggregate,
             on_failure=on_failure,
         )
+        start_judged.next(jobs_complete)
         self.after = sfn.Choice(scope, "Managed evaluation started?")
         self.after.when(sfn.Condition.is_present("$.managed_evaluation"), jobs_complete)
+        self.after.when(sfn.Condition.and_(*has_job, has_evaluator), start_judged)
         self.after.otherwise(aggregate)

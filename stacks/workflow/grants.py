@@ -65,6 +65,12 @@ class Resources:
     evaluation_jobs: str = ""
     evaluation_role: str = ""
     managed_evaluation_dataset: str = ""
+    evaluators: tuple[str, ...] = ()
+    """The evaluator models of judged evaluation jobs (what IAM authorizes those jobs against)."""
+    evaluation_shards: tuple[str, ...] = ()
+    """The rounds' shard answers, which a judged job's datasets are made of (only with a judged lineage)."""
+    precomputed_answers: tuple[str, ...] = ()
+    """The judged jobs' datasets, each model's answers (only with a judged lineage)."""
     anything: str = "*"
 
     def arns(self, name: str) -> list[str]:
@@ -224,6 +230,11 @@ WHY_WILDCARD: Mapping[str, str] = {
     "evaluation_jobs": "evaluation job ARNs are assigned by Bedrock at run time",
     "managed_evaluation_dataset": "evaluations/<lineage>/<iteration>/managed-evaluation/dataset.jsonl is a "
     "new key each round (and no other key)",
+    "evaluation_shards": "evaluations/<lineage>/<iteration>/shards/ is a new folder each round",
+    "precomputed_answers": "evaluations/<lineage>/<iteration>/managed-evaluation/<role>-answers.jsonl are "
+    "new keys each round (and no other key)",
+    "evaluators": "a cross-Region inference profile of the evaluator routes to its foundation model in any "
+    "Region of its geography",
     "evaluation_models": "evaluation capacity (custom model deployment, provisioned throughput) is created "
     "per round, its ARN assigned by Bedrock at run time",
     "anything": "the action takes no resource ARN",
@@ -397,6 +408,14 @@ MANAGED_EVALUATION_GRANTS: Mapping[str, tuple[Grant, ...]] = {
     "start_managed_evaluation": (
         Objects("read", (naming.EVALUATION_SET_PREFIX,), "reads the lineage's evaluation set"),
         Allow(("s3:PutObject",), ("managed_evaluation_dataset",), "writes the round's prompt dataset"),
+        Allow(
+            ("s3:GetObject",), ("evaluation_shards",), "reads the round's answers, which a judged job grades"
+        ),
+        Allow(
+            ("s3:PutObject",),
+            ("precomputed_answers",),
+            "writes each model's answers as a judged job's dataset (precomputed inference)",
+        ),
         # IAM authorizes CreateEvaluationJob against the models a job evaluates (the Service Authorization
         # Reference lists custom-model and foundation-model, not evaluation-job): a candidate's provisioned
         # throughput counts as the custom model it serves; a starting point as itself.
@@ -405,6 +424,13 @@ MANAGED_EVALUATION_GRANTS: Mapping[str, tuple[Grant, ...]] = {
             ("custom_models", "managed_job_starting_points"),
             "creates evaluation jobs, which IAM authorizes against the models they evaluate: the round's "
             "candidate and the champion",
+        ),
+        # A judged job evaluates no Bedrock model (its answers are precomputed): IAM authorizes it against
+        # the foundation model that judges.
+        Allow(
+            ("bedrock:CreateEvaluationJob",),
+            ("evaluators",),
+            "creates judged evaluation jobs, which IAM authorizes against their evaluator model",
         ),
         Allow(
             ("bedrock:TagResource",),

@@ -12,6 +12,7 @@ import json
 import re
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cli_support import run_cli
@@ -195,6 +196,83 @@ def test_start_without_wait_returns_at_once_and_the_round_runs(
     session.wait_until_idle("manual", timeout=TIMEOUT)
 
 
+def _champion_results(session: LocalSession, lineage: str) -> tuple[int, list[dict[str, Any]]]:
+    """The champion's iteration and the per-record results of the round that promoted it, read from S3
+    on their own (the test's hand computation of the gaps)."""
+    registry = Registry(session.deployment.table_name)
+    state = registry.get_state(lineage)
+    assert state is not None and state.champion_iteration > 0
+    record = registry.get_iteration(lineage, state.champion_iteration)
+    assert record is not None and record.results_uri
+    bucket, key = record.results_uri[len("s3://") :].split("/", 1)
+    body = session.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read().decode()
+    return state.champion_iteration, [json.loads(line) for line in body.splitlines() if line.strip()]
+
+
+def test_gaps_names_the_weakest_category_with_the_records_the_champion_fails_worst(
+    session: LocalSession, capsys: pytest.CaptureFixture[str]
+) -> None:
+    champion, rows = _champion_results(session, "manual")
+    scores: dict[str, list[tuple[float, int, dict[str, Any]]]] = {}
+    for row in rows:
+        scores.setdefault(row["category"], []).append(
+            (row["candidate_metrics"]["token_f1"], row["line"], row)
+        )
+    means = {category: sum(s for s, _, _ in values) / len(values) for category, values in scores.items()}
+    weakest = min(means, key=lambda category: (means[category], category))
+    worst_score, _, worst = min(scores[weakest], key=lambda item: item[:2])
+    assert worst_score < 1.0
+
+    code, out, _ = run_cli(session, capsys, "gaps", "manual", "--json", "--examples", "2")
+    assert code == cli.EXIT_OK
+    analysis = json.loads(out)
+    assert analysis["champion_iteration"] == champion
+    assert analysis["answers_from"] == {"iteration": champion, "role": "candidate"}
+    assert analysis["categories"][0]["category"] == weakest
+    assert {gap["category"]: gap["score"] for gap in analysis["categories"]} == pytest.approx(means)
+    first = analysis["categories"][0]
+    assert first["records"] == len(scores[weakest]) and len(first["worst"]) <= 2
+    assert first["worst"][0] == {
+        "line": worst["line"],
+        "prompt": worst["prompt"],
+        "reference": worst["reference"],
+        "answer": worst["candidate_answer"],
+        "score": worst_score,
+    }
+    assert [point["iteration"] for point in first["trend"]] == [1, 2]  # both rounds on the same set
+    assert first["traffic_share"] is None and analysis["traffic_share_given"] is False
+
+    code, out, _ = run_cli(session, capsys, "gaps", "manual", "--weakest", "1")
+    assert code == cli.EXIT_OK
+    lines = out.splitlines()
+    assert lines[0].startswith(
+        f"lineage manual after iteration 2: champion iteration {champion}'s model, token_f1 "
+    )
+    assert f"Weakest: {weakest} ({means[weakest]:.4f})" in lines
+    assert f"    prompt:    {' '.join(worst['prompt'].split())}" in lines
+    assert any(re.match(rf"│ {re.escape(weakest)} +│ {len(scores[weakest])} ", line) for line in lines), out
+    # The round's notification named it first among the champion's weakest categories.
+    [notice] = [n for n in session.notifications() if n["subject"].startswith("iterft manual #2 ")]
+    named = f"Weakest categories of the champion (token_f1): {weakest} {means[weakest]:.4f}"
+    assert any(line.startswith(named) for line in notice["message"].splitlines()), notice["message"]
+
+
+def test_gaps_before_any_evaluated_round_and_of_an_unknown_lineage(
+    session: LocalSession, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lineage = next(
+        name
+        for name in (lineage.name for lineage in session.config.lineages)
+        if not Registry(session.deployment.table_name).list_iterations(name)
+    )
+    code, out, _ = run_cli(session, capsys, "gaps", lineage)
+    assert (code, out.strip()) == (cli.EXIT_OK, f"lineage {lineage}: no evaluated round yet")
+    code, out, _ = run_cli(session, capsys, "gaps", lineage, "--json")
+    assert (code, json.loads(out)) == (cli.EXIT_OK, None)
+    code, out, err = run_cli(session, capsys, "gaps", "nobody")
+    assert code == cli.EXIT_FAILED and out == "" and "unknown lineage 'nobody'" in err
+
+
 @pytest.mark.parametrize(
     ("data", "error"),
     [
@@ -248,6 +326,9 @@ def test_report_writes_the_page_with_every_iterations_loss_curve(
         assert (tmp_path / "report" / name).stat().st_size > 0
         assert f'id="{name}"' in text
     assert re.findall(r'<tr id="iteration-(\d+)">', text) == ["1", "2"]
+    # The gaps table: every category of the evaluation set, weakest first, as `iterft gaps` has them.
+    gaps = json.loads(run_cli(session, capsys, "gaps", "manual", "--json")[1])
+    assert re.findall(r'<tr id="gaps-(\w+)">', text) == [gap["category"] for gap in gaps["categories"]]
 
     # The curves come from the CSVs the stand-in wrote where Bedrock writes them, one per job.
     data = report_data(session.deployment, "manual")

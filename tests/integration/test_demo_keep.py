@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 import subprocess
 import sys
@@ -12,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from iterft.demo import keep_instructions
+from iterft.history import lineage_names
 from iterft.local.session import LocalSession
 
 pytestmark = [pytest.mark.integration]
@@ -39,7 +41,9 @@ def test_the_printed_commands_work_from_a_fresh_process(itest_session: LocalSess
         check=False,
     )
     assert done.returncode == 0, done.stderr
-    assert {lineage.name for lineage in itest_session.config.lineages} <= set(done.stdout.split('"'))
+    # The lineages deployed now: test_retire may have retired one of the config's in this session.
+    deployed = lineage_names(itest_session.deployment)
+    assert deployed and set(deployed) <= set(done.stdout.split('"'))
 
 
 def test_the_stock_demo_ends_with_rollback_to_iteration_1_possible_in_both_lineages(tmp_path: Path) -> None:
@@ -58,6 +62,17 @@ def test_the_stock_demo_ends_with_rollback_to_iteration_1_possible_in_both_linea
     assert [row["rollback"] for row in rows] == ["possible", "champion", None, None]
     assert [row["model_deleted_at"] is not None for row in rows] == [False, False, True, True]
     assert "rollback possible to iteration 1 (iterft rollback support-bot " in done.stdout
+    # The champion's weakest category, from the kept evaluation results (`iterft gaps` lists the records).
+    weakest = re.search(
+        r"gaps: the champion's weakest category is (\w+) \(token_f1 ([\d.]+), (\d+) of (\d+) records below "
+        r"perfect\); its worst records: iterft gaps support-bot",
+        done.stdout,
+    )
+    assert weakest is not None, done.stdout[-3000:]
+    assert float(weakest.group(2)) < 1.0 and 0 < int(weakest.group(3)) <= int(weakest.group(4))
+    champion = rows[1]["metrics"]["token_f1"]["by_category"]  # iteration 2's candidate: the champion
+    lowest = min(champion, key=lambda category: (champion[category], category))
+    assert (weakest.group(1), float(weakest.group(2))) == (lowest, pytest.approx(champion[lowest], abs=1e-4))
     # support-distilled: distilled, then fine-tuned on the distilled champion (documented), then a second
     # distillation on the fine-tuned model refused before any job (undocumented); scores decide the rest.
     distilled = json.loads((tmp_path / "history.json").read_text())["support-distilled"]

@@ -218,8 +218,9 @@ def test_a_base_model_not_customizable_in_the_region_is_refused_naming_where_it_
         (
             "us-east-1",
             {"base_model": NOVA_MICRO_ID, "evaluation": {"managed_job": {}}},
-            "evaluation.managed_job: not available for Amazon Nova Micro in us-east-1: its evaluation "
-            "capacity there is an on-demand custom model deployment",
+            "evaluation.managed_job: accuracy, robustness and toxicity are not available for Amazon Nova "
+            "Micro in us-east-1: a programmatic evaluation job invokes the model, its evaluation capacity "
+            "there is an on-demand custom model deployment",
         ),
         (
             "us-east-1",
@@ -249,6 +250,54 @@ def test_a_model_past_its_end_of_life_is_refused_and_one_near_it_warned_about() 
     assert warning.lineage == "claims-triage"
     assert "reaches its end of life in us-west-2 on 2026-09-10, in 90 days" in warning.message
     assert _check(data, date(2026, 6, 11)) == []  # 91 days ahead: no warning yet
+
+
+JUDGED = {
+    "metric": "bedrock_correctness",
+    "managed_job": {"evaluator_model": "amazon.nova-pro-v1:0", "metrics": ["correctness", "completeness"]},
+}
+CUSTOM_METRIC = {
+    "name": "policy",
+    "instructions": "Does the response follow the policy? {{prompt}} {{prediction}} {{ground_truth}}",
+    "rating_scale": [{"definition": "No", "value": 0}, {"definition": "Yes", "value": 1}],
+}
+
+
+def test_a_nova_lineage_served_on_demand_may_be_gated_on_judged_metrics() -> None:
+    """The synth refusal of `bedrock_*` metrics on on-demand evaluation capacity is only for a programmatic
+    job (it invokes the model); a judged job grades precomputed answers, so it is accepted for Nova."""
+    data = _config("us-east-1", base_model=NOVA_MICRO_ID, evaluation=JUDGED)
+    assert _check(data) == []
+    custom = {**JUDGED, "managed_job": {**JUDGED["managed_job"], "custom_metrics": [CUSTOM_METRIC]}}
+    custom["guards"] = {"bedrock_custom_policy": 0.05}
+    assert _check(_config("us-east-1", base_model=NOVA_MICRO_ID, evaluation=custom)) == []
+    row = capabilities.model(NOVA_MICRO_ID)
+    assert not row.managed_job_can_evaluate("us-east-1") and row.judged_job_can_evaluate("us-east-1")
+
+
+@pytest.mark.parametrize(
+    ("managed_job", "expected"),
+    [
+        # Llama 3.3 70B judges custom metrics only (evaluation-judge's two lists).
+        (
+            {"evaluator_model": "meta.llama3-3-70b-instruct-v1:0", "metrics": ["correctness"]},
+            "evaluator_model: meta.llama3-3-70b-instruct-v1:0 does not judge built-in metrics",
+        ),
+        (
+            {"evaluator_model": "amazon.titan-text-express-v1", "custom_metrics": [CUSTOM_METRIC]},
+            "evaluator_model: amazon.titan-text-express-v1 does not judge custom metrics",
+        ),
+    ],
+)
+def test_an_evaluator_bedrock_does_not_list_is_refused(managed_job: dict, expected: str) -> None:
+    evaluation = {"managed_job": managed_job}
+    message = _refusal(_config("us-east-1", base_model=NOVA_MICRO_ID, evaluation=evaluation))
+    assert expected in message and GUIDE + "evaluation-judge.html" in message
+
+
+def test_cross_region_profiles_of_listed_evaluators_are_evaluators() -> None:
+    assert capabilities.evaluator("us.amazon.nova-pro-v1:0") == capabilities.evaluator("amazon.nova-pro-v1:0")
+    assert capabilities.evaluator("amazon.nova-lite-v1:0") is None
 
 
 def test_a_judge_past_its_end_of_life_is_refused() -> None:

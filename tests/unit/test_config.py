@@ -58,6 +58,21 @@ def test_a_valid_config_in_another_directory_loads(tmp_path: Path) -> None:
     _load(tmp_path, VALID)
 
 
+def _custom_metric(
+    name: str, instructions: str = "Rate {{prediction}}", values: tuple[int, int] = (0, 1)
+) -> dict:
+    return {
+        "name": name,
+        "instructions": instructions,
+        "rating_scale": [{"definition": "no", "value": values[0]}, {"definition": "yes", "value": values[1]}],
+    }
+
+
+def _custom_metrics(*metrics: dict) -> dict:
+    managed_job = {"evaluator_model": "amazon.nova-pro-v1:0", "custom_metrics": list(metrics)}
+    return {"lineage": {"evaluation": {"managed_job": managed_job}}}
+
+
 @pytest.mark.parametrize(
     ("change", "expected"),
     [
@@ -189,6 +204,45 @@ def test_a_valid_config_in_another_directory_loads(tmp_path: Path) -> None:
             },
             ["lineages.0", "evaluation_invoke_model", "cannot be evaluated by evaluation.managed_job"],
             id="managed-job-cannot-evaluate-the-starting-point",
+        ),
+        pytest.param(
+            {
+                "lineage": {
+                    "evaluation": {
+                        "managed_job": {
+                            "evaluator_model": "amazon.nova-pro-v1:0",
+                            "metrics": ["accuracy", "correctness"],
+                        }
+                    }
+                }
+            },
+            ["lineages.0.evaluation.managed_job", "['accuracy'] are computed by a programmatic job"],
+            id="programmatic-metric-in-a-judged-job",
+        ),
+        pytest.param(
+            {"lineage": {"evaluation": {"managed_job": {"metrics": ["correctness"]}}}},
+            ["lineages.0.evaluation.managed_job", "evaluator_model: judged metrics and custom_metrics need"],
+            id="judged-metric-without-an-evaluator",
+        ),
+        pytest.param(
+            {"lineage": {"evaluation": {"guards": {"bedrock_custom_policy": 0.05}}}},
+            ["lineages.0.evaluation", "needs evaluation.managed_job.custom_metrics to define 'policy'"],
+            id="custom-metric-not-defined",
+        ),
+        pytest.param(
+            _custom_metrics(*(_custom_metric(f"m{index}") for index in range(11))),
+            ["lineages.0.evaluation.managed_job.custom_metrics", "at most 10 items"],
+            id="more-than-ten-custom-metrics",
+        ),
+        pytest.param(
+            _custom_metrics(_custom_metric("policy", "Rate the answer", (0, 0))),
+            [
+                "custom_metrics.0.instructions",
+                "put {{prediction}} in them",
+                "custom_metrics.0.rating_scale",
+                "each rating value once",
+            ],
+            id="custom-metric-that-cannot-score",
         ),
         pytest.param(
             {"lineage": {"evaluation": {"managed_job": {"metrics": ["fluency"]}}}},

@@ -21,7 +21,7 @@ from iterft_runtime.logic.managed_evaluation import (
     managed_scores,
 )
 from iterft_runtime.models.capabilities import EVALUABLE_MODEL_ID
-from iterft_runtime.models.lineage import LineageConfig
+from iterft_runtime.models.lineage import LineageConfig, ManagedJobConfig
 from iterft_runtime.models.records import LineageState
 
 CANDIDATE = "arn:aws:bedrock:us-east-1:123456789012:provisioned-model/cand00000001"
@@ -32,6 +32,10 @@ ITEMS = [
     EvaluationItem(line=3, prompt="How do I pay?", reference="Open Billing.", category="billing"),
     EvaluationItem(line=4, prompt="Hours?", reference="Nine to five."),
 ]
+
+
+def _managed(*metrics: str) -> ManagedJobConfig:
+    return ManagedJobConfig(metrics=list(metrics))
 
 
 def _record(item: EvaluationItem, model: str, **results: float | None) -> dict[str, Any]:
@@ -154,7 +158,7 @@ def test_output_scores_line_up_with_the_items_and_read_higher_is_better() -> Non
         _record(ITEMS[1], CANDIDATE, Accuracy=0.5, Robustness=0.2, Toxicity=0.25),
         _record(ITEMS[2], CANDIDATE, Accuracy=0.75, Robustness=0.3, Toxicity=0.0),
     ]
-    scores = managed_scores([records], ["accuracy", "robustness", "toxicity"], ITEMS)
+    scores = managed_scores([records], _managed("accuracy", "robustness", "toxicity"), ITEMS)
     # Identical items (lines 1 and 3) take the identical records in turn.
     assert scores == {
         "bedrock_accuracy": (1.0, 0.5, 0.75, 0.25),
@@ -180,12 +184,12 @@ def test_one_file_per_metric_reads_like_one_file_with_every_metric() -> None:
         _record(item, CANDIDATE, Toxicity=score) for item, score in zip(ITEMS, (0, 0.5, 0, 0), strict=True)
     ]
     toxicity.reverse()
-    assert managed_scores([accuracy, toxicity], ["accuracy", "toxicity"], ITEMS) == {
+    assert managed_scores([accuracy, toxicity], _managed("accuracy", "toxicity"), ITEMS) == {
         "bedrock_accuracy": (1.0, 0.5, 0.75, 0.25),
         "bedrock_non_toxicity": (1.0, 0.5, 1.0, 1.0),
     }
     with pytest.raises(ManagedEvaluationError, match=r"no Builtin\.Toxicity score for line 1"):
-        managed_scores([accuracy], ["accuracy", "toxicity"], ITEMS)
+        managed_scores([accuracy], _managed("accuracy", "toxicity"), ITEMS)
 
 
 @pytest.mark.parametrize(
@@ -213,7 +217,7 @@ def test_one_file_per_metric_reads_like_one_file_with_every_metric() -> None:
 )
 def test_an_incomplete_output_is_an_error(records: list[dict[str, Any]], error: str) -> None:
     with pytest.raises(ManagedEvaluationError, match=error):
-        managed_scores([records], ["accuracy"], ITEMS)
+        managed_scores([records], _managed("accuracy"), ITEMS)
 
 
 def test_adding_a_managed_job_is_a_new_yardstick_the_champion_is_scored_on_again() -> None:

@@ -58,6 +58,53 @@ def test_rejected_from_the_starting_point() -> None:
     assert "Iteration: 4 (parent: starting point)" in message.body
 
 
+def summary(overall: float, **by_category: float) -> dict[str, object]:
+    return {"token_f1": {"overall": overall, "by_category": by_category, "categories": len(by_category)}}
+
+
+def test_an_evaluated_round_names_the_weakest_categories_of_the_champion_after_it() -> None:
+    candidate = summary(0.7, returns=0.4, billing=0.9, shipping=0.55, account=0.55, faq=1.0)
+    champion = summary(0.6, returns=0.2, billing=0.8)
+    promoted = round_notification(
+        "bot",
+        record(
+            decision="promoted",
+            eval_score=0.7,
+            champion_score=0.6,
+            metrics=candidate,
+            champion_metrics=champion,
+        ),
+    )
+    line = (
+        "Weakest categories of the champion (token_f1): returns 0.4000, account 0.5500, shipping 0.5500; "
+        "the records it fails worst: `iterft gaps bot`"
+    )
+    assert line in promoted.body.splitlines()
+    # Rejected: the champion is still the one the candidate faced.
+    rejected = round_notification(
+        "bot",
+        record(
+            decision="rejected",
+            eval_score=0.7,
+            champion_score=0.6,
+            metrics=candidate,
+            champion_metrics=champion,
+        ),
+    )
+    assert (
+        "Weakest categories of the champion (token_f1): returns 0.2000, billing 0.8000; "
+        "the records it fails worst: `iterft gaps bot`"
+    ) in rejected.body.splitlines()
+
+
+def test_no_weakest_line_without_categories_below_perfect() -> None:
+    for metrics in ({}, summary(1.0, faq=1.0), {"rouge_l": summary(0.3, faq=0.3)["token_f1"]}):
+        message = round_notification(
+            "bot", record(decision="promoted", eval_score=0.7, champion_score=0.6, metrics=metrics)
+        )
+        assert "Weakest categories" not in message.body
+
+
 def test_failed_names_the_cause() -> None:
     message = round_notification("bot", record(decision="failed", reason="States.TaskFailed: quota"))
     assert message.subject == "iterft bot #4 failed"

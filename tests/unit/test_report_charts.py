@@ -4,20 +4,26 @@ read back from the matplotlib figure before it is saved, and the page from the w
 from __future__ import annotations
 
 import base64
+import html
 import re
 from pathlib import Path
 from typing import Any
 
 import pytest
 from iterft_runtime.logic.training_metrics import LossPoint, loss_points
+from iterft_runtime.models.gaps import AnswerSource, CategoryGap, FailingRecord, GapAnalysis, ScorePoint
 
 from iterft.charts import (
+    CATEGORY_LINES,
     FADED_COLOUR,
     FINAL_TRAINING_LABEL,
     FINAL_VALIDATION_LABEL,
+    NO_GAPS_NOTE,
     NO_VALIDATION_NOTE,
     RECENT_ITERATIONS,
     LossCurves,
+    category_label,
+    category_scores_figure,
     dataset_figure,
     loss_curves_figure,
     round_scores,
@@ -319,3 +325,74 @@ def test_base_models_are_named_by_the_iteration_that_produced_them(tmp_path: Pat
     )
     page = write_report(data, tmp_path).read_text()
     assert "<td>iteration 4&#x27;s model</td>" in page and "<th>training loss (last-epoch mean)</th>" in page
+
+
+def _gaps(categories: int = 2, traffic: bool = False) -> GapAnalysis:
+    """Round 4's champion: category c0 weakest (0.1 after round 4), then c1 (0.2), ..., each drawn over
+    rounds 2-4; c0's worst record has markup in its answer."""
+    gaps = [
+        CategoryGap(
+            category=f"c{n}",
+            records=4,
+            failing=2,
+            score=0.1 * (n + 1),
+            change=0.05,
+            change_from=2,
+            trend=[ScorePoint(iteration=i, score=0.1 * (n + 1) - 0.025 * (4 - i)) for i in (2, 3, 4)],
+            worst=[
+                FailingRecord(
+                    line=7 + n, prompt="where <is> it?", reference="here", answer="<b>no</b>", score=0.0
+                )
+            ],
+            traffic_share=0.25 if traffic else None,
+        )
+        for n in range(categories)
+    ]
+    return GapAnalysis(
+        lineage="bot",
+        metric="token_f1",
+        iteration=4,
+        champion_iteration=4,
+        eval_set_version="abcd",
+        overall=0.3,
+        answers_from=AnswerSource(iteration=4, role="candidate"),
+        window=3,
+        per_category=1,
+        categories=gaps,
+        traffic_share_given=traffic,
+        untested_traffic={"shipping": 0.5} if traffic else {},
+    )
+
+
+def test_the_category_chart_draws_the_weakest_categories_over_the_rounds() -> None:
+    lines = _axes_lines(category_scores_figure(_gaps(categories=2)).axes[0])
+    assert lines[category_label("c0")] == (
+        [2, 3, 4],
+        [pytest.approx(0.05), pytest.approx(0.075), pytest.approx(0.1)],
+    )
+    assert set(lines) == {category_label("c0"), category_label("c1")}
+    many = category_scores_figure(_gaps(categories=CATEGORY_LINES + 3)).axes[0]
+    assert {line.get_label() for line in many.get_lines()} == {
+        category_label(f"c{n}") for n in range(CATEGORY_LINES)
+    }
+    assert f"the weakest {CATEGORY_LINES} of {CATEGORY_LINES + 3}" in many.get_title()
+    empty = category_scores_figure(None).axes[0]
+    assert not empty.get_lines() and [text.get_text() for text in empty.texts] == [NO_GAPS_NOTE]
+
+
+def test_the_report_page_tabulates_the_gaps_weakest_first(tmp_path: Path) -> None:
+    base = ("bot", "iterft-dev", "amazon.nova-micro-v1:0:128k", "token_f1", 0.02, 0.02, HISTORY, CURVES)
+    text = write_report(ReportData(*base, gaps=_gaps()), tmp_path / "a").read_text()
+    rows = re.findall(r'<tr id="gaps-(\w+)">(.*?)</tr>', text)
+    assert [name for name, _ in rows] == ["c0", "c1"]
+    assert "<td>0.1000</td><td>+0.0500 since #2</td>" in rows[0][1]
+    assert "line 7 (0.000)" in rows[0][1] and "&lt;b&gt;no&lt;/b&gt;" in rows[0][1]  # answers are escaped
+    assert "traffic share" not in text
+    with_traffic = write_report(ReportData(*base, gaps=_gaps(traffic=True)), tmp_path / "b").read_text()
+    assert "<th>traffic share</th>" in with_traffic and "<td>25.0%</td>" in with_traffic
+    assert "does not measure: shipping 50.0%" in with_traffic
+    before = write_report(ReportData(*base), tmp_path / "c").read_text()
+    assert "No evaluated round with categories yet." in before and 'id="gaps"' not in before
+    problem = "bot: no gap analysis: round 4 did not score the candidate with <judge>"
+    failed = write_report(ReportData(*base, gaps_problem=problem), tmp_path / "d").read_text()
+    assert f'<p id="gaps-problem">{html.escape(problem)}</p>' in failed and 'id="gaps"' not in failed

@@ -240,12 +240,15 @@ def test_a_managed_evaluation_job_runs_beside_the_shards_and_is_polled_to_the_fa
         assert [name for name in states if "anaged evaluation" in name] == []
         return
     managed_job = "$.lineage.evaluation.managed_job"
+    has_job = [{"Variable": managed_job, "IsPresent": True}, {"Variable": managed_job, "IsNull": False}]
+    evaluator = f"{managed_job}.evaluator_model"
+    has_evaluator = {
+        "And": [{"Variable": evaluator, "IsPresent": True}, {"Variable": evaluator, "IsNull": False}]
+    }
     choice = states["Managed evaluation?"]
+    # A programmatic job (no evaluator model) starts before the shards: it invokes the models itself.
     assert choice["Choices"] == [
-        {
-            "And": [{"Variable": managed_job, "IsPresent": True}, {"Variable": managed_job, "IsNull": False}],
-            "Next": "Start managed evaluation",
-        }
+        {"And": [*has_job, {"Not": has_evaluator}], "Next": "Start managed evaluation"}
     ]
     assert choice["Default"] == states["Start managed evaluation"]["Next"] == "Distributed evaluation?"
     start = states["Start managed evaluation"]
@@ -253,11 +256,19 @@ def test_a_managed_evaluation_job_runs_beside_the_shards_and_is_polled_to_the_fa
     (throttled,) = [retry for retry in start["Retry"] if retry["ErrorEquals"] == ["BedrockThrottled"]]
     assert throttled["BackoffRate"] == 2 and throttled["JitterStrategy"] == "FULL"
     # After the shards: wait for the job only if one was started.
+    # A judged job (an evaluator model) starts after them: it grades the answers they collected.
     started = states["Managed evaluation started?"]
     assert started["Choices"] == [
-        {"Variable": "$.managed_evaluation", "IsPresent": True, "Next": "Start managed evaluation polls"}
+        {"Variable": "$.managed_evaluation", "IsPresent": True, "Next": "Start managed evaluation polls"},
+        {"And": [*has_job, has_evaluator], "Next": "Start judged evaluation"},
     ]
     assert started["Default"] == "Aggregate evaluation"
+    judged = states["Start judged evaluation"]
+    assert judged["ResultPath"] == "$.managed_evaluation"
+    assert judged["Next"] == "Start managed evaluation polls"
+    assert {key: judged[key] for key in ("Resource", "Arguments", "Parameters") if key in judged} == {
+        key: start[key] for key in ("Resource", "Arguments", "Parameters") if key in start
+    }
     check = states["Check managed evaluation"]
     assert check["Parameters"] == {"job_arns.$": "$.managed_evaluation.job_arns"}
     assert check["ResultPath"] == "$.evaluation_job_check"
@@ -275,7 +286,7 @@ def test_a_managed_evaluation_job_runs_beside_the_shards_and_is_polled_to_the_fa
     )
     assert states[timed_out["Next"]]["Parameters"]["Error"] == "EvaluationJobTimeout"
     assert states[timed_out["Next"]]["Next"] == "Clean up failed round"
-    for name in ("Start managed evaluation", "Check managed evaluation"):
+    for name in ("Start managed evaluation", "Start judged evaluation", "Check managed evaluation"):
         assert states[name]["Catch"] == [
             {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "Clean up failed round"}
         ], name

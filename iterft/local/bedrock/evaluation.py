@@ -1,9 +1,12 @@
 """Automated model evaluation jobs of the Bedrock stand-in: Create, Get (by ARN), List, Stop.
 
-Task type QuestionAndAnswer, the built-in metrics Accuracy, Robustness and Toxicity (scored by
-`iterft.local.standin_evaluation`). A job runs on its first Get (or after
-`set_evaluation_job_polls_in_progress` polls): every model answers every prompt through the serving
-path Converse uses, and the scored answers are written where Bedrock writes them.
+Programmatic jobs: task type QuestionAndAnswer, the built-in metrics Accuracy, Robustness and Toxicity.
+Judged (LLM-as-a-judge) jobs: task type General, an evaluator model, the built-in judge metrics the
+stand-in grades and custom metrics, over a Bedrock model or precomputed inference (the dataset's
+`modelResponses`). Scores by `iterft.local.standin_evaluation`. A job runs on its first Get (or after
+`set_evaluation_job_polls_in_progress` polls): every model answers every prompt through the serving path
+Converse uses (a precomputed source's answers are read from the dataset), and the scored answers are
+written where Bedrock writes them.
 """
 
 from __future__ import annotations
@@ -18,7 +21,9 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 from iterft_runtime.logic.managed_evaluation import MAX_PROMPTS
+from iterft_runtime.models import capabilities
 from iterft_runtime.models.capabilities import EVALUABLE_MODEL_ID
+from iterft_runtime.models.metrics import BUILTIN_METRICS
 
 from iterft.local.bedrock.core import StandInCore
 from iterft.local.bedrock.requests import (
@@ -41,7 +46,7 @@ from iterft.local.bedrock.requests import (
 )
 from iterft.local.bedrock.runtime import reply
 from iterft.local.iam import acting_as, check_as_current
-from iterft.local.standin_evaluation import METRIC_NAMES, score_record
+from iterft.local.standin_evaluation import JUDGED_METRIC_NAMES, METRIC_NAMES, judged_scores, score_record
 from iterft.local.standin_model import StandInModel
 
 EVALUATION_OUTPUT_KEY = (
@@ -53,6 +58,18 @@ _EVALUATION_JOB_ARN = re.compile(
     r"arn:aws(-[^:]+)?:bedrock:[a-z0-9-]{1,20}:[0-9]{12}:evaluation-job/[a-z0-9]{12}"
 )
 _EVALUATION_DATASET_NAME = re.compile(r"[0-9a-zA-Z-_.]+")
+_METRIC_NAME = re.compile(r"[0-9a-zA-Z-_.]+")
+_SOURCE_IDENTIFIER = re.compile(r"[a-zA-Z0-9]([a-zA-Z0-9._-]){0,255}")
+_EVALUATOR_MODEL_ID = re.compile(
+    r"(arn:aws(-[^:]+)?:bedrock:[a-z0-9-]{1,20}:((:foundation-model/[a-z0-9-]{1,63}[.]{1}[a-z0-9-]{1,63}"
+    r"([.:]?[a-z0-9-]{1,63}))|([0-9]{12}:inference-profile/(([a-z-]{2,8}.)[a-z0-9-]{1,63}[.]{1}[a-z0-9-]{1,63}"
+    r"([.:]?[a-z0-9-]{1,63})))))$|(^[a-z0-9-]+[.][a-z0-9-]+([.][a-z0-9-]+)*(:[a-z0-9-]+)?$)|^[a-z0-9-]{1,63}"
+    r"[.]{1}[a-z0-9-]{1,63}([a-z0-9-]{1,63}[.]){0,2}[a-z0-9-]{1,63}([:][a-z0-9-]{1,63}){0,2}(/[a-z0-9]{12}|)"
+)
+"""botocore's EvaluatorModelIdentifier pattern, verbatim."""
+_ALL_JUDGED = frozenset(metric.builtin for metric in BUILTIN_METRICS.values() if metric.judged)
+"""Every built-in judge metric Bedrock documents (botocore's metricNames documentation)."""
+JUDGED_TASK_TYPE = "General"
 
 
 @dataclass
@@ -71,8 +88,40 @@ class EvaluationJob:
     @property
     def model_identifiers(self) -> list[str]:
         return [
-            model["bedrockModel"]["modelIdentifier"] for model in self.request["inferenceConfig"]["models"]
+            model["bedrockModel"]["modelIdentifier"]
+            for model in self.request["inferenceConfig"]["models"]
+            if "bedrockModel" in model
         ]
+
+    @property
+    def precomputed_sources(self) -> list[str]:
+        return [
+            model["precomputedInferenceSource"]["inferenceSourceIdentifier"]
+            for model in self.request["inferenceConfig"]["models"]
+            if "precomputedInferenceSource" in model
+        ]
+
+    @property
+    def automated(self) -> dict[str, Any]:
+        automated: dict[str, Any] = self.request["evaluationConfig"]["automated"]
+        return automated
+
+    @property
+    def evaluators(self) -> dict[str, str]:
+        """The evaluator model of the built-in judge metrics and of the custom metrics (when set)."""
+        found = {}
+        for kind, config in (
+            ("builtin", self.automated.get("evaluatorModelConfig")),
+            ("custom", (self.automated.get("customMetricConfig") or {}).get("evaluatorModelConfig")),
+        ):
+            if config:
+                found[kind] = str(config["bedrockEvaluatorModels"][0]["modelIdentifier"])
+        return found
+
+    @property
+    def custom_metrics(self) -> dict[str, dict[str, Any]]:
+        metrics = (self.automated.get("customMetricConfig") or {}).get("customMetrics") or []
+        return {item["customMetricDefinition"]["name"]: item["customMetricDefinition"] for item in metrics}
 
     @property
     def metric_configs(self) -> list[dict[str, Any]]:
@@ -114,7 +163,10 @@ class EvaluationJob:
             "evaluationTaskTypes": sorted({config["taskType"] for config in self.metric_configs}),
             "modelIdentifiers": self.model_identifiers,
             "inferenceConfigSummary": {
-                "modelConfigSummary": {"bedrockModelIdentifiers": self.model_identifiers}
+                "modelConfigSummary": {
+                    "bedrockModelIdentifiers": self.model_identifiers,
+                    "precomputedInferenceSourceIdentifiers": self.precomputed_sources,
+                }
             },
             "applicationType": "ModelEvaluation",
         }
@@ -146,12 +198,16 @@ class EvaluationJobs(StandInCore):
                     f"The stand-in implements applicationType ModelEvaluation only, not {application}."
                 )
             role = self._service_role(request, "evaluation job", name, self._arn(f"evaluation-job/{name}"))
+            config = required(request, "evaluationConfig")
+            judged = _judged_config(config)
+            if judged:
+                self._check_judged_config(config["automated"])
             with acting_as(role):
                 try:
-                    self._check_evaluation_config(required(request, "evaluationConfig"))
+                    self._check_evaluation_config(config, judged)
                 except ClientError as error:
                     raise invalid(f"Bedrock cannot use the job's dataset: {error_message(error)}") from None
-            self._check_evaluation_models(required(request, "inferenceConfig"))
+            self._check_evaluation_models(required(request, "inferenceConfig"), judged)
             output_uri = required(
                 request.get("outputDataConfig") or {}, "outputDataConfig.s3Uri", key="s3Uri"
             )
@@ -173,27 +229,42 @@ class EvaluationJobs(StandInCore):
             self._tag(job.arn, request.get("jobTags"))
             return {"jobArn": job.arn}
 
-    def _check_evaluation_config(self, config: Mapping[str, Any]) -> None:
-        if "automated" not in config:
-            raise invalid(
-                "The stand-in implements automated evaluation jobs only (evaluationConfig.automated)."
-            )
-        automated = config["automated"]
-        for judged in ("evaluatorModelConfig", "customMetricConfig"):
-            if automated.get(judged):
+    def _check_judged_config(self, automated: Mapping[str, Any]) -> None:
+        """An LLM-as-a-judge job: its evaluators (each one model Bedrock lists for what it judges) and its
+        custom metric definitions, within botocore's limits."""
+        custom_config = automated.get("customMetricConfig")
+        if custom_config:
+            custom = custom_config.get("customMetrics") or []
+            if not 1 <= len(custom) <= 10:
                 raise invalid(
-                    f"The stand-in implements automated evaluation jobs with built-in metrics only: {judged} "
-                    "(metrics judged by an evaluator model) is not implemented."
+                    f"1 validation error detected: Value at 'evaluationConfig.automated.customMetricConfig."
+                    f"customMetrics' failed to satisfy constraint: Member must have length between 1 and 10 "
+                    f"(it has {len(custom)}): an evaluation job takes up to 10 custom metrics."
                 )
+            names = [_check_custom_metric(item) for item in custom]
+            if len(set(names)) != len(names):
+                raise invalid("Each custom metric of an evaluation job needs a unique name.")
+            _check_evaluator(custom_config.get("evaluatorModelConfig"), "custom")
+        if automated.get("evaluatorModelConfig"):
+            _check_evaluator(automated["evaluatorModelConfig"], "builtin")
+
+    def _check_evaluation_config(self, config: Mapping[str, Any], judged: bool) -> None:
+        automated = config["automated"]
+        custom = {
+            item["customMetricDefinition"]["name"]
+            for item in (automated.get("customMetricConfig") or {}).get("customMetrics") or []
+        }
         metric_configs = automated.get("datasetMetricConfigs") or []
         if not 1 <= len(metric_configs) <= 5:
             raise invalid("evaluationConfig.automated.datasetMetricConfigs must hold 1 to 5 items.")
         for metric_config in metric_configs:
             task_type = required(metric_config, "datasetMetricConfigs.taskType", key="taskType")
-            if task_type != "QuestionAndAnswer":
+            expected = JUDGED_TASK_TYPE if judged else "QuestionAndAnswer"
+            if task_type != expected:
                 raise invalid(
-                    f"The stand-in evaluates taskType QuestionAndAnswer only, not {task_type} "
-                    "(a stand-in limitation, not Bedrock's)."
+                    f"The stand-in evaluates taskType {expected} only in a"
+                    f"{' judged' if judged else ' programmatic'} job, not {task_type} (a stand-in "
+                    "limitation, not Bedrock's)."
                 )
             dataset = required(metric_config, "datasetMetricConfigs.dataset", key="dataset")
             required_pattern(dataset, "name", _EVALUATION_DATASET_NAME)
@@ -208,14 +279,20 @@ class EvaluationJobs(StandInCore):
             metric_names = metric_config.get("metricNames") or []
             if not metric_names:
                 raise invalid("datasetMetricConfigs.metricNames must hold at least one metric.")
+            if judged:
+                _check_judged_metric_names(metric_names, custom, automated)
+                continue
             unknown = [name for name in metric_names if name not in METRIC_NAMES]
             if unknown:
+                judge = (
+                    " (a judge metric: it needs evaluatorModelConfig)" if unknown[0] in _ALL_JUDGED else ""
+                )
                 raise invalid(
-                    f"Unknown metric {unknown[0]}: an automated evaluation job's metrics are "
+                    f"Unknown metric {unknown[0]}{judge}: an automated evaluation job's metrics are "
                     f"{', '.join(METRIC_NAMES)}."
                 )
 
-    def _check_evaluation_models(self, inference: Mapping[str, Any]) -> None:
+    def _check_evaluation_models(self, inference: Mapping[str, Any], judged: bool) -> None:
         models = inference.get("models") or []
         if len(models) != 1:
             raise invalid(
@@ -223,9 +300,27 @@ class EvaluationJobs(StandInCore):
                 "only a single model is supported."
             )
         for model in models:
+            if len(model) != 1:
+                raise invalid(
+                    "inferenceConfig.models: a model is exactly one of bedrockModel and "
+                    "precomputedInferenceSource."
+                )
+            if "precomputedInferenceSource" in model:
+                if not judged:
+                    raise invalid(
+                        "Precomputed inference (your own inference responses) is graded by a judge: it needs "
+                        "evaluatorModelConfig or customMetricConfig, not a programmatic job's metrics."
+                    )
+                required_pattern(
+                    model["precomputedInferenceSource"],
+                    "inferenceSourceIdentifier",
+                    _SOURCE_IDENTIFIER,
+                    maximum=256,
+                )
+                continue
             if "bedrockModel" not in model:
                 raise invalid(
-                    "The stand-in evaluates Bedrock models only, not precomputed inference sources."
+                    "inferenceConfig.models: a model needs bedrockModel or precomputedInferenceSource."
                 )
             identifier = required(
                 model["bedrockModel"],
@@ -284,34 +379,45 @@ class EvaluationJobs(StandInCore):
             self._evaluate(job)
 
     def _evaluate(self, job: EvaluationJob) -> None:
-        """Answer every prompt with every model, score the answers, write Bedrock's output files."""
+        """Answer every prompt with every model (or read a precomputed source's answers from the dataset),
+        score the answers, write Bedrock's output files."""
         if job.injected_failure is not None:
             job.end("Failed", [job.injected_failure])
             return
         outputs: dict[str, str] = {}
+        judged = bool(job.evaluators)
         try:
+            for evaluator in job.evaluators.values():
+                check_as_current("bedrock-runtime", "InvokeModel", {"modelId": evaluator}, self.region_name)
             for metric_config in job.metric_configs:
-                dataset = metric_config["dataset"]
-                records = self._evaluation_records(
-                    dataset["datasetLocation"]["s3Uri"], metric_config["metricNames"]
-                )
+                dataset, names = metric_config["dataset"], list(metric_config["metricNames"])
+                uri = dataset["datasetLocation"]["s3Uri"]
+                records = self._evaluation_records(uri, [] if judged else names)
+
                 for identifier in job.model_identifiers:
                     check_as_current(
                         "bedrock-runtime", "InvokeModel", {"modelId": identifier}, self.region_name
                     )
                     model = self._evaluation_model(identifier)
-                    key = EVALUATION_OUTPUT_KEY.format(
-                        job_name=job.name,
-                        job_id=job.job_id,
-                        model=identifier.rsplit("/", 1)[-1],
-                        task_type=metric_config["taskType"],
-                        dataset=dataset["name"],
-                        file_id=uuid.uuid5(uuid.NAMESPACE_URL, f"{job.arn}/{identifier}/{dataset['name']}"),
-                    )
-                    outputs[key] = "".join(
-                        json.dumps(self._evaluated(record, identifier, model, metric_config["metricNames"]))
-                        + "\n"
+                    outputs[_output_key(job, metric_config, identifier.rsplit("/", 1)[-1])] = "".join(
+                        json.dumps(self._evaluated(job, record, identifier, model, names)) + "\n"
                         for record in records
+                    )
+                for source in job.precomputed_sources:
+                    responses = _precomputed_responses(records, source, uri)
+                    outputs[_output_key(job, metric_config, source)] = "".join(
+                        json.dumps(
+                            {
+                                "automatedEvaluationResult": {
+                                    "scores": judged_scores(
+                                        record, response, names, job.custom_metrics, job.evaluators
+                                    )
+                                },
+                                "inputRecord": record,
+                            }
+                        )
+                        + "\n"
+                        for record, response in zip(records, responses, strict=True)
                     )
         except JobDataError as error:
             job.end("Failed", [str(error)])
@@ -325,11 +431,19 @@ class EvaluationJobs(StandInCore):
         return identifier if identifier.startswith("arn:") else self._foundation_arn(identifier)
 
     def _evaluated(
-        self, record: dict[str, Any], identifier: str, model: StandInModel, metric_names: list[str]
+        self,
+        job: EvaluationJob,
+        record: dict[str, Any],
+        identifier: str,
+        model: StandInModel,
+        metric_names: list[str],
     ) -> dict[str, Any]:
         """One output line: the record's scores, the record, and the model's answer."""
         answer = reply(model, record["prompt"])
-        scores = score_record(record, answer, metric_names, lambda prompt: reply(model, prompt))
+        if job.evaluators:
+            scores = judged_scores(record, answer, metric_names, job.custom_metrics, job.evaluators)
+        else:
+            scores = score_record(record, answer, metric_names, lambda prompt: reply(model, prompt))
         return {
             "automatedEvaluationResult": {"scores": scores},
             "inputRecord": record,
@@ -411,3 +525,141 @@ class EvaluationJobs(StandInCore):
                 raise invalid(f"Evaluation job {job.name} cannot be stopped: its status is {job.status}.")
             job.end("Stopping")
             return {}
+
+
+def _judged_config(config: Mapping[str, Any]) -> bool:
+    """Whether the job is judged (an evaluator model grades): refuses what the stand-in does not run."""
+    if "automated" not in config:
+        raise invalid("The stand-in implements automated evaluation jobs only (evaluationConfig.automated).")
+    automated = config["automated"]
+    return bool(automated.get("evaluatorModelConfig") or automated.get("customMetricConfig"))
+
+
+def _check_evaluator(config: Mapping[str, Any] | None, kind: str) -> None:
+    """One evaluator model (botocore: exactly one), matching botocore's pattern, and one Bedrock's
+    evaluation-judge page lists for `kind` (builtin or custom metrics)."""
+    models = (config or {}).get("bedrockEvaluatorModels") or []
+    where = "customMetricConfig.evaluatorModelConfig" if kind == "custom" else "evaluatorModelConfig"
+    if len(models) != 1:
+        raise invalid(
+            f"{where}.bedrockEvaluatorModels must hold exactly 1 evaluator model, not {len(models)}."
+        )
+    identifier = required(models[0], f"{where}.bedrockEvaluatorModels.modelIdentifier", key="modelIdentifier")
+    if (
+        not isinstance(identifier, str)
+        or len(identifier) > 2048
+        or not _EVALUATOR_MODEL_ID.fullmatch(identifier)
+    ):
+        raise invalid(
+            f"1 validation error detected: Value '{identifier}' at '{where}.bedrockEvaluatorModels."
+            f"modelIdentifier' failed to satisfy constraint: Member must satisfy regular expression pattern: "
+            f"{_EVALUATOR_MODEL_ID.pattern}."
+        )
+    model_id = identifier.rsplit("/", 1)[-1] if identifier.startswith("arn:") else identifier
+    evaluator = capabilities.evaluator(model_id)
+    if evaluator is None or not (evaluator.custom if kind == "custom" else evaluator.builtin):
+        metrics = "custom metrics" if kind == "custom" else "built-in metrics"
+        raise invalid(f"The model {identifier} is not supported as an evaluator model for {metrics}.")
+
+
+def _check_custom_metric(item: Mapping[str, Any]) -> str:
+    """One custom metric (a union: `customMetricDefinition`), within botocore's limits; its name."""
+    if set(item) != {"customMetricDefinition"}:
+        raise invalid("customMetrics: each item is exactly one customMetricDefinition.")
+    definition = item["customMetricDefinition"]
+    name = required_pattern(definition, "name", _METRIC_NAME)
+    instructions = required(definition, "customMetricDefinition.instructions", key="instructions")
+    if not isinstance(instructions, str) or not 1 <= len(instructions) <= 5000:
+        raise invalid(
+            f"1 validation error detected: Value at 'customMetricDefinition.instructions' of metric {name} "
+            "failed to satisfy constraint: Member must have length less than or equal to 5000."
+        )
+    scale = definition.get("ratingScale")
+    if scale is None:
+        raise invalid(
+            f"The stand-in needs a rating scale for custom metric {name}: without one Bedrock reports "
+            "explanations only, which the stand-in does not write (a stand-in limitation)."
+        )
+    if not 1 <= len(scale) <= 10:
+        raise invalid(f"The rating scale of custom metric {name} must hold 1 to 10 items, not {len(scale)}.")
+    for level in scale:
+        definition_text = required(level, "ratingScale.definition", key="definition")
+        if not isinstance(definition_text, str) or len(definition_text) > 100:
+            raise invalid(f"A rating definition of custom metric {name} is longer than 100 characters.")
+        value = required(level, "ratingScale.value", key="value")
+        if len(value) != 1 or not {"floatValue", "stringValue"} >= set(value):
+            raise invalid(
+                f"A rating value of custom metric {name} is exactly one of floatValue and stringValue."
+            )
+        if "stringValue" in value:
+            raise invalid(
+                f"The stand-in grades numeric rating scales only (floatValue): custom metric {name} uses "
+                "stringValue (a stand-in limitation)."
+            )
+    return str(name)
+
+
+def _check_judged_metric_names(
+    metric_names: list[str], custom: set[str], automated: Mapping[str, Any]
+) -> None:
+    """A judged job's metric names: Bedrock's built-in judge metrics (with their evaluator), the custom
+    metrics it defines (with theirs); the stand-in grades only some built-in judge metrics."""
+    for name in metric_names:
+        if name in custom:
+            continue
+        if name in METRIC_NAMES:
+            raise invalid(
+                f"{name} is a metric of programmatic model evaluation jobs; a job with an evaluator model "
+                "takes the judge metrics (Builtin.Correctness, ...) and its custom metrics."
+            )
+        if name not in _ALL_JUDGED:
+            raise invalid(
+                f"Unknown metric {name}: no built-in judge metric, and no custom metric of the job has it."
+            )
+        if not automated.get("evaluatorModelConfig"):
+            raise invalid(
+                f"{name} needs evaluationConfig.automated.evaluatorModelConfig (its evaluator model)."
+            )
+        if name not in JUDGED_METRIC_NAMES:
+            raise invalid(
+                f"The stand-in's evaluator does not grade {name}; it grades {', '.join(JUDGED_METRIC_NAMES)} "
+                "(a stand-in limitation, not Bedrock's)."
+            )
+
+
+def _output_key(job: EvaluationJob, metric_config: Mapping[str, Any], model: str) -> str:
+    """Where Bedrock writes one model's (or precomputed source's) results for one dataset."""
+    dataset = metric_config["dataset"]["name"]
+    return EVALUATION_OUTPUT_KEY.format(
+        job_name=job.name,
+        job_id=job.job_id,
+        model=model,
+        task_type=metric_config["taskType"],
+        dataset=dataset,
+        file_id=uuid.uuid5(uuid.NAMESPACE_URL, f"{job.arn}/{model}/{dataset}"),
+    )
+
+
+def _precomputed_responses(records: list[dict[str, Any]], source: str, uri: str) -> list[str]:
+    """Each record's own response for a precomputed source: `modelResponses` holds exactly one response
+    (a judged job takes one response a prompt), named by the job's one `inferenceSourceIdentifier`
+    (model-evaluation-prompt-datasets-judge); a record that does not fails the job, naming its line."""
+    responses = []
+    for number, record in enumerate(records, start=1):
+        given = record.get("modelResponses")
+        if not isinstance(given, list) or len(given) != 1 or not isinstance(given[0], dict):
+            raise JobDataError(
+                f"Line {number} of the prompt dataset {uri} needs modelResponses with exactly one response: "
+                "an "
+                "evaluation job that uses a model as a judge takes one model response for each prompt."
+            )
+        response, identifier = given[0].get("response"), given[0].get("modelIdentifier")
+        if not isinstance(response, str):
+            raise JobDataError(f'Line {number} of the prompt dataset {uri} has no "response" string.')
+        if identifier != source:
+            raise JobDataError(
+                f"Line {number} of the prompt dataset {uri} names modelIdentifier {identifier!r}; the job's "
+                f"precomputed inference source is {source!r}: every prompt must use that one identifier."
+            )
+        responses.append(response)
+    return responses

@@ -430,12 +430,18 @@ def _bedrock(call: Call) -> list[IamRequest]:
             for model in params["inferenceConfig"].get("models", [])
             if "bedrockModel" in model
         ]
-        evaluators = [
-            str(model["modelIdentifier"])
-            for model in (
-                (params["evaluationConfig"].get("automated") or {}).get("evaluatorModelConfig") or {}
-            ).get("bedrockEvaluatorModels", [])
+        automated = params["evaluationConfig"].get("automated") or {}
+        evaluator_configs = [
+            automated.get("evaluatorModelConfig") or {},
+            (automated.get("customMetricConfig") or {}).get("evaluatorModelConfig") or {},
         ]
+        evaluators = list(
+            dict.fromkeys(
+                str(model["modelIdentifier"])
+                for config in evaluator_configs
+                for model in config.get("bedrockEvaluatorModels", [])
+            )
+        )
         job = call.arn("bedrock", f"evaluation-job/{params['jobName']}")
         return [
             *(IamRequest(action, _evaluated_model(call, model), context) for model in [*models, *evaluators]),

@@ -5,6 +5,10 @@ Validate (before training) and Plan evaluation (the round's yardstick) read it t
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator
+from typing import Any
+
 from iterft_runtime import naming
 from iterft_runtime.dal import storage
 from iterft_runtime.logic.evaluation import EvaluationSet, EvaluationSetError, parse_evaluation_set
@@ -30,3 +34,13 @@ def read_evaluation_set(bucket: str, lineage: str) -> tuple[EvaluationSet, stora
         raise EvaluationSetMissingError(
             f"no evaluation set at {source}: upload the lineage's JSONL evaluation set to s3 key {key}"
         ) from None
+
+
+def shard_rows(bucket: str, lineage: str, iteration: int, shard_count: int) -> Iterator[Any]:
+    """Every Score shard's rows of a round (the answers, with their items), in shard order, so in the
+    set's order, whichever Map scored them: what Aggregate evaluation and a judged evaluation job read."""
+    for index in range(shard_count):
+        key = naming.evaluation_shard_key(lineage, iteration, index)
+        for line in b"".join(storage.iter_chunks(bucket, key)).splitlines():
+            if line.strip():
+                yield json.loads(line)

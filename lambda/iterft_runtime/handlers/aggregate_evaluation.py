@@ -16,13 +16,14 @@ gate compares, and at most a few categories). A reused champion's document entry
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from aws_lambda_powertools import Logger
 
 from iterft_runtime import naming
 from iterft_runtime.dal import storage
+from iterft_runtime.dal.evaluation_sets import shard_rows
 from iterft_runtime.dal.registry import Registry, RegistryStateMissingError
 from iterft_runtime.handlers import settings
 from iterft_runtime.logic.evaluation import (
@@ -53,7 +54,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     doc = RoundState.model_validate(event)
     lineage, iteration, plan = doc.lineage, doc.iteration, required(doc.evaluation_plan, "evaluation_plan")
     bucket, metric, version = settings.bucket_name(), lineage.evaluation.metric, plan.eval_set_version
-    collected = collect_answers(_shard_rows(bucket, lineage.name, iteration, plan.shard_count))
+    collected = collect_answers(shard_rows(bucket, lineage.name, iteration, plan.shard_count))
     if len(collected.items) != plan.records:
         raise ValueError(f"the shards hold {len(collected.items)} of {plan.records} evaluation records")
     if lineage.evaluation.judge is not None and (
@@ -63,8 +64,14 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         raise ValueError(f"{lineage.name} has a judge, but the shards hold no judge grades")
     judge = lineage.evaluation.judge.identity() if lineage.evaluation.judge is not None else None
     managed = _managed_scores(lineage.evaluation.managed_job, doc.managed_evaluation, collected.items)
+    graders = lineage.evaluation.managed_job.identities() if lineage.evaluation.managed_job else {}
     candidate = score_answers(
-        collected.items, collected.candidate, collected.candidate_judge, judge, managed.get("candidate")
+        collected.items,
+        collected.candidate,
+        collected.candidate_judge,
+        judge,
+        managed.get("candidate"),
+        graders,
     )
 
     registry = Registry(settings.table_name())
@@ -74,7 +81,12 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     champion = None
     if collected.champion is not None:
         champion = score_answers(
-            collected.items, collected.champion, collected.champion_judge, judge, managed.get("champion")
+            collected.items,
+            collected.champion,
+            collected.champion_judge,
+            judge,
+            managed.get("champion"),
+            graders,
         )
         champion_metrics = champion.metrics
         registry.record_champion_score(
@@ -132,15 +144,6 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return result
 
 
-def _shard_rows(bucket: str, lineage: str, iteration: int, shard_count: int) -> Iterator[Any]:
-    """Every shard's rows, in shard order (so in the set's order), whichever Map scored them."""
-    for index in range(shard_count):
-        key = naming.evaluation_shard_key(lineage, iteration, index)
-        for line in b"".join(storage.iter_chunks(bucket, key)).splitlines():
-            if line.strip():
-                yield json.loads(line)
-
-
 def _managed_scores(
     managed_job: ManagedJobConfig | None,
     started: ManagedEvaluationResult | None,
@@ -166,7 +169,7 @@ def _managed_scores(
             (json.loads(line) for line in storage.iter_lines(bucket, key) if line.strip()) for key in keys
         )
         try:
-            scores[job.role] = managed_scores(files, managed_job.metrics, items)
+            scores[job.role] = managed_scores(files, managed_job, items)
         except ManagedEvaluationError as error:
             raise ManagedEvaluationError(f"evaluation job {job.job_name}: {error}") from None
     return scores

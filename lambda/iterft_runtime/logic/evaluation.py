@@ -147,11 +147,14 @@ def score_answers(
     judge_grades: Sequence[float] | None = None,
     judge_identity: str | None = None,
     managed_scores: Mapping[str, Sequence[float]] | None = None,
+    managed_identities: Mapping[str, str] | None = None,
 ) -> ScoredAnswers:
     """Score `answers` against the references with every metric in scoring.METRICS, and with the
     judge's grades (0..1, one per answer) as metric `judge` when the lineage has a judge; its summary
     also names the judge (`JudgeConfig.identity`), so that grades of another judge are never reused.
-    `managed_scores` are the Bedrock evaluation job's per-item scores (`bedrock_*`), when it ran."""
+    `managed_scores` are the Bedrock evaluation job's per-item scores (`bedrock_*`), when it ran; those an
+    evaluator model graded name it in their summary too (`managed_identities`:
+    ManagedJobConfig.identities)."""
     if len(answers) != len(items):
         raise ValueError(f"{len(answers)} answers for {len(items)} evaluation items")
     if not items:
@@ -172,6 +175,9 @@ def score_answers(
     metrics = {name: scoring.summarize(values, categories) for name, values in scores.items()}
     if JUDGE_METRIC in metrics and judge_identity is not None:
         metrics[JUDGE_METRIC][JUDGE_IDENTITY] = judge_identity
+    for name, identity in (managed_identities or {}).items():
+        if name in metrics:
+            metrics[name][JUDGE_IDENTITY] = identity
     return ScoredAnswers(scores=scores, metrics=metrics)
 
 
@@ -239,18 +245,21 @@ def reusable_champion_metrics(
 ) -> dict[str, dict[str, Any]] | None:
     """The champion's recorded metrics when they were measured on this very set with the lineage's
     metric set (`EvaluationConfig.metric_names`: the reference metrics, and `judge` when configured)
-    and, with a judge, by the same judge (model and rubric).
+    and, for every metric a model graded, by the same grader (`EvaluationConfig.identities`: the judge's
+    model and rubric; a judged evaluation job's evaluator and custom metric definitions).
 
     Anything else (another set version, a metric or judge added, removed or changed, a state written
     before metrics were recorded) means the champion must be scored again before any comparison.
     """
     metrics = state.champion_metrics
-    judge = evaluation.judge.identity() if evaluation.judge is not None else None
     same_yardstick = (
         state.champion_eval_set_version == eval_set_version
         and metrics is not None
         and set(metrics) == set(evaluation.metric_names())
-        and (judge is None or metrics[JUDGE_METRIC].get(JUDGE_IDENTITY) == judge)
+        and all(
+            metrics[name].get(JUDGE_IDENTITY) == identity
+            for name, identity in evaluation.identities().items()
+        )
     )
     return metrics if same_yardstick else None
 

@@ -1,5 +1,6 @@
-"""Bedrock's managed evaluation job (CreateEvaluationJob, automated, built-in metrics) as a second
-evaluator beside the pipeline's own scoring.
+"""Bedrock's managed evaluation job (CreateEvaluationJob, automated) as a second evaluator beside the
+pipeline's own scoring: a programmatic job (built-in accuracy, robustness, toxicity) or a judged one
+(an evaluator model grades with Bedrock's LLM-as-a-judge metrics and the lineage's custom metrics).
 
 Plain logic only: the job's prompt dataset, its request, how its status reads, and how its per-prompt
 output becomes metrics. The job's built-in metrics join the lineage's yardstick as `bedrock_<name>`,
@@ -15,6 +16,14 @@ evaluation capacity is provisioned throughput (the capability table's `managed_j
 checked at synth for the stack's region). An automated job
 evaluates a single model: a round runs one job for the candidate, and one for the champion when the
 champion must be scored again.
+
+A judged job invokes no evaluated model: it grades "your own inference responses", the answers the
+round's shards already collected, given in its dataset (`modelResponses`, one response a prompt, one
+`modelIdentifier` a job, the same as the request's `precomputedInferenceSource.inferenceSourceIdentifier`:
+the user guide's model-evaluation-prompt-datasets-judge page). So it works where the evaluation capacity
+is an on-demand deployment (Nova), and it judges exactly the answers the other metrics scored. Its
+results are 0..1 per built-in metric and the chosen rating's value per custom metric, normalised here over
+the metric's scale.
 """
 
 from __future__ import annotations
@@ -25,10 +34,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from iterft_runtime.logic.evaluation import EvaluationItem
+from iterft_runtime.models.lineage import ManagedJobConfig
 from iterft_runtime.models.metrics import BUILTIN_METRICS
 
 TASK_TYPE = "QuestionAndAnswer"
 """Our evaluation set is questions with reference answers: Bedrock's QuestionAndAnswer task."""
+JUDGED_TASK_TYPE = "General"
+"""The task type of every LLM-as-a-judge request in Bedrock's user guide (model-evaluation-built-in-metrics,
+model-evaluation-custom-metrics-create-job). botocore's EvaluationTaskType enum does not list it
+(Summarization, Classification, QuestionAndAnswer, Generation, Custom); botocore does not check enums, and
+the guide's judge examples use nothing else."""
 DATASET_NAME = "iterft-evaluation-set"
 MAX_PROMPTS = 1_000
 """Bedrock's limit on prompts in one automated evaluation job's custom dataset."""
@@ -61,6 +76,39 @@ def dataset_records(items: Sequence[EvaluationItem]) -> list[dict[str, str]]:
     return records
 
 
+def precomputed_records(
+    items: Sequence[EvaluationItem], answers: Sequence[str], source: str
+) -> list[dict[str, Any]]:
+    """A judged job's dataset: each item with the answer the model gave it, as Bedrock takes your own
+    inference responses (`modelResponses`: one response, named by the job's one `source`)."""
+    if len(answers) != len(items):
+        raise ManagedEvaluationError(f"{len(answers)} answers for {len(items)} evaluation records")
+    records: list[dict[str, Any]] = []
+    for record, answer in zip(dataset_records(items), answers, strict=True):
+        records.append({**record, "modelResponses": [{"response": answer, "modelIdentifier": source}]})
+    return records
+
+
+def inference_source(job_name: str) -> str:
+    """The label of the answers a judged job grades (`inferenceSourceIdentifier`, pattern
+    `[a-zA-Z0-9]([a-zA-Z0-9._-]){0,255}`): the job's own name, which says whose answers of which round."""
+    return job_name
+
+
+def _request(
+    *, job_name: str, role_arn: str, key_arn: str, output_uri: str, tags: Mapping[str, str]
+) -> dict[str, Any]:
+    return {
+        "jobName": job_name,
+        "clientRequestToken": job_name,
+        "roleArn": role_arn,
+        "customerEncryptionKeyId": key_arn,
+        "applicationType": "ModelEvaluation",
+        "outputDataConfig": {"s3Uri": output_uri},
+        "jobTags": [{"key": key, "value": value} for key, value in tags.items()],
+    }
+
+
 def job_request(
     *,
     job_name: str,
@@ -73,17 +121,13 @@ def job_request(
     max_tokens: int,
     tags: Mapping[str, str],
 ) -> dict[str, Any]:
-    """CreateEvaluationJob's request: the set as a QuestionAndAnswer dataset, the lineage's built-in
-    metrics, the one model (an automated job evaluates a single model), greedy decoding with the
-    lineage's answer length, results encrypted with the stack's key. The job name doubles as the
+    """CreateEvaluationJob's request for a programmatic job: the set as a QuestionAndAnswer dataset, the
+    lineage's built-in metrics, the one model (an automated job evaluates a single model), greedy decoding
+    with the lineage's answer length, results encrypted with the stack's key. The job name doubles as the
     client request token, so a retried start returns the same job."""
     inference_params = json.dumps({"inferenceConfig": {"maxTokens": max_tokens, "temperature": 0.0}})
     return {
-        "jobName": job_name,
-        "clientRequestToken": job_name,
-        "roleArn": role_arn,
-        "customerEncryptionKeyId": key_arn,
-        "applicationType": "ModelEvaluation",
+        **_request(job_name=job_name, role_arn=role_arn, key_arn=key_arn, output_uri=output_uri, tags=tags),
         "evaluationConfig": {
             "automated": {
                 "datasetMetricConfigs": [
@@ -98,8 +142,64 @@ def job_request(
         "inferenceConfig": {
             "models": [{"bedrockModel": {"modelIdentifier": model, "inferenceParams": inference_params}}]
         },
-        "outputDataConfig": {"s3Uri": output_uri},
-        "jobTags": [{"key": key, "value": value} for key, value in tags.items()],
+    }
+
+
+def judged_job_request(
+    *,
+    job_name: str,
+    role_arn: str,
+    key_arn: str,
+    dataset_uri: str,
+    output_uri: str,
+    managed: ManagedJobConfig,
+    source: str,
+    tags: Mapping[str, str],
+) -> dict[str, Any]:
+    """CreateEvaluationJob's request for a judged job over precomputed answers: the built-in judge metrics
+    and the custom metrics by name (a custom metric is defined in `customMetricConfig` and named in
+    `metricNames` too), the evaluator model for each (the built-in metrics' `evaluatorModelConfig`, the
+    custom metrics' own), and as the one model, the precomputed source the dataset's responses name."""
+    if not managed.judged or managed.evaluator_model is None:
+        raise ManagedEvaluationError("a judged evaluation job needs an evaluator model and judged metrics")
+    evaluators = {"bedrockEvaluatorModels": [{"modelIdentifier": managed.evaluator_model}]}
+    automated: dict[str, Any] = {
+        "datasetMetricConfigs": [
+            {
+                "taskType": JUDGED_TASK_TYPE,
+                "dataset": {"name": DATASET_NAME, "datasetLocation": {"s3Uri": dataset_uri}},
+                "metricNames": [
+                    *(BUILTIN_METRICS[key].builtin for key in managed.metrics),
+                    *(metric.name for metric in managed.custom_metrics),
+                ],
+            }
+        ]
+    }
+    if managed.metrics:
+        automated["evaluatorModelConfig"] = evaluators
+    if managed.custom_metrics:
+        automated["customMetricConfig"] = {
+            "customMetrics": [
+                {
+                    "customMetricDefinition": {
+                        "name": metric.name,
+                        "instructions": metric.instructions,
+                        "ratingScale": [
+                            {"definition": level.definition, "value": {"floatValue": level.value}}
+                            for level in metric.rating_scale
+                        ],
+                    }
+                }
+                for metric in managed.custom_metrics
+            ],
+            "evaluatorModelConfig": evaluators,
+        }
+    return {
+        **_request(job_name=job_name, role_arn=role_arn, key_arn=key_arn, output_uri=output_uri, tags=tags),
+        "evaluationConfig": {"automated": automated},
+        "inferenceConfig": {
+            "models": [{"precomputedInferenceSource": {"inferenceSourceIdentifier": source}}]
+        },
     }
 
 
@@ -147,8 +247,46 @@ def job_output_prefix(output_prefix: str, job_name: str) -> str:
     return f"{output_prefix.rstrip('/')}/{job_name}/"
 
 
+@dataclass(frozen=True)
+class ScoredMetric:
+    """One metric a job reports: its yardstick name, the names its output may use, and how a result
+    becomes a 0..1 higher-is-better score."""
+
+    metric: str
+    label: str
+    """The name the request asks for it by."""
+    names: frozenset[str]
+    low: float = 0.0
+    high: float = 1.0
+    lower_is_better: bool = False
+
+    def value(self, result: float) -> float:
+        scaled = (result - self.low) / (self.high - self.low)
+        return 1.0 - scaled if self.lower_is_better else scaled
+
+
+def scored_metrics(managed: ManagedJobConfig) -> list[ScoredMetric]:
+    """What the lineage's job reports: each built-in metric (named with or without `Builtin.`), each custom
+    metric by its name, its rating normalised over its scale's lowest and highest value."""
+    wanted = [
+        ScoredMetric(
+            builtin.metric,
+            builtin.builtin,
+            frozenset({builtin.builtin, builtin.builtin.removeprefix(BUILTIN_PREFIX)}),
+            lower_is_better=builtin.lower_is_better,
+        )
+        for builtin in (BUILTIN_METRICS[key] for key in managed.metrics)
+    ]
+    for metric in managed.custom_metrics:
+        values = [level.value for level in metric.rating_scale]
+        wanted.append(
+            ScoredMetric(metric.metric, metric.name, frozenset({metric.name}), min(values), max(values))
+        )
+    return wanted
+
+
 def managed_scores(
-    files: Iterable[Iterable[Mapping[str, Any]]], metric_keys: Sequence[str], items: Sequence[EvaluationItem]
+    files: Iterable[Iterable[Mapping[str, Any]]], managed: ManagedJobConfig, items: Sequence[EvaluationItem]
 ) -> dict[str, tuple[float, ...]]:
     """Per metric, one score per evaluation item in item order, from one job's output files (each an
     iterable of records: `automatedEvaluationResult.scores`, `inputRecord`): the same shape as the
@@ -156,18 +294,18 @@ def managed_scores(
 
     Within a file, a record is matched to its item by its input (prompt and reference; identical items
     in turn); the scores of the same item in several files are merged, so one file with every metric
-    and one file per metric read alike. Every metric on every item is required: a partial job is an
-    error, not a smaller yardstick.
+    and one file per metric read alike. Every metric on every item is required: a partial job, or a
+    result an evaluator left empty (`null`), is an error, not a smaller yardstick.
     """
-    wanted = [BUILTIN_METRICS[key] for key in metric_keys]
+    wanted = scored_metrics(managed)
     per_item: list[dict[str, float]] = [{} for _ in items]
     for records in files:
         by_input: dict[tuple[str, str], list[dict[str, float]]] = {}
         for record in records:
-            results = _results_by_metric(record)
+            results = _results_by_name(record)
             given = record.get("inputRecord") or {}
             key = (str(given.get("prompt")), str(given.get("referenceResponse")))
-            scores = {m.metric: m.value(results[m.builtin]) for m in wanted if m.builtin in results}
+            scores = {m.metric: m.value(results[name]) for m in wanted for name in m.names if name in results}
             by_input.setdefault(key, []).append(scores)
         for index, item in enumerate(items):
             queue = by_input.get((item.prompt, item.reference))
@@ -177,7 +315,7 @@ def managed_scores(
         if extra:
             raise ManagedEvaluationError(f"the job's output has {extra} record(s) beyond the set")
     for item, scores in zip(items, per_item, strict=True):
-        missing = [m.builtin for m in wanted if m.metric not in scores]
+        missing = [m.label for m in wanted if m.metric not in scores]
         if missing:
             raise ManagedEvaluationError(
                 f"the job's output has no {', '.join(missing)} score for line {item.line} of the set"
@@ -185,13 +323,13 @@ def managed_scores(
     return {m.metric: tuple(scores[m.metric] for scores in per_item) for m in wanted}
 
 
-def _results_by_metric(record: Mapping[str, Any]) -> dict[str, float]:
-    """`{"Builtin.<Name>": result}`; Bedrock's output may name a metric with or without the prefix."""
+def _results_by_name(record: Mapping[str, Any]) -> dict[str, float]:
+    """`{metricName: result}` as the output names them; a result left null (the evaluator gave none) is
+    left out, so it reads as missing."""
     found: dict[str, float] = {}
     for score in (record.get("automatedEvaluationResult") or {}).get("scores") or []:
         name, result = score.get("metricName"), score.get("result")
         if name is None or result is None:
             continue
-        builtin = name if str(name).startswith(BUILTIN_PREFIX) else f"{BUILTIN_PREFIX}{name}"
-        found[builtin] = float(result)
+        found[str(name)] = float(result)
     return found

@@ -6,6 +6,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from iterft_runtime.logic.gaps import weakest_in_summary
 from iterft_runtime.logic.validation import CODES, Severity
 from iterft_runtime.models.records import Decision, IterationRecord
 
@@ -15,6 +16,8 @@ MAX_LISTED_PROBLEMS = 5
 MAX_LISTED_SCORES = 20
 """A converged lineage's notification lists its last rounds' scores, not every one (an SNS message is
 at most 256 KB, and a lineage's history only grows)."""
+WEAKEST_NOTIFIED = 3
+"""How many of the champion's weakest categories the notification of an evaluated round names."""
 MAX_LISTED_MESSAGE = 300
 """A listed problem's message is cut here: it may quote the file (a key, a role, a token), and it travels
 in the workflow's state (at most 256 KiB) and the notification; the report in S3 has it whole."""
@@ -85,7 +88,7 @@ def round_notification(
         lines += _model_lines(record)
     elif record.decision in (Decision.PROMOTED, Decision.REJECTED):
         subject = f"{head} {record.decision}{_score_summary(record)}"
-        lines += _model_lines(record) + _score_lines(record)
+        lines += _model_lines(record) + _score_lines(lineage, record)
     else:
         subject = f"{head} {record.decision}"
     if convergence is not None:
@@ -197,7 +200,7 @@ def _model_lines(record: IterationRecord) -> list[str]:
     return lines
 
 
-def _score_lines(record: IterationRecord) -> list[str]:
+def _score_lines(lineage: str, record: IterationRecord) -> list[str]:
     lines = []
     if record.eval_score is not None and record.champion_score is not None:
         lines.append(
@@ -205,9 +208,28 @@ def _score_lines(record: IterationRecord) -> list[str]:
             f"{record.eval_score:.4f}, champion {record.champion_score:.4f}, "
             f"required improvement {record.min_improvement if record.min_improvement is not None else 'n/a'}"
         )
+    weakest = weakest_line(lineage, record)
+    if weakest:
+        lines.append(weakest)
     if record.results_uri:
         lines.append(f"Per-prompt results: {record.results_uri}")
     return lines
+
+
+def weakest_line(lineage: str, record: IterationRecord) -> str | None:
+    """The champion's weakest categories after an evaluated round (its candidate when promoted, else the
+    champion it faced), from the round's metrics summary on its primary metric; None when the set has no
+    category below a perfect score."""
+    promoted = record.decision == Decision.PROMOTED
+    summary = (record.metrics if promoted else record.champion_metrics).get(record.metric or "") or {}
+    weakest = weakest_in_summary(summary.get("by_category") or {}, WEAKEST_NOTIFIED)
+    if not weakest:
+        return None
+    listed = ", ".join(f"{category} {score:.4f}" for category, score in weakest)
+    return (
+        f"Weakest categories of the champion ({record.metric}): {listed}; "
+        f"the records it fails worst: `iterft gaps {lineage}`"
+    )
 
 
 def _convergence_lines(lineage: str, record: IterationRecord, convergence: Convergence) -> list[str]:

@@ -30,6 +30,12 @@ PROVISIONED_PAGE = _GUIDE + "prov-thru-supported.html"
 PROVISIONED_TITAN_PAGE = _GUIDE + "pt-supported.html"
 """The earlier edition of the provisioned throughput table: the one that lists Titan Text Express."""
 EVALUATION_PAGE = _GUIDE + "evaluation-support.html"
+"""Supported Regions and models for model evaluation (the Regions list)."""
+EVALUATOR_PAGE = _GUIDE + "evaluation-judge.html"
+"""Evaluate model performance using another LLM as a judge: the supported evaluator models, one list for
+built-in metrics and one for custom metrics."""
+PRECOMPUTED_INFERENCE_PAGE = _GUIDE + "model-evaluation-prompt-datasets-judge.html"
+"""The judge job's prompt dataset, and the one with your own inference responses (`modelResponses`)."""
 LIFECYCLE_PAGE = _GUIDE + "model-lifecycle.html"
 CLAUDE_3_HAIKU_CARD = _GUIDE + "model-card-anthropic-claude-3-haiku.html"
 TITAN_TEXT_PAGE = _GUIDE + "titan-text-models.html"
@@ -150,9 +156,16 @@ class ModelCapabilities:
         return None
 
     def managed_job_can_evaluate(self, region: str) -> bool:
-        """Whether Bedrock's evaluation job can evaluate this model's evaluation capacity in `region`:
-        only provisioned throughput (EVALUABLE_MODEL_ID takes no custom model deployment)."""
+        """Whether Bedrock's evaluation job can invoke this model's evaluation capacity in `region`
+        (a programmatic job): only provisioned throughput (EVALUABLE_MODEL_ID takes no custom model
+        deployment). A judged job over precomputed responses invokes no evaluated model
+        (`judged_job_can_evaluate`)."""
         return self.evaluation_capacity(region) is CapacityKind.PROVISIONED
+
+    def judged_job_can_evaluate(self, region: str) -> bool:
+        """Whether a judged evaluation job can grade this model's answers in `region`: it reads them as
+        precomputed inference, so whatever the capacity, where Bedrock runs model evaluation at all."""
+        return self.evaluation_capacity(region) is not None and region in MODEL_EVALUATION_REGIONS
 
     def end_of_life_in(self, region: str) -> date | None:
         return self.lifecycle.end_of_life_in(region)
@@ -325,6 +338,77 @@ _ROWS = (
 MODELS: dict[str, ModelCapabilities] = {row.model_id: row for row in _ROWS}
 """Every customizable model iterft knows, by its customization id."""
 
+MODEL_EVALUATION_REGIONS = (
+    "ap-northeast-1",
+    "ap-south-1",
+    "ap-southeast-2",
+    "ca-central-1",
+    "eu-central-1",
+    "eu-central-2",
+    "eu-west-1",
+    "eu-west-2",
+    "eu-west-3",
+    "sa-east-1",
+    US_EAST_1,
+    "us-east-2",
+    "us-gov-east-1",
+    "us-gov-west-1",
+    US_WEST_2,
+)
+"""Where Bedrock runs model evaluation jobs (EVALUATION_PAGE)."""
+
+
+@dataclass(frozen=True)
+class Evaluator:
+    """A model Bedrock lets judge an evaluation job (EVALUATOR_PAGE), by its on-demand id."""
+
+    model_id: str
+    name: str
+    builtin: bool
+    """Judges the built-in metrics (Builtin.Correctness and the rest)."""
+    custom: bool
+    """Judges custom metrics."""
+
+
+def _evaluators() -> dict[str, Evaluator]:
+    both = (
+        ("amazon.nova-pro-v1:0", "Amazon Nova Pro"),
+        ("amazon.nova-2-lite-v1:0", "Amazon Nova 2 Lite"),
+        ("amazon.nova-micro-v1:0", "Amazon Nova Micro"),
+        ("amazon.nova-premier-v1:0", "Amazon Nova Premier"),
+        ("anthropic.claude-3-5-sonnet-20240620-v1:0", "Anthropic Claude 3.5 Sonnet v1"),
+        ("anthropic.claude-3-5-sonnet-20241022-v2:0", "Anthropic Claude 3.5 Sonnet v2"),
+        ("anthropic.claude-3-7-sonnet-20250219-v1:0", "Anthropic Claude 3.7 Sonnet"),
+        ("anthropic.claude-sonnet-4-20250514-v1:0", "Anthropic Claude Sonnet 4"),
+        ("anthropic.claude-3-haiku-20240307-v1:0", "Anthropic Claude 3 Haiku"),
+        ("anthropic.claude-3-5-haiku-20241022-v1:0", "Anthropic Claude 3.5 Haiku"),
+        ("anthropic.claude-haiku-4-5-20251001-v1:0", "Anthropic Claude Haiku 4.5"),
+        ("anthropic.claude-opus-4-5-20251101-v1:0", "Anthropic Claude Opus 4.5"),
+        ("anthropic.claude-sonnet-4-5-20250929-v1:0", "Anthropic Claude Sonnet 4.5"),
+        ("meta.llama3-1-70b-instruct-v1:0", "Meta Llama 3.1 70B Instruct"),
+        ("mistral.mistral-large-2402-v1:0", "Mistral Large (24.02)"),
+    )
+    custom_only = (
+        ("mistral.mistral-large-2407-v1:0", "Mistral Large (24.07)"),
+        ("meta.llama3-3-70b-instruct-v1:0", "Meta Llama 3.3 70B Instruct"),
+    )
+    found = {model: Evaluator(model, name, builtin=True, custom=True) for model, name in both}
+    found.update({model: Evaluator(model, name, builtin=False, custom=True) for model, name in custom_only})
+    return found
+
+
+EVALUATORS: dict[str, Evaluator] = _evaluators()
+"""The evaluator models of LLM-as-a-judge jobs (EVALUATOR_PAGE, read 2026-12-03): all judge built-in and
+custom metrics but Mistral Large 24.07 and Llama 3.3 70B, which judge custom metrics only. The page also
+accepts their cross-Region inference profiles (`us.`, `eu.`, ... prefixed)."""
+_GEO_PREFIX = re.compile(r"^(us|eu|apac|jp|au|ca|us-gov|global)\.")
+
+
+def evaluator(model_id: str) -> Evaluator | None:
+    """The evaluator a model id or cross-Region inference profile id names; None when Bedrock's page
+    does not list it."""
+    return EVALUATORS.get(_GEO_PREFIX.sub("", model_id, count=1))
+
 
 def known_models() -> str:
     return ", ".join(sorted(MODELS))
@@ -427,10 +511,12 @@ def check_use(
     customization: CustomizationType = CustomizationType.FINE_TUNING,
     serving: CapacityKind | None = None,
     managed_job: bool = False,
+    judged: bool = False,
 ) -> Verdict:
     """Whether a lineage can grow from `row` in `region` as of `today`: customized by `customization`,
     evaluated on the cheapest capacity the model has there (by a managed evaluation job too when
-    `managed_job`), and served on `serving` (None: nothing serves)."""
+    `managed_job`: a judged one when `judged`, else a programmatic one), and served on `serving` (None:
+    nothing serves)."""
     verdict = Verdict()
     if not row.can_customize(region, customization):
         verdict.problems.append(
@@ -447,12 +533,19 @@ def check_use(
             f"custom models of {row.name} can be neither deployed on demand nor provisioned in {region}, so "
             f"no round could evaluate one ({ON_DEMAND_PAGE}, {row.provisioned.source or PROVISIONED_PAGE})"
         )
-    elif managed_job and not row.managed_job_can_evaluate(region):
+    elif managed_job and judged and not row.judged_job_can_evaluate(region):
         verdict.problems.append(
-            f"evaluation.managed_job: not available for {row.name} in {region}: its evaluation capacity "
-            "there is an on-demand custom model deployment, and Bedrock's evaluation jobs accept foundation "
-            "models, inference profiles and provisioned throughput, not deployments "
-            f"({MODEL_EVALUATION_API})"
+            f"evaluation.managed_job: Bedrock runs no model evaluation job in {region} ({EVALUATION_PAGE})"
+        )
+    elif managed_job and not judged and not row.managed_job_can_evaluate(region):
+        verdict.problems.append(
+            f"evaluation.managed_job: accuracy, robustness and toxicity are not available for {row.name} in "
+            f"{region}: a programmatic evaluation job invokes the model, its evaluation capacity there is an "
+            "on-demand custom model deployment, and Bedrock's evaluation jobs accept foundation models, "
+            f"inference profiles and provisioned throughput, not deployments ({MODEL_EVALUATION_API}). "
+            "Judged metrics (an evaluator_model, with correctness, completeness, ... or custom_metrics) "
+            "grade the round's own answers as precomputed inference and are available "
+            f"({PRECOMPUTED_INFERENCE_PAGE})"
         )
     if serving is CapacityKind.DEPLOYMENT and region not in row.on_demand:
         where = regions_text(row.on_demand.regions)

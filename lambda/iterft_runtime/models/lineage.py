@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import re
 from enum import StrEnum
 from typing import Annotated
 
@@ -21,10 +22,18 @@ from iterft_runtime.models.families import (
 )
 from iterft_runtime.models.metrics import (
     BUILTIN_METRICS,
+    CUSTOM_METRIC_NAME,
+    CUSTOM_METRIC_PREFIX,
     DEFAULT_RUBRIC,
     JUDGE_METRIC,
     MANAGED_METRIC_NAMES,
+    MAX_CUSTOM_METRIC_INSTRUCTIONS,
+    MAX_CUSTOM_METRICS,
+    MAX_RATING_DEFINITION,
+    MAX_RATING_SCALE,
+    PREDICTION_VARIABLE,
     REFERENCE_METRICS,
+    custom_metric_name,
 )
 from iterft_runtime.models.strategy import StrategyConfig
 from iterft_runtime.models.traffic import TrafficConfig
@@ -150,16 +159,83 @@ class JudgeConfig(BaseModel):
         return f"{self.model}#rubric-{rubric}"
 
 
-class ManagedJobConfig(BaseModel):
-    """Bedrock's managed evaluation job (automated, built-in metrics) scores the same set as well; its
-    metrics join the yardstick as `bedrock_accuracy`, `bedrock_robustness`, `bedrock_non_toxicity`."""
+class RatingLevel(BaseModel):
+    """One level of a custom metric's rating scale (Bedrock's RatingScaleItem with a `floatValue`)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    metrics: Annotated[list[str], Field(min_length=1)] = Field(
-        default_factory=lambda: ["accuracy", "robustness", "toxicity"]
+    definition: Annotated[str, Field(min_length=1, max_length=MAX_RATING_DEFINITION)]
+    value: float
+
+
+class CustomMetricConfig(BaseModel):
+    """A metric the lineage defines for Bedrock's evaluator model (CustomMetricDefinition): its name,
+    the instructions the evaluator reads (with the response as `{{prediction}}`, and `{{prompt}}`,
+    `{{ground_truth}}` as it needs), and a numeric rating scale, higher values better. Recorded as
+    `bedrock_custom_<name>`, each rating normalised to 0..1 over the scale's lowest and highest value."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: Annotated[str, Field(pattern=CUSTOM_METRIC_NAME)]
+    instructions: Annotated[str, Field(min_length=1, max_length=MAX_CUSTOM_METRIC_INSTRUCTIONS)]
+    rating_scale: Annotated[list[RatingLevel], Field(min_length=2, max_length=MAX_RATING_SCALE)]
+
+    @field_validator("instructions")
+    @classmethod
+    def _reads_the_response(cls, value: str) -> str:
+        if PREDICTION_VARIABLE not in value:
+            raise ValueError(
+                f"the instructions never show the evaluator the response: put {PREDICTION_VARIABLE} in them"
+            )
+        return value
+
+    @field_validator("rating_scale")
+    @classmethod
+    def _distinct_values(cls, value: list[RatingLevel]) -> list[RatingLevel]:
+        if len({level.value for level in value}) != len(value):
+            raise ValueError("each rating value once")
+        return value
+
+    @property
+    def metric(self) -> str:
+        return custom_metric_name(self.name)
+
+    def identity(self, evaluator: str) -> str:
+        """The metric as a yardstick: its evaluator, instructions and scale."""
+        scale = "|".join(f"{level.value}={level.definition}" for level in self.rating_scale)
+        digest = hashlib.sha256(f"{self.instructions}\n{scale}".encode()).hexdigest()[:12]
+        return f"{evaluator}#custom-{digest}"
+
+
+class ManagedJobConfig(BaseModel):
+    """Bedrock's evaluation job scores the same set as well; its metrics join the yardstick as
+    `bedrock_<metric>` (`bedrock_non_<metric>` for toxicity, harm, stereotyping, refusal) and
+    `bedrock_custom_<name>`.
+
+    Two kinds of job, never mixed in one lineage: a programmatic job (accuracy, robustness, toxicity)
+    invokes the evaluated model itself, so it needs evaluation capacity Bedrock can invoke (provisioned
+    throughput); a judged job (the LLM-as-a-judge metrics and `custom_metrics`, `evaluator_model` set)
+    grades the answers the round's shards already collected, given to it as precomputed inference, so it
+    works whatever the evaluation capacity (an on-demand deployment too)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    metrics: list[str] = Field(default_factory=lambda: ["accuracy", "robustness", "toxicity"])
+    """Bedrock's built-in metrics to compute (models/metrics.BUILTIN_METRICS keys)."""
+    evaluator_model: Annotated[str, Field(pattern=r"^[a-z0-9-]+\.[A-Za-z0-9_.:-]+$")] | None = None
+    """The evaluator (judge) model of a judged job, an on-demand foundation model id or a cross-region
+    inference profile id the capability table lists as an evaluator (models/capabilities.EVALUATORS)."""
+    custom_metrics: Annotated[list[CustomMetricConfig], Field(max_length=MAX_CUSTOM_METRICS)] = Field(
+        default_factory=list
     )
-    """Bedrock's built-in QuestionAndAnswer metrics to compute: accuracy, robustness, toxicity."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _judged_default(cls, data: object) -> object:
+        """A judged job (an evaluator model named) lists no programmatic metric unless told to."""
+        if isinstance(data, dict) and data.get("evaluator_model") and "metrics" not in data:
+            return {**data, "metrics": []}
+        return data
 
     @field_validator("metrics")
     @classmethod
@@ -171,8 +247,43 @@ class ManagedJobConfig(BaseModel):
             raise ValueError("each built-in metric once")
         return value
 
+    @model_validator(mode="after")
+    def _one_kind_of_job(self) -> ManagedJobConfig:
+        programmatic = [key for key in self.metrics if not BUILTIN_METRICS[key].judged]
+        if not self.metrics and not self.custom_metrics:
+            raise ValueError("metrics: at least one built-in or custom metric")
+        if len({metric.name for metric in self.custom_metrics}) != len(self.custom_metrics):
+            raise ValueError("custom_metrics: each name once")
+        if self.judged:
+            if programmatic:
+                raise ValueError(
+                    f"metrics: {programmatic} are computed by a programmatic job, which takes no evaluator "
+                    "model; a job is judged or programmatic: drop them, or evaluator_model and the judged "
+                    "metrics"
+                )
+            if self.evaluator_model is None:
+                raise ValueError("evaluator_model: judged metrics and custom_metrics need an evaluator model")
+        elif self.evaluator_model is not None:
+            raise ValueError("evaluator_model: set only with judged metrics or custom_metrics")
+        return self
+
+    @property
+    def judged(self) -> bool:
+        """An LLM-as-a-judge job over the round's collected answers (precomputed inference)."""
+        return bool(self.custom_metrics) or any(BUILTIN_METRICS[key].judged for key in self.metrics)
+
     def metric_names(self) -> frozenset[str]:
-        return frozenset(BUILTIN_METRICS[key].metric for key in self.metrics)
+        builtin = {BUILTIN_METRICS[key].metric for key in self.metrics}
+        return frozenset(builtin | {metric.metric for metric in self.custom_metrics})
+
+    def identities(self) -> dict[str, str]:
+        """Per judged metric, what makes its scores comparable: the evaluator (and a custom metric's
+        definition). Scores of another evaluator or definition are another yardstick."""
+        if not self.judged or self.evaluator_model is None:
+            return {}
+        found = {BUILTIN_METRICS[key].metric: self.evaluator_model for key in self.metrics}
+        found.update({metric.metric: metric.identity(self.evaluator_model) for metric in self.custom_metrics})
+        return found
 
 
 class EvaluationConfig(BaseModel):
@@ -186,8 +297,8 @@ class EvaluationConfig(BaseModel):
     judge: JudgeConfig | None = None
     """Off by default; when set, every answer is also graded by this judge (metric `judge`)."""
     managed_job: ManagedJobConfig | None = None
-    """Off by default; when set, a Bedrock evaluation job also scores the set (metrics `bedrock_*`).
-    Only where evaluation capacity is provisioned throughput (not for Nova: see LineageConfig)."""
+    """Off by default; when set, a Bedrock evaluation job also scores the set (metrics `bedrock_*`). A
+    programmatic job only where evaluation capacity is provisioned throughput; a judged job anywhere."""
 
     @field_validator("metric")
     @classmethod
@@ -216,7 +327,20 @@ class EvaluationConfig(BaseModel):
                     f"the {name!r} metric needs evaluation.managed_job with its built-in metric in "
                     "managed_job.metrics"
                 )
+            if name.startswith(CUSTOM_METRIC_PREFIX) and name not in computed:
+                raise ValueError(
+                    f"the {name!r} metric needs evaluation.managed_job.custom_metrics to define "
+                    f"{name.removeprefix(CUSTOM_METRIC_PREFIX)!r}"
+                )
         return self
+
+    def identities(self) -> dict[str, str]:
+        """Per metric graded by a model, which model (and rubric or definition) graded it: `judge`, and the
+        judged managed job's metrics. The champion's scores are reused only when every identity matches."""
+        found = {JUDGE_METRIC: self.judge.identity()} if self.judge is not None else {}
+        if self.managed_job is not None:
+            found.update(self.managed_job.identities())
+        return found
 
     def metric_names(self) -> frozenset[str]:
         """Every metric a round computes for this lineage: the reference metrics, `judge` when set,
@@ -228,6 +352,9 @@ class EvaluationConfig(BaseModel):
 
 def _known_metric_name(value: str) -> str:
     known = {*REFERENCE_METRICS, JUDGE_METRIC, *MANAGED_METRIC_NAMES}
+    custom = re.fullmatch(CUSTOM_METRIC_NAME, value.removeprefix(CUSTOM_METRIC_PREFIX))
+    if value.startswith(CUSTOM_METRIC_PREFIX) and custom:
+        return value
     if value not in known:
         raise ValueError(f"unknown metric {value!r}; known: {', '.join(sorted(known))}")
     return value
@@ -335,7 +462,8 @@ class LineageConfig(BaseModel):
         if strategy_problems:
             raise ValueError("strategies: " + "; ".join(strategy_problems))
         invoke = self.evaluation_invoke_model
-        if self.evaluation.managed_job is not None and invoke and not EVALUABLE_MODEL_ID.fullmatch(invoke):
+        managed = self.evaluation.managed_job
+        if managed is not None and not managed.judged and invoke and not EVALUABLE_MODEL_ID.fullmatch(invoke):
             raise ValueError(
                 f"evaluation_invoke_model: {invoke!r} cannot be evaluated by evaluation.managed_job: "
                 "Bedrock's evaluation jobs take a foundation model, inference profile or provisioned "
@@ -386,6 +514,7 @@ __all__ = [
     "ApprovalPolicy",
     "Commitment",
     "CostConfig",
+    "CustomMetricConfig",
     "EvaluationConfig",
     "GatePolicy",
     "JudgeConfig",
@@ -393,6 +522,7 @@ __all__ = [
     "ManagedJobConfig",
     "ModelRetention",
     "QueueConfig",
+    "RatingLevel",
     "ServingConfig",
     "ServingMode",
     "UnknownModelError",

@@ -223,11 +223,24 @@ def metric_config(**change: Any) -> dict[str, Any]:
         (
             {
                 "automated": {
-                    "datasetMetricConfigs": [metric_config()],
-                    "evaluatorModelConfig": {"bedrockEvaluatorModels": [{"modelIdentifier": FOUNDATION}]},
+                    "datasetMetricConfigs": [metric_config(taskType="General")],
+                    "evaluatorModelConfig": {
+                        "bedrockEvaluatorModels": [{"modelIdentifier": "amazon.titan-text-express-v1"}]
+                    },
                 }
             },
-            "evaluatorModelConfig",
+            "not supported as an evaluator model",
+        ),
+        (
+            {
+                "automated": {
+                    "datasetMetricConfigs": [metric_config(taskType="General")],
+                    "evaluatorModelConfig": {
+                        "bedrockEvaluatorModels": [{"modelIdentifier": "amazon.nova-pro-v1:0"}]
+                    },
+                }
+            },
+            "Builtin.Accuracy is a metric of programmatic model evaluation jobs",
         ),
         ({"automated": {"datasetMetricConfigs": [metric_config()] * 6}}, "1 to 5"),
         ({"human": {"datasetMetricConfigs": [metric_config()]}}, "automated evaluation jobs only"),
