@@ -24,6 +24,7 @@ from stacks.evaluation_role import (
     BedrockEvaluationRole,
 )
 from stacks.iterft_stack import IterftStack
+from stacks.traffic import gap_analysis_keys
 from stacks.workflow import grants, shard_lists_pattern
 
 XRAY = "X-Ray's PutTraceSegments/PutTelemetryRecords (added by CDK for active tracing) accept no resource ARN"
@@ -223,10 +224,17 @@ def _acknowledge_traffic(stack: IterftStack, bucket_objects: Callable[[str], str
             (f"feedback/{name}/", "reads the lineage's feedback files, named by the team"),
             (f"validated/{name}/", "reads what earlier rounds trained on (validated/<lineage>/<iteration>/)"),
             (naming.incoming_prefix(name), "reads earlier curated datasets and writes new ones there"),
-            (f"{naming.EVALUATION_RESULTS_PREFIX}{name}/", "reads the champion's metrics document"),
             (f"{naming.EVALUATION_SET_PREFIX}{name}/", "reads the evaluation set (its categories)"),
         ):
             _ack(role, bucket_objects(prefix), f"Curation {why}; keys exist only at run time.")
+        for key in gap_analysis_keys(name):
+            _ack(
+                role,
+                _resource_finding(stack, stack.storage.data_bucket.arn_for_objects(key)),
+                "Curation aims at the weakest categories of the gap analysis (dal/gaps.lineage_gaps), which "
+                f"reads each evaluated round's {key.rsplit('/', 1)[1]}; the iteration folder (*) exists "
+                "only at run time.",
+            )
     for statement in stack.resolve(role.node.find_child("DefaultPolicy").document)["Statement"]:  # type: ignore[attr-defined]  # iam.Role's DefaultPolicy is an iam.Policy
         resources = (
             statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]

@@ -3,10 +3,10 @@ schedule` is set) and, with `invocation_logs.enable_if_absent`, Bedrock model in
 data bucket, turned on only when the region has none (docs/flywheel.md).
 
 The curate function reads the invocation logs of the stack's region only (that bucket and prefix, and the
-named KMS key through S3), the lineages' feedback, earlier rounds' validated data and metrics, the
-evaluation sets; it writes curated datasets under incoming/, so that the trigger chain starts their rounds
-and Validate checks them as uploads. Comprehend's DetectPiiEntities is granted only when a lineage
-redacts personal data.
+named KMS key through S3), the lineages' feedback, earlier rounds' validated data, the evaluation sets,
+and what the gap analysis reads (each round's metrics.json and results.jsonl); it writes curated datasets
+under incoming/, so that the trigger chain starts their rounds and Validate checks them as uploads.
+Comprehend's DetectPiiEntities is granted only when a lineage redacts personal data.
 """
 
 from __future__ import annotations
@@ -32,6 +32,15 @@ TIMEOUT = cdk.Duration.minutes(15)
 """A curation lists and reads a lookback's log objects and every earlier round's data: minutes at most."""
 MEMORY_MB = 1024
 CURATE_FUNCTION_OUTPUT = "CurateFunctionName"
+
+
+def gap_analysis_keys(lineage: str) -> tuple[str, str]:
+    """What dal/gaps.lineage_gaps reads of a lineage's evaluations: every round's metrics.json and
+    results.jsonl (evaluations/<lineage>/<iteration>/), keys named as naming.py names them."""
+    return (
+        naming.evaluation_metrics_key(lineage, 0).replace(f"{0:06d}", "*"),
+        naming.evaluation_results_key(lineage, 0).replace(f"{0:06d}", "*"),
+    )
 
 
 class Traffic(Construct):
@@ -91,8 +100,10 @@ class Traffic(Construct):
             *(f"{naming.VALIDATED_PREFIX}{name}/" for name in curating),
             *(naming.incoming_prefix(name) for name in curating),
             *(f"{naming.EVALUATION_SET_PREFIX}{name}/" for name in curating),
-            *(f"{naming.EVALUATION_RESULTS_PREFIX}{name}/" for name in curating),
         )
+        # The gap analysis (dal/gaps.lineage_gaps) that aims curation: each round's metrics document and
+        # the champion's per-record results, nothing else of evaluations/<lineage>/.
+        storage.grant_read_keys(fn, *(key for name in curating for key in gap_analysis_keys(name)))
         storage.grant_write(fn, *(naming.incoming_prefix(name) for name in curating))
         # The logs of this region only: list under its prefix, read its objects (bodies delivered apart too).
         fn.add_to_role_policy(
@@ -135,6 +146,13 @@ class Traffic(Construct):
             )
         self.schedules = self._schedules(stack_name, lineages, upload_queue, storage)
         cdk.CfnOutput(stack, CURATE_FUNCTION_OUTPUT, value=fn.function_name)
+        cdk.CfnOutput(
+            stack,
+            naming.LOGS_DESTINATION_OUTPUT,
+            value=cdk.Fn.join("", ["s3://", bucket_name, f"/{prefix + '/' if prefix else ''}"]),
+        )
+        mode = "enable_if_absent" if logs.enable_if_absent else "named"
+        cdk.CfnOutput(stack, naming.LOGS_MODE_OUTPUT, value=mode)
 
     def _deliver_logs_to_data_bucket(self, storage: Storage, serving_pointers: ServingPointers) -> None:
         """Bedrock's log delivery may write this region's logs under invocation-logs/ (bucket policy, and

@@ -331,5 +331,11 @@ DATA_TEARDOWN_RESOURCE = "Custom::DataTeardown"
 INVOCATION_LOGGING_RESOURCE = "Custom::InvocationLogging"
 """Enables Bedrock model invocation logging to the stack's data bucket only when the region has none."""
 INVOCATION_LOG_KEY_PREFIX = "invocation-logs"
+LOGS_DESTINATION_OUTPUT = "InvocationLogsDestination"
+"""Where curation reads the logs, `s3://bucket/prefix/` as the logging configuration's destination reads
+(dal/invocation_logging.destination): what `iterft doctor` compares with the region's configuration."""
+LOGS_MODE_OUTPUT = "InvocationLogsMode"
+"""`enable_if_absent` (the stack enables logging into its data bucket when the region has none) or
+`named` (the config's `invocation_logs.s3_uri`)."""
 """The logging configuration's keyPrefix when the stack enables logging (into the data bucket)."""
 """A throwaway stack's custom resource emptying its buckets and capacity when the stack is deleted."""

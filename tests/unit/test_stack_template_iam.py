@@ -258,3 +258,38 @@ def test_state_machine_permissions_for_the_sync_customization_job(synth: SynthRe
     assert not [a for a in actions if "Deployment" in a or "ProvisionedModel" in a]
     queue = f"<{_logical_id(synth, 'AWS::SQS::Queue', 'UploadQueue2')}.Arn>"
     assert _allows(statements, "sqs:SendMessage", queue)
+
+
+def test_curation_reads_of_evaluations_are_what_the_gap_analysis_reads(synth: SynthResult) -> None:
+    """The curate function aims at the gap analysis's weakest categories (dal/gaps.lineage_gaps): of
+    evaluations/<lineage>/ it may read each round's metrics.json and results.jsonl, nothing else."""
+    curating = [lineage.name for lineage in synth.config.lineages if lineage.traffic is not None]
+    if synth.config.invocation_logs is None:
+        assert "curate" not in _functions(synth)
+        return
+    statements = _role_statements(synth, _function_role(synth, "curate"))
+    bucket = f"<{_logical_id(synth, 'AWS::S3::Bucket', 'StorageDataBucket')}.Arn>"
+    evaluations = {
+        resource
+        for statement in statements
+        for resource in _listify(statement["Resource"])
+        if str(resource).startswith(f"{bucket}/{naming.EVALUATION_RESULTS_PREFIX}")
+    }
+    assert evaluations == {
+        f"{bucket}/{naming.EVALUATION_RESULTS_PREFIX}{name}/*/{file}"
+        for name in curating
+        for file in ("metrics.json", "results.jsonl")
+    }
+
+    def readable_by_curation(key: str) -> bool:
+        return any(
+            fnmatch.fnmatchcase(f"{bucket}/{key}", str(resource))
+            for statement in statements
+            if statement["Effect"] == "Allow" and "s3:GetObject" in _listify(statement["Action"])
+            for resource in _listify(statement["Resource"])
+        )
+
+    for name in curating:
+        assert readable_by_curation(naming.evaluation_results_key(name, 7))
+        assert readable_by_curation(naming.evaluation_metrics_key(name, 12))
+        assert not readable_by_curation(naming.evaluation_shard_key(name, 7, 0))

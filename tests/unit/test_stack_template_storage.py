@@ -229,7 +229,11 @@ def test_outputs(synth: SynthResult) -> None:
         "ReconcilerFunctionName",
         "ServingParameterPrefix",
         *(f"ServingParameter{_pascal(lineage.name)}" for lineage in synth.config.lineages),
-        *(["CurateFunctionName"] if synth.config.invocation_logs is not None else []),
+        *(
+            ["CurateFunctionName", "InvocationLogsDestination", "InvocationLogsMode"]
+            if synth.config.invocation_logs is not None
+            else []
+        ),
     }
     assert (
         synth.template["Outputs"]["CodeVersion"]["Value"] == code_version()

@@ -49,12 +49,6 @@ def read_logs(bucket: str, root: str, since: date, until: date) -> tuple[ParsedL
     return parsed, objects
 
 
-def read_json(uri: str) -> dict[str, Any]:
-    """A JSON document of the data bucket (a round's metrics document)."""
-    value = json.loads(_read(*storage.split_uri(uri)))
-    return dict(value) if isinstance(value, Mapping) else {}
-
-
 def read_feedback(bucket: str, lineage: str) -> list[tuple[str, FeedbackReport]]:
     """Each feedback file of the lineage, in key order (name files by time: a later one wins)."""
     return [

@@ -14,16 +14,19 @@ from aws_lambda_powertools import Logger
 from iterft_runtime import naming
 from iterft_runtime.dal import serving_pointer, storage, traffic
 from iterft_runtime.dal.evaluation_sets import read_evaluation_set
+from iterft_runtime.dal.gaps import lineage_gaps
 from iterft_runtime.dal.lineages import lineage_config
 from iterft_runtime.dal.registry import Registry
 from iterft_runtime.handlers import settings
 from iterft_runtime.logic.curation import CurationPlan, belongs_to, plan_curation, redact, training_record
 from iterft_runtime.logic.feedback import latest_feedback
+from iterft_runtime.logic.gaps import GapAnalysisError, weakest_categories
 from iterft_runtime.logic.strategies import STRATEGY_METADATA_KEY, produced_by
 from iterft_runtime.logic.validation_strategies import DISTILLATION_PROMPTS
 from iterft_runtime.models.curation import (
     MAX_LISTED_CHOICES,
     MAX_LISTED_PROBLEMS,
+    SOURCE_METADATA_KEY,
     CurateRequest,
     CurateResult,
     WrittenDataset,
@@ -33,9 +36,6 @@ from iterft_runtime.models.strategy import Strategy, chain_problem
 from iterft_runtime.models.traffic import TrafficConfig
 
 logger = Logger()
-
-SOURCE_METADATA_KEY = "source"
-"""S3 user metadata `x-amz-meta-source` of a curated dataset: how it was built (the history records it)."""
 
 
 class CurationError(ValueError):
@@ -90,7 +90,7 @@ def curate(
         for line, message in report.problems
     ]
     evaluation_set, _ = read_evaluation_set(bucket, lineage.name)
-    prefer = request.prefer if request.prefer is not None else _weakest_first(registry, lineage)
+    prefer, gaps_note = (request.prefer, None) if request.prefer is not None else _weakest_first(lineage)
     distillation_min, distillation_note = _distillation(registry, lineage)
     plan = plan_curation(
         calls,
@@ -122,7 +122,7 @@ def curate(
         prefer=list(prefer),
         counts=plan.counts(),
         choices=[choice.to_dict() for choice in plan.choices[:MAX_LISTED_CHOICES]],
-        notes=list(plan.notes),
+        notes=[*([gaps_note] if gaps_note else []), *plan.notes],
     )
     if not request.dry_run:
         _write(result, plan, lineage, config, bucket, now, since)
@@ -137,16 +137,17 @@ def _served_models(registry: Registry, lineage: LineageConfig) -> set[str]:
     return served
 
 
-def _weakest_first(registry: Registry, lineage: LineageConfig) -> list[str]:
-    """The champion's categories by its primary score, lowest first (none before a scored champion)."""
-    state = registry.get_state(lineage.name)
-    champion = registry.get_iteration(lineage.name, state.champion_iteration) if state else None
-    if champion is None or not champion.metrics_uri:
-        return []
-    document = traffic.read_json(champion.metrics_uri)
-    scores = (document.get("candidate") or {}).get(champion.metric or lineage.evaluation.metric, {})
-    by_category = scores.get("by_category") or {}
-    return [name for name, _ in sorted(by_category.items(), key=lambda item: (item[1], item[0]))]
+def _weakest_first(lineage: LineageConfig) -> tuple[list[str], str | None]:
+    """The categories curation aims at, weakest first: the gap analysis's (logic/gaps.weakest_categories,
+    the champion's failing categories by its primary score), the one answer `iterft gaps` and the round's
+    notification give; none before an evaluated round, or why the analysis could not be made."""
+    try:
+        analysis = lineage_gaps(settings.table_name(), lineage.name, lineage.evaluation.metric)
+    except GapAnalysisError as error:
+        return [], f"no category preference: {error}"
+    if analysis is None:
+        return [], None
+    return weakest_categories(analysis, len(analysis.categories)), None
 
 
 def _distillation(registry: Registry, lineage: LineageConfig) -> tuple[int | None, str | None]:

@@ -25,6 +25,7 @@ from iterft_runtime.dal import storage
 from iterft_runtime.dal.evaluation_sets import evaluation_set_uri, read_evaluation_set
 from iterft_runtime.dal.registry import Registry
 from iterft_runtime.handlers import settings
+from iterft_runtime.logic.curation import dataset_source
 from iterft_runtime.logic.evaluation import check_shard_count, shard_records
 from iterft_runtime.logic.hyperparameters import merge_hyperparameters, overrides_from_metadata
 from iterft_runtime.logic.managed_evaluation import check_prompt_count
@@ -104,6 +105,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         report_uri=None,
         hyperparameters=hyperparameters,
         strategy=strategy.value,
+        source=dataset_source(source.metadata),
         reason="",
         problem_counts={},
         problems=[],

@@ -24,6 +24,7 @@ from iterft_runtime.logic.evaluation import EvaluationItem
 from iterft_runtime.logic.feedback import Feedback
 from iterft_runtime.logic.invocation_logs import LoggedCall, message_text
 from iterft_runtime.logic.near_duplicates import DuplicateIndex, jaccard, normalise
+from iterft_runtime.models.curation import MAX_SOURCE_CHARS, SOURCE_METADATA_KEY
 from iterft_runtime.models.families import DataFormat
 from iterft_runtime.models.traffic import CurationConfig, TrafficConfig
 
@@ -91,6 +92,15 @@ class CurationPlan:
         for choice in self.choices:
             found[choice.outcome] = found.get(choice.outcome, 0) + 1
         return found
+
+
+def dataset_source(metadata: Mapping[str, str]) -> str | None:
+    """How a dataset was built, from its S3 user metadata `source` (what curation writes), on one line and
+    at most MAX_SOURCE_CHARS; None when the upload does not say."""
+    text = " ".join(str(metadata.get(SOURCE_METADATA_KEY, "")).split())
+    if not text:
+        return None
+    return text if len(text) <= MAX_SOURCE_CHARS else text[: MAX_SOURCE_CHARS - 3] + "..."
 
 
 def belongs_to(call: LoggedCall, model_ids: Iterable[str], traffic: TrafficConfig) -> bool:

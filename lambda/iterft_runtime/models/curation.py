@@ -9,6 +9,11 @@ from pydantic import BaseModel, ConfigDict, Field
 MAX_LISTED_CHOICES = 500
 """Choices a result lists (a dry run prints them); the counts cover all of them."""
 MAX_LISTED_PROBLEMS = 50
+SOURCE_METADATA_KEY = "source"
+"""S3 user metadata `x-amz-meta-source` of a dataset: how it was built (curation writes it; Validate passes it
+on and the history records it as the round's `source`)."""
+MAX_SOURCE_CHARS = 512
+"""A source longer than this is cut (user metadata may hold up to 2 KB; the history shows one line)."""
 
 
 class CurateRequest(BaseModel):
@@ -22,7 +27,7 @@ class CurateRequest(BaseModel):
     """An ISO date (`2026-12-01`) or datetime; None: `traffic.curation.lookback_days` ago."""
     dry_run: bool = False
     prefer: list[str] | None = None
-    """Category names, weakest first; None: the champion's categories by score, lowest first."""
+    """Category names, weakest first; None: the gap analysis's weakest categories (logic/gaps)."""
     requested_by: str = "schedule"
 
 
