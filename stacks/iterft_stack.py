@@ -43,7 +43,11 @@ class IterftStack(cdk.Stack):
         )
         self.bedrock_role = BedrockCustomizationRole(self, "BedrockCustomization", storage=self.storage)
         self.upload_queue = UploadQueue(
-            self, "UploadQueue", stack_name=config.stack_name, storage=self.storage
+            self,
+            "UploadQueue",
+            stack_name=config.stack_name,
+            storage=self.storage,
+            feedback=any(lineage.traffic is not None for lineage in config.lineages),
         )
         self.serving_pointers = ServingPointers(self, "ServingPointers", stack_name=config.stack_name)
         self.runtime = RuntimePackage(

@@ -100,6 +100,19 @@ def acknowledge(stack: IterftStack) -> None:
         "At dispatch the trigger checks (HeadObject) that the queued object version, wherever under "
         "incoming/<lineage>/ the team put it, still exists: a deleted version is withdrawn, not trained.",
     )
+    for name in (lineage.name for lineage in stack.config.lineages if lineage.traffic is not None):
+        _ack(
+            _role(trigger.function),
+            bucket_objects(f"feedback/{name}/"),
+            "The trigger checks each feedback file as it arrives under feedback/<lineage>/ (named by the "
+            "team at run time), every problem with its line.",
+        )
+        _ack(
+            _role(trigger.function),
+            bucket_objects(f"{naming.FEEDBACK_REPORT_PREFIX}{name}/"),
+            "The trigger records its check of a feedback file as feedback-reports/<lineage>/<name>"
+            ".report.json, named after the file at run time.",
+        )
     _ack(
         _role(trigger.function),
         _resource_finding(stack, trigger.execution_arns),

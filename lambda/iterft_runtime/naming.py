@@ -14,6 +14,8 @@ QUARANTINE_PREFIX = "quarantine/"
 JOB_OUTPUT_PREFIX = "jobs/"
 EVALUATION_SET_PREFIX = "evaluation-sets/"
 EVALUATION_RESULTS_PREFIX = "evaluations/"
+FEEDBACK_REPORT_PREFIX = "feedback-reports/"
+"""Where the trigger records its check of each feedback file that arrives (feedback_report_key)."""
 DATASET_SUFFIX = ".jsonl"
 
 STATE_SK = "STATE"
@@ -61,6 +63,12 @@ def lineage_of_incoming_key(key: str) -> str | None:
         return None
     parts = key[len(INCOMING_PREFIX) :].split("/")
     return parts[0] if len(parts) >= 2 and parts[0] else None
+
+
+def feedback_report_key(feedback_key: str) -> str:
+    """`feedback/<lineage>/<name>` -> `feedback-reports/<lineage>/<name>.report.json` (outside feedback/,
+    so that writing it is no feedback file arriving)."""
+    return f"{FEEDBACK_REPORT_PREFIX}{feedback_key.split('/', 1)[1]}.report.json"
 
 
 def _iteration_dir(prefix: str, lineage: str, iteration: int) -> str:

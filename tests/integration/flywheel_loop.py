@@ -12,6 +12,7 @@ import io
 import json
 import sys
 import tempfile
+import time
 from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 from typing import Any
@@ -62,6 +63,22 @@ def run_cli(session: LocalSession, *args: str) -> dict[str, Any]:
 def doctor_logging(session: LocalSession) -> dict[str, Any]:
     done = run_cli(session, "doctor", LINEAGE, "--json")
     return dict(next(check for check in json.loads(done["out"]) if check["name"] == "invocation logging"))
+
+
+def feedback_reports(session: LocalSession, names: list[str], timeout: float = 60) -> dict[str, Any]:
+    """The trigger's arrival checks of these feedback files (feedback-reports/<lineage>/<name>.report.json),
+    once all exist: the trigger reads the upload queue in the background."""
+    s3, bucket = session.client("s3"), session.stack.data_bucket
+    deadline = time.monotonic() + timeout
+    while True:
+        listed = s3.list_objects_v2(Bucket=bucket, Prefix=f"feedback-reports/{LINEAGE}/").get("Contents", [])
+        keys = {item["Key"].rsplit("/", 1)[1].removesuffix(".report.json"): item["Key"] for item in listed}
+        if set(names) <= set(keys) or time.monotonic() > deadline:
+            return {
+                name: json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+                for name, key in keys.items()
+            }
+        time.sleep(0.2)
 
 
 def main() -> dict[str, object]:
@@ -119,6 +136,15 @@ def main() -> dict[str, object]:
             Body=gzip.compress(b"{not json\n"),
         )
 
+        good_name = feedback_cli["good"]["out"].split(f"/feedback/{LINEAGE}/")[1].split(";")[0]
+        arrival = feedback_reports(session, [good_name, "zz-bad.jsonl"])
+        deadline = time.monotonic() + 30  # the report is recorded before the notification goes out
+        while not (
+            refused := [n for n in session.notifications() if "feedback refused" in (n["subject"] or "")]
+        ):
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
         dry_text = run_cli(session, "curate", LINEAGE, "--dry-run")
         dry_cli = run_cli(session, "curate", LINEAGE, "--dry-run", "--json")
         dry = json.loads(dry_cli["out"])
@@ -174,6 +200,9 @@ def main() -> dict[str, object]:
             "logging": logging,
             "log_objects": len(keys),
             "feedback_cli": feedback_cli,
+            "feedback_good_name": good_name,
+            "arrival_reports": arrival,
+            "arrival_notifications": refused,
             "dry_run": dry,
             "dry_run_text": dry_text,
             "curated_before_real_run": after_dry.get("KeyCount", 0),

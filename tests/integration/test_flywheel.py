@@ -136,3 +136,18 @@ def test_doctor_reports_the_regions_invocation_logging_against_the_stacks(loop: 
     assert doctor["elsewhere"]["status"] == "failed"
     assert doctor["elsewhere"]["detail"].startswith("the region logs to s3://team-invocation-logs/all/, ")
     assert doctor["elsewhere"]["fix"].startswith("set invocation_logs.s3_uri: s3://team-invocation-logs/all/")
+
+
+def test_feedback_files_are_checked_as_they_arrive(loop: dict[str, Any]) -> None:
+    """Through the trigger chain (S3 -> EventBridge -> SQS -> trigger): each file under feedback/<lineage>/
+    is checked at once and its report recorded; a file with problems is notified with its lines."""
+    reports = loop["arrival_reports"]
+    good, bad = reports[loop["feedback_good_name"]], reports["zz-bad.jsonl"]
+    assert good["valid"] is True and good["records"] == 31 and good["problems"] == []
+    assert bad["valid"] is False and bad["records"] == 1 and bad["problem_count"] == 1
+    assert bad["problems"] == [{"line": 2, "message": "rating: required, a whole number from 1 to 5, not 7"}]
+    assert bad["source"].startswith(f"s3://{loop['data_bucket']}/feedback/support-bot/zz-bad.jsonl")
+    [notified] = loop["arrival_notifications"]  # only the bad file
+    assert notified["subject"] == "iterft support-bot feedback refused: zz-bad.jsonl"
+    assert "  line 2: rating: required, a whole number from 1 to 5, not 7" in notified["message"]
+    assert "feedback-reports/support-bot/zz-bad.jsonl.report.json" in notified["message"]

@@ -135,3 +135,31 @@ def test_records_and_redaction() -> None:
     assert prompt["messages"] == [{"role": "user", "content": [{"text": "Q"}]}]
     entities = [{"Type": "EMAIL", "BeginOffset": 9, "EndOffset": 20}]
     assert redact("write to a@b.example now", entities) == "write to [EMAIL] now"
+
+
+def test_feedback_keys_reports_and_the_arrival_notification() -> None:
+    from iterft_runtime import naming
+    from iterft_runtime.logic.feedback import lineage_of_feedback_key, report_document
+    from iterft_runtime.logic.notifications import MAX_LISTED_PROBLEMS, feedback_problems_notification
+
+    assert lineage_of_feedback_key("feedback/support-bot/2026/a.jsonl") == "support-bot"
+    assert [
+        lineage_of_feedback_key(key) for key in ("feedback/support-bot/", "feedback/x", "incoming/a/b")
+    ] == [
+        None,
+        None,
+        None,
+    ]
+    assert naming.feedback_report_key("feedback/bot/a.jsonl") == "feedback-reports/bot/a.jsonl.report.json"
+    lines = [json.dumps({"request_id": f"r-{n}", "rating": 9}) for n in range(1, 9)]
+    report = check_feedback(lines)
+    document = report_document("s3://b/feedback/bot/a.jsonl", report, max_problems=3)
+    assert (document["valid"], document["records"], document["problem_count"]) == (False, 0, 8)
+    assert [problem["line"] for problem in document["problems"]] == [1, 2, 3]
+    notice = feedback_problems_notification(
+        "bot", "s3://b/feedback/bot/a.jsonl?versionId=v", report.problems, "s3://b/r"
+    )
+    assert notice.subject == "iterft bot feedback refused: a.jsonl"
+    listed = [line for line in notice.body.splitlines() if line.startswith("  line ")]
+    assert len(listed) == MAX_LISTED_PROBLEMS and listed[0].startswith("  line 1: rating: required")
+    assert f"  ... {8 - MAX_LISTED_PROBLEMS} more in the report" in notice.body

@@ -29,6 +29,27 @@ def feedback_prefix(lineage: str) -> str:
     return f"{FEEDBACK_PREFIX}{lineage}/"
 
 
+def lineage_of_feedback_key(key: str) -> str | None:
+    """`feedback/<lineage>/<file>` -> `<lineage>`; None for other keys (and folder markers)."""
+    if not key.startswith(FEEDBACK_PREFIX):
+        return None
+    lineage, _, name = key[len(FEEDBACK_PREFIX) :].partition("/")
+    return lineage if lineage and name and not name.endswith("/") else None
+
+
+def report_document(uri: str, report: FeedbackReport, max_problems: int) -> dict[str, Any]:
+    """What the arrival check records of a feedback file: valid or not, its records, every problem with
+    its line (the first `max_problems`; `problem_count` has them all)."""
+    return {
+        "source": uri,
+        "valid": report.valid,
+        "records": len(report.records),
+        "summary": report.summary(),
+        "problem_count": len(report.problems),
+        "problems": [{"line": line, "message": message} for line, message in report.problems[:max_problems]],
+    }
+
+
 @dataclass(frozen=True)
 class Feedback:
     request_id: str
