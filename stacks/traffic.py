@@ -24,13 +24,17 @@ from iterft_runtime.models.traffic import InvocationLogsConfig
 
 from stacks.functions import RuntimePackage
 from stacks.registry import Registry
+from stacks.schedules import function_schedule, schedule_role
 from stacks.serving import ServingPointers
-from stacks.storage import Storage, grant_key_use
+from stacks.storage import Storage
 from stacks.trigger import UploadQueue
 
 TIMEOUT = cdk.Duration.minutes(15)
 """A curation lists and reads a lookback's log objects and every earlier round's data: minutes at most."""
 MEMORY_MB = 1024
+SCHEDULE_RETRY_ATTEMPTS = 3
+SCHEDULE_MAX_EVENT_AGE_SECONDS = 3600
+"""A scheduled curation Scheduler could not deliver within an hour goes to the dead-letter queue."""
 CURATE_FUNCTION_OUTPUT = "CurateFunctionName"
 
 
@@ -222,45 +226,29 @@ class Traffic(Construct):
         timed = [lineage for lineage in lineages if lineage.traffic and lineage.traffic.curation.schedule]
         if not timed:
             return []
-        stack = cdk.Stack.of(self)
-        dead_letters = upload_queue.dead_letter_queue
-        role = iam.Role(
+        role = schedule_role(
             self,
             "ScheduleRole",
-            assumed_by=iam.ServicePrincipal(
-                "scheduler.amazonaws.com", conditions={"StringEquals": {"aws:SourceAccount": stack.account}}
-            ),
+            function=self.function,
+            dead_letter_queue=upload_queue.dead_letter_queue,
+            key=storage.key,
             description="EventBridge Scheduler: invoke the iterft curate function",
         )
-        role.add_to_policy(
-            iam.PolicyStatement(actions=["lambda:InvokeFunction"], resources=[self.function.function_arn])
-        )
-        role.add_to_policy(
-            iam.PolicyStatement(actions=["sqs:SendMessage"], resources=[dead_letters.queue_arn])
-        )
-        grant_key_use(storage.key, role, ["kms:Decrypt", "kms:GenerateDataKey"], "sqs")
         schedules = []
         for lineage in timed:
             assert lineage.traffic is not None  # filtered above; for the type checker
             schedules.append(
-                scheduler.CfnSchedule(
+                function_schedule(
                     self,
                     f"Curation-{lineage.name}",
                     description=f"iterft {stack_name}: curate lineage {lineage.name}'s traffic and feedback",
-                    schedule_expression=str(lineage.traffic.curation.schedule),
-                    flexible_time_window=scheduler.CfnSchedule.FlexibleTimeWindowProperty(mode="OFF"),
-                    state="ENABLED",
-                    target=scheduler.CfnSchedule.TargetProperty(
-                        arn=self.function.function_arn,
-                        role_arn=role.role_arn,
-                        input=f'{{"lineage": "{lineage.name}", "requested_by": "schedule"}}',
-                        dead_letter_config=scheduler.CfnSchedule.DeadLetterConfigProperty(
-                            arn=dead_letters.queue_arn
-                        ),
-                        retry_policy=scheduler.CfnSchedule.RetryPolicyProperty(
-                            maximum_event_age_in_seconds=3600, maximum_retry_attempts=3
-                        ),
-                    ),
+                    expression=str(lineage.traffic.curation.schedule),
+                    function=self.function,
+                    role=role,
+                    dead_letter_queue=upload_queue.dead_letter_queue,
+                    input=f'{{"lineage": "{lineage.name}", "requested_by": "schedule"}}',
+                    max_event_age_seconds=SCHEDULE_MAX_EVENT_AGE_SECONDS,
+                    retry_attempts=SCHEDULE_RETRY_ATTEMPTS,
                 )
             )
         return schedules
