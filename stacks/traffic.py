@@ -83,6 +83,7 @@ class Traffic(Construct):
             ],
         )
         lineage_prefix = naming.lineage_parameter_prefix(stack_name)
+        curating = [lineage.name for lineage in lineages if lineage.traffic is not None]
         self.function = runtime.function(
             self,
             "curate",
@@ -91,13 +92,13 @@ class Traffic(Construct):
                 naming.ENV_LINEAGE_PARAMETER_PREFIX: lineage_prefix,
                 naming.ENV_LOG_BUCKET: bucket_name,
                 naming.ENV_LOG_ROOT: log_root,
+                naming.ENV_CURATED_LINEAGES: ",".join(curating),
             },
         )
         fn = self.function
         if isinstance(fn.node.default_child, lambda_.CfnFunction):
             fn.node.default_child.memory_size = MEMORY_MB
         registry.grant_read(fn)
-        curating = [lineage.name for lineage in lineages if lineage.traffic is not None]
         storage.grant_read(
             fn,
             *(f"{FEEDBACK_PREFIX}{name}/" for name in curating),

@@ -278,6 +278,8 @@ ENV_LOG_BUCKET = "ITERFT_INVOCATION_LOG_BUCKET"
 """The curate function's invocation-log bucket and the key prefix of the stack's region under it
 (`<keyPrefix>/AWSLogs/<account>/BedrockModelInvocationLogs/<region>/`)."""
 ENV_LOG_ROOT = "ITERFT_INVOCATION_LOG_ROOT"
+ENV_CURATED_LINEAGES = "ITERFT_CURATED_LINEAGES"
+"""The lineages with `traffic` settings, comma-separated: the only ones the curate function may read."""
 """The upload queue: where the reconciler sends a lineage's dispatch request after releasing its lock."""
 GRADER = "grade"
 """The default reinforcement grader's handler (`iterft_runtime.handlers.grade`): one function per lineage

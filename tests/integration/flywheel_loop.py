@@ -151,6 +151,7 @@ def main() -> dict[str, object]:
         after_dry = s3.list_objects_v2(
             Bucket=session.stack.data_bucket, Prefix=f"incoming/{LINEAGE}/curated-"
         )
+        unknown = run_cli(session, "curate", "no-such-bot", "--dry-run")
         real_cli = run_cli(session, "curate", LINEAGE, "--json")
         real = json.loads(real_cli["out"])
         session.wait_until_idle(LINEAGE, timeout=120)
@@ -205,6 +206,7 @@ def main() -> dict[str, object]:
             "arrival_notifications": refused,
             "dry_run": dry,
             "dry_run_text": dry_text,
+            "curate_unknown": unknown,
             "curated_before_real_run": after_dry.get("KeyCount", 0),
             "curation": real,
             "curated_records": curated,

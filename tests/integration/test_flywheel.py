@@ -151,3 +151,13 @@ def test_feedback_files_are_checked_as_they_arrive(loop: dict[str, Any]) -> None
     assert notified["subject"] == "iterft support-bot feedback refused: zz-bad.jsonl"
     assert "  line 2: rating: required, a whole number from 1 to 5, not 7" in notified["message"]
     assert "feedback-reports/support-bot/zz-bad.jsonl.report.json" in notified["message"]
+
+
+def test_curating_an_unknown_lineage_is_one_line(loop: dict[str, Any]) -> None:
+    unknown = loop["curate_unknown"]
+    assert unknown["code"] == 1 and unknown["out"] == ""
+    assert (
+        unknown["err"].strip()
+        == "iterft curate: curation of no-such-bot failed: lineage 'no-such-bot' is not curated by this "
+        "stack (lineages with traffic settings: support-bot, support-distilled; docs/flywheel.md)"
+    )

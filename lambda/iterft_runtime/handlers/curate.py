@@ -44,6 +44,12 @@ class CurationError(ValueError):
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     request = CurateRequest.model_validate(event)
+    curated = settings.curated_lineages()
+    if request.lineage not in curated:  # its role may read the curated lineages' configs only
+        raise CurationError(
+            f"lineage {request.lineage!r} is not curated by this stack (lineages with traffic settings: "
+            f"{', '.join(curated) or 'none'}; docs/flywheel.md)"
+        )
     lineage = lineage_config(settings.lineage_parameter_prefix(), request.lineage)
     if lineage is None:
         raise CurationError(f"unknown lineage {request.lineage!r}")
