@@ -22,7 +22,7 @@ from iterft_runtime.logic.invocation_logs import LOG_SERVICE_DIR
 from iterft_runtime.models.lineage import LineageConfig
 from iterft_runtime.models.traffic import InvocationLogsConfig
 
-from stacks.functions import RuntimePackage
+from stacks.functions import RuntimePackage, grant_parameter_reads
 from stacks.registry import Registry
 from stacks.schedules import function_schedule, schedule_role
 from stacks.serving import ServingPointers
@@ -131,19 +131,13 @@ class Traffic(Construct):
                     conditions={"StringEquals": {"kms:ViaService": f"s3.{stack.region}.amazonaws.com"}},
                 )
             )
-        fn.add_to_role_policy(
-            iam.PolicyStatement(
-                actions=["ssm:GetParameter"],
-                resources=[
-                    stack.format_arn(
-                        service="ssm",
-                        resource="parameter",
-                        resource_name=f"{parameter_prefix.strip('/')}/{name}",
-                    )
-                    for parameter_prefix in (lineage_prefix, serving_pointers.prefix)
-                    for name in curating
-                ],
-            )
+        grant_parameter_reads(
+            fn,
+            [
+                f"{parameter_prefix.rstrip('/')}/{name}"
+                for parameter_prefix in (lineage_prefix, serving_pointers.prefix)
+                for name in curating
+            ],
         )
         if any(lineage.traffic is not None and lineage.traffic.curation.redact_pii for lineage in lineages):
             fn.add_to_role_policy(  # DetectPiiEntities has no resource type: "*" is the only resource
