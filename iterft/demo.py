@@ -188,6 +188,7 @@ def keep_instructions(endpoint: str, region: str, stack: str) -> list[str]:
         f".venv/bin/iterft status --stack {stack}",
         *(f".venv/bin/iterft history {lineage.name} --stack {stack}" for lineage in LINEAGES),
         *(f".venv/bin/iterft gaps {lineage.name} --stack {stack}" for lineage in LINEAGES),
+        f".venv/bin/iterft curate {FLYWHEEL_LINEAGE} --dry-run --stack {stack}",
         *(
             f".venv/bin/iterft report {lineage.name} --out out/demo/report/{lineage.name} --stack {stack}"
             for lineage in LINEAGES
