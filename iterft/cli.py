@@ -14,6 +14,9 @@
     iterft doctor [LINEAGE...] [--env ENV | --stack NAME] [--json]
     iterft smoke [--lineage NAME] [--yes] [--env ENV | --stack NAME | --local]
     iterft repair LINEAGE [--dry-run] [--env ENV | --stack NAME]
+    iterft curate LINEAGE [--since YYYY-MM-DD] [--dry-run] [--env ENV | --stack NAME] [--json]
+    iterft feedback LINEAGE (--file FILE | --request-id ID --rating 1-5 [--corrected-answer TEXT])
+        [--check] [--env ENV | --stack NAME]
 
 Exit codes: 0 success (for validate: the file is valid; for start --wait: the round was
 decided), 1 invalid data, a failed round or a failed lookup (unknown lineage, no stack,
@@ -33,7 +36,7 @@ if TYPE_CHECKING:
     from botocore.exceptions import BotoCoreError, ClientError
 
 from iterft import target
-from iterft.commands import operate, read, steer, validate
+from iterft.commands import flywheel, operate, read, steer, validate
 from iterft.commands.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError, print_error
 
 __all__ = ["EXIT_FAILED", "EXIT_OK", "EXIT_USAGE", "build_parser", "main"]
@@ -60,7 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for group in (validate, read, steer, operate):
+    for group in (validate, read, steer, operate, flywheel):
         group.register(commands)
     return parser
 

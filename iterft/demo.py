@@ -7,6 +7,12 @@ together and wait their turn. `support-distilled` starts from a distilled model 
 Nova Pro, the stand-in teacher, answers a prompts file), then fine-tunes it on the team's corrections
 (an upload whose S3 metadata says `strategy: fine_tuning`), and a third upload, distilling again on that
 fine-tuned model, is refused before any job: the user guide does not document that chain.
+
+Then the flywheel (docs/flywheel.md): a stretch of support-bot's live traffic (examples/support-bot/
+traffic.jsonl: Converse calls on its serving model, tagged with its request metadata, which the invocation
+logging stand-in logs), the team's feedback on some answers (ratings, corrected answers), and a curation
+that makes them into a dataset under incoming/support-bot/, aimed at the weakest categories of the gap
+analysis: its round runs through the same trigger chain and is decided by its scores like any other.
 """
 
 from __future__ import annotations
@@ -27,7 +33,9 @@ from iterft_runtime.logic.gaps import weakest_categories
 from rich.console import Console
 
 from iterft.commands.common import print_table
-from iterft.commands.read import history_table
+from iterft.commands.flywheel import curation_lines
+from iterft.commands.read import history_table, source_lines
+from iterft.flywheel import ask, curate, put_feedback
 from iterft.history import lineage_gaps, lineage_history, report_data, round_progress
 from iterft.local.session import LocalSession
 from iterft.report import lineage_breaks, markdown_report, write_report, yardstick_warning
@@ -101,6 +109,9 @@ LINEAGES = (
         ),
     ),
 )
+FLYWHEEL_LINEAGE = "support-bot"
+TRAFFIC = EXAMPLES / "support-bot" / "traffic.jsonl"
+"""Simulated live traffic: each row a question an application asks, with the team's feedback or null."""
 OUT = Path("out/demo")
 ROUND_TIMEOUT_SECONDS = 120
 
@@ -113,6 +124,12 @@ class Progress:
         self.console, self.session, self.lineage = console, session, lineage
         self.seen: dict[int, str] = {}
         self.started: dict[int, float] = {}
+
+    def ended_so_far(self, rows: list[dict[str, Any]]) -> None:
+        """Print nothing more of the rounds in `rows` that have ended (shown before, by another Progress)."""
+        for row in rows:
+            if row["decision"] != "running":
+                self.seen[row["iteration"]] = row["decision"]
 
     def poll(self) -> list[dict[str, Any]]:
         rows = lineage_history(self.session.deployment, self.lineage)
@@ -171,6 +188,7 @@ def keep_instructions(endpoint: str, region: str, stack: str) -> list[str]:
         f".venv/bin/iterft status --stack {stack}",
         *(f".venv/bin/iterft history {lineage.name} --stack {stack}" for lineage in LINEAGES),
         *(f".venv/bin/iterft gaps {lineage.name} --stack {stack}" for lineage in LINEAGES),
+        f".venv/bin/iterft curate {FLYWHEEL_LINEAGE} --dry-run --stack {stack}",
         *(
             f".venv/bin/iterft report {lineage.name} --out out/demo/report/{lineage.name} --stack {stack}"
             for lineage in LINEAGES
@@ -212,11 +230,51 @@ def run_lineage(console: Console, session: LocalSession, lineage: DemoLineage) -
     return history
 
 
+def run_flywheel(
+    console: Console, session: LocalSession, lineage: DemoLineage, history: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Live traffic on the lineage's serving model, feedback on some answers, a curation, and the curated
+    round (when curation wrote a dataset); the lineage's history."""
+    from iterft_runtime.logic.feedback import Feedback
+
+    console.rule(f"lineage {lineage.name}: live traffic, feedback, curation")
+    console.print(gaps_line(session, lineage.name), markup=False)
+    deployment, metadata = session.deployment, {"lineage": lineage.name}
+    rows = [json.loads(line) for line in TRAFFIC.read_text().splitlines() if line.strip()]
+    feedback = []
+    for row in rows:
+        request_id, _ = ask(deployment, lineage.name, row["question"], metadata)
+        if row.get("feedback") is not None:
+            feedback.append(Feedback(request_id=request_id, **row["feedback"]))
+    corrected = sum(1 for record in feedback if record.corrected_answer is not None)
+    console.print(
+        f"live traffic: {len(rows)} Converse calls on the serving model with requestMetadata "
+        f"{json.dumps(metadata)} (examples/support-bot/traffic.jsonl), each logged by the invocation logging "
+        "stand-in",
+        markup=False,
+    )
+    uri = put_feedback(deployment, lineage.name, feedback)
+    console.print(
+        f"feedback (as iterft feedback writes it): {len(feedback) - corrected} ratings and {corrected} "
+        f"corrected answers on those calls' request ids, {uri}",
+        markup=False,
+    )
+    console.print(f"iterft curate {lineage.name}:", markup=False)
+    result = curate(deployment, lineage.name, requested_by="make demo")
+    for line in curation_lines(result):
+        console.print(f"  {line}", markup=False)
+    progress = Progress(console, session, lineage.name)
+    progress.ended_so_far(history)
+    return progress.wait_for(len(history) + len(result.get("written") or []))
+
+
 def report_lineage(console: Console, session: LocalSession, name: str, history: list[dict[str, Any]]) -> bool:
     """Print the lineage's table, what it can roll back to and its lineage check; False when a round was
     not built on the champion of its time."""
     starting_model = session.config.lineage(name).base_model
     print_table(console, history_table(name, history))  # at its natural width through a pipe
+    for line in source_lines(history):
+        console.print(line, markup=False)
     targets = [row["iteration"] for row in history if row.get("rollback") == "possible"]
     console.print(
         "rollback possible to iteration "
@@ -309,6 +367,8 @@ def main(argv: list[str] | None = None) -> int:
                     markup=False,
                 )
         histories = {lineage.name: run_lineage(console, session, lineage) for lineage in LINEAGES}
+        flywheel = next(lineage for lineage in LINEAGES if lineage.name == FLYWHEEL_LINEAGE)
+        histories[flywheel.name] = run_flywheel(console, session, flywheel, histories[flywheel.name])
 
         console.rule("results")
         checked = [report_lineage(console, session, name, history) for name, history in histories.items()]

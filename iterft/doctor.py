@@ -58,6 +58,7 @@ DOCTOR_ACTIONS = (
     "cloudformation:DescribeStacks",
     "cloudformation:ListStackResources",
     "bedrock:GetFoundationModelAvailability",
+    "bedrock:GetModelInvocationLoggingConfiguration",
     "servicequotas:GetServiceQuota",
     "s3:GetObject",
     "kms:Decrypt",
@@ -133,6 +134,7 @@ def diagnose(
     checks += _pointers(deployment, configs, every_lineage=not lineages)
     checks += _quotas(context, configs)
     checks.append(_subscriptions(deployment))
+    checks.append(_invocation_logging(context))
     checks += _last_rounds(deployment, [config.name for config in configs])
     checks.append(_lambda_errors(context))
     return checks
@@ -500,6 +502,56 @@ def _subscriptions(deployment: target.Deployment) -> Check:
         return Check(name, PASSED, f"confirmed: {endpoints}")
 
     return _guarded(name, probe)
+
+
+def _invocation_logging(context: _Context) -> Check:
+    """The region's Bedrock model invocation logging (an account-and-region setting) against what the
+    stack was deployed with: where curation reads (its InvocationLogsDestination output) and how
+    (`enable_if_absent`: the stack enabled logging into its data bucket only if the region had none)."""
+    from iterft_runtime.dal.invocation_logging import destination
+
+    name = "invocation logging"
+
+    def probe() -> Check:
+        outputs = _stack_outputs(context)
+        expected, mode = (
+            outputs.get(naming.LOGS_DESTINATION_OUTPUT),
+            outputs.get(naming.LOGS_MODE_OUTPUT),
+        )
+        config = dict(
+            context.client("bedrock").get_model_invocation_logging_configuration().get("loggingConfig") or {}
+        )
+        found = destination(config)
+        where = f"the region logs to {found}" if found else "the region has no S3 invocation logging"
+        if expected is None:
+            return Check(name, SKIPPED, f"the stack reads no live traffic (no invocation_logs); {where}")
+        named = mode != "enable_if_absent"
+        source = "as the config names it" if named else "enabled by this stack (enable_if_absent)"
+        if found is None:
+            fix = (
+                f"turn logging on to {expected} (Bedrock console, Settings) or set invocation_logs."
+                "enable_if_absent: true"
+                if named
+                else "it was turned off after the deploy: deploy again (the stack enables it when absent)"
+            )
+            return Check(name, FAILED, f"{where}: curation reads {expected}, where nothing arrives", fix)
+        if found.rstrip("/") != expected.rstrip("/"):
+            detail = f"{where}, curation reads {expected}"
+            if not named:
+                detail += " (the stack enables logging only where none is set: it never overwrites one)"
+            fix = f"set invocation_logs.s3_uri: {found} (and kms_key_arn if encrypted) and deploy"
+            return Check(name, FAILED, detail, fix)
+        if not config.get("textDataDeliveryEnabled", False):
+            fix = "enable text data delivery in the logging configuration: prompts are logged only then"
+            return Check(name, FAILED, f"{where} {source}, but text data delivery is off", fix)
+        return Check(name, PASSED, f"{where}, {source}, text data delivered")
+
+    return _guarded(name, probe)
+
+
+def _stack_outputs(context: _Context) -> dict[str, str]:
+    stack = context.client("cloudformation").describe_stacks(StackName=context.stack_name)["Stacks"][0]
+    return {output["OutputKey"]: output["OutputValue"] for output in stack.get("Outputs", [])}
 
 
 def _last_rounds(deployment: target.Deployment, lineages: Sequence[str]) -> list[Check]:

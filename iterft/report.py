@@ -113,6 +113,10 @@ def markdown_report(lineage: str, starting_model: str, history: Sequence[dict[st
             f"| {row['decision']}{' (inconclusive)' if row.get('inconclusive') else ''} "
             f"| {(row['reason'] or '').replace('|', '/')} |"
         )
+    sourced = [row for row in history if row.get("source")]
+    if sourced:
+        lines += ["", "## Where the data came from", ""]
+        lines += [f"- iteration {row['iteration']}: {row['source']}" for row in sourced]
     breaks = lineage_breaks(history, starting_model)
     lines += ["", "## Lineage check", ""]
     lines += [f"- {problem}" for problem in breaks] or [

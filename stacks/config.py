@@ -16,7 +16,8 @@ from iterft_runtime.models import capabilities
 from iterft_runtime.models.lineage import LineageConfig
 from iterft_runtime.models.metrics import REFERENCE_METRICS
 from iterft_runtime.models.strategy import Strategy
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationError, field_validator
+from iterft_runtime.models.traffic import InvocationLogsConfig
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationError, field_validator, model_validator
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
 
@@ -78,6 +79,19 @@ class DeploymentConfig(BaseModel):
     retention: RetentionConfig = Field(default_factory=RetentionConfig)
     evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
     lineages: Annotated[list[LineageConfig], Field(min_length=1)]
+    invocation_logs: InvocationLogsConfig | None = None
+    """Where the account's Bedrock model invocation logs are (or: enable them when none exist); needed by
+    lineages with `traffic` (docs/flywheel.md)."""
+
+    @model_validator(mode="after")
+    def _traffic_has_logs(self) -> DeploymentConfig:
+        curating = [lineage.name for lineage in self.lineages if lineage.traffic is not None]
+        if curating and self.invocation_logs is None:
+            raise ValueError(
+                f"lineages {', '.join(curating)} set traffic: set invocation_logs (s3_uri of the account's "
+                "logging destination, or enable_if_absent: true)"
+            )
+        return self
 
     @field_validator("lineages")
     @classmethod

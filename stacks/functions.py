@@ -6,7 +6,7 @@ drift apart in runtime, handler naming, logging or environment.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import aws_cdk as cdk
@@ -64,6 +64,23 @@ def log_group(scope: Construct, construct_id: str, retention: RetentionConfig) -
         construct_id,
         retention=LOG_RETENTION[retention.log_days],
         removal_policy=removal_policy(retention),
+    )
+
+
+def grant_parameter_reads(function: lambda_.Function, parameter_names: Iterable[str]) -> None:
+    """ssm:GetParameter on exactly these parameters (`/iterft/<stack>/...` names), none by prefix."""
+    names = list(parameter_names)
+    if not names:
+        return
+    stack = cdk.Stack.of(function)
+    function.add_to_role_policy(
+        iam.PolicyStatement(
+            actions=["ssm:GetParameter"],
+            resources=[
+                stack.format_arn(service="ssm", resource="parameter", resource_name=name.lstrip("/"))
+                for name in names
+            ],
+        )
     )
 
 

@@ -17,7 +17,7 @@ from constructs import Construct
 from iterft_runtime import naming
 from iterft_runtime.models.lineage import LineageConfig
 
-from stacks.functions import RuntimePackage
+from stacks.functions import RuntimePackage, grant_parameter_reads
 
 GRADER_TIMEOUT = cdk.Duration.minutes(5)
 """A batch of samples scored with the lineage's reference metric (a grader may take up to 15 minutes)."""
@@ -38,7 +38,6 @@ class Graders(Construct):
         runtime: RuntimePackage,
     ) -> None:
         super().__init__(scope, construct_id)
-        stack = cdk.Stack.of(self)
         prefix = naming.lineage_parameter_prefix(stack_name)
         self.arns: list[str] = []
         self.functions: list[lambda_.Function] = []
@@ -58,18 +57,7 @@ class Graders(Construct):
                 construct_id=f"Grader-{lineage.name}",
                 function_name=naming.grader_function_name(stack_name, lineage.name),
             )
-            function.add_to_role_policy(
-                iam.PolicyStatement(
-                    actions=["ssm:GetParameter"],
-                    resources=[
-                        stack.format_arn(
-                            service="ssm",
-                            resource="parameter",
-                            resource_name=naming.lineage_parameter_name(stack_name, lineage.name).lstrip("/"),
-                        )
-                    ],
-                )
-            )
+            grant_parameter_reads(function, [naming.lineage_parameter_name(stack_name, lineage.name)])
             self.arns.append(function.function_arn)
             self.functions.append(function)
 

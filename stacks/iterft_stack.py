@@ -18,6 +18,7 @@ from stacks.reconciler import Reconciler
 from stacks.registry import Registry
 from stacks.serving import ServingPointers
 from stacks.storage import Storage
+from stacks.traffic import Traffic
 from stacks.trigger import Trigger, UploadQueue
 from stacks.version import OUTPUT_NAME as VERSION_OUTPUT
 from stacks.version import code_version
@@ -42,7 +43,11 @@ class IterftStack(cdk.Stack):
         )
         self.bedrock_role = BedrockCustomizationRole(self, "BedrockCustomization", storage=self.storage)
         self.upload_queue = UploadQueue(
-            self, "UploadQueue", stack_name=config.stack_name, storage=self.storage
+            self,
+            "UploadQueue",
+            stack_name=config.stack_name,
+            storage=self.storage,
+            feedback=any(lineage.traffic is not None for lineage in config.lineages),
         )
         self.serving_pointers = ServingPointers(self, "ServingPointers", stack_name=config.stack_name)
         self.runtime = RuntimePackage(
@@ -109,6 +114,20 @@ class IterftStack(cdk.Stack):
             workflow=self.workflow,
             trigger=self.trigger,
         )
+        self.traffic: Traffic | None = None
+        if config.invocation_logs is not None:
+            self.traffic = Traffic(
+                self,
+                "Traffic",
+                stack_name=config.stack_name,
+                logs=config.invocation_logs,
+                lineages=config.lineages,
+                runtime=self.runtime,
+                storage=self.storage,
+                registry=self.registry,
+                serving_pointers=self.serving_pointers,
+                upload_queue=self.upload_queue,
+            )
         self.monitoring = Monitoring(
             self,
             "Monitoring",

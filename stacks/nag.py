@@ -24,6 +24,7 @@ from stacks.evaluation_role import (
     BedrockEvaluationRole,
 )
 from stacks.iterft_stack import IterftStack
+from stacks.traffic import gap_analysis_keys
 from stacks.workflow import grants, shard_lists_pattern
 
 XRAY = "X-Ray's PutTraceSegments/PutTelemetryRecords (added by CDK for active tracing) accept no resource ARN"
@@ -99,6 +100,19 @@ def acknowledge(stack: IterftStack) -> None:
         "At dispatch the trigger checks (HeadObject) that the queued object version, wherever under "
         "incoming/<lineage>/ the team put it, still exists: a deleted version is withdrawn, not trained.",
     )
+    for name in (lineage.name for lineage in stack.config.lineages if lineage.traffic is not None):
+        _ack(
+            _role(trigger.function),
+            bucket_objects(f"feedback/{name}/"),
+            "The trigger checks each feedback file as it arrives under feedback/<lineage>/ (named by the "
+            "team at run time), every problem with its line.",
+        )
+        _ack(
+            _role(trigger.function),
+            bucket_objects(f"{naming.FEEDBACK_REPORT_PREFIX}{name}/"),
+            "The trigger records its check of a feedback file as feedback-reports/<lineage>/<name>"
+            ".report.json, named after the file at run time.",
+        )
     _ack(
         _role(trigger.function),
         _resource_finding(stack, trigger.execution_arns),
@@ -107,6 +121,7 @@ def acknowledge(stack: IterftStack) -> None:
     )
 
     _acknowledge_reconciler(stack, deployments, throughputs, custom_models)
+    _acknowledge_traffic(stack, bucket_objects)
     for function in stack.graders.functions:
         _ack(
             function,
@@ -198,6 +213,57 @@ def _acknowledge_reconciler(
     )
 
 
+def _acknowledge_traffic(stack: IterftStack, bucket_objects: Callable[[str], str]) -> None:
+    """The curate function (stacks/traffic.py): per-lineage prefixes, and this region's invocation logs."""
+    traffic = stack.traffic
+    if traffic is None:
+        return
+    function, role = traffic.function, _role(traffic.function)
+    _ack(
+        function,
+        "AwsSolutions-L1",
+        "The curate function runs Python 3.11 on purpose, like every iterft function: the layer is built "
+        "for cp311.",
+    )
+    redacting = any(
+        lineage.traffic is not None and lineage.traffic.curation.redact_pii
+        for lineage in stack.config.lineages
+    )
+    comprehend = "; and comprehend:DetectPiiEntities, which has no resource type" if redacting else ""
+    _ack(role, "AwsSolutions-IAM5[Resource::*]", f"The curate function's role: {XRAY}{comprehend}.")
+    curating = [lineage.name for lineage in stack.config.lineages if lineage.traffic is not None]
+    for name in curating:
+        for prefix, why in (
+            (f"feedback/{name}/", "reads the lineage's feedback files, named by the team"),
+            (f"validated/{name}/", "reads what earlier rounds trained on (validated/<lineage>/<iteration>/)"),
+            (naming.incoming_prefix(name), "reads earlier curated datasets and writes new ones there"),
+            (f"{naming.EVALUATION_SET_PREFIX}{name}/", "reads the evaluation set (its categories)"),
+        ):
+            _ack(role, bucket_objects(prefix), f"Curation {why}; keys exist only at run time.")
+        for key in gap_analysis_keys(name):
+            _ack(
+                role,
+                _resource_finding(stack, stack.storage.data_bucket.arn_for_objects(key)),
+                "Curation aims at the weakest categories of the gap analysis (dal/gaps.lineage_gaps), which "
+                f"reads each evaluated round's {key.rsplit('/', 1)[1]}; the iteration folder (*) exists "
+                "only at run time.",
+            )
+    for statement in stack.resolve(role.node.find_child("DefaultPolicy").document)["Statement"]:  # type: ignore[attr-defined]  # iam.Role's DefaultPolicy is an iam.Policy
+        resources = (
+            statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+        )
+        for resource in resources:
+            rendered = _render(resource)
+            if "BedrockModelInvocationLogs" in rendered:
+                _ack(
+                    role,
+                    f"AwsSolutions-IAM5[Resource::{rendered}]",
+                    "Curation reads the invocation log objects of the stack's region only "
+                    "(<keyPrefix>/AWSLogs/<account>/BedrockModelInvocationLogs/<region>/YYYY/MM/DD/HH/), "
+                    "which Bedrock names at delivery time.",
+                )
+
+
 def _acknowledge_stack_resources(stack: IterftStack) -> None:
     """The custom resources' function (serving pointers; in throwaway stacks, the teardown)."""
     pointers = stack.serving_pointers
@@ -211,7 +277,17 @@ def _acknowledge_stack_resources(stack: IterftStack) -> None:
         "The stack resources function runs Python 3.11 on purpose: the layer in build/layer is built for "
         "cp311 (make setup) and the runtime package is tested on 3.11.",
     )
-    _ack(role, "AwsSolutions-IAM5[Resource::*]", f"The stack resources function's role: {XRAY}.")
+    logging = (
+        "; and bedrock:GetModelInvocationLoggingConfiguration / PutModelInvocationLoggingConfiguration "
+        "(invocation_logs.enable_if_absent: logging is put only when the region has none), whose Service "
+        "Authorization Reference entries name no resource type: the configuration is the account's, "
+        "per region"
+        if stack.traffic is not None
+        and stack.config.invocation_logs
+        and stack.config.invocation_logs.enable_if_absent
+        else ""
+    )
+    _ack(role, "AwsSolutions-IAM5[Resource::*]", f"The stack resources function's role: {XRAY}{logging}.")
     _ack(
         role,
         _resource_finding(stack, pointers.parameter_arns),

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_scheduler as scheduler
 from constructs import Construct
 from iterft_runtime import naming
 
 from stacks.functions import RuntimePackage
 from stacks.notifications import Notifications
 from stacks.registry import Registry
+from stacks.schedules import function_schedule, schedule_role
 from stacks.serving import ServingPointers
 from stacks.storage import Storage, grant_key_use
 from stacks.trigger import Trigger, UploadQueue
@@ -99,38 +99,23 @@ class Reconciler(Construct):
 
         # A run Scheduler could not deliver goes to the stack's one dead-letter queue, whose alarm notifies.
         self.dead_letter_queue = upload_queue.dead_letter_queue
-        self.schedule_role = iam.Role(
+        self.schedule_role = schedule_role(
             self,
             "ScheduleRole",
-            assumed_by=iam.ServicePrincipal(
-                "scheduler.amazonaws.com",
-                conditions={"StringEquals": {"aws:SourceAccount": stack.account}},
-            ),
+            function=fn,
+            dead_letter_queue=self.dead_letter_queue,
+            key=storage.key,
             description="EventBridge Scheduler: invoke the iterft reconciler",
         )
-        self.schedule_role.add_to_policy(
-            iam.PolicyStatement(actions=["lambda:InvokeFunction"], resources=[fn.function_arn])
-        )
-        self.schedule_role.add_to_policy(
-            iam.PolicyStatement(actions=["sqs:SendMessage"], resources=[self.dead_letter_queue.queue_arn])
-        )
-        grant_key_use(storage.key, self.schedule_role, ["kms:Decrypt", "kms:GenerateDataKey"], "sqs")
-        self.schedule = scheduler.CfnSchedule(
+        self.schedule = function_schedule(
             self,
             "Schedule",
             description=f"iterft {stack_name}: reconcile the registry with Step Functions and Bedrock",
-            schedule_expression=SCHEDULE_EXPRESSION,
-            flexible_time_window=scheduler.CfnSchedule.FlexibleTimeWindowProperty(mode="OFF"),
-            state="ENABLED",
-            target=scheduler.CfnSchedule.TargetProperty(
-                arn=fn.function_arn,
-                role_arn=self.schedule_role.role_arn,
-                input="{}",
-                dead_letter_config=scheduler.CfnSchedule.DeadLetterConfigProperty(
-                    arn=self.dead_letter_queue.queue_arn
-                ),
-                retry_policy=scheduler.CfnSchedule.RetryPolicyProperty(
-                    maximum_event_age_in_seconds=MAX_EVENT_AGE_SECONDS, maximum_retry_attempts=RETRY_ATTEMPTS
-                ),
-            ),
+            expression=SCHEDULE_EXPRESSION,
+            function=fn,
+            role=self.schedule_role,
+            dead_letter_queue=self.dead_letter_queue,
+            input="{}",
+            max_event_age_seconds=MAX_EVENT_AGE_SECONDS,
+            retry_attempts=RETRY_ATTEMPTS,
         )

@@ -136,6 +136,20 @@ class Storage(Construct):
         )
         grant_key_use(self.key, grantee, ["kms:Decrypt"], "s3")
 
+    def grant_read_keys(self, grantee: iam.IGrantable, *patterns: str) -> None:
+        """Read (any version of) the objects whose keys match `patterns` exactly (`*` where a key part is
+        named at run time), not whole prefixes; s3:ListBucket and kms:Decrypt as grant_read."""
+        grantee.grant_principal.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=list(OBJECT_READ_ACTIONS),
+                resources=[self.data_bucket.arn_for_objects(pattern) for pattern in sorted(patterns)],
+            )
+        )
+        grantee.grant_principal.add_to_principal_policy(
+            iam.PolicyStatement(actions=["s3:ListBucket"], resources=[self.data_bucket.bucket_arn])
+        )
+        grant_key_use(self.key, grantee, ["kms:Decrypt"], "s3")
+
     def grant_head(self, grantee: iam.IGrantable, *prefixes: str) -> None:
         """HeadObject (any version) under `prefixes`: whether an object version still exists.
 

@@ -18,6 +18,7 @@ from aws_cdk import aws_ssm as ssm
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 from iterft_runtime import naming
+from iterft_runtime.logic.feedback import FEEDBACK_PREFIX, feedback_prefix
 from iterft_runtime.models.lineage import LineageConfig
 
 from stacks.functions import RuntimePackage
@@ -50,7 +51,17 @@ class _QueueTarget:
 class UploadQueue(Construct):
     """The queue of upload events and dispatch requests, its dead-letter queue, and the S3 rule feeding it."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, stack_name: str, storage: Storage) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        stack_name: str,
+        storage: Storage,
+        feedback: bool = False,
+    ) -> None:
+        """`feedback`: feedback files arriving under feedback/ are sent too (a lineage curates its
+        traffic), for the trigger to check them on arrival."""
         super().__init__(scope, construct_id)
         self.dead_letter_queue = sqs.Queue(
             self,
@@ -81,13 +92,19 @@ class UploadQueue(Construct):
             self,
             "UploadRule",
             rule_name=rule_name,
-            description="Uploads of training data under incoming/<lineage>/ start (or queue) a round",
+            description="Uploads of training data under incoming/<lineage>/ start (or queue) a round"
+            + ("; feedback files under feedback/<lineage>/ are checked" if feedback else ""),
             event_pattern=events.EventPattern(
                 source=["aws.s3"],
                 detail_type=["Object Created"],
                 detail={
                     "bucket": {"name": [storage.data_bucket.bucket_name]},
-                    "object": {"key": [{"prefix": naming.INCOMING_PREFIX}]},
+                    "object": {
+                        "key": [
+                            {"prefix": prefix}
+                            for prefix in (naming.INCOMING_PREFIX, *([FEEDBACK_PREFIX] if feedback else []))
+                        ]
+                    },
                 },
             ),
             targets=[_QueueTarget(self.queue)],
@@ -187,3 +204,10 @@ class Trigger(Construct):
         notifications.grant_publish(self.function)
         # At dispatch: does the queue head's object version still exist (deleted: withdrawn, not run)?
         storage.grant_head(self.function, naming.INCOMING_PREFIX)
+        # Feedback files checked on arrival: read each curated lineage's, record the check beside it.
+        curating = [lineage.name for lineage in lineages if lineage.traffic is not None]
+        if curating:
+            storage.grant_read(self.function, *(feedback_prefix(name) for name in curating))
+            storage.grant_write(
+                self.function, *(f"{naming.FEEDBACK_REPORT_PREFIX}{name}/" for name in curating)
+            )

@@ -399,6 +399,42 @@ def main() -> None:
             for q in questions
         ],
     )
+    write("traffic.jsonl", traffic_rows())
+
+
+LIVE_WORDINGS: dict[str, str] = {
+    # How live users ask the billing facts in words of their own (neither a teacher, training nor
+    # evaluation prompt): the lineage has not seen these wordings, so its answers may miss, and the team
+    # corrects each with the fact's answer (`make demo`'s traffic in the category the yardstick shows weak).
+    "card": "My bank sent me a new card, how do I put it on my account?",
+    "charge_day": "What date will the money leave my account each month?",
+    "refund": "Can I get my money back if I bought the yearly plan last week?",
+    "invoice": "I need my bills for the accountant, where do I get them?",
+    "payment_methods": "Do you take Amex?",
+    "cancel": "I want to stop paying, how do I end my plan?",
+    "student": "I'm at university, is it cheaper for me?",
+    "declined": "Why did my payment fail with my card?",
+}
+
+
+def traffic_rows() -> list[dict]:
+    """A stretch of simulated live traffic (`make demo`, tests/integration/test_flywheel.py): questions
+    from the teacher's wordings (none an evaluation or training prompt), each billing fact asked once and
+    its answer rated 5, then once more in a live user's words (LIVE_WORDINGS), that answer corrected by
+    the team with the fact's own answer (rated 2); each storage and account fact asked twice: the first answer corrected by the team
+    with the fact's own answer (rated 2), the second without feedback (a prompt without a trusted answer)."""
+    rows: list[dict] = []
+    for key, questions in TEACHER.items():
+        fact = FACTS[key]
+        if fact.category == "billing":
+            rows.append({"question": questions[0], "category": fact.category, "feedback": {"rating": 5}})
+            correction = {"rating": 2, "corrected_answer": fact.answer}
+            rows.append({"question": LIVE_WORDINGS[key], "category": fact.category, "feedback": correction})
+            continue
+        correction = {"rating": 2, "corrected_answer": fact.answer}
+        rows.append({"question": questions[0], "category": fact.category, "feedback": correction})
+        rows.append({"question": questions[1], "category": fact.category, "feedback": None})
+    return rows
 
 
 if __name__ == "__main__":

@@ -72,6 +72,12 @@ def history_table(lineage: str, rows: list[dict[str, Any]]) -> Table:
     return table
 
 
+def source_lines(rows: list[dict[str, Any]]) -> list[str]:
+    """Where each round's data came from, for the rounds whose dataset says (a curated one's S3 metadata
+    `source`): one line each under the lineage table."""
+    return [f"  {row['iteration']}: data: {row['source']}" for row in rows if row.get("source")]
+
+
 def category_table(row: dict[str, Any]) -> Table:
     """One round's primary metric per category, the candidate's weakest first (`history --categories`)."""
     from rich.table import Table
@@ -120,6 +126,8 @@ def _history(args: argparse.Namespace, console: Console) -> int:
                 console.print(f"  {row['iteration']}: {row['reason']}", markup=False)
             for line in leakage_lines(row.get("leakage") or {})[:1]:  # its summary; --json has the lines
                 console.print(f"  {row['iteration']}: {line}", markup=False)
+        for line in source_lines(rows):
+            console.print(line, markup=False)
         if args.categories:
             for row in rows:
                 if row.get("metrics_uri"):

@@ -217,16 +217,20 @@ class LocalSession:
         `{kind: "evaluation_job", name, arn, status}`."""
         return bedrock_inventory(self.client("bedrock"))
 
-    def run_schedule(self) -> list[dict[str, Any]]:
+    def run_schedule(self, construct_id: str | None = None) -> list[dict[str, Any]]:
         """Fire each of the stack's EventBridge Scheduler schedules once, as Scheduler would (the embedded
         default does not fire them by itself): read its target and input from the scheduler backend,
         check that the schedule's role trusts Scheduler for this account and schedule, and invoke the
         target function with that input as the role, so its lambda:InvokeFunction is IAM-checked. The
-        function's responses (its result documents), one per schedule; a function error raises."""
+        function's responses (its result documents), one per schedule; a function error raises.
+        `construct_id` fires only the schedules whose construct id it names (e.g. `Curation-<lineage>`:
+        CloudFormation's logical id keeps its letters and digits)."""
         scheduler = self.client("scheduler")
         results = []
         for logical_id, kind in sorted(self.stack.resource_types.items()):
             if kind != "AWS::Scheduler::Schedule":
+                continue
+            if construct_id is not None and re.sub(r"[^A-Za-z0-9]", "", construct_id) not in logical_id:
                 continue
             schedule = scheduler.get_schedule(Name=self.stack.physical_id(logical_id))
             if schedule.get("State") != "ENABLED":
@@ -245,7 +249,8 @@ class LocalSession:
                 raise RuntimeError(f"schedule {schedule['Name']}: {target['Arn']} failed: {payload}")
             results.append(payload)
         if not results:
-            raise LookupError(f"stack {self.stack.stack_name} has no enabled schedule")
+            which = f" {construct_id}" if construct_id else ""
+            raise LookupError(f"stack {self.stack.stack_name} has no enabled schedule{which}")
         return results
 
     def is_idle(self, lineage: str, *, queued_allowed: bool = False) -> bool:

@@ -14,6 +14,8 @@ QUARANTINE_PREFIX = "quarantine/"
 JOB_OUTPUT_PREFIX = "jobs/"
 EVALUATION_SET_PREFIX = "evaluation-sets/"
 EVALUATION_RESULTS_PREFIX = "evaluations/"
+FEEDBACK_REPORT_PREFIX = "feedback-reports/"
+"""Where the trigger records its check of each feedback file that arrives (feedback_report_key)."""
 DATASET_SUFFIX = ".jsonl"
 
 STATE_SK = "STATE"
@@ -61,6 +63,12 @@ def lineage_of_incoming_key(key: str) -> str | None:
         return None
     parts = key[len(INCOMING_PREFIX) :].split("/")
     return parts[0] if len(parts) >= 2 and parts[0] else None
+
+
+def feedback_report_key(feedback_key: str) -> str:
+    """`feedback/<lineage>/<name>` -> `feedback-reports/<lineage>/<name>.report.json` (outside feedback/,
+    so that writing it is no feedback file arriving)."""
+    return f"{FEEDBACK_REPORT_PREFIX}{feedback_key.split('/', 1)[1]}.report.json"
 
 
 def _iteration_dir(prefix: str, lineage: str, iteration: int) -> str:
@@ -280,6 +288,12 @@ ENV_EVALUATION_ROLE_ARN = "ITERFT_EVALUATION_ROLE_ARN"
 ENV_KEY_ARN = "ITERFT_KEY_ARN"
 """The stack's KMS key: what a Bedrock evaluation job encrypts its results with."""
 ENV_TRIGGER_QUEUE_URL = "ITERFT_TRIGGER_QUEUE_URL"
+ENV_LOG_BUCKET = "ITERFT_INVOCATION_LOG_BUCKET"
+"""The curate function's invocation-log bucket and the key prefix of the stack's region under it
+(`<keyPrefix>/AWSLogs/<account>/BedrockModelInvocationLogs/<region>/`)."""
+ENV_LOG_ROOT = "ITERFT_INVOCATION_LOG_ROOT"
+ENV_CURATED_LINEAGES = "ITERFT_CURATED_LINEAGES"
+"""The lineages with `traffic` settings, comma-separated: the only ones the curate function may read."""
 """The upload queue: where the reconciler sends a lineage's dispatch request after releasing its lock."""
 GRADER = "grade"
 """The default reinforcement grader's handler (`iterft_runtime.handlers.grade`): one function per lineage
@@ -307,11 +321,12 @@ STACK_RESOURCES = "stack_resources"
 """The function behind the stack's custom resources (serving pointers, throwaway teardown): not a step."""
 MANAGED_EVALUATION_STEPS = ("start_managed_evaluation", "managed_evaluation_status")
 """Steps a stack has only when a lineage sets `evaluation.managed_job`."""
-OUTSIDE_WORKFLOW_STEPS = ("trigger", "reconcile")
+OUTSIDE_WORKFLOW_STEPS = ("trigger", "reconcile", "curate")
 """Functions that are not states of the round workflow: the trigger and the scheduled reconciler."""
 STEPS = (
     "trigger",
     "reconcile",
+    "curate",
     "begin_rollback",
     "validate",
     "begin",
@@ -337,4 +352,14 @@ SERVING_POINTER_RESOURCE = "Custom::ServingPointer"
 """The custom resource that creates a lineage's serving pointer once (stacks/serving.py; handled by
 handlers/stack_resources.py)."""
 DATA_TEARDOWN_RESOURCE = "Custom::DataTeardown"
+INVOCATION_LOGGING_RESOURCE = "Custom::InvocationLogging"
+"""Enables Bedrock model invocation logging to the stack's data bucket only when the region has none."""
+INVOCATION_LOG_KEY_PREFIX = "invocation-logs"
+LOGS_DESTINATION_OUTPUT = "InvocationLogsDestination"
+"""Where curation reads the logs, `s3://bucket/prefix/` as the logging configuration's destination reads
+(dal/invocation_logging.destination): what `iterft doctor` compares with the region's configuration."""
+LOGS_MODE_OUTPUT = "InvocationLogsMode"
+"""`enable_if_absent` (the stack enables logging into its data bucket when the region has none) or
+`named` (the config's `invocation_logs.s3_uri`)."""
+"""The logging configuration's keyPrefix when the stack enables logging (into the data bucket)."""
 """A throwaway stack's custom resource emptying its buckets and capacity when the stack is deleted."""

@@ -90,6 +90,11 @@ def test_a_healthy_deployment_passes_every_check(
     # Evaluation runs on an on-demand deployment: no provisioned throughput quota applies.
     [units] = [check for name, check in checks.items() if "no-commitment" in name]
     assert units["status"] == "skipped"
+    # The integration stack reads no live traffic: the region's logging is reported, nothing is checked
+    # against it (tests/integration/test_flywheel.py checks a stack that does).
+    logging = checks["invocation logging"]
+    assert logging["status"] == "skipped"
+    assert logging["detail"].startswith("the stack reads no live traffic (no invocation_logs); the region ")
 
 
 def test_the_human_readable_report_names_each_check_and_counts_them(
@@ -99,7 +104,8 @@ def test_the_human_readable_report_names_each_check_and_counts_them(
 
     assert code == 0
     assert out.splitlines()[0].startswith("passed   credentials and region: ")
-    assert out.splitlines()[-1].endswith("0 failed, 1 skipped, 1 warning")
+    # skipped: no-commitment units and invocation logging (off in this config)
+    assert out.splitlines()[-1].endswith("0 failed, 2 skipped, 1 warning")
     assert "warning  doctor: yardstick power: the evaluation set's 22 records" in out
 
 

@@ -203,9 +203,12 @@ def _has_managed_jobs(synth: SynthResult) -> bool:
 def _steps(synth: SynthResult) -> set[str]:
     """The steps this stack has functions for: the managed evaluation job's only when a lineage uses it;
     and the custom resources' function (naming.STACK_RESOURCES), packaged like them."""
+    steps = {*naming.STEPS, naming.STACK_RESOURCES}
+    if synth.config.invocation_logs is None:  # the curate function exists only with invocation logs
+        steps.discard("curate")
     if _has_managed_jobs(synth):
-        return {*naming.STEPS, naming.STACK_RESOURCES}
-    return {*naming.STEPS, naming.STACK_RESOURCES} - set(naming.MANAGED_EVALUATION_STEPS)
+        return steps
+    return steps - set(naming.MANAGED_EVALUATION_STEPS)
 
 
 def _flow(synth: SynthResult) -> list[str]:

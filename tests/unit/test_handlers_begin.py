@@ -66,7 +66,17 @@ def test_begin_builds_on_the_starting_point_with_deterministic_names(aws: Aws) -
         result["job_name"],
     )
     assert record.hyperparameters == result["hyperparameters"]
+    assert record.dataset_source is None  # the upload did not say how it was built
     assert begin.handler(doc, None) == result  # a retry derives the same round
+
+
+def test_begin_records_where_a_curated_dataset_came_from(aws: Aws) -> None:
+    doc = validated(dispatched(aws))
+    doc["validation"]["source"] = "curated 20261204T102747Z: 30 fine_tuning records from invocation logs"
+    begin.handler(doc, None)
+    record = aws.registry.get_iteration(LINEAGE, 1)
+    assert record is not None and record.dataset_source == doc["validation"]["source"]
+    assert record.to_history()["source"] == doc["validation"]["source"]
 
 
 def test_begin_builds_on_the_champion_after_a_promotion(aws: Aws, fake: FakeBedrock) -> None:

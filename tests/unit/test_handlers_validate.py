@@ -13,6 +13,7 @@ from iterft_runtime.handlers import validate
 from iterft_runtime.logic import evaluation as evaluation_logic
 from iterft_runtime.logic.evaluation import TooManyShardsError
 from iterft_runtime.logic.managed_evaluation import ManagedEvaluationError
+from iterft_runtime.models.curation import MAX_SOURCE_CHARS
 from runtime_support import (
     BUCKET,
     LINEAGE,
@@ -79,6 +80,7 @@ def test_a_valid_file_is_copied_to_validated_with_merged_hyperparameters(aws: Aw
         "report_uri": None,
         "hyperparameters": {"epochCount": "3", "learningRate": "1e-05"},
         "strategy": "fine_tuning",
+        "source": None,  # an upload that does not say how it was built
         "reason": "12 records, no problems",
         "problem_counts": {},
         "problems": [],
@@ -96,6 +98,16 @@ def test_a_valid_file_is_copied_to_validated_with_merged_hyperparameters(aws: Aw
     }
     assert aws.read(validated) == body
     assert aws.keys(naming.QUARANTINE_PREFIX) == []
+
+
+def test_a_curated_files_source_metadata_is_passed_on_on_one_line_and_bounded(aws: Aws) -> None:
+    """How a dataset was built (a curation's S3 metadata `source`) goes to Begin, which records it."""
+    said = "curated 20261204T102747Z:  30 fine_tuning records\t from invocation logs "
+    result = validate.handler(round_input(aws, valid_dataset(12), metadata={"source": said}), None)
+    assert result["valid"] is True
+    assert result["source"] == "curated 20261204T102747Z: 30 fine_tuning records from invocation logs"
+    long = validate.handler(round_input(aws, valid_dataset(12), metadata={"source": "x" * 600}), None)
+    assert long["source"] == "x" * (MAX_SOURCE_CHARS - 3) + "..."
 
 
 def test_an_invalid_file_is_quarantined_with_a_report(aws: Aws) -> None:

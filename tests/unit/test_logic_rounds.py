@@ -156,6 +156,7 @@ def test_history_has_the_public_keys() -> None:
         "base_model",
         "output_model_arn",
         "dataset",
+        "source",
         "job_arn",
         "hyperparameters",
         "strategy",

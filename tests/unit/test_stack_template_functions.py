@@ -53,12 +53,15 @@ def test_upload_queue_is_encrypted_with_a_dead_letter_queue_and_outlasts_the_tri
 def test_rule_sends_object_created_under_incoming_to_the_queue(
     synth: SynthResult, template: Template
 ) -> None:
+    """And under feedback/ where a lineage curates its traffic: the trigger checks feedback on arrival."""
     data_bucket = _logical_id(synth, "AWS::S3::Bucket", "StorageDataBucket")
     (queue,) = [
         logical_id
         for logical_id, r in _resources(synth, "AWS::SQS::Queue").items()
         if "RedrivePolicy" in r["Properties"]
     ]
+    curating = any(lineage.traffic is not None for lineage in synth.config.lineages)
+    prefixes = [naming.INCOMING_PREFIX, *(["feedback/"] if curating else [])]
     template.has_resource_properties(
         "AWS::Events::Rule",
         {
@@ -67,7 +70,7 @@ def test_rule_sends_object_created_under_incoming_to_the_queue(
                 "detail-type": ["Object Created"],
                 "detail": {
                     "bucket": {"name": [{"Ref": data_bucket}]},
-                    "object": {"key": [{"prefix": naming.INCOMING_PREFIX}]},
+                    "object": {"key": [{"prefix": prefix} for prefix in prefixes]},
                 },
             },
             "Targets": [Match.object_like({"Arn": {"Fn::GetAtt": [queue, "Arn"]}})],
@@ -169,7 +172,8 @@ def test_every_step_has_its_function_packaged_alike(synth: SynthResult) -> None:
         assert function["TracingConfig"] == {"Mode": "Active"}
         assert function["Layers"] == [{"Ref": layer}]
         expected_timeout = 300 if step == naming.STACK_RESOURCES else 60
-        assert function["Timeout"] == (900 if step in LONG_RUNNING_STEPS else expected_timeout)
+        long_running = step in LONG_RUNNING_STEPS or step == "curate"  # stacks/traffic.TIMEOUT
+        assert function["Timeout"] == (900 if long_running else expected_timeout)
         code_keys.add(function["Code"]["S3Key"])
     assert len(code_keys) == 1, "all functions ship the same lambda/ asset"
 

@@ -194,6 +194,11 @@ def test_evaluation_jobs_run_as_a_role_of_their_own_only_where_a_lineage_has_one
 # IAM across the stack -------------------------------------------------------------------------
 
 
+ACCOUNT_SETTINGS = frozenset({"bedrock:PutModelInvocationLoggingConfiguration"})
+"""The one mutating Bedrock action with no resource type (the account's per-region logging setting): only
+the stack resources function may have it, and only with `invocation_logs.enable_if_absent`."""
+
+
 def test_no_bedrock_create_update_delete_stop_or_put_on_any_resource(synth: SynthResult) -> None:
     offending = [
         statement
@@ -201,11 +206,24 @@ def test_no_bedrock_create_update_delete_stop_or_put_on_any_resource(synth: Synt
         if statement["Effect"] == "Allow"
         and "*" in _listify(statement["Resource"])
         and any(
-            FORBIDDEN_ON_STAR.match(action) or action in ("*", "bedrock:*")
+            (FORBIDDEN_ON_STAR.match(action) and action not in ACCOUNT_SETTINGS)
+            or action in ("*", "bedrock:*")
             for action in _listify(statement["Action"])
         )
     ]
     assert offending == []
+    logs = synth.config.invocation_logs
+    holders = {
+        role["Ref"]
+        for policy in _resources(synth, "AWS::IAM::Policy").values()
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+        if ACCOUNT_SETTINGS & set(_listify(statement["Action"]))
+        for role in policy["Properties"]["Roles"]
+    }
+    expected = (
+        {_function_role(synth, "stack_resources")} if logs is not None and logs.enable_if_absent else set()
+    )
+    assert holders == expected
 
 
 def test_every_pass_role_is_limited_to_the_service_it_is_passed_to(synth: SynthResult) -> None:
@@ -240,3 +258,38 @@ def test_state_machine_permissions_for_the_sync_customization_job(synth: SynthRe
     assert not [a for a in actions if "Deployment" in a or "ProvisionedModel" in a]
     queue = f"<{_logical_id(synth, 'AWS::SQS::Queue', 'UploadQueue2')}.Arn>"
     assert _allows(statements, "sqs:SendMessage", queue)
+
+
+def test_curation_reads_of_evaluations_are_what_the_gap_analysis_reads(synth: SynthResult) -> None:
+    """The curate function aims at the gap analysis's weakest categories (dal/gaps.lineage_gaps): of
+    evaluations/<lineage>/ it may read each round's metrics.json and results.jsonl, nothing else."""
+    curating = [lineage.name for lineage in synth.config.lineages if lineage.traffic is not None]
+    if synth.config.invocation_logs is None:
+        assert "curate" not in _functions(synth)
+        return
+    statements = _role_statements(synth, _function_role(synth, "curate"))
+    bucket = f"<{_logical_id(synth, 'AWS::S3::Bucket', 'StorageDataBucket')}.Arn>"
+    evaluations = {
+        resource
+        for statement in statements
+        for resource in _listify(statement["Resource"])
+        if str(resource).startswith(f"{bucket}/{naming.EVALUATION_RESULTS_PREFIX}")
+    }
+    assert evaluations == {
+        f"{bucket}/{naming.EVALUATION_RESULTS_PREFIX}{name}/*/{file}"
+        for name in curating
+        for file in ("metrics.json", "results.jsonl")
+    }
+
+    def readable_by_curation(key: str) -> bool:
+        return any(
+            fnmatch.fnmatchcase(f"{bucket}/{key}", str(resource))
+            for statement in statements
+            if statement["Effect"] == "Allow" and "s3:GetObject" in _listify(statement["Action"])
+            for resource in _listify(statement["Resource"])
+        )
+
+    for name in curating:
+        assert readable_by_curation(naming.evaluation_results_key(name, 7))
+        assert readable_by_curation(naming.evaluation_metrics_key(name, 12))
+        assert not readable_by_curation(naming.evaluation_shard_key(name, 7, 0))

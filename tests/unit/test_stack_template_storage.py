@@ -100,6 +100,8 @@ def test_the_only_custom_resources_are_the_apps_own_and_no_cdk_helper_function(s
     expected = {"Custom::ServingPointer": len(synth.config.lineages)}
     if synth.config.retention.destroy_data_on_delete:
         expected["Custom::DataTeardown"] = 1
+    if synth.config.invocation_logs is not None and synth.config.invocation_logs.enable_if_absent:
+        expected["Custom::InvocationLogging"] = 1
     kinds = [resource["Type"] for resource in custom.values()]
     assert {kind: kinds.count(kind) for kind in kinds} == expected
     stack_resources = _logical_id(synth, "AWS::Lambda::Function", "ServingPointersStackResources")
@@ -227,6 +229,11 @@ def test_outputs(synth: SynthResult) -> None:
         "ReconcilerFunctionName",
         "ServingParameterPrefix",
         *(f"ServingParameter{_pascal(lineage.name)}" for lineage in synth.config.lineages),
+        *(
+            ["CurateFunctionName", "InvocationLogsDestination", "InvocationLogsMode"]
+            if synth.config.invocation_logs is not None
+            else []
+        ),
     }
     assert (
         synth.template["Outputs"]["CodeVersion"]["Value"] == code_version()

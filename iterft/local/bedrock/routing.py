@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -13,6 +14,8 @@ from moto.core.responses import ActionResult
 
 from iterft.local.account_standin import account_backend, install_service_quotas_standin
 from iterft.local.bedrock.backend import BedrockStandIn, standin_backend
+from iterft.local.bedrock.invocation_logging import check_destination
+from iterft.local.comprehend_standin import install_comprehend_standin
 
 
 class BedrockStandInResponse(BedrockResponse):
@@ -106,19 +109,38 @@ class BedrockStandInResponse(BedrockResponse):
     def list_tags_for_resource(self) -> ActionResult:  # type: ignore[override]  # see the class docstring
         return self._call(BedrockStandIn.list_tags_for_resource)
 
+    def put_model_invocation_logging_configuration(self) -> None:
+        """moto's, once the destination is one Bedrock could write to (invocation_logging)."""
+        config = self.params.get("loggingConfig") or {}
+        check_destination(self.current_account, self.region, config, self.partition)
+        super().put_model_invocation_logging_configuration()
+
     def get_foundation_model_availability(self) -> ActionResult:
         backend = account_backend(self.current_account, self.region)
         return ActionResult(backend.foundation_model_availability(str(self.params["modelId"])))
 
 
 class BedrockRuntimeStandInResponse(BedrockRuntimeResponse):
-    """Serves Converse and InvokeModel from the stand-in."""
+    """Serves Converse and InvokeModel from the stand-in; the response's request id is the one the call's
+    invocation log record carries (invocation_logging)."""
+
+    _request_id: str | None = None
 
     def converse(self) -> ActionResult:
-        return ActionResult(standin_backend(self.current_account, self.region).converse(self.params))
+        self._request_id = str(uuid.uuid4())
+        backend = standin_backend(self.current_account, self.region)
+        return ActionResult(backend.converse(self.params, self._request_id))
 
     def invoke_model(self) -> ActionResult:
-        return ActionResult(standin_backend(self.current_account, self.region).invoke_model(self.params))
+        self._request_id = str(uuid.uuid4())
+        backend = standin_backend(self.current_account, self.region)
+        return ActionResult(backend.invoke_model(self.params, self._request_id))
+
+    def _enrich_response(self, headers: dict[str, str], body: Any) -> tuple[dict[str, str], Any]:  # type: ignore[override]  # moto's is a staticmethod, called on the instance
+        headers, body = BedrockRuntimeResponse._enrich_response(headers, body)
+        if self._request_id is not None:
+            headers["x-amzn-requestid"] = self._request_id
+        return headers, body
 
 
 def _reroute(url_paths: dict[str, Any], original: Any, replacement: Any) -> None:
@@ -159,6 +181,7 @@ def install_bedrock_standin() -> None:
         bedrockruntime_urls.url_paths, BedrockRuntimeResponse.dispatch, BedrockRuntimeStandInResponse.dispatch
     )
     install_service_quotas_standin()  # model access (above, GetFoundationModelAvailability) and quotas
+    install_comprehend_standin()  # DetectPiiEntities, which curation's redaction calls
 
 
 def uninstall_bedrock_standin() -> bool:

@@ -7,15 +7,17 @@ The question is the last user turn; a foundation model (never fine-tuned) grades
 from __future__ import annotations
 
 import json
-import re
 import time
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from iterft_runtime.logic.invocation_logs import last_user_turn, message_text, provider_of, request_question
+
 from iterft.local.bedrock.core import StandInCore
+from iterft.local.bedrock.invocation_logging import deliver
 from iterft.local.bedrock.requests import (
-    BedrockError,
     invalid,
     required,
 )
@@ -25,8 +27,6 @@ from iterft.local.standin_model import (
     judge_reply,
     token_count,
 )
-
-_CHAT_TEMPLATE_TOKEN = re.compile(r"<\|[^|>]*\|>")
 
 
 class Runtime(StandInCore):
@@ -39,21 +39,22 @@ class Runtime(StandInCore):
             model, foundation_id = self._serving(model_id)
             return model, foundation_id, self._latency
 
-    def converse(self, request: Mapping[str, Any]) -> dict[str, Any]:
-        """Converse: the last user turn is the question; the system prompt and earlier turns are ignored."""
+    def converse(self, request: Mapping[str, Any], request_id: str | None = None) -> dict[str, Any]:
+        """Converse: the last user turn is the question; the system prompt and earlier turns are ignored.
+        Logged (invocation_logging) under `request_id` when the region's invocation logging is on."""
         started = time.monotonic()
         model, _, latency = self._serve("Converse", required(request, "modelId"))
         messages = request.get("messages") or []
         if not messages or messages[-1].get("role") != "user":
             raise invalid("A conversation must end with a user message.")
-        answer = reply(model, _text(messages[-1].get("content") or []))
+        answer = reply(model, message_text(messages[-1].get("content") or []))
         answer, stop_reason = _limit(answer, (request.get("inferenceConfig") or {}).get("maxTokens"))
         texts = [block["text"] for block in request.get("system") or [] if "text" in block]
-        texts += [_text(message.get("content") or []) for message in messages]
+        texts += [message_text(message.get("content") or []) for message in messages]
         input_tokens, output_tokens = sum(token_count(text) for text in texts), token_count(answer)
         if latency:
             time.sleep(latency)
-        return {
+        response = {
             "output": {"message": {"role": "assistant", "content": [{"text": answer}]}},
             "stopReason": stop_reason,
             "usage": {
@@ -63,8 +64,37 @@ class Runtime(StandInCore):
             },
             "metrics": {"latencyMs": round((time.monotonic() - started) * 1000)},
         }
+        self._log("Converse", request, request_id, dict(request), response, (input_tokens, output_tokens))
+        return response
 
-    def invoke_model(self, request: Mapping[str, Any]) -> dict[str, Any]:
+    def _log(
+        self,
+        operation: str,
+        request: Mapping[str, Any],
+        request_id: str | None,
+        body: dict[str, Any],
+        response: Mapping[str, Any],
+        tokens: tuple[int, int],
+    ) -> None:
+        """The call's invocation log record, when logging is on (the logged body has no modelId and no
+        requestMetadata: they are the record's own fields)."""
+        metadata = request.get("requestMetadata")
+        for name in ("modelId", "requestMetadata", "body", "contentType", "accept"):
+            body.pop(name, None)
+        deliver(
+            self.account_id,
+            self.region_name,
+            request_id=request_id or str(uuid.uuid4()),
+            operation=operation,
+            model_id=str(request["modelId"]),
+            request=body,
+            response=response,
+            metadata=metadata,
+            tokens=tokens,
+            partition=self.partition,
+        )
+
+    def invoke_model(self, request: Mapping[str, Any], request_id: str | None = None) -> dict[str, Any]:
         """InvokeModel with the native body of the served model's provider (Nova, Claude, Llama, Titan)."""
         model, foundation_id, latency = self._serve("InvokeModel", required(request, "modelId"))
         try:
@@ -77,6 +107,8 @@ class Runtime(StandInCore):
         if latency:
             time.sleep(latency)
         payload = provider.response(answer, stop_reason == "max_tokens", token_count(question))
+        tokens = (token_count(question), token_count(answer))
+        self._log("InvokeModel", request, request_id, dict(body), payload, tokens)
         return {"body": json.dumps(payload).encode(), "contentType": "application/json"}
 
 
@@ -86,29 +118,6 @@ def reply(model: StandInModel, question: str) -> str:
     return graded if graded is not None else model.answer(question)
 
 
-def logged_question(operation: str, model_id: str, body: Mapping[str, Any]) -> str | None:
-    """The question (last user turn) of a logged Converse or InvokeModel request body; None when it has
-    none the stand-in can read."""
-    provider = _provider_of(model_id) if operation != "Converse" else _CONVERSE
-    if provider is None:
-        return None
-    try:
-        return provider.question(body) or None
-    except (BedrockError, AttributeError, TypeError):
-        return None
-
-
-def logged_answer(operation: str, model_id: str, body: Mapping[str, Any]) -> str | None:
-    """The answer text of a logged Converse or InvokeModel response body, or None."""
-    provider = _provider_of(model_id) if operation != "Converse" else _CONVERSE
-    if provider is None:
-        return None
-    try:
-        return provider.answer(body) or None
-    except (AttributeError, TypeError, KeyError, IndexError):
-        return None
-
-
 @dataclass(frozen=True)
 class _Provider:
     """How one provider's InvokeModel body carries the question and the answer."""
@@ -116,15 +125,13 @@ class _Provider:
     question: Callable[[Mapping[str, Any]], str]
     max_tokens: Callable[[Mapping[str, Any]], int | None]
     response: Callable[[str, bool, int], dict[str, Any]]
-    answer: Callable[[Mapping[str, Any]], str]
-    """The answer text of a response body (what invocation logs record)."""
 
 
 def _last_user_turn(body: Mapping[str, Any]) -> str:
-    users = [message for message in body.get("messages") or [] if message.get("role") == "user"]
-    if not users:
+    question = last_user_turn(body)
+    if question is None:
         raise invalid("The request body holds no user message.")
-    return _text(users[-1].get("content") or [])
+    return question
 
 
 _PROVIDERS: dict[str, _Provider] = {
@@ -140,7 +147,6 @@ _PROVIDERS: dict[str, _Provider] = {
                 "totalTokens": tokens + token_count(answer),
             },
         },
-        answer=lambda body: _text(body["output"]["message"]["content"]),
     ),
     "anthropic": _Provider(
         question=_last_user_turn,
@@ -152,10 +158,9 @@ _PROVIDERS: dict[str, _Provider] = {
             "stop_reason": "max_tokens" if cut else "end_turn",
             "usage": {"input_tokens": tokens, "output_tokens": token_count(answer)},
         },
-        answer=lambda body: _text(body["content"]),
     ),
     "meta": _Provider(
-        question=lambda body: _CHAT_TEMPLATE_TOKEN.sub(" ", str(body.get("prompt", ""))),
+        question=lambda body: request_question("InvokeModel", "meta", body) or "",
         max_tokens=lambda body: body.get("max_gen_len"),
         response=lambda answer, cut, tokens: {
             "generation": answer,
@@ -163,10 +168,9 @@ _PROVIDERS: dict[str, _Provider] = {
             "generation_token_count": token_count(answer),
             "stop_reason": "length" if cut else "stop",
         },
-        answer=lambda body: str(body["generation"]),
     ),
     "amazon.titan": _Provider(
-        question=lambda body: str(body.get("inputText", "")),
+        question=lambda body: request_question("InvokeModel", "amazon.titan", body) or "",
         max_tokens=lambda body: (body.get("textGenerationConfig") or {}).get("maxTokenCount"),
         response=lambda answer, cut, tokens: {
             "inputTextTokenCount": tokens,
@@ -178,38 +182,15 @@ _PROVIDERS: dict[str, _Provider] = {
                 }
             ],
         },
-        answer=lambda body: str(body["results"][0]["outputText"]),
     ),
 }
-_CONVERSE = _PROVIDERS["amazon.nova"]
-"""Converse's request and response bodies have the shapes of Nova's native ones (messages, output.message)."""
-_GEOGRAPHIES = ("us.", "eu.", "apac.", "global.", "us-gov.", "jp.", "au.", "ca.")
 
 
 def _provider(foundation_id: str) -> _Provider:
-    provider = _provider_of(foundation_id)
+    provider = provider_of(foundation_id)
     if provider is None:
         raise invalid(f"The stand-in does not speak the InvokeModel body of {foundation_id}.")
-    return provider
-
-
-def _provider_of(model_id: str) -> _Provider | None:
-    """The provider of a model id, an inference profile id (`us.amazon.nova-premier-v1:0`) or an ARN
-    naming one (a custom model's ARN names its base model)."""
-    name = (
-        model_id.split("custom-model/", 1)[1] if "custom-model/" in model_id else model_id.rsplit("/", 1)[-1]
-    )
-    name = next((name[len(geo) :] for geo in _GEOGRAPHIES if name.startswith(geo)), name)
-    return next((provider for prefix, provider in _PROVIDERS.items() if name.startswith(prefix)), None)
-
-
-def _text(content: Any) -> str:
-    """The text of a message's content: a string, or the text of its blocks."""
-    if isinstance(content, str):
-        return content
-    return "\n".join(
-        str(block["text"]) for block in content if isinstance(block, Mapping) and "text" in block
-    )
+    return _PROVIDERS[provider]
 
 
 def _limit(answer: str, max_tokens: int | None) -> tuple[str, str]:

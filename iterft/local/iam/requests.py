@@ -308,6 +308,10 @@ _BEDROCK_LISTS = {
     "ListProvisionedModelThroughputs",
     "ListCustomModelDeployments",
     "ListFoundationModels",
+    # The account's per-region invocation logging configuration: no resource type.
+    "GetModelInvocationLoggingConfiguration",
+    "PutModelInvocationLoggingConfiguration",
+    "DeleteModelInvocationLoggingConfiguration",
 }
 # Operation -> the parameter naming the one resource it acts on, and that resource's type.
 _BEDROCK_BY_IDENTIFIER = {
@@ -462,7 +466,16 @@ def _bedrock_runtime(call: Call) -> list[IamRequest]:
     return [IamRequest(action, model_arn(call, str(call.params["modelId"])))]
 
 
+def _comprehend(call: Call) -> list[IamRequest]:
+    """Comprehend's synchronous detection operations name no resource (the Service Authorization
+    Reference lists none for them)."""
+    if call.operation not in ("DetectPiiEntities",):
+        raise _unmapped(call)
+    return [IamRequest(f"comprehend:{call.operation}", "*")]
+
+
 _SERVICES: dict[str, Callable[[Call], list[IamRequest]]] = {
+    "comprehend": _comprehend,
     "s3": _s3,
     "dynamodb": _dynamodb,
     "sns": _sns,

@@ -66,6 +66,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             "strategy": result.strategy,
             "customization_type": result.customization_type,
             **({"customization_config": customization} if customization else {}),
+            **({"dataset_source": validation.source} if validation.source else {}),
         },
     )
     logger.info("iteration begun", extra={"lineage": name, "iteration": iteration, **dump(result)})

@@ -87,3 +87,13 @@ def default_grader_arn(lineage: str, invoked_function_arn: str) -> str:
     _, partition, _, region_name, account = invoked_function_arn.split(":")[:5]
     name = naming.grader_function_name(stack_name(), lineage)
     return f"arn:{partition}:lambda:{region_name}:{account}:function:{name}"
+
+
+def curated_lineages() -> list[str]:
+    """The lineages the curate function curates (those with `traffic`): it may read only their configs."""
+    return [name for name in os.environ.get(naming.ENV_CURATED_LINEAGES, "").split(",") if name]
+
+
+def invocation_log_location() -> tuple[str, str]:
+    """(bucket, key prefix of this region's logs) the curate function reads."""
+    return _required(naming.ENV_LOG_BUCKET), _required(naming.ENV_LOG_ROOT)

@@ -11,6 +11,11 @@ construct, a lineage taken out of the config) leaves the parameter: `iterft reti
 deletes every lineage's serving capacity (as the registry records it) and every object version of the
 buckets, so that CloudFormation can delete them (it refuses a bucket that is not empty).
 
+`Custom::InvocationLogging` (a config with `invocation_logs.enable_if_absent`): Create and Update read the
+region's model invocation logging configuration and put one delivering to the data bucket only when there
+is none; an existing configuration is never overwritten (`iterft doctor` says where it delivers). Delete
+leaves logging as it is.
+
 Both tell a stack deletion from an update by asking CloudFormation for the stack's status: the Delete
 of a resource that an update removed or replaced must not destroy what the stack still uses.
 """
@@ -26,7 +31,7 @@ from aws_lambda_powertools import Logger
 from botocore.exceptions import ClientError
 
 from iterft_runtime import naming
-from iterft_runtime.dal import bedrock
+from iterft_runtime.dal import bedrock, invocation_logging
 from iterft_runtime.dal.clients import client, error_code
 from iterft_runtime.dal.registry import Registry
 from iterft_runtime.models.capacity import Capacity
@@ -58,6 +63,14 @@ def _handle(event: Mapping[str, Any]) -> str:
         if request == "Delete" and _stack_deleting(event) and _flag(properties, "DestroyOnStackDelete"):
             _tear_down(properties)
         return str(event.get("PhysicalResourceId") or f"{event['LogicalResourceId']}-teardown")
+    if kind == naming.INVOCATION_LOGGING_RESOURCE:
+        if request in ("Create", "Update"):
+            outcome = invocation_logging.enable_if_absent(
+                str(properties["BucketName"]), str(properties["KeyPrefix"])
+            )
+            logger.info("invocation logging", extra={"outcome": outcome})
+        # Delete leaves logging as it is: other applications of the account may rely on it by then.
+        return str(event.get("PhysicalResourceId") or f"{event['LogicalResourceId']}-invocation-logging")
     raise ValueError(f"unknown custom resource type {kind}")
 
 

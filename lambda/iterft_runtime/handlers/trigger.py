@@ -36,9 +36,16 @@ from iterft_runtime.logic.dispatch import (
     rollback_input,
     timestamp,
 )
+from iterft_runtime.logic.feedback import (
+    FEEDBACK_PREFIX,
+    check_feedback,
+    lineage_of_feedback_key,
+    report_document,
+)
 from iterft_runtime.logic.notifications import (
     approval_notification,
     budget_notification,
+    feedback_problems_notification,
     unknown_lineage_notification,
     upload_not_trained_notification,
 )
@@ -121,8 +128,41 @@ def _request_approval(request: ApprovalRequest) -> None:
     logger.info("approval requested", extra={"lineage": lineage.name, "iteration": request.iteration})
 
 
+MAX_REPORTED_FEEDBACK_PROBLEMS = 1000
+"""Problems a feedback file's report lists (its `problem_count` counts them all)."""
+
+
+def _check_feedback(upload: Upload) -> None:
+    """A feedback file arrived under feedback/<lineage>/ (docs/flywheel.md): checked at once, every problem
+    with its line, recorded as feedback-reports/<lineage>/<name>.report.json and, when it has problems,
+    notified (curation will not use it). It starts nothing."""
+    dataset = upload.dataset
+    name = lineage_of_feedback_key(dataset.key)
+    lineage = _lineage_config(name) if name else None
+    if lineage is None or lineage.traffic is None:
+        logger.warning("feedback for no curated lineage", extra={"key": dataset.key, "lineage": name})
+        return
+    report = check_feedback(storage.iter_lines(dataset.bucket, dataset.key, dataset.version_id))
+    document = report_document(dataset.s3_uri, report, MAX_REPORTED_FEEDBACK_PROBLEMS)
+    report_key = naming.feedback_report_key(dataset.key)
+    report_uri = storage.put_json(settings.bucket_name(), report_key, document)
+    logger.info(
+        "feedback checked",
+        extra={"lineage": lineage.name, "feedback": dataset.s3_uri, "summary": document["summary"]},
+    )
+    if not report.valid:
+        problems = report.problems or [(0, "no feedback records")]
+        notifier.publish(
+            settings.topic_arn(),
+            feedback_problems_notification(lineage.name, dataset.s3_uri, problems, report_uri),
+        )
+
+
 def _handle_upload(upload: Upload, received_at: str | None) -> None:
     key = upload.dataset.key
+    if key.startswith(FEEDBACK_PREFIX):
+        _check_feedback(upload)
+        return
     lineage = _lineage_config(upload.lineage) if upload.lineage else None
     if lineage is None:
         known = _known_lineages()

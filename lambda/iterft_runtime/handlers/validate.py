@@ -32,6 +32,7 @@ from iterft_runtime.dal import storage
 from iterft_runtime.dal.evaluation_sets import evaluation_set_uri, read_evaluation_set
 from iterft_runtime.dal.registry import Registry
 from iterft_runtime.handlers import settings
+from iterft_runtime.logic.curation import dataset_source
 from iterft_runtime.logic.evaluation import (
     EvaluationSet,
     EvaluationSetError,
@@ -125,6 +126,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         report_uri=None,
         hyperparameters=hyperparameters,
         strategy=strategy.value,
+        source=dataset_source(source.metadata),
         reason="",
         problem_counts={},
         problems=[],

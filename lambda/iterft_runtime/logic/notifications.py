@@ -343,6 +343,27 @@ def _is_warning(code: str) -> bool:
     return CODES.get(code) is Severity.WARNING
 
 
+def feedback_problems_notification(
+    lineage: str, uri: str, problems: Sequence[tuple[int, str]], report_uri: str
+) -> Notification:
+    """A feedback file that arrived with problems: each with its line (the first MAX_LISTED_PROBLEMS),
+    and that curation will not use it until it is written again without them."""
+    lines = [f"Lineage: {lineage}", f"Feedback file: {uri}", f"Problems: {len(problems)}"]
+    lines += [
+        f"  line {line}: {message}" if line else f"  {message}"
+        for line, message in problems[:MAX_LISTED_PROBLEMS]
+    ]
+    if len(problems) > MAX_LISTED_PROBLEMS:
+        lines.append(f"  ... {len(problems) - MAX_LISTED_PROBLEMS} more in the report")
+    lines += [
+        f"Report: {report_uri}",
+        "Curation does not use this file until it is written again without problems "
+        f"(`iterft feedback {lineage} --file FILE --check` checks a file before it is written).",
+    ]
+    subject = f"iterft {lineage} feedback refused: {uri.split('?', 1)[0].rsplit('/', 1)[-1]}"
+    return Notification(subject=subject_line(subject), body="\n".join(lines) + "\n")
+
+
 def upload_not_trained_notification(
     lineage: str, dataset_uri: str, status: str, reason: str, by: str | None = None
 ) -> Notification:

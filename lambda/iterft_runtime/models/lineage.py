@@ -37,6 +37,7 @@ from iterft_runtime.models.metrics import (
     custom_metric_name,
 )
 from iterft_runtime.models.strategy import StrategyConfig
+from iterft_runtime.models.traffic import TrafficConfig
 
 LINEAGE_NAME_PATTERN = r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$"
 
@@ -459,6 +460,8 @@ class LineageConfig(BaseModel):
     queue: QueueConfig = Field(default_factory=QueueConfig)
     strategies: StrategyConfig = Field(default_factory=StrategyConfig)
     """The default training strategy of its rounds, and the settings of the others it may use."""
+    traffic: TrafficConfig | None = None
+    """Curate live traffic (invocation logs) and feedback into rounds (docs/flywheel.md); None: off."""
 
     @model_validator(mode="after")
     def _family_resolves(self) -> LineageConfig:

@@ -152,6 +152,9 @@ class IterationRecord:
     dataset_version: str | None = None
     dataset_etag: str | None = None
     uploaded_at: str | None = None
+    dataset_source: str | None = None
+    """How the dataset was built, from its S3 metadata `source` (a curated dataset's; None for an upload
+    that does not say)."""
     job_name: str | None = None
     job_arn: str | None = None
     hyperparameters: dict[str, str] = field(default_factory=dict)
@@ -283,6 +286,7 @@ class IterationRecord:
             "base_model": self.base_model,
             "output_model_arn": self.output_model_arn,
             "dataset": self.dataset,
+            "source": self.dataset_source,
             "job_arn": self.job_arn,
             "hyperparameters": dict(self.hyperparameters),
             "strategy": self.strategy or (None if self.rollback_of is not None else "fine_tuning"),

@@ -113,6 +113,9 @@ class ValidationResult(StepModel):
     report_uri: str | None = None
     hyperparameters: dict[str, Any] = Field(description="Lineage defaults, then the upload's overrides.")
     strategy: str = Field(default="fine_tuning", description="The round's training strategy.")
+    source: str | None = Field(
+        default=None, description="How the dataset was built: its S3 metadata `source` (a curation's)."
+    )
     reason: str | None = None
     problem_counts: dict[str, int] | None = Field(default=None, description="Per validation code.")
     problems: list[dict[str, Any]] | None = Field(default=None, description="The first five errors.")
