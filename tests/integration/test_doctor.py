@@ -104,7 +104,7 @@ def test_the_human_readable_report_names_each_check_and_counts_them(
 
     assert code == 0
     assert out.splitlines()[0].startswith("passed   credentials and region: ")
-    # skipped: no-commitment units and invocation logging (off in this config)
+    # skipped: the no-commitment units check and the invocation logging check
     assert out.splitlines()[-1].endswith("0 failed, 2 skipped, 1 warning")
     assert "warning  doctor: yardstick power: the evaluation set's 22 records" in out
 
