@@ -38,6 +38,9 @@ def loop_config(directory: Path) -> Path:
     """config/dev.yaml, with support-bot redacting personal data and support-distilled curated daily."""
     config = yaml.safe_load((ROOT / "config" / "dev.yaml").read_text())
     for lineage in config["lineages"]:
+        set_file = lineage.get("evaluation", {}).get("set_file")
+        if set_file:  # relative to the config file, which moves
+            lineage["evaluation"]["set_file"] = str((ROOT / "config" / set_file).resolve())
         if lineage["name"] == LINEAGE:
             lineage["traffic"]["curation"]["redact_pii"] = True
         if lineage["name"] == SCHEDULED:

@@ -38,8 +38,13 @@ def test_only_the_lineages_tagged_calls_are_its_traffic(loop: dict[str, Any]) ->
     dry = loop["dry_run"]
     assert dry["lineage_calls"] == 46  # 44 traffic rows, the evaluation prompt, the one with personal data
     dropped = [c for c in dry["choices"] if c["outcome"] == "dropped"]
-    assert [c["question"] for c in dropped] == ["Which payment methods can I use?"]
-    assert "evaluation set" in dropped[0]["reason"]
+    # An evaluation prompt asked live, and a near one (the leakage check Validate applies, similarity 0.67).
+    assert [c["question"] for c in dropped] == [
+        "How are my files encrypted?",
+        "Which payment methods can I use?",
+    ]
+    assert all("evaluation set" in c["reason"] for c in dropped)
+    assert dropped[0]["reason"].startswith("near (similarity 0.67)")
 
 
 def test_problems_are_reported_with_their_place_and_the_rest_is_used(loop: dict[str, Any]) -> None:
@@ -65,7 +70,7 @@ def test_feedback_through_the_cli_is_checked_whole_before_anything_is_written(lo
 def test_a_dry_run_selects_with_reasons_and_writes_nothing(loop: dict[str, Any]) -> None:
     dry = loop["dry_run"]
     assert dry["written"] == [] and loop["curated_before_real_run"] == 0
-    assert dry["counts"] == {"fine_tuning": 31, "distillation": 14, "dropped": 1}
+    assert dry["counts"] == {"fine_tuning": 30, "distillation": 14, "dropped": 2}
     # The gap analysis's order (logic/gaps.weakest_categories): after round 1 (billing data only) the
     # champion knows billing best, so the other categories come first.
     assert dry["prefer"][-1] == "billing" and set(dry["prefer"]) == {"account", "storage", "billing"}
@@ -75,7 +80,7 @@ def test_a_dry_run_selects_with_reasons_and_writes_nothing(loop: dict[str, Any])
     assert any("no strategies.distillation" in note for note in dry["notes"])
     text = loop["dry_run_text"]
     assert text["code"] == 0 and text["out"].rstrip().endswith("dry run: nothing was written")
-    assert "taken: 31 fine_tuning, 14 distillation, 1 dropped" in text["out"]
+    assert "taken: 30 fine_tuning, 14 distillation, 2 dropped" in text["out"]
     assert "categories preferred (weakest first): " + ", ".join(dry["prefer"]) in text["out"]
     assert "  dropped      [billing] 'Which payment methods can I use?': " in text["out"]
 
@@ -84,7 +89,7 @@ def test_the_curated_round_runs_through_the_trigger_chain_and_is_decided_by_scor
     loop: dict[str, Any],
 ) -> None:
     [written] = loop["curation"]["written"]
-    assert written["strategy"] == "fine_tuning" and written["records"] == 31
+    assert written["strategy"] == "fine_tuning" and written["records"] == 30
     last = loop["history"][-1]
     assert "/incoming/support-bot/curated-" in last["dataset"]
     assert last["decision"] == "promoted"
@@ -96,8 +101,8 @@ def test_the_round_records_where_its_data_came_from(loop: dict[str, Any]) -> Non
     first, last = loop["history"][0], loop["history"][-1]
     assert first["source"] is None  # an upload that does not say
     assert last["source"].startswith("curated ")
-    assert "31 fine_tuning records from invocation logs" in last["source"]
-    assert last["source"].endswith("(23 corrected, 8 well-rated)")
+    assert "30 fine_tuning records from invocation logs" in last["source"]
+    assert last["source"].endswith("(22 corrected, 8 well-rated)")
     assert f"  {last['iteration']}: data: {last['source']}" in loop["history_text"]
 
 

@@ -10,6 +10,7 @@ from iterft_runtime.logic.evaluation import EvaluationItem
 from iterft_runtime.logic.feedback import Feedback, check_feedback
 from iterft_runtime.logic.invocation_logs import LoggedCall, parse_logs
 from iterft_runtime.models.families import DataFormat
+from iterft_runtime.models.leakage import LeakageConfig
 from iterft_runtime.models.traffic import CurationConfig, TrafficConfig
 
 
@@ -83,6 +84,7 @@ def test_curation_dedupes_prefers_weak_categories_and_keeps_the_budget() -> None
         _call("4", "How big is the storage quota on the free plan?"),
         _call("5", "What is my refund status for an invoice?"),
         _call("6", "How do I cancel my plan?"),
+        _call("7", "How do I cancel my plan today?"),  # near the evaluation prompt: the leakage check's
     ]
     feedback = {c.request_id: Feedback(c.request_id, 2, corrected_answer="Right.") for c in calls}
     settings = CurationConfig(record_budget=2, near_duplicate_threshold=0.5)
@@ -93,12 +95,14 @@ def test_curation_dedupes_prefers_weak_categories_and_keeps_the_budget() -> None
         EVAL,
         ["storage", "billing"],
         settings,
+        leakage=LeakageConfig(),
         min_records=1,
         distillation_min=None,
         distillation_note="none",
     )
     reasons = {c.request_id: c.reason for c in plan.choices}
     assert reasons["6"].startswith("the evaluation set's prompt")
+    assert reasons["7"] == "near (similarity 0.80) the evaluation set's prompt (line 2)"
     assert reasons["1"].startswith("exact duplicate of earlier line 1")
     assert [c.call.request_id for c in plan.fine_tuning] == ["3", "4"]  # storage first, newest of a prompt
     assert reasons["2"].startswith("exact duplicate of request 3")
@@ -115,6 +119,7 @@ def test_too_little_data_writes_nothing_and_says_so() -> None:
         EVAL,
         [],
         CurationConfig(),
+        leakage=LeakageConfig(),
         min_records=8,
         distillation_min=100,
     )

@@ -105,6 +105,7 @@ def curate(
         evaluation_set.items,
         prefer,
         config.curation,
+        leakage=lineage.leakage,
         min_records=lineage.model_family().min_records,
         distillation_min=distillation_min,
         distillation_note=distillation_note,

@@ -23,9 +23,11 @@ from typing import Any
 from iterft_runtime.logic.evaluation import EvaluationItem
 from iterft_runtime.logic.feedback import Feedback
 from iterft_runtime.logic.invocation_logs import LoggedCall, message_text
+from iterft_runtime.logic.leakage import LeakageIndex
 from iterft_runtime.logic.near_duplicates import DuplicateIndex, jaccard, normalise
 from iterft_runtime.models.curation import MAX_SOURCE_CHARS, SOURCE_METADATA_KEY
 from iterft_runtime.models.families import DataFormat
+from iterft_runtime.models.leakage import LeakageConfig
 from iterft_runtime.models.traffic import CurationConfig, TrafficConfig
 
 UNCATEGORIZED = "uncategorized"
@@ -142,18 +144,22 @@ def plan_curation(
     prefer: Sequence[str],
     settings: CurationConfig,
     *,
+    leakage: LeakageConfig,
     min_records: int,
     distillation_min: int | None,
     distillation_note: str | None = None,
 ) -> CurationPlan:
     """The plan for one curation. `earlier_prompts`: (prompt, where) of the data earlier rounds trained
     on; `prefer`: category names, weakest first; `distillation_min`: the fewest prompts a distillation
-    round takes, or None when the lineage cannot run one (`distillation_note` says why)."""
+    round takes, or None when the lineage cannot run one (`distillation_note` says why). `leakage`: the
+    lineage's leakage check, the one Validate applies to the written file, so a prompt it would find
+    (an evaluation prompt asked live, or one within its threshold) is dropped here, whatever its
+    action, and never trains."""
     plan = CurationPlan()
     known = frozenset(item.category for item in evaluation if item.category)
     seen = DuplicateIndex(settings.near_duplicate_threshold)
     seen.add_all((prompt, where) for prompt, where in earlier_prompts)
-    yardstick = {normalise(item.prompt): item.line for item in evaluation}
+    yardstick = LeakageIndex(((item.line, item.prompt) for item in evaluation), leakage)
     rank = {category: index for index, category in enumerate(prefer)}
 
     candidates = [
@@ -163,9 +169,14 @@ def plan_curation(
     candidates.sort(key=lambda c: (_trust_order(c.trust), rank.get(c.category, len(rank))))
     for candidate in candidates:
         call = candidate.call
-        if normalise(call.question) in yardstick:
-            line = yardstick[normalise(call.question)]
-            plan.choices.append(_choice(candidate, "dropped", f"the evaluation set's prompt (line {line})"))
+        leaked = yardstick.match(call.question)
+        if leaked is not None:
+            kind = "" if leaked.exact else f"near (similarity {leaked.similarity:.2f}) "
+            plan.choices.append(
+                _choice(
+                    candidate, "dropped", f"{kind}the evaluation set's prompt (line {leaked.evaluation_line})"
+                )
+            )
             continue
         match = seen.find(call.question)
         if match is not None:
