@@ -100,10 +100,26 @@ def test_cloudwatch_may_use_the_key_to_publish_alarms_for_this_account_only(synt
     assert statement["Condition"] == {"StringEquals": {"aws:SourceAccount": "<AWS::AccountId>"}}
 
 
+def test_bedrock_may_encrypt_invocation_logs_it_delivers_for_this_account_and_region_only(
+    synth: SynthResult,
+) -> None:
+    """Where the stack enables invocation logging into its data bucket (SSE-KMS with the stack key)."""
+    assert synth.config.invocation_logs is not None and synth.config.invocation_logs.enable_if_absent
+    (statement,) = _key_statements(synth, {"Service": "bedrock.amazonaws.com"})
+    assert statement["Effect"] == "Allow" and statement["Action"] == "kms:GenerateDataKey"
+    assert statement["Condition"] == {
+        "StringEquals": {"aws:SourceAccount": "<AWS::AccountId>"},
+        "ArnLike": {
+            "aws:SourceArn": f"arn:<AWS::Partition>:bedrock:{synth.config.region}:<AWS::AccountId>:*"
+        },
+    }
+
+
 def test_no_other_service_principal_may_use_the_key(synth: SynthResult) -> None:
     _, key = _one(synth, "AWS::KMS::Key")
     services = [s["Principal"] for s in key["KeyPolicy"]["Statement"] if "Service" in s["Principal"]]
     assert sorted(principal["Service"] for principal in services) == [
+        "bedrock.amazonaws.com",  # invocation log delivery, above
         "cloudwatch.amazonaws.com",
         "events.amazonaws.com",
     ]
