@@ -65,7 +65,8 @@ def test_the_smoke_round_passes_the_preflight_is_decided_and_leaves_only_what_se
     checked = [line.split(None, 1)[1] for line in preflight]
     for name in ("credentials and region", "CDK bootstrap", "smoke: serving pointer", "smoke: last round"):
         assert any(check.startswith(name + ":") for check in checked), (name, checked)
-    assert len(preflight) == 12, preflight  # 5 account-wide, 5 for the lineage, 2 quotas
+    assert any(check.startswith("invocation logging") for check in checked), checked
+    assert len(preflight) == 13, preflight  # 6 account-wide (logging too), 5 the lineage, 2 quotas
     assert "smoke round: smoke (amazon.nova-micro-v1:0:128k), 8 records, 1 epoch" in out
     assert "estimate: training " in out and " tokens x 1 epoch" in out
     assert out.index("estimate: ") < out.index("uploaded s3://")
