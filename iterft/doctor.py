@@ -9,10 +9,8 @@ Bedrock quotas from `iterft/local/account_standin.py`).
 from __future__ import annotations
 
 import json
-import re
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -30,12 +28,12 @@ from iterft_runtime.models.lineage import Commitment, LineageConfig, ServingMode
 from pydantic import ValidationError
 
 from iterft import target
+from iterft.doctor_activity import invocation_logging, lambda_errors, last_rounds, subscriptions
+from iterft.doctor_checks import FAILED, PASSED, SKIPPED, WARNING, Check, Context, guarded, permission_fix
 from iterft.history import lineage_names, retired_line
 from stacks.version import OUTPUT_NAME as VERSION_OUTPUT
 from stacks.version import code_version
 
-PASSED, FAILED, SKIPPED, WARNING = "passed", "failed", "skipped", "warning"
-"""A warning does not fail the preflight (exit 0): it says what the lineage should change."""
 DEFAULT_QUALIFIER = "hnb659fds"
 MIN_BOOTSTRAP_VERSION = 6
 """The lowest bootstrap version a CDK v2 template's `CheckBootstrapVersion` rule accepts."""
@@ -45,9 +43,6 @@ NO_COMMITMENT_UNITS_QUOTA = (
     "L-BE77399C",
     "Model units no-commitment Provisioned Throughputs across custom models",
 )
-LAMBDA_ERROR_WINDOW = timedelta(hours=24)
-ENDED_BADLY = {"FAILED", "TIMED_OUT", "ABORTED"}
-_EXECUTION = re.compile(r"^(?P<lineage>.+?)-it\d{4,}-")
 """naming.execution_name / rollback_execution_name: `<lineage>-it<NNNN>-...`."""
 
 DOCTOR_ACTIONS = (
@@ -70,33 +65,6 @@ DOCTOR_ACTIONS = (
 """Every IAM action `iterft doctor` uses: all reads (the README lists them)."""
 
 
-@dataclass(frozen=True)
-class Check:
-    """One line of the preflight."""
-
-    name: str
-    status: str
-    detail: str
-    fix: str = ""
-
-    def line(self) -> str:
-        text = f"{self.status:7}  {self.name}: {self.detail}"
-        return f"{text}\n         fix: {self.fix}" if self.fix else text
-
-
-@dataclass
-class _Context:
-    stack_name: str
-    region: str
-    endpoint_url: str | None
-    now: datetime
-    account: str = ""
-
-    def client(self, service: str) -> Any:
-        # boto3-stubs type one overload per service name literal; any name boto3 knows is fine here.
-        return boto3.client(service, region_name=self.region, endpoint_url=self.endpoint_url)  # type: ignore[call-overload]  # any service name
-
-
 def diagnose(
     stack_name: str,
     *,
@@ -116,7 +84,7 @@ def diagnose(
                 "pass --region or set AWS_REGION",
             )
         ]
-    context = _Context(stack_name, region, endpoint_url, now or datetime.now(UTC))
+    context = Context(stack_name, region, endpoint_url, now or datetime.now(UTC))
     checks = [_credentials(context)]
     if checks[0].status == FAILED:
         return [*checks, Check("everything else", SKIPPED, "needs working credentials")]
@@ -133,28 +101,14 @@ def diagnose(
             checks.append(_yardstick_power(deployment, config, parsed))
     checks += _pointers(deployment, configs, every_lineage=not lineages)
     checks += _quotas(context, configs)
-    checks.append(_subscriptions(deployment))
-    checks.append(_invocation_logging(context))
-    checks += _last_rounds(deployment, [config.name for config in configs])
-    checks.append(_lambda_errors(context))
+    checks.append(subscriptions(deployment))
+    checks.append(invocation_logging(context))
+    checks += last_rounds(deployment, [config.name for config in configs])
+    checks.append(lambda_errors(context))
     return checks
 
 
-def _guarded(name: str, probe: Callable[[], Check]) -> Check:
-    """A check whose AWS call failed is a failed check saying why (e.g. a missing read permission)."""
-    try:
-        return probe()
-    except (BotoCoreError, ClientError) as error:
-        return Check(name, FAILED, target.describe_aws_error(error), _permission_fix(error))
-
-
-def _permission_fix(error: BotoCoreError | ClientError) -> str:
-    if isinstance(error, ClientError) and "AccessDenied" in error.response.get("Error", {}).get("Code", ""):
-        return f"grant the read-only actions in README 'Proving a new account' ({error.operation_name})"
-    return ""
-
-
-def _credentials(context: _Context) -> Check:
+def _credentials(context: Context) -> Check:
     def probe() -> Check:
         identity = context.client("sts").get_caller_identity()
         context.account = str(identity["Account"])
@@ -164,7 +118,7 @@ def _credentials(context: _Context) -> Check:
             f"{identity['Arn']} in account {context.account}, {context.region}",
         )
 
-    check = _guarded("credentials and region", probe)
+    check = guarded("credentials and region", probe)
     if check.status == FAILED and not check.fix:
         return Check(check.name, FAILED, check.detail, "set AWS_PROFILE or run `aws sso login`, and --region")
     return check
@@ -179,7 +133,7 @@ def bootstrap_qualifier(cdk_json: Path = Path("cdk.json")) -> str:
     return str(context.get("@aws-cdk/core:bootstrapQualifier", DEFAULT_QUALIFIER))
 
 
-def _bootstrap(context: _Context) -> Check:
+def _bootstrap(context: Context) -> Check:
     name = f"/cdk-bootstrap/{bootstrap_qualifier()}/version"
     fix = f"npx cdk bootstrap aws://{context.account}/{context.region}"
 
@@ -197,10 +151,10 @@ def _bootstrap(context: _Context) -> Check:
             )
         return Check("CDK bootstrap", PASSED, f"version {value} ({name})")
 
-    return _guarded("CDK bootstrap", probe)
+    return guarded("CDK bootstrap", probe)
 
 
-def _stack(context: _Context) -> tuple[Check, target.Deployment | None]:
+def _stack(context: Context) -> tuple[Check, target.Deployment | None]:
     name = f"stack {context.stack_name}"
     deploy = f"make deploy ENV={context.stack_name.removeprefix('iterft-')}"
     try:
@@ -208,7 +162,7 @@ def _stack(context: _Context) -> tuple[Check, target.Deployment | None]:
     except ClientError as error:
         if "does not exist" in error.response.get("Error", {}).get("Message", ""):
             return Check(name, FAILED, f"not deployed in {context.region}", deploy), None
-        return Check(name, FAILED, target.describe_aws_error(error), _permission_fix(error)), None
+        return Check(name, FAILED, target.describe_aws_error(error), permission_fix(error)), None
     stack = stacks[0]
     outputs = {output["OutputKey"]: output["OutputValue"] for output in stack.get("Outputs", [])}
     status, deployed, local = stack["StackStatus"], outputs.get(VERSION_OUTPUT), code_version()
@@ -257,7 +211,7 @@ def _lineage_configs(
     return configs
 
 
-def _model(context: _Context, config: LineageConfig) -> Check:
+def _model(context: Context, config: LineageConfig) -> Check:
     name = f"{config.name}: base model"
     row = config.model_capabilities()
     if row is None:
@@ -278,7 +232,7 @@ def _model(context: _Context, config: LineageConfig) -> Check:
     return Check(name, PASSED, "; ".join([detail, *verdict.warnings]))
 
 
-def _model_access(context: _Context, config: LineageConfig) -> Check:
+def _model_access(context: Context, config: LineageConfig) -> Check:
     name = f"{config.name}: model access"
     row = config.model_capabilities()
     if row is None:
@@ -301,7 +255,7 @@ def _model_access(context: _Context, config: LineageConfig) -> Check:
             return Check(name, FAILED, f"{row.inference_id}: {', '.join(wrong)}", fix)
         return Check(name, PASSED, f"{row.inference_id} authorized")
 
-    return _guarded(name, probe)
+    return guarded(name, probe)
 
 
 def _evaluation_set(
@@ -328,7 +282,7 @@ def _evaluation_set(
         parsed.append(found)
         return Check(name, PASSED, f"{len(found.items)} records, version {found.version}")
 
-    check = _guarded(name, probe)
+    check = guarded(name, probe)
     return check, parsed[0] if parsed else None
 
 
@@ -363,7 +317,7 @@ def _yardstick_power(deployment: target.Deployment, config: LineageConfig, parse
         )
         return Check(name, WARNING, warning, fix)
 
-    return _guarded(name, probe)
+    return guarded(name, probe)
 
 
 def _champion_spread(deployment: target.Deployment, config: LineageConfig, version: str) -> float | None:
@@ -419,7 +373,7 @@ def _pointers(
     try:
         return probe()
     except (BotoCoreError, ClientError) as error:
-        fix = _permission_fix(error)
+        fix = permission_fix(error)
         return [Check("serving pointers", FAILED, target.describe_aws_error(error), fix)]
 
 
@@ -440,7 +394,7 @@ def quota_needs(configs: Iterable[LineageConfig], region: str) -> tuple[int, int
     return 1, units + (1 if evaluates_on_units else 0), sorted(set(users))
 
 
-def _quotas(context: _Context, configs: Sequence[LineageConfig]) -> list[Check]:
+def _quotas(context: Context, configs: Sequence[LineageConfig]) -> list[Check]:
     if not configs:
         return []
     jobs_needed, units_needed, users = quota_needs(configs, context.region)
@@ -462,7 +416,7 @@ def _quotas(context: _Context, configs: Sequence[LineageConfig]) -> list[Check]:
                 return Check(name, FAILED, f"{value:g}, a round needs {needed} ({why})", fix)
             return Check(name, PASSED, f"{value:g}, a round needs {needed} ({why})")
 
-        return _guarded(name, probe)
+        return guarded(name, probe)
 
     checks = [quota(*SCHEDULED_JOBS_QUOTA, jobs_needed, "one fine-tuning job")]
     if units_needed:
@@ -477,162 +431,6 @@ def _quotas(context: _Context, configs: Sequence[LineageConfig]) -> list[Check]:
             )
         )
     return checks
-
-
-def _subscriptions(deployment: target.Deployment) -> Check:
-    name = "notifications"
-
-    def probe() -> Check:
-        pages = (
-            deployment.client("sns")
-            .get_paginator("list_subscriptions_by_topic")
-            .paginate(TopicArn=deployment.topic_arn)
-        )
-        subscriptions = [item for page in pages for item in page["Subscriptions"]]
-        pending = [
-            item["Endpoint"] for item in subscriptions if item["SubscriptionArn"] == "PendingConfirmation"
-        ]
-        if not subscriptions:
-            fix = "add notifications.emails to the config and redeploy, or subscribe to the stack's TopicArn"
-            return Check(name, FAILED, "nobody is subscribed: failed rounds would go unnoticed", fix)
-        if pending:
-            fix = "open the confirmation e-mail AWS sent and click its link (or subscribe again)"
-            return Check(name, FAILED, f"not confirmed: {', '.join(pending)}", fix)
-        endpoints = ", ".join(f"{item['Protocol']} {item['Endpoint']}" for item in subscriptions)
-        return Check(name, PASSED, f"confirmed: {endpoints}")
-
-    return _guarded(name, probe)
-
-
-def _invocation_logging(context: _Context) -> Check:
-    """The region's Bedrock model invocation logging (an account-and-region setting) against what the
-    stack was deployed with: where curation reads (its InvocationLogsDestination output) and how
-    (`enable_if_absent`: the stack enabled logging into its data bucket only if the region had none)."""
-    from iterft_runtime.dal.invocation_logging import destination
-
-    name = "invocation logging"
-
-    def probe() -> Check:
-        outputs = _stack_outputs(context)
-        expected, mode = (
-            outputs.get(naming.LOGS_DESTINATION_OUTPUT),
-            outputs.get(naming.LOGS_MODE_OUTPUT),
-        )
-        config = dict(
-            context.client("bedrock").get_model_invocation_logging_configuration().get("loggingConfig") or {}
-        )
-        found = destination(config)
-        where = f"the region logs to {found}" if found else "the region has no S3 invocation logging"
-        if expected is None:
-            return Check(name, SKIPPED, f"the stack reads no live traffic (no invocation_logs); {where}")
-        named = mode != "enable_if_absent"
-        source = "as the config names it" if named else "enabled by this stack (enable_if_absent)"
-        if found is None:
-            fix = (
-                f"turn logging on to {expected} (Bedrock console, Settings) or set invocation_logs."
-                "enable_if_absent: true"
-                if named
-                else "it was turned off after the deploy: deploy again (the stack enables it when absent)"
-            )
-            return Check(name, FAILED, f"{where}: curation reads {expected}, where nothing arrives", fix)
-        if found.rstrip("/") != expected.rstrip("/"):
-            detail = f"{where}, curation reads {expected}"
-            if not named:
-                detail += " (the stack enables logging only where none is set: it never overwrites one)"
-            fix = f"set invocation_logs.s3_uri: {found} (and kms_key_arn if encrypted) and deploy"
-            return Check(name, FAILED, detail, fix)
-        if not config.get("textDataDeliveryEnabled", False):
-            fix = "enable text data delivery in the logging configuration: prompts are logged only then"
-            return Check(name, FAILED, f"{where} {source}, but text data delivery is off", fix)
-        return Check(name, PASSED, f"{where}, {source}, text data delivered")
-
-    return _guarded(name, probe)
-
-
-def _stack_outputs(context: _Context) -> dict[str, str]:
-    stack = context.client("cloudformation").describe_stacks(StackName=context.stack_name)["Stacks"][0]
-    return {output["OutputKey"]: output["OutputValue"] for output in stack.get("Outputs", [])}
-
-
-def _last_rounds(deployment: target.Deployment, lineages: Sequence[str]) -> list[Check]:
-    """Per lineage, its newest execution that ended: failed, timed out or aborted is a failed check with
-    the execution's error and cause."""
-    states = deployment.client("stepfunctions")
-    latest: dict[str, dict[str, Any]] = {}
-    try:
-        pages = states.get_paginator("list_executions").paginate(stateMachineArn=deployment.state_machine_arn)
-        for execution in (item for page in pages for item in page["executions"]):
-            match = _EXECUTION.match(execution["name"])
-            if execution["status"] == "RUNNING" or not match or match["lineage"] not in lineages:
-                continue
-            seen = latest.get(match["lineage"])
-            if seen is None or execution["startDate"] > seen["startDate"]:
-                latest[match["lineage"]] = execution
-    except (BotoCoreError, ClientError) as error:
-        return [Check("last rounds", FAILED, target.describe_aws_error(error), _permission_fix(error))]
-    checks = []
-    for lineage in lineages:
-        name = f"{lineage}: last round"
-        execution = latest.get(lineage)
-        if execution is None:
-            checks.append(Check(name, PASSED, "no round has ended yet"))
-        elif execution["status"] in ENDED_BADLY:
-            described = states.describe_execution(executionArn=execution["executionArn"])
-            cause = f"{described.get('error', '')}: {described.get('cause', '')}".strip(": ")
-            checks.append(
-                Check(
-                    name,
-                    FAILED,
-                    f"{execution['name']} {execution['status']}: {_shorten(cause or 'no cause recorded')}",
-                    f"iterft history {lineage} (the reason); fix the cause, then upload again",
-                )
-            )
-        else:
-            checks.append(Check(name, PASSED, f"{execution['name']} {execution['status']}"))
-    return checks
-
-
-def _lambda_errors(context: _Context) -> Check:
-    name = f"Lambda errors (last {LAMBDA_ERROR_WINDOW.total_seconds() / 3600:g} h)"
-
-    def probe() -> Check:
-        pages = (
-            context.client("cloudformation")
-            .get_paginator("list_stack_resources")
-            .paginate(StackName=context.stack_name)
-        )
-        functions = [
-            item["PhysicalResourceId"]
-            for page in pages
-            for item in page["StackResourceSummaries"]
-            if item["ResourceType"] == "AWS::Lambda::Function"
-        ]
-        cloudwatch, errors = context.client("cloudwatch"), {}
-        for function in functions:
-            points = cloudwatch.get_metric_statistics(
-                Namespace="AWS/Lambda",
-                MetricName="Errors",
-                Dimensions=[{"Name": "FunctionName", "Value": function}],
-                StartTime=context.now - LAMBDA_ERROR_WINDOW,
-                EndTime=context.now,
-                Period=int(LAMBDA_ERROR_WINDOW.total_seconds()),
-                Statistics=["Sum"],
-            )["Datapoints"]
-            count = int(sum(point["Sum"] for point in points))
-            if count:
-                errors[function] = count
-        if errors:
-            listed = ", ".join(f"{function} {count}" for function, count in sorted(errors.items()))
-            fix = "read the log groups /aws/lambda/<function> for the tracebacks"
-            return Check(name, FAILED, listed, fix)
-        return Check(name, PASSED, f"none in {len(functions)} functions")
-
-    return _guarded(name, probe)
-
-
-def _shorten(text: str, limit: int = 400) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def report(

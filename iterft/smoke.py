@@ -30,6 +30,7 @@ from iterft_runtime.models.lineage import LineageConfig
 from rich.console import Console
 
 from iterft import doctor, target
+from iterft.doctor_checks import FAILED
 from iterft.history import lineage_config, lineage_status
 from iterft.summary import bedrock_inventory, left_behind
 
@@ -157,8 +158,8 @@ def smoke_round(
         deployment.stack_name, region=region, endpoint_url=deployment.endpoint_url, lineages=[lineage]
     )
     for check in checks:
-        console.print(check.line(), markup=False, style="red" if check.status == doctor.FAILED else None)
-    if any(check.status == doctor.FAILED for check in checks):
+        console.print(check.line(), markup=False, style="red" if check.status == FAILED else None)
+    if any(check.status == FAILED for check in checks):
         raise SmokeError("the preflight failed (above): fix what it names, then run the smoke round again")
     body = smoke_dataset(config, data)
     report, cost, capacity = estimate(config, body, region, datetime.now(UTC))
