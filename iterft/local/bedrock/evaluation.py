@@ -21,11 +21,17 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 from iterft_runtime.logic.managed_evaluation import MAX_PROMPTS
-from iterft_runtime.models import capabilities
 from iterft_runtime.models.capabilities import EVALUABLE_MODEL_ID
-from iterft_runtime.models.metrics import BUILTIN_METRICS
 
 from iterft.local.bedrock.core import StandInCore
+from iterft.local.bedrock.judged_jobs import (
+    ALL_JUDGED,
+    check_custom_metric,
+    check_evaluator,
+    check_judged_metric_names,
+    judged_config,
+    precomputed_responses,
+)
 from iterft.local.bedrock.requests import (
     FOUNDATION_ARN,
     ROLE_ARN,
@@ -46,7 +52,11 @@ from iterft.local.bedrock.requests import (
 )
 from iterft.local.bedrock.runtime import reply
 from iterft.local.iam import acting_as, check_as_current
-from iterft.local.standin_evaluation import JUDGED_METRIC_NAMES, METRIC_NAMES, judged_scores, score_record
+from iterft.local.standin_evaluation import (
+    METRIC_NAMES,
+    judged_scores,
+    score_record,
+)
 from iterft.local.standin_model import StandInModel
 
 EVALUATION_OUTPUT_KEY = (
@@ -58,16 +68,8 @@ _EVALUATION_JOB_ARN = re.compile(
     r"arn:aws(-[^:]+)?:bedrock:[a-z0-9-]{1,20}:[0-9]{12}:evaluation-job/[a-z0-9]{12}"
 )
 _EVALUATION_DATASET_NAME = re.compile(r"[0-9a-zA-Z-_.]+")
-_METRIC_NAME = re.compile(r"[0-9a-zA-Z-_.]+")
 _SOURCE_IDENTIFIER = re.compile(r"[a-zA-Z0-9]([a-zA-Z0-9._-]){0,255}")
-_EVALUATOR_MODEL_ID = re.compile(
-    r"(arn:aws(-[^:]+)?:bedrock:[a-z0-9-]{1,20}:((:foundation-model/[a-z0-9-]{1,63}[.]{1}[a-z0-9-]{1,63}"
-    r"([.:]?[a-z0-9-]{1,63}))|([0-9]{12}:inference-profile/(([a-z-]{2,8}.)[a-z0-9-]{1,63}[.]{1}[a-z0-9-]{1,63}"
-    r"([.:]?[a-z0-9-]{1,63})))))$|(^[a-z0-9-]+[.][a-z0-9-]+([.][a-z0-9-]+)*(:[a-z0-9-]+)?$)|^[a-z0-9-]{1,63}"
-    r"[.]{1}[a-z0-9-]{1,63}([a-z0-9-]{1,63}[.]){0,2}[a-z0-9-]{1,63}([:][a-z0-9-]{1,63}){0,2}(/[a-z0-9]{12}|)"
-)
 """botocore's EvaluatorModelIdentifier pattern, verbatim."""
-_ALL_JUDGED = frozenset(metric.builtin for metric in BUILTIN_METRICS.values() if metric.judged)
 """Every built-in judge metric Bedrock documents (botocore's metricNames documentation)."""
 JUDGED_TASK_TYPE = "General"
 
@@ -199,9 +201,9 @@ class EvaluationJobs(StandInCore):
                 )
             role = self._service_role(request, "evaluation job", name, self._arn(f"evaluation-job/{name}"))
             config = required(request, "evaluationConfig")
-            judged = _judged_config(config)
+            judged = judged_config(config)
             if judged:
-                self._check_judged_config(config["automated"])
+                self._checkjudged_config(config["automated"])
             with acting_as(role):
                 try:
                     self._check_evaluation_config(config, judged)
@@ -229,7 +231,7 @@ class EvaluationJobs(StandInCore):
             self._tag(job.arn, request.get("jobTags"))
             return {"jobArn": job.arn}
 
-    def _check_judged_config(self, automated: Mapping[str, Any]) -> None:
+    def _checkjudged_config(self, automated: Mapping[str, Any]) -> None:
         """An LLM-as-a-judge job: its evaluators (each one model Bedrock lists for what it judges) and its
         custom metric definitions, within botocore's limits."""
         custom_config = automated.get("customMetricConfig")
@@ -241,12 +243,12 @@ class EvaluationJobs(StandInCore):
                     f"customMetrics' failed to satisfy constraint: Member must have length between 1 and 10 "
                     f"(it has {len(custom)}): an evaluation job takes up to 10 custom metrics."
                 )
-            names = [_check_custom_metric(item) for item in custom]
+            names = [check_custom_metric(item) for item in custom]
             if len(set(names)) != len(names):
                 raise invalid("Each custom metric of an evaluation job needs a unique name.")
-            _check_evaluator(custom_config.get("evaluatorModelConfig"), "custom")
+            check_evaluator(custom_config.get("evaluatorModelConfig"), "custom")
         if automated.get("evaluatorModelConfig"):
-            _check_evaluator(automated["evaluatorModelConfig"], "builtin")
+            check_evaluator(automated["evaluatorModelConfig"], "builtin")
 
     def _check_evaluation_config(self, config: Mapping[str, Any], judged: bool) -> None:
         automated = config["automated"]
@@ -280,13 +282,11 @@ class EvaluationJobs(StandInCore):
             if not metric_names:
                 raise invalid("datasetMetricConfigs.metricNames must hold at least one metric.")
             if judged:
-                _check_judged_metric_names(metric_names, custom, automated)
+                check_judged_metric_names(metric_names, custom, automated)
                 continue
             unknown = [name for name in metric_names if name not in METRIC_NAMES]
             if unknown:
-                judge = (
-                    " (a judge metric: it needs evaluatorModelConfig)" if unknown[0] in _ALL_JUDGED else ""
-                )
+                judge = " (a judge metric: it needs evaluatorModelConfig)" if unknown[0] in ALL_JUDGED else ""
                 raise invalid(
                     f"Unknown metric {unknown[0]}{judge}: an automated evaluation job's metrics are "
                     f"{', '.join(METRIC_NAMES)}."
@@ -404,7 +404,7 @@ class EvaluationJobs(StandInCore):
                         for record in records
                     )
                 for source in job.precomputed_sources:
-                    responses = _precomputed_responses(records, source, uri)
+                    responses = precomputed_responses(records, source, uri)
                     outputs[_output_key(job, metric_config, source)] = "".join(
                         json.dumps(
                             {
@@ -527,106 +527,6 @@ class EvaluationJobs(StandInCore):
             return {}
 
 
-def _judged_config(config: Mapping[str, Any]) -> bool:
-    """Whether the job is judged (an evaluator model grades): refuses what the stand-in does not run."""
-    if "automated" not in config:
-        raise invalid("The stand-in implements automated evaluation jobs only (evaluationConfig.automated).")
-    automated = config["automated"]
-    return bool(automated.get("evaluatorModelConfig") or automated.get("customMetricConfig"))
-
-
-def _check_evaluator(config: Mapping[str, Any] | None, kind: str) -> None:
-    """One evaluator model (botocore: exactly one), matching botocore's pattern, and one Bedrock's
-    evaluation-judge page lists for `kind` (builtin or custom metrics)."""
-    models = (config or {}).get("bedrockEvaluatorModels") or []
-    where = "customMetricConfig.evaluatorModelConfig" if kind == "custom" else "evaluatorModelConfig"
-    if len(models) != 1:
-        raise invalid(
-            f"{where}.bedrockEvaluatorModels must hold exactly 1 evaluator model, not {len(models)}."
-        )
-    identifier = required(models[0], f"{where}.bedrockEvaluatorModels.modelIdentifier", key="modelIdentifier")
-    if (
-        not isinstance(identifier, str)
-        or len(identifier) > 2048
-        or not _EVALUATOR_MODEL_ID.fullmatch(identifier)
-    ):
-        raise invalid(
-            f"1 validation error detected: Value '{identifier}' at '{where}.bedrockEvaluatorModels."
-            f"modelIdentifier' failed to satisfy constraint: Member must satisfy regular expression pattern: "
-            f"{_EVALUATOR_MODEL_ID.pattern}."
-        )
-    model_id = identifier.rsplit("/", 1)[-1] if identifier.startswith("arn:") else identifier
-    evaluator = capabilities.evaluator(model_id)
-    if evaluator is None or not (evaluator.custom if kind == "custom" else evaluator.builtin):
-        metrics = "custom metrics" if kind == "custom" else "built-in metrics"
-        raise invalid(f"The model {identifier} is not supported as an evaluator model for {metrics}.")
-
-
-def _check_custom_metric(item: Mapping[str, Any]) -> str:
-    """One custom metric (a union: `customMetricDefinition`), within botocore's limits; its name."""
-    if set(item) != {"customMetricDefinition"}:
-        raise invalid("customMetrics: each item is exactly one customMetricDefinition.")
-    definition = item["customMetricDefinition"]
-    name = required_pattern(definition, "name", _METRIC_NAME)
-    instructions = required(definition, "customMetricDefinition.instructions", key="instructions")
-    if not isinstance(instructions, str) or not 1 <= len(instructions) <= 5000:
-        raise invalid(
-            f"1 validation error detected: Value at 'customMetricDefinition.instructions' of metric {name} "
-            "failed to satisfy constraint: Member must have length less than or equal to 5000."
-        )
-    scale = definition.get("ratingScale")
-    if scale is None:
-        raise invalid(
-            f"The stand-in needs a rating scale for custom metric {name}: without one Bedrock reports "
-            "explanations only, which the stand-in does not write (a stand-in limitation)."
-        )
-    if not 1 <= len(scale) <= 10:
-        raise invalid(f"The rating scale of custom metric {name} must hold 1 to 10 items, not {len(scale)}.")
-    for level in scale:
-        definition_text = required(level, "ratingScale.definition", key="definition")
-        if not isinstance(definition_text, str) or len(definition_text) > 100:
-            raise invalid(f"A rating definition of custom metric {name} is longer than 100 characters.")
-        value = required(level, "ratingScale.value", key="value")
-        if len(value) != 1 or not {"floatValue", "stringValue"} >= set(value):
-            raise invalid(
-                f"A rating value of custom metric {name} is exactly one of floatValue and stringValue."
-            )
-        if "stringValue" in value:
-            raise invalid(
-                f"The stand-in grades numeric rating scales only (floatValue): custom metric {name} uses "
-                "stringValue (a stand-in limitation)."
-            )
-    return str(name)
-
-
-def _check_judged_metric_names(
-    metric_names: list[str], custom: set[str], automated: Mapping[str, Any]
-) -> None:
-    """A judged job's metric names: Bedrock's built-in judge metrics (with their evaluator), the custom
-    metrics it defines (with theirs); the stand-in grades only some built-in judge metrics."""
-    for name in metric_names:
-        if name in custom:
-            continue
-        if name in METRIC_NAMES:
-            raise invalid(
-                f"{name} is a metric of programmatic model evaluation jobs; a job with an evaluator model "
-                "takes the judge metrics (Builtin.Correctness, ...) and its custom metrics."
-            )
-        if name not in _ALL_JUDGED:
-            raise invalid(
-                f"Unknown metric {name}: no built-in judge metric, and no custom metric of the job has it."
-            )
-        if not automated.get("evaluatorModelConfig"):
-            raise invalid(
-                f"{name} needs evaluationConfig.automated.evaluatorModelConfig (its evaluator model)."
-            )
-        if name not in JUDGED_METRIC_NAMES:
-            raise invalid(
-                f"The stand-in's evaluator does not grade {name}; it grades {', '.join(JUDGED_METRIC_NAMES)} "
-                "(a stand-in limitation, not Bedrock's)."
-            )
-
-
 def _output_key(job: EvaluationJob, metric_config: Mapping[str, Any], model: str) -> str:
     """Where Bedrock writes one model's (or precomputed source's) results for one dataset."""
     dataset = metric_config["dataset"]["name"]
@@ -638,28 +538,3 @@ def _output_key(job: EvaluationJob, metric_config: Mapping[str, Any], model: str
         dataset=dataset,
         file_id=uuid.uuid5(uuid.NAMESPACE_URL, f"{job.arn}/{model}/{dataset}"),
     )
-
-
-def _precomputed_responses(records: list[dict[str, Any]], source: str, uri: str) -> list[str]:
-    """Each record's own response for a precomputed source: `modelResponses` holds exactly one response
-    (a judged job takes one response a prompt), named by the job's one `inferenceSourceIdentifier`
-    (model-evaluation-prompt-datasets-judge); a record that does not fails the job, naming its line."""
-    responses = []
-    for number, record in enumerate(records, start=1):
-        given = record.get("modelResponses")
-        if not isinstance(given, list) or len(given) != 1 or not isinstance(given[0], dict):
-            raise JobDataError(
-                f"Line {number} of the prompt dataset {uri} needs modelResponses with exactly one response: "
-                "an "
-                "evaluation job that uses a model as a judge takes one model response for each prompt."
-            )
-        response, identifier = given[0].get("response"), given[0].get("modelIdentifier")
-        if not isinstance(response, str):
-            raise JobDataError(f'Line {number} of the prompt dataset {uri} has no "response" string.')
-        if identifier != source:
-            raise JobDataError(
-                f"Line {number} of the prompt dataset {uri} names modelIdentifier {identifier!r}; the job's "
-                f"precomputed inference source is {source!r}: every prompt must use that one identifier."
-            )
-        responses.append(response)
-    return responses
