@@ -283,7 +283,7 @@ def report_lineage(console: Console, session: LocalSession, name: str, history: 
         if targets
         else "rollback: no earlier promoted model is kept"
     )
-    console.print(gaps_line(session, name), markup=False)
+    console.print(gaps_line(session, name, traffic=True), markup=False)
     gate = session.config.lineage(name).gate
     inconclusive = [str(row["iteration"]) for row in history if row.get("inconclusive")]
     console.print(
@@ -308,18 +308,20 @@ def report_lineage(console: Console, session: LocalSession, name: str, history: 
     return not breaks
 
 
-def gaps_line(session: LocalSession, name: str) -> str:
-    """The champion's weakest category after the lineage's last evaluated round, and where to see more."""
-    analysis = lineage_gaps(session.deployment, name)
+def gaps_line(session: LocalSession, name: str, *, traffic: bool = False) -> str:
+    """The champion's weakest category after the lineage's last evaluated round, and where to see more;
+    with `traffic`, its share of the lineage's recent calls when it captures traffic."""
+    analysis = lineage_gaps(session.deployment, name, traffic=traffic)
     if analysis is None:
         return "gaps: no evaluated round"
     weakest = weakest_categories(analysis, 1)
     if not weakest:
         return "gaps: the champion answers every category perfectly"
     gap = next(gap for gap in analysis.categories if gap.category == weakest[0])
+    share = f", {gap.traffic_share:.0%} of recent traffic" if gap.traffic_share is not None else ""
     return (
         f"gaps: the champion's weakest category is {gap.category} ({analysis.metric} {gap.score:.4f}, "
-        f"{gap.failing} of {gap.records} records below perfect); its worst records: iterft gaps {name}"
+        f"{gap.failing} of {gap.records} records below perfect{share}); its worst records: iterft gaps {name}"
     )
 
 

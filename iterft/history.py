@@ -260,22 +260,47 @@ def _csv_points(deployment: Deployment, key: str, loss_column: str) -> list[Loss
 
 
 def lineage_gaps(
-    deployment: Deployment, lineage: str, options: GapOptions = DEFAULT_OPTIONS
+    deployment: Deployment, lineage: str, options: GapOptions = DEFAULT_OPTIONS, *, traffic: bool = True
 ) -> GapAnalysis | None:
     """Where the lineage's champion falls short (`iterft gaps`), on the lineage's primary metric (as
     deployed; for a retired lineage no longer deployed, the metric its champion was scored with); None
-    before its first evaluated round. `options.traffic_share`: each category's share of recent traffic,
-    shown when given (captured traffic, issue 17 point 3). Stored evaluation that cannot give it (the
-    primary metric changed since the round, its results deleted) is a TargetError saying so."""
+    before its first evaluated round. `options.traffic_share`: each category's share of recent traffic;
+    when not given, `traffic` and the lineage captures traffic (issue 17 point 3), it is read by a dry run
+    of the curate function over the curation's lookback (`traffic_from` says what was read, or why
+    nothing). Stored evaluation that cannot give the analysis (the primary metric changed since the
+    round, its results deleted) is a TargetError saying so."""
     state = known_lineage(deployment, lineage)
     config = deployed_config(deployment, lineage)
     metric = config.evaluation.metric if config is not None else state.champion_metric if state else None
     if metric is None:
         return None
+    traffic_from = None
+    if traffic and options.traffic_share is None and config is not None and config.traffic is not None:
+        options, traffic_from = _with_traffic(deployment, lineage, options)
     try:
-        return read_lineage_gaps(deployment.table_name, lineage, metric, options)
+        analysis = read_lineage_gaps(deployment.table_name, lineage, metric, options)
     except (GapAnalysisError, ObjectNotFoundError) as error:
         raise TargetError(f"{lineage}: no gap analysis: {error}") from None
+    if analysis is None or traffic_from is None:
+        return analysis
+    return analysis.model_copy(update={"traffic_from": traffic_from})
+
+
+def _with_traffic(deployment: Deployment, lineage: str, options: GapOptions) -> tuple[GapOptions, str]:
+    """`options` with the categories' shares of the lineage's recent calls, and what was read (a dry run
+    of the curate function: it reads the invocation logs with its own least-privilege role, writes
+    nothing); `options` unchanged and why when there is no share to give."""
+    from iterft.flywheel import curate
+
+    try:
+        read = curate(deployment, lineage, dry_run=True, requested_by="iterft gaps")
+    except TargetError as error:
+        return options, f"traffic not read: {error}"
+    calls, since, until = int(read["lineage_calls"]), read["since"], read["until"]
+    where = f"the lineage's calls {since} to {until} in {read['log_location']}"
+    if not calls:
+        return options, f"no traffic share: none of {where}"
+    return replace(options, traffic_share=dict(read["traffic_share"])), f"traffic share of {calls} of {where}"
 
 
 def report_data(deployment: Deployment, lineage: str) -> ReportData:

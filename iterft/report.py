@@ -317,6 +317,8 @@ def gaps_section(lineage: str, gaps: GapAnalysis | None, problem: str | None = N
     if gaps.untested_traffic:
         listed = ", ".join(f"{e(name)} {share:.1%}" for name, share in gaps.untested_traffic.items())
         parts.append(f"<p>Traffic in categories the evaluation set does not measure: {listed}</p>")
+    if gaps.traffic_from:
+        parts.append(f'<p id="gaps-traffic">{e(gaps.traffic_from)}</p>')
     return parts
 
 

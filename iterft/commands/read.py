@@ -314,6 +314,8 @@ def gaps_lines(analysis: GapAnalysis, weakest: int) -> list[str]:
             "traffic in categories the evaluation set does not measure: "
             + ", ".join(f"{name} {share:.1%}" for name, share in analysis.untested_traffic.items())
         )
+    if analysis.traffic_from:
+        lines.append(analysis.traffic_from)
     return lines
 
 
@@ -338,7 +340,7 @@ def _gaps(args: argparse.Namespace, console: Console) -> int:
     from iterft.history import lineage_gaps
 
     options = GapOptions(window=args.window, per_category=args.examples)
-    analysis = lineage_gaps(deployment_of(args), args.lineage, options)
+    analysis = lineage_gaps(deployment_of(args), args.lineage, options, traffic=args.traffic)
     if args.json:
         print(json.dumps(analysis.model_dump(mode="json") if analysis is not None else None, indent=2))
         return EXIT_OK
@@ -445,6 +447,13 @@ def register(commands: Any) -> None:
         type=positive(int),
         default=3,
         help="a category's change is measured over this many evaluated rounds (default 3)",
+    )
+    gaps.add_argument(
+        "--no-traffic",
+        dest="traffic",
+        action="store_false",
+        help="do not read the categories' shares of recent traffic (by default a lineage that captures "
+        "traffic has them read by a dry run of the curate function, which writes nothing)",
     )
     add_target_arguments(gaps)
 

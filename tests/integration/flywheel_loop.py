@@ -160,6 +160,11 @@ def main() -> dict[str, object]:
         session.wait_until_idle(LINEAGE, timeout=120)
         history = lineage_history(deployment, LINEAGE)
         history_cli = run_cli(session, "history", LINEAGE)
+        gaps = {
+            "json": json.loads(run_cli(session, "gaps", LINEAGE, "--json")["out"]),
+            "text": run_cli(session, "gaps", LINEAGE)["out"],
+            "no_traffic": json.loads(run_cli(session, "gaps", LINEAGE, "--no-traffic", "--json")["out"]),
+        }
         curated = [
             json.loads(line)
             for written in real["written"]
@@ -214,6 +219,7 @@ def main() -> dict[str, object]:
             "curation": real,
             "curated_records": curated,
             "history_text": history_cli["out"],
+            "gaps": gaps,
             "scheduled": scheduled,
             "doctor": doctor,
             "data_bucket": session.stack.data_bucket,

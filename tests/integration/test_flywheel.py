@@ -166,3 +166,20 @@ def test_curating_an_unknown_lineage_is_one_line(loop: dict[str, Any]) -> None:
         == "iterft curate: curation of no-such-bot failed: lineage 'no-such-bot' is not curated by this "
         "stack (lineages with traffic settings: support-bot, support-distilled; docs/flywheel.md)"
     )
+
+
+def test_gaps_show_each_categorys_share_of_the_lineages_recent_calls(loop: dict[str, Any]) -> None:
+    # Read by a dry run of the curate function; after the curation, the same 46 calls.
+    analysis, dry = loop["gaps"]["json"], loop["dry_run"]
+    assert analysis["traffic_share_given"] is True
+    shares = {gap["category"]: gap["traffic_share"] for gap in analysis["categories"]}
+    measured = {name: share for name, share in dry["traffic_share"].items() if name in shares}
+    assert shares == pytest.approx(measured) and sum(dry["traffic_share"].values()) == pytest.approx(1.0)
+    assert all(round(share * 46, 6).is_integer() for share in dry["traffic_share"].values())
+    assert analysis["untested_traffic"] == {
+        name: share for name, share in dry["traffic_share"].items() if name not in shares and share > 0
+    }
+    assert analysis["traffic_from"].startswith("traffic share of 46 of the lineage's calls ")
+    assert "traffic share" in loop["gaps"]["text"] and analysis["traffic_from"] in loop["gaps"]["text"]
+    without = loop["gaps"]["no_traffic"]
+    assert without["traffic_share_given"] is False and without["traffic_from"] is None

@@ -78,3 +78,10 @@ def test_the_weakest_categories_with_their_worst_records() -> None:
     assert "1 evaluation record(s) have no category (counted overall)" in lines
     assert lines[-1] == "traffic in categories the evaluation set does not measure: shipping 25.0%"
     assert gaps_lines(_analysis(), weakest=1)[0] == "Weakest: billing (0.2500)"
+
+
+def test_where_the_traffic_shares_come_from_closes_the_lines() -> None:
+    read = "traffic share of 4 of the lineage's calls 2026-11-27 to 2026-12-04 in s3://logs/iterft"
+    analysis = _analysis({"billing": 0.5, "storage": 0.25}).model_copy(update={"traffic_from": read})
+    assert gaps_lines(analysis, 1)[-1] == read
+    assert gaps_lines(_analysis(), 1)[-1] != read

@@ -108,6 +108,9 @@ def test_curation_dedupes_prefers_weak_categories_and_keeps_the_budget() -> None
     assert reasons["2"].startswith("exact duplicate of request 3")
     assert reasons["5"] == "over the record budget (2)"
     assert all(c.trust == Trust.CORRECTED for c in plan.fine_tuning) and plan.write_fine_tuning
+    # Every call counts (the one asked twice twice), whatever curation makes of it; the refund question is
+    # like no evaluation prompt (no content word in common).
+    assert plan.traffic_share == {"billing": 3 / 7, "storage": 3 / 7, "uncategorized": 1 / 7}
 
 
 def test_too_little_data_writes_nothing_and_says_so() -> None:

@@ -130,6 +130,7 @@ def curate(
         counts=plan.counts(),
         choices=[choice.to_dict() for choice in plan.choices[:MAX_LISTED_CHOICES]],
         notes=[*([gaps_note] if gaps_note else []), *plan.notes],
+        traffic_share=plan.traffic_share,
     )
     if not request.dry_run:
         _write(result, plan, lineage, config, bucket, now, since)

@@ -16,6 +16,7 @@ A file under the model's minimum records is not written: nothing starts, and the
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -88,6 +89,8 @@ class CurationPlan:
     """Why a file is not written (too few records, no distillation settings), in sentences."""
     write_fine_tuning: bool = False
     write_distillation: bool = False
+    traffic_share: dict[str, float] = field(default_factory=dict)
+    """Each category's share of the calls curated from (UNCATEGORIZED: like no evaluation prompt)."""
 
     def counts(self) -> dict[str, int]:
         found: dict[str, int] = {}
@@ -136,6 +139,14 @@ def categorise(
     return best
 
 
+def traffic_share(categories: Iterable[str]) -> dict[str, float]:
+    """Each category's share (0..1) of the calls whose categories these are, by name; {} for no calls.
+    Every call counts, a prompt asked twice twice: it is how often the model is asked (issue 17 point 2)."""
+    counted = Counter(categories)
+    total = sum(counted.values())
+    return {category: count / total for category, count in sorted(counted.items())} if total else {}
+
+
 def plan_curation(
     calls: Sequence[LoggedCall],
     feedback: Mapping[str, Feedback],
@@ -165,6 +176,7 @@ def plan_curation(
     candidates = [
         _candidate(call, feedback.get(call.request_id), evaluation, known, settings) for call in calls
     ]
+    plan.traffic_share = traffic_share(candidate.category for candidate in candidates)
     candidates.sort(key=lambda c: c.call.timestamp, reverse=True)  # the newest call of a prompt wins
     candidates.sort(key=lambda c: (_trust_order(c.trust), rank.get(c.category, len(rank))))
     for candidate in candidates:

@@ -64,3 +64,6 @@ class CurateResult(BaseModel):
     written: list[WrittenDataset] = Field(default_factory=list)
     redacted: int = 0
     """Texts in which Comprehend found personal data (replaced by [TYPE])."""
+    traffic_share: dict[str, float] = Field(default_factory=dict)
+    """Each category's share (0..1) of the lineage's calls read, `uncategorized` for calls like no
+    evaluation prompt (`iterft gaps` shows it per category: a dry run reads it)."""

@@ -90,3 +90,6 @@ class GapAnalysis(_Frozen):
     traffic_share_given: bool = False
     untested_traffic: dict[str, float] = Field(default_factory=dict)
     """Categories of the traffic the evaluation set has no record of, with their share: blind spots."""
+    traffic_from: str | None = None
+    """What the traffic shares were read from (the calls, their dates, the log location), or why there
+    are none, when the lineage captures traffic."""
