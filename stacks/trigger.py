@@ -204,10 +204,10 @@ class Trigger(Construct):
         notifications.grant_publish(self.function)
         # At dispatch: does the queue head's object version still exist (deleted: withdrawn, not run)?
         storage.grant_head(self.function, naming.INCOMING_PREFIX)
-        # Feedback files checked on arrival: read each curated lineage's, record the check beside it.
+        # Feedback files checked on arrival: read each curated lineage's, record the check beside it
+        # (read first: a redelivered event finds its check done and notifies nothing again).
         curating = [lineage.name for lineage in lineages if lineage.traffic is not None]
         if curating:
-            storage.grant_read(self.function, *(feedback_prefix(name) for name in curating))
-            storage.grant_write(
-                self.function, *(f"{naming.FEEDBACK_REPORT_PREFIX}{name}/" for name in curating)
-            )
+            reports = [f"{naming.FEEDBACK_REPORT_PREFIX}{name}/" for name in curating]
+            storage.grant_read(self.function, *(feedback_prefix(name) for name in curating), *reports)
+            storage.grant_write(self.function, *reports)

@@ -53,6 +53,25 @@ def test_an_upload_starts_iteration_one_with_the_contract_input(aws: Aws) -> Non
     assert state is not None and state.lock_owner == 1
 
 
+def test_a_redelivered_feedback_event_is_checked_and_notified_once(aws: Aws) -> None:
+    aws.put_lineage({**LINEAGE_CONFIG, "traffic": {}})
+    parameters.clear_caches()
+    key = f"feedback/{LINEAGE}/ratings.jsonl"
+    event = s3_event(key, aws.upload(key, b'{"request_id": "r-1", "rating": 7}\n')["VersionId"])
+    assert run(event, event) == [] and run(event) == []
+    refused = [n for n in aws.notifications() if "feedback refused" in n["Subject"]]
+    assert len(refused) == 1
+    report = json.loads(aws.read(naming.feedback_report_key(key)))
+    assert (report["notified"], report["problem_count"]) == (True, 1)
+    # A notice that never went out (the function stopped after the check) goes out on the redelivery.
+    aws.upload(naming.feedback_report_key(key), json.dumps({**report, "notified": False}).encode())
+    assert run(event) == [] and len(aws.notifications()) == 1
+    # Another version of the file is another check.
+    other = s3_event(key, aws.upload(key, b'{"request_id": "r-1", "rating": 8}\n')["VersionId"])
+    assert run(other) == [] and len(aws.notifications()) == 1
+    assert aws.executions() == []  # feedback starts no round
+
+
 def test_a_redelivered_event_yields_one_iteration(aws: Aws) -> None:
     event = upload_event(aws, "a.jsonl", "2026-03-01T10:00:00Z")
     assert run(event, event) == []

@@ -85,7 +85,13 @@ def test_record_fields_of_a_full_round() -> None:
 def test_record_fields_of_an_invalid_upload() -> None:
     doc = {
         "lineage": LINEAGE,
-        "validation": {"valid": False, "records": 3, "report_uri": "s3://rep", "hyperparameters": {"a": "1"}},
+        "validation": {
+            "valid": False,
+            "records": 3,
+            "report_uri": "s3://rep",
+            "hyperparameters": {"a": "1"},
+            "source": "curated 20261204T120000Z: 3 fine_tuning records from invocation logs",
+        },
         "outcome": {"decision": "invalid_data", "reason": "bad"},
     }
     assert record_fields(doc, "t") == {
@@ -96,6 +102,8 @@ def test_record_fields_of_an_invalid_upload() -> None:
         "records": 3,
         "report_uri": "s3://rep",
         "hyperparameters": {"a": "1"},
+        # a curated dataset Validate refused still says how it was built (Begin records it otherwise)
+        "dataset_source": "curated 20261204T120000Z: 3 fine_tuning records from invocation logs",
     }
 
 

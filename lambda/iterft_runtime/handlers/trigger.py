@@ -142,10 +142,21 @@ def _check_feedback(upload: Upload) -> None:
     if lineage is None or lineage.traffic is None:
         logger.warning("feedback for no curated lineage", extra={"key": dataset.key, "lineage": name})
         return
+    bucket, report_key = settings.bucket_name(), naming.feedback_report_key(dataset.key)
+    earlier = storage.read_json(bucket, report_key)
+    if (
+        isinstance(earlier, dict)
+        and earlier.get("source") == dataset.s3_uri
+        and earlier.get("notified", True)
+    ):
+        # S3 events arrive at least once: this version was checked (and any refusal notified) before.
+        logger.info("feedback already checked", extra={"lineage": lineage.name, "feedback": dataset.s3_uri})
+        return
     report = check_feedback(storage.iter_lines(dataset.bucket, dataset.key, dataset.version_id))
     document = report_document(dataset.s3_uri, report, MAX_REPORTED_FEEDBACK_PROBLEMS)
-    report_key = naming.feedback_report_key(dataset.key)
-    report_uri = storage.put_json(settings.bucket_name(), report_key, document)
+    if not report.valid:  # true once the team is told: a redelivery before then tells it
+        document["notified"] = False
+    report_uri = storage.put_json(bucket, report_key, document)
     logger.info(
         "feedback checked",
         extra={"lineage": lineage.name, "feedback": dataset.s3_uri, "summary": document["summary"]},
@@ -156,6 +167,7 @@ def _check_feedback(upload: Upload) -> None:
             settings.topic_arn(),
             feedback_problems_notification(lineage.name, dataset.s3_uri, problems, report_uri),
         )
+        storage.put_json(bucket, report_key, {**document, "notified": True})
 
 
 def _handle_upload(upload: Upload, received_at: str | None) -> None:

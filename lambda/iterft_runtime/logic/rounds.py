@@ -37,6 +37,7 @@ def record_fields(doc: Mapping[str, Any], ended_at: str) -> dict[str, Any]:
         "size_bytes": validation.get("size_bytes"),
         "report_uri": validation.get("report_uri"),
         "leakage": validation.get("leakage"),
+        "dataset_source": validation.get("source"),  # how a curated upload was built, valid or not
         "hyperparameters": begun.get("hyperparameters", validation.get("hyperparameters")),
         "strategy": begun.get("strategy") or validation.get("strategy"),
         "customization_type": begun.get("customization_type"),
