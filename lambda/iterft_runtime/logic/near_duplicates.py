@@ -1,63 +1,37 @@
-"""Exact and near duplicate texts: normalised text, and MinHash over word shingles with LSH banding.
+"""Exact and near duplicate texts among those curation has seen, by the leakage check's similarity.
 
-Normalisation: lower case, every run of characters that are not letters or digits one space. Two texts are
-exact duplicates when their normal forms are equal; near duplicates when the Jaccard similarity of their
-sets of word shingles (`SHINGLE_WORDS` consecutive words; a shorter text is one shingle) reaches a
-threshold. Jaccard is estimated from `PERMUTATIONS` MinHash values (blake2b of the shingle, seeded), so
-its error is about 1/sqrt(PERMUTATIONS); candidates are found by LSH banding (`BANDS` bands of `ROWS`
-values: a pair at similarity s shares a band with probability 1 - (1 - s**ROWS)**BANDS, 0.98 at s = 0.6),
-and each candidate's similarity is then computed exactly from the shingle sets.
+The same normalised words and word shingles as the leakage check (logic/leakage.py: NFKC, case-folded,
+runs of other characters one separator), `SHINGLE_WORDS` words a shingle; exact duplicates have the same
+words, near duplicates a Jaccard similarity of their shingle sets at least the threshold, computed
+exactly (no estimate, so no pair is missed at random).
+
+Texts are added one by one (earlier rounds' data, then each prompt curation takes), so shingles cannot be
+ordered by how rare they are, as LeakageIndex orders them; prefix filtering (Bayardo et al., WWW 2007)
+holds for any fixed order, and this index uses the shingles' hash values: a text of |y| shingles is
+indexed under its |y| - ceil(t|y|) + 1 smallest, and a new text of |x| looks up its own |x| - ceil(t|x|)
++ 1 smallest; two texts at Jaccard >= t share one of those.
 """
 
 from __future__ import annotations
 
-import hashlib
-import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from fractions import Fraction
+
+from iterft_runtime.logic.leakage import normalised_words, shingle_set
 
 SHINGLE_WORDS = 2
-PERMUTATIONS = 64
-BANDS, ROWS = 16, 4
-_NOT_WORD = re.compile(r"[^\w]+|_+")
-_MASK = (1 << 64) - 1
 
 
 def normalise(text: str) -> str:
-    return _NOT_WORD.sub(" ", text.lower()).strip()
-
-
-def shingles(text: str) -> frozenset[str]:
-    words = normalise(text).split()
-    if len(words) <= SHINGLE_WORDS:
-        return frozenset({" ".join(words)}) if words else frozenset()
-    return frozenset(" ".join(words[i : i + SHINGLE_WORDS]) for i in range(len(words) - SHINGLE_WORDS + 1))
+    """The form exact duplicates share: the normalised words, one space between them."""
+    return " ".join(word.decode() for word in normalised_words(text))
 
 
 def jaccard(first: frozenset[str], second: frozenset[str]) -> float:
     if not first or not second:
         return 0.0
     return len(first & second) / len(first | second)
-
-
-def signature(parts: frozenset[str]) -> tuple[int, ...]:
-    """The MinHash signature of a shingle set (PERMUTATIONS values)."""
-    if not parts:
-        return (_MASK,) * PERMUTATIONS
-    hashes = [int.from_bytes(hashlib.blake2b(part.encode(), digest_size=8).digest(), "big") for part in parts]
-    return tuple(
-        min(((value ^ _SEEDS[i]) * _MULTIPLIERS[i]) & _MASK for value in hashes) for i in range(PERMUTATIONS)
-    )
-
-
-_SEEDS = [
-    int.from_bytes(hashlib.blake2b(f"seed{i}".encode(), digest_size=8).digest(), "big")
-    for i in range(PERMUTATIONS)
-]
-_MULTIPLIERS = [
-    int.from_bytes(hashlib.blake2b(f"mult{i}".encode(), digest_size=8).digest(), "big") | 1
-    for i in range(PERMUTATIONS)
-]
 
 
 @dataclass(frozen=True)
@@ -72,48 +46,55 @@ class Match:
         return self.similarity >= 1.0
 
 
-@dataclass
 class DuplicateIndex:
     """Texts seen so far; `find` says which one a new text duplicates, `add` remembers one."""
 
-    threshold: float
-    _exact: dict[str, str] = field(default_factory=dict)
-    _shingles: list[frozenset[str]] = field(default_factory=list)
-    _labels: list[str] = field(default_factory=list)
-    _bands: dict[tuple[int, tuple[int, ...]], list[int]] = field(default_factory=dict)
+    def __init__(self, threshold: float) -> None:
+        ratio = Fraction(repr(threshold)).limit_denominator(1_000_000)
+        self.threshold = threshold
+        self._num, self._den = ratio.numerator, ratio.denominator
+        self._exact: dict[bytes, str] = {}
+        self._sets: list[frozenset[int]] = []
+        self._labels: list[str] = []
+        self._postings: dict[int, list[int]] = {}
 
     def find(self, text: str) -> Match | None:
-        normal = normalise(text)
-        if normal in self._exact:
-            return Match(self._exact[normal], 1.0)
-        parts = shingles(text)
-        best: Match | None = None
-        for index in self._candidates(signature(parts)):
-            similarity = jaccard(parts, self._shingles[index])
-            if similarity >= self.threshold and (best is None or similarity > best.similarity):
-                best = Match(self._labels[index], round(similarity, 4))
-        return best
+        """The most similar text seen (an exact duplicate first, then the earliest of equals), or None."""
+        words = normalised_words(text)
+        label = self._exact.get(b" ".join(words))
+        if label is not None:
+            return Match(label, 1.0)
+        shingles = frozenset(shingle_set(words, SHINGLE_WORDS))
+        candidates = {
+            index for shingle in self._prefix(shingles) for index in self._postings.get(shingle, ())
+        }
+        best: tuple[Fraction, int] | None = None
+        for index in sorted(candidates):
+            other = self._sets[index]
+            common = len(shingles & other)
+            union = len(shingles) + len(other) - common
+            if common * self._den >= self._num * union and (
+                best is None or Fraction(common, union) > best[0]
+            ):
+                best = (Fraction(common, union), index)
+        return None if best is None else Match(self._labels[best[1]], round(float(best[0]), 4))
 
     def add(self, text: str, label: str) -> None:
-        normal = normalise(text)
-        self._exact.setdefault(normal, label)
-        parts = shingles(text)
-        index = len(self._shingles)
-        self._shingles.append(parts)
+        words = normalised_words(text)
+        self._exact.setdefault(b" ".join(words), label)
+        shingles = frozenset(shingle_set(words, SHINGLE_WORDS))
+        index = len(self._sets)
+        self._sets.append(shingles)
         self._labels.append(label)
-        for band in _bands(signature(parts)):
-            self._bands.setdefault(band, []).append(index)
+        for shingle in self._prefix(shingles):
+            self._postings.setdefault(shingle, []).append(index)
 
     def add_all(self, texts: Iterable[tuple[str, str]]) -> None:
         for text, label in texts:
             self.add(text, label)
 
-    def _candidates(self, values: tuple[int, ...]) -> list[int]:
-        found: set[int] = set()
-        for band in _bands(values):
-            found.update(self._bands.get(band, ()))
-        return sorted(found)
-
-
-def _bands(values: tuple[int, ...]) -> list[tuple[int, tuple[int, ...]]]:
-    return [(band, values[band * ROWS : (band + 1) * ROWS]) for band in range(BANDS)]
+    def _prefix(self, shingles: frozenset[int]) -> list[int]:
+        """The |s| - ceil(t|s|) + 1 smallest of `shingles` (the fixed order of prefix filtering)."""
+        count = len(shingles)
+        needed = -(-self._num * count // self._den)
+        return sorted(shingles)[: count - needed + 1]

@@ -69,7 +69,8 @@ class CurationConfig(BaseModel):
     min_rating: Annotated[int, Field(ge=MIN_RATING, le=MAX_RATING)] = 4
     """A logged answer rated at least this (and not corrected) is trusted as a fine-tuning answer."""
     near_duplicate_threshold: Annotated[float, Field(gt=0, le=1)] = 0.8
-    """Prompts whose word-shingle Jaccard similarity (MinHash estimate) reaches this are duplicates."""
+    """Prompts whose Jaccard similarity of 2-word shingles reaches this are duplicates (computed exactly,
+    logic/near_duplicates.py)."""
     lookback_days: Annotated[int, Field(ge=1, le=90)] = 7
     """What a scheduled curation reads: the logs of the last this many days (`iterft curate --since`)."""
     redact_pii: bool = False
