@@ -28,6 +28,7 @@ Commands that read a deployment find it through its stack's outputs, in a real a
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, NoReturn
@@ -89,6 +90,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print_error(f"iterft {args.command}: {target.describe_aws_error(error)}")
     except KeyboardInterrupt:
         print_error(f"iterft {args.command}: interrupted")
+    except BrokenPipeError:  # the reader stopped early (`| head`): nothing to say, and no traceback at exit
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return EXIT_FAILED
 
 

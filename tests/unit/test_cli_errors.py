@@ -331,3 +331,33 @@ def test_tables_through_a_pipe_fold_no_word(capsys: pytest.CaptureFixture[str]) 
         "training loss (last-epoch mean)",
     ):
         assert cell in text
+
+
+def test_a_reader_that_stops_early_gets_no_traceback() -> None:
+    # `iterft gaps bot --json | head -c 1`: the pipe closes while iterft still writes (here a stand-in
+    # for the command that writes 2 MB, more than a pipe holds).
+    import subprocess
+
+    script = (
+        "import sys\n"
+        "from iterft import cli\n"
+        "from iterft.commands import read\n"
+        "def flood(args, console):\n"
+        "    for _ in range(20000):\n"
+        "        print('x' * 100)\n"
+        "    return 0\n"
+        "read._gaps = flood\n"
+        "sys.exit(cli.main(['gaps', 'bot', '--stack', 'iterft-dev']))\n"
+    )
+    done = subprocess.Popen(
+        [sys.executable, "-c", script],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+    )
+    assert done.stdout is not None and done.stderr is not None
+    assert done.stdout.read(1) == b"x"
+    done.stdout.close()
+    stderr = done.stderr.read().decode()
+    assert done.wait(timeout=60) == 1
+    assert stderr == "", stderr
