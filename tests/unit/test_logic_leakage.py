@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from iterft_runtime.logic.leakage import (
+    SEPARATOR,
     LeakageCheck,
     LeakageIndex,
     normalised_words,
@@ -174,6 +175,14 @@ def test_a_long_text_is_ruled_out_by_its_head() -> None:
 
 WORDS = st.sampled_from(["a", "b", "c", "d", "e", "f"])
 PROMPT = st.lists(WORDS, min_size=0, max_size=9).map(" ".join)
+# Words the Unicode path changes (composed, case-folded, split, widened, dropped) and separators.
+UNICODE_WORDS = st.sampled_from(
+    ["a", "B", "é", "E\u0301", "Straße", "don\u2019t", "\uff23af", "=\u0338", "İx", "½"]
+)
+UNICODE_PROMPT = st.lists(
+    st.one_of(UNICODE_WORDS, st.sampled_from([" ", ", ", "?!", " \u2014 ", "\t", "-", SEPARATOR])),
+    max_size=16,
+).map("".join)
 
 
 @settings(max_examples=300, deadline=None)
@@ -183,11 +192,32 @@ PROMPT = st.lists(WORDS, min_size=0, max_size=9).map(" ".join)
     threshold=st.sampled_from([0.2, 0.5, 0.6, 0.75, 1.0]),
     shingle_words=st.integers(1, 3),
 )
+@pytest.mark.parametrize("use_native", [True, False], ids=["iterft_sieve", "python"])
 def test_matches_are_exactly_the_brute_force_ones(
-    evaluation: list[str], texts: list[str], threshold: float, shingle_words: int
+    use_native: bool, evaluation: list[str], texts: list[str], threshold: float, shingle_words: int
+) -> None:
+    brute_force_agrees(use_native, evaluation, texts, threshold, shingle_words)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    evaluation=st.lists(UNICODE_PROMPT, min_size=1, max_size=8),
+    texts=st.lists(st.one_of(UNICODE_PROMPT, st.text(max_size=30)), min_size=1, max_size=8),
+    threshold=st.sampled_from([0.2, 0.6, 1.0]),
+    shingle_words=st.integers(1, 3),
+)
+@pytest.mark.parametrize("use_native", [True, False], ids=["iterft_sieve", "python"])
+def test_unicode_texts_match_as_brute_force_says(
+    use_native: bool, evaluation: list[str], texts: list[str], threshold: float, shingle_words: int
+) -> None:
+    brute_force_agrees(use_native, evaluation, texts, threshold, shingle_words)
+
+
+def brute_force_agrees(
+    use_native: bool, evaluation: list[str], texts: list[str], threshold: float, shingle_words: int
 ) -> None:
     config = LeakageConfig(threshold=threshold, shingle_words=shingle_words)
-    built = LeakageIndex(list(enumerate(evaluation, start=1)), config)
+    built = LeakageIndex(list(enumerate(evaluation, start=1)), config, use_native=use_native)
 
     def shingles(text: str) -> set[tuple[bytes, ...]]:
         words = normalised_words(text)

@@ -42,6 +42,13 @@ from typing import cast
 import msgspec
 from msgspec import UNSET, Struct, UnsetType
 
+try:  # native/sieve.c, built by `make setup` and shipped in the Lambda layer: the filter of suspects in C
+    from iterft_sieve import Sieve
+
+    NativeSieve: type[Sieve] | None = Sieve
+except ImportError:  # not built for this interpreter: suspects sifts in Python, to the same answers
+    NativeSieve = None
+
 from iterft_runtime.logic.lines import TruncatedLine
 from iterft_runtime.logic.validation_fast import Unscanned, prompt_texts
 from iterft_runtime.logic.validation_report import ValidationReport
@@ -110,8 +117,11 @@ class Match:
 class LeakageIndex:
     """The evaluation prompts, indexed for exact and near-duplicate look-ups."""
 
-    def __init__(self, prompts: Iterable[tuple[int, str]], config: LeakageConfig) -> None:
-        """`prompts`: (line in the evaluation set, prompt) pairs."""
+    def __init__(
+        self, prompts: Iterable[tuple[int, str]], config: LeakageConfig, *, use_native: bool = True
+    ) -> None:
+        """`prompts`: (line in the evaluation set, prompt) pairs. `use_native`: sift with iterft_sieve when
+        it is built (the tests compare both filters)."""
         self.config = config
         self.size = config.shingle_words
         ratio = Fraction(repr(config.threshold)).limit_denominator(1_000_000)
@@ -126,10 +136,12 @@ class LeakageIndex:
         walks at every full collection)."""
         frequency: dict[int, int] = {}
         self.max_words = 0
+        words_in_all = 0
         for line, prompt in prompts:
             words = normalised_words(prompt)
             if not words:
                 continue
+            words_in_all += len(words)
             self.max_words = max(self.max_words, len(words))
             self._exact.setdefault(b" ".join(words), len(self._lines))
             if len(words) < self.size:
@@ -156,6 +168,12 @@ class LeakageIndex:
         # Words that decide both: more than max_words (no exact match), and the first bound + size of
         # them with more distinct shingles than the bound (no near one).
         self._head_words = max(self.max_words + 1, self._shingle_bound + self.size)
+        self._native: Sieve | None = None
+        if use_native and NativeSieve is not None and self._lines:
+            bound, num, den = self._shingle_bound, self._num, self._den
+            self._native = NativeSieve(
+                self._prompts, self.size, num, den, bound, words_in_all, normalised_words
+            )
 
     def __len__(self) -> int:
         return len(self._lines)
@@ -187,6 +205,8 @@ class LeakageIndex:
         """
         if not texts:
             return set()
+        if self._native is not None:  # the same filter in C (native/sieve.c), rather than the C loops below
+            return set(self._native.suspects(texts))
         everything = range(len(texts))
         long_text = self._head_words * HEAD_CHARS_PER_WORD
         if max(map(len, texts)) <= long_text and SEPARATOR not in "".join(texts):
