@@ -45,6 +45,9 @@ typedef struct {
     PyObject_HEAD
     uint64_t *table; /* the evaluation prompts' shingles (and short prompts' whole words) */
     uint64_t mask;
+    uint64_t *bloom; /* two bits a table entry, about 8 bits an entry: a look-up that misses (most do)
+                        reads this, small enough for the cache, and not the table */
+    uint64_t bloom_mask;
     uint64_t *seen; /* one text's distinct shingles, and the slots it filled */
     uint64_t seen_mask;
     uint64_t *used;
@@ -70,6 +73,26 @@ static void add(uint64_t *t, uint64_t mask, uint64_t h) {
         if (t[i] == h) return;
         if (!t[i]) { t[i] = h; return; }
     }
+}
+
+static inline uint64_t bloom_bit(const Sieve *s, uint64_t h, int which) {
+    return (which ? h >> 40 : h >> 8) & s->bloom_mask;
+}
+
+static void insert(Sieve *s, uint64_t h) {
+    add(s->table, s->mask, h);
+    for (int which = 0; which < 2; which++) {
+        uint64_t bit = bloom_bit(s, h, which);
+        s->bloom[bit >> 6] |= 1ULL << (bit & 63);
+    }
+}
+
+static int held(const Sieve *s, uint64_t h) {
+    for (int which = 0; which < 2; which++) {
+        uint64_t bit = bloom_bit(s, h, which);
+        if (!(s->bloom[bit >> 6] & (1ULL << (bit & 63)))) return 0;
+    }
+    return has(s->table, s->mask, h);
 }
 
 static int add_seen(Sieve *s, uint64_t h) { /* 1 when new */
@@ -184,7 +207,7 @@ static uint64_t whole_words(const Walk *walk) { /* fewer words than a shingle: a
 
 static int index_word(Walk *walk, uint64_t hash) {
     push(walk, hash);
-    if (walk->words >= walk->s->size) add(walk->s->table, walk->s->mask, last_shingle(walk));
+    if (walk->words >= walk->s->size) insert(walk->s, last_shingle(walk));
     return 0;
 }
 
@@ -195,7 +218,7 @@ static int sift_word(Walk *walk, uint64_t hash) {
     uint64_t shingle = last_shingle(walk);
     if (!add_seen(s, shingle)) return 0;
     if (++walk->distinct > s->bound) { walk->out = 1; return 1; } /* more than any match has */
-    if (!has(s->table, s->mask, shingle) && ++walk->misses > slack(s, s->bound)) { walk->out = 1; return 1; }
+    if (!held(s, shingle) && ++walk->misses > slack(s, s->bound)) { walk->out = 1; return 1; }
     return 0;
 }
 
@@ -208,6 +231,7 @@ static int collect_word(Walk *walk, uint64_t hash) {
 
 static void Sieve_dealloc(Sieve *s) {
     PyMem_Free(s->table);
+    PyMem_Free(s->bloom);
     PyMem_Free(s->seen);
     PyMem_Free(s->used);
     Py_XDECREF(s->normalise);
@@ -233,13 +257,16 @@ static int Sieve_init(Sieve *s, PyObject *args, PyObject *kwargs) {
     Py_INCREF(normalise);
     s->normalise = normalise;
     if (!(s->cache = PyDict_New())) return -1;
-    uint64_t slots = 16, seen = 16;
+    uint64_t slots = 16, seen = 16, bits = 512;
     while (slots < (uint64_t)capacity * 2 + 16) slots <<= 1;
+    while (bits < (uint64_t)capacity * 8) bits <<= 1;
     while (seen < (uint64_t)(bound + 2) * 2) seen <<= 1;
     s->table = PyMem_Calloc(slots, sizeof(uint64_t));
+    s->bloom = PyMem_Calloc(bits / 64, sizeof(uint64_t));
     s->seen = PyMem_Calloc(seen, sizeof(uint64_t));
     s->used = PyMem_Calloc((size_t)bound + 2, sizeof(uint64_t));
-    if (!s->table || !s->seen || !s->used) { PyErr_NoMemory(); return -1; }
+    if (!s->table || !s->bloom || !s->seen || !s->used) { PyErr_NoMemory(); return -1; }
+    s->bloom_mask = bits - 1;
     s->mask = slots - 1;
     s->seen_mask = seen - 1;
     Py_ssize_t filled = 0;
@@ -250,7 +277,7 @@ static int Sieve_init(Sieve *s, PyObject *args, PyObject *kwargs) {
         int failed = read_words(&walk, prompt, index_word) < 0;
         Py_DECREF(prompt);
         if (failed) { Py_DECREF(iterator); return -1; }
-        if (walk.words > 0 && walk.words < size) add(s->table, s->mask, whole_words(&walk));
+        if (walk.words > 0 && walk.words < size) insert(s, whole_words(&walk));
         filled += walk.words ? walk.words : 0;
         if (filled > capacity) {
             Py_DECREF(iterator);
@@ -277,7 +304,7 @@ static PyObject *Sieve_suspects(Sieve *s, PyObject *texts) {
         if (read_words(&walk, PySequence_Fast_GET_ITEM(items, i), sift_word) < 0) { Py_CLEAR(found); break; }
         int suspect;
         if (walk.out || !walk.words) suspect = 0;
-        else if (walk.words < s->size) suspect = has(s->table, s->mask, whole_words(&walk));
+        else if (walk.words < s->size) suspect = held(s, whole_words(&walk));
         else {
             long long positions = walk.words - s->size + 1; /* at least its distinct shingles */
             suspect = walk.misses <= slack(s, positions < s->bound ? positions : s->bound);
