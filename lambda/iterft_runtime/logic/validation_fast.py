@@ -22,6 +22,7 @@ that validation._read searches a whole batch's texts at once.
 # decoder, at the start of every file, and evaluating them from strings cost a third of a millisecond.
 import re
 from collections.abc import Callable
+from itertools import repeat
 from typing import Annotated, Literal, TypeVar
 
 import msgspec
@@ -269,19 +270,21 @@ def reserved_finder(tokens: tuple[str, ...]) -> Found | None:
         return regexes[last]
 
     def found(text: str) -> bool:
+        find, endswith = text.find, text.endswith
         allowed = max(RESERVED_CHECKS_PER_CHAR, len(text) // SCAN_CHARS_PER_CHECK)
         for last, group, before in groups:
-            at = text.find(last)
-            left = allowed
-            while at >= 0:
-                if (not before or (at and text[at - 1] in before)) and text.endswith(group, 0, at + 1):
-                    return True
-                left -= 1
-                if not left:  # dense in `last`: the regex, from this occurrence on
-                    if regex(last, group).search(text, at) is not None:
-                        return True
+            at = find(last)
+            # Up to `allowed` occurrences, counted by repeat (in C). At 0, text[-1] may be in `before`,
+            # but no token of two characters or more ends there.
+            for _ in repeat(None, allowed):
+                if at < 0:
                     break
-                at = text.find(last, at + 1)
+                if (not before or text[at - 1] in before) and endswith(group, 0, at + 1):
+                    return True
+                at = find(last, at + 1)
+            else:  # dense in `last`: the regex, from the next occurrence on
+                if at >= 0 and regex(last, group).search(text, at) is not None:
+                    return True
         return False
 
     return found
