@@ -216,15 +216,17 @@ def near_limit_tokens(texts: list[str], budget: float, escaped: int) -> int | No
     each takes two bytes or more there, and JSON escapes every ASCII whitespace character but the
     space. So a text's whitespace is at most its spaces plus `escaped`: one C count (str.count), 0.45
     ns a character, against 1.2 for the bound on its UTF-8 (utf8_whitespace_bound, tried next) and
-    4.3 for splitting it (tried last).
+    4.3 for splitting it (tried last). A text for which `escaped` alone is too much whitespace (a
+    prompt beside a long answer) skips the count.
     """
     tokens = 0
     for text in texts:
         length = len(text)
         by_chars = length / CHARS_PER_TOKEN
-        if WORDS_TO_TOKENS * (text.count(" ") + escaped + 1) <= by_chars or (
-            WORDS_TO_TOKENS * (utf8_whitespace_bound(text) + 1) <= by_chars
-        ):
+        if (
+            WORDS_TO_TOKENS * (escaped + 1) <= by_chars  # else no count of spaces can prove it
+            and WORDS_TO_TOKENS * (text.count(" ") + escaped + 1) <= by_chars
+        ) or WORDS_TO_TOKENS * (utf8_whitespace_bound(text) + 1) <= by_chars:
             tokens += -(-length // CHARS_PER_TOKEN)  # estimate_tokens(text), its words proven fewer
         else:
             tokens += estimate_tokens(text)
