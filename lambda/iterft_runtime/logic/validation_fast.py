@@ -22,6 +22,7 @@ that validation._read searches a whole batch's texts at once.
 # decoder, at the start of every file, and evaluating them from strings cost a third of a millisecond.
 import re
 from collections.abc import Callable
+from itertools import repeat
 from typing import Annotated, Literal, TypeVar
 
 import msgspec
@@ -178,8 +179,9 @@ class _Limits:
         """Characters up to which texts are surely under the warning line: each text has one or
         more, so 0.75 x characters + 2 x texts is at most 2.75 x characters (see tokens)."""
 
-    def tokens(self, texts: list[str]) -> int | None:
-        """The texts' estimated tokens, or None when a rule needs the exact path.
+    def tokens(self, texts: list[str], line_bytes: int) -> int | None:
+        """The estimated tokens of `texts`, from a line of `line_bytes` bytes, or None when a rule
+        needs the exact path.
 
         A text of n chars has at most (n + 1) // 2 words, so its estimate is at most 0.75 n + 2:
         under that line, characters alone decide (as in RecordChecker._check_texts); over it,
@@ -194,34 +196,49 @@ class _Limits:
             chars = len(joined) - len(texts) + 1 if texts else 0
         else:
             chars = sum(map(len, texts))
-        return -(-chars // 3) if chars <= self.short else self.estimate(texts, chars)
+        return -(-chars // 3) if chars <= self.short else self.estimate(texts, chars, line_bytes)
 
-    def estimate(self, texts: list[str], chars: int) -> int | None:
-        """The estimated tokens of `texts`, `chars` characters in all (past `short`), or None."""
+    def estimate(self, texts: list[str], chars: int, line_bytes: int) -> int | None:
+        """The estimated tokens of `texts`, `chars` characters in all (past `short`) from a line of
+        `line_bytes` bytes, or None."""
         if 0.75 * chars + 2 * len(texts) > self.budget:
-            return near_limit_tokens(texts, self.budget)
+            return near_limit_tokens(texts, self.budget, line_bytes - chars)
         return -(-chars // 3)  # math.ceil(chars / CHARS_PER_TOKEN) in integers
 
 
-def near_limit_tokens(texts: list[str], budget: float) -> int | None:
+def near_limit_tokens(texts: list[str], budget: float, escaped: int) -> int | None:
     """The exact path's estimate of texts long enough to need words counted, or None over `budget`.
 
     Splitting a 20,000-character text into words costs five times parsing its record; an upper
     bound on its words usually proves the characters decide without it. A word ends at whitespace
-    or at the end, so words <= whitespace characters + 1, and whitespace characters are at most
-    the ASCII whitespace bytes of the text's UTF-8 plus its non-ASCII characters (each of those
-    is two bytes or more, so there are at most len(utf8) - len(text)): a C copy and a C delete.
+    or at the end, so words <= whitespace characters + 1. `escaped` (the line's bytes less the
+    texts' characters) bounds the texts' characters that were escaped in the line or are not ASCII:
+    each takes two bytes or more there, and JSON escapes every ASCII whitespace character but the
+    space. So a text's whitespace is at most its spaces plus `escaped`: one C count (str.count), 0.45
+    ns a character, against 1.2 for the bound on its UTF-8 (utf8_whitespace_bound, tried next) and
+    4.3 for splitting it (tried last). A text for which `escaped` alone is too much whitespace (a
+    prompt beside a long answer) skips the count.
     """
     tokens = 0
     for text in texts:
         length = len(text)
-        raw = text.encode("utf-8", "surrogatepass")
-        spaces = 2 * len(raw) - length - len(raw.translate(None, ASCII_WHITESPACE))
-        if WORDS_TO_TOKENS * (spaces + 1) <= length / CHARS_PER_TOKEN:
+        by_chars = length / CHARS_PER_TOKEN
+        if (
+            WORDS_TO_TOKENS * (escaped + 1) <= by_chars  # else no count of spaces can prove it
+            and WORDS_TO_TOKENS * (text.count(" ") + escaped + 1) <= by_chars
+        ) or WORDS_TO_TOKENS * (utf8_whitespace_bound(text) + 1) <= by_chars:
             tokens += -(-length // CHARS_PER_TOKEN)  # estimate_tokens(text), its words proven fewer
         else:
             tokens += estimate_tokens(text)
     return tokens if tokens <= budget else None
+
+
+def utf8_whitespace_bound(text: str) -> int:
+    """At most how many whitespace characters `text` has: the ASCII whitespace bytes of its UTF-8 plus
+    its non-ASCII characters (each of those is two bytes or more, so there are at most len(utf8) -
+    len(text)): a C copy and a C delete."""
+    raw = text.encode("utf-8", "surrogatepass")
+    return 2 * len(raw) - len(text) - len(raw.translate(None, ASCII_WHITESPACE))
 
 
 Found = Callable[[str], bool]
@@ -255,19 +272,21 @@ def reserved_finder(tokens: tuple[str, ...]) -> Found | None:
         return regexes[last]
 
     def found(text: str) -> bool:
+        find, endswith = text.find, text.endswith
         allowed = max(RESERVED_CHECKS_PER_CHAR, len(text) // SCAN_CHARS_PER_CHECK)
         for last, group, before in groups:
-            at = text.find(last)
-            left = allowed
-            while at >= 0:
-                if (not before or (at and text[at - 1] in before)) and text.endswith(group, 0, at + 1):
-                    return True
-                left -= 1
-                if not left:  # dense in `last`: the regex, from this occurrence on
-                    if regex(last, group).search(text, at) is not None:
-                        return True
+            at = find(last)
+            # Up to `allowed` occurrences, counted by repeat (in C). At 0, text[-1] may be in `before`,
+            # but no token of two characters or more ends there.
+            for _ in repeat(None, allowed):
+                if at < 0:
                     break
-                at = text.find(last, at + 1)
+                if (not before or text[at - 1] in before) and endswith(group, 0, at + 1):
+                    return True
+                at = find(last, at + 1)
+            else:  # dense in `last`: the regex, from the next occurrence on
+                if at >= 0 and regex(last, group).search(text, at) is not None:
+                    return True
         return False
 
     return found
@@ -317,7 +336,7 @@ def _conversation_check(limits: _Limits, media: MediaRules | None) -> Callable[[
             return None
         joined = "\0".join(texts)
         chars = len(joined) - len(texts) + 1
-        tokens = -(-chars // 3) if chars <= short else estimate(texts, chars)
+        tokens = -(-chars // 3) if chars <= short else estimate(texts, chars, len(raw))
         if tokens is None:
             return None
         # The digest's tuple: how many texts are the system's (-1: no system), the blocks a turn
@@ -374,7 +393,7 @@ def _media_conversation_check(limits: _Limits, rules: MediaRules) -> FastCheck:
             return None
         system = record.system
         head = None if system is UNSET else tuple([block.text for block in system])
-        tokens = limits.tokens(texts + list(head or ()))
+        tokens = limits.tokens(texts + list(head or ()), len(raw))
         if tokens is None:
             return None
         shape = tuple([len(turn.content) for turn in messages])
@@ -413,7 +432,7 @@ def _claude_check(limits: _Limits) -> Callable[[bytes], Unscanned | None]:
         if "" in texts or any(map(isspace, texts)):
             return None
         chars = sum(map(len, texts))
-        tokens = -(-chars // 3) if chars <= short else estimate(texts, chars)
+        tokens = -(-chars // 3) if chars <= short else estimate(texts, chars, len(raw))
         if tokens is None:
             return None
         return tokens, hash((head, *texts)), 0, "\0".join(texts) if scan else "", record
@@ -434,7 +453,7 @@ def _prompt_completion_check(limits: _Limits) -> Callable[[bytes], Unscanned | N
         if not prompt or not completion or prompt.isspace() or completion.isspace():
             return None
         chars = len(prompt) + len(completion)
-        tokens = -(-chars // 3) if chars <= short else estimate([prompt, completion], chars)
+        tokens = -(-chars // 3) if chars <= short else estimate([prompt, completion], chars, len(raw))
         if tokens is None:
             return None
         return tokens, hash((prompt, completion)), 0, f"{prompt}\0{completion}" if scan else "", record
