@@ -15,9 +15,10 @@ any job (docs/dataset-validation.md, "Leakage check"):
   all pairs similarity search", WWW 2007): shingles are ordered by how few evaluation prompts hold them
   (then by value) and each evaluation prompt is indexed under the first |y| - ceil(t|y|) + 1 of its own;
   two sets with Jaccard >= t share a shingle of those prefixes, so a training prompt looks up only its
-  own prefix and verifies the few prompts found. Before that, two exact bounds rule out most prompts in
-  a few C calls: a prompt with more shingles than the largest evaluation prompt's / t, or sharing fewer
-  than ceil(t|x|) shingles with all evaluation prompts together, matches none.
+  own prefix and verifies the few prompts found. Before that, a filter rules out most prompts: one with
+  more distinct shingles than the largest evaluation prompt's / t, or more of them missing from every
+  evaluation prompt than a match allows, matches none. The filter is C (native/sieve.c, the extension
+  iterft_sieve) where `make setup` built it; elsewhere the same bounds in Python's C loops (suspects).
 
 Shingles are Python's 64-bit hashes of word tuples, built with the index in the same process (a hash
 collision could only add a candidate that verification then measures, with odds of about 2**-60).
