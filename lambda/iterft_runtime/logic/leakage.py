@@ -97,6 +97,18 @@ def normalised_words(text: str) -> list[bytes]:
     return folded.encode().translate(_FOLD).split()
 
 
+def exact_ratio(threshold: float) -> tuple[int, int]:
+    """A similarity threshold as the fraction (numerator, denominator) of the decimal written, so that
+    comparisons with it stay exact (0.6 is 3/5, not the float just under it)."""
+    ratio = Fraction(repr(threshold)).limit_denominator(1_000_000)
+    return ratio.numerator, ratio.denominator
+
+
+def needed_shared(num: int, den: int, count: int) -> int:
+    """ceil(num / den * count): the fewest shared shingles of `count` that can reach the threshold."""
+    return -(-num * count // den)
+
+
 def shingle_set(words: list[bytes], size: int) -> set[int]:
     """The hashes of `words`' shingles of `size` consecutive words; fewer words are one shingle."""
     if len(words) < size:
@@ -125,8 +137,7 @@ class LeakageIndex:
         it is built (the tests compare both filters)."""
         self.config = config
         self.size = config.shingle_words
-        ratio = Fraction(repr(config.threshold)).limit_denominator(1_000_000)
-        self._num, self._den = ratio.numerator, ratio.denominator
+        self._num, self._den = exact_ratio(config.threshold)
         self._exact: dict[bytes, int] = {}
         self._short_exact: set[bytes] = set()
         """The normalised texts of the prompts with fewer words than a shingle."""
@@ -180,8 +191,7 @@ class LeakageIndex:
         return len(self._lines)
 
     def _needed(self, count: int) -> int:
-        """ceil(t * count): the fewest shared shingles that can reach the threshold with `count` of them."""
-        return -(-self._num * count // self._den)
+        return needed_shared(self._num, self._den, count)
 
     def _prefix_length(self, count: int) -> int:
         return count - self._needed(count) + 1

@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from fractions import Fraction
 
-from iterft_runtime.logic.leakage import normalised_words, shingle_set
+from iterft_runtime.logic.leakage import exact_ratio, needed_shared, normalised_words, shingle_set
 
 SHINGLE_WORDS = 2
 
@@ -50,9 +50,8 @@ class DuplicateIndex:
     """Texts seen so far; `find` says which one a new text duplicates, `add` remembers one."""
 
     def __init__(self, threshold: float) -> None:
-        ratio = Fraction(repr(threshold)).limit_denominator(1_000_000)
         self.threshold = threshold
-        self._num, self._den = ratio.numerator, ratio.denominator
+        self._num, self._den = exact_ratio(threshold)
         self._exact: dict[bytes, str] = {}
         self._sets: list[frozenset[int]] = []
         self._labels: list[str] = []
@@ -96,5 +95,4 @@ class DuplicateIndex:
     def _prefix(self, shingles: frozenset[int]) -> list[int]:
         """The |s| - ceil(t|s|) + 1 smallest of `shingles` (the fixed order of prefix filtering)."""
         count = len(shingles)
-        needed = -(-self._num * count // self._den)
-        return sorted(shingles)[: count - needed + 1]
+        return sorted(shingles)[: count - needed_shared(self._num, self._den, count) + 1]
