@@ -24,26 +24,31 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-# The leakage check's filter in C (native/sieve.c, module iterft_sieve), compiled for the virtualenv's
-# Python and put on its path (a .pth); without it the same answers come from Python, slower.
-build/native/.built: native/sieve.c $(VENV)/.installed
+# The C extensions (native/NAME.c, module iterft_NAME: the leakage check's filter, the validator's text
+# rules), compiled for the virtualenv's Python and put on its path (a .pth); without them the same answers
+# come from Python, slower.
+NATIVE_SOURCES := $(wildcard native/*.c)
+build/native/.built: $(NATIVE_SOURCES) $(VENV)/.installed
 	rm -rf build/native && mkdir -p build/native
-	$(CC) -O2 -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers -shared -fPIC \
-		-I"$$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_paths()["include"])')" native/sieve.c \
-		-o "build/native/iterft_sieve$$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_config_var("EXT_SUFFIX"))')"
+	include="$$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_paths()["include"])')"; \
+	suffix="$$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_config_var("EXT_SUFFIX"))')"; \
+	for source in $(NATIVE_SOURCES); do \
+		$(CC) -O2 -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers -shared -fPIC \
+			-I"$$include" "$$source" -o "build/native/iterft_$$(basename "$$source" .c)$$suffix" || exit 1; \
+	done
 	$(BIN)/python -c 'import pathlib, site; pathlib.Path(site.getsitepackages()[0], "iterft-native.pth").write_text(str(pathlib.Path("build/native").resolve()) + "\n")'
 	touch $@
 
 # The Lambda layer: the runtime's libraries (boto3 and botocore included) for Lambda's Python 3.11 on
 # x86_64, every transitive package at its constraints.txt version (the one the tests run), and the
-# filter above when the virtualenv's Python is Lambda's (CPython 3.11 on x86_64 Linux).
+# extensions above when the virtualenv's Python is Lambda's (CPython 3.11 on x86_64 Linux).
 build/layer/.built: lambda/requirements.txt constraints.txt build/native/.built
 	rm -rf build/layer
 	$(BIN)/pip install --quiet --disable-pip-version-check --target build/layer/python \
 		--platform manylinux2014_x86_64 --implementation cp --python-version 3.11 \
 		--only-binary=:all: -c constraints.txt -r lambda/requirements.txt
-	cp build/native/iterft_sieve.cpython-311-x86_64-linux-gnu.so build/layer/python/ 2>/dev/null \
-		|| echo "note: the virtualenv's Python is not CPython 3.11 on x86_64: the layer has no iterft_sieve (Lambda filters in Python)"
+	cp build/native/*.cpython-311-x86_64-linux-gnu.so build/layer/python/ 2>/dev/null \
+		|| echo "note: the virtualenv's Python is not CPython 3.11 on x86_64: the layer has no C extensions (Lambda runs their Python equivalents)"
 	touch $@
 
 lint: setup

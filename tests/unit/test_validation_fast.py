@@ -1,6 +1,7 @@
 """The fast path proves lines clean and nothing more: what it accepts the exact path accepts, what it
 declines the exact path reports as before, and a record's path and digest depend on its JSON value
-alone. Also AWS's media URI rule, which both paths apply."""
+alone. Also AWS's media URI rule, which both paths apply. Tests of the fast path alone run it with the
+text rules in C (native/texts.c) and in Python (PythonTextRules)."""
 
 from __future__ import annotations
 
@@ -43,6 +44,12 @@ def image(uri: str = "s3://bucket/media/cat_01.png", fmt: str = "png") -> dict[s
     return {"image": {"format": fmt, "source": {"s3Location": {"uri": uri}}}}
 
 
+@pytest.fixture(params=[True, False], ids=["c", "python"])
+def use_native(request: pytest.FixtureRequest) -> bool:
+    native: bool = request.param
+    return native
+
+
 TEXT = {"text": "hello"}
 RECORDS: list[tuple[ModelFamily, Any]] = [
     (NOVA, conv(turn("user", TEXT), turn("assistant", TEXT))),
@@ -81,20 +88,22 @@ RECORDS: list[tuple[ModelFamily, Any]] = [
 
 
 @pytest.mark.parametrize(("family", "record"), RECORDS)
-def test_what_the_fast_path_accepts_the_exact_path_finds_clean(family: ModelFamily, record: Any) -> None:
+def test_what_the_fast_path_accepts_the_exact_path_finds_clean(
+    family: ModelFamily, record: Any, use_native: bool
+) -> None:
     line = json.dumps(record).encode() + b"\n"
-    if fast_check(family)(line) is not None:
+    if fast_check(family, use_native=use_native)(line) is not None:
         assert exact_problems(family, line) == []
 
 
 @pytest.mark.parametrize("family", ALL_FAMILIES)
-def test_the_fast_path_takes_the_common_record_of_every_format(family: ModelFamily) -> None:
+def test_the_fast_path_takes_the_common_record_of_every_format(family: ModelFamily, use_native: bool) -> None:
     record = {
         DataFormat.CONVERSATION: conv(turn("user", TEXT), turn("assistant", TEXT)),
         DataFormat.CLAUDE_MESSAGES: RECORDS[7][1],
         DataFormat.PROMPT_COMPLETION: RECORDS[8][1],
     }[family.data_format]
-    assert fast_check(family)(json.dumps(record).encode()) is not None
+    assert fast_check(family, use_native=use_native)(json.dumps(record).encode()) is not None
 
 
 SPELLINGS = [
@@ -179,11 +188,11 @@ NEAR_LIMIT_TEXTS = {
 
 
 @pytest.mark.parametrize("text", NEAR_LIMIT_TEXTS.values(), ids=NEAR_LIMIT_TEXTS.keys())
-def test_a_record_near_the_token_limit_gets_the_exact_paths_estimate(text: str) -> None:
+def test_a_record_near_the_token_limit_gets_the_exact_paths_estimate(text: str, use_native: bool) -> None:
     assert 0.75 * (len(text) + 1) + 4 > 0.9 * PROMPT_COMPLETION.max_tokens_per_record  # words may count
     line = json.dumps({"prompt": "p", "completion": text}).encode() + b"\n"
     exact = exact_report(PROMPT_COMPLETION, line)
-    found = fast_check(PROMPT_COMPLETION)(line)
+    found = fast_check(PROMPT_COMPLETION, use_native=use_native)(line)
     if found is None:  # declined: the exact path reports it, near or over the limit
         assert [problem.code for problem in exact.problems] in (["near_token_limit"], ["too_many_tokens"])
     else:
@@ -194,9 +203,9 @@ def test_a_record_near_the_token_limit_gets_the_exact_paths_estimate(text: str) 
     assert [problem.code for problem in report.problems if problem.line] == [p.code for p in exact.problems]
 
 
-def test_near_limit_records_take_the_fast_path_when_under_the_warning_line() -> None:
+def test_near_limit_records_take_the_fast_path_when_under_the_warning_line(use_native: bool) -> None:
     line = json.dumps({"prompt": "p", "completion": NEAR_LIMIT_TEXTS["prose"]}).encode()
-    assert fast_check(PROMPT_COMPLETION)(line) is not None
+    assert fast_check(PROMPT_COMPLETION, use_native=use_native)(line) is not None
 
 
 LONG = "Step 2: check the receipt [1] and Settings -> Billing, then wait until 10:30. " * 40
@@ -210,18 +219,21 @@ LONG = "Step 2: check the receipt [1] and Settings -> Billing, then wait until 1
         LONG + "[EOS]",
         LONG + "<video>",
         "Bot: hi",  # short: the regex
+        "\u013a:" * 300 + "User: hi",  # two bytes a character, U+013A's low byte is ':' (C's memchr)
+        "\U0001f600 " + LONG + "<image>",  # four bytes a character
     ],
 )
-def test_a_reserved_token_in_a_text_of_any_length_is_reported(text: str) -> None:
+def test_a_reserved_token_in_a_text_of_any_length_is_reported(text: str, use_native: bool) -> None:
     for record in (
         conv(turn("user", {"text": text}), turn("assistant", TEXT)),
         conv(turn("user", TEXT), turn("assistant", TEXT), system=[{"text": text}]),
     ):
         line = json.dumps(record).encode() + b"\n"
-        assert fast_check(NOVA)(line) is None
+        assert fast_check(NOVA, use_native=use_native)(line) is None
         assert "reserved_token" in exact_problems(NOVA, line)
 
 
-def test_a_long_text_without_reserved_tokens_takes_the_fast_path() -> None:
-    record = conv(turn("user", {"text": "x:" * 200 + LONG}), turn("assistant", {"text": LONG}))
-    assert fast_check(NOVA)(json.dumps(record).encode()) is not None
+@pytest.mark.parametrize("prefix", ["x:", "\u013a:", "\U0001f600:"])
+def test_a_long_text_without_reserved_tokens_takes_the_fast_path(prefix: str, use_native: bool) -> None:
+    record = conv(turn("user", {"text": prefix * 200 + LONG}), turn("assistant", {"text": LONG}))
+    assert fast_check(NOVA, use_native=use_native)(json.dumps(record).encode()) is not None

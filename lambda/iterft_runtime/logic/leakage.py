@@ -51,7 +51,7 @@ except ImportError:  # not built for this interpreter: suspects sifts in Python,
     NativeSieve = None
 
 from iterft_runtime.logic.lines import TruncatedLine
-from iterft_runtime.logic.validation_fast import Unscanned, prompt_texts
+from iterft_runtime.logic.validation_fast import Checked, prompt_texts
 from iterft_runtime.logic.validation_report import ValidationReport
 from iterft_runtime.models.leakage import LeakageAction, LeakageConfig
 
@@ -458,7 +458,7 @@ class LeakageCheck:
         if batch:
             self._check_batch(first, batch)
 
-    def observe(self, first: int, batch: list[bytes], found: Sequence[Unscanned | None] | None) -> None:
+    def observe(self, first: int, batch: list[bytes], found: Sequence[Checked | None] | None) -> None:
         """Lines `first`, `first` + 1, ... and what the validator's fast path made of them (None: not
         tried): a record it decoded gives its prompts at no parse; any other line is checked alone."""
         if found is None or None in found:
@@ -466,7 +466,7 @@ class LeakageCheck:
                 found = [None] * len(batch)
             for offset in [offset for offset, result in enumerate(found) if result is None]:
                 self._check_line(first + offset, batch[offset])
-        decoded = [(offset, result[4]) for offset, result in enumerate(found) if result is not None]
+        decoded = [(offset, result[3]) for offset, result in enumerate(found) if result is not None]
         prompts = list(map(prompt_texts, [record for _, record in decoded]))
         if None in prompts:  # media conversations: the fast path keeps no record
             for at in [at for at, texts in enumerate(prompts) if texts is None]:

@@ -20,14 +20,14 @@ validation_duplicates (the digests and their bounded window). This module keeps 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from itertools import islice
 from operator import itemgetter
 from typing import TYPE_CHECKING, cast
 
 from iterft_runtime.logic.lines import TruncatedLine
 from iterft_runtime.logic.validation_duplicates import DUPLICATE_WINDOW, MAX_NESTING
-from iterft_runtime.logic.validation_fast import IMAGE, FastPath, Unscanned
+from iterft_runtime.logic.validation_fast import IMAGE, Checked, FastPath
 from iterft_runtime.logic.validation_records import RecordChecker
 from iterft_runtime.logic.validation_report import (
     CODES,
@@ -55,11 +55,8 @@ if TYPE_CHECKING:  # at run time the caller brings it: `iterft validate` imports
 BATCH_BYTES = 64 * 1024
 """About how many bytes of lines _Reader checks together (a batch stays in the CPU's cache)."""
 MAX_BATCH_LINES = 1_024
-JOIN_CHARS = 64 * 1024
-"""Characters of a batch's texts searched for reserved tokens as one string, at most (_any_reserved):
-a larger one passes the allocator's 128 KiB threshold and takes fresh pages every time."""
-_TOKENS, _DIGEST, _MEDIA, _TEXTS = itemgetter(0), itemgetter(1), itemgetter(2), itemgetter(3)
-"""The items of an Unscanned."""
+_TOKENS, _DIGEST, _MEDIA = itemgetter(0), itemgetter(1), itemgetter(2)
+"""The items of a Checked."""
 
 __all__ = [
     "CHARS_PER_TOKEN",
@@ -136,10 +133,9 @@ class _Reader:
     """Every line through the fast path, else the exact one, until the end or the size limit.
 
     Lines come in batches of about BATCH_BYTES. The fast path checks a batch in one C-level loop
-    (map), then searches all its texts for reserved tokens at once; a batch it proves clean, no
-    record a duplicate, is counted in a few C calls: no Python runs a line but the fast path's
-    own. Any other batch (a line the fast path declines, a reserved token, a duplicate, media,
-    line 1, a truncated line, the size limit) goes line by line, in order, as it always did
+    (map); a batch it proves clean, no record a duplicate, is counted in a few C calls: no Python
+    runs a line but the fast path's own. Any other batch (a line the fast path declines, a duplicate,
+    media, line 1, a truncated line, the size limit) goes line by line, in order, as it always did
     (one_by_one), so every problem, count and example is what one line at a time makes.
     """
 
@@ -156,7 +152,7 @@ class _Reader:
         """Bytes read, records and estimated tokens of the lines the fast path proved clean."""
 
     def read(self, lines: Iterable[bytes]) -> None:
-        unscanned, reserved = self.path.unscanned, self.path.reserved
+        read = self.path.read
         first_lines = self.checker.duplicates.first_lines
         observe = self.leakage.observe if self.leakage is not None else None
         stream = iter(lines)
@@ -166,22 +162,18 @@ class _Reader:
             first, count = number + 1, len(batch)
             number += count
             batch_bytes = sum(map(len, batch))
-            found: list[Unscanned | None] | None = None
+            found: list[Checked | None] | None = None
             if (
                 first > 1
                 and self.size + batch_bytes <= self.max_bytes
                 and TruncatedLine not in map(type, batch)
             ):
-                found = list(map(unscanned, batch))
+                found = list(map(read, batch))
             if observe is not None:
                 observe(first, batch, found)
             if found is not None and None not in found:
-                clean = cast(list[Unscanned], found)
-                if (
-                    not any(map(_MEDIA, clean))
-                    and (reserved is None or not _any_reserved(reserved, list(map(_TEXTS, clean))))
-                    and _remember(first_lines, list(map(_DIGEST, clean)), first)
-                ):
+                clean = cast(list[Checked], found)
+                if not any(map(_MEDIA, clean)) and _remember(first_lines, list(map(_DIGEST, clean)), first):
                     self.size += batch_bytes
                     self.records += count
                     self.tokens += sum(map(_TOKENS, clean))
@@ -199,9 +191,9 @@ class _Reader:
         report.records += self.records
         report.estimated_tokens += self.tokens
 
-    def one_by_one(self, first: int, batch: list[bytes], found: list[Unscanned | None] | None) -> bool:
-        """Lines `first`, `first` + 1, ..., `found` what the fast path's first step made of them
-        (None: not known yet); False when the size limit stopped the reading."""
+    def one_by_one(self, first: int, batch: list[bytes], found: list[Checked | None] | None) -> bool:
+        """Lines `first`, `first` + 1, ..., `found` what the fast path made of them (None: not known
+        yet); False when the size limit stopped the reading."""
         checker, report, path = self.checker, self.checker.report, self.path
         first_lines = checker.duplicates.first_lines
         for number, raw in enumerate(batch, start=first):
@@ -217,8 +209,8 @@ class _Reader:
             if number == 1:
                 checker.check_first_bytes(raw)
             if not truncated:
-                result = path.unscanned(raw) if found is None else found[number - first]
-                if result is not None and not (result[3] and path.reserved and path.reserved(result[3])):
+                result = path.read(raw) if found is None else found[number - first]
+                if result is not None:
                     self.records += 1
                     self.tokens += result[0]
                     seen = first_lines.get(result[1])
@@ -231,14 +223,6 @@ class _Reader:
                     continue
             checker.check_line(number, raw)
         return True
-
-
-def _any_reserved(reserved: Callable[[str], bool], texts: list[str]) -> bool:
-    """Whether any of `texts` holds a reserved token: searched as one text ("\\0"-joined) while that
-    stays under JOIN_CHARS, else one by one (a larger string is fresh memory each time, page faults)."""
-    if sum(map(len, texts)) < JOIN_CHARS:
-        return reserved("\0".join(texts))
-    return any(map(reserved, texts))
 
 
 def _remember(first_lines: dict[int, int], digests: list[int], first: int) -> bool:

@@ -2,9 +2,8 @@
 
 Two digests, one for each path a record can take (a record's path depends only on its JSON value,
 never on its spelling, so records equal as JSON always get the same kind):
-- the fast path (validation_fast) hashes a flat tuple of the texts and the record's shape, made by
-  the typed decoders; measured on the benchmark's 12 KB records, hashing that tuple cost a tenth of
-  re-encoding the record canonically (msgspec, sorted keys) and hashing the bytes with blake2b;
+- the fast path (validation_fast) digests the texts the typed decoders made, from a seed that carries
+  the record's shape (TextRules.scan: XXH64 in C, or Python's hash where the extension is not built);
 - the exact path hashes `canonical(record)` (below), whatever the record holds.
 Each kind starts with a different type, so a digest of one never equals one of the other except by
 a 64-bit hash collision (about n**2 / 2**65 likely for n records).

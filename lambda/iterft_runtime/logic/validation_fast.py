@@ -13,9 +13,10 @@ record's JSON value (msgspec is as strict as orjson: lone surrogates, invalid UT
 characters, trailing data are all refused; a repeated key keeps its last value in both), so two
 records equal as JSON always take the same path, and duplicates are compared by digests of one kind.
 
-A check returns (estimated tokens, duplicate digest, media kinds: 1 image, 2 video, 0 none). It
-comes in two steps (FastPath): every rule but the reserved tokens, then the search for them, so
-that validation._read searches a whole batch's texts at once.
+A check returns (estimated tokens, duplicate digest, media kinds: 1 image, 2 video, 0 none, and the
+decoded record). The texts' own rules (none blank, no reserved token) and the digest are one call a
+record, TextRules.scan: C (native/texts.c, the extension iterft_texts) where `make setup` built it,
+else PythonTextRules, to the same answers.
 """
 
 # No `from __future__ import annotations` here: msgspec reads the Structs' annotations when it builds a
@@ -23,7 +24,7 @@ that validation._read searches a whole batch's texts at once.
 import re
 from collections.abc import Callable
 from itertools import repeat
-from typing import Annotated, Literal, TypeVar
+from typing import Annotated, Literal, Protocol, TypeVar
 
 import msgspec
 from msgspec import UNSET, Meta, Struct, UnsetType
@@ -40,11 +41,20 @@ from iterft_runtime.logic.validation_rules import (
 )
 from iterft_runtime.models.families import DataFormat, MediaRules, ModelFamily
 
+try:  # native/texts.c, built by `make setup` and shipped in the Lambda layer: scan in C
+    from iterft_texts import TextRules as _NativeTextRules
+
+    NativeTextRules: type[_NativeTextRules] | None = _NativeTextRules
+except ImportError:  # not built for this interpreter: PythonTextRules, to the same answers
+    NativeTextRules = None
+
 FastResult = tuple[int, int, int]
 FastCheck = Callable[[bytes], FastResult | None]
-Unscanned = tuple[int, int, int, str, object]
-"""A FastResult, the texts still to search for reserved tokens, "\0"-joined ("" when none are), and the
-decoded record (None for media conversations), whose prompts the leakage check reads (prompt_texts)."""
+Checked = tuple[int, int, int, object]
+"""A FastResult and the decoded record (None for media conversations), whose prompts the leakage check
+reads (prompt_texts)."""
+Scanned = tuple[int, int]
+"""The texts' characters and their digest (TextRules.scan)."""
 
 IMAGE, VIDEO = 1, 2
 """Media kinds in a FastResult (validation_rules.MEDIA_KINDS order, from 1)."""
@@ -135,75 +145,83 @@ class _PromptCompletion(Struct, forbid_unknown_fields=True, gc=False):
     completion: str
 
 
+class TextRules(Protocol):
+    """A family's rules for a record's texts, and their digest (native/texts.c or PythonTextRules)."""
+
+    def scan(self, texts: list[str], seed: int, /) -> Scanned | None:
+        """None when a text is empty, only whitespace or holds a reserved token; else the texts'
+        characters and a digest of them from `seed` (equal for equal texts and seed, within a run)."""
+        ...
+
+
+class PythonTextRules:
+    """TextRules in Python, where the extension is not built: the same answers, the digest Python's
+    hash (a digest only compares with those of the same run)."""
+
+    def __init__(self, reserved: tuple[str, ...]) -> None:
+        self.found = reserved_finder(reserved)
+
+    def scan(self, texts: list[str], seed: int, /) -> Scanned | None:
+        if "" in texts or any(map(str.isspace, texts)):
+            return None
+        if self.found is not None and self.found("\0".join(texts)):  # no token holds "\0": none spans two
+            return None
+        return sum(map(len, texts)), hash((seed, *texts))
+
+
+def text_rules(reserved: tuple[str, ...], *, use_native: bool = True) -> TextRules:
+    """The extension's TextRules when built (and `use_native`), else PythonTextRules."""
+    if use_native and NativeTextRules is not None:
+        return NativeTextRules(reserved)
+    return PythonTextRules(reserved)
+
+
 class FastPath:
-    """A format's fast path in two steps, so that many records' texts are searched in one go.
+    """A format's fast path: `read` decodes a line and applies every rule a clean record meets
+    (None: the line takes the exact path); `check` is `read` without the record."""
 
-    `unscanned` decodes a line and applies every rule but the reserved tokens (None: the line
-    takes the exact path); `reserved` (None when the family has none) says whether texts hold a
-    reserved token. A record is clean when `unscanned` passes it and `reserved` finds nothing in
-    its texts: `check`, or `reserved` once over a batch's texts (validation._read). Texts are
-    searched "\0"-joined: no reserved token contains "\0", so no match spans two texts.
-    """
-
-    def __init__(self, family: ModelFamily) -> None:
-        limits = _Limits(family)
-        self.reserved = limits.found
-        self.unscanned: Callable[[bytes], Unscanned | None]
+    def __init__(self, family: ModelFamily, *, use_native: bool = True) -> None:
+        limits = _Limits(family, use_native)
+        self.read: Callable[[bytes], Checked | None]
         if family.data_format is DataFormat.CONVERSATION:
-            self.unscanned = _conversation_check(limits, family.media)
+            self.read = _conversation_check(limits, family.media)
         elif family.data_format is DataFormat.CLAUDE_MESSAGES:
-            self.unscanned = _claude_check(limits)
+            self.read = _claude_check(limits)
         else:
-            self.unscanned = _prompt_completion_check(limits)
+            self.read = _prompt_completion_check(limits)
 
     def check(self, raw: bytes) -> FastResult | None:
-        """One line through the whole fast path."""
-        found = self.unscanned(raw)
-        if found is None or (found[3] and self.reserved is not None and self.reserved(found[3])):
-            return None
-        return found[:3]
+        """One line through the fast path."""
+        found = self.read(raw)
+        return None if found is None else found[:3]
 
 
-def fast_check(family: ModelFamily) -> FastCheck:
+def fast_check(family: ModelFamily, *, use_native: bool = True) -> FastCheck:
     """The fast path for `family`'s data format, a line at a time."""
-    return FastPath(family).check
+    return FastPath(family, use_native=use_native).check
 
 
 class _Limits:
-    """The text rules every format shares: non-blank, no reserved token, under the token warning line."""
+    """The text rules every format shares: non-blank, no reserved token (scan), under the warning line."""
 
-    def __init__(self, family: ModelFamily) -> None:
-        self.found = reserved_finder(family.reserved_tokens)
+    def __init__(self, family: ModelFamily, use_native: bool) -> None:
+        self.scan = text_rules(family.reserved_tokens, use_native=use_native).scan
         self.budget = NEAR_LIMIT_FRACTION * family.max_tokens_per_record
         self.short = int(self.budget / 2.75)
         """Characters up to which texts are surely under the warning line: each text has one or
-        more, so 0.75 x characters + 2 x texts is at most 2.75 x characters (see tokens)."""
+        more, so 0.75 x characters + 2 x texts is at most 2.75 x characters (see estimate)."""
 
-    def tokens(self, texts: list[str], line_bytes: int) -> int | None:
-        """The estimated tokens of `texts`, from a line of `line_bytes` bytes, or None when a rule
-        needs the exact path.
+    def tokens(self, texts: list[str], chars: int, line_bytes: int) -> int | None:
+        """The estimated tokens of `texts`, `chars` characters in all, from a line of `line_bytes`
+        bytes, or None when the record is near the limit and needs the exact path.
 
         A text of n chars has at most (n + 1) // 2 words, so its estimate is at most 0.75 n + 2:
         under that line, characters alone decide (as in RecordChecker._check_texts); over it,
         near_limit_tokens.
         """
-        if "" in texts or any(map(str.isspace, texts)):
-            return None
-        if self.found is not None:
-            joined = "\0".join(texts)  # no token contains "\0": no match spans two texts
-            if self.found(joined):
-                return None
-            chars = len(joined) - len(texts) + 1 if texts else 0
-        else:
-            chars = sum(map(len, texts))
-        return -(-chars // 3) if chars <= self.short else self.estimate(texts, chars, line_bytes)
-
-    def estimate(self, texts: list[str], chars: int, line_bytes: int) -> int | None:
-        """The estimated tokens of `texts`, `chars` characters in all (past `short`) from a line of
-        `line_bytes` bytes, or None."""
-        if 0.75 * chars + 2 * len(texts) > self.budget:
-            return near_limit_tokens(texts, self.budget, line_bytes - chars)
-        return -(-chars // 3)  # math.ceil(chars / CHARS_PER_TOKEN) in integers
+        if chars <= self.short or 0.75 * chars + 2 * len(texts) <= self.budget:
+            return -(-chars // 3)  # math.ceil(chars / CHARS_PER_TOKEN) in integers
+        return near_limit_tokens(texts, self.budget, line_bytes - chars)
 
 
 def near_limit_tokens(texts: list[str], budget: float, escaped: int) -> int | None:
@@ -292,13 +310,13 @@ def reserved_finder(tokens: tuple[str, ...]) -> Found | None:
     return found
 
 
-def _conversation_check(limits: _Limits, media: MediaRules | None) -> Callable[[bytes], Unscanned | None]:
+def _conversation_check(limits: _Limits, media: MediaRules | None) -> Callable[[bytes], Checked | None]:
     decode = msgspec.json.Decoder(_TextConversation).decode
     media_check: FastCheck | None = None  # built for the first line the text decoder refuses
-    estimate, short, scan = limits.estimate, limits.short, limits.found is not None
-    turns, isspace = _TURNS, str.isspace
+    scan, tokens_of, short = limits.scan, limits.tokens, limits.short
+    turns = _TURNS
 
-    def check(raw: bytes) -> Unscanned | None:
+    def check(raw: bytes) -> Checked | None:
         # The per-record Python of the most common format, inlined: it is what the floor leaves.
         nonlocal media_check
         try:
@@ -309,7 +327,7 @@ def _conversation_check(limits: _Limits, media: MediaRules | None) -> Callable[[
             if media_check is None:
                 media_check = _media_conversation_check(limits, media)
             found = media_check(raw)
-            return None if found is None else (*found, "", None)
+            return None if found is None else (*found, None)
         messages = record.messages
         count = len(messages)
         if count == 2:  # one exchange of one block each, the most common record: no comprehension
@@ -325,25 +343,22 @@ def _conversation_check(limits: _Limits, media: MediaRules | None) -> Callable[[
             texts = [block.text for turn in messages for block in turn.content]
         else:
             return None
+        # The digest's seed: how many texts are the system's (-1: no system), the blocks a turn (just
+        # the count when each has one); then every text.
         blocks = len(texts)
-        system = record.system
-        if system is not UNSET:
-            if len(system) == 1:
-                texts.append(system[0].text)
-            else:
-                texts += [block.text for block in system]
-        if "" in texts or any(map(isspace, texts)):
-            return None
-        joined = "\0".join(texts)
-        chars = len(joined) - len(texts) + 1
-        tokens = -(-chars // 3) if chars <= short else estimate(texts, chars, len(raw))
-        if tokens is None:
-            return None
-        # The digest's tuple: how many texts are the system's (-1: no system), the blocks a turn
-        # (just the count when each has one), then every text: one tuple for one record.
         shape = count if blocks == count else tuple([len(turn.content) for turn in messages])
-        digest = hash((len(texts) - blocks if system is not UNSET else -1, shape, *texts))
-        return tokens, digest, 0, joined if scan else "", record
+        system = record.system
+        if system is UNSET:
+            seed = hash((-1, shape))
+        else:
+            texts += [block.text for block in system]
+            seed = hash((len(system), shape))
+        scanned = scan(texts, seed)
+        if scanned is None:
+            return None
+        chars = scanned[0]
+        tokens = -(-chars // 3) if chars <= short else tokens_of(texts, chars, len(raw))
+        return None if tokens is None else (tokens, scanned[1], 0, record)
 
     return check
 
@@ -393,22 +408,23 @@ def _media_conversation_check(limits: _Limits, rules: MediaRules) -> FastCheck:
             return None
         system = record.system
         head = None if system is UNSET else tuple([block.text for block in system])
-        tokens = limits.tokens(texts + list(head or ()), len(raw))
-        if tokens is None:
-            return None
+        texts += head or ()
         shape = tuple([len(turn.content) for turn in messages])
-        digest = hash(("media", head, shape, tuple(blocks), *texts))
-        return tokens, digest, IMAGE if images else VIDEO
+        scanned = limits.scan(texts, hash(("media", head is not None, shape, tuple(blocks))))
+        if scanned is None:
+            return None
+        tokens = limits.tokens(texts, scanned[0], len(raw))
+        return None if tokens is None else (tokens, scanned[1], IMAGE if images else VIDEO)
 
     return check
 
 
-def _claude_check(limits: _Limits) -> Callable[[bytes], Unscanned | None]:
+def _claude_check(limits: _Limits) -> Callable[[bytes], Checked | None]:
     decode = msgspec.json.Decoder(_Claude).decode
-    estimate, short, scan = limits.estimate, limits.short, limits.found is not None
-    turns, isspace = _TURNS, str.isspace
+    scan, tokens_of, short = limits.scan, limits.tokens, limits.short
+    turns = _TURNS
 
-    def check(raw: bytes) -> Unscanned | None:
+    def check(raw: bytes) -> Checked | None:
         # Inlined like the conversation's check: a call is a tenth of a short record's time.
         try:
             record = decode(raw)
@@ -426,43 +442,40 @@ def _claude_check(limits: _Limits) -> Callable[[bytes], Unscanned | None]:
         else:
             return None
         system = record.system
-        head = None if system is UNSET else system
-        if head is not None:
-            texts.append(head)
-        if "" in texts or any(map(isspace, texts)):
+        if system is not UNSET:
+            texts.append(system)
+        scanned = scan(texts, system is UNSET)  # the seed tells a system from a last turn
+        if scanned is None:
             return None
-        chars = sum(map(len, texts))
-        tokens = -(-chars // 3) if chars <= short else estimate(texts, chars, len(raw))
-        if tokens is None:
-            return None
-        return tokens, hash((head, *texts)), 0, "\0".join(texts) if scan else "", record
+        chars = scanned[0]
+        tokens = -(-chars // 3) if chars <= short else tokens_of(texts, chars, len(raw))
+        return None if tokens is None else (tokens, scanned[1], 0, record)
 
     return check
 
 
-def _prompt_completion_check(limits: _Limits) -> Callable[[bytes], Unscanned | None]:
+def _prompt_completion_check(limits: _Limits) -> Callable[[bytes], Checked | None]:
     decode = msgspec.json.Decoder(_PromptCompletion).decode
-    estimate, short, scan = limits.estimate, limits.short, limits.found is not None
+    scan, tokens_of, short = limits.scan, limits.tokens, limits.short
 
-    def check(raw: bytes) -> Unscanned | None:
+    def check(raw: bytes) -> Checked | None:
         try:
             record = decode(raw)
         except DECODE_ERRORS:
             return None
-        prompt, completion = record.prompt, record.completion
-        if not prompt or not completion or prompt.isspace() or completion.isspace():
+        texts = [record.prompt, record.completion]
+        scanned = scan(texts, 0)
+        if scanned is None:
             return None
-        chars = len(prompt) + len(completion)
-        tokens = -(-chars // 3) if chars <= short else estimate([prompt, completion], chars, len(raw))
-        if tokens is None:
-            return None
-        return tokens, hash((prompt, completion)), 0, f"{prompt}\0{completion}" if scan else "", record
+        chars = scanned[0]
+        tokens = -(-chars // 3) if chars <= short else tokens_of(texts, chars, len(raw))
+        return None if tokens is None else (tokens, scanned[1], 0, record)
 
     return check
 
 
 def prompt_texts(record: object) -> list[str] | None:
-    """The prompts of a record the fast path decoded (the 5th item of an Unscanned): each user turn's text
+    """The prompts of a record the fast path decoded (the last item of a Checked): each user turn's text
     (its text blocks "\n"-joined), or the prompt; None for a record it does not keep (media)."""
     kind = record.__class__
     if kind is _TextConversation:

@@ -1,0 +1,101 @@
+"""The validator's text rules in C (native/texts.c, module iterft_texts): built by `make setup`, used by
+the fast path by default, answering as PythonTextRules does on arbitrary text, its digest xxHash's own
+XXH64 (the xxhash package, xxHash's binding) of CPython's code units, and bad input a Python error."""
+
+from __future__ import annotations
+
+import iterft_texts
+import pytest
+import xxhash
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from iterft_runtime.logic.validation_fast import FastPath, PythonTextRules, text_rules
+from iterft_runtime.models.families import CLAUDE_HAIKU, NOVA
+
+RESERVED = NOVA.reserved_tokens
+UNIT_CODECS = {1: "latin-1", 2: "utf-16-le", 4: "utf-32-le"}
+"""The codec that writes a str's code units as CPython stores them in each kind (its widest character
+decides the kind), little-endian as on x86_64 and arm64."""
+
+# Text made of what the rules key on: reserved tokens and their pieces, whitespace of every kind,
+# characters of one, two and four bytes (U+013A's low byte is ':', U+FF1A is the fullwidth colon).
+PIECES = st.sampled_from(
+    [
+        *RESERVED,
+        "User",
+        "[EOS",
+        "image>",
+        ":",
+        "]",
+        ">",
+        " ",
+        "\n",
+        "\xa0",
+        "\u3000",
+        "\u013a",
+        "\uff1a",
+        "\U0001f600",
+    ]
+)
+TEXT = st.one_of(st.text(max_size=30), st.lists(PIECES | st.text(max_size=3), max_size=12).map("".join))
+
+
+def kind(text: str) -> int:
+    widest = max(map(ord, text), default=0)
+    return 1 if widest < 0x100 else 2 if widest < 0x10000 else 4
+
+
+def reference_digest(texts: list[str], seed: int) -> int:
+    digest = seed % 2**64
+    for text in texts:
+        units = text.encode(UNIT_CODECS[kind(text)], "surrogatepass")
+        digest = xxhash.xxh64_intdigest(units, seed=digest ^ kind(text))
+    return digest
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=200), st.integers(0, 2**64 - 1))
+def test_its_hash_is_xxh64(data: bytes, seed: int) -> None:
+    assert iterft_texts.xxh64(data, seed) == xxhash.xxh64_intdigest(data, seed=seed)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.lists(TEXT, max_size=4), st.integers(-(2**63), 2**63 - 1))
+def test_it_answers_as_the_python_rules_do(texts: list[str], seed: int) -> None:
+    native = iterft_texts.TextRules(RESERVED).scan(texts, seed)
+    python = PythonTextRules(RESERVED).scan(texts, seed)
+    if python is None:
+        assert native is None
+    else:
+        assert native == (python[0], reference_digest(texts, seed))
+
+
+def test_equal_texts_have_equal_digests_and_different_ones_differ() -> None:
+    scan = iterft_texts.TextRules(()).scan
+    assert scan(["ab", "c"], 7) == scan(["a" + "b", "c"], 7)
+    others = {scan(texts, seed) for texts, seed in [(["ab", "c"], 7), (["a", "bc"], 7), (["ab", "c"], 8)]}
+    assert len(others) == 3
+    assert scan(["caf\xe9"], 0) != scan(["caf\u01e9"], 0)  # the same low bytes, another kind
+
+
+def test_the_fast_path_scans_in_c_by_default() -> None:
+    assert isinstance(text_rules(RESERVED), iterft_texts.TextRules)
+    assert isinstance(text_rules(RESERVED, use_native=False), PythonTextRules)
+    line = b'{"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]}'
+    assert FastPath(CLAUDE_HAIKU).check(line) is not None
+
+
+def test_bad_input_is_a_python_error() -> None:
+    scan = iterft_texts.TextRules(RESERVED).scan
+    with pytest.raises(TypeError, match="list of str"):
+        scan(("a tuple",), 0)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="list of str"):
+        scan(["fine", b"not text"], 0)  # type: ignore[list-item]
+    with pytest.raises(TypeError):
+        scan(["fine"], "seed")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="texts and seed"):
+        scan(["fine"])  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match="non-empty str"):
+        iterft_texts.TextRules(["User:", ""])
+    with pytest.raises(TypeError, match="non-empty str"):
+        iterft_texts.TextRules([b"User:"])  # type: ignore[list-item]
