@@ -26,14 +26,16 @@ node_modules/.installed: package.json package-lock.json
 
 # The C extensions (native/NAME.c, module iterft_NAME: the leakage check's filter, the validator's text
 # rules), compiled for the virtualenv's Python and put on its path (a .pth); without them the same answers
-# come from Python, slower.
+# come from Python, slower. -ftree-vectorize: GCC's -O2 leaves the word count one byte at a time (12x
+# slower); clang vectorises at -O2 already.
 NATIVE_SOURCES := $(wildcard native/*.c)
 build/native/.built: $(NATIVE_SOURCES) $(VENV)/.installed
 	rm -rf build/native && mkdir -p build/native
 	include="$$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_paths()["include"])')"; \
 	suffix="$$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_config_var("EXT_SUFFIX"))')"; \
 	for source in $(NATIVE_SOURCES); do \
-		$(CC) -O2 -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers -shared -fPIC \
+		$(CC) -O2 -ftree-vectorize -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers \
+			-shared -fPIC \
 			-I"$$include" "$$source" -o "build/native/iterft_$$(basename "$$source" .c)$$suffix" || exit 1; \
 	done
 	$(BIN)/python -c 'import pathlib, site; pathlib.Path(site.getsitepackages()[0], "iterft-native.pth").write_text(str(pathlib.Path("build/native").resolve()) + "\n")'

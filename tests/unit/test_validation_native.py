@@ -1,6 +1,7 @@
 """The validator's text rules in C (native/texts.c, module iterft_texts): built by `make setup`, used by
-the fast path by default, answering as PythonTextRules does on arbitrary text, its digest xxHash's own
-XXH64 (the xxhash package, xxHash's binding) of CPython's code units, and bad input a Python error."""
+the fast path by default, answering as PythonTextRules does on arbitrary text, counting words as
+str.split does, its digest xxHash's own XXH64 (the xxhash package, xxHash's binding) of CPython's code
+units, and bad input a Python error."""
 
 from __future__ import annotations
 
@@ -9,8 +10,17 @@ import pytest
 import xxhash
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from iterft_runtime.logic.validation_fast import FastPath, PythonTextRules, text_rules
+from iterft_runtime.logic.validation_fast import (
+    MAX_FAST_TURNS,
+    FastPath,
+    PythonTextRules,
+    _Text,
+    _TextTurn,
+    text_rules,
+)
+from iterft_runtime.logic.validation_rules import estimate_tokens
 from iterft_runtime.models.families import CLAUDE_HAIKU, NOVA
+from msgspec import UNSET, UnsetType
 
 RESERVED = NOVA.reserved_tokens
 UNIT_CODECS = {1: "latin-1", 2: "utf-16-le", 4: "utf-32-le"}
@@ -62,7 +72,7 @@ def test_its_hash_is_xxh64(data: bytes, seed: int) -> None:
 @settings(max_examples=3000, deadline=None)
 @given(st.lists(TEXT, max_size=4), st.integers(-(2**63), 2**63 - 1))
 def test_it_answers_as_the_python_rules_do(texts: list[str], seed: int) -> None:
-    native = iterft_texts.TextRules(RESERVED).scan(texts, seed)
+    native = iterft_texts.TextRules(RESERVED, MAX_FAST_TURNS).scan(texts, seed)
     python = PythonTextRules(RESERVED).scan(texts, seed)
     if python is None:
         assert native is None
@@ -70,8 +80,50 @@ def test_it_answers_as_the_python_rules_do(texts: list[str], seed: int) -> None:
         assert native == (python[0], reference_digest(texts, seed))
 
 
+SPACED = st.sampled_from(
+    [" ", "\t", "\n", "\x1c", "\x85", "\xa0", "\u3000", "\x08", "a", "\xe9", "\U0001f600"]
+)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.one_of(st.text(), st.text(SPACED), st.text(SPACED, min_size=300, max_size=1000)))
+def test_its_words_and_estimate_are_the_exact_paths(text: str) -> None:
+    """Whitespace of every kind, and texts past the 255-character blocks the 1-byte count goes by."""
+    rules = iterft_texts.TextRules((), 4)
+    assert rules.words(text) == len(text.split())
+    assert rules.estimate([text, text[::2]], 0) == estimate_tokens(text) + estimate_tokens(text[::2])
+
+
+BLOCKS = st.lists(TEXT.map(lambda text: _Text(text=text)), min_size=1, max_size=3)
+TURNS = st.lists(
+    st.builds(_TextTurn, role=st.sampled_from(["user", "assistant"]), content=BLOCKS), max_size=6
+)
+CONVERSATION = st.tuples(TURNS, st.one_of(st.just(UNSET), st.lists(TEXT.map(lambda text: _Text(text=text)))))
+Conversation = tuple[list[_TextTurn], "list[_Text] | UnsetType"]
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(CONVERSATION, min_size=1, max_size=4))
+def test_its_conversations_are_the_python_rules_ones(conversations: list[Conversation]) -> None:
+    """Role order, the texts' rules and characters as PythonTextRules.conversation; two conversations'
+    digests equal in C exactly when they are in Python (the same texts and shape)."""
+    native = [iterft_texts.TextRules(RESERVED, MAX_FAST_TURNS).conversation(*each) for each in conversations]
+    python = [PythonTextRules(RESERVED).conversation(*each) for each in conversations]
+    assert [None if found is None else found[0] for found in native] == [
+        None if found is None else found[0] for found in python
+    ]
+    for one, two in [(a, b) for a in range(len(python)) for b in range(a) if python[a] and python[b]]:
+        assert (native[one] == native[two]) == (python[one] == python[two])
+
+
+def test_a_conversation_over_max_turns_is_declined() -> None:
+    turns = [_TextTurn(role=role, content=[_Text(text="x")]) for role in ["user", "assistant"] * 3]
+    assert iterft_texts.TextRules((), 6).conversation(turns, UNSET) is not None
+    assert iterft_texts.TextRules((), 4).conversation(turns, UNSET) is None
+
+
 def test_equal_texts_have_equal_digests_and_different_ones_differ() -> None:
-    scan = iterft_texts.TextRules(()).scan
+    scan = iterft_texts.TextRules((), MAX_FAST_TURNS).scan
     assert scan(["ab", "c"], 7) == scan(["a" + "b", "c"], 7)
     others = {scan(texts, seed) for texts, seed in [(["ab", "c"], 7), (["a", "bc"], 7), (["ab", "c"], 8)]}
     assert len(others) == 3
@@ -86,16 +138,25 @@ def test_the_fast_path_scans_in_c_by_default() -> None:
 
 
 def test_bad_input_is_a_python_error() -> None:
-    scan = iterft_texts.TextRules(RESERVED).scan
+    scan = iterft_texts.TextRules(RESERVED, MAX_FAST_TURNS).scan
     with pytest.raises(TypeError, match="list of str"):
         scan(("a tuple",), 0)  # type: ignore[arg-type]
-    with pytest.raises(TypeError, match="list of str"):
+    with pytest.raises(TypeError, match="must be str, not bytes"):
         scan(["fine", b"not text"], 0)  # type: ignore[list-item]
     with pytest.raises(TypeError):
         scan(["fine"], "seed")  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="texts and seed"):
         scan(["fine"])  # type: ignore[call-arg]
     with pytest.raises(TypeError, match="non-empty str"):
-        iterft_texts.TextRules(["User:", ""])
+        iterft_texts.TextRules(["User:", ""], 4)
     with pytest.raises(TypeError, match="non-empty str"):
-        iterft_texts.TextRules([b"User:"])  # type: ignore[list-item]
+        iterft_texts.TextRules([b"User:"], 4)  # type: ignore[list-item]
+    with pytest.raises(ValueError, match="max_turns"):
+        iterft_texts.TextRules([], 1)
+    conversation = iterft_texts.TextRules((), 4).conversation
+    with pytest.raises(TypeError, match="messages must be a list"):
+        conversation((), UNSET)
+    with pytest.raises(AttributeError, match="role"):
+        conversation([object(), object()], UNSET)
+    with pytest.raises(TypeError, match="content must be a list"):
+        conversation([_TextTurn(role="user", content=(_Text(text="x"),)), object()], UNSET)  # type: ignore[arg-type]

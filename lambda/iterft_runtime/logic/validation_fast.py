@@ -67,7 +67,7 @@ SCAN_CHARS_PER_CHECK = 256
 one in this many characters) gets the regex (reserved_finder): checking an occurrence in Python
 costs about as much as the regex stepping through a few hundred characters."""
 ASCII_WHITESPACE = bytes(code for code in range(128) if chr(code).isspace())
-"""The ASCII characters str.split() splits on (near_limit_tokens)."""
+"""The ASCII characters str.split() splits on (estimate_near_limit)."""
 DECODE_ERRORS = (msgspec.DecodeError, UnicodeDecodeError)
 """What a refused line raises (invalid UTF-8 comes as UnicodeDecodeError)."""
 # Digests: a flat tuple a record, whose first item is never a (key, value) pair, as every first
@@ -153,6 +153,17 @@ class TextRules(Protocol):
         characters and a digest of them from `seed` (equal for equal texts and seed, within a run)."""
         ...
 
+    def conversation(self, messages: list[_TextTurn], system: list[_Text] | UnsetType, /) -> Scanned | None:
+        """None unless the turns alternate from user to assistant (2 to MAX_FAST_TURNS) and `scan`
+        passes their texts, then the system's; else the characters and a digest of the texts, the
+        blocks a turn and the system's."""
+        ...
+
+    def estimate(self, texts: list[str], escaped: int, /) -> int:
+        """The exact path's token estimate of `texts` (the sum of estimate_tokens), which `escaped`
+        (the line's bytes less the texts' characters) may help prove without counting words."""
+        ...
+
 
 class PythonTextRules:
     """TextRules in Python, where the extension is not built: the same answers, the digest Python's
@@ -168,11 +179,28 @@ class PythonTextRules:
             return None
         return sum(map(len, texts)), hash((seed, *texts))
 
+    def conversation(self, messages: list[_TextTurn], system: list[_Text] | UnsetType, /) -> Scanned | None:
+        if tuple([turn.role for turn in messages]) != _TURNS.get(len(messages)):
+            return None
+        shape = tuple([len(turn.content) for turn in messages])
+        return self.scan(
+            conversation_texts(messages, system), hash((-1 if system is UNSET else len(system), shape))
+        )
+
+    def estimate(self, texts: list[str], escaped: int, /) -> int:
+        return estimate_near_limit(texts, escaped)
+
+
+def conversation_texts(messages: list[_TextTurn], system: list[_Text] | UnsetType) -> list[str]:
+    """The texts of a conversation's turns, then its system's."""
+    texts = [block.text for turn in messages for block in turn.content]
+    return texts if system is UNSET else texts + [block.text for block in system]
+
 
 def text_rules(reserved: tuple[str, ...], *, use_native: bool = True) -> TextRules:
     """The extension's TextRules when built (and `use_native`), else PythonTextRules."""
     if use_native and NativeTextRules is not None:
-        return NativeTextRules(reserved)
+        return NativeTextRules(reserved, MAX_FAST_TURNS)
     return PythonTextRules(reserved)
 
 
@@ -205,7 +233,8 @@ class _Limits:
     """The text rules every format shares: non-blank, no reserved token (scan), under the warning line."""
 
     def __init__(self, family: ModelFamily, use_native: bool) -> None:
-        self.scan = text_rules(family.reserved_tokens, use_native=use_native).scan
+        rules = text_rules(family.reserved_tokens, use_native=use_native)
+        self.scan, self.conversation, self.estimate = rules.scan, rules.conversation, rules.estimate
         self.budget = NEAR_LIMIT_FRACTION * family.max_tokens_per_record
         self.short = int(self.budget / 2.75)
         """Characters up to which texts are surely under the warning line: each text has one or
@@ -216,16 +245,17 @@ class _Limits:
         bytes, or None when the record is near the limit and needs the exact path.
 
         A text of n chars has at most (n + 1) // 2 words, so its estimate is at most 0.75 n + 2:
-        under that line, characters alone decide (as in RecordChecker._check_texts); over it,
-        near_limit_tokens.
+        under that line, characters alone decide (as in RecordChecker._check_texts); over it, words
+        may (TextRules.estimate).
         """
         if chars <= self.short or 0.75 * chars + 2 * len(texts) <= self.budget:
             return -(-chars // 3)  # math.ceil(chars / CHARS_PER_TOKEN) in integers
-        return near_limit_tokens(texts, self.budget, line_bytes - chars)
+        tokens = self.estimate(texts, line_bytes - chars)
+        return tokens if tokens <= self.budget else None
 
 
-def near_limit_tokens(texts: list[str], budget: float, escaped: int) -> int | None:
-    """The exact path's estimate of texts long enough to need words counted, or None over `budget`.
+def estimate_near_limit(texts: list[str], escaped: int) -> int:
+    """The exact path's estimate of texts long enough that words may count, in Python.
 
     Splitting a 20,000-character text into words costs five times parsing its record; an upper
     bound on its words usually proves the characters decide without it. A word ends at whitespace
@@ -248,7 +278,7 @@ def near_limit_tokens(texts: list[str], budget: float, escaped: int) -> int | No
             tokens += -(-length // CHARS_PER_TOKEN)  # estimate_tokens(text), its words proven fewer
         else:
             tokens += estimate_tokens(text)
-    return tokens if tokens <= budget else None
+    return tokens
 
 
 def utf8_whitespace_bound(text: str) -> int:
@@ -313,11 +343,9 @@ def reserved_finder(tokens: tuple[str, ...]) -> Found | None:
 def _conversation_check(limits: _Limits, media: MediaRules | None) -> Callable[[bytes], Checked | None]:
     decode = msgspec.json.Decoder(_TextConversation).decode
     media_check: FastCheck | None = None  # built for the first line the text decoder refuses
-    scan, tokens_of, short = limits.scan, limits.tokens, limits.short
-    turns = _TURNS
+    conversation, tokens_of, short = limits.conversation, limits.tokens, limits.short
 
     def check(raw: bytes) -> Checked | None:
-        # The per-record Python of the most common format, inlined: it is what the floor leaves.
         nonlocal media_check
         try:
             record = decode(raw)
@@ -328,36 +356,13 @@ def _conversation_check(limits: _Limits, media: MediaRules | None) -> Callable[[
                 media_check = _media_conversation_check(limits, media)
             found = media_check(raw)
             return None if found is None else (*found, None)
-        messages = record.messages
-        count = len(messages)
-        if count == 2:  # one exchange of one block each, the most common record: no comprehension
-            question, answer = messages
-            if question.role != "user" or answer.role != "assistant":
-                return None
-            asked, answered = question.content, answer.content
-            if len(asked) == 1 and len(answered) == 1:
-                texts = [asked[0].text, answered[0].text]
-            else:
-                texts = [block.text for block in asked] + [block.text for block in answered]
-        elif tuple([turn.role for turn in messages]) == turns.get(count):
-            texts = [block.text for turn in messages for block in turn.content]
-        else:
-            return None
-        # The digest's seed: how many texts are the system's (-1: no system), the blocks a turn (just
-        # the count when each has one); then every text.
-        blocks = len(texts)
-        shape = count if blocks == count else tuple([len(turn.content) for turn in messages])
-        system = record.system
-        if system is UNSET:
-            seed = hash((-1, shape))
-        else:
-            texts += [block.text for block in system]
-            seed = hash((len(system), shape))
-        scanned = scan(texts, seed)
+        scanned = conversation(record.messages, record.system)  # role order, texts, digest: one call
         if scanned is None:
             return None
         chars = scanned[0]
-        tokens = -(-chars // 3) if chars <= short else tokens_of(texts, chars, len(raw))
+        if chars <= short:
+            return -(-chars // 3), scanned[1], 0, record
+        tokens = tokens_of(conversation_texts(record.messages, record.system), chars, len(raw))
         return None if tokens is None else (tokens, scanned[1], 0, record)
 
     return check
