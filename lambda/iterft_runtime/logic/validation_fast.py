@@ -238,7 +238,7 @@ class _Limits:
         self.budget = NEAR_LIMIT_FRACTION * family.max_tokens_per_record
         self.short = int(self.budget / 2.75)
         """Characters up to which texts are surely under the warning line: each text has one or
-        more, so 0.75 x characters + 2 x texts is at most 2.75 x characters (see estimate)."""
+        more, so 0.75 x characters + 2 x texts is at most 2.75 x characters (see tokens)."""
 
     def tokens(self, texts: list[str], chars: int, line_bytes: int) -> int | None:
         """The estimated tokens of `texts`, `chars` characters in all, from a line of `line_bytes`
