@@ -14,6 +14,9 @@ The default L is 0.3 s: the fast end of what a real Converse call to a small mod
 Everything else (moto's server, the Step Functions interpreter, the in-process Lambdas, boto3)
 shares one Python process, and its cost per call does not shrink with L: `cpu_ms_per_record` is
 that cost, and `--eval-latency 0.02` shows where it becomes the limit.
+
+The handlers' JSON logs and everything else the run writes go to out/bench/evaluation.log (the
+runner's output stays one line per figure).
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from benchmarks import Benchmark, Figure, Options
+from benchmarks import OUT, Benchmark, Figure, Options, output_to
 
 TARGET_RATIO = 1.3
 LINEAGE = "bench"
@@ -200,10 +203,14 @@ def figures(
         yield Figure("load_average", load, 2)  # 1-minute: other jobs share the cores
 
 
+LOG = OUT / "evaluation.log"
+
+
 def run(options: Options) -> Iterator[Figure]:
-    measured = measure(
-        options.eval_records, options.eval_latency_s, options.eval_concurrency, rounds=options.repeats
-    )
+    with output_to(LOG):
+        measured = measure(
+            options.eval_records, options.eval_latency_s, options.eval_concurrency, rounds=options.repeats
+        )
     best = min(measured, key=lambda one: one.wall_seconds)
     load = os.getloadavg()[0]
     yield from figures(options.eval_records, options.eval_latency_s, options.eval_concurrency, best, load)
