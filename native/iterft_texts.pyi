@@ -4,14 +4,14 @@ from collections.abc import Iterable
 from typing import Any
 
 class TextRules:
-    def __init__(self, reserved: Iterable[str], max_turns: int) -> None: ...
+    def __init__(self, reserved: Iterable[str], max_turns: int, key: int) -> None: ...
     def scan(self, texts: list[str], seed: int, /) -> tuple[int, int] | None:
         """None when a text is empty, only whitespace or holds a reserved token; else (the texts'
         characters, their digest from seed)."""
-    def conversation(self, messages: list[Any], system: object, /) -> tuple[int, int] | None:
+    def conversation(self, messages: list[Any], system: list[Any] | None, /) -> tuple[int, int] | None:
         """None unless the turns (`.role`, `.content`: blocks with `.text`) alternate from user to
-        assistant (2 to max_turns) and scan passes their texts, then the system blocks' (not a list:
-        none); else (characters, digest of the texts, the blocks a turn and the system's)."""
+        assistant (2 to max_turns) and scan passes their texts, then the system blocks' (None: no
+        system); else (characters, digest of the texts, the blocks a turn and the system's)."""
     def words(self, text: str, /) -> int:
         """len(text.split()), without the list."""
     def estimate(self, texts: list[str], escaped: int, /) -> int:

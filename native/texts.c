@@ -81,8 +81,8 @@ static uint64_t xxh64(const unsigned char *p, size_t len, uint64_t seed) {
         h = seed + P5;
     }
     h += (uint64_t)len;
-    for (; p + 8 <= end; p += 8) h = rotl(h ^ xxh_round(0, read64(p)), 27) * P1 + P4;
-    if (p + 4 <= end) {
+    for (; end - p >= 8; p += 8) h = rotl(h ^ xxh_round(0, read64(p)), 27) * P1 + P4;
+    if (end - p >= 4) {
         h = rotl(h ^ (uint64_t)read32(p) * P1, 23) * P2 + P3;
         p += 4;
     }
@@ -108,6 +108,8 @@ typedef struct {
     Group *groups;
     Py_ssize_t ngroups;
     Py_ssize_t max_turns; /* the longest conversation `conversation` takes */
+    uint64_t key;         /* every digest starts from it: random a run (Python's), so nobody who writes a
+                             record can aim its digest at another's (XXH64 with a known seed is invertible) */
 } TextRules;
 
 static PyObject *ROLE, *CONTENT, *TEXT; /* attribute names, interned */
@@ -169,10 +171,12 @@ static int blank(int kind, const void *data, Py_ssize_t length) {
 }
 
 static int TextRules_init(TextRules *self, PyObject *args, PyObject *kwargs) {
-    static char *keywords[] = {"reserved", "max_turns", NULL};
-    PyObject *given;
+    static char *keywords[] = {"reserved", "max_turns", "key", NULL};
+    PyObject *given, *key;
     Py_ssize_t max_turns;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "On:TextRules", keywords, &given, &max_turns)) return -1;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OnO:TextRules", keywords, &given, &max_turns, &key)) return -1;
+    uint64_t key_value = (uint64_t)PyLong_AsUnsignedLongLongMask(key);
+    if (key_value == (uint64_t)-1 && PyErr_Occurred()) return -1;
     if (max_turns < 2) {
         PyErr_SetString(PyExc_ValueError, "TextRules: max_turns must be 2 or more");
         return -1;
@@ -185,6 +189,11 @@ static int TextRules_init(TextRules *self, PyObject *args, PyObject *kwargs) {
         if (!PyUnicode_Check(token) || PyUnicode_GET_LENGTH(token) == 0) {
             Py_DECREF(tokens);
             PyErr_SetString(PyExc_TypeError, "TextRules: reserved tokens must be non-empty str");
+            return -1;
+        }
+        if (PyUnicode_FindChar(token, 0, 0, PyUnicode_GET_LENGTH(token), 1) != -1) {
+            Py_DECREF(tokens);
+            PyErr_SetString(PyExc_ValueError, "TextRules: a reserved token may not hold \"\\0\"");
             return -1;
         }
     }
@@ -221,6 +230,7 @@ static int TextRules_init(TextRules *self, PyObject *args, PyObject *kwargs) {
     self->groups = groups;
     self->ngroups = ngroups;
     self->max_turns = max_turns;
+    self->key = key_value;
     return 0;
 }
 
@@ -290,45 +300,59 @@ static PyObject *scanned(const Scan *scan) {
     return Py_BuildValue("(nK)", scan->chars, (unsigned long long)scan->digest);
 }
 
-static int ready(TextRules *self) {
-    if (self->tokens) return 1;
-    PyErr_SetString(PyExc_RuntimeError, "TextRules is not initialised");
-    return 0;
+/* Whether `self` is initialised and given two arguments; else an exception (`usage` for the arguments). */
+static int ready(TextRules *self, Py_ssize_t nargs, const char *usage) {
+    if (!self->tokens) {
+        PyErr_SetString(PyExc_RuntimeError, "TextRules is not initialised");
+        return 0;
+    }
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, usage);
+        return 0;
+    }
+    return 1;
 }
+
+/* A digest closed with the number of texts it chained: one record's chain is never the start of
+ * another's. */
+static uint64_t closed(uint64_t digest, Py_ssize_t count) { return xxh_merge(digest, (uint64_t)count); }
 
 PyDoc_STRVAR(scan_doc,
              "scan(texts: list[str], seed: int) -> tuple[int, int] | None: None when a text is empty, only "
              "whitespace or holds a reserved token; else (the texts' characters, their digest from seed)");
 
 static PyObject *TextRules_scan(TextRules *self, PyObject *const *args, Py_ssize_t nargs) {
-    if (!ready(self)) return NULL;
-    if (nargs != 2) {
-        PyErr_SetString(PyExc_TypeError, "scan takes texts and seed");
-        return NULL;
-    }
+    if (!ready(self, nargs, "scan takes texts and seed")) return NULL;
     PyObject *texts = args[0];
     if (!PyList_Check(texts)) {
         PyErr_SetString(PyExc_TypeError, "texts must be a list of str");
         return NULL;
     }
-    Scan scan = {.digest = (uint64_t)PyLong_AsUnsignedLongLongMask(args[1])};
-    if (scan.digest == (uint64_t)-1 && PyErr_Occurred()) return NULL;
-    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(texts); i++) {
-        int taken = take(self, PyList_GET_ITEM(texts, i), &scan);
+    uint64_t seed = (uint64_t)PyLong_AsUnsignedLongLongMask(args[1]);
+    if (seed == (uint64_t)-1 && PyErr_Occurred()) return NULL;
+    Scan scan = {.digest = xxh_merge(self->key, seed)};
+    Py_ssize_t count = PyList_GET_SIZE(texts);
+    for (Py_ssize_t i = 0; i < count; i++) {
+        int taken = take(self, PyList_GET_ITEM(texts, i), &scan); /* str: no Python code runs */
         if (taken < 0) return NULL;
         if (!taken) Py_RETURN_NONE;
     }
+    scan.digest = closed(scan.digest, count);
     return scanned(&scan);
 }
 
-/* The `.text` of each block of the list `blocks` into `scan`: as take. */
+/* The `.text` of each block of the list `blocks` into `scan`: as take. A block is held while read (an
+ * attribute read may run Python code, which may change the list). */
 static int take_blocks(TextRules *self, PyObject *blocks, Scan *scan) {
     if (!PyList_Check(blocks)) {
         PyErr_SetString(PyExc_TypeError, "a turn's content must be a list");
         return -1;
     }
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(blocks); i++) {
-        PyObject *text = PyObject_GetAttr(PyList_GET_ITEM(blocks, i), TEXT);
+        PyObject *block = PyList_GET_ITEM(blocks, i);
+        Py_INCREF(block);
+        PyObject *text = PyObject_GetAttr(block, TEXT);
+        Py_DECREF(block);
         if (!text) return -1;
         int taken = take(self, text, scan);
         Py_DECREF(text);
@@ -344,50 +368,60 @@ static int is_ascii(PyObject *value, const char *expected) {
 }
 
 PyDoc_STRVAR(conversation_doc,
-             "conversation(messages: list, system: list | object) -> tuple[int, int] | None: a conversation's "
-             "turns (`.role`, `.content`: blocks with `.text`) and system blocks (not a list: none); None "
+             "conversation(messages: list, system: list | None) -> tuple[int, int] | None: a conversation's "
+             "turns (`.role`, `.content`: blocks with `.text`) and system blocks (None: no system); None "
              "unless the roles are user, assistant, ... ending with assistant (2 to max_turns turns) and scan "
              "passes every text (turns' blocks in order, then the system's); else (characters, digest), the "
              "digest of the texts and the blocks a turn and system blocks");
 
 static PyObject *TextRules_conversation(TextRules *self, PyObject *const *args, Py_ssize_t nargs) {
-    if (!ready(self)) return NULL;
-    if (nargs != 2) {
-        PyErr_SetString(PyExc_TypeError, "conversation takes messages and system");
-        return NULL;
-    }
+    if (!ready(self, nargs, "conversation takes messages and system")) return NULL;
     PyObject *messages = args[0], *system = args[1];
     if (!PyList_Check(messages)) {
         PyErr_SetString(PyExc_TypeError, "messages must be a list");
         return NULL;
     }
+    if (system != Py_None && !PyList_Check(system)) {
+        PyErr_SetString(PyExc_TypeError, "system must be a list or None");
+        return NULL;
+    }
     Py_ssize_t count = PyList_GET_SIZE(messages);
     if (count < 2 || count % 2 || count > self->max_turns) Py_RETURN_NONE;
-    Scan scan = {0};
+    /* Each turn is held while read, and the list's size checked each time: an attribute read may run
+     * Python code (not a msgspec Struct's), which may change the lists. */
+    Scan scan = {.digest = self->key};
     uint64_t shape = P5; /* the blocks of each turn, then the system's, mixed by xxHash's round */
-    for (Py_ssize_t i = 0; i < count; i++) {
+    Py_ssize_t texts = 0;
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(messages); i++) {
         PyObject *turn = PyList_GET_ITEM(messages, i);
+        Py_INCREF(turn);
         PyObject *role = PyObject_GetAttr(turn, ROLE);
-        if (!role) return NULL;
+        PyObject *content = role ? PyObject_GetAttr(turn, CONTENT) : NULL;
+        Py_DECREF(turn);
+        if (!content) {
+            Py_XDECREF(role);
+            return NULL;
+        }
         int expected = is_ascii(role, i % 2 ? "assistant" : "user");
         Py_DECREF(role);
-        if (!expected) Py_RETURN_NONE;
-        PyObject *content = PyObject_GetAttr(turn, CONTENT);
-        if (!content) return NULL;
-        int taken = take_blocks(self, content, &scan);
-        if (taken > 0) shape = xxh_round(shape, (uint64_t)PyList_GET_SIZE(content));
+        Py_ssize_t blocks = PyList_Check(content) ? PyList_GET_SIZE(content) : 0;
+        int taken = expected ? take_blocks(self, content, &scan) : 0;
         Py_DECREF(content);
         if (taken < 0) return NULL;
         if (!taken) Py_RETURN_NONE;
+        shape = xxh_round(shape, (uint64_t)blocks);
+        texts += blocks;
     }
+    if (PyList_GET_SIZE(messages) != count) Py_RETURN_NONE; /* changed while read */
     uint64_t head = (uint64_t)-1; /* no system */
-    if (PyList_Check(system)) {
+    if (system != Py_None) {
+        head = (uint64_t)PyList_GET_SIZE(system);
         int taken = take_blocks(self, system, &scan);
         if (taken < 0) return NULL;
         if (!taken) Py_RETURN_NONE;
-        head = (uint64_t)PyList_GET_SIZE(system);
+        texts += (Py_ssize_t)head;
     }
-    scan.digest = xxh_merge(xxh_merge(scan.digest, shape), head);
+    scan.digest = closed(xxh_merge(xxh_merge(scan.digest, shape), head), texts);
     return scanned(&scan);
 }
 
@@ -428,8 +462,8 @@ static PyMethodDef TextRules_methods[] = {
 static PyTypeObject TextRulesType = {
     PyVarObject_HEAD_INIT(NULL, 0)
     .tp_name = "iterft_texts.TextRules",
-    .tp_doc = PyDoc_STR("TextRules(reserved, max_turns): a family's reserved tokens, and its texts' rules and "
-                        "digest"),
+    .tp_doc = PyDoc_STR("TextRules(reserved, max_turns, key): a family's reserved tokens, and its texts' rules "
+                        "and digest (from key)"),
     .tp_basicsize = sizeof(TextRules),
     .tp_flags = Py_TPFLAGS_DEFAULT,
     .tp_new = PyType_GenericNew,

@@ -2,11 +2,12 @@
 
 Two digests, one for each path a record can take (a record's path depends only on its JSON value,
 never on its spelling, so records equal as JSON always get the same kind):
-- the fast path (validation_fast) digests the texts the typed decoders made, from a seed that carries
-  the record's shape (TextRules.scan: XXH64 in C, or Python's hash where the extension is not built);
+- the fast path (validation_fast) digests the texts the typed decoders made and the record's shape
+  (TextRules: XXH64 in C from a random key, or Python's hash where the extension is not built);
 - the exact path hashes `canonical(record)` (below), whatever the record holds.
-Each kind starts with a different type, so a digest of one never equals one of the other except by
-a 64-bit hash collision (about n**2 / 2**65 likely for n records).
+Two records of different content, of either path, get equal digests only by a 64-bit collision (about
+n**2 / 2**65 likely for n records); both hashes are keyed a run (Python's unless PYTHONHASHSEED fixes
+it), so no record can be written to collide with another.
 """
 
 from __future__ import annotations

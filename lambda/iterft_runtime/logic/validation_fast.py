@@ -22,6 +22,7 @@ else PythonTextRules, to the same answers.
 # No `from __future__ import annotations` here: msgspec reads the Structs' annotations when it builds a
 # decoder, at the start of every file, and evaluating them from strings cost a third of a millisecond.
 import re
+import secrets
 from collections.abc import Callable
 from itertools import repeat
 from typing import Annotated, Literal, Protocol, TypeVar
@@ -153,10 +154,10 @@ class TextRules(Protocol):
         characters and a digest of them from `seed` (equal for equal texts and seed, within a run)."""
         ...
 
-    def conversation(self, messages: list[_TextTurn], system: list[_Text] | UnsetType, /) -> Scanned | None:
+    def conversation(self, messages: list[_TextTurn], system: list[_Text] | None, /) -> Scanned | None:
         """None unless the turns alternate from user to assistant (2 to MAX_FAST_TURNS) and `scan`
-        passes their texts, then the system's; else the characters and a digest of the texts, the
-        blocks a turn and the system's."""
+        passes their texts, then the system's (None: no system); else the characters and a digest of
+        the texts, the blocks a turn and the system's."""
         ...
 
     def estimate(self, texts: list[str], escaped: int, /) -> int:
@@ -170,6 +171,8 @@ class PythonTextRules:
     hash (a digest only compares with those of the same run)."""
 
     def __init__(self, reserved: tuple[str, ...]) -> None:
+        if any("\0" in token for token in reserved):  # texts are searched "\0"-joined
+            raise ValueError('a reserved token may not hold "\\0"')
         self.found = reserved_finder(reserved)
 
     def scan(self, texts: list[str], seed: int, /) -> Scanned | None:
@@ -179,28 +182,30 @@ class PythonTextRules:
             return None
         return sum(map(len, texts)), hash((seed, *texts))
 
-    def conversation(self, messages: list[_TextTurn], system: list[_Text] | UnsetType, /) -> Scanned | None:
+    def conversation(self, messages: list[_TextTurn], system: list[_Text] | None, /) -> Scanned | None:
         if tuple([turn.role for turn in messages]) != _TURNS.get(len(messages)):
             return None
         shape = tuple([len(turn.content) for turn in messages])
         return self.scan(
-            conversation_texts(messages, system), hash((-1 if system is UNSET else len(system), shape))
+            conversation_texts(messages, system), hash((-1 if system is None else len(system), shape))
         )
 
     def estimate(self, texts: list[str], escaped: int, /) -> int:
         return estimate_near_limit(texts, escaped)
 
 
-def conversation_texts(messages: list[_TextTurn], system: list[_Text] | UnsetType) -> list[str]:
+def conversation_texts(messages: list[_TextTurn], system: list[_Text] | None) -> list[str]:
     """The texts of a conversation's turns, then its system's."""
     texts = [block.text for turn in messages for block in turn.content]
-    return texts if system is UNSET else texts + [block.text for block in system]
+    return texts if system is None else texts + [block.text for block in system]
 
 
 def text_rules(reserved: tuple[str, ...], *, use_native: bool = True) -> TextRules:
-    """The extension's TextRules when built (and `use_native`), else PythonTextRules."""
+    """The extension's TextRules when built (and `use_native`), else PythonTextRules. The extension's
+    digests start from a random key, as Python's hash does (PYTHONHASHSEED): nobody who writes a
+    record can aim its digest at another record's."""
     if use_native and NativeTextRules is not None:
-        return NativeTextRules(reserved, MAX_FAST_TURNS)
+        return NativeTextRules(reserved, MAX_FAST_TURNS, secrets.randbits(64))
     return PythonTextRules(reserved)
 
 
@@ -356,13 +361,14 @@ def _conversation_check(limits: _Limits, media: MediaRules | None) -> Callable[[
                 media_check = _media_conversation_check(limits, media)
             found = media_check(raw)
             return None if found is None else (*found, None)
-        scanned = conversation(record.messages, record.system)  # role order, texts, digest: one call
+        system = None if record.system is UNSET else record.system
+        scanned = conversation(record.messages, system)  # role order, texts, digest: one call
         if scanned is None:
             return None
         chars = scanned[0]
         if chars <= short:
             return -(-chars // 3), scanned[1], 0, record
-        tokens = tokens_of(conversation_texts(record.messages, record.system), chars, len(raw))
+        tokens = tokens_of(conversation_texts(record.messages, system), chars, len(raw))
         return None if tokens is None else (tokens, scanned[1], 0, record)
 
     return check
