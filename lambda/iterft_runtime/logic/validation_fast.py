@@ -305,8 +305,8 @@ def reserved_finder(tokens: tuple[str, ...]) -> Found | None:
     character (memchr speed), the character before it, then one endswith over the group; a regex
     steps through every character in Python's engine, several times slower. A text dense in that
     character (past RESERVED_CHECKS_PER_CHAR occurrences, more than one in SCAN_CHARS_PER_CHECK
-    characters) gets the regex from there on, compiled when first needed. A whole batch's texts
-    are searched as one text (validation._read).
+    characters) gets the regex from there on, compiled when first needed. PythonTextRules searches a
+    record's texts as one text.
     """
     if not tokens:
         return None
