@@ -2,6 +2,8 @@
 
 from collections.abc import Callable, Iterable
 
+INTERFACE: int
+
 class Sieve:
     def __init__(
         self,

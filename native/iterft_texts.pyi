@@ -3,6 +3,8 @@
 from collections.abc import Iterable
 from typing import Any
 
+INTERFACE: int
+
 class TextRules:
     def __init__(self, reserved: Iterable[str], max_turns: int, key: int) -> None: ...
     def scan(self, texts: list[str], seed: int, /) -> tuple[int, int] | None:

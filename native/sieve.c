@@ -363,6 +363,11 @@ PyMODINIT_FUNC PyInit_iterft_sieve(void) {
     PyObject *module = PyModule_Create(&sieve_module);
     if (!module) return NULL;
     Py_INCREF(&SieveType);
+    /* Raised with every change the Python side relies on (lambda/iterft_runtime/logic/native.py). */
+    if (PyModule_AddIntConstant(module, "INTERFACE", 1) < 0) {
+        Py_DECREF(module);
+        return NULL;
+    }
     if (PyModule_AddObject(module, "Sieve", (PyObject *)&SieveType) < 0) {
         Py_DECREF(&SieveType);
         Py_DECREF(module);

@@ -506,6 +506,11 @@ PyMODINIT_FUNC PyInit_iterft_texts(void) {
     PyObject *module = PyModule_Create(&texts_module);
     if (!module) return NULL;
     Py_INCREF(&TextRulesType);
+    /* Raised with every change the Python side relies on (lambda/iterft_runtime/logic/native.py). */
+    if (PyModule_AddIntConstant(module, "INTERFACE", 1) < 0) {
+        Py_DECREF(module);
+        return NULL;
+    }
     if (PyModule_AddObject(module, "TextRules", (PyObject *)&TextRulesType) < 0) {
         Py_DECREF(&TextRulesType);
         Py_DECREF(module);

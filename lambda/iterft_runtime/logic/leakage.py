@@ -43,17 +43,24 @@ from typing import cast
 import msgspec
 from msgspec import UNSET, Struct, UnsetType
 
+from iterft_runtime.logic.lines import TruncatedLine
+from iterft_runtime.logic.native import require_interface
+from iterft_runtime.logic.validation_fast import Checked, prompt_texts
+from iterft_runtime.logic.validation_report import ValidationReport
+from iterft_runtime.models.leakage import LeakageAction, LeakageConfig
+
+SIEVE_INTERFACE = 1
+"""native/sieve.c's INTERFACE: Sieve(prompts, size, num, den, bound, capacity, normalise), suspects,
+word_hashes."""
+
 try:  # native/sieve.c, built by `make setup` and shipped in the Lambda layer: the filter of suspects in C
     from iterft_sieve import Sieve
 
     NativeSieve: type[Sieve] | None = Sieve
 except ImportError:  # not built for this interpreter: suspects sifts in Python, to the same answers
     NativeSieve = None
-
-from iterft_runtime.logic.lines import TruncatedLine
-from iterft_runtime.logic.validation_fast import Checked, prompt_texts
-from iterft_runtime.logic.validation_report import ValidationReport
-from iterft_runtime.models.leakage import LeakageAction, LeakageConfig
+else:
+    require_interface("iterft_sieve", SIEVE_INTERFACE)
 
 HEAD_CHARS_PER_WORD = 8
 """A long text's first (words needed x this) characters are normalised first: when they hold enough

@@ -30,6 +30,7 @@ from typing import Annotated, Literal, Protocol, TypeVar
 import msgspec
 from msgspec import UNSET, Meta, Struct, UnsetType
 
+from iterft_runtime.logic.native import require_interface
 from iterft_runtime.logic.validation_rules import (
     CHARS_PER_TOKEN,
     CONVERSATION_SCHEMA_VERSION,
@@ -42,12 +43,17 @@ from iterft_runtime.logic.validation_rules import (
 )
 from iterft_runtime.models.families import DataFormat, MediaRules, ModelFamily
 
+TEXTS_INTERFACE = 1
+"""native/texts.c's INTERFACE: TextRules(reserved, max_turns, key); scan, conversation, words, estimate."""
+
 try:  # native/texts.c, built by `make setup` and shipped in the Lambda layer: scan in C
     from iterft_texts import TextRules as _NativeTextRules
 
     NativeTextRules: type[_NativeTextRules] | None = _NativeTextRules
 except ImportError:  # not built for this interpreter: PythonTextRules, to the same answers
     NativeTextRules = None
+else:
+    require_interface("iterft_texts", TEXTS_INTERFACE)
 
 FastResult = tuple[int, int, int]
 FastCheck = Callable[[bytes], FastResult | None]
