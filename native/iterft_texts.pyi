@@ -15,7 +15,7 @@ class TextRules:
         assistant (2 to max_turns) and scan passes their texts, then the system blocks' (None: no
         system); else (characters, digest of the texts, the blocks a turn and the system's)."""
     def words(self, text: str, /) -> int:
-        """len(text.split()), without the list."""
+        """len(text.split()), as estimate counts them (for tests)."""
     def estimate(self, texts: list[str], escaped: int, /) -> int:
         """The exact path's token estimate of texts (escaped is not needed here)."""
 

@@ -425,7 +425,7 @@ static PyObject *TextRules_conversation(TextRules *self, PyObject *const *args, 
     return scanned(&scan);
 }
 
-PyDoc_STRVAR(words_doc, "words(text: str) -> int: len(text.split()), without the list");
+PyDoc_STRVAR(words_doc, "words(text: str) -> int: len(text.split()), as estimate counts them (for tests)");
 
 static PyObject *TextRules_words(TextRules *self, PyObject *text) {
     return is_str(text) ? PyLong_FromSsize_t(count_words(text)) : NULL;

@@ -265,6 +265,16 @@ class _Limits:
         tokens = self.estimate(texts, line_bytes - chars)
         return tokens if tokens <= self.budget else None
 
+    def checked(
+        self, scanned: Scanned | None, texts: list[str], line_bytes: int, record: object
+    ) -> Checked | None:
+        """A text-only record's Checked from what scan said of its `texts` (None: declined)."""
+        if scanned is None:
+            return None
+        chars = scanned[0]
+        tokens = -(-chars // 3) if chars <= self.short else self.tokens(texts, chars, line_bytes)
+        return None if tokens is None else (tokens, scanned[1], 0, record)
+
 
 def estimate_near_limit(texts: list[str], escaped: int) -> int:
     """The exact path's estimate of texts long enough that words may count, in Python.
@@ -439,11 +449,10 @@ def _media_conversation_check(limits: _Limits, rules: MediaRules) -> FastCheck:
 
 def _claude_check(limits: _Limits) -> Callable[[bytes], Checked | None]:
     decode = msgspec.json.Decoder(_Claude).decode
-    scan, tokens_of, short = limits.scan, limits.tokens, limits.short
+    scan, checked = limits.scan, limits.checked
     turns = _TURNS
 
     def check(raw: bytes) -> Checked | None:
-        # Inlined like the conversation's check: a call is a tenth of a short record's time.
         try:
             record = decode(raw)
         except DECODE_ERRORS:
@@ -462,19 +471,15 @@ def _claude_check(limits: _Limits) -> Callable[[bytes], Checked | None]:
         system = record.system
         if system is not UNSET:
             texts.append(system)
-        scanned = scan(texts, system is UNSET)  # the seed tells a system from a last turn
-        if scanned is None:
-            return None
-        chars = scanned[0]
-        tokens = -(-chars // 3) if chars <= short else tokens_of(texts, chars, len(raw))
-        return None if tokens is None else (tokens, scanned[1], 0, record)
+        # The seed tells a system from a last turn.
+        return checked(scan(texts, system is UNSET), texts, len(raw), record)
 
     return check
 
 
 def _prompt_completion_check(limits: _Limits) -> Callable[[bytes], Checked | None]:
     decode = msgspec.json.Decoder(_PromptCompletion).decode
-    scan, tokens_of, short = limits.scan, limits.tokens, limits.short
+    scan, checked = limits.scan, limits.checked
 
     def check(raw: bytes) -> Checked | None:
         try:
@@ -482,12 +487,7 @@ def _prompt_completion_check(limits: _Limits) -> Callable[[bytes], Checked | Non
         except DECODE_ERRORS:
             return None
         texts = [record.prompt, record.completion]
-        scanned = scan(texts, 0)
-        if scanned is None:
-            return None
-        chars = scanned[0]
-        tokens = -(-chars // 3) if chars <= short else tokens_of(texts, chars, len(raw))
-        return None if tokens is None else (tokens, scanned[1], 0, record)
+        return checked(scan(texts, 0), texts, len(raw), record)
 
     return check
 
