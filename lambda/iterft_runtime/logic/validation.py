@@ -195,7 +195,7 @@ class _Reader:
         """Lines `first`, `first` + 1, ..., `found` what the fast path made of them (None: not known
         yet); False when the size limit stopped the reading."""
         checker, report, path = self.checker, self.checker.report, self.path
-        first_lines = checker.duplicates.first_lines
+        first_line = checker.duplicates.first_line
         for number, raw in enumerate(batch, start=first):
             truncated = raw.__class__ is TruncatedLine
             self.size += raw.full_length if truncated else len(raw)  # type: ignore[attr-defined]  # a TruncatedLine, checked above
@@ -213,11 +213,9 @@ class _Reader:
                 if result is not None:
                     self.records += 1
                     self.tokens += result[0]
-                    seen = first_lines.get(result[1])
+                    seen = first_line(number, result[1])
                     if seen is not None:
                         report.add(number, "duplicate_record", f"same record as line {seen}")
-                    elif len(first_lines) < DUPLICATE_WINDOW:
-                        first_lines[result[1]] = number
                     if result[2]:
                         checker.first_media_line.setdefault(MEDIA_KINDS[result[2] - IMAGE], number)
                     continue
